@@ -1,0 +1,160 @@
+/**
+ * `speedwatch-agent once` flags: the options table, and its translation into SpeedTestOptions
+ * with every bad value named. Knows argv's shape, not the process.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { Technology } from '@speedwatch/shared';
+import { parseDurationMs, TECHNOLOGIES, UsageError, ValidationError } from '@speedwatch/shared';
+import type { Endpoint } from '../measure/endpoints.js';
+import { endpointFromBaseUrl, endpointsFromServerList } from '../measure/endpoints.js';
+import type { SpeedTestOptions, TestName } from '../measure/run-speed-test.js';
+import { DEFAULT_SPEED_TEST_OPTIONS, TEST_NAMES } from '../measure/run-speed-test.js';
+
+export const ONCE_USAGE = `Usage: speedwatch-agent once (--endpoint URL | --server-file FILE) [options]
+
+Runs one speed test (latency, download, upload) and prints the result.
+
+Where:
+  --endpoint URL        base URL of an i-Speed/LibreSpeed-style endpoint (garbage.php, empty.php, getIP.php)
+  --server-file FILE    LibreSpeed server list JSON: [{"name","server","dlURL","ulURL","pingURL","getIpURL"}];
+                        with several servers the one with the lowest ping is used
+  --server NAME         use this server from the list instead of the lowest-ping one
+  --ca FILE             extra CA certificate (PEM) to trust for https endpoints
+
+What:
+  --tests LIST          comma-separated: latency,download,upload (default: all three)
+  --duration S          seconds per throughput phase, warm-up included (default 10)
+  --warmup S            seconds excluded from the rate at the start of each phase (default 2)
+  --streams N           concurrent connections for download and upload, 1-32 (default 4)
+  --latency-count N     latency probes, 1-1000 (default 20)
+  --technology T        fixed | mobile: which target the verdict uses (default fixed)
+
+Output:
+  --json                print exactly one JSON object (the result) on stdout, no progress
+  -h, --help            show this help
+
+Exit status: 0 ok, 1 bad usage, 2 partial result, 3 failed.`;
+
+const FLAGS = {
+  endpoint: { type: 'string' },
+  'server-file': { type: 'string' },
+  server: { type: 'string' },
+  ca: { type: 'string' },
+  tests: { type: 'string' },
+  duration: { type: 'string' },
+  warmup: { type: 'string' },
+  streams: { type: 'string' },
+  'latency-count': { type: 'string' },
+  technology: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export interface OnceCommand {
+  help: boolean;
+  json: boolean;
+  technology: Technology;
+  test: Omit<SpeedTestOptions, 'agentVersion' | 'signal' | 'onEvent'>;
+}
+
+export function parseOnceArgs(argv: readonly string[]): OnceCommand {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  if (values.help === true) {
+    return { help: true, json: false, technology: 'fixed', test: { ...DEFAULT_SPEED_TEST_OPTIONS, endpoints: [] } };
+  }
+  const endpoints = readEndpoints(values.endpoint, values['server-file']);
+  const technology = oneOfFlag('--technology', values.technology, TECHNOLOGIES) ?? 'fixed';
+  const tests = parseTests(values.tests);
+  const durationMs = secondsFlag('--duration', values.duration, 1, 3600) ?? DEFAULT_SPEED_TEST_OPTIONS.durationMs;
+  const warmupMs = secondsFlag('--warmup', values.warmup, 0, 3600) ?? DEFAULT_SPEED_TEST_OPTIONS.warmupMs;
+  if (values.warmup !== undefined && warmupMs >= durationMs) {
+    throw new UsageError(`--warmup ${values.warmup} must be shorter than --duration (${durationMs / 1000} s)`);
+  }
+  const ca = values.ca === undefined ? undefined : readText('--ca', values.ca);
+  return {
+    help: false,
+    json: values.json === true,
+    technology,
+    test: {
+      ...DEFAULT_SPEED_TEST_OPTIONS,
+      endpoints,
+      tests,
+      technology,
+      durationMs,
+      warmupMs,
+      streams: integerFlag('--streams', values.streams, 1, 32) ?? DEFAULT_SPEED_TEST_OPTIONS.streams,
+      latencyCount: integerFlag('--latency-count', values['latency-count'], 1, 1000) ?? DEFAULT_SPEED_TEST_OPTIONS.latencyCount,
+      ...(values.server === undefined ? {} : { server: values.server }),
+      ...(ca === undefined ? {} : { ca }),
+    },
+  };
+}
+
+function readEndpoints(endpoint: string | undefined, serverFile: string | undefined): Endpoint[] {
+  if ((endpoint === undefined) === (serverFile === undefined)) {
+    throw new UsageError('give exactly one of --endpoint URL or --server-file FILE');
+  }
+  try {
+    if (endpoint !== undefined) return [endpointFromBaseUrl(endpoint, undefined, '--endpoint')];
+    const text = readText('--server-file', serverFile as string);
+    let list: unknown;
+    try {
+      list = JSON.parse(text);
+    } catch (err) {
+      throw new UsageError(`--server-file ${serverFile}: not JSON (${err instanceof Error ? err.message : String(err)})`);
+    }
+    return endpointsFromServerList(list, `--server-file ${serverFile}: servers`);
+  } catch (err) {
+    if (err instanceof ValidationError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+function readText(flag: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`${flag} ${file}: cannot read (${(err as { code?: string }).code ?? String(err)})`);
+  }
+}
+
+function parseTests(value: string | undefined): TestName[] {
+  if (value === undefined) return [...TEST_NAMES];
+  const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length === 0) throw new UsageError(`--tests must list at least one of ${TEST_NAMES.join(', ')}`);
+  for (const name of names) {
+    if (!(TEST_NAMES as readonly string[]).includes(name)) {
+      throw new UsageError(`--tests: unknown test ${JSON.stringify(name)} (expected ${TEST_NAMES.join(', ')})`);
+    }
+  }
+  // Run in the canonical order whatever order was given.
+  return TEST_NAMES.filter((t) => names.includes(t));
+}
+
+function oneOfFlag<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+  return value as T;
+}
+
+function integerFlag(flag: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < min || n > max) throw new UsageError(`${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function secondsFlag(flag: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDurationMs(value, 's');
+  if (ms === undefined || ms < min * 1000 || ms > max * 1000) {
+    throw new UsageError(`${flag} must be a duration from ${min} to ${max} seconds (e.g. 10 or 10s), got ${JSON.stringify(value)}`);
+  }
+  return ms;
+}

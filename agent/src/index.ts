@@ -1,0 +1,13 @@
+export { MEASURE_ERROR_CODES, MeasureError, toMeasureError } from './measure/measure-error.js';
+export type { MeasureErrorCode } from './measure/measure-error.js';
+export { DEFAULT_PATHS, endpointFromBaseUrl, endpointsFromServerList } from './measure/endpoints.js';
+export type { Endpoint } from './measure/endpoints.js';
+export { LatencyProber, LoadedLatencySampler, measureConnectMs, measureLatency } from './measure/latency.js';
+export type { LatencyOptions, ProbeOptions } from './measure/latency.js';
+export { measureDownload } from './measure/download.js';
+export { measureUpload, RECEIVED_BYTES_HEADER } from './measure/upload.js';
+export type { PhaseOutcome, ThroughputOptions } from './measure/throughput-options.js';
+export { NoEndpointError, selectEndpoint } from './measure/select-endpoint.js';
+export type { Selection, SelectOptions } from './measure/select-endpoint.js';
+export { DEFAULT_SPEED_TEST_OPTIONS, runSpeedTest, speedTestBoundMs, TEST_NAMES } from './measure/run-speed-test.js';
+export type { SpeedTestDeps, SpeedTestEvent, SpeedTestOptions, TestName } from './measure/run-speed-test.js';

@@ -1,0 +1,42 @@
+import type { MeasureError } from './measure-error.js';
+import type { ThroughputResult } from '@speedwatch/shared';
+
+export interface ThroughputOptions {
+  /** Concurrent TCP connections. */
+  streams: number;
+  /** Length of the whole phase, warm-up included. */
+  durationMs: number;
+  /** Time at the start excluded from the rate while TCP leaves slow start. */
+  warmupMs: number;
+  /** How often the rate is sampled. */
+  sampleIntervalMs: number;
+  connectTimeoutMs: number;
+  /** A stream that moves no byte for this long fails with SW_STALLED. */
+  stallTimeoutMs: number;
+  ca?: string | Buffer;
+  userAgent: string;
+  signal?: AbortSignal;
+  /** Live progress: the rate over about the last second. */
+  onProgress?: (progress: { elapsedMs: number; mbps: number }) => void;
+}
+
+/**
+ * What a throughput phase produced: a measurement, an error, or both (a measurement made
+ * while some stream failed, which makes the test `partial`).
+ */
+export interface PhaseOutcome<T = ThroughputResult> {
+  result?: T;
+  error?: MeasureError;
+}
+
+/** Rate over the last second, for progress displays. */
+export class RecentRate {
+  readonly #points: { t: number; bytes: number }[] = [];
+
+  add(tMs: number, bytes: number): number {
+    this.#points.push({ t: tMs, bytes });
+    while (this.#points.length > 2 && tMs - (this.#points[1] as { t: number }).t >= 1000) this.#points.shift();
+    const first = this.#points[0] as { t: number; bytes: number };
+    return tMs > first.t ? ((bytes - first.bytes) * 8) / ((tMs - first.t) / 1000) / 1e6 : 0;
+  }
+}

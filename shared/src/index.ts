@@ -1,0 +1,27 @@
+export { SpeedwatchError, ValidationError, UsageError } from './errors/speedwatch-error.js';
+export { createLogger, isLogLevel, LOG_LEVELS } from './log/logger.js';
+export type { Logger, LoggerOptions, LogLevel } from './log/logger.js';
+export { array, boolean, number, object, oneOf, optional, string } from './validate/schema.js';
+export type { NumberRule, OptionalSchema, Schema, StringRule } from './validate/schema.js';
+export { BITS_PER_MBPS, MIB, bytesFromMbps, mbpsFromBytes, round } from './units/units.js';
+export { parseDurationMs, parseSizeBytes } from './units/parse.js';
+export { jitter, mean, median, percentile, summarize } from './stats/stats.js';
+export type { Summary } from './stats/stats.js';
+export { PHASES, RESULT_SCHEMA_VERSION, RESULT_STATUSES, SELECTION_REASONS, TECHNOLOGIES } from './result/result.js';
+export type {
+  EndpointCandidate,
+  EndpointChoice,
+  LatencyResult,
+  LoadedLatency,
+  MeasurementResult,
+  Phase,
+  ResultError,
+  ResultStatus,
+  SelectionReason,
+  Technology,
+  ThroughputResult,
+  ThroughputSample,
+} from './result/result.js';
+export { measurementResultSchema, parseMeasurementResult } from './result/result-schema.js';
+export { DEFAULT_TARGETS, checkResult } from './targets/targets.js';
+export type { ResultVerdict, Target, TargetCheck, TargetMetric } from './targets/targets.js';

@@ -1,0 +1,90 @@
+import { ValidationError } from '../errors/speedwatch-error.js';
+import type { Schema } from '../validate/schema.js';
+import { array, number, object, oneOf, optional, string } from '../validate/schema.js';
+import type { MeasurementResult } from './result.js';
+import { PHASES, RESULT_SCHEMA_VERSION, RESULT_STATUSES, SELECTION_REASONS, TECHNOLOGIES } from './result.js';
+
+// Generous bounds: they exist to refuse garbage, not to judge a measurement.
+const MAX_MBPS = 1_000_000; // 1 Tbit/s
+const MAX_MS = 86_400_000; // a day
+const MAX_SAMPLES = 10_000;
+
+const ms = number({ min: 0, max: MAX_MS });
+const mbps = number({ min: 0, max: MAX_MBPS });
+const bytes = number({ min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
+const count = number({ min: 0, max: 1_000_000, integer: true });
+const ratio = number({ min: 0, max: 1 });
+const shortText = string({ minLength: 1, maxLength: 200 });
+const code = string({ pattern: /^SW_[A-Z0-9_]{1,60}$/, patternName: 'an error code like SW_CONNECT_REFUSED' });
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+const isoText = string({ pattern: ISO_UTC, patternName: 'an ISO 8601 UTC timestamp like 2025-01-31T08:00:00.000Z' });
+const timestamp: Schema<string> = {
+  expected: isoText.expected,
+  parse(value, path = '') {
+    const text = isoText.parse(value, path);
+    // The pattern admits impossible dates such as month 13.
+    if (Number.isNaN(Date.parse(text))) throw new ValidationError(path, `${isoText.expected}, got ${JSON.stringify(text)}`);
+    return text;
+  },
+};
+
+const error = object({ phase: oneOf(PHASES), code, message: string({ maxLength: 2000 }) });
+
+const throughput = object({
+  mbps,
+  bytes,
+  durationMs: ms,
+  streams: number({ min: 1, max: 64, integer: true }),
+  warmupMs: ms,
+  totalBytes: bytes,
+  samples: array(object({ tMs: ms, mbps }), { maxItems: MAX_SAMPLES }),
+  confirmedBy: optional(oneOf(['header', 'response'])),
+});
+
+const loaded = object({ count, medianMs: ms, p90Ms: ms, lossRatio: ratio });
+
+/** Validates a MeasurementResult from the network or disk; unknown fields are errors. */
+export const measurementResultSchema: Schema<MeasurementResult> = object({
+  schemaVersion: oneOf([RESULT_SCHEMA_VERSION]),
+  id: string({ pattern: /^[A-Za-z0-9_-]{8,64}$/, patternName: 'an id of 8 to 64 letters, digits, - or _' }),
+  status: oneOf(RESULT_STATUSES),
+  startedAt: timestamp,
+  finishedAt: timestamp,
+  technology: optional(oneOf(TECHNOLOGIES)),
+  endpoint: optional(
+    object({
+      name: shortText,
+      url: string({ minLength: 1, maxLength: 2000 }),
+      reason: oneOf(SELECTION_REASONS),
+      candidates: optional(
+        array(object({ name: shortText, medianMs: optional(ms), errorCode: optional(code) }), { maxItems: 100 }),
+      ),
+    }),
+  ),
+  clientIp: optional(string({ maxLength: 64 })),
+  latency: optional(
+    object({
+      count,
+      minMs: ms,
+      medianMs: ms,
+      meanMs: ms,
+      p90Ms: ms,
+      maxMs: ms,
+      jitterMs: ms,
+      lossRatio: ratio,
+      connectMs: optional(ms),
+      samplesMs: array(ms, { maxItems: MAX_SAMPLES }),
+    }),
+  ),
+  download: optional(throughput),
+  upload: optional(throughput),
+  loadedLatency: optional(object({ download: optional(loaded), upload: optional(loaded) })),
+  error: optional(error),
+  errors: optional(array(error, { maxItems: 100 })),
+  agent: optional(object({ version: shortText, platform: shortText, arch: shortText, node: shortText })),
+});
+
+export function parseMeasurementResult(value: unknown): MeasurementResult {
+  return measurementResultSchema.parse(value, '');
+}

@@ -1,0 +1,119 @@
+/**
+ * The measurement result: what one run of the agent produced. It is the unit that the agent
+ * stores, streams and the collector judges, so every number carries its unit in its name.
+ * Throughput is payload Mbps (see units.ts); times are milliseconds.
+ */
+
+export const RESULT_SCHEMA_VERSION = 1;
+
+export const TECHNOLOGIES = ['fixed', 'mobile'] as const;
+export type Technology = (typeof TECHNOLOGIES)[number];
+
+export const RESULT_STATUSES = ['ok', 'partial', 'failed'] as const;
+/** `ok`: every requested phase measured; `partial`: some did; `failed`: none did. */
+export type ResultStatus = (typeof RESULT_STATUSES)[number];
+
+export const PHASES = ['select', 'latency', 'download', 'upload'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export const SELECTION_REASONS = ['only', 'forced', 'lowest-latency'] as const;
+/** Why this endpoint: the only one given, `--server NAME`, or the lowest median ping of several. */
+export type SelectionReason = (typeof SELECTION_REASONS)[number];
+
+export interface EndpointCandidate {
+  name: string;
+  /** Median ping of the selection probe, when it answered. */
+  medianMs?: number;
+  /** Error code when the probe failed. */
+  errorCode?: string;
+}
+
+export interface EndpointChoice {
+  name: string;
+  /** Base URL of the server, as given or as the server list's `server` field. */
+  url: string;
+  reason: SelectionReason;
+  /** Every endpoint probed during selection (absent when there was nothing to choose). */
+  candidates?: EndpointCandidate[];
+}
+
+export interface LatencyResult {
+  /** Probes sent. */
+  count: number;
+  minMs: number;
+  medianMs: number;
+  meanMs: number;
+  p90Ms: number;
+  maxMs: number;
+  /** Mean absolute difference of consecutive round trips. */
+  jitterMs: number;
+  /** Probes that timed out or failed, over `count`. */
+  lossRatio: number;
+  /** Median time to open a TCP connection (TCP handshake only, no TLS). */
+  connectMs?: number;
+  /** Round trips in the order taken. */
+  samplesMs: number[];
+}
+
+export interface ThroughputSample {
+  /** End of the interval, milliseconds since the phase started. */
+  tMs: number;
+  /** Payload rate during the interval. */
+  mbps: number;
+}
+
+export interface ThroughputResult {
+  /** Payload rate over the measured window (after warm-up). */
+  mbps: number;
+  /** Payload bytes in the measured window. */
+  bytes: number;
+  /** Length of the measured window. */
+  durationMs: number;
+  /** Concurrent TCP connections used. */
+  streams: number;
+  /** Time at the start excluded as TCP slow-start warm-up. */
+  warmupMs: number;
+  /** Payload bytes over the whole phase, warm-up included. */
+  totalBytes: number;
+  /** Per-interval rates across the whole phase. */
+  samples: ThroughputSample[];
+  /** Upload only: how bytes were confirmed: the endpoint's received-bytes header, or completed requests. */
+  confirmedBy?: 'header' | 'response';
+}
+
+export interface LoadedLatency {
+  count: number;
+  medianMs: number;
+  p90Ms: number;
+  lossRatio: number;
+}
+
+export interface ResultError {
+  phase: Phase;
+  /** A stable SW_… code, documented in docs/errors.md. */
+  code: string;
+  message: string;
+}
+
+export interface MeasurementResult {
+  schemaVersion: typeof RESULT_SCHEMA_VERSION;
+  /** Unique id made by the agent (a UUID), so re-sent results are recognised. */
+  id: string;
+  status: ResultStatus;
+  /** ISO 8601 timestamps, UTC. */
+  startedAt: string;
+  finishedAt: string;
+  technology?: Technology;
+  endpoint?: EndpointChoice;
+  /** The client address the endpoint saw. */
+  clientIp?: string;
+  latency?: LatencyResult;
+  download?: ThroughputResult;
+  upload?: ThroughputResult;
+  loadedLatency?: { download?: LoadedLatency; upload?: LoadedLatency };
+  /** The first error, when status is not `ok`. */
+  error?: ResultError;
+  /** Every error, in the order they happened. */
+  errors?: ResultError[];
+  agent?: { version: string; platform: string; arch: string; node: string };
+}
