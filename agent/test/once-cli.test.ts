@@ -1,0 +1,88 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '@speedwatch/shared';
+import { parseOnceArgs } from '../src/cli/once-options.js';
+
+const run = promisify(execFile);
+const BIN = new URL('../dist/src/bin/speedwatch-agent.js', import.meta.url).pathname;
+
+function usageError(argv: string[]): string {
+  try {
+    parseOnceArgs(argv);
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    return (err as UsageError).message;
+  }
+  throw new Error(`expected ${argv.join(' ')} to be refused`);
+}
+
+describe('speedwatch-agent once', () => {
+  describe('flags', () => {
+    it('defaults to all three tests, 4 streams, 10 s phases and the fixed target', () => {
+      const c = parseOnceArgs(['--endpoint', 'http://127.0.0.1:8601/']);
+      expect(c.test.tests).toEqual(['latency', 'download', 'upload']);
+      expect(c.test.streams).toBe(4);
+      expect(c.test.durationMs).toBe(10_000);
+      expect(c.test.warmupMs).toBe(2_000);
+      expect(c.technology).toBe('fixed');
+      expect(c.json).toBe(false);
+    });
+
+    it('reads every flag', () => {
+      const c = parseOnceArgs(['--endpoint', 'http://h/', '--tests', 'upload,latency', '--duration', '6s', '--warmup', '1', '--streams', '2', '--technology', 'mobile', '--json', '--latency-count', '5']);
+      expect(c.test.tests).toEqual(['latency', 'upload']);
+      expect([c.test.durationMs, c.test.warmupMs, c.test.streams, c.test.latencyCount]).toEqual([6000, 1000, 2, 5]);
+      expect(c.technology).toBe('mobile');
+      expect(c.json).toBe(true);
+    });
+
+    it.each<[string[], RegExp]>([
+      [[], /exactly one of --endpoint URL or --server-file FILE/],
+      [['--endpoint', 'http://h/', '--server-file', 'x.json'], /exactly one of/],
+      [['--endpoint', 'ftp://h/'], /^--endpoint: expected an http/],
+      [['--endpoint', 'http://h/', '--streams', '0'], /--streams must be an integer from 1 to 32, got "0"/],
+      [['--endpoint', 'http://h/', '--duration', 'long'], /--duration must be a duration/],
+      [['--endpoint', 'http://h/', '--tests', 'download,jitter'], /unknown test "jitter"/],
+      [['--endpoint', 'http://h/', '--technology', 'satellite'], /--technology must be one of fixed, mobile/],
+      [['--endpoint', 'http://h/', '--duration', '4', '--warmup', '4'], /--warmup 4 must be shorter than --duration/],
+      [['--endpoint', 'http://h/', '--bogus'], /Unknown option '--bogus'/],
+      [['--server-file', '/nonexistent/servers.json'], /--server-file \/nonexistent\/servers.json: cannot read \(ENOENT\)/],
+    ])('refuses %j', (argv, message) => {
+      expect(usageError(argv)).toMatch(message);
+    });
+
+    it('names the server-list entry that is wrong', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'sw-once-'));
+      const file = join(dir, 'servers.json');
+      writeFileSync(file, JSON.stringify([{ name: 'a', server: 'http://a/' }, { name: 'b' }]));
+      expect(usageError(['--server-file', file])).toMatch(/servers\[1\]\.server: expected/);
+      writeFileSync(file, '[{');
+      expect(usageError(['--server-file', file])).toMatch(/not JSON/);
+    });
+  });
+
+  describe('process', () => {
+    it('prints the usage on stdout and exits 0 for --help', async () => {
+      const { stdout } = await run(process.execPath, [BIN, 'once', '--help']);
+      expect(stdout).toMatch(/^Usage: speedwatch-agent once/);
+    });
+
+    it('prints a one-line error and the usage on stderr and exits 1 for a bad flag', async () => {
+      const err = await run(process.execPath, [BIN, 'once', '--endpoint', 'http://h/', '--streams', 'many']).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 1, stdout: '' });
+      const stderr = (err as { stderr: string }).stderr;
+      expect(stderr.split('\n')[0]).toBe('speedwatch-agent: --streams must be an integer from 1 to 32, got "many"');
+      expect(stderr).toMatch(/Usage: speedwatch-agent once/);
+    });
+
+    it('refuses an unknown command', async () => {
+      const err = await run(process.execPath, [BIN, 'twice']).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 1 });
+      expect((err as { stderr: string }).stderr).toMatch(/unknown command "twice"/);
+    });
+  });
+});

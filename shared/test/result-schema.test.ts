@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import type { MeasurementResult } from '../src/index.js';
+import { parseMeasurementResult, ValidationError } from '../src/index.js';
+
+function validResult(): MeasurementResult {
+  return {
+    schemaVersion: 1,
+    id: '0b7e6d0c-8f1a-4e59-9d5e-2d1f0c9a7b31',
+    status: 'ok',
+    startedAt: '2025-03-01T08:00:00.000Z',
+    finishedAt: '2025-03-01T08:00:25.120Z',
+    technology: 'fixed',
+    endpoint: { name: 'lab', url: 'http://127.0.0.1:8601/', reason: 'only' },
+    latency: { count: 2, minMs: 1, medianMs: 1.5, meanMs: 1.5, p90Ms: 1.9, maxMs: 2, jitterMs: 1, lossRatio: 0, samplesMs: [1, 2] },
+    download: {
+      mbps: 110.2,
+      bytes: 110_200_000,
+      durationMs: 8000,
+      streams: 4,
+      warmupMs: 2000,
+      totalBytes: 130_000_000,
+      samples: [{ tMs: 200, mbps: 90 }],
+    },
+    loadedLatency: { download: { count: 30, medianMs: 12, p90Ms: 20, lossRatio: 0 } },
+  };
+}
+
+function errorOf(value: unknown): ValidationError {
+  try {
+    parseMeasurementResult(value);
+  } catch (err) {
+    if (err instanceof ValidationError) return err;
+    throw err;
+  }
+  throw new Error('expected a ValidationError');
+}
+
+describe('parseMeasurementResult', () => {
+  it('accepts a valid result and returns it unchanged', () => {
+    expect(parseMeasurementResult(validResult())).toEqual(validResult());
+  });
+
+  // Each case breaks one field; the error must name that field's path and what was expected.
+  it.each<[string, (r: Record<string, any>) => void, string, RegExp]>([
+    ['a missing status', (r) => delete r['status'], 'status', /one of "ok", "partial", "failed" \(required\)/],
+    ['a wrong status', (r) => (r['status'] = 'great'), 'status', /one of "ok", "partial", "failed", got "great"/],
+    ['a negative rate deep inside', (r) => (r['download'].samples[0].mbps = -1), 'download.samples[0].mbps', />= 0/],
+    ['a string for a number', (r) => (r['latency'].medianMs = '1.5'), 'latency.medianMs', /a finite number/],
+    ['an unknown field', (r) => (r['speed'] = 1), 'speed', /no such field/],
+    ['an impossible date', (r) => (r['startedAt'] = '2025-13-45T99:00:00Z'), 'startedAt', /ISO 8601/],
+    ['a loss ratio above one', (r) => (r['latency'].lossRatio = 1.5), 'latency.lossRatio', /<= 1/],
+    ['a fractional stream count', (r) => (r['download'].streams = 2.5), 'download.streams', /an integer/],
+    ['a bad error code', (r) => (r['error'] = { phase: 'download', code: 'oops', message: '' }), 'error.code', /SW_/],
+    ['a non-object', (r) => Object.assign(r, { loadedLatency: [] }), 'loadedLatency', /an object, got an array/],
+  ])('rejects %s, naming %s', (_name, breakIt, path, expected) => {
+    const result = validResult() as unknown as Record<string, any>;
+    breakIt(result);
+    const error = errorOf(result);
+    expect(error.code).toBe('SW_VALIDATION');
+    expect(error.path).toBe(path);
+    expect(error.message).toMatch(expected);
+  });
+
+  it('rejects null and arrays at the top with path "value"', () => {
+    expect(errorOf(null).message).toMatch(/^value: expected an object, got null/);
+    expect(errorOf([]).path).toBe('');
+  });
+});
