@@ -142,12 +142,13 @@ describe('failure matrix', () => {
         res.on('close', () => clearInterval(timer));
       },
     }));
-    const { result, elapsedMs } = await run(options(url, ['download'], { streams: 1 }));
+    const { result, elapsedMs } = await run(options(url, ['download'], { streams: 1, durationMs: 6000 }));
     expect(result.error).toMatchObject({ phase: 'download', code: 'SW_STALLED' });
-    // 1.3 s of data after the 0.5 s warm-up, then silence until the stall timeout fires at ~2.8 s.
+    // 1.3 s of data after the 0.5 s warm-up, then silence until the stall timeout fires at
+    // ~2.8 s; with its only stream gone the phase ends there, not at its 6 s deadline.
     expect(result.status).toBe('partial');
     expect(result.download?.bytes).toBeGreaterThan(0);
-    expect(elapsedMs).toBeLessThan(3500);
+    expect(elapsedMs).toBeLessThan(4000);
   });
 
   it('a reset in the middle of a download: SW_RESET', async () => {

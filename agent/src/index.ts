@@ -5,7 +5,7 @@ export type { Endpoint } from './measure/endpoints.js';
 export { LatencyProber, LoadedLatencySampler, measureConnectMs, measureLatency } from './measure/latency.js';
 export type { LatencyOptions, ProbeOptions } from './measure/latency.js';
 export { measureDownload } from './measure/download.js';
-export { measureUpload, RECEIVED_BYTES_HEADER } from './measure/upload.js';
+export { measureUpload } from './measure/upload.js';
 export type { PhaseOutcome, ThroughputOptions } from './measure/throughput-options.js';
 export { NoEndpointError, selectEndpoint } from './measure/select-endpoint.js';
 export type { Selection, SelectOptions } from './measure/select-endpoint.js';

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'undici';
+import { RECEIVED_BYTES_HEADER } from '@speedwatch/shared';
 import type { Endpoint } from './endpoints.js';
 import { withQuery } from './endpoints.js';
 import { MeasureError, toMeasureError } from './measure-error.js';
@@ -18,7 +19,6 @@ import type { PhaseOutcome, ThroughputOptions } from './throughput-options.js';
 import { RecentRate } from './throughput-options.js';
 import { sleep } from './sleep.js';
 
-export const RECEIVED_BYTES_HEADER = 'x-speedwatch-received-bytes';
 const MIN_BODY_BYTES = 64 * 1024;
 /** Below common backend limits (PHP's post_max_size is 8M by default). */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024 - 64 * 1024;
@@ -79,7 +79,7 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
         });
         await res.body.dump({ limit: 64 * 1024 });
         if (res.statusCode !== 200) throw new MeasureError('SW_HTTP_STATUS', `${url.href}: HTTP ${res.statusCode}`);
-        const header = Number(res.headers[RECEIVED_BYTES_HEADER]);
+        const header = Number(res.headers[RECEIVED_BYTES_HEADER.toLowerCase()]);
         const hasHeader = Number.isSafeInteger(header) && header >= 0;
         const received = hasHeader ? Math.min(header, size) : size;
         if (!hasHeader) state.sawNoHeader = true;

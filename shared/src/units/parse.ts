@@ -1,35 +1,58 @@
 /**
- * Human units for durations and sizes, as flags and config files write them
- * (`15m`, `500ms`, `100MB`, `8MiB`), turned into base units (ms, bytes).
+ * Durations and sizes as people write them on a command line (`10s`, `500ms`, `256MiB`),
+ * turned into base units (milliseconds, bytes). Each parser returns `undefined` for text it
+ * does not accept, so the caller can name the flag or key in its error; the `…_EXPECTED`
+ * strings describe what is accepted.
  */
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const SIZE_UNITS: Record<string, number> = {
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+const SIZE_UNITS_BYTES: Readonly<Record<string, number>> = {
   b: 1,
   kb: 1e3,
   mb: 1e6,
   gb: 1e9,
-  kib: 1024,
-  mib: 1024 ** 2,
-  gib: 1024 ** 3,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
 };
 
+const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
+const SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i;
+
+export const DURATION_EXPECTED = 'a duration with a unit, e.g. 500ms, 10s, 2m, 1h, 7d';
+export const SIZE_EXPECTED = 'a size in bytes, optionally with a unit, e.g. 1048576, 100MB, 256MiB';
+
 /**
- * Milliseconds from `10s`, `500ms`, `2m`, `1.5h`, `7d`; a bare number is in `bareUnit`.
- * Returns undefined for anything else (the caller names the flag in its error).
+ * Milliseconds in `text` (`500ms`, `1.5s`, `2m`, `1h`, `7d`). The unit is required unless the
+ * caller names one for bare numbers (`bareUnit`, e.g. seconds for `--duration 10`), so that
+ * `30` cannot mean 30 ms to one reader and 30 s to another. `undefined` when the text is not a
+ * duration or is not a whole number of milliseconds.
  */
-export function parseDurationMs(text: string, bareUnit: 'ms' | 's' = 'ms'): number | undefined {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text);
+export function parseDurationMs(text: string, bareUnit?: 'ms' | 's'): number | undefined {
+  const match = DURATION_PATTERN.exec(text.trim());
   if (match === null) return undefined;
-  const unit = (match[2] ?? bareUnit).toLowerCase();
-  const ms = Number(match[1]) * (DURATION_UNITS[unit] as number);
-  return Number.isFinite(ms) ? ms : undefined;
+  const [, amount, unit] = match;
+  const scale = DURATION_UNITS_MS[unit ?? bareUnit ?? ''];
+  if (amount === undefined || scale === undefined) return undefined;
+  const ms = Number(amount) * scale;
+  return Number.isSafeInteger(ms) ? ms : undefined;
 }
 
-/** Bytes from `100MB`, `8MiB`, `512kb`, `1024`; undefined for anything else. */
+/**
+ * Bytes in `text`: a bare number is bytes; `KB`/`MB`/`GB`/`TB` are powers of 1000 and
+ * `KiB`/`MiB`/`GiB`/`TiB` powers of 1024 (case-insensitive). `undefined` when the text is
+ * not a size or is not a whole number of bytes.
+ */
 export function parseSizeBytes(text: string): number | undefined {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?\s*$/i.exec(text);
+  const match = SIZE_PATTERN.exec(text.trim());
   if (match === null) return undefined;
-  const bytes = Math.round(Number(match[1]) * (SIZE_UNITS[(match[2] ?? 'b').toLowerCase()] as number));
+  const [, amount, unit] = match;
+  const scale = unit === undefined || unit === '' ? 1 : SIZE_UNITS_BYTES[unit.toLowerCase()];
+  if (amount === undefined || scale === undefined) return undefined;
+  // 1.1KB is 1100 bytes, although 1.1 * 1000 is 1100.0000000000002 in floating point.
+  const bytes = Math.round(Number(amount) * scale * 1e6) / 1e6;
   return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
