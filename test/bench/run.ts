@@ -61,7 +61,8 @@ async function uploadFile(bytes: number): Promise<string> {
 
 requireTool(TIME, 'time');
 requireTool('curl', 'curl');
-const endpoint = await startEndpointProcess(['--port', '0', '--max-chunk-mib', '4096', '--log-level', 'warn']);
+// Limits raised so that curl's 2 GiB download and 1 GiB upload fit in one request each.
+const endpoint = await startEndpointProcess(['--port', '0', '--max-chunk-mib', '4096', '--max-body', '2GiB', '--log-level', 'warn']);
 try {
   const base = endpoint.url;
   const curlDownloadBytes = 2 * 1024 ** 3;
@@ -74,7 +75,7 @@ try {
 
   for (let run = 0; run < RUNS; run++) {
     process.stderr.write(`run ${run + 1}/${RUNS}…\n`);
-    const curlDown = await timed('curl', ['-s', '-o', '/dev/null', `${base}garbage.php?ckSize=${curlDownloadBytes / 1024 ** 2}`]);
+    const curlDown = await timed('curl', ['-s', '-f', '-o', '/dev/null', `${base}garbage.php?ckSize=${curlDownloadBytes / 1024 ** 2}`]);
     add('download.curl', curlDown.cpuS / (curlDownloadBytes / 1e9));
 
     const agentDown = await timed(process.execPath, [BIN.agent, 'once', '--endpoint', base, '--tests', 'download', '--duration', '4', '--json']);
@@ -86,7 +87,8 @@ try {
     const undici = await timed(process.execPath, [join(HERE, 'undici-download.js'), `${base}garbage.php?ckSize=100`, '4', '4']);
     add('download.undici', undici.cpuS / ((JSON.parse(undici.stdout) as { bytes: number }).bytes / 1e9));
 
-    const curlUp = await timed('curl', ['-s', '-o', '/dev/null', '-X', 'POST', '-H', 'Content-Type: application/octet-stream', '-T', file, `${base}empty.php`]);
+    const curlUp = await timed('curl', ['-s', '-f', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', '-H', 'Content-Type: application/octet-stream', '-T', file, `${base}empty.php`]);
+    if (curlUp.stdout !== '200') throw new Error(`curl upload answered ${curlUp.stdout}`);
     add('upload.curl', curlUp.cpuS / (curlUploadBytes / 1e9));
 
     const agentUp = await timed(process.execPath, [BIN.agent, 'once', '--endpoint', base, '--tests', 'upload', '--duration', '4', '--json']);

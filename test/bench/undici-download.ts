@@ -17,6 +17,8 @@ let bytes = 0;
 function fetchOnce(): Promise<void> {
   return new Promise((resolve, reject) => {
     const handler: Dispatcher.DispatchHandler = {
+      onRequestStart() {},
+      onResponseStart() {},
       onResponseData(controller, chunk) {
         bytes += chunk.length;
         if (Date.now() > deadline) controller.abort(new Error('time up'));

@@ -2,7 +2,11 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
+import { fileURLToPath } from 'node:url';
+
+// The repository root, whether this runs from source (vitest) or compiled (test/dist/…).
+const here = fileURLToPath(import.meta.url);
+const ROOT = here.slice(0, here.lastIndexOf('/test/') + 1);
 /** Built entry points (npm test builds before it runs). */
 export const BIN = {
   agent: `${ROOT}agent/dist/src/bin/speedwatch-agent.js`,

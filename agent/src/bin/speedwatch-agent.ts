@@ -4,10 +4,18 @@
  * engine. `once` runs one test and prints it.
  */
 import { createRequire } from 'node:module';
+import v8 from 'node:v8';
 import { SpeedwatchError, UsageError } from '@speedwatch/shared';
 import { parseOnceArgs, ONCE_USAGE } from '../cli/once-options.js';
 import { formatSummary, progressPrinter } from '../cli/report.js';
 import { runSpeedTest } from '../measure/run-speed-test.js';
+
+// undici parses HTTP with a WebAssembly build of llhttp, and V8 recompiles hot WebAssembly with
+// its optimising tier in background threads: a transient ~30 MB, a third of the agent's peak
+// memory (measured with `npm run bench`). The agent's undici traffic is small answers (latency
+// probes, upload confirmations; downloads are parsed by raw-http-connection.ts), so V8's baseline
+// WebAssembly tier is plenty. Set before the first connection, which is when undici compiles it.
+v8.setFlagsFromString('--liftoff-only');
 
 const USAGE = `Usage: speedwatch-agent <command> [options]
 
