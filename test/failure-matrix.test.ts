@@ -3,6 +3,7 @@
  * test's time bound, and without an unhandled rejection. Servers are real sockets on loopback
  * that misbehave on purpose.
  */
+import { execFileSync, spawn } from 'node:child_process';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -14,6 +15,7 @@ import type { SpeedTestOptions, TestName } from '@speedwatch/agent';
 import { DEFAULT_SPEED_TEST_OPTIONS, endpointFromBaseUrl, runSpeedTest, speedTestBoundMs } from '@speedwatch/agent';
 import type { Listening } from './support/net.js';
 import { listen, selfSignedCertificate } from './support/net.js';
+import { BIN, runToEnd } from './support/processes.js';
 
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown): void => {
@@ -78,6 +80,9 @@ function brokenEndpoint(handlers: { garbage?: http.RequestListener; empty?: http
     req.on('end', () => res.end());
   });
 }
+
+const notRoot = process.getuid?.() !== 0;
+if (notRoot) console.warn('failure matrix: the SW_UNREACHABLE case is SKIPPED: not root (it needs a network namespace)');
 
 describe('failure matrix', () => {
   it('a refused connection: failed, SW_CONNECT_REFUSED, at once', async () => {
@@ -194,6 +199,39 @@ describe('failure matrix', () => {
       { name: 'a', errorCode: 'SW_CONNECT_REFUSED' },
       { name: 'b', errorCode: 'SW_DNS' },
     ]);
+  });
+
+  it('a connection that is never accepted (SYNs dropped at a full backlog): SW_CONNECT_TIMEOUT within the connect timeout', async () => {
+    // A listener that never accepts, with a backlog of 0: once its queue holds a connection,
+    // the kernel drops further SYNs, so a connect neither succeeds nor fails.
+    const script = "import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)";
+    const holder = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = Number(await new Promise<string>((resolve) => holder.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+      const fillers = [0, 1, 2].map(() => net.connect(port, '127.0.0.1').on('error', () => {}));
+      await new Promise((r) => setTimeout(r, 200));
+      const { result, elapsedMs } = await run(options(`http://127.0.0.1:${port}/`, ['download'], { connectTimeoutMs: 1000 }));
+      fillers.forEach((s) => s.destroy());
+      expect(result.status).toBe('failed');
+      expect(result.error).toMatchObject({ phase: 'download', code: 'SW_CONNECT_TIMEOUT' });
+      expect(elapsedMs).toBeLessThan(2500);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
+
+  it.skipIf(notRoot)('a host with no route to it (a network namespace with only loopback): SW_UNREACHABLE', async () => {
+    const ns = `swunreach-${process.pid}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+      const run = await runToEnd('ip', ['netns', 'exec', ns, process.execPath, BIN.agent, 'once', '--endpoint', 'http://10.254.254.1:8601/', '--tests', 'latency,download', '--json'], 30_000);
+      const result = JSON.parse(run.stdout) as MeasurementResult;
+      expect(run.code).toBe(3);
+      expect(result.errors?.map((e) => e.code)).toEqual(['SW_UNREACHABLE', 'SW_UNREACHABLE']);
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns]);
+    }
   });
 
   it('left no unhandled rejection behind', () => {

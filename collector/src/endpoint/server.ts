@@ -21,8 +21,6 @@ import { StatsCounter } from './stats.js';
 import type { EndpointStats, RejectionReason } from './stats.js';
 import { drainBody } from './upload-sink.js';
 
-/** The header in which the endpoint confirms how many upload body bytes it read. */
-
 /** Size of the random buffer every download is cut from. */
 const PAYLOAD_BUFFER_BYTES = MIB;
 
