@@ -26,3 +26,17 @@ export type {
 export { measurementResultSchema, parseMeasurementResult } from './result/result-schema.js';
 export { DEFAULT_TARGETS, checkResult } from './targets/targets.js';
 export type { ResultVerdict, Target, TargetCheck, TargetMetric } from './targets/targets.js';
+export { SITE_KINDS, areaLevels, siteSchema } from './protocol/site.js';
+export type { Site, SiteKind } from './protocol/site.js';
+export { AGENTS_PATH, CLOSE_CODES, PROTOCOL_VERSION, helloSchema, resultsSchema } from './protocol/wire.js';
+export type {
+  AckMessage,
+  AgentMessage,
+  CollectorMessage,
+  ErrorMessage,
+  HelloMessage,
+  RejectMessage,
+  ResultsMessage,
+  WelcomeMessage,
+  WireLimits,
+} from './protocol/wire.js';
