@@ -75,11 +75,16 @@ export interface StringRule {
 }
 
 export function string(rule: StringRule = {}): Schema<string> {
-  const expected =
-    rule.patternName ??
-    `a string${rule.minLength != null ? ` of at least ${rule.minLength} characters` : ''}${
-      rule.maxLength != null ? ` of at most ${rule.maxLength} characters` : ''
-    }`;
+  const { minLength, maxLength } = rule;
+  const length =
+    minLength != null && maxLength != null
+      ? ` of ${minLength} to ${maxLength} characters`
+      : minLength != null
+        ? ` of at least ${minLength} characters`
+        : maxLength != null
+          ? ` of at most ${maxLength} characters`
+          : '';
+  const expected = rule.patternName ?? `a string${length}`;
   return {
     expected,
     parse(value, path = '') {

@@ -1,0 +1,171 @@
+/**
+ * The JSON API under /api/v1 (and CSV export). Every parameter is validated; a bad one gets
+ * 400 with a message naming it. Reads only: writes come from agents over ingest.
+ */
+import type { ServerResponse } from 'node:http';
+import { SERIES_METRICS } from '../store/store-types.js';
+import type { SeriesMetric, Store, StoredResult } from '../store/store-types.js';
+import { BadParameterError, Params } from './query-params.js';
+
+export interface ApiDeps {
+  store: Store;
+  /** Agents connected now. */
+  connectedIds: () => ReadonlySet<string>;
+  /** Verdicts per agent id, as last computed (absent until the first computation). */
+  agentVerdicts: (agentId: string) => unknown;
+  /** Compliance by window and grouping; throws BadParameterError for an unknown window or grouping. */
+  compliance: (window: string | undefined, groupBy: string | undefined) => unknown;
+  complianceParams: { windows: readonly string[]; groupBy: readonly string[] };
+  now: () => number;
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' }).end(text);
+}
+
+export function sendError(res: ServerResponse, status: number, code: string, message: string, extra: Record<string, unknown> = {}): void {
+  sendJson(res, status, { error: { code, message, ...extra } });
+}
+
+/** Answers `path` if it is an API route (returns true), else returns false. */
+export function handleApi(path: string, search: URLSearchParams, res: ServerResponse, deps: ApiDeps): boolean {
+  const route = ROUTES[path];
+  if (route === undefined) return false;
+  try {
+    route(search, res, deps);
+  } catch (err) {
+    if (err instanceof BadParameterError) sendError(res, 400, err.code, err.message, { parameter: err.parameter });
+    else if ((err as { code?: unknown }).code === 'SW_STORE_CURSOR') sendError(res, 400, 'SW_BAD_PARAMETER', `cursor: ${(err as Error).message}`, { parameter: 'cursor' });
+    else throw err;
+  }
+  return true;
+}
+
+function summary(stored: StoredResult | undefined): unknown {
+  if (stored === undefined) return null;
+  const { result } = stored;
+  return {
+    id: stored.id,
+    startedAt: result.startedAt,
+    status: result.status,
+    downloadMbps: result.download?.mbps ?? null,
+    uploadMbps: result.upload?.mbps ?? null,
+    latencyMs: result.latency?.medianMs ?? null,
+  };
+}
+
+function requireAgent(params: Params, deps: ApiDeps, name = 'agent'): string {
+  const agent = params.string(name);
+  if (agent === undefined) throw new BadParameterError(name, 'required');
+  if (deps.store.agent(agent) === undefined) throw new BadParameterError(name, `no agent ${JSON.stringify(agent)}`);
+  return agent;
+}
+
+function range(params: Params, deps: ApiDeps, defaultMs: number): { from: number; to: number } {
+  const to = params.time('to') ?? deps.now();
+  const from = params.time('from') ?? to - defaultMs;
+  if (from >= to) throw new BadParameterError('from', 'must be before to');
+  return { from, to };
+}
+
+const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps: ApiDeps) => void> = {
+  '/api/v1/agents'(search, res, deps) {
+    const params = new Params(search, ['revoked']);
+    const includeRevoked = params.oneOf('revoked', ['true', 'false']) === 'true';
+    const connected = deps.connectedIds();
+    const agents = deps.store
+      .listAgents()
+      .filter((a) => includeRevoked || a.revokedAt === undefined)
+      .map((a) => ({
+        id: a.id,
+        site: { name: a.name, kind: a.siteKind, technology: a.technology, isp: a.isp ?? null, area: a.area ?? null, lat: a.lat ?? null, lon: a.lon ?? null },
+        version: a.version ?? null,
+        connected: connected.has(a.id),
+        lastSeenAt: a.lastSeenAt === undefined ? null : new Date(a.lastSeenAt).toISOString(),
+        revokedAt: a.revokedAt === undefined ? null : new Date(a.revokedAt).toISOString(),
+        latest: summary(deps.store.latestResult(a.id)),
+        verdicts: deps.agentVerdicts(a.id) ?? null,
+      }));
+    sendJson(res, 200, { agents });
+  },
+
+  '/api/v1/results'(search, res, deps) {
+    const params = new Params(search, ['agent', 'from', 'to', 'limit', 'cursor']);
+    const agent = params.string('agent');
+    if (agent !== undefined && deps.store.agent(agent) === undefined) throw new BadParameterError('agent', `no agent ${JSON.stringify(agent)}`);
+    const from = params.time('from');
+    const to = params.time('to');
+    const cursor = params.string('cursor', 512);
+    const page = deps.store.queryResults({
+      limit: params.integer('limit', 1, 10_000) ?? 100,
+      ...(agent === undefined ? {} : { agentId: agent }),
+      ...(from === undefined ? {} : { from }),
+      ...(to === undefined ? {} : { to }),
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    sendJson(res, 200, {
+      results: page.results.map((r) => ({ agentId: r.agentId, receivedAt: new Date(r.receivedAt).toISOString(), ...r.result })),
+      nextCursor: page.nextCursor ?? null,
+    });
+  },
+
+  '/api/v1/results.csv'(search, res, deps) {
+    const params = new Params(search, ['agent', 'from', 'to']);
+    const agent = params.string('agent');
+    if (agent !== undefined && deps.store.agent(agent) === undefined) throw new BadParameterError('agent', `no agent ${JSON.stringify(agent)}`);
+    const from = params.time('from');
+    const to = params.time('to');
+    res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="speedwatch-results.csv"', 'cache-control': 'no-store' });
+    res.write('id,agent_id,started_at,status,download_mbps,upload_mbps,latency_ms,jitter_ms,loss_ratio\n');
+    let cursor: string | undefined;
+    do {
+      const page = deps.store.queryResults({
+        limit: 5000,
+        ...(agent === undefined ? {} : { agentId: agent }),
+        ...(from === undefined ? {} : { from }),
+        ...(to === undefined ? {} : { to }),
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      const lines = page.results.map((r) =>
+        [r.id, csv(r.agentId), r.result.startedAt, r.status, r.downloadMbps ?? '', r.uploadMbps ?? '', r.latencyMs ?? '', r.jitterMs ?? '', r.lossRatio ?? ''].join(','),
+      );
+      if (lines.length > 0) res.write(`${lines.join('\n')}\n`);
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    res.end();
+  },
+
+  '/api/v1/series'(search, res, deps) {
+    const params = new Params(search, ['agent', 'metric', 'from', 'to', 'step']);
+    const agent = requireAgent(params, deps);
+    const metric = params.oneOf<SeriesMetric>('metric', SERIES_METRICS);
+    if (metric === undefined) throw new BadParameterError('metric', `required: one of ${SERIES_METRICS.join(', ')}`);
+    const { from, to } = range(params, deps, DAY);
+    const step = params.duration('step', 60_000, 31 * DAY) ?? (to - from > 7 * DAY ? DAY : to - from > 2 * DAY ? HOUR : 15 * 60_000);
+    if ((to - from) / step > 10_000) throw new BadParameterError('step', `gives ${Math.ceil((to - from) / step)} points; at most 10000`);
+    const points = deps.store.series(agent, metric, from, to, step);
+    sendJson(res, 200, {
+      agent,
+      metric,
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      stepMs: step,
+      points: points.map((p) => ({ ...p, ts: new Date(p.ts).toISOString() })),
+    });
+  },
+
+  '/api/v1/compliance'(search, res, deps) {
+    const params = new Params(search, ['window', 'groupBy']);
+    const window = params.oneOf('window', deps.complianceParams.windows);
+    const groupBy = params.oneOf('groupBy', deps.complianceParams.groupBy);
+    sendJson(res, 200, deps.compliance(window, groupBy));
+  },
+};
+
+function csv(text: string): string {
+  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}

@@ -1,0 +1,253 @@
+#!/usr/bin/env node
+/**
+ * speedwatch-collector: process-level wiring (argv, env, signals, exit codes) for `serve`,
+ * agent identity (`agents add|list|revoke|rotate`) and `backup`.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Site } from '@speedwatch/shared';
+import { createLogger, SpeedwatchError, siteSchema, UsageError, ValidationError } from '@speedwatch/shared';
+import type { CollectorConfig, ConfigOverrides } from '../config/collector-config.js';
+import { ConfigError, loadCollectorConfig } from '../config/collector-config.js';
+import { hashToken, newToken } from '../ingest/tokens.js';
+import { startCollector } from '../server/collector-server.js';
+import { createVerdictService } from '../server/verdict-service.js';
+import { openStore } from '../store/sqlite-store.js';
+
+const USAGE = `Usage: speedwatch-collector <command> [options]
+
+Commands:
+  serve [--config FILE] [--db PATH] [--host H] [--port N] [--log-level L]
+        run the collector: agents' WebSocket at /v1/agents, the API at /api/v1, /metrics
+        (default 127.0.0.1:8600, database ./data/speedwatch.db)
+  agents add --db PATH --id ID --name NAME --site-kind office|school|clinic|other
+             --technology fixed|mobile [--isp ISP] [--area "province/district/commune"] [--lat N --lon N]
+        create an agent and print its token (the only line on stdout; only its hash is stored)
+  agents list --db PATH [--json]       list agents
+  agents revoke ID --db PATH           revoke an agent's token (it is disconnected within a heartbeat)
+  agents rotate ID --db PATH           give an agent a new token (printed) and invalidate the old one
+  backup --db PATH --out FILE          online backup of the database to FILE
+
+Environment: SPEEDWATCH_DB, SPEEDWATCH_HOST, SPEEDWATCH_PORT, SPEEDWATCH_READ_TOKEN, SPEEDWATCH_LOG_LEVEL
+override the config file; flags override both.`;
+
+/** Runs parseArgs, turning its errors into UsageError (one line, then the usage). */
+function args<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+function needDb(db: unknown): string {
+  if (typeof db !== 'string' || db === '') throw new UsageError('--db PATH is required');
+  return db;
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const { values } = args(() =>
+    parseArgs({
+      args: argv,
+      strict: true,
+      options: { config: { type: 'string' }, db: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, 'log-level': { type: 'string' } },
+    }),
+  );
+  const flags: ConfigOverrides = { db: values.db, host: values.host, port: values.port, logLevel: values['log-level'] };
+  let config: Readonly<CollectorConfig>;
+  try {
+    config = loadCollectorConfig({ ...(values.config === undefined ? {} : { file: values.config }), env: process.env, flags });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`speedwatch-collector: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.logLevel });
+  mkdirSync(dirname(config.db), { recursive: true });
+  const store = openStore(config.db, { retentionDays: config.retentionDays });
+  let verdicts;
+  try {
+    verdicts = createVerdictService(store, config.verdicts);
+  } catch (err) {
+    store.close();
+    if (err instanceof ValidationError) {
+      process.stderr.write(`speedwatch-collector: ${new ConfigError([err.message]).message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const collector = await startCollector(config, { store, logger, verdicts });
+  process.stdout.write(`${JSON.stringify({ event: 'listening', url: collector.url })}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await collector.close();
+  store.close();
+  return 0;
+}
+
+function siteFromFlags(values: Record<string, string | boolean | undefined>): Site {
+  const raw: Record<string, unknown> = {
+    name: values['name'],
+    kind: values['site-kind'],
+    technology: values['technology'],
+    ...(values['isp'] === undefined ? {} : { isp: values['isp'] }),
+    ...(values['area'] === undefined ? {} : { area: values['area'] }),
+    ...(values['lat'] === undefined ? {} : { lat: Number(values['lat']) }),
+    ...(values['lon'] === undefined ? {} : { lon: Number(values['lon']) }),
+  };
+  const flagOf: Record<string, string> = { kind: '--site-kind', name: '--name', technology: '--technology', isp: '--isp', area: '--area', lat: '--lat', lon: '--lon' };
+  try {
+    return siteSchema.parse(raw, '');
+  } catch (err) {
+    if (err instanceof ValidationError) throw new UsageError(`${flagOf[err.path] ?? err.path}: expected ${err.expected}`);
+    throw err;
+  }
+}
+
+async function agents(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'add': {
+      const { values } = args(() =>
+        parseArgs({
+          args: rest,
+          strict: true,
+          options: {
+            db: { type: 'string' },
+            id: { type: 'string' },
+            name: { type: 'string' },
+            'site-kind': { type: 'string' },
+            technology: { type: 'string' },
+            isp: { type: 'string' },
+            area: { type: 'string' },
+            lat: { type: 'string' },
+            lon: { type: 'string' },
+          },
+        }),
+      );
+      const db = needDb(values.db);
+      const id = values.id;
+      if (id === undefined || !/^[a-z0-9][a-z0-9._-]{0,99}$/.test(id)) throw new UsageError('--id must be 1 to 100 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit');
+      const site = siteFromFlags(values);
+      if ((site.lat === undefined) !== (site.lon === undefined)) throw new UsageError('--lat and --lon go together');
+      const token = newToken();
+      mkdirSync(dirname(db), { recursive: true });
+      const store = openStore(db);
+      try {
+        store.addAgent(
+          {
+            id,
+            name: site.name,
+            siteKind: site.kind,
+            technology: site.technology,
+            ...(site.isp === undefined ? {} : { isp: site.isp }),
+            ...(site.area === undefined ? {} : { area: site.area }),
+            ...(site.lat === undefined ? {} : { lat: site.lat }),
+            ...(site.lon === undefined ? {} : { lon: site.lon }),
+          },
+          hashToken(token),
+          Date.now(),
+        );
+      } finally {
+        store.close();
+      }
+      process.stdout.write(`${token}\n`);
+      process.stderr.write(`agent ${id} added; its token is shown once, above. Only its hash is stored.\n`);
+      return 0;
+    }
+    case 'list': {
+      const { values } = args(() => parseArgs({ args: rest, strict: true, options: { db: { type: 'string' }, json: { type: 'boolean' } } }));
+      const store = openStore(needDb(values.db));
+      try {
+        const list = store.listAgents();
+        if (values.json === true) {
+          process.stdout.write(`${JSON.stringify(list)}\n`);
+        } else {
+          for (const a of list) {
+            const state = a.revokedAt === undefined ? 'active' : `revoked ${new Date(a.revokedAt).toISOString()}`;
+            process.stdout.write(`${a.id}\t${a.technology}\t${a.siteKind}\t${a.area ?? '-'}\t${a.isp ?? '-'}\t${a.name}\t${state}\n`);
+          }
+        }
+      } finally {
+        store.close();
+      }
+      return 0;
+    }
+    case 'revoke':
+    case 'rotate': {
+      const { values, positionals } = args(() => parseArgs({ args: rest, strict: true, allowPositionals: true, options: { db: { type: 'string' } } }));
+      const [id, extra] = positionals;
+      if (id === undefined) throw new UsageError(`agents ${sub} needs the agent's ID`);
+      if (extra !== undefined) throw new UsageError(`unexpected argument ${JSON.stringify(extra)}`);
+      const store = openStore(needDb(values.db));
+      try {
+        if (sub === 'revoke') {
+          if (!store.revokeAgent(id, Date.now())) throw new UsageError(`no active agent ${JSON.stringify(id)}`);
+          process.stderr.write(`agent ${id} revoked\n`);
+        } else {
+          const token = newToken();
+          if (!store.rotateToken(id, hashToken(token))) throw new UsageError(`no active agent ${JSON.stringify(id)}`);
+          process.stdout.write(`${token}\n`);
+          process.stderr.write(`agent ${id} has a new token, shown once above; the old one no longer works\n`);
+        }
+      } finally {
+        store.close();
+      }
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown agents command ${JSON.stringify(sub ?? '')}; expected add, list, revoke or rotate`);
+  }
+}
+
+async function backup(argv: string[]): Promise<number> {
+  const { values } = args(() => parseArgs({ args: argv, strict: true, options: { db: { type: 'string' }, out: { type: 'string' } } }));
+  if (values.out === undefined) throw new UsageError('--out FILE is required');
+  const store = openStore(needDb(values.db));
+  try {
+    await store.backup(values.out);
+  } finally {
+    store.close();
+  }
+  process.stderr.write(`backed up to ${values.out}\n`);
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || rest.includes('--help') || rest.includes('-h')) {
+    (command === undefined ? process.stderr : process.stdout).write(`${USAGE}\n`);
+    return command === undefined ? 1 : 0;
+  }
+  switch (command) {
+    case 'serve':
+      return serve(rest);
+    case 'agents':
+      return agents(rest);
+    case 'backup':
+      return backup(rest);
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`speedwatch-collector: ${err.message}\n\n${USAGE}\n`);
+      process.exitCode = 1;
+    } else {
+      const code = err instanceof SpeedwatchError ? ` [${err.code}]` : '';
+      process.stderr.write(`speedwatch-collector: ${err instanceof Error ? err.message : String(err)}${code}\n`);
+      process.exitCode = 2;
+    }
+  },
+);

@@ -1,0 +1,317 @@
+/**
+ * Agent ingest: authenticates the WebSocket upgrade at /v1/agents by bearer token, then runs
+ * protocol v1 on each connection (docs/protocol.md). A batch is acked only after its
+ * transaction has committed; every refusal is answered (`error`/`reject`), counted by reason
+ * and leaves other agents and stored data alone.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { RawData, WebSocket } from 'ws';
+import type { CollectorMessage, Logger, MeasurementResult, WireLimits } from '@speedwatch/shared';
+import { AGENTS_PATH, CLOSE_CODES, helloSchema, parseMeasurementResult, PROTOCOL_VERSION, resultsSchema, ValidationError } from '@speedwatch/shared';
+import type { AgentRecord, Store } from '../store/store-types.js';
+import type { IngestErrorCode, RejectReason } from './ingest-errors.js';
+import { TokenBucket } from './token-bucket.js';
+import { bearerToken, hashToken } from './tokens.js';
+
+export const DEFAULT_WIRE_LIMITS: Readonly<WireLimits> = Object.freeze({
+  maxFrameBytes: 1024 * 1024,
+  maxBatch: 500,
+  maxMessagesPerMinute: 120,
+});
+
+/** What ingest tells the rest of the collector (metrics, logs); every hook is synchronous and cheap. */
+export interface IngestEvents {
+  connected(agent: AgentRecord): void;
+  disconnected(agent: AgentRecord): void;
+  /** Results newly stored (not re-sent duplicates), after commit. */
+  stored(agent: AgentRecord, results: readonly MeasurementResult[]): void;
+  rejected(reason: RejectReason, count: number): void;
+  committed(seconds: number, results: number): void;
+  clockSkew(agent: AgentRecord, skewMs: number): void;
+}
+
+export interface IngestOptions {
+  store: Store;
+  logger: Logger;
+  /** Wall clock, ms since the epoch. */
+  now: () => number;
+  limits: WireLimits;
+  /** A result whose startedAt is further than this ahead of the collector's clock is rejected. */
+  maxFutureMs: number;
+  /** A result older than this is rejected (it would fall out of retention at once). */
+  maxAgeMs: number;
+  /** Ping period; a connection that missed the previous pong is dropped. */
+  heartbeatMs: number;
+  events: IngestEvents;
+}
+
+interface Session {
+  agent: AgentRecord;
+  tokenHash: string;
+  ws: WebSocket;
+  helloDone: boolean;
+  alive: boolean;
+  bucket: TokenBucket;
+  violations: number;
+  log: Logger;
+}
+
+/** Closes a flooding connection after this many rate-limited messages in a row. */
+const MAX_CONSECUTIVE_VIOLATIONS = 20;
+
+export class IngestServer {
+  readonly #o: IngestOptions;
+  readonly #wss: WebSocketServer;
+  readonly #sessions = new Map<string, Session>();
+  readonly #heartbeat: NodeJS.Timeout;
+  #nextConnId = 1;
+
+  constructor(options: IngestOptions) {
+    this.#o = options;
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.limits.maxFrameBytes, perMessageDeflate: false });
+    this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  /** Agents connected now, by id. */
+  connectedIds(): ReadonlySet<string> {
+    return new Set(this.#sessions.keys());
+  }
+
+  get connectionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Takes over an HTTP upgrade: 404 for other paths, 401 without a valid token, else the WebSocket. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => {});
+    const path = (req.url ?? '').split('?', 1)[0];
+    if (path !== AGENTS_PATH) return refuse(socket, 404, `no WebSocket at ${path}; agents connect to ${AGENTS_PATH}`);
+    const token = bearerToken(req.headers.authorization);
+    if (token === undefined) {
+      this.#o.events.rejected('unauthorized', 1);
+      this.#o.logger.warn({ event: 'unauthorized', reason: 'missing token', remoteAddress: req.socket.remoteAddress }, 'agent refused');
+      return refuse(socket, 401, 'Authorization: Bearer <token> is required');
+    }
+    const tokenHash = hashToken(token);
+    const agent = this.#o.store.agentByTokenHash(tokenHash);
+    if (agent === undefined) {
+      this.#o.events.rejected('unauthorized', 1);
+      this.#o.logger.warn({ event: 'unauthorized', reason: 'unknown or revoked token', remoteAddress: req.socket.remoteAddress }, 'agent refused');
+      return refuse(socket, 401, 'the token is unknown or revoked');
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#open(ws, agent, tokenHash, req));
+  }
+
+  /** Closes every agent connection with 1001 (going away) and stops the heartbeat. */
+  async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    const closed = [...this.#sessions.values()].map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.ws.once('close', () => resolve());
+          s.ws.close(CLOSE_CODES.GOING_AWAY, 'collector shutting down');
+          setTimeout(() => {
+            s.ws.terminate();
+            resolve();
+          }, 2000).unref();
+        }),
+    );
+    await Promise.all(closed);
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+  }
+
+  #open(ws: WebSocket, agent: AgentRecord, tokenHash: string, req: IncomingMessage): void {
+    const connId = this.#nextConnId++;
+    const log = this.#o.logger.child({ agentId: agent.id, connId });
+    const previous = this.#sessions.get(agent.id);
+    if (previous !== undefined) {
+      log.info({ event: 'replaced' }, 'a new connection replaces the old one');
+      this.#sessions.delete(agent.id);
+      previous.ws.close(CLOSE_CODES.REPLACED, 'replaced by a newer connection');
+    }
+    const session: Session = {
+      agent,
+      tokenHash,
+      ws,
+      helloDone: false,
+      alive: true,
+      bucket: new TokenBucket(this.#o.limits.maxMessagesPerMinute, 60_000, this.#o.now),
+      violations: 0,
+      log,
+    };
+    this.#sessions.set(agent.id, session);
+    this.#o.events.connected(agent);
+    log.info({ event: 'connected', remoteAddress: req.socket.remoteAddress }, 'agent connected');
+    ws.on('pong', () => {
+      session.alive = true;
+    });
+    ws.on('message', (data, isBinary) => this.#onMessage(session, data, isBinary));
+    ws.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        this.#o.events.rejected('frame_too_large', 1);
+        log.warn({ event: 'rejected', reason: 'frame_too_large', limitBytes: this.#o.limits.maxFrameBytes }, 'frame over the size limit');
+      } else {
+        log.warn({ event: 'socket-error', err }, 'agent connection error');
+      }
+    });
+    ws.on('close', (code) => {
+      if (this.#sessions.get(agent.id) === session) this.#sessions.delete(agent.id);
+      this.#o.events.disconnected(agent);
+      log.info({ event: 'disconnected', code }, 'agent disconnected');
+    });
+  }
+
+  #send(session: Session, message: CollectorMessage): void {
+    if (session.ws.readyState === session.ws.OPEN) session.ws.send(JSON.stringify(message));
+  }
+
+  #error(session: Session, reason: RejectReason, code: IngestErrorCode, message: string): void {
+    this.#o.events.rejected(reason, 1);
+    session.log.warn({ event: 'rejected', reason, code }, message);
+    this.#send(session, { type: 'error', code, message });
+  }
+
+  #onMessage(session: Session, data: RawData, isBinary: boolean): void {
+    if (!session.bucket.take()) {
+      session.violations++;
+      this.#error(session, 'rate_limited', 'SW_RATE_LIMITED', `over ${this.#o.limits.maxMessagesPerMinute} messages a minute; message dropped, nothing in it was stored`);
+      if (session.violations >= MAX_CONSECUTIVE_VIOLATIONS) session.ws.close(CLOSE_CODES.POLICY_VIOLATION, 'message flood');
+      return;
+    }
+    session.violations = 0;
+    if (isBinary) return this.#error(session, 'binary', 'SW_PROTOCOL_BINARY', 'binary frames are not part of the protocol; send JSON text');
+    let message: unknown;
+    try {
+      message = JSON.parse(data.toString());
+    } catch {
+      return this.#error(session, 'json', 'SW_PROTOCOL_JSON', 'the frame is not valid JSON');
+    }
+    const type = typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
+    if (type === 'hello') return this.#onHello(session, message);
+    if (type === 'results') {
+      if (!session.helloDone) return this.#error(session, 'hello_required', 'SW_HELLO_REQUIRED', 'send hello before results');
+      return this.#onResults(session, message);
+    }
+    this.#error(session, 'message', 'SW_PROTOCOL_MESSAGE', `unknown message type ${JSON.stringify(String(type)).slice(0, 60)}; expected hello or results`);
+  }
+
+  #onHello(session: Session, message: unknown): void {
+    let hello;
+    try {
+      hello = helloSchema.parse(message, 'hello');
+    } catch (err) {
+      if ((message as { protocol?: unknown }).protocol !== PROTOCOL_VERSION) {
+        this.#error(session, 'message', 'SW_PROTOCOL_MESSAGE', `protocol ${String((message as { protocol?: unknown }).protocol)} is not supported; this collector speaks ${PROTOCOL_VERSION}`);
+        session.ws.close(CLOSE_CODES.UNSUPPORTED_PROTOCOL, 'unsupported protocol version');
+        return;
+      }
+      return this.#error(session, 'message', 'SW_PROTOCOL_MESSAGE', err instanceof ValidationError ? err.message : String(err));
+    }
+    const now = this.#o.now();
+    const skewMs = Date.parse(hello.clock) - now;
+    session.helloDone = true;
+    this.#o.store.recordHello(session.agent.id, hello.agent.version, now);
+    this.#o.events.clockSkew(session.agent, skewMs);
+    session.log.info({ event: 'hello', version: hello.agent.version, skewMs, backlog: hello.backlog ?? null, dropped: hello.dropped ?? null }, 'hello');
+    this.#send(session, {
+      type: 'welcome',
+      protocol: PROTOCOL_VERSION,
+      agentId: session.agent.id,
+      serverTime: new Date(now).toISOString(),
+      limits: this.#o.limits,
+    });
+  }
+
+  #onResults(session: Session, message: unknown): void {
+    const length = Array.isArray((message as { results?: unknown }).results) ? (message as { results: unknown[] }).results.length : 0;
+    if (length > this.#o.limits.maxBatch) {
+      return this.#error(session, 'batch_too_large', 'SW_BATCH_TOO_LARGE', `${length} results in one message; the limit is ${this.#o.limits.maxBatch}`);
+    }
+    let batch;
+    try {
+      batch = resultsSchema(this.#o.limits.maxBatch).parse(message, 'results');
+    } catch (err) {
+      return this.#error(session, 'message', 'SW_PROTOCOL_MESSAGE', err instanceof ValidationError ? err.message : String(err));
+    }
+    const now = this.#o.now();
+    const valid: MeasurementResult[] = [];
+    const seen = new Set<string>();
+    for (const [index, raw] of batch.results.entries()) {
+      const rawId = (raw as { id?: unknown } | null)?.id;
+      const id = typeof rawId === 'string' ? rawId.slice(0, 64) : `#${index}`;
+      let result: MeasurementResult;
+      try {
+        result = parseMeasurementResult(raw);
+      } catch (err) {
+        this.#reject(session, 'validation', id, 'SW_VALIDATION', err instanceof Error ? err.message : String(err));
+        continue;
+      }
+      if (seen.has(result.id)) {
+        this.#reject(session, 'duplicate_id', result.id, 'SW_DUPLICATE_ID', 'this id appears earlier in the same batch');
+        continue;
+      }
+      seen.add(result.id);
+      const ts = Date.parse(result.startedAt);
+      if (ts > now + this.#o.maxFutureMs || ts < now - this.#o.maxAgeMs) {
+        const rule = `startedAt must be within ${Math.round(this.#o.maxAgeMs / 86_400_000)} days before and ${Math.round(this.#o.maxFutureMs / 60_000)} minutes after the collector's clock (${new Date(now).toISOString()})`;
+        this.#reject(session, 'timestamp', result.id, 'SW_TIMESTAMP', `${result.startedAt} is out of range: ${rule}`);
+        continue;
+      }
+      valid.push(result);
+    }
+    if (valid.length === 0) return;
+    const started = performance.now();
+    let outcome;
+    try {
+      outcome = this.#o.store.insertResults(session.agent.id, valid, now);
+    } catch (err) {
+      this.#o.events.rejected('store_unavailable', valid.length);
+      session.log.error({ event: 'store-failed', err, results: valid.length }, 'batch not committed; nothing acked');
+      this.#send(session, { type: 'error', code: 'SW_STORE_UNAVAILABLE', message: 'the collector could not store the batch; nothing was acked, send it again later' });
+      session.ws.close(CLOSE_CODES.INTERNAL_ERROR, 'store unavailable');
+      return;
+    }
+    this.#o.events.committed((performance.now() - started) / 1000, valid.length);
+    const insertedIds = new Set(outcome.inserted);
+    this.#o.events.stored(session.agent, valid.filter((r) => insertedIds.has(r.id)));
+    // Only now, with the transaction committed, may the agent forget these results.
+    this.#send(session, { type: 'ack', ids: [...outcome.inserted, ...outcome.duplicates] });
+  }
+
+  #reject(session: Session, reason: RejectReason, id: string, code: IngestErrorCode | 'SW_VALIDATION', message: string): void {
+    this.#o.events.rejected(reason, 1);
+    session.log.warn({ event: 'rejected', reason, code, resultId: id }, message);
+    this.#send(session, { type: 'reject', id, code, message });
+  }
+
+  #beat(): void {
+    for (const session of this.#sessions.values()) {
+      // A revoked or rotated token ends the connection within one heartbeat.
+      const current = this.#o.store.agentByTokenHash(session.tokenHash);
+      if (current?.id !== session.agent.id) {
+        session.log.warn({ event: 'token-revoked' }, 'token revoked or rotated; closing');
+        session.ws.close(CLOSE_CODES.TOKEN_REVOKED, 'token revoked');
+        continue;
+      }
+      if (!session.alive) {
+        session.log.warn({ event: 'heartbeat-missed' }, 'no pong since the last ping; dropping the connection');
+        session.ws.terminate();
+        continue;
+      }
+      session.alive = false;
+      session.ws.ping();
+    }
+  }
+}
+
+function refuse(socket: Duplex, status: 401 | 404, message: string): void {
+  const reason = status === 401 ? 'Unauthorized' : 'Not Found';
+  const body = `${message}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `${status === 401 ? 'WWW-Authenticate: Bearer\r\n' : ''}Connection: close\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,74 @@
+/**
+ * The database schema as numbered migrations. Migration `i` (0-based) takes the schema from
+ * `PRAGMA user_version` i to i + 1. Append only: never edit a migration that has shipped, since
+ * databases in the field have already run it.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: agents, results, hourly roll-ups.
+  `
+  CREATE TABLE agents (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    site_kind TEXT NOT NULL,
+    technology TEXT NOT NULL,
+    isp TEXT,
+    area TEXT,
+    lat REAL,
+    lon REAL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    version TEXT,
+    last_seen_at INTEGER
+  ) STRICT;
+
+  -- One row per measurement. ts is the result's startedAt in ms; the metric columns are
+  -- copies of fields of doc (the JSON the agent sent), NULL where the result has none.
+  CREATE TABLE results (
+    id TEXT PRIMARY KEY,
+    agent_id TEXT NOT NULL REFERENCES agents (id),
+    ts INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    download_mbps REAL,
+    upload_mbps REAL,
+    latency_ms REAL,
+    jitter_ms REAL,
+    loss_ratio REAL,
+    doc TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX results_agent_ts ON results (agent_id, ts);
+  CREATE INDEX results_ts ON results (ts);
+
+  -- Per agent and hour (ms of the hour's start), for each series metric: count, min, mean,
+  -- median and max of the hour's non-NULL values (count 0 and NULLs when it has none).
+  -- One row per agent-hour rather than per metric: five times fewer rows to write and store.
+  -- Kept after the raw results are dropped: they are the long-range data.
+  CREATE TABLE rollups_hourly (
+    agent_id TEXT NOT NULL REFERENCES agents (id),
+    hour INTEGER NOT NULL,
+    download_mbps_count INTEGER NOT NULL, download_mbps_min REAL, download_mbps_mean REAL, download_mbps_median REAL, download_mbps_max REAL,
+    upload_mbps_count INTEGER NOT NULL, upload_mbps_min REAL, upload_mbps_mean REAL, upload_mbps_median REAL, upload_mbps_max REAL,
+    latency_ms_count INTEGER NOT NULL, latency_ms_min REAL, latency_ms_mean REAL, latency_ms_median REAL, latency_ms_max REAL,
+    jitter_ms_count INTEGER NOT NULL, jitter_ms_min REAL, jitter_ms_mean REAL, jitter_ms_median REAL, jitter_ms_max REAL,
+    loss_ratio_count INTEGER NOT NULL, loss_ratio_min REAL, loss_ratio_mean REAL, loss_ratio_median REAL, loss_ratio_max REAL,
+    PRIMARY KEY (agent_id, hour)
+  ) STRICT, WITHOUT ROWID;
+
+  -- One row. rolled_up_to: every hour ending at or before it is rolled up (NULL: never);
+  -- deleted_before: raw results older than it have been dropped (the largest retention cut so far).
+  CREATE TABLE rollup_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    rolled_up_to INTEGER,
+    deleted_before INTEGER
+  ) STRICT;
+  INSERT INTO rollup_state (id) VALUES (1);
+
+  -- Hours already rolled up that received a late result: recomputed by the next maintain.
+  CREATE TABLE dirty_hours (
+    agent_id TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, hour)
+  ) STRICT, WITHOUT ROWID;
+  `,
+];
