@@ -20,8 +20,9 @@ export class ValidationError extends SpeedwatchError {
   /** What was expected there, e.g. `a number >= 0`. */
   readonly expected: string;
 
-  constructor(path: string, expected: string, options?: { cause?: unknown }) {
-    super('SW_VALIDATION', `${path === '' ? 'value' : path}: expected ${expected}`, options);
+  /** `message` replaces the default `<path>: expected <expected>` where that reads badly. */
+  constructor(path: string, expected: string, options?: { cause?: unknown; message?: string }) {
+    super('SW_VALIDATION', `${path === '' ? 'value' : path}: ${options?.message ?? `expected ${expected}`}`, options);
     this.name = 'ValidationError';
     this.path = path;
     this.expected = expected;

@@ -147,7 +147,8 @@ export function object<S extends Shape>(shape: S): Schema<ObjectOut<S>> {
       const input = value as Record<string, unknown>;
       for (const key of Object.keys(input)) {
         if (!Object.hasOwn(shape, key)) {
-          throw new ValidationError(join(path, key), `no such field (known: ${keys.join(', ')})`);
+          const known = `one of ${keys.join(', ')}`;
+          throw new ValidationError(join(path, key), known, { message: `unknown field (known fields: ${keys.join(', ')})` });
         }
       }
       const out: Record<string, unknown> = {};
