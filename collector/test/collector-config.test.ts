@@ -80,3 +80,19 @@ describe('collector configuration', () => {
     expect(problem).toMatch(message);
   });
 });
+
+describe("the README's example configuration", () => {
+  it('loads, verdict section included', async () => {
+    const readme = (await import('node:fs')).readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = /\*\*Configuration\*\*[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toBeDefined();
+    // The example points at a secret file that does not exist here; point it at one that does.
+    const secret = file('token', 'a-long-read-token-0123456789\n');
+    const config = loadCollectorConfig({ file: file('c.yaml', (block as string).replace('/etc/speedwatch/read-token', secret)) });
+    expect(config.port).toBe(8600);
+    const { parseVerdictConfig } = await import('../src/verdict/verdict-config.js');
+    const verdicts = parseVerdictConfig(config.verdicts, 'verdicts');
+    expect(verdicts.windows.map((w) => w.name)).toEqual(['24h', '7d', '30d']);
+    expect(verdicts.minTests.area?.[3]).toBe(300);
+  });
+});
