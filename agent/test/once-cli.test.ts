@@ -41,7 +41,7 @@ describe('speedwatch-agent once', () => {
     });
 
     it.each<[string[], RegExp]>([
-      [[], /exactly one of --endpoint URL or --server-file FILE/],
+      [[], /exactly one of --endpoint URL \(repeatable\) or --server-file FILE/],
       [['--endpoint', 'http://h/', '--server-file', 'x.json'], /exactly one of/],
       [['--endpoint', 'ftp://h/'], /^--endpoint: expected an http/],
       [['--endpoint', 'http://h/', '--streams', '0'], /--streams must be an integer from 1 to 32, got "0"/],

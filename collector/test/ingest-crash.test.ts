@@ -47,21 +47,25 @@ describe('collector killed during ingest', () => {
       });
     };
 
-    // First life: batches go out back to back, without waiting for acks, until the kill.
+    // First life: batches go out back to back, without waiting for acks, until the kill. At most
+    // 100 messages, under the default limit of 120 a minute, so none is refused for rate.
     const first = await serve(db);
     const client = await connectAgent(`${first.url.replace(/^http/, 'ws')}v1/agents`, token);
     track(client);
     await client.hello();
     let sending = true;
+    let messages = 0;
     const pump = (async () => {
-      while (sending && client.ws.readyState === client.ws.OPEN) {
+      while (sending && client.ws.readyState === client.ws.OPEN && messages++ < 100) {
         const batch = Array.from({ length: 20 }, () => makeResult());
         for (const r of batch) sent.set(r.id, r);
         client.send({ type: 'results', results: batch });
         await new Promise((r) => setImmediate(r));
       }
     })();
-    await new Promise((r) => setTimeout(r, 400));
+    // Kill once some batches are acked and others are still in flight.
+    const deadline = Date.now() + 10_000;
+    while (acked.size < 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     first.child.kill('SIGKILL');
     sending = false;
     await pump;
@@ -76,9 +80,9 @@ describe('collector killed during ingest', () => {
     track(again);
     await again.hello();
     const unacked = [...sent.values()].filter((r) => !acked.has(r.id));
-    for (let i = 0; i < unacked.length; i += 100) {
-      again.send({ type: 'results', results: unacked.slice(i, i + 100) });
-      await again.next('ack', 10_000);
+    for (let i = 0; i < unacked.length; i += 200) {
+      again.send({ type: 'results', results: unacked.slice(i, i + 200) });
+      await again.next('ack', 20_000);
     }
     expect(acked.size).toBe(sent.size);
 

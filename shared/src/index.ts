@@ -2,7 +2,8 @@ export { SpeedwatchError, ValidationError, UsageError } from './errors/speedwatc
 export { createLogger, isLogLevel, LOG_LEVELS } from './log/logger.js';
 export type { Logger, LoggerOptions, LogLevel } from './log/logger.js';
 export { array, boolean, number, object, oneOf, optional, string } from './validate/schema.js';
-export type { NumberRule, OptionalSchema, Schema, StringRule } from './validate/schema.js';
+export { durationMs, parseAll, sizeBytes } from './validate/unit-schemas.js';
+export type { NumberRule, ObjectSchema, OptionalSchema, Schema, StringRule } from './validate/schema.js';
 export { BITS_PER_MBPS, MIB, bytesFromMbps, mbpsFromBytes, round } from './units/units.js';
 export { DURATION_EXPECTED, SIZE_EXPECTED, parseDurationMs, parseSizeBytes } from './units/parse.js';
 export { RECEIVED_BYTES_HEADER } from './protocol/endpoint-protocol.js';

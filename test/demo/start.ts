@@ -1,43 +1,128 @@
 /**
- * `npm start`: a demo on loopback. Two paced endpoints stand in for two lines, a "fixed" school
- * line at about 120 Mbit/s and a "mobile" clinic line at about 30 Mbit/s, and the agent tests
- * each once and prints its verdict. (The collector and the scheduled agents join the demo
- * when they exist.) Ctrl-C stops everything.
+ * `npm start`: the whole system on loopback. A collector (SQLite under ./data) on 127.0.0.1:8600,
+ * two paced endpoints standing in for two lines (a "fixed" school line at about 120 Mbit/s on
+ * :8601, a "mobile" clinic line at about 30 Mbit/s on :8602), and two agent daemons testing every
+ * minute and streaming to the collector. Within two minutes /api/v1/compliance shows the school
+ * meeting 102 Mbps and the clinic below 42 Mbps. Ctrl-C stops everything. PORT moves the
+ * collector (the endpoints follow at PORT+1 and PORT+2).
  */
-import { spawn } from 'node:child_process';
-import type { Running } from '../support/processes.js';
-import { BIN, startEndpointProcess } from '../support/processes.js';
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { BIN } from '../support/processes.js';
 
-const basePort = Number(process.env['PORT'] ?? 8601);
-const lines = [
-  { site: 'school (fixed broadband)', technology: 'fixed', mbps: 120, port: basePort },
-  { site: 'clinic (mobile broadband)', technology: 'mobile', mbps: 30, port: basePort + 1 },
+const port = Number(process.env['PORT'] ?? 8600);
+if (!Number.isInteger(port) || port < 1 || port > 65533) {
+  process.stderr.write(`npm start: PORT must be an integer from 1 to 65533, got ${JSON.stringify(process.env['PORT'])}\n`);
+  process.exit(1);
+}
+const dataDir = resolve('data');
+const db = join(dataDir, 'speedwatch.db');
+const collectorBin = BIN.endpoint.replace('speedwatch-endpoint.js', 'speedwatch-collector.js');
+const sites = [
+  { id: 'demo-school', name: 'Demo school (fixed broadband)', kind: 'school', technology: 'fixed', mbps: 120, port: port + 1, area: 'Lạng Sơn/Cao Lộc/Hợp Thành', isp: 'VNPT' },
+  { id: 'demo-clinic', name: 'Demo clinic (mobile broadband)', kind: 'clinic', technology: 'mobile', mbps: 30, port: port + 2, area: 'Lạng Sơn/Cao Lộc/Hợp Thành', isp: 'Viettel' },
 ] as const;
 
-const endpoints: (Running & { url: string })[] = [];
-let stopping = false;
-const stopAll = async (): Promise<void> => {
-  stopping = true;
-  await Promise.all(endpoints.map((e) => e.stop()));
-};
-process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
-process.once('SIGTERM', () => void stopAll().then(() => process.exit(143)));
+mkdirSync(dataDir, { recursive: true });
+// A demo has minutes of data, not a month: one test is enough for a verdict here.
+writeFileSync(
+  join(dataDir, 'collector.yaml'),
+  `# Written by npm start. Production defaults need 10 tests per site and 300 per area.\nhost: 127.0.0.1\nport: ${port}\ndb: ${db}\nmaintenanceInterval: 10s\nverdicts:\n  minTests: { agent: 1, group: 1, area: { 1: 1, 2: 1, 3: 1 } }\n`,
+);
 
-try {
-  for (const line of lines) {
-    const endpoint = await startEndpointProcess(['--host', '127.0.0.1', '--port', String(line.port), '--max-mbps', String(line.mbps), '--log-level', 'warn']);
-    endpoints.push(endpoint);
-    process.stdout.write(`endpoint for the ${line.site} line: ${endpoint.url} (paced to ${line.mbps} Mbit/s)\n`);
-  }
-  for (const [i, line] of lines.entries()) {
-    if (stopping) break;
-    process.stdout.write(`\n== ${line.site} ==\n`);
-    const url = endpoints[i]?.url ?? '';
-    await new Promise<void>((resolve) => {
-      const agent = spawn(process.execPath, [BIN.agent, 'once', '--endpoint', url, '--technology', line.technology, '--duration', '6'], { stdio: 'inherit' });
-      agent.once('exit', () => resolve());
+const children: ChildProcess[] = [];
+function start(name: string, args: string[]): ChildProcess {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  const prefix = (line: string): string => `[${name}] ${line}\n`;
+  for (const stream of [child.stdout, child.stderr]) {
+    let buffered = '';
+    stream.setEncoding('utf8').on('data', (d: string) => {
+      buffered += d;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) !== -1) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        // Show what matters in a demo: results, warnings and errors, not every log line.
+        if (/"level":(40|50)|test-done|listening|welcome/.test(line) || !line.startsWith('{')) process.stdout.write(prefix(line));
+      }
     });
   }
-} finally {
-  await stopAll();
+  child.once('exit', (code, signal) => {
+    if (!stopping) process.stdout.write(prefix(`exited (${code ?? signal})`));
+  });
+  return child;
 }
+
+let stopping = false;
+async function stopAll(): Promise<void> {
+  stopping = true;
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((done) => {
+          if (c.exitCode !== null || c.signalCode !== null) return done();
+          const timer = setTimeout(() => c.kill('SIGKILL'), 5000);
+          c.once('exit', () => {
+            clearTimeout(timer);
+            done();
+          });
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+process.once('SIGINT', () => void stopAll().then(() => process.exit(0)));
+process.once('SIGTERM', () => void stopAll().then(() => process.exit(0)));
+
+// Identities: a fresh token for each demo agent (added the first time, rotated after).
+for (const site of sites) {
+  const dir = join(dataDir, 'agents', site.id);
+  mkdirSync(dir, { recursive: true });
+  const known = existsSync(db) && execFileSync(process.execPath, [collectorBin, 'agents', 'list', '--db', db], { encoding: 'utf8' }).split('\n').some((l) => l.startsWith(`${site.id}\t`));
+  const token = known
+    ? execFileSync(process.execPath, [collectorBin, 'agents', 'rotate', site.id, '--db', db], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    : execFileSync(process.execPath, [collectorBin, 'agents', 'add', '--db', db, '--id', site.id, '--name', site.name, '--site-kind', site.kind, '--technology', site.technology, '--area', site.area, '--isp', site.isp], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  writeFileSync(join(dir, 'token'), `${token}\n`, { mode: 0o600 });
+  writeFileSync(
+    join(dir, 'agent.yaml'),
+    [
+      '# Written by npm start.',
+      'collector:',
+      `  url: ws://127.0.0.1:${port}/v1/agents`,
+      '  tokenFile: token',
+      'site:',
+      `  name: ${JSON.stringify(site.name)}`,
+      `  kind: ${site.kind}`,
+      `  technology: ${site.technology}`,
+      `  isp: ${site.isp}`,
+      `  area: ${JSON.stringify(site.area)}`,
+      'schedule:',
+      '  interval: 1m',
+      'endpoints:',
+      `  urls: [http://127.0.0.1:${site.port}/]`,
+      'test:',
+      '  duration: 6s',
+      'dataDir: state',
+      '',
+    ].join('\n'),
+  );
+}
+
+start('collector', [collectorBin, 'serve', '--config', join(dataDir, 'collector.yaml')]);
+for (const site of sites) start(`endpoint :${site.port}`, [BIN.endpoint, '--host', '127.0.0.1', '--port', String(site.port), '--max-mbps', String(site.mbps), '--log-level', 'warn']);
+await new Promise((r) => setTimeout(r, 1000));
+for (const site of sites) start(site.id, [BIN.agent, 'run', '--config', join(dataDir, 'agents', site.id, 'agent.yaml')]);
+
+process.stdout.write(`
+speedwatch demo running (Ctrl-C stops it):
+  collector     http://127.0.0.1:${port}/   (SQLite: ${db})
+  compliance    curl 'http://127.0.0.1:${port}/api/v1/compliance?window=24h&groupBy=technology'
+  agents        curl http://127.0.0.1:${port}/api/v1/agents
+  metrics       curl http://127.0.0.1:${port}/metrics
+  endpoints     http://127.0.0.1:${port + 1}/ (school line, 120 Mbit/s), http://127.0.0.1:${port + 2}/ (clinic line, 30 Mbit/s)
+Each agent tests once a minute, at a random point of the minute; verdicts appear within two minutes.
+
+`);

@@ -3,9 +3,16 @@
  * speedwatch-agent: process-level wiring (argv, signals, exit codes) around the measurement
  * engine. `once` runs one test and prints it.
  */
+import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
-import { SpeedwatchError, UsageError } from '@speedwatch/shared';
+import { createLogger, SpeedwatchError, UsageError } from '@speedwatch/shared';
+import { AgentConfigError, loadAgentConfig } from '../config/agent-config.js';
+import { AgentDaemon } from '../daemon/agent-daemon.js';
+import { Outbox } from '../outbox/outbox.js';
+import { systemClock } from '../schedule/scheduler.js';
 import { parseOnceArgs, ONCE_USAGE } from '../cli/once-options.js';
 import { formatSummary, progressPrinter } from '../cli/report.js';
 import { runSpeedTest } from '../measure/run-speed-test.js';
@@ -20,13 +27,16 @@ v8.setFlagsFromString('--liftoff-only');
 const USAGE = `Usage: speedwatch-agent <command> [options]
 
 Commands:
-  once      run one speed test now and print the result (see: speedwatch-agent once --help)
+  once                 run one speed test now and print the result (see: speedwatch-agent once --help)
+  run --config FILE    run the daemon: test on the schedule, keep results in the outbox, stream them
+                       to the collector (SIGTERM/SIGINT stop it cleanly)
+  check-config FILE    validate a daemon config file and list every problem
 
 Options:
   -h, --help     show this help
   --version      print the version`;
 
-const EXIT = { ok: 0, usage: 1, partial: 2, failed: 3 } as const;
+const EXIT = { ok: 0, usage: 1, partial: 2, failed: 3, unauthorized: 4 } as const;
 
 function version(): string {
   const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
@@ -59,6 +69,82 @@ async function once(argv: string[]): Promise<number> {
   }
 }
 
+function parseOrUsage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+function checkConfig(argv: string[]): number {
+  const { positionals } = parseOrUsage(() => parseArgs({ args: argv, options: {}, strict: true, allowPositionals: true }));
+  const [file, extra] = positionals;
+  if (file === undefined || extra !== undefined) throw new UsageError('check-config takes exactly one FILE');
+  try {
+    const config = loadAgentConfig(file, process.env);
+    process.stdout.write(
+      `${file}: ok. Site ${JSON.stringify(config.site.name)} (${config.site.kind}, ${config.site.technology}); ` +
+        `collector ${config.collector.url}; ${config.endpoints.resolved.length} endpoint(s); ` +
+        `a test every ${config.schedule.intervalMs / 60_000} min; data in ${config.dataDir}\n`,
+    );
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof AgentConfigError) {
+      process.stderr.write(`speedwatch-agent: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values } = parseOrUsage(() => parseArgs({ args: argv, options: { config: { type: 'string' } }, strict: true }));
+  const file = values.config;
+  if (file === undefined) throw new UsageError('run needs --config FILE');
+  let config;
+  try {
+    config = loadAgentConfig(file, process.env);
+  } catch (err) {
+    if (err instanceof AgentConfigError) {
+      process.stderr.write(`speedwatch-agent: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.logLevel, bindings: { agent: config.site.name } });
+  mkdirSync(config.dataDir, { recursive: true });
+  const outbox = await Outbox.open({ dir: config.dataDir, maxBytes: config.outbox.maxBytes, logger });
+  let exitCode: number = EXIT.ok;
+  let wake!: () => void;
+  const stopped = new Promise<void>((resolve) => {
+    wake = resolve;
+  });
+  const daemon = new AgentDaemon({
+    config,
+    outbox,
+    logger,
+    bin: fileURLToPath(import.meta.url),
+    version: version(),
+    clock: systemClock,
+    random: Math.random,
+    onFatal: (err) => {
+      exitCode = err.code === 'SW_AGENT_UNAUTHORIZED' ? EXIT.unauthorized : EXIT.failed;
+      wake();
+    },
+  });
+  process.once('SIGINT', wake);
+  process.once('SIGTERM', wake);
+  logger.info({ event: 'started', version: version(), pending: outbox.stats.pending, intervalMs: config.schedule.intervalMs }, 'agent started');
+  daemon.start();
+  await stopped;
+  logger.info({ event: 'stopping' }, 'stopping: the current test is stopped and its result kept');
+  await daemon.stop();
+  await outbox.close();
+  logger.info({ event: 'stopped', pending: outbox.stats.pending }, 'agent stopped');
+  return exitCode;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '-h' || command === '--help') {
@@ -70,6 +156,8 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   if (command === 'once') return once(rest);
+  if (command === 'run') return run(rest);
+  if (command === 'check-config') return checkConfig(rest);
   throw new UsageError(`unknown command ${JSON.stringify(command)}`);
 }
 

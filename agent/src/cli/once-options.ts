@@ -16,7 +16,8 @@ export const ONCE_USAGE = `Usage: speedwatch-agent once (--endpoint URL | --serv
 Runs one speed test (latency, download, upload) and prints the result.
 
 Where:
-  --endpoint URL        base URL of an i-Speed/LibreSpeed-style endpoint (garbage.php, empty.php, getIP.php)
+  --endpoint URL        base URL of an i-Speed/LibreSpeed-style endpoint (garbage.php, empty.php, getIP.php);
+                        repeat it to give several candidates (the lowest ping is used)
   --server-file FILE    LibreSpeed server list JSON: [{"name","server","dlURL","ulURL","pingURL","getIpURL"}];
                         with several servers the one with the lowest ping is used
   --server NAME         use this server from the list instead of the lowest-ping one
@@ -37,7 +38,7 @@ Output:
 Exit status: 0 ok, 1 bad usage, 2 partial result, 3 failed.`;
 
 const FLAGS = {
-  endpoint: { type: 'string' },
+  endpoint: { type: 'string', multiple: true },
   'server-file': { type: 'string' },
   server: { type: 'string' },
   ca: { type: 'string' },
@@ -96,12 +97,16 @@ export function parseOnceArgs(argv: readonly string[]): OnceCommand {
   };
 }
 
-function readEndpoints(endpoint: string | undefined, serverFile: string | undefined): Endpoint[] {
-  if ((endpoint === undefined) === (serverFile === undefined)) {
-    throw new UsageError('give exactly one of --endpoint URL or --server-file FILE');
+function readEndpoints(endpoints: string[] | undefined, serverFile: string | undefined): Endpoint[] {
+  if ((endpoints === undefined) === (serverFile === undefined)) {
+    throw new UsageError('give exactly one of --endpoint URL (repeatable) or --server-file FILE');
   }
   try {
-    if (endpoint !== undefined) return [endpointFromBaseUrl(endpoint, undefined, '--endpoint')];
+    if (endpoints !== undefined) {
+      // Several --endpoint flags are candidates, like a server list: the lowest ping is used.
+      const list = endpoints.map((url) => endpointFromBaseUrl(url, endpoints.length > 1 ? url : undefined, '--endpoint'));
+      return list;
+    }
     const text = readText('--server-file', serverFile as string);
     let list: unknown;
     try {

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import type { LogLevel, Schema, WireLimits } from '@speedwatch/shared';
-import { LOG_LEVELS, number, object, oneOf, optional, parseDurationMs, parseSizeBytes, SpeedwatchError, string, ValidationError } from '@speedwatch/shared';
+import type { LogLevel, WireLimits } from '@speedwatch/shared';
+import { durationMs, LOG_LEVELS, number, object, oneOf, optional, parseAll, sizeBytes, SpeedwatchError, string } from '@speedwatch/shared';
 
 export interface CollectorConfig {
   host: string;
@@ -48,31 +48,6 @@ export class ConfigError extends SpeedwatchError {
   }
 }
 
-/** A duration written as text (`30s`) or a number of milliseconds. */
-function duration(min: number, max: number): Schema<number> {
-  const expected = `a duration from ${min} ms to ${max} ms, like "30s" or "5m"`;
-  return {
-    expected,
-    parse(value, path = '') {
-      const ms = typeof value === 'number' ? value : typeof value === 'string' ? parseDurationMs(value) : undefined;
-      if (ms === undefined || !Number.isFinite(ms) || ms < min || ms > max) throw new ValidationError(path, `${expected}, got ${JSON.stringify(value)}`);
-      return ms;
-    },
-  };
-}
-
-function size(min: number, max: number): Schema<number> {
-  const expected = `a size from ${min} to ${max} bytes, like "1MiB"`;
-  return {
-    expected,
-    parse(value, path = '') {
-      const bytes = typeof value === 'number' ? value : typeof value === 'string' ? parseSizeBytes(value) : undefined;
-      if (bytes === undefined || !Number.isSafeInteger(bytes) || bytes < min || bytes > max) throw new ValidationError(path, `${expected}, got ${JSON.stringify(value)}`);
-      return bytes;
-    },
-  };
-}
-
 const port = number({ min: 0, max: 65535, integer: true });
 const logLevel = oneOf(Object.keys(LOG_LEVELS) as LogLevel[]);
 
@@ -83,14 +58,14 @@ const fileSchema = object({
   retentionDays: optional(number({ min: 1, max: 36_500, integer: true })),
   limits: optional(
     object({
-      maxFrameBytes: optional(size(1024, 64 * 1024 * 1024)),
+      maxFrameBytes: optional(sizeBytes(1024, 64 * 1024 * 1024)),
       maxBatch: optional(number({ min: 1, max: 10_000, integer: true })),
       maxMessagesPerMinute: optional(number({ min: 1, max: 1_000_000, integer: true })),
     }),
   ),
-  maxFutureSkew: optional(duration(0, 7 * 86_400_000)),
-  heartbeat: optional(duration(1000, 3_600_000)),
-  maintenanceInterval: optional(duration(1000, 86_400_000)),
+  maxFutureSkew: optional(durationMs(0, 7 * 86_400_000)),
+  heartbeat: optional(durationMs(1000, 3_600_000)),
+  maintenanceInterval: optional(durationMs(1000, 86_400_000)),
   readToken: optional(string({ minLength: 16, maxLength: 512 })),
   readTokenFile: optional(string({ minLength: 1, maxLength: 4096 })),
   logLevel: optional(logLevel),
@@ -145,21 +120,9 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
   override(Object.fromEntries(Object.entries(ENV_KEYS).map(([name, key]) => [key, env[name]])));
   override(options.flags ?? {});
 
-  // Validate key by key so that every problem is reported, not only the first.
-  let parsed: ReturnType<typeof fileSchema.parse> = {};
-  try {
-    parsed = fileSchema.parse(raw, '');
-  } catch (err) {
-    if (!(err instanceof ValidationError)) throw err;
-    problems.push(err.message);
-    for (const key of Object.keys(raw)) {
-      try {
-        fileSchema.parse({ [key]: raw[key] }, '');
-      } catch (e) {
-        if (e instanceof ValidationError && !problems.includes(e.message)) problems.push(e.message);
-      }
-    }
-  }
+  const outcome = parseAll(fileSchema, raw);
+  problems.push(...outcome.problems);
+  const parsed = outcome.value ?? {};
   if (parsed.readToken !== undefined && parsed.readTokenFile !== undefined) problems.push('readToken, readTokenFile: give one or the other');
   let readToken = parsed.readToken;
   if (parsed.readTokenFile !== undefined) {

@@ -137,11 +137,43 @@ export function optional<T>(schema: Schema<T>): OptionalSchema<T> {
   return { ...schema, optional: true };
 }
 
-export function object<S extends Shape>(shape: S): Schema<ObjectOut<S>> {
+/** An object schema can also report every field's problem at once, for config files. */
+export interface ObjectSchema<T> extends Schema<T> {
+  /** One ValidationError per bad field (unknown, missing or malformed); empty when valid. */
+  readonly problems: (value: unknown, path?: string) => ValidationError[];
+}
+
+export function object<S extends Shape>(shape: S): ObjectSchema<ObjectOut<S>> {
   const keys = Object.keys(shape);
   const expected = 'an object';
   return {
     expected,
+    problems(value, path = '') {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        return [new ValidationError(path, `${expected}, got ${describe(value)}`)];
+      }
+      const found: ValidationError[] = [];
+      const input = value as Record<string, unknown>;
+      for (const key of Object.keys(input)) {
+        if (!Object.hasOwn(shape, key)) {
+          found.push(new ValidationError(join(path, key), `one of ${keys.join(', ')}`, { message: `unknown field (known fields: ${keys.join(', ')})` }));
+        }
+      }
+      for (const key of keys) {
+        const schema = shape[key] as AnySchema;
+        try {
+          if (input[key] === undefined) {
+            if (!('optional' in schema)) throw new ValidationError(join(path, key), `${schema.expected} (required)`);
+          } else {
+            schema.parse(input[key], join(path, key));
+          }
+        } catch (err) {
+          if (err instanceof ValidationError) found.push(err);
+          else throw err;
+        }
+      }
+      return found;
+    },
     parse(value, path = '') {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(path, expected, value);
       const input = value as Record<string, unknown>;
