@@ -9,13 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import { createLogger, SpeedwatchError, UsageError } from '@speedwatch/shared';
-import { AgentConfigError, loadAgentConfig } from '../config/agent-config.js';
-import { AgentDaemon } from '../daemon/agent-daemon.js';
-import { Outbox } from '../outbox/outbox.js';
-import { systemClock } from '../schedule/scheduler.js';
+// Each command loads only what it needs (below, with import()): `once` never loads the
+// daemon's WebSocket and YAML code, and `run` never loads the HTTP client. Memory is the reason.
 import { parseOnceArgs, ONCE_USAGE } from '../cli/once-options.js';
 import { formatSummary, progressPrinter } from '../cli/report.js';
-import { runSpeedTest } from '../measure/run-speed-test.js';
 
 // undici parses HTTP with a WebAssembly build of llhttp, and V8 recompiles hot WebAssembly with
 // its optimising tier in background threads: a transient ~30 MB, a third of the agent's peak
@@ -55,6 +52,8 @@ async function once(argv: string[]): Promise<number> {
   process.once('SIGTERM', onSignal);
   const live = !command.json && process.stderr.isTTY === true;
   try {
+    // Loaded here, not at the top: the daemon (run) never loads the HTTP client and stays small.
+    const { runSpeedTest } = await import('../measure/run-speed-test.js');
     const result = await runSpeedTest({
       ...command.test,
       agentVersion: version(),
@@ -77,7 +76,8 @@ function parseOrUsage<T>(parse: () => T): T {
   }
 }
 
-function checkConfig(argv: string[]): number {
+async function checkConfig(argv: string[]): Promise<number> {
+  const { AgentConfigError, loadAgentConfig } = await import('../config/agent-config.js');
   const { positionals } = parseOrUsage(() => parseArgs({ args: argv, options: {}, strict: true, allowPositionals: true }));
   const [file, extra] = positionals;
   if (file === undefined || extra !== undefined) throw new UsageError('check-config takes exactly one FILE');
@@ -102,6 +102,10 @@ async function run(argv: string[]): Promise<number> {
   const { values } = parseOrUsage(() => parseArgs({ args: argv, options: { config: { type: 'string' } }, strict: true }));
   const file = values.config;
   if (file === undefined) throw new UsageError('run needs --config FILE');
+  const { AgentConfigError, loadAgentConfig } = await import('../config/agent-config.js');
+  const { AgentDaemon } = await import('../daemon/agent-daemon.js');
+  const { Outbox } = await import('../outbox/outbox.js');
+  const { systemClock } = await import('../schedule/scheduler.js');
   let config;
   try {
     config = loadAgentConfig(file, process.env);

@@ -8,8 +8,8 @@ import type { Technology } from '@speedwatch/shared';
 import { parseDurationMs, TECHNOLOGIES, UsageError, ValidationError } from '@speedwatch/shared';
 import type { Endpoint } from '../measure/endpoints.js';
 import { endpointFromBaseUrl, endpointsFromServerList } from '../measure/endpoints.js';
-import type { SpeedTestOptions, TestName } from '../measure/run-speed-test.js';
-import { DEFAULT_SPEED_TEST_OPTIONS, TEST_NAMES } from '../measure/run-speed-test.js';
+import type { SpeedTestOptions, TestName } from '../measure/speed-test-options.js';
+import { DEFAULT_SPEED_TEST_OPTIONS, TEST_NAMES } from '../measure/speed-test-options.js';
 
 export const ONCE_USAGE = `Usage: speedwatch-agent once (--endpoint URL | --server-file FILE) [options]
 

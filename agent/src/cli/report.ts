@@ -1,7 +1,7 @@
 /** Human output of `speedwatch-agent once`: live progress on a terminal, and the summary. */
 import type { MeasurementResult, Technology } from '@speedwatch/shared';
 import { checkResult, DEFAULT_TARGETS } from '@speedwatch/shared';
-import type { SpeedTestEvent } from '../measure/run-speed-test.js';
+import type { SpeedTestEvent } from '../measure/speed-test-options.js';
 
 /** Writes a one-line live status (carriage-return redrawn) for each event. */
 export function progressPrinter(write: (text: string) => void): (event: SpeedTestEvent) => void {

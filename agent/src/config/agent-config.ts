@@ -23,8 +23,8 @@ import {
 } from '@speedwatch/shared';
 import type { Endpoint } from '../measure/endpoints.js';
 import { endpointFromBaseUrl, endpointsFromServerList } from '../measure/endpoints.js';
-import type { TestName } from '../measure/run-speed-test.js';
-import { TEST_NAMES } from '../measure/run-speed-test.js';
+import type { TestName } from '../measure/speed-test-options.js';
+import { TEST_NAMES } from '../measure/speed-test-options.js';
 
 export interface AgentConfig {
   collector: {

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import type { MeasurementResult, Phase, ResultError, Technology, ThroughputResult } from '@speedwatch/shared';
+import type { MeasurementResult, Phase, ResultError, ThroughputResult } from '@speedwatch/shared';
 import { RESULT_SCHEMA_VERSION, SpeedwatchError } from '@speedwatch/shared';
 import { fetchClientIp } from './client-ip.js';
 import { measureDownload } from './download.js';
@@ -16,69 +16,8 @@ import { NoEndpointError, selectEndpoint } from './select-endpoint.js';
 import type { PhaseOutcome, ThroughputOptions } from './throughput-options.js';
 import { measureUpload } from './upload.js';
 
-export type TestName = 'latency' | 'download' | 'upload';
-export const TEST_NAMES: readonly TestName[] = ['latency', 'download', 'upload'];
-
-export interface SpeedTestOptions {
-  endpoints: readonly Endpoint[];
-  /** Use this endpoint by name instead of the lowest-latency one. */
-  server?: string;
-  tests: readonly TestName[];
-  technology?: Technology;
-  /** Concurrent connections for download and upload. Default 4. */
-  streams: number;
-  /** Length of each throughput phase, warm-up included. Default 10 000 ms. */
-  durationMs: number;
-  /** Start of each throughput phase left out of the rate. Default 2 000 ms (a quarter of shorter phases). */
-  warmupMs: number;
-  /** Throughput sampling interval. Default 200 ms. */
-  sampleIntervalMs: number;
-  connectTimeoutMs: number;
-  stallTimeoutMs: number;
-  /** Latency probes. Default 20. */
-  latencyCount: number;
-  latencyTimeoutMs: number;
-  /** Interval of the latency probes under load. Default 250 ms. */
-  loadedLatencyIntervalMs: number;
-  /** Probes per candidate when choosing among several endpoints. Default 5. */
-  selectionProbes: number;
-  selectionConcurrency: number;
-  ca?: string | Buffer;
-  agentVersion: string;
-  signal?: AbortSignal;
-  onEvent?: (event: SpeedTestEvent) => void;
-}
-
-export type SpeedTestEvent =
-  | { type: 'selected'; endpoint: string; reason: string }
-  | { type: 'phase-start'; phase: TestName; durationMs?: number }
-  | { type: 'progress'; phase: 'download' | 'upload'; elapsedMs: number; durationMs: number; mbps: number }
-  | { type: 'probe'; rttMs: number | undefined; index: number; count: number }
-  | { type: 'phase-end'; phase: TestName; error?: { code: string; message: string } };
-
-export const DEFAULT_SPEED_TEST_OPTIONS = Object.freeze({
-  tests: TEST_NAMES,
-  streams: 4,
-  durationMs: 10_000,
-  warmupMs: 2_000,
-  sampleIntervalMs: 200,
-  connectTimeoutMs: 5_000,
-  stallTimeoutMs: 5_000,
-  latencyCount: 20,
-  latencyTimeoutMs: 2_000,
-  loadedLatencyIntervalMs: 250,
-  selectionProbes: 5,
-  selectionConcurrency: 4,
-} as const);
-
-/** The longest a test with these options may take; it is aborted past this. */
-export function speedTestBoundMs(o: SpeedTestOptions): number {
-  const selection = o.endpoints.length > 1 ? (o.selectionProbes + 1) * o.latencyTimeoutMs * Math.ceil(o.endpoints.length / o.selectionConcurrency) : 0;
-  const latency = o.tests.includes('latency') ? (o.latencyCount + 1) * o.latencyTimeoutMs + 3 * o.connectTimeoutMs : 0;
-  const throughput = o.durationMs + 2_000 + o.stallTimeoutMs + o.connectTimeoutMs;
-  const phases = (o.tests.includes('download') ? throughput : 0) + (o.tests.includes('upload') ? throughput : 0);
-  return selection + latency + phases + o.latencyTimeoutMs + 5_000;
-}
+import type { SpeedTestEvent, SpeedTestOptions } from './speed-test-options.js';
+import { speedTestBoundMs } from './speed-test-options.js';
 
 export interface SpeedTestDeps {
   now?: () => Date;

@@ -71,7 +71,9 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
       log.error({ event: 'maintenance-failed', err }, 'maintenance failed; will retry');
     }
   };
-  maintain();
+  // Seed metrics at once (cheap); roll-ups and verdicts wait until the port is open, so that a
+  // large first maintenance (87 s over 10 M results) does not keep /healthz unanswered.
+  syncAgents();
   const timer = setInterval(maintain, config.maintenanceIntervalMs);
   timer.unref();
 
@@ -137,6 +139,7 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/`;
   log.info({ event: 'listening', url }, 'collector listening');
+  const firstMaintenance = setImmediate(maintain);
 
   let closing: Promise<void> | undefined;
   return {
@@ -148,6 +151,7 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
     close() {
       closing ??= (async () => {
         clearInterval(timer);
+        clearImmediate(firstMaintenance);
         await ingest.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

@@ -1,0 +1,942 @@
+/**
+ * Benchmarks of the collector, each beside its ceiling measured in the same run:
+ *   1. ingest end to end (WebSocket frames → validation → commit → ack) from a load-generator
+ *      process, against raw better-sqlite3 inserting the same rows in batches of the same size
+ *      with the store's own SQL (the ceiling of BASELINES.md §2);
+ *   2. GET /metrics at 1 000 and 10 000 agents, against GET /healthz on the same server (the HTTP floor);
+ *   3. GET /api/v1/series (30 days, step 1h) on a database of `seriesRows` results, against the
+ *      same SQL run directly on the file.
+ * The collector always runs as its own process (`speedwatch-collector serve`). Wall clock comes
+ * from performance.now(), collector CPU from /proc/<pid>/stat. Progress goes to stderr; every
+ * child process and temporary file is removed, also on failure.
+ *
+ * Run on its own: node test/dist/bench/collector-bench.js prints the table, then one JSON line.
+ * Environment (own runs only): BENCH_RUNS (3), BENCH_SERIES_ROWS (10 000 000), BENCH_INGEST_RESULTS
+ * (200 000), BENCH_INGEST_BATCHES (50,500), BENCH_COLLECTOR_PARTS (ingest,metrics,series),
+ * BENCH_COLLECTOR_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the collector).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import type { MeasurementResult, SiteKind, Technology } from '@speedwatch/shared';
+import { median, percentile, SITE_KINDS } from '@speedwatch/shared';
+// Types only: the collector's package exports no store, so the built files are loaded by path
+// at run time (as test/support/processes.ts reaches its built binaries).
+import type * as TokensModule from '../../collector/src/ingest/tokens.js';
+import type * as StoreModule from '../../collector/src/store/sqlite-store.js';
+import type { LoadOutcome, LoadPlan } from './collector-load.js';
+import { ResultText, resultTemplate } from './collector-results.js';
+
+/** One row of the benchmark table: the measure, its ceiling or floor, their ratio, the goal. */
+export interface BenchRow {
+  measure: string;
+  value: string;
+  peer: string;
+  ratio: string;
+  goal: string;
+}
+
+export type CollectorBenchPart = 'ingest' | 'metrics' | 'series';
+export const COLLECTOR_BENCH_PARTS: readonly CollectorBenchPart[] = ['ingest', 'metrics', 'series'];
+
+export interface CollectorBenchOptions {
+  /** Repetitions of the ingest comparison (medians are reported). */
+  runs: number;
+  /** Results in the series database (10 000 000 by default in `npm run bench`). */
+  seriesRows: number;
+  /** Results sent per ingest run. Default 200 000. */
+  ingestResults?: number;
+  /** Simulated agents (WebSocket connections). Default 100. */
+  ingestAgents?: number;
+  /** Results per batch, for ingest and its raw peer; one comparison per size. Default [50, 500]. */
+  batches?: readonly number[];
+  /** Unacked batches per agent. Default 2. */
+  inFlight?: number;
+  /** Agent counts at which /metrics is scraped. Default [1000, 10000]. */
+  scrapeAgents?: readonly number[];
+  /** Timed scrapes per agent count, after one warm-up. Default 20. */
+  scrapes?: number;
+  /** Timed series queries. Default 200. */
+  seriesQueries?: number;
+  /** Which parts to run. Default all. */
+  parts?: readonly CollectorBenchPart[];
+  /** Aborts between steps (the caller's Ctrl-C); cleanup still runs. */
+  signal?: AbortSignal;
+  /** Progress lines. Default: stderr. */
+  progress?: (line: string) => void;
+  /** Extra Node flags for the collector processes, e.g. ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"]. */
+  collectorNodeArgs?: readonly string[];
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+const HERE = dirname(fileURLToPath(import.meta.url));
+// The repository root, from test/dist/bench/ (compiled) or test/bench/ (source).
+const ROOT = HERE.slice(0, HERE.lastIndexOf('/test/') + 1) || `${HERE}/../../`;
+const COLLECTOR_BIN = join(ROOT, 'collector/dist/src/bin/speedwatch-collector.js');
+const LOAD_SCRIPT = join(HERE, 'collector-load.js');
+
+/** The store's INSERT (sqlite-store.ts, `insertResult`), so the ceiling does the same work per row. */
+const INSERT_RESULT =
+  'INSERT INTO results (id, agent_id, ts, received_at, status, download_mbps, upload_mbps, latency_ms, jitter_ms, loss_ratio, doc) ' +
+  'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING';
+type ResultRow = [string, string, number, number, string, number, number, number, number, number, string];
+
+interface Modules {
+  store: typeof StoreModule;
+  tokens: typeof TokensModule;
+}
+
+async function loadModules(): Promise<Modules> {
+  const load = (path: string): Promise<unknown> => import(pathToFileURL(join(ROOT, path)).href);
+  return {
+    store: (await load('collector/dist/src/store/sqlite-store.js')) as typeof StoreModule,
+    tokens: (await load('collector/dist/src/ingest/tokens.js')) as typeof TokensModule,
+  };
+}
+
+/** Closers run in reverse order; a failing closer is reported and the rest still run. */
+class Scope {
+  readonly #closers: (() => unknown)[] = [];
+
+  defer(close: () => unknown): void {
+    this.#closers.push(close);
+  }
+
+  tempDir(prefix: string): string {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    this.defer(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  async close(): Promise<void> {
+    for (const close of this.#closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        process.stderr.write(`collector-bench: cleanup failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      }
+    }
+  }
+}
+
+async function scoped<T>(fn: (scope: Scope) => Promise<T>): Promise<T> {
+  const scope = new Scope();
+  try {
+    return await fn(scope);
+  } finally {
+    await scope.close();
+  }
+}
+
+/** The environment without SPEEDWATCH_* variables, which would override the benchmark's flags and config. */
+function childEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('SPEEDWATCH_')));
+}
+
+/** A Node child process whose stdout is read line by line; registered with `scope` to be stopped. */
+class NodeChild {
+  readonly process: ChildProcess;
+  readonly #label: string;
+  #log = '';
+  #partial = '';
+  readonly #lines: string[] = [];
+  #wake: (() => void) | undefined;
+  #exit: string | undefined;
+
+  constructor(scope: Scope, label: string, args: readonly string[], options: { stdin?: boolean } = {}) {
+    this.#label = label;
+    this.process = spawn(process.execPath, args, { stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: childEnv() });
+    scope.defer(() => this.stop());
+    this.process.stdout?.on('data', (d: Buffer) => {
+      const text = d.toString();
+      this.#remember(text);
+      this.#partial += text;
+      let nl: number;
+      while ((nl = this.#partial.indexOf('\n')) !== -1) {
+        this.#lines.push(this.#partial.slice(0, nl));
+        this.#partial = this.#partial.slice(nl + 1);
+      }
+      this.#wake?.();
+    });
+    this.process.stderr?.on('data', (d: Buffer) => this.#remember(d.toString()));
+    this.process.once('error', (err) => {
+      this.#exit = `could not start: ${err.message}`;
+      this.#wake?.();
+    });
+    this.process.once('exit', (code, signal) => {
+      this.#exit = `exited (${code ?? signal ?? '?'})`;
+      this.#wake?.();
+    });
+  }
+
+  get pid(): number {
+    return this.process.pid ?? -1;
+  }
+
+  /** The last 4 kB of stdout and stderr, for error messages. */
+  #remember(text: string): void {
+    this.#log = (this.#log + text).slice(-4096);
+  }
+
+  /** The next stdout line that satisfies `match` (earlier lines are dropped), within `timeoutMs`. */
+  async line(match: (line: string) => boolean, timeoutMs: number): Promise<string> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      for (let line = this.#lines.shift(); line !== undefined; line = this.#lines.shift()) if (match(line)) return line;
+      if (this.#exit !== undefined) throw new Error(`${this.#label} ${this.#exit} before the expected line\n${this.#log}`);
+      const left = deadline - performance.now();
+      if (left <= 0) throw new Error(`${this.#label}: no expected line within ${timeoutMs} ms\n${this.#log}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wake = undefined;
+    }
+  }
+
+  write(text: string): void {
+    this.process.stdin?.write(text);
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
+  stop(graceMs = 10_000): Promise<void> {
+    const child = this.process;
+    return new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return resolve();
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+}
+
+interface RunningCollector {
+  child: NodeChild;
+  url: string;
+  /** From spawn to the listening line (the start-up maintenance runs before it). */
+  startMs: number;
+}
+
+async function startCollector(ctx: Context, scope: Scope, db: string, config: object, timeoutMs: number): Promise<RunningCollector> {
+  const configPath = join(dirname(db), 'collector-config.json');
+  writeFileSync(configPath, JSON.stringify({ logLevel: 'warn', ...config }));
+  const started = performance.now();
+  const child = new NodeChild(scope, 'speedwatch-collector', [...ctx.nodeArgs, COLLECTOR_BIN, 'serve', '--config', configPath, '--db', db, '--port', '0']);
+  const line = await child.line((l) => l.includes('"listening"'), timeoutMs);
+  const startMs = performance.now() - started;
+  return { child, url: (JSON.parse(line) as { url: string }).url, startMs };
+}
+
+/** User + system CPU of a process so far, from /proc (Linux). */
+function processCpuMs(pid: number): number {
+  const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of proc(5), counted from field 3 (state) here.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+}
+
+interface Fetched {
+  status: number;
+  body: Buffer;
+  ms: number;
+}
+
+/** GET on a keep-alive agent; the time runs from the request to the last body byte. */
+function get(agent: http.Agent, url: string, timeoutMs = 120_000): Promise<Fetched> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = http.get(url, { agent, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.once('error', reject);
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), ms: performance.now() - started }));
+    });
+    req.once('timeout', () => req.destroy(new Error(`GET ${url}: no answer within ${timeoutMs} ms`)));
+    req.once('error', reject);
+  });
+}
+
+async function getOk(agent: http.Agent, url: string, timeoutMs?: number): Promise<Fetched> {
+  const answer = await get(agent, url, timeoutMs);
+  if (answer.status !== 200) throw new Error(`GET ${url} answered ${answer.status}: ${answer.body.toString().slice(0, 300)}`);
+  return answer;
+}
+
+/** The value of an unlabelled series in a Prometheus text exposition (NaN when absent). */
+function promValue(text: string, name: string): number {
+  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return match === null ? Number.NaN : Number(match[1]);
+}
+
+/** A small seeded PRNG (mulberry32), so both runs of a comparison draw the same queries. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const fmt = {
+  int: (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US').replace(/,/g, ' ') : '-'),
+  ms: (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2)),
+  ratio: (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '-'),
+  mb: (bytes: number): string => `${(bytes / 1e6).toFixed(bytes >= 1e8 ? 0 : 1)} MB`,
+  s: (ms: number): string => `${(ms / 1000).toFixed(1)} s`,
+};
+
+const AGENT_VERSION = '0.1.0';
+const ISPS = ['VNPT', 'Viettel', 'FPT', 'MobiFone'];
+const TECHS: readonly Technology[] = ['fixed', 'fixed', 'mobile'];
+
+function benchAgentId(i: number): string {
+  return `bench-${String(i).padStart(5, '0')}`;
+}
+
+/** Adds `count` agents with varied site labels; returns their tokens. */
+function addAgents(mods: Modules, store: StoreModule.SqliteStore, count: number, now: number): string[] {
+  const tokens: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const token = mods.tokens.newToken();
+    store.addAgent(
+      {
+        id: benchAgentId(i),
+        name: `Site ${i}`,
+        siteKind: SITE_KINDS[i % SITE_KINDS.length] as SiteKind,
+        technology: TECHS[i % TECHS.length] as Technology,
+        isp: ISPS[i % ISPS.length] as string,
+        area: `Province ${i % 63}/District ${i % 705}/Commune ${i}`,
+      },
+      mods.tokens.hashToken(token),
+      now,
+    );
+    tokens.push(token);
+  }
+  return tokens;
+}
+
+/** A start time a live agent would send: in the current hour, at least 30 s ago when the hour allows. */
+function liveStartMs(now: number, random: () => number): number {
+  const low = Math.max(Math.floor(now / HOUR_MS) * HOUR_MS, now - HOUR_MS);
+  const high = now - 30_000;
+  return high <= low ? high : low + Math.floor(random() * (high - low));
+}
+
+interface Context {
+  mods: Modules;
+  say: (line: string) => void;
+  signal: AbortSignal | undefined;
+  nodeArgs: readonly string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Ingest end to end vs raw SQLite
+
+interface IngestRun {
+  ingestPerS: number;
+  rawPerS: number;
+  /** Collector CPU over the run, in cores (1 = one core busy all the time). */
+  collectorCores: number;
+  loadCores: number;
+  /** Share of the collector's wall time spent in insertResults (its commit histogram). */
+  commitShare: number;
+  /** Mean insertResults time per batch in the collector vs the raw peer's transaction. */
+  commitMsPerBatch: number;
+  rawMsPerBatch: number;
+  ackP50Ms: number;
+  ackP99Ms: number;
+}
+
+/** The ceiling: the store's INSERT through a raw connection, one IMMEDIATE transaction per batch; only the transactions are timed. */
+function rawInsert(ctx: Context, path: string, agents: number, total: number, batch: number): { perS: number; msPerBatch: number } {
+  const setup = ctx.mods.store.openStore(path);
+  try {
+    addAgents(ctx.mods, setup, agents, Date.now());
+  } finally {
+    setup.close();
+  }
+  const db = new Database(path, { timeout: 5_000 });
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    const insert = db.prepare<ResultRow>(INSERT_RESULT);
+    const insertBatch = db.transaction((rows: readonly ResultRow[]) => {
+      for (const row of rows) insert.run(...row);
+    });
+    const text = new ResultText(resultTemplate('agent-default'));
+    const random = Math.random;
+    let timedMs = 0;
+    let batches = 0;
+    for (let done = 0; done < total; done += batch, batches++) {
+      const agentId = benchAgentId(batches % agents);
+      const now = Date.now();
+      const rows: ResultRow[] = [];
+      for (let i = 0; i < batch; i++) {
+        const id = randomUUID();
+        const ts = liveStartMs(now, random);
+        rows.push([id, agentId, ts, now, 'ok', 104.3, 43.8, 12.9, 1.7, 0, text.make({ id, startedMs: ts, downloadMbps: 104.3, uploadMbps: 43.8, latencyMs: 12.9 })]);
+      }
+      const started = performance.now();
+      insertBatch.immediate(rows);
+      timedMs += performance.now() - started;
+    }
+    return { perS: total / (timedMs / 1000), msPerBatch: timedMs / batches };
+  } finally {
+    db.close();
+  }
+}
+
+async function ingestEndToEnd(
+  ctx: Context,
+  scope: Scope,
+  dir: string,
+  o: { agents: number; total: number; batch: number; inFlight: number },
+): Promise<Omit<IngestRun, 'rawPerS' | 'rawMsPerBatch'>> {
+  const db = join(dir, 'ingest.db');
+  const setup = ctx.mods.store.openStore(db);
+  let tokens: string[];
+  try {
+    tokens = addAgents(ctx.mods, setup, o.agents, Date.now());
+  } finally {
+    setup.close();
+  }
+  // Limits raised so that the benchmark measures throughput: no rate limit, and frames of 500
+  // default-size results (1.8 MB) over the default 1 MiB frame limit.
+  const limits = { maxMessagesPerMinute: 1_000_000, maxBatch: Math.max(500, o.batch), maxFrameBytes: 16 * 1024 * 1024 };
+  const collector = await startCollector(ctx, scope, db, { limits }, 60_000);
+  const plan: LoadPlan = { wsUrl: `${collector.url.replace(/^http/, 'ws')}v1/agents`, tokens, batch: o.batch, inFlight: o.inFlight, total: o.total };
+  const planPath = join(dir, 'load-plan.json');
+  writeFileSync(planPath, JSON.stringify(plan));
+  const load = new NodeChild(scope, 'collector-load', [LOAD_SCRIPT, planPath], { stdin: true });
+  await load.line((l) => l.includes('"ready"'), 60_000);
+  const cpuBefore = processCpuMs(collector.child.pid);
+  load.write('go\n');
+  const outcome = JSON.parse(await load.line((l) => l.includes('"done"'), 30 * 60_000)) as LoadOutcome;
+  const collectorCpuMs = processCpuMs(collector.child.pid) - cpuBefore;
+  if (outcome.refusals > 0 || outcome.acked !== o.total) {
+    throw new Error(`ingest run not clean: ${outcome.acked} of ${o.total} acked, ${outcome.refusals} refusals (first: ${outcome.firstRefusal ?? '-'})`);
+  }
+  const agent = new http.Agent({ keepAlive: true });
+  scope.defer(() => agent.destroy());
+  const scrape = (await getOk(agent, `${collector.url}metrics`)).body.toString();
+  const ingested = promValue(scrape, 'speedwatch_collector_ingested_results_total');
+  const commitS = promValue(scrape, 'speedwatch_collector_batch_commit_seconds_sum');
+  const commits = promValue(scrape, 'speedwatch_collector_batch_commit_seconds_count');
+  if (ingested !== o.total) throw new Error(`the collector counted ${ingested} results ingested, expected ${o.total}`);
+  await load.stop();
+  await collector.child.stop();
+  const check = new Database(db, { readonly: true });
+  const stored = (check.prepare('SELECT count(*) AS n FROM results').get() as { n: number }).n;
+  check.close();
+  if (stored !== o.total) throw new Error(`${stored} results stored, expected ${o.total}`);
+  return {
+    ingestPerS: o.total / (outcome.elapsedMs / 1000),
+    collectorCores: collectorCpuMs / outcome.elapsedMs,
+    loadCores: outcome.cpuMs / outcome.elapsedMs,
+    commitShare: (commitS * 1000) / outcome.elapsedMs,
+    commitMsPerBatch: (commitS * 1000) / commits,
+    ackP50Ms: outcome.ackP50Ms,
+    ackP99Ms: outcome.ackP99Ms,
+  };
+}
+
+async function benchIngest(
+  ctx: Context,
+  o: { runs: number; ingestResults: number; ingestAgents: number; batch: number; inFlight: number },
+): Promise<{ rows: BenchRow[]; summary: object }> {
+  const total = Math.ceil(o.ingestResults / o.batch) * o.batch;
+  const docBytes = Buffer.byteLength(JSON.stringify(resultTemplate('agent-default')));
+  const runs: IngestRun[] = [];
+  for (let run = 0; run < o.runs; run++) {
+    ctx.signal?.throwIfAborted();
+    const figures = await scoped(async (scope) => {
+      const dir = scope.tempDir('sw-bench-ingest-');
+      const doRaw = (): { perS: number; msPerBatch: number } => {
+        ctx.say(`ingest run ${run + 1}/${o.runs}: raw better-sqlite3, ${fmt.int(total)} rows in batches of ${o.batch}`);
+        return rawInsert(ctx, join(dir, 'raw.db'), o.ingestAgents, total, o.batch);
+      };
+      const doIngest = () => {
+        ctx.say(`ingest run ${run + 1}/${o.runs}: collector, ${o.ingestAgents} agents × ${o.inFlight} batches of ${o.batch} in flight, ${fmt.int(total)} results`);
+        return ingestEndToEnd(ctx, scope, dir, { agents: o.ingestAgents, total, batch: o.batch, inFlight: o.inFlight });
+      };
+      // Alternate the order so that drift on the shared machine hits both sides alike.
+      let raw: { perS: number; msPerBatch: number };
+      let ingest: Awaited<ReturnType<typeof doIngest>>;
+      if (run % 2 === 0) {
+        raw = doRaw();
+        ingest = await doIngest();
+      } else {
+        ingest = await doIngest();
+        raw = doRaw();
+      }
+      return { ...ingest, rawPerS: raw.perS, rawMsPerBatch: raw.msPerBatch };
+    });
+    ctx.say(`  ingest ${fmt.int(figures.ingestPerS)}/s, raw ${fmt.int(figures.rawPerS)}/s, collector ${figures.collectorCores.toFixed(2)} cores`);
+    runs.push(figures);
+  }
+  const m = (key: keyof IngestRun): number => median(runs.map((r) => r[key]));
+  const summary = {
+    runs: o.runs,
+    results: total,
+    agents: o.ingestAgents,
+    batch: o.batch,
+    inFlight: o.inFlight,
+    resultBytes: docBytes,
+    ingestResultsPerS: m('ingestPerS'),
+    rawResultsPerS: m('rawPerS'),
+    ratio: m('ingestPerS') / m('rawPerS'),
+    perRun: runs.map((r) => ({ ingest: Math.round(r.ingestPerS), raw: Math.round(r.rawPerS) })),
+    collectorCores: m('collectorCores'),
+    loadGeneratorCores: m('loadCores'),
+    collectorCommitShare: m('commitShare'),
+    commitMsPerBatch: { collector: m('commitMsPerBatch'), raw: m('rawMsPerBatch') },
+    ackMs: { p50: m('ackP50Ms'), p99: m('ackP99Ms') },
+  };
+  const rows: BenchRow[] = [
+    {
+      measure: `ingest results/s acked, batch ${o.batch} (${o.ingestAgents} agents, ${(docBytes / 1000).toFixed(1)} kB results) vs raw SQLite`,
+      value: `${fmt.int(summary.ingestResultsPerS)}/s`,
+      peer: `${fmt.int(summary.rawResultsPerS)}/s`,
+      ratio: fmt.ratio(summary.ratio),
+      goal: '>= 20 000/s',
+    },
+    {
+      measure: `ingest batch ${o.batch}: collector CPU cores (load generator) · time in commit`,
+      value: `${summary.collectorCores.toFixed(2)} (${summary.loadGeneratorCores.toFixed(2)}) · ${(summary.collectorCommitShare * 100).toFixed(0)}%`,
+      peer: '',
+      ratio: '',
+      goal: '',
+    },
+    {
+      measure: `ingest batch ${o.batch}: commit ms per batch, collector vs raw`,
+      value: fmt.ms(summary.commitMsPerBatch.collector),
+      peer: fmt.ms(summary.commitMsPerBatch.raw),
+      ratio: fmt.ratio(summary.commitMsPerBatch.collector / summary.commitMsPerBatch.raw),
+      goal: '',
+    },
+    {
+      measure: `ingest batch ${o.batch}: send-to-ack ms, p50 / p99 (${o.inFlight} in flight per agent)`,
+      value: `${fmt.ms(summary.ackMs.p50)} / ${fmt.ms(summary.ackMs.p99)}`,
+      peer: '',
+      ratio: '',
+      goal: '',
+    },
+  ];
+  return { rows, summary };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. /metrics at many agents vs /healthz
+
+interface ScrapeFigures {
+  agents: number;
+  seedMs: number;
+  startMs: number;
+  scrapeMedianMs: number;
+  scrapeP95Ms: number;
+  healthzMedianMs: number;
+  healthzP95Ms: number;
+  bodyBytes: number;
+  series: number;
+}
+
+async function scrapeAt(ctx: Context, agents: number, scrapes: number): Promise<ScrapeFigures> {
+  return scoped(async (scope) => {
+    const dir = scope.tempDir('sw-bench-metrics-');
+    const db = join(dir, 'metrics.db');
+    ctx.say(`metrics: seeding ${fmt.int(agents)} agents, one result each`);
+    const seedStarted = performance.now();
+    // NORMAL: seeding is set-up, not measured; it spares 20 000 fsyncs.
+    const store = ctx.mods.store.openStore(db, { synchronous: 'NORMAL' });
+    try {
+      const now = Date.now();
+      addAgents(ctx.mods, store, agents, now);
+      const template = resultTemplate('agent-default');
+      for (let i = 0; i < agents; i++) {
+        const id = benchAgentId(i);
+        const startedMs = now - 10 * 60_000 - (i % 600) * 1000;
+        const result: MeasurementResult = {
+          ...template,
+          id: randomUUID(),
+          startedAt: new Date(startedMs).toISOString(),
+          finishedAt: new Date(startedMs + 27_000).toISOString(),
+        };
+        store.recordHello(id, AGENT_VERSION, now);
+        store.insertResults(id, [result], now);
+      }
+    } finally {
+      store.close();
+    }
+    const seedMs = performance.now() - seedStarted;
+    ctx.say(`metrics: starting the collector on ${fmt.int(agents)} agents`);
+    const collector = await startCollector(ctx, scope, db, {}, 10 * 60_000);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    scope.defer(() => agent.destroy());
+    const warm = await getOk(agent, `${collector.url}metrics`);
+    await getOk(agent, `${collector.url}healthz`);
+    const scrapeMs: number[] = [];
+    const healthzMs: number[] = [];
+    for (let i = 0; i < scrapes; i++) {
+      ctx.signal?.throwIfAborted();
+      scrapeMs.push((await getOk(agent, `${collector.url}metrics`)).ms);
+      healthzMs.push((await getOk(agent, `${collector.url}healthz`)).ms);
+    }
+    const text = warm.body.toString();
+    const series = text.split('\n').filter((line) => line !== '' && !line.startsWith('#')).length;
+    return {
+      agents,
+      seedMs,
+      startMs: collector.startMs,
+      scrapeMedianMs: median(scrapeMs),
+      scrapeP95Ms: percentile(scrapeMs, 95),
+      healthzMedianMs: median(healthzMs),
+      healthzP95Ms: percentile(healthzMs, 95),
+      bodyBytes: warm.body.length,
+      series,
+    };
+  });
+}
+
+async function benchMetrics(ctx: Context, o: { scrapeAgents: readonly number[]; scrapes: number }): Promise<{ rows: BenchRow[]; summary: object }> {
+  const figures: ScrapeFigures[] = [];
+  for (const agents of o.scrapeAgents) {
+    ctx.signal?.throwIfAborted();
+    const f = await scrapeAt(ctx, agents, o.scrapes);
+    ctx.say(`  /metrics at ${fmt.int(agents)} agents: median ${fmt.ms(f.scrapeMedianMs)} ms, p95 ${fmt.ms(f.scrapeP95Ms)} ms, ${fmt.mb(f.bodyBytes)}`);
+    figures.push(f);
+  }
+  const rows: BenchRow[] = figures.map((f) => ({
+    measure: `/metrics ms median / p95, ${fmt.int(f.agents)} agents, idle after start-up maintenance (${fmt.int(f.series)} series, ${fmt.mb(f.bodyBytes)}) vs /healthz`,
+    value: `${fmt.ms(f.scrapeMedianMs)} / ${fmt.ms(f.scrapeP95Ms)}`,
+    peer: `${fmt.ms(f.healthzMedianMs)} / ${fmt.ms(f.healthzP95Ms)}`,
+    ratio: fmt.ratio(f.scrapeMedianMs / f.healthzMedianMs),
+    goal: f.agents >= 10_000 ? 'p95 <= 200 ms' : '',
+  }));
+  return { rows, summary: { scrapes: o.scrapes, state: 'idle, no agent connected, after the start-up maintenance (roll-ups, verdicts of every agent)', byAgents: figures } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. /api/v1/series on a large database vs the same SQL
+
+const SERIES_AGENTS = 500;
+const SERIES_SPAN_DAYS = 399; // inside the default 400-day retention, so start-up deletes nothing
+const SERIES_RANGE_MS = 30 * DAY_MS;
+const LOAD_TX_ROWS = 50_000;
+
+/** Rows that fit in the free space of the temp dir, with a margin; `rows` when they all fit. */
+function rowsThatFit(ctx: Context, rows: number, bytesPerRow: number): number {
+  const fs = statfsSync(tmpdir());
+  const free = fs.bavail * fs.bsize;
+  const reserve = 5e9; // leave the shared machine room
+  const fixed = 2e9; // roll-ups (~250 B per agent-hour) and WAL
+  const fit = Math.floor((free - reserve - fixed) / (bytesPerRow * 1.3));
+  ctx.say(`series: ${fmt.mb(free)} free in ${tmpdir()}; ~${fmt.mb(rows * bytesPerRow + fixed)} needed for ${fmt.int(rows)} rows`);
+  if (fit >= rows) return rows;
+  const scaled = Math.max(0, Math.floor(fit / 100_000) * 100_000);
+  ctx.say(`series: NOTE: not enough space for ${fmt.int(rows)} rows; scaled down to ${fmt.int(scaled)}`);
+  return scaled;
+}
+
+/** Bulk-loads `rows` results over SERIES_SPAN_DAYS, agents interleaved, ordered by time; returns ms. */
+function bulkLoad(ctx: Context, db: string, rows: number, now: number): number {
+  const setup = ctx.mods.store.openStore(db);
+  try {
+    addAgents(ctx.mods, setup, SERIES_AGENTS, now - SERIES_SPAN_DAYS * DAY_MS - DAY_MS);
+  } finally {
+    setup.close();
+  }
+  const started = performance.now();
+  const raw = new Database(db);
+  try {
+    raw.pragma('journal_mode = WAL');
+    raw.pragma('synchronous = OFF');
+    raw.pragma('cache_size = -524288'); // 512 MiB: the random-UUID primary key index stays in memory longer
+    const insert = raw.prepare<ResultRow>(INSERT_RESULT);
+    const load = raw.transaction((batch: readonly ResultRow[]) => {
+      for (const row of batch) insert.run(...row);
+    });
+    const text = new ResultText(resultTemplate('compact'));
+    const random = seededRandom(42);
+    const baseDownload = Array.from({ length: SERIES_AGENTS }, (_, i) => (i % 3 === 2 ? 20 + random() * 60 : 30 + random() * 120));
+    const baseLatency = Array.from({ length: SERIES_AGENTS }, () => 5 + random() * 50);
+    const t0 = now - SERIES_SPAN_DAYS * DAY_MS;
+    const stepMs = (SERIES_SPAN_DAYS * DAY_MS - 60_000) / rows;
+    let lastReport = performance.now();
+    for (let done = 0; done < rows; ) {
+      ctx.signal?.throwIfAborted();
+      const batch: ResultRow[] = [];
+      const end = Math.min(rows, done + LOAD_TX_ROWS);
+      for (let i = done; i < end; i++) {
+        const a = i % SERIES_AGENTS;
+        const agentId = benchAgentId(a);
+        const id = randomUUID();
+        const ts = Math.floor(t0 + i * stepMs);
+        const down = Math.round((baseDownload[a] as number) * (0.7 + random() * 0.5) * 100) / 100;
+        const up = Math.round(down * 0.4 * 100) / 100;
+        const latency = Math.round((baseLatency[a] as number) * (0.8 + random() * 0.6) * 10) / 10;
+        const doc = text.make({ id, startedMs: ts, downloadMbps: down, uploadMbps: up, latencyMs: latency });
+        batch.push([id, agentId, ts, ts + 28_000, 'ok', down, up, latency, 1.7, 0, doc]);
+      }
+      load(batch);
+      done = end;
+      if (performance.now() - lastReport > 15_000 || done === rows) {
+        lastReport = performance.now();
+        const s = (lastReport - started) / 1000;
+        ctx.say(`series: loaded ${fmt.int(done)} / ${fmt.int(rows)} rows (${fmt.int(done / s)} rows/s)`);
+      }
+    }
+  } finally {
+    raw.close();
+  }
+  return performance.now() - started;
+}
+
+interface SeriesQuery {
+  agentId: string;
+  from: number;
+  to: number;
+}
+
+/** The SQL of `SqliteStore#series` for a whole-hour step, on a connection of its own. */
+function sqlSeries(db: Database.Database): (q: SeriesQuery) => number {
+  const state = db.prepare<[], { rolled_up_to: number | null }>('SELECT rolled_up_to, deleted_before FROM rollup_state WHERE id = 1');
+  const hours = db.prepare<[string, number, number], unknown>(
+    `SELECT hour, download_mbps_count AS count, download_mbps_min AS min, download_mbps_mean AS mean, download_mbps_median AS median,
+       download_mbps_max AS max
+     FROM rollups_hourly WHERE agent_id = ? AND hour >= ? AND hour < ? AND download_mbps_count > 0 ORDER BY hour`,
+  );
+  const values = db
+    .prepare<[string, number, number], [number, number]>(
+      'SELECT ts, download_mbps FROM results INDEXED BY results_agent_ts WHERE agent_id = ? AND ts >= ? AND ts < ? AND download_mbps IS NOT NULL ORDER BY ts',
+    )
+    .raw();
+  const read = db.transaction((q: SeriesQuery): number => {
+    const fromHour = Math.floor(q.from / HOUR_MS) * HOUR_MS;
+    const toHour = Math.ceil(q.to / HOUR_MS) * HOUR_MS;
+    const rolledUpTo = state.get()?.rolled_up_to ?? fromHour;
+    const horizon = Math.min(Math.max(rolledUpTo, fromHour), toHour);
+    return hours.all(q.agentId, fromHour, horizon).length + values.all(q.agentId, horizon, toHour).length;
+  });
+  return (q) => read(q);
+}
+
+async function benchSeries(ctx: Context, o: { seriesRows: number; queries: number }): Promise<{ rows: BenchRow[]; summary: object }> {
+  return scoped(async (scope) => {
+    const docBytes = Buffer.byteLength(JSON.stringify(resultTemplate('compact')));
+    const rows = rowsThatFit(ctx, o.seriesRows, docBytes + 250);
+    if (rows < 100_000) throw new Error(`not enough space in ${tmpdir()} for a meaningful series database`);
+    const dir = scope.tempDir('sw-bench-series-');
+    const db = join(dir, 'series.db');
+    const loadNow = Date.now();
+    ctx.say(`series: bulk-loading ${fmt.int(rows)} results (${SERIES_AGENTS} agents over ${SERIES_SPAN_DAYS} days, ${docBytes} B documents)`);
+    const loadMs = bulkLoad(ctx, db, rows, loadNow);
+    const fileBytes = statSync(db).size;
+    ctx.say(`series: loaded in ${fmt.s(loadMs)}, ${fmt.mb(fileBytes)}; starting the collector (its start-up maintenance rolls up every hour)`);
+    const collector = await startCollector(ctx, scope, db, {}, 60 * 60_000);
+    ctx.say(`series: collector listening after ${fmt.s(collector.startMs)}`);
+    const listeningAt = performance.now();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    scope.defer(() => agent.destroy());
+    await getOk(agent, `${collector.url}readyz`);
+
+    const random = seededRandom(7);
+    const lowest = loadNow - SERIES_SPAN_DAYS * DAY_MS + DAY_MS;
+    const highest = loadNow - SERIES_RANGE_MS;
+    const queries: SeriesQuery[] = Array.from({ length: o.queries }, () => {
+      const from = Math.floor(lowest + random() * (highest - lowest));
+      return { agentId: benchAgentId(Math.floor(random() * SERIES_AGENTS)), from, to: from + SERIES_RANGE_MS };
+    });
+    const url = (q: SeriesQuery): string =>
+      `${collector.url}api/v1/series?agent=${q.agentId}&metric=download_mbps&from=${new Date(q.from).toISOString()}&to=${new Date(q.to).toISOString()}&step=1h`;
+    const first = await getOk(agent, url(queries[0] as SeriesQuery), 10 * 60_000);
+    const points = (JSON.parse(first.body.toString()) as { points: unknown[] }).points.length;
+    ctx.say(`series: first call ${fmt.ms(first.ms)} ms, ${points} points`);
+
+    const sqlDb = new Database(db, { readonly: true, fileMustExist: true });
+    scope.defer(() => sqlDb.close());
+    const sql = sqlSeries(sqlDb);
+    const rollups = (sqlDb.prepare('SELECT count(*) AS n FROM rollups_hourly').get() as { n: number }).n;
+    const apiMs: number[] = [];
+    const sqlMs: number[] = [];
+    let sqlRows = 0;
+    const timingStart = performance.now();
+    for (const q of queries) {
+      ctx.signal?.throwIfAborted();
+      apiMs.push((await getOk(agent, url(q))).ms);
+      const started = performance.now();
+      sqlRows += sql(q);
+      sqlMs.push(performance.now() - started);
+    }
+    const timingEnd = performance.now();
+    // The collector runs maintenance every 60 s after its start; say whether a tick fell inside the timing.
+    const ticks = Math.floor((timingEnd - listeningAt) / 60_000) - Math.floor((timingStart - listeningAt) / 60_000);
+    const state = `${ticks} maintenance tick(s) during the ${fmt.s(timingEnd - timingStart)} of timing (from ${fmt.s(timingStart - listeningAt)} after listening)`;
+    ctx.say(`series: api p95 ${fmt.ms(percentile(apiMs, 95))} ms, sql p95 ${fmt.ms(percentile(sqlMs, 95))} ms; ${state}`);
+    const summary = {
+      rows,
+      requestedRows: o.seriesRows,
+      agents: SERIES_AGENTS,
+      spanDays: SERIES_SPAN_DAYS,
+      documentBytes: docBytes,
+      loadS: loadMs / 1000,
+      loadRowsPerS: rows / (loadMs / 1000),
+      fileBytes,
+      rollups,
+      collectorStartS: collector.startMs / 1000,
+      firstCallMs: first.ms,
+      queries: o.queries,
+      pointsPerQuery: points,
+      sqlRowsPerQuery: sqlRows / o.queries,
+      apiMs: { p50: median(apiMs), p95: percentile(apiMs, 95), max: Math.max(...apiMs) },
+      sqlMs: { p50: median(sqlMs), p95: percentile(sqlMs, 95), max: Math.max(...sqlMs) },
+      state,
+    };
+    const rowsLabel = rows >= 1e6 ? `${rows / 1e6} M` : fmt.int(rows);
+    const table: BenchRow[] = [
+      {
+        measure: `/api/v1/series ms p50 / p95, 30 d step 1h, ${rowsLabel} results (${SERIES_AGENTS} agents, ${SERIES_SPAN_DAYS} d) vs its SQL`,
+        value: `${fmt.ms(summary.apiMs.p50)} / ${fmt.ms(summary.apiMs.p95)}`,
+        peer: `${fmt.ms(summary.sqlMs.p50)} / ${fmt.ms(summary.sqlMs.p95)}`,
+        ratio: fmt.ratio(summary.apiMs.p95 / summary.sqlMs.p95),
+        goal: 'p95 <= 50 ms',
+      },
+      {
+        measure: `collector start-up on ${rowsLabel} results (first maintenance: ${fmt.int(rollups)} roll-ups, verdicts) vs bulk load`,
+        value: fmt.s(collector.startMs),
+        peer: `load ${fmt.s(loadMs)}`,
+        ratio: '',
+        goal: '',
+      },
+    ];
+    return { rows: table, summary };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Runs the collector benchmarks (see the file comment) and returns the table rows and a
+ * summary per part. Takes minutes; with the default 10 M series rows, the series database
+ * needs ~10 GB in the temp dir for the duration of that part.
+ */
+export async function benchCollector(options: CollectorBenchOptions): Promise<{ rows: BenchRow[]; summary: Record<string, unknown> }> {
+  const parts = new Set(options.parts ?? COLLECTOR_BENCH_PARTS);
+  const started = performance.now();
+  const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const ctx: Context = {
+    mods: await loadModules(),
+    say: (line) => progress(`[collector-bench +${((performance.now() - started) / 1000).toFixed(0)}s] ${line}`),
+    signal: options.signal,
+    nodeArgs: options.collectorNodeArgs ?? [],
+  };
+  const rows: BenchRow[] = [];
+  const summary: Record<string, unknown> = {};
+  const timings: Record<string, number> = {};
+  const part = async (name: CollectorBenchPart, fn: () => Promise<{ rows: BenchRow[]; summary: object }>): Promise<void> => {
+    if (!parts.has(name)) return;
+    const partStarted = performance.now();
+    const out = await fn();
+    rows.push(...out.rows);
+    summary[name] = out.summary;
+    timings[name] = Math.round((performance.now() - partStarted) / 100) / 10;
+  };
+  await part('ingest', async () => {
+    const byBatch = { rows: [] as BenchRow[], summary: [] as object[] };
+    for (const batch of options.batches ?? [50, 500]) {
+      const out = await benchIngest(ctx, {
+        runs: options.runs,
+        ingestResults: options.ingestResults ?? 200_000,
+        ingestAgents: options.ingestAgents ?? 100,
+        batch,
+        inFlight: options.inFlight ?? 2,
+      });
+      byBatch.rows.push(...out.rows);
+      byBatch.summary.push(out.summary);
+    }
+    return { rows: byBatch.rows, summary: { byBatch: byBatch.summary } };
+  });
+  await part('metrics', () => benchMetrics(ctx, { scrapeAgents: options.scrapeAgents ?? [1_000, 10_000], scrapes: options.scrapes ?? 20 }));
+  await part('series', () => benchSeries(ctx, { seriesRows: options.seriesRows, queries: options.seriesQueries ?? 200 }));
+  summary['partSeconds'] = timings;
+  return { rows, summary };
+}
+
+/** The rows as an aligned text table with a header line. */
+export function formatBenchTable(rows: readonly BenchRow[]): string {
+  const table = [['measure', 'value', 'peer', 'ratio', 'goal'], ...rows.map((r) => [r.measure, r.value, r.peer, r.ratio, r.goal])];
+  const widths = (table[0] as string[]).map((_, i) => Math.max(...table.map((r) => (r[i] as string).length)));
+  return table.map((row) => `${row.map((c, i) => c.padEnd(widths[i] as number)).join('  ')}`.trimEnd()).join('\n');
+}
+
+function positiveInteger(name: string, text: string): number {
+  const value = Number(text.trim().replace(/_/g, ''));
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer (or a list of them), got ${JSON.stringify(text)}`);
+  return value;
+}
+
+function envInteger(name: string, fallback: number): number {
+  const text = process.env[name];
+  return text === undefined || text === '' ? fallback : positiveInteger(name, text);
+}
+
+function envParts(): CollectorBenchPart[] | undefined {
+  const text = process.env['BENCH_COLLECTOR_PARTS'];
+  if (text === undefined || text === '') return undefined;
+  const parts = text.split(',').map((p) => p.trim());
+  for (const p of parts) {
+    if (!(COLLECTOR_BENCH_PARTS as readonly string[]).includes(p)) throw new Error(`BENCH_COLLECTOR_PARTS: unknown part ${JSON.stringify(p)}; expected ${COLLECTOR_BENCH_PARTS.join(', ')}`);
+  }
+  return parts as CollectorBenchPart[];
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (isMain) {
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort(new Error('interrupted'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const parts = envParts();
+  const batches = process.env['BENCH_INGEST_BATCHES'];
+  const nodeArgs = process.env['BENCH_COLLECTOR_NODE_ARGS'];
+  benchCollector({
+    runs: envInteger('BENCH_RUNS', 3),
+    seriesRows: envInteger('BENCH_SERIES_ROWS', 10_000_000),
+    ingestResults: envInteger('BENCH_INGEST_RESULTS', 200_000),
+    ...(parts === undefined ? {} : { parts }),
+    ...(batches === undefined || batches === '' ? {} : { batches: batches.split(',').map((b) => positiveInteger('BENCH_INGEST_BATCHES', b)) }),
+    ...(nodeArgs === undefined || nodeArgs === '' ? {} : { collectorNodeArgs: nodeArgs.split(' ').filter((a) => a !== '') }),
+    signal: abort.signal,
+  }).then(
+    ({ rows, summary }) => {
+      process.stdout.write(`${formatBenchTable(rows)}\n`);
+      process.stdout.write(`${JSON.stringify({ bench: 'collector', ...summary })}\n`);
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+    },
+    (err: unknown) => {
+      process.stderr.write(`collector-bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+    },
+  );
+}
