@@ -128,9 +128,12 @@ describe('agent daemons, collector and endpoint as processes', () => {
     await stopCollector(); // results pile up in the outbox
     const before = produced(b).length;
     await until('a backlog', () => produced(b).length >= before + 1, 15_000);
-    // Kill in the middle of the next test (its upload or download is running).
-    await until('the next test to start', () => b.log.split('\n').filter((l) => l.includes('"schedule-started"')).length > before + 1, 15_000);
-    await new Promise((r) => setTimeout(r, 600));
+    // Kill in the middle of the next test's upload: a test here is ~50 ms of latency, 1.5 s of
+    // download, then 1.5 s of upload (plus up to 2 s for confirmations), so 2.4 s in is upload.
+    const started = () => b.log.split('\n').filter((l) => l.includes('"schedule-started"')).length;
+    const startedBefore = started();
+    await until('the next test to start', () => started() > startedBefore, 15_000);
+    await new Promise((r) => setTimeout(r, 2400));
     b.child.kill('SIGKILL');
     await b.exit;
     const backlog = produced(b);

@@ -80,11 +80,13 @@ async function serve(argv: string[]): Promise<number> {
     throw err;
   }
   const collector = await startCollector(config, { store, logger, verdicts });
-  process.stdout.write(`${JSON.stringify({ event: 'listening', url: collector.url })}\n`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
   });
+  // After the handlers: whoever reads this line may signal at once.
+  process.stdout.write(`${JSON.stringify({ event: 'listening', url: collector.url })}\n`);
+  await stopped;
   await collector.close();
   store.close();
   return 0;

@@ -160,8 +160,6 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  process.stdout.write(`${JSON.stringify({ event: 'listening', url: endpoint.url })}\n`);
-
   const stop = (signal: NodeJS.Signals): void => {
     logger.info({ event: 'signal', signal }, 'stopping');
     endpoint.close().then(
@@ -174,6 +172,9 @@ async function main(argv: string[]): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // Only now: whoever reads this line may signal at once, and the handlers must be in place
+  // (before them, SIGINT/SIGTERM would kill the process with no clean close).
+  process.stdout.write(`${JSON.stringify({ event: 'listening', url: endpoint.url })}\n`);
 }
 
 function usageFailure(err: UsageError): void {
