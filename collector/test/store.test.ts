@@ -276,6 +276,38 @@ describe('SqliteStore', () => {
       expect(store.insertResults('a', [], T0)).toEqual({ inserted: [], duplicates: [] });
     });
 
+    it('commits several agents\' batches in one transaction with an outcome per batch (group commit)', () => {
+      const { store } = freshStore();
+      addAgent(store, 'a');
+      addAgent(store, 'b');
+      const [r1, r2, r3] = [makeResult(T0), makeResult(T0 + 1), makeResult(T0 + 2)];
+      expect(
+        store.insertResultBatches(
+          [
+            { agentId: 'a', results: [r1, r2] },
+            { agentId: 'b', results: [r3, r1] }, // r1 again: already stored by the first batch
+            { agentId: 'a', results: [] },
+          ],
+          T0 + 10,
+        ),
+      ).toEqual([
+        { inserted: [r1.id, r2.id], duplicates: [] },
+        { inserted: [r3.id], duplicates: [r1.id] },
+        { inserted: [], duplicates: [] },
+      ]);
+      expect(allIds(store, 'a').sort()).toEqual([r1.id, r2.id].sort());
+      expect(allIds(store, 'b')).toEqual([r3.id]);
+    });
+
+    it('stores nothing of a group when one batch fails (one transaction)', () => {
+      const { store } = freshStore();
+      addAgent(store, 'a');
+      const ok = makeResult(T0);
+      // An unknown agent violates the foreign key: the whole group rolls back.
+      expect(codeOf(() => store.insertResultBatches([{ agentId: 'a', results: [ok] }, { agentId: 'ghost', results: [makeResult(T0 + 1)] }], T0))).toBe('SW_STORE_WRITE');
+      expect(allIds(store)).toEqual([]);
+    });
+
     it('keeps the whole document and the extracted columns across close and re-open', () => {
       const { store, path } = freshStore();
       addAgent(store);

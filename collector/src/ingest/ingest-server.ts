@@ -10,7 +10,7 @@ import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import type { CollectorMessage, Logger, MeasurementResult, WireLimits } from '@speedwatch/shared';
 import { AGENTS_PATH, CLOSE_CODES, helloSchema, parseMeasurementResult, PROTOCOL_VERSION, resultsSchema, ValidationError } from '@speedwatch/shared';
-import type { AgentRecord, Store } from '../store/store-types.js';
+import type { AgentRecord, InsertOutcome, Store } from '../store/store-types.js';
 import type { IngestErrorCode, RejectReason } from './ingest-errors.js';
 import { TokenBucket } from './token-bucket.js';
 import { bearerToken, hashToken } from './tokens.js';
@@ -67,6 +67,9 @@ export class IngestServer {
   readonly #sessions = new Map<string, Session>();
   readonly #heartbeat: NodeJS.Timeout;
   #nextConnId = 1;
+  /** Batches validated and waiting for the next group commit. */
+  readonly #queue: { session: Session; results: MeasurementResult[] }[] = [];
+  #flushHandle: NodeJS.Immediate | undefined;
 
   constructor(options: IngestOptions) {
     this.#o = options;
@@ -108,6 +111,11 @@ export class IngestServer {
   /** Closes every agent connection with 1001 (going away) and stops the heartbeat. */
   async close(): Promise<void> {
     clearInterval(this.#heartbeat);
+    // Commit and ack what is already queued before the connections go.
+    if (this.#flushHandle !== undefined) {
+      clearImmediate(this.#flushHandle);
+      this.#flush();
+    }
     const closed = [...this.#sessions.values()].map(
       (s) =>
         new Promise<void>((resolve) => {
@@ -263,22 +271,45 @@ export class IngestServer {
       valid.push(result);
     }
     if (valid.length === 0) return;
+    this.#queue.push({ session, results: valid });
+    if (this.#flushHandle === undefined) this.#flushHandle = setImmediate(() => this.#flush());
+  }
+
+  /**
+   * Group commit: every batch that arrived in the same turn of the event loop, from any agent,
+   * goes into one transaction (one fsync), then each agent gets its own ack. Under load many
+   * batches arrive while a commit is in progress, so the fsync is shared by all of them.
+   */
+  #flush(): void {
+    this.#flushHandle = undefined;
+    const queued = this.#queue.splice(0);
+    if (queued.length === 0) return;
+    const now = this.#o.now();
     const started = performance.now();
-    let outcome;
+    let outcomes;
     try {
-      outcome = this.#o.store.insertResults(session.agent.id, valid, now);
+      outcomes = this.#o.store.insertResultBatches(
+        queued.map((q) => ({ agentId: q.session.agent.id, results: q.results })),
+        now,
+      );
     } catch (err) {
-      this.#o.events.rejected('store_unavailable', valid.length);
-      session.log.error({ event: 'store-failed', err, results: valid.length }, 'batch not committed; nothing acked');
-      this.#send(session, { type: 'error', code: 'SW_STORE_UNAVAILABLE', message: 'the collector could not store the batch; nothing was acked, send it again later' });
-      session.ws.close(CLOSE_CODES.INTERNAL_ERROR, 'store unavailable');
+      const total = queued.reduce((n, q) => n + q.results.length, 0);
+      this.#o.events.rejected('store_unavailable', total);
+      this.#o.logger.error({ event: 'store-failed', err, results: total, batches: queued.length }, 'batches not committed; nothing acked');
+      for (const session of new Set(queued.map((q) => q.session))) {
+        this.#send(session, { type: 'error', code: 'SW_STORE_UNAVAILABLE', message: 'the collector could not store the batch; nothing was acked, send it again later' });
+        session.ws.close(CLOSE_CODES.INTERNAL_ERROR, 'store unavailable');
+      }
       return;
     }
-    this.#o.events.committed((performance.now() - started) / 1000, valid.length);
-    const insertedIds = new Set(outcome.inserted);
-    this.#o.events.stored(session.agent, valid.filter((r) => insertedIds.has(r.id)));
-    // Only now, with the transaction committed, may the agent forget these results.
-    this.#send(session, { type: 'ack', ids: [...outcome.inserted, ...outcome.duplicates] });
+    this.#o.events.committed((performance.now() - started) / 1000, queued.reduce((n, q) => n + q.results.length, 0));
+    queued.forEach(({ session, results }, i) => {
+      const outcome = outcomes[i] as InsertOutcome;
+      const insertedIds = new Set(outcome.inserted);
+      this.#o.events.stored(session.agent, results.filter((r) => insertedIds.has(r.id)));
+      // Only now, with the transaction committed, may the agent forget these results.
+      this.#send(session, { type: 'ack', ids: [...outcome.inserted, ...outcome.duplicates] });
+    });
   }
 
   #reject(session: Session, reason: RejectReason, id: string, code: IngestErrorCode | 'SW_VALIDATION', message: string): void {

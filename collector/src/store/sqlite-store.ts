@@ -171,6 +171,7 @@ export class SqliteStore implements Store {
   readonly #retentionMs: number;
   readonly #s: Statements;
   readonly #insertTx: Database.Transaction<(rows: readonly ResultValues[]) => InsertOutcome>;
+  readonly #insertGroupsTx: Database.Transaction<(groups: readonly (readonly ResultValues[])[]) => InsertOutcome[]>;
   readonly #rollupSeriesTx: Database.Transaction<
     (agentId: string, metric: SeriesMetric, from: number, to: number, stepMs: number) => SeriesPoint[]
   >;
@@ -184,6 +185,7 @@ export class SqliteStore implements Store {
     this.#retentionMs = retentionMs;
     this.#s = prepareStatements(db);
     this.#insertTx = db.transaction((rows) => this.#insertRows(rows));
+    this.#insertGroupsTx = db.transaction((groups) => groups.map((rows) => this.#insertRows(rows)));
     this.#rollupSeriesTx = db.transaction((agentId, metric, from, to, stepMs) =>
       this.#rollupSeries(agentId, metric, from, to, stepMs),
     );
@@ -252,6 +254,13 @@ export class SqliteStore implements Store {
     if (results.length === 0) return { inserted: [], duplicates: [] };
     const rows = results.map((result) => toValues(agentId, result, receivedAt));
     return this.#write(`store ${results.length} results of agent ${agentId}`, () => this.#insertTx.immediate(rows));
+  }
+
+  insertResultBatches(batches: readonly { agentId: string; results: readonly MeasurementResult[] }[], receivedAt: number): InsertOutcome[] {
+    if (batches.length === 0) return [];
+    const groups = batches.map((b) => b.results.map((result) => toValues(b.agentId, result, receivedAt)));
+    const total = groups.reduce((n, g) => n + g.length, 0);
+    return this.#write(`store ${total} results of ${batches.length} batches`, () => this.#insertGroupsTx.immediate(groups));
   }
 
   #insertRows(rows: readonly ResultValues[]): InsertOutcome {

@@ -99,6 +99,11 @@ export interface Store {
 
   /** One transaction: results new by id are inserted, known ids reported as duplicates. */
   insertResults(agentId: string, results: readonly MeasurementResult[], receivedAt: number): InsertOutcome;
+  /**
+   * Several agents' batches in ONE transaction (one fsync: group commit), an outcome per batch
+   * in order. An id met twice counts as inserted the first time and a duplicate after.
+   */
+  insertResultBatches(batches: readonly { agentId: string; results: readonly MeasurementResult[] }[], receivedAt: number): InsertOutcome[];
   queryResults(query: ResultQuery): { results: StoredResult[]; nextCursor?: string };
   latestResult(agentId: string): StoredResult | undefined;
   /** Rows for verdicts with `from <= ts < to`, optionally for one agent. */
