@@ -101,8 +101,7 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
       if (!authorised(req)) return sendError(res, 401, 'SW_UNAUTHORIZED', 'this collector needs Authorization: Bearer <read token> for the API and metrics');
     }
     if (path === '/metrics') {
-      metrics.refresh();
-      const text = await metrics.registry.metrics();
+      const text = await metrics.render();
       res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' }).end(text);
       return;
     }
