@@ -162,6 +162,15 @@ describe('/metrics', () => {
     expect(out.stdout).toBe('exit=0\n');
   });
 
+  it('exposes every metric the shipped Prometheus rules use', async () => {
+    const rules = (await import('node:fs')).readFileSync(new URL('../deploy/prometheus/speedwatch.rules.yml', import.meta.url), 'utf8');
+    const used = new Set([...rules.matchAll(/(?<![:\w])(speedwatch_[a-z_]+)\b/g)].map((m) => m[1] as string));
+    const { text } = await get('metrics');
+    const exposed = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string));
+    expect(used.size).toBeGreaterThan(5);
+    expect([...used].filter((name) => !exposed.has(name))).toEqual([]);
+  });
+
   it('drops every series of a revoked agent', async () => {
     t.store.revokeAgent('clinic-1', Date.now());
     t.collector.maintain();
