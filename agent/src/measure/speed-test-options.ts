@@ -23,7 +23,9 @@ export interface SpeedTestOptions {
   warmupMs: number;
   /** Throughput sampling interval. Default 200 ms. */
   sampleIntervalMs: number;
+  /** A TCP (and TLS) connection not made within this fails with SW_CONNECT_TIMEOUT. Default 5 000 ms. */
   connectTimeoutMs: number;
+  /** A stream that moves no byte (or has no upload confirmed) for this long fails with SW_STALLED. Default 5 000 ms. */
   stallTimeoutMs: number;
   /** Latency probes. Default 20. */
   latencyCount: number;

@@ -1,21 +1,11 @@
 import type { MeasureError } from './measure-error.js';
 import type { ThroughputResult } from '@speedwatch/shared';
+import type { SpeedTestOptions } from './speed-test-options.js';
 
-export interface ThroughputOptions {
-  /** Concurrent TCP connections. */
-  streams: number;
-  /** Length of the whole phase, warm-up included. */
-  durationMs: number;
-  /** Time at the start excluded from the rate while TCP leaves slow start. */
-  warmupMs: number;
-  /** How often the rate is sampled. */
-  sampleIntervalMs: number;
-  connectTimeoutMs: number;
-  /** A stream that moves no byte for this long fails with SW_STALLED. */
-  stallTimeoutMs: number;
-  ca?: string | Buffer;
+/** What a download or upload phase needs: the test's own settings, plus its progress callback. */
+export interface ThroughputOptions
+  extends Pick<SpeedTestOptions, 'streams' | 'durationMs' | 'warmupMs' | 'sampleIntervalMs' | 'connectTimeoutMs' | 'stallTimeoutMs' | 'ca' | 'signal'> {
   userAgent: string;
-  signal?: AbortSignal;
   /** Live progress: the rate over about the last second. */
   onProgress?: (progress: { elapsedMs: number; mbps: number }) => void;
 }
