@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, startEndpointProcess } from './support/processes.js';
 import type { Running } from './support/processes.js';
 
-const COLLECTOR = BIN.endpoint.replace('speedwatch-endpoint.js', 'speedwatch-collector.js');
+const COLLECTOR = BIN.collector;
 const dir = mkdtempSync(join(tmpdir(), 'sw-e2e-'));
 const db = join(dir, 'collector.db');
 let endpoint: Running & { url: string };

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, startUntil } from './support/processes.js';
 import type { Running } from './support/processes.js';
 
-const COLLECTOR = BIN.endpoint.replace('speedwatch-endpoint.js', 'speedwatch-collector.js');
+const COLLECTOR = BIN.collector;
 const RULES = new URL('../collector/deploy/prometheus/speedwatch.rules.yml', import.meta.url).pathname;
 
 function missing(): string | undefined {

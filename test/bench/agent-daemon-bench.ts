@@ -11,7 +11,7 @@ import { median } from '@speedwatch/shared';
 import { BIN, startEndpointProcess, startUntil } from '../support/processes.js';
 import type { BenchRow } from './collector-bench.js';
 
-const COLLECTOR = BIN.endpoint.replace('speedwatch-endpoint.js', 'speedwatch-collector.js');
+const COLLECTOR = BIN.collector;
 /** What agent/deploy/systemd/speedwatch-agent.service passes to node. */
 export const UNIT_NODE_FLAGS = ['--no-opt', '--max-semi-space-size=1'];
 

@@ -19,7 +19,7 @@ if (!Number.isInteger(port) || port < 1 || port > 65533) {
 }
 const dataDir = resolve('data');
 const db = join(dataDir, 'speedwatch.db');
-const collectorBin = BIN.endpoint.replace('speedwatch-endpoint.js', 'speedwatch-collector.js');
+const collectorBin = BIN.collector;
 const sites = [
   { id: 'demo-school', name: 'Demo school (fixed broadband)', kind: 'school', technology: 'fixed', mbps: 120, port: port + 1, area: 'Lạng Sơn/Cao Lộc/Hợp Thành', isp: 'VNPT' },
   { id: 'demo-clinic', name: 'Demo clinic (mobile broadband)', kind: 'clinic', technology: 'mobile', mbps: 30, port: port + 2, area: 'Lạng Sơn/Cao Lộc/Hợp Thành', isp: 'Viettel' },

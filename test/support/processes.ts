@@ -11,6 +11,7 @@ const ROOT = here.slice(0, here.lastIndexOf('/test/') + 1);
 export const BIN = {
   agent: `${ROOT}agent/dist/src/bin/speedwatch-agent.js`,
   endpoint: `${ROOT}collector/dist/src/bin/speedwatch-endpoint.js`,
+  collector: `${ROOT}collector/dist/src/bin/speedwatch-collector.js`,
 } as const;
 
 export interface Running {

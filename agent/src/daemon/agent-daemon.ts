@@ -13,8 +13,7 @@ import type { Clock } from '../schedule/scheduler.js';
 import { Scheduler } from '../schedule/scheduler.js';
 import type { CollectorAuthError } from '../stream/collector-client.js';
 import { CollectorClient } from '../stream/collector-client.js';
-import { speedTestBoundMs } from '../measure/speed-test-options.js';
-import { DEFAULT_SPEED_TEST_OPTIONS } from '../measure/speed-test-options.js';
+import { DEFAULT_SPEED_TEST_OPTIONS, speedTestBoundMs } from '../measure/speed-test-options.js';
 import { measureInChild } from './measure-in-child.js';
 
 export interface AgentDaemonDeps {

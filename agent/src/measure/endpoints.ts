@@ -106,3 +106,8 @@ export function withQuery(url: URL, params: Record<string, string>): string {
   for (const [key, value] of Object.entries(params)) out.searchParams.set(key, value);
   return `${out.pathname}${out.search}`;
 }
+
+/** Host (IPv6 brackets removed) and port (the scheme's default when absent) to open a socket to. */
+export function socketAddress(url: URL): { host: string; port: number } {
+  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) };
+}

@@ -8,7 +8,7 @@ import { Client } from 'undici';
 import type { LatencyResult, LoadedLatency } from '@speedwatch/shared';
 import { median, round, summarize } from '@speedwatch/shared';
 import { MeasureError, toMeasureError } from './measure-error.js';
-import { withQuery } from './endpoints.js';
+import { socketAddress, withQuery } from './endpoints.js';
 import { sleep } from './sleep.js';
 
 export interface ProbeOptions {
@@ -137,8 +137,7 @@ export async function measureLatency(url: URL, options: LatencyOptions): Promise
 
 /** Median time of `count` TCP handshakes to the URL's host and port (no TLS, no HTTP). */
 export async function measureConnectMs(url: URL, count: number, timeoutMs: number): Promise<number> {
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const { host, port } = socketAddress(url);
   const times: number[] = [];
   for (let i = 0; i < count; i++) {
     times.push(

@@ -10,6 +10,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
+import { socketAddress } from './endpoints.js';
 import { MeasureError, toMeasureError } from './measure-error.js';
 
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -53,8 +54,7 @@ export class RawHttpConnection {
   /** Opens the TCP (and TLS) connection; rejects with a coded MeasureError. */
   connect(): Promise<void> {
     const { url, readBuffer, connectTimeoutMs, ca } = this.#options;
-    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    const { host, port } = socketAddress(url);
     // Returning true keeps the socket reading; false would pause it.
     const onread = { buffer: readBuffer, callback: (n: number, buf: Buffer): boolean => (this.#onRead(n, buf), true) };
     return new Promise<void>((resolve, reject) => {

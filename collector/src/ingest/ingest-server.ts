@@ -15,12 +15,6 @@ import type { IngestErrorCode, RejectReason } from './ingest-errors.js';
 import { TokenBucket } from './token-bucket.js';
 import { bearerToken, hashToken } from './tokens.js';
 
-export const DEFAULT_WIRE_LIMITS: Readonly<WireLimits> = Object.freeze({
-  maxFrameBytes: 1024 * 1024,
-  maxBatch: 500,
-  maxMessagesPerMinute: 120,
-});
-
 /** What ingest tells the rest of the collector (metrics, logs); every hook is synchronous and cheap. */
 export interface IngestEvents {
   connected(agent: AgentRecord): void;
