@@ -201,7 +201,12 @@ describe('failure matrix', () => {
     ]);
   });
 
-  it('a connection that is never accepted (SYNs dropped at a full backlog): SW_CONNECT_TIMEOUT within the connect timeout', async () => {
+  // The second case once hung CI: the stall check destroyed a connection still opening, and
+  // its connect() never settled. A stall only counts once a connection is open.
+  it.each([
+    { stallTimeoutMs: 1000, label: 'stall timeout equal to the connect timeout' },
+    { stallTimeoutMs: 200, label: 'stall timeout shorter than the connect timeout' },
+  ])('a connection that is never accepted (SYNs dropped at a full backlog), $label: SW_CONNECT_TIMEOUT within the connect timeout', async ({ stallTimeoutMs }) => {
     // A listener that never accepts, with a backlog of 0: once its queue holds a connection,
     // the kernel drops further SYNs, so a connect neither succeeds nor fails.
     const script = "import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)";
@@ -210,7 +215,7 @@ describe('failure matrix', () => {
       const port = Number(await new Promise<string>((resolve) => holder.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
       const fillers = [0, 1, 2].map(() => net.connect(port, '127.0.0.1').on('error', () => {}));
       await new Promise((r) => setTimeout(r, 200));
-      const { result, elapsedMs } = await run(options(`http://127.0.0.1:${port}/`, ['download'], { connectTimeoutMs: 1000 }));
+      const { result, elapsedMs } = await run(options(`http://127.0.0.1:${port}/`, ['download'], { connectTimeoutMs: 1000, stallTimeoutMs }));
       fillers.forEach((s) => s.destroy());
       expect(result.status).toBe('failed');
       expect(result.error).toMatchObject({ phase: 'download', code: 'SW_CONNECT_TIMEOUT' });

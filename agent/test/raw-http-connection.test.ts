@@ -32,6 +32,15 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 }
 
 describe('RawHttpConnection', () => {
+  it('settles connect() when destroyed while the connection is still opening', async () => {
+    const conn = connection(await serve(http.createServer()));
+    const opening = conn.connect();
+    conn.destroy(new MeasureError('SW_STALLED', 'stopped while opening'));
+    const outcome = await Promise.race([codeOf(opening), new Promise<string>((r) => setTimeout(() => r('still pending after 2 s'), 2000))]);
+    expect(outcome).toBe('SW_STALLED');
+    expect(conn.connected).toBe(false);
+  });
+
   it('counts exactly the body bytes of Content-Length responses over one keep-alive connection', async () => {
     let connections = 0;
     const server = http.createServer((req, res) => {

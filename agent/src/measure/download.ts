@@ -83,7 +83,7 @@ export async function measureDownload(endpoint: Endpoint, options: ThroughputOpt
     options.onProgress?.({ elapsedMs: t, mbps: recent.add(t, bytes) });
     const now = performance.now();
     for (const conn of active) {
-      if (conn !== undefined && now - conn.lastReadAt > options.stallTimeoutMs) {
+      if (conn?.connected === true && now - conn.lastReadAt > options.stallTimeoutMs) {
         conn.destroy(new MeasureError('SW_STALLED', `${endpoint.downloadUrl.href}: no data for ${options.stallTimeoutMs} ms`));
       }
     }

@@ -31,7 +31,9 @@ export interface RawHttpConnectionOptions {
 export class RawHttpConnection {
   /** Body payload bytes received over this connection's life (headers and chunk framing excluded). */
   bodyBytes = 0;
-  /** `performance.now()` of the last byte received. */
+  /** True from the moment the connection is open; a stall can only happen after it. */
+  connected = false;
+  /** `performance.now()` of the last byte received, or of the connection opening. */
   lastReadAt = performance.now();
   /** False once the server asked to close, or after an error: open a new connection. */
   reusable = true;
@@ -78,10 +80,21 @@ export class RawHttpConnection {
         this.reusable = false;
         reject(toMeasureError(err, url.origin));
       };
+      // destroy() while connecting closes the socket without an 'error': settle on 'close' too,
+      // or whoever awaits the connect waits forever.
+      const onClose = (): void => {
+        clearTimeout(timer);
+        this.reusable = false;
+        reject(this.#failure ?? new MeasureError('SW_RESET', `${url.origin}: connection closed while opening`));
+      };
       socket.once('error', onError);
+      socket.once('close', onClose);
       socket.once(ready, () => {
         clearTimeout(timer);
         socket.off('error', onError);
+        socket.off('close', onClose);
+        this.connected = true;
+        this.lastReadAt = performance.now();
         socket.setNoDelay(true);
         socket.on('error', (err) => this.#fail(toMeasureError(err, url.origin)));
         socket.on('end', () => this.#onEnd());

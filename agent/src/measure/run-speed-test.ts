@@ -19,6 +19,12 @@ import { measureUpload } from './upload.js';
 import type { SpeedTestEvent, SpeedTestOptions } from './speed-test-options.js';
 import { speedTestBoundMs } from './speed-test-options.js';
 
+/**
+ * How long a step may go on after the bound fires before it is abandoned. Every phase stops
+ * itself on the bound's signal; this backstop keeps the bound a promise even if one does not.
+ */
+export const BOUND_GRACE_MS = 2_000;
+
 export interface SpeedTestDeps {
   now?: () => Date;
   newId?: () => string;
@@ -38,6 +44,16 @@ export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDep
   const boundMs = speedTestBoundMs(options);
   const timer = setTimeout(() => bound.abort(), boundMs);
   const signal = options.signal === undefined ? bound.signal : AbortSignal.any([options.signal, bound.signal]);
+  let backstopTimer: NodeJS.Timeout | undefined;
+  const backstop = new Promise<never>((_resolve, reject) => {
+    const arm = (): void => {
+      backstopTimer = setTimeout(() => reject(new MeasureError('SW_ABORTED', `a step did not stop within ${BOUND_GRACE_MS} ms of the test's bound (${boundMs} ms) and was abandoned`)), BOUND_GRACE_MS);
+    };
+    if (signal.aborted) arm();
+    else signal.addEventListener('abort', arm, { once: true });
+  });
+  backstop.catch(() => {}); // raced below; never unhandled when nothing is racing it
+  const bounded = <T>(step: Promise<T>): Promise<T> => Promise.race([step, backstop]);
   const result: MeasurementResult = {
     schemaVersion: RESULT_SCHEMA_VERSION,
     id: (deps.newId ?? randomUUID)(),
@@ -63,12 +79,12 @@ export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDep
   try {
     let endpoint: Endpoint;
     try {
-      const selection = await selectEndpoint(options.endpoints, {
+      const selection = await bounded(selectEndpoint(options.endpoints, {
         ...probeOptions,
         probes: options.selectionProbes,
         concurrency: options.selectionConcurrency,
         ...(options.server === undefined ? {} : { force: options.server }),
-      });
+      }));
       endpoint = selection.endpoint;
       result.endpoint = selection.choice;
       emit({ type: 'selected', endpoint: endpoint.name, reason: selection.choice.reason });
@@ -82,19 +98,19 @@ export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDep
       return result;
     }
 
-    const ip = await fetchClientIp(endpoint.getIpUrl, { timeoutMs: options.latencyTimeoutMs, ...(options.ca === undefined ? {} : { ca: options.ca }) });
+    const ip = await bounded(fetchClientIp(endpoint.getIpUrl, { timeoutMs: options.latencyTimeoutMs, ...(options.ca === undefined ? {} : { ca: options.ca }) })).catch(() => undefined);
     if (ip !== undefined) result.clientIp = ip;
 
     if (options.tests.includes('latency') && !signal.aborted) {
       emit({ type: 'phase-start', phase: 'latency' });
       try {
-        result.latency = await measureLatency(endpoint.pingUrl, {
+        result.latency = await bounded(measureLatency(endpoint.pingUrl, {
           ...probeOptions,
           count: options.latencyCount,
           intervalMs: 0,
           signal,
           onProbe: (rttMs, index) => emit({ type: 'probe', rttMs, index, count: options.latencyCount }),
-        });
+        }));
         emit({ type: 'phase-end', phase: 'latency' });
       } catch (err) {
         const error = record('latency', err);
@@ -120,8 +136,8 @@ export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDep
     ): Promise<ThroughputResult | undefined> => {
       emit({ type: 'phase-start', phase, durationMs: options.durationMs });
       const loaded = new LoadedLatencySampler(endpoint.pingUrl, { ...probeOptions, intervalMs: options.loadedLatencyIntervalMs });
-      const outcome = await measure(endpoint, throughputOptions(phase)).catch((err: unknown): PhaseOutcome => ({ error: toMeasureError(err, phase) }));
-      const underLoad = await loaded.stop();
+      const outcome = await bounded(measure(endpoint, throughputOptions(phase))).catch((err: unknown): PhaseOutcome => ({ error: toMeasureError(err, phase) }));
+      const underLoad = await bounded(loaded.stop()).catch(() => undefined);
       if (underLoad !== undefined) result.loadedLatency = { ...result.loadedLatency, [phase]: underLoad };
       const error = outcome.error === undefined ? undefined : record(phase, outcome.error);
       emit({ type: 'phase-end', phase, ...(error === undefined ? {} : { error: { code: error.code, message: error.message } }) });
@@ -142,6 +158,7 @@ export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDep
     return result;
   } finally {
     clearTimeout(timer);
+    clearTimeout(backstopTimer);
     const measured = options.tests.filter((t) => result[t] !== undefined).length;
     result.status = measured === 0 ? 'failed' : measured === options.tests.length && errors.length === 0 ? 'ok' : 'partial';
     if (errors.length > 0) {
