@@ -22,6 +22,19 @@ export interface Running {
   stop: (graceMs?: number) => Promise<void>;
 }
 
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited (at once if it already has). */
+export function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
 /**
  * Starts `command` and resolves once a stdout line satisfies `ready` (returning that line),
  * or rejects after `timeoutMs` or if the process exits first.
@@ -40,16 +53,7 @@ export async function startUntil(
   const running: Running = {
     child,
     output: () => out,
-    stop: (graceMs = 3000) =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        child.kill('SIGTERM');
-      }),
+    stop: (graceMs = 3000) => stopChild(child, graceMs),
   };
   try {
     const line = await new Promise<string>((resolve, reject) => {
