@@ -6,7 +6,7 @@
  * results over the WebSocket protocol. The Prometheus part is skipped with a printed reason
  * where the prometheus binary is missing, except under CI.
  */
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -233,7 +233,7 @@ describe('Grafana dashboards', () => {
 const why = prometheusUnavailable('Grafana dashboard query test');
 
 describe.skipIf(why !== undefined)('Grafana dashboard queries in a real Prometheus scraping a live collector', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sw-grafana-'));
+  let dir = '';
   let collector: LiveCollector | undefined;
   let prometheus: PrometheusServer | undefined;
   const agents: AgentConnection[] = [];
@@ -250,6 +250,7 @@ describe.skipIf(why !== undefined)('Grafana dashboard queries in a real Promethe
   }
 
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sw-grafana-'));
     collector = await startCollector(dir, SITES);
     prometheus = await startPrometheus(dir, collector.target);
     values = selections(collector.target);
@@ -282,6 +283,7 @@ describe.skipIf(why !== undefined)('Grafana dashboard queries in a real Promethe
     await Promise.all(agents.map((a) => a.close()));
     await prometheus?.stop();
     await collector?.stop();
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
   });
 
   it.each(QUERIES)('$file › $panel › $refId parses and runs as an instant and a range query ($selection)', async ({ expr: query, selection }) => {

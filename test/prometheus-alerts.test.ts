@@ -5,7 +5,7 @@
  * is an hour), and good results make it go away. Skipped with a printed reason where the
  * prometheus binary is missing, except under CI.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +21,7 @@ interface PromAlert {
 }
 
 describe.skipIf(why !== undefined)('alerts in a real Prometheus scraping a live collector', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sw-prom-'));
+  let dir = '';
   let collector: LiveCollector | undefined;
   let prometheus: PrometheusServer | undefined;
 
@@ -30,6 +30,7 @@ describe.skipIf(why !== undefined)('alerts in a real Prometheus scraping a live 
   }
 
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sw-prom-'));
     collector = await startCollector(dir, [{ id: 'clinic-1', siteKind: 'clinic', technology: 'mobile', isp: 'Viettel', area: 'Lạng Sơn/Cao Lộc' }]);
     prometheus = await startPrometheus(dir, collector.target);
   }, 60_000);
@@ -37,6 +38,7 @@ describe.skipIf(why !== undefined)('alerts in a real Prometheus scraping a live 
   afterAll(async () => {
     await prometheus?.stop();
     await collector?.stop();
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
   });
 
   it('shows SpeedwatchSiteBelowTarget for a mobile site at 30 Mbps, naming it, and drops it after good results', async () => {
