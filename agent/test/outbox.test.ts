@@ -13,10 +13,10 @@ import { DEAD_LETTER_FILE, LOG_FILE, Outbox, UNREADABLE_CODE } from '../src/outb
 import type { OutboxOptions } from '../src/outbox/outbox.js';
 import { encodeFrame, FRAME_HEADER_BYTES } from '../src/outbox/record-format.js';
 
-/** A typical result: latency, download and upload with 14 to 20 samples each, about 1.5 KB of JSON. */
+/** A typical result: latency, download and upload with 40 samples each, about 1.5 KB of JSON. */
 function makeResult(n: number): MeasurementResult {
-  const samples = Array.from({ length: 14 }, (_, i) => ({ tMs: (i + 1) * 500, mbps: 90 + ((i * 7 + n) % 9) + 0.25 }));
-  const throughput = { mbps: 93.5, bytes: 93_500_000, durationMs: 8000, streams: 4, warmupMs: 2000, totalBytes: 117_000_000, samples };
+  const samplesMbps = Array.from({ length: 40 }, (_, i) => 90 + ((i * 7 + n) % 9) + 0.25);
+  const throughput = { mbps: 93.5, bytes: 93_500_000, durationMs: 8000, streams: 4, warmupMs: 2000, totalBytes: 117_000_000, sampleIntervalMs: 250, samplesMbps };
   return {
     schemaVersion: 1,
     id: resultId(n),
@@ -408,12 +408,12 @@ describe('Outbox', () => {
     });
 
     it('keeps every result whose append resolved when kills land during large writes', async () => {
-      // A 10 000-sample result is about 600 KB; Linux stops a write to the page cache between
-      // pages when SIGKILL arrives, so some of these kills leave a torn frame (about 1 in 40
-      // in trials; the truncation tests above cover that path every time).
-      const samples = Array.from({ length: 10_000 }, (_, i) => ({ tMs: (i + 1) * 10, mbps: 93.25 }));
+      // A result with 10 000 samples per direction is about 200 KB; Linux stops a write to the
+      // page cache between pages when SIGKILL arrives, so some of these kills leave a torn frame
+      // (the truncation tests above cover that path every time).
+      const samplesMbps = Array.from({ length: 10_000 }, (_, i) => 93.25 + i / 1e6);
       const base = makeResult(0);
-      const big = { ...base, download: { ...base.download!, samples }, upload: { ...base.upload!, samples } };
+      const big = { ...base, download: { ...base.download!, sampleIntervalMs: 10, samplesMbps }, upload: { ...base.upload!, sampleIntervalMs: 10, samplesMbps } };
       const durable = await killRounds(big, [0, 2, 4, 6, 8, 10].map((killDelayMs, i) => ({ count: 1 + (i % 3), killDelayMs })));
       expect(durable).toBeGreaterThanOrEqual(6 + 2 * 3);
     });

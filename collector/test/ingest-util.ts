@@ -57,8 +57,8 @@ export function makeResult(overrides: Partial<MeasurementResult> = {}, downloadM
     finishedAt: new Date(Date.parse(startedAt) + 25_000).toISOString(),
     technology: 'fixed',
     latency: { count: 3, minMs: 4, medianMs: 5, meanMs: 5, p90Ms: 6, maxMs: 6, jitterMs: 1, lossRatio: 0, samplesMs: [4, 5, 6] },
-    download: { mbps: downloadMbps, bytes: downloadMbps * 1e6, durationMs: 8000, streams: 4, warmupMs: 2000, totalBytes: downloadMbps * 1.25e6, samples: [] },
-    upload: { mbps: 40, bytes: 40e6, durationMs: 8000, streams: 4, warmupMs: 2000, totalBytes: 50e6, samples: [], confirmedBy: 'header' },
+    download: { mbps: downloadMbps, bytes: downloadMbps * 1e6, durationMs: 8000, streams: 4, warmupMs: 2000, totalBytes: downloadMbps * 1.25e6, sampleIntervalMs: 200, samplesMbps: [] },
+    upload: { mbps: 40, bytes: 40e6, durationMs: 8000, streams: 4, warmupMs: 2000, totalBytes: 50e6, sampleIntervalMs: 200, samplesMbps: [], confirmedBy: 'header' },
     ...overrides,
   });
 }

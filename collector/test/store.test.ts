@@ -76,10 +76,8 @@ function makeResult(startedAt: number, spec: ResultSpec = {}): MeasurementResult
       streams: 4,
       warmupMs: 2_000,
       totalBytes: Math.round(bytes * 1.25),
-      samples: [
-        { tMs: 5_000, mbps },
-        { tMs: 10_000, mbps },
-      ],
+      sampleIntervalMs: 5_000,
+      samplesMbps: [mbps, mbps],
     };
   };
   const doc: Record<string, unknown> = {

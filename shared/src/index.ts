@@ -22,7 +22,6 @@ export type {
   SelectionReason,
   Technology,
   ThroughputResult,
-  ThroughputSample,
 } from './result/result.js';
 export { measurementResultSchema, parseMeasurementResult } from './result/result-schema.js';
 export { DEFAULT_TARGETS, checkResult } from './targets/targets.js';

@@ -19,7 +19,8 @@ function validResult(): MeasurementResult {
       streams: 4,
       warmupMs: 2000,
       totalBytes: 130_000_000,
-      samples: [{ tMs: 200, mbps: 90 }],
+      sampleIntervalMs: 200,
+      samplesMbps: [90, 91.5],
     },
     loadedLatency: { download: { count: 30, medianMs: 12, p90Ms: 20, lossRatio: 0 } },
   };
@@ -44,7 +45,9 @@ describe('parseMeasurementResult', () => {
   it.each<[string, (r: Record<string, any>) => void, string, RegExp]>([
     ['a missing status', (r) => delete r['status'], 'status', /one of "ok", "partial", "failed" \(required\)/],
     ['a wrong status', (r) => (r['status'] = 'great'), 'status', /one of "ok", "partial", "failed", got "great"/],
-    ['a negative rate deep inside', (r) => (r['download'].samples[0].mbps = -1), 'download.samples[0].mbps', />= 0/],
+    ['a negative rate deep inside', (r) => (r['download'].samplesMbps[1] = -1), 'download.samplesMbps[1]', />= 0/],
+    ['a sample that is not a number', (r) => (r['download'].samplesMbps[0] = { mbps: 90 }), 'download.samplesMbps[0]', /a finite number/],
+    ['a zero sample interval', (r) => (r['download'].sampleIntervalMs = 0), 'download.sampleIntervalMs', />= 1/],
     ['a string for a number', (r) => (r['latency'].medianMs = '1.5'), 'latency.medianMs', /a finite number/],
     ['an unknown field', (r) => (r['speed'] = 1), 'speed', /^speed: unknown field \(known fields: schemaVersion, id, status/],
     ['an impossible date', (r) => (r['startedAt'] = '2025-13-45T99:00:00Z'), 'startedAt', /ISO 8601/],

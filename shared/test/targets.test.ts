@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkResult, DEFAULT_TARGETS } from '../src/index.js';
 
-const download = (mbps: number) => ({ download: { mbps, bytes: 1, durationMs: 1000, streams: 1, warmupMs: 0, totalBytes: 1, samples: [] } });
+const download = (mbps: number) => ({ download: { mbps, bytes: 1, durationMs: 1000, streams: 1, warmupMs: 0, totalBytes: 1, sampleIntervalMs: 200, samplesMbps: [] } });
 
 describe('targets', () => {
   it('defaults to the plan: fixed download >= 102 Mbps, mobile download >= 42 Mbps', () => {

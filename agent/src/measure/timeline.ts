@@ -3,7 +3,7 @@
  * every sampling tick (exact byte counts); upload adds one per confirmed request and is
  * interpolated between them, since the server read those bytes steadily in between.
  */
-import type { ThroughputResult, ThroughputSample } from '@speedwatch/shared';
+import type { ThroughputResult } from '@speedwatch/shared';
 import { mbpsFromBytes, round } from '@speedwatch/shared';
 
 /** The measured window must be at least this long to report a rate. */
@@ -53,11 +53,12 @@ export class Timeline {
 /** Cumulative bytes as a function of ms since the phase started. */
 export type BytesAt = (tMs: number) => number;
 
-/** Per-interval rates from 0 to `endMs` every `stepMs`. */
-export function rateSamples(bytesAt: BytesAt, stepMs: number, endMs: number): ThroughputSample[] {
-  const out: ThroughputSample[] = [];
-  for (let t = stepMs; t <= endMs + 1e-9; t += stepMs) {
-    out.push({ tMs: round(t, 1), mbps: round(mbpsFromBytes(bytesAt(t) - bytesAt(t - stepMs), stepMs), 3) });
+/** The rate in each whole interval of `stepMs` from 0 to `endMs`. */
+export function rateSamples(bytesAt: BytesAt, stepMs: number, endMs: number): number[] {
+  const out: number[] = [];
+  for (let i = 1; i * stepMs <= endMs + 1e-9; i++) {
+    const t = i * stepMs;
+    out.push(round(mbpsFromBytes(bytesAt(t) - bytesAt(t - stepMs), stepMs), 3));
   }
   return out;
 }
@@ -86,6 +87,7 @@ export function throughputFromCurve(
     streams: options.streams,
     warmupMs: options.warmupMs,
     totalBytes: Math.round(bytesAt(endMs)),
-    samples: rateSamples(bytesAt, options.sampleIntervalMs, endMs),
+    sampleIntervalMs: options.sampleIntervalMs,
+    samplesMbps: rateSamples(bytesAt, options.sampleIntervalMs, endMs),
   };
 }

@@ -11,6 +11,7 @@ import { createLogger, SpeedwatchError, siteSchema, UsageError, ValidationError 
 import type { CollectorConfig, ConfigOverrides } from '../config/collector-config.js';
 import { ConfigError, loadCollectorConfig } from '../config/collector-config.js';
 import { hashToken, newToken } from '../ingest/tokens.js';
+import { WorkerResultWriter } from '../ingest/worker-result-writer.js';
 import { startCollector } from '../server/collector-server.js';
 import { createVerdictService } from '../server/verdict-service.js';
 import { openStore } from '../store/sqlite-store.js';
@@ -79,7 +80,14 @@ async function serve(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const collector = await startCollector(config, { store, logger, verdicts });
+  let resultWriter: WorkerResultWriter;
+  try {
+    resultWriter = await WorkerResultWriter.open(config.db, { retentionDays: config.retentionDays }, logger.child({ component: 'writer' }));
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  const collector = await startCollector(config, { store, logger, verdicts, resultWriter });
   const stopped = new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
@@ -88,6 +96,7 @@ async function serve(argv: string[]): Promise<number> {
   process.stdout.write(`${JSON.stringify({ event: 'listening', url: collector.url })}\n`);
   await stopped;
   await collector.close();
+  await resultWriter.close();
   store.close();
   return 0;
 }

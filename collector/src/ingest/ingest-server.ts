@@ -10,7 +10,12 @@ import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import type { CollectorMessage, Logger, MeasurementResult, WireLimits } from '@speedwatch/shared';
 import { AGENTS_PATH, CLOSE_CODES, helloSchema, parseMeasurementResult, PROTOCOL_VERSION, resultsSchema, ValidationError } from '@speedwatch/shared';
+import type { ResultColumns } from '../store/result-row.js';
+import { resultColumns } from '../store/result-row.js';
+import type { FrameBatch } from './frame-batch.js';
 import type { AgentRecord, InsertOutcome, Store } from '../store/store-types.js';
+import type { ResultWriter } from './result-writer.js';
+import { inlineResultWriter } from './result-writer.js';
 import type { IngestErrorCode, RejectReason } from './ingest-errors.js';
 import { TokenBucket } from './token-bucket.js';
 import { bearerToken, hashToken } from './tokens.js';
@@ -28,6 +33,8 @@ export interface IngestEvents {
 
 export interface IngestOptions {
   store: Store;
+  /** Commits validated results; default: `store` on this thread. */
+  writer?: ResultWriter;
   logger: Logger;
   /** Wall clock, ms since the epoch. */
   now: () => number;
@@ -52,6 +59,19 @@ interface Session {
   log: Logger;
 }
 
+/**
+ * Commits handed to the writer at once: with two, the writer thread starts the next commit
+ * as soon as one ends, instead of waiting for this thread to read the answer and send more.
+ */
+const MAX_COMMITS_IN_FLIGHT = 2;
+
+/** A validated batch waiting for its commit; `batch` is dropped once the writer has it. */
+interface Queued {
+  session: Session;
+  results: MeasurementResult[];
+  batch: FrameBatch | undefined;
+}
+
 /** Closes a flooding connection after this many rate-limited messages in a row. */
 const MAX_CONSECUTIVE_VIOLATIONS = 20;
 
@@ -62,11 +82,15 @@ export class IngestServer {
   readonly #heartbeat: NodeJS.Timeout;
   #nextConnId = 1;
   /** Batches validated and waiting for the next group commit. */
-  readonly #queue: { session: Session; results: MeasurementResult[] }[] = [];
+  readonly #queue: Queued[] = [];
   #flushHandle: NodeJS.Immediate | undefined;
+  /** Commits handed to the writer and not yet answered. */
+  readonly #writing = new Set<Promise<void>>();
+  readonly #writer: ResultWriter;
 
   constructor(options: IngestOptions) {
     this.#o = options;
+    this.#writer = options.writer ?? inlineResultWriter(options.store);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.limits.maxFrameBytes, perMessageDeflate: false });
     this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs);
     this.#heartbeat.unref();
@@ -108,7 +132,11 @@ export class IngestServer {
     // Commit and ack what is already queued before the connections go.
     if (this.#flushHandle !== undefined) {
       clearImmediate(this.#flushHandle);
+      this.#flushHandle = undefined;
+    }
+    while (this.#writing.size > 0 || this.#queue.length > 0) {
       this.#flush();
+      await Promise.all(this.#writing);
     }
     const closed = [...this.#sessions.values()].map(
       (s) =>
@@ -186,8 +214,9 @@ export class IngestServer {
     session.violations = 0;
     if (isBinary) return this.#error(session, 'binary', 'SW_PROTOCOL_BINARY', 'binary frames are not part of the protocol; send JSON text');
     let message: unknown;
+    const text = data.toString();
     try {
-      message = JSON.parse(data.toString());
+      message = JSON.parse(text);
     } catch {
       return this.#error(session, 'json', 'SW_PROTOCOL_JSON', 'the frame is not valid JSON');
     }
@@ -195,7 +224,7 @@ export class IngestServer {
     if (type === 'hello') return this.#onHello(session, message);
     if (type === 'results') {
       if (!session.helloDone) return this.#error(session, 'hello_required', 'SW_HELLO_REQUIRED', 'send hello before results');
-      return this.#onResults(session, message);
+      return this.#onResults(session, message, text);
     }
     this.#error(session, 'message', 'SW_PROTOCOL_MESSAGE', `unknown message type ${JSON.stringify(String(type)).slice(0, 60)}; expected hello or results`);
   }
@@ -227,7 +256,7 @@ export class IngestServer {
     });
   }
 
-  #onResults(session: Session, message: unknown): void {
+  #onResults(session: Session, message: unknown, text: string): void {
     const length = Array.isArray((message as { results?: unknown }).results) ? (message as { results: unknown[] }).results.length : 0;
     if (length > this.#o.limits.maxBatch) {
       return this.#error(session, 'batch_too_large', 'SW_BATCH_TOO_LARGE', `${length} results in one message; the limit is ${this.#o.limits.maxBatch}`);
@@ -240,6 +269,8 @@ export class IngestServer {
     }
     const now = this.#o.now();
     const valid: MeasurementResult[] = [];
+    const accepted: number[] = [];
+    const columns: ResultColumns[] = [];
     const seen = new Set<string>();
     for (const [index, raw] of batch.results.entries()) {
       const rawId = (raw as { id?: unknown } | null)?.id;
@@ -263,29 +294,45 @@ export class IngestServer {
         continue;
       }
       valid.push(result);
+      accepted.push(index);
+      columns.push(resultColumns(result));
     }
     if (valid.length === 0) return;
-    this.#queue.push({ session, results: valid });
-    if (this.#flushHandle === undefined) this.#flushHandle = setImmediate(() => this.#flush());
+    this.#queue.push({ session, results: valid, batch: { agentId: session.agent.id, receivedAt: now, frame: text, count: batch.results.length, accepted, columns } });
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushHandle === undefined && this.#writing.size < MAX_COMMITS_IN_FLIGHT) this.#flushHandle = setImmediate(() => this.#flush());
   }
 
   /**
-   * Group commit: every batch that arrived in the same turn of the event loop, from any agent,
-   * goes into one transaction (one fsync), then each agent gets its own ack. Under load many
-   * batches arrive while a commit is in progress, so the fsync is shared by all of them.
+   * Group commit: every batch queued since the last flush, from any agent, goes into one
+   * transaction (one fsync), then each agent gets its own ack. At most MAX_COMMITS_IN_FLIGHT
+   * at a time: under load batches pile up meanwhile, so an fsync is shared by all of them.
    */
   #flush(): void {
     this.#flushHandle = undefined;
+    if (this.#writing.size >= MAX_COMMITS_IN_FLIGHT) return; // a commit ending flushes again
     const queued = this.#queue.splice(0);
     if (queued.length === 0) return;
-    const now = this.#o.now();
+    const writing: Promise<void> = this.#commit(queued)
+      .catch((err: unknown) => this.#o.logger.error({ event: 'commit-failed', err }, 'handling a commit failed'))
+      .finally(() => {
+        this.#writing.delete(writing);
+        if (this.#queue.length > 0) this.#scheduleFlush();
+      });
+    this.#writing.add(writing);
+  }
+
+  async #commit(queued: readonly Queued[]): Promise<void> {
     const started = performance.now();
     let outcomes;
     try {
-      outcomes = this.#o.store.insertResultBatches(
-        queued.map((q) => ({ agentId: q.session.agent.id, results: q.results })),
-        now,
-      );
+      const writing = this.#writer.write(queued.map((q) => q.batch as FrameBatch));
+      // The writer has its own copy now (or is done): let the frames go before the commit ends.
+      for (const q of queued) q.batch = undefined;
+      outcomes = await writing;
     } catch (err) {
       const total = queued.reduce((n, q) => n + q.results.length, 0);
       this.#o.events.rejected('store_unavailable', total);

@@ -11,6 +11,7 @@ import type { Logger } from '@speedwatch/shared';
 import { handleApi, sendError, sendJson } from '../api/api.js';
 import type { CollectorConfig } from '../config/collector-config.js';
 import { IngestServer } from '../ingest/ingest-server.js';
+import type { ResultWriter } from '../ingest/result-writer.js';
 import { CollectorMetrics } from '../metrics/collector-metrics.js';
 import type { Store } from '../store/store-types.js';
 import type { VerdictService } from './verdict-service.js';
@@ -19,6 +20,8 @@ export interface CollectorDeps {
   store: Store;
   logger: Logger;
   verdicts: VerdictService;
+  /** Commits ingested results; default: `store` on this thread (the bin uses a worker thread). */
+  resultWriter?: ResultWriter;
   /** Wall clock, ms since the epoch. */
   now?: () => number;
 }
@@ -40,6 +43,7 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
   const metrics = new CollectorMetrics({ databaseSizeBytes: () => store.sizeBytes() });
   const ingest = new IngestServer({
     store,
+    ...(deps.resultWriter === undefined ? {} : { writer: deps.resultWriter }),
     logger: logger.child({ component: 'ingest' }),
     now,
     limits: config.limits,

@@ -10,6 +10,8 @@ import Database from 'better-sqlite3';
 import type { Aggregate } from './aggregate.js';
 import { aggregateValues, combineAggregates } from './aggregate.js';
 import { MIGRATIONS } from './migrations.js';
+import type { ResultRow } from './result-row.js';
+import { resultRow } from './result-row.js';
 import { StoreError, reasonOf } from './store-error.js';
 import { SERIES_METRICS } from './store-types.js';
 import type {
@@ -67,7 +69,7 @@ interface AgentRow {
   last_seen_at: number | null;
 }
 
-interface ResultRow {
+interface DocumentRow {
   id: string;
   agent_id: string;
   ts: number;
@@ -90,20 +92,6 @@ interface SampleRow {
   latency_ms: number | null;
 }
 
-/** A result flattened to the columns of `results`, in the order of the INSERT. */
-type ResultValues = [
-  id: string,
-  agentId: string,
-  ts: number,
-  receivedAt: number,
-  status: string,
-  downloadMbps: number | null,
-  uploadMbps: number | null,
-  latencyMs: number | null,
-  jitterMs: number | null,
-  lossRatio: number | null,
-  doc: string,
-];
 
 /** agent_id, ts, then the five metrics in SERIES_METRICS order. */
 type RollupSourceRow = [agentId: string, ts: number, ...metrics: (number | null)[]];
@@ -170,8 +158,8 @@ export class SqliteStore implements Store {
   readonly #path: string;
   readonly #retentionMs: number;
   readonly #s: Statements;
-  readonly #insertTx: Database.Transaction<(rows: readonly ResultValues[]) => InsertOutcome>;
-  readonly #insertGroupsTx: Database.Transaction<(groups: readonly (readonly ResultValues[])[]) => InsertOutcome[]>;
+  readonly #insertTx: Database.Transaction<(rows: readonly ResultRow[]) => InsertOutcome>;
+  readonly #insertGroupsTx: Database.Transaction<(groups: readonly (readonly ResultRow[])[]) => InsertOutcome[]>;
   readonly #rollupSeriesTx: Database.Transaction<
     (agentId: string, metric: SeriesMetric, from: number, to: number, stepMs: number) => SeriesPoint[]
   >;
@@ -252,18 +240,22 @@ export class SqliteStore implements Store {
    */
   insertResults(agentId: string, results: readonly MeasurementResult[], receivedAt: number): InsertOutcome {
     if (results.length === 0) return { inserted: [], duplicates: [] };
-    const rows = results.map((result) => toValues(agentId, result, receivedAt));
+    const rows = results.map((result) => resultRow(agentId, result, receivedAt));
     return this.#write(`store ${results.length} results of agent ${agentId}`, () => this.#insertTx.immediate(rows));
   }
 
   insertResultBatches(batches: readonly { agentId: string; results: readonly MeasurementResult[] }[], receivedAt: number): InsertOutcome[] {
     if (batches.length === 0) return [];
-    const groups = batches.map((b) => b.results.map((result) => toValues(b.agentId, result, receivedAt)));
-    const total = groups.reduce((n, g) => n + g.length, 0);
-    return this.#write(`store ${total} results of ${batches.length} batches`, () => this.#insertGroupsTx.immediate(groups));
+    return this.insertRowGroups(batches.map((b) => b.results.map((result) => resultRow(b.agentId, result, receivedAt))));
   }
 
-  #insertRows(rows: readonly ResultValues[]): InsertOutcome {
+  insertRowGroups(groups: readonly (readonly ResultRow[])[]): InsertOutcome[] {
+    if (groups.length === 0) return [];
+    const total = groups.reduce((n, g) => n + g.length, 0);
+    return this.#write(`store ${total} results of ${groups.length} batches`, () => this.#insertGroupsTx.immediate(groups));
+  }
+
+  #insertRows(rows: readonly ResultRow[]): InsertOutcome {
     const horizon = this.#s.state.get()?.rolled_up_to ?? null;
     const inserted: string[] = [];
     const duplicates: string[] = [];
@@ -526,19 +518,19 @@ function prepareStatements(db: Db) {
     rotateToken: db.prepare<[string, string]>('UPDATE agents SET token_hash = ? WHERE id = ? AND revoked_at IS NULL'),
     recordHello: db.prepare<[string, number, string]>('UPDATE agents SET version = ?, last_seen_at = ? WHERE id = ?'),
 
-    insertResult: db.prepare<ResultValues>(
+    insertResult: db.prepare<ResultRow>(
       `INSERT INTO results (${RESULT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     ),
     // low, to, afterTs, afterId, limit
-    pageAll: db.prepare<[number, number, number, string, number], ResultRow>(
+    pageAll: db.prepare<[number, number, number, string, number], DocumentRow>(
       `SELECT ${RESULT_COLUMNS} FROM results INDEXED BY results_ts
        WHERE ts >= ? AND ts < ? AND (ts > ? OR id > ?) ORDER BY ts, id LIMIT ?`,
     ),
-    pageAgent: db.prepare<[string, number, number, number, string, number], ResultRow>(
+    pageAgent: db.prepare<[string, number, number, number, string, number], DocumentRow>(
       `SELECT ${RESULT_COLUMNS} FROM results INDEXED BY results_agent_ts
        WHERE agent_id = ? AND ts >= ? AND ts < ? AND (ts > ? OR id > ?) ORDER BY ts, id LIMIT ?`,
     ),
-    latest: db.prepare<[string], ResultRow>(
+    latest: db.prepare<[string], DocumentRow>(
       `SELECT ${RESULT_COLUMNS} FROM results INDEXED BY results_agent_ts WHERE agent_id = ? ORDER BY ts DESC, id DESC LIMIT 1`,
     ),
     samplesAll: db.prepare<[number, number], SampleRow>(
@@ -637,26 +629,6 @@ function checkTime(name: string, ms: number): number {
   return ms;
 }
 
-function toValues(agentId: string, result: MeasurementResult, receivedAt: number): ResultValues {
-  const ts = Date.parse(result.startedAt);
-  if (!Number.isFinite(ts)) {
-    throw new StoreError('SW_STORE_ARGUMENT', `result ${result.id}: startedAt is not a date: ${JSON.stringify(result.startedAt)}`);
-  }
-  const { latency } = result;
-  return [
-    result.id,
-    agentId,
-    ts,
-    receivedAt,
-    result.status,
-    result.download?.mbps ?? null,
-    result.upload?.mbps ?? null,
-    latency?.medianMs ?? null,
-    latency?.jitterMs ?? null,
-    latency?.lossRatio ?? null,
-    JSON.stringify(result),
-  ];
-}
 
 function toAgent(row: AgentRow): AgentRecord {
   const agent: AgentRecord = {
@@ -676,7 +648,7 @@ function toAgent(row: AgentRow): AgentRecord {
   return agent;
 }
 
-function toStoredResult(row: ResultRow): StoredResult {
+function toStoredResult(row: DocumentRow): StoredResult {
   const stored: StoredResult = {
     id: row.id,
     agentId: row.agent_id,

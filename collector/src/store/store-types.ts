@@ -4,6 +4,7 @@
  * Times are milliseconds since the epoch (UTC) unless a name says otherwise.
  */
 import type { MeasurementResult, ResultStatus, SiteKind, Technology } from '@speedwatch/shared';
+import type { ResultRow } from './result-row.js';
 
 export interface AgentRecord {
   /** Chosen by the operator (`agents add --id`), e.g. "lso-caoloc-thcs-hopthanh". */
@@ -104,6 +105,8 @@ export interface Store {
    * in order. An id met twice counts as inserted the first time and a duplicate after.
    */
   insertResultBatches(batches: readonly { agentId: string; results: readonly MeasurementResult[] }[], receivedAt: number): InsertOutcome[];
+  /** As insertResultBatches, for rows already flattened by `resultRow` (what the writer thread gets). */
+  insertRowGroups(groups: readonly (readonly ResultRow[])[]): InsertOutcome[];
   queryResults(query: ResultQuery): { results: StoredResult[]; nextCursor?: string };
   latestResult(agentId: string): StoredResult | undefined;
   /** Rows for verdicts with `from <= ts < to`, optionally for one agent. */

@@ -15,7 +15,7 @@ export class SpeedwatchError extends Error {
 
 /** A value from the network, a file, argv or env did not have the expected shape. */
 export class ValidationError extends SpeedwatchError {
-  /** Where the problem is, e.g. `download.samples[3].mbps`; `''` for the value itself. */
+  /** Where the problem is, e.g. `download.samplesMbps[3]`; `''` for the value itself. */
   readonly path: string;
   /** What was expected there, e.g. `a number >= 0`. */
   readonly expected: string;

@@ -38,7 +38,8 @@ const throughput = object({
   streams: number({ min: 1, max: 64, integer: true }),
   warmupMs: ms,
   totalBytes: bytes,
-  samples: array(object({ tMs: ms, mbps }), { maxItems: MAX_SAMPLES }),
+  sampleIntervalMs: number({ min: 1, max: MAX_MS }),
+  samplesMbps: array(mbps, { maxItems: MAX_SAMPLES }),
   confirmedBy: optional(oneOf(['header', 'response'])),
 });
 

@@ -1,6 +1,6 @@
 /**
  * A small runtime validator: schemas that turn `unknown` into typed values or throw a
- * ValidationError naming the field path (`download.samples[3].mbps`) and what was expected.
+ * ValidationError naming the field path (`download.samplesMbps[3]`) and what was expected.
  * Objects reject unknown keys, so a typo in a config or a message is an error, not a no-op.
  */
 import { ValidationError } from '../errors/speedwatch-error.js';
@@ -128,7 +128,24 @@ export function array<T>(item: Schema<T>, rule: { minItems?: number; maxItems?: 
       if (!Array.isArray(value)) fail(path, expected, value);
       if (rule.maxItems != null && value.length > rule.maxItems) fail(path, expected, value);
       if (rule.minItems != null && value.length < rule.minItems) fail(path, expected, value);
-      return value.map((element, index) => item.parse(element, `${path}[${index}]`));
+      // Hot on ingest (sample arrays): no path string per element unless one is needed for an
+      // error, in which case the element is parsed again with its path (parsing is deterministic).
+      // An array whose elements all come back as they are (numbers, strings) is returned
+      // itself rather than copied: a result's samples are most of its size.
+      let out: T[] | undefined;
+      for (let index = 0; index < value.length; index++) {
+        let parsed: T;
+        try {
+          parsed = item.parse(value[index], '');
+        } catch (err) {
+          if (!(err instanceof ValidationError)) throw err;
+          item.parse(value[index], `${path}[${index}]`);
+          throw err; // not reached: the second parse throws with the full path
+        }
+        if (out === undefined && parsed !== value[index]) out = value.slice(0, index) as T[];
+        out?.push(parsed);
+      }
+      return out ?? (value as T[]);
     },
   };
 }
