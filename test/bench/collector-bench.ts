@@ -53,11 +53,11 @@ export interface CollectorBenchOptions {
   seriesRows: number;
   /** Results sent per ingest run. Default 200 000. */
   ingestResults?: number;
-  /** Simulated agents (WebSocket connections). Default 100. */
+  /** Simulated agents (WebSocket connections). Default 1 000. */
   ingestAgents?: number;
-  /** Results per batch, for ingest and its raw peer; one comparison per size. Default [50, 500]. */
+  /** Results per batch, for ingest and its raw peer; one comparison per size. Default [100, 500]: the agent's default and the protocol's limit. */
   batches?: readonly number[];
-  /** Unacked batches per agent. Default 2. */
+  /** Unacked batches per agent. Default 1, as the agent sends (collector-client.ts). */
   inFlight?: number;
   /** Agent counts at which /metrics is scraped. Default [1000, 10000]. */
   scrapeAgents?: readonly number[];
@@ -861,13 +861,13 @@ export async function benchCollector(options: CollectorBenchOptions): Promise<{ 
   };
   await part('ingest', async () => {
     const byBatch = { rows: [] as BenchRow[], summary: [] as object[] };
-    for (const batch of options.batches ?? [50, 500]) {
+    for (const batch of options.batches ?? [100, 500]) {
       const out = await benchIngest(ctx, {
         runs: options.runs,
         ingestResults: options.ingestResults ?? 200_000,
-        ingestAgents: options.ingestAgents ?? 100,
+        ingestAgents: options.ingestAgents ?? 1_000,
         batch,
-        inFlight: options.inFlight ?? 2,
+        inFlight: options.inFlight ?? 1,
       });
       byBatch.rows.push(...out.rows);
       byBatch.summary.push(out.summary);
