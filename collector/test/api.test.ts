@@ -30,15 +30,16 @@ async function get(path: string, token?: string): Promise<{ status: number; body
 
 beforeAll(async () => {
   t = await startTestCollector();
-  client = await connectAgent(t.wsUrl, t.addAgent('school-1', { technology: 'fixed', area: 'Lạng Sơn/Cao Lộc/Hợp Thành', isp: 'VNPT' }));
+  client = await connectAgent(t.wsUrl, t.addAgent('school-1', { technology: 'fixed', area: 'Lạng Sơn/Cao Lộc/Hợp Thành', isp: 'VNPT', lat: 21.8537, lon: 106.7615 }));
   await client.hello();
   const clinic = await connectAgent(t.wsUrl, t.addAgent('clinic-1', { technology: 'mobile', siteKind: 'clinic', area: 'Lạng Sơn/Cao Lộc/Hợp Thành', isp: 'Viettel' }));
   await clinic.hello();
   // 12 results an hour apart for each: the school at 110 Mbps, the clinic at 30 Mbps.
   const now = Date.now();
+  const loadedLatency = { download: { count: 30, medianMs: 38, p90Ms: 61, lossRatio: 0 }, upload: { count: 30, medianMs: 45, p90Ms: 70, lossRatio: 0 } };
   const at = (i: number, mbps: number) => {
     const startedAt = new Date(now - (i + 1) * HOUR).toISOString();
-    return makeResult({ startedAt, finishedAt: new Date(Date.parse(startedAt) + 25_000).toISOString() }, mbps);
+    return makeResult({ startedAt, finishedAt: new Date(Date.parse(startedAt) + 25_000).toISOString(), loadedLatency }, mbps);
   };
   client.send({ type: 'results', results: Array.from({ length: 12 }, (_, i) => at(i, 110)) });
   await client.next('ack');
@@ -146,6 +147,18 @@ describe('/metrics', () => {
     expect(text).toMatch(/speedwatch_download_bytes_per_second_bucket\{le="5250000",technology="mobile"\} 12/);
     expect(text).toMatch(/speedwatch_download_bytes_per_second_bucket\{le="12750000",technology="fixed"\} 0/);
     expect(text).toMatch(/speedwatch_results_total\{technology="fixed",status="ok"\} 12/);
+  });
+
+  it('labels speedwatch_agent_info with the version from the hello (no restart needed) and the site coordinates', async () => {
+    const { text } = await get('metrics');
+    expect(text).toContain('speedwatch_agent_info{agent_id="school-1",version="test",lat="21.8537",lon="106.7615"} 1\n');
+    expect(text).toContain('speedwatch_agent_info{agent_id="clinic-1",version="test"} 1\n');
+  });
+
+  it('exposes latency under load per direction in seconds', async () => {
+    const { text } = await get('metrics');
+    expect(text).toMatch(/^speedwatch_agent_download_loaded_latency_seconds\{agent_id="school-1",.*\} 0\.038$/m);
+    expect(text).toMatch(/^speedwatch_agent_upload_loaded_latency_seconds\{agent_id="school-1",.*\} 0\.045$/m);
   });
 
   it('passes promtool check metrics with nothing printed', async (ctx) => {

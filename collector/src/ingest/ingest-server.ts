@@ -245,6 +245,7 @@ export class IngestServer {
     const skewMs = Date.parse(hello.clock) - now;
     session.helloDone = true;
     this.#o.store.recordHello(session.agent.id, hello.agent.version, now);
+    session.agent = { ...session.agent, version: hello.agent.version };
     this.#o.events.clockSkew(session.agent, skewMs);
     session.log.info({ event: 'hello', version: hello.agent.version, skewMs, backlog: hello.backlog ?? null, dropped: hello.dropped ?? null }, 'hello');
     this.#send(session, {

@@ -12,12 +12,14 @@ export const AGENT_GAUGES = [
   ['speedwatch_agent_latency_seconds', 'Median idle latency of the latest result.'],
   ['speedwatch_agent_jitter_seconds', 'Jitter (mean absolute difference of consecutive pings) of the latest result.'],
   ['speedwatch_agent_latency_loss_ratio', 'Share of latency probes lost in the latest result.'],
+  ['speedwatch_agent_download_loaded_latency_seconds', 'Median latency during the download phase (latency under load) of the latest result.'],
+  ['speedwatch_agent_upload_loaded_latency_seconds', 'Median latency during the upload phase (latency under load) of the latest result.'],
   ['speedwatch_agent_last_result_timestamp_seconds', 'Start time of the latest result, Unix seconds.'],
   ['speedwatch_agent_connected', '1 while the agent holds a WebSocket connection to the collector.'],
 ] as const;
 
-export type AgentGauge = 'download' | 'upload' | 'latency' | 'jitter' | 'loss' | 'lastResult' | 'connected';
-const INDEX: Record<AgentGauge, number> = { download: 0, upload: 1, latency: 2, jitter: 3, loss: 4, lastResult: 5, connected: 6 };
+export type AgentGauge = 'download' | 'upload' | 'latency' | 'jitter' | 'loss' | 'downloadLoaded' | 'uploadLoaded' | 'lastResult' | 'connected';
+const INDEX: Record<AgentGauge, number> = { download: 0, upload: 1, latency: 2, jitter: 3, loss: 4, downloadLoaded: 5, uploadLoaded: 6, lastResult: 7, connected: 8 };
 
 export interface SiteLabelValues {
   agent_id: string;
@@ -25,6 +27,9 @@ export interface SiteLabelValues {
   technology: string;
   isp: string;
   area: string;
+  /** Site coordinates (WGS 84 degrees), when the operator gave them: labels of speedwatch_agent_info, for map panels. */
+  lat?: number;
+  lon?: number;
 }
 
 interface AgentState {
@@ -32,6 +37,8 @@ interface AgentState {
   labels: string;
   /** `agent_id="…"`, escaped. */
   idLabel: string;
+  /** `,lat="…",lon="…"` or ''. */
+  location: string;
   values: Float64Array;
   skewSeconds?: number;
   version?: string;
@@ -65,14 +72,16 @@ export class AgentSeries {
   /** Adds the agent (or updates its labels); values start absent, `connected` at 0. */
   ensure(labels: SiteLabelValues): void {
     const rendered = `agent_id="${escapeLabel(labels.agent_id)}",site_kind="${escapeLabel(labels.site_kind)}",technology="${escapeLabel(labels.technology)}",isp="${escapeLabel(labels.isp)}",area="${escapeLabel(labels.area)}"`;
+    const location = labels.lat !== undefined && labels.lon !== undefined ? `,lat="${format(labels.lat)}",lon="${format(labels.lon)}"` : '';
     const state = this.#agents.get(labels.agent_id);
     if (state !== undefined) {
       state.labels = rendered;
+      state.location = location;
       return;
     }
     const values = new Float64Array(AGENT_GAUGES.length).fill(Number.NaN);
     values[INDEX.connected] = 0;
-    this.#agents.set(labels.agent_id, { labels: rendered, idLabel: `agent_id="${escapeLabel(labels.agent_id)}"`, values, verdicts: new Map() });
+    this.#agents.set(labels.agent_id, { labels: rendered, idLabel: `agent_id="${escapeLabel(labels.agent_id)}"`, location, values, verdicts: new Map() });
   }
 
   set(agentId: string, gauge: AgentGauge, value: number): void {
@@ -112,8 +121,12 @@ export class AgentSeries {
     });
     out.push("# HELP speedwatch_agent_clock_skew_seconds Agent clock minus collector clock at the agent's last hello.", '# TYPE speedwatch_agent_clock_skew_seconds gauge');
     for (const state of this.#agents.values()) if (state.skewSeconds !== undefined) out.push(`speedwatch_agent_clock_skew_seconds{${state.idLabel}} ${format(state.skewSeconds)}`);
-    out.push('# HELP speedwatch_agent_info Agent metadata; always 1.', '# TYPE speedwatch_agent_info gauge');
-    for (const state of this.#agents.values()) if (state.version !== undefined) out.push(`speedwatch_agent_info{${state.idLabel},version="${escapeLabel(state.version)}"} 1`);
+    out.push('# HELP speedwatch_agent_info Agent metadata (version once it has said hello; lat and lon when the site has coordinates); always 1.', '# TYPE speedwatch_agent_info gauge');
+    for (const state of this.#agents.values()) {
+      if (state.version !== undefined || state.location !== '') {
+        out.push(`speedwatch_agent_info{${state.idLabel}${state.version === undefined ? '' : `,version="${escapeLabel(state.version)}"`}${state.location}} 1`);
+      }
+    }
     out.push("# HELP speedwatch_agent_verdict 1 for the agent's current verdict per window (meets, below, insufficient-data, no-data).", '# TYPE speedwatch_agent_verdict gauge');
     for (const state of this.#agents.values()) {
       for (const [window, verdict] of state.verdicts) out.push(`speedwatch_agent_verdict{${state.idLabel},window="${escapeLabel(window)}",verdict="${escapeLabel(verdict)}"} 1`);

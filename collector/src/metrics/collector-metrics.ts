@@ -25,7 +25,14 @@ export const THROUGHPUT_BUCKETS = [1, 5, 10, 20, 30, 42, 60, 80, 102, 150, 200, 
 const MISNAMED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 function siteLabels(agent: AgentRecord): SiteLabelValues {
-  return { agent_id: agent.id, site_kind: agent.siteKind, technology: agent.technology, isp: agent.isp ?? '', area: agent.area ?? '' };
+  return {
+    agent_id: agent.id,
+    site_kind: agent.siteKind,
+    technology: agent.technology,
+    isp: agent.isp ?? '',
+    area: agent.area ?? '',
+    ...(agent.lat === undefined || agent.lon === undefined ? {} : { lat: agent.lat, lon: agent.lon }),
+  };
 }
 
 export class CollectorMetrics implements IngestEvents {
@@ -92,6 +99,9 @@ export class CollectorMetrics implements IngestEvents {
       set('jitter', result.latency.jitterMs / 1000);
       set('loss', result.latency.lossRatio);
     }
+    const loaded = result.loadedLatency;
+    if (loaded?.download !== undefined) set('downloadLoaded', loaded.download.medianMs / 1000);
+    if (loaded?.upload !== undefined) set('uploadLoaded', loaded.upload.medianMs / 1000);
     set('lastResult', startedMs / 1000);
   }
 
@@ -145,6 +155,7 @@ export class CollectorMetrics implements IngestEvents {
   }
 
   clockSkew(agent: AgentRecord, skewMs: number): void {
+    this.#ensure(agent); // carries the version the hello just reported
     this.#series.setSkew(agent.id, skewMs / 1000);
   }
 }
