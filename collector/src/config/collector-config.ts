@@ -5,8 +5,21 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import type { LogLevel, WireLimits } from '@speedwatch/shared';
-import { durationMs, LOG_LEVELS, number, object, oneOf, optional, parseAll, sizeBytes, SpeedwatchError, string } from '@speedwatch/shared';
+import type { LogLevel, Schema, WireLimits } from '@speedwatch/shared';
+import {
+  array,
+  durationMs,
+  LOG_LEVELS,
+  number,
+  object,
+  oneOf,
+  optional,
+  parseAll,
+  sizeBytes,
+  SpeedwatchError,
+  string,
+  ValidationError,
+} from '@speedwatch/shared';
 
 export interface CollectorConfig {
   host: string;
@@ -24,6 +37,46 @@ export interface CollectorConfig {
   logLevel: LogLevel;
   /** The verdict section as given; validated by the verdict module. */
   verdicts?: unknown;
+  /** The collector's own alerts (docs/alerts.md). */
+  alerts: AlertsConfig;
+}
+
+/** How long each alert's condition must hold before it fires (Prometheus' `for`), ms. */
+export interface AlertForDurations {
+  siteBelowTarget: number;
+  groupBelowTarget: number;
+  agentSilent: number;
+  agentDisconnected: number;
+  collectorRejecting: number;
+}
+
+/** Delivery of notifications to webhooks. */
+export interface AlertDelivery {
+  /** Bound on one POST, body included, ms. */
+  timeoutMs: number;
+  /** POSTs per delivery round before the notification waits for a later round. */
+  attempts: number;
+  /** Delay before the first retry, ms; doubles at each further attempt, with jitter. */
+  backoffMs: number;
+  /** Longest delay between two attempts, ms, within a round or between rounds. */
+  maxBackoffMs: number;
+  /** POSTs in flight at once, over all webhooks. */
+  concurrency: number;
+}
+
+export interface AlertsConfig {
+  /** Alertmanager-style webhook receivers (http or https URLs). None: alerts are evaluated and listed only. */
+  webhooks: readonly string[];
+  /** How often the conditions are evaluated, ms. */
+  evaluateIntervalMs: number;
+  /** The agents' test interval, ms: an agent is silent after three of them without a result. */
+  scheduleIntervalMs: number;
+  /** The verdict window whose `below` makes SpeedwatchSiteBelowTarget; one of `verdicts.windows`. */
+  verdictWindow: string;
+  /** Base of `externalURL` and `generatorURL` in notifications; the collector's own URL when absent. */
+  externalUrl?: string;
+  forMs: Readonly<AlertForDurations>;
+  delivery: Readonly<AlertDelivery>;
 }
 
 export const COLLECTOR_DEFAULTS: Readonly<CollectorConfig> = Object.freeze({
@@ -36,6 +89,22 @@ export const COLLECTOR_DEFAULTS: Readonly<CollectorConfig> = Object.freeze({
   heartbeatMs: 30_000,
   maintenanceIntervalMs: 60_000,
   logLevel: 'info',
+  // The `for` durations and the 15-minute schedule are those of the shipped Prometheus rules
+  // (deploy/prometheus/speedwatch.rules.yml), so both ways of alerting say the same thing.
+  alerts: Object.freeze({
+    webhooks: Object.freeze([]),
+    evaluateIntervalMs: 60_000,
+    scheduleIntervalMs: 15 * 60_000,
+    verdictWindow: '24h',
+    forMs: Object.freeze({
+      siteBelowTarget: 3_600_000,
+      groupBelowTarget: 6 * 3_600_000,
+      agentSilent: 5 * 60_000,
+      agentDisconnected: 15 * 60_000,
+      collectorRejecting: 10 * 60_000,
+    }),
+    delivery: Object.freeze({ timeoutMs: 10_000, attempts: 4, backoffMs: 1000, maxBackoffMs: 5 * 60_000, concurrency: 4 }),
+  }),
 });
 
 export class ConfigError extends SpeedwatchError {
@@ -50,6 +119,25 @@ export class ConfigError extends SpeedwatchError {
 
 const port = number({ min: 0, max: 65535, integer: true });
 const logLevel = oneOf(Object.keys(LOG_LEVELS) as LogLevel[]);
+
+/** An absolute http:// or https:// URL (a webhook, the external URL). */
+const httpUrl: Schema<string> = {
+  expected: 'an http:// or https:// URL',
+  parse(value, path = '') {
+    let url: URL | undefined;
+    try {
+      url = typeof value === 'string' && value.length <= 2048 ? new URL(value) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      // The value is not echoed: a webhook URL often carries a secret in its path.
+      throw new ValidationError(path, `an http:// or https:// URL of at most 2048 characters, got ${typeof value === 'string' ? `"${value.slice(0, 8)}…"` : typeof value}`);
+    }
+    return value as string;
+  },
+};
+const forDuration = optional(durationMs(0, 7 * 86_400_000));
 
 const fileSchema = object({
   host: optional(string({ minLength: 1, maxLength: 255 })),
@@ -70,6 +158,33 @@ const fileSchema = object({
   readTokenFile: optional(string({ minLength: 1, maxLength: 4096 })),
   logLevel: optional(logLevel),
   verdicts: optional({ expected: 'an object', parse: (v) => v }),
+  alerts: optional(
+    object({
+      webhooks: optional(array(httpUrl, { maxItems: 20 })),
+      evaluateInterval: optional(durationMs(1000, 86_400_000)),
+      scheduleInterval: optional(durationMs(1000, 86_400_000)),
+      verdictWindow: optional(string({ minLength: 1, maxLength: 40 })),
+      externalUrl: optional(httpUrl),
+      for: optional(
+        object({
+          siteBelowTarget: forDuration,
+          groupBelowTarget: forDuration,
+          agentSilent: forDuration,
+          agentDisconnected: forDuration,
+          collectorRejecting: forDuration,
+        }),
+      ),
+      delivery: optional(
+        object({
+          timeout: optional(durationMs(100, 300_000)),
+          attempts: optional(number({ min: 1, max: 20, integer: true })),
+          backoff: optional(durationMs(10, 3_600_000)),
+          maxBackoff: optional(durationMs(10, 86_400_000)),
+          concurrency: optional(number({ min: 1, max: 64, integer: true })),
+        }),
+      ),
+    }),
+  ),
 });
 
 /** Overrides from the environment and flags, already split into keys of the file's shape. */
@@ -133,8 +248,40 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
       problems.push(`readTokenFile: cannot read ${parsed.readTokenFile} (${(err as { code?: string }).code ?? String(err)})`);
     }
   }
+  const webhooks = parsed.alerts?.webhooks ?? [];
+  webhooks.forEach((url, index) => {
+    if (webhooks.indexOf(url) !== index) problems.push(`alerts.webhooks[${index}]: the same URL as alerts.webhooks[${webhooks.indexOf(url)}]`);
+  });
+  const delivery = parsed.alerts?.delivery;
+  if (delivery?.backoff !== undefined && delivery.maxBackoff !== undefined && delivery.maxBackoff < delivery.backoff) {
+    problems.push('alerts.delivery.maxBackoff: expected at least alerts.delivery.backoff');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   const d = COLLECTOR_DEFAULTS;
+  const da = d.alerts;
+  const alertsFor = parsed.alerts?.for;
+  const externalUrl = parsed.alerts?.externalUrl;
+  const alerts: AlertsConfig = Object.freeze({
+    webhooks: Object.freeze([...webhooks]),
+    evaluateIntervalMs: parsed.alerts?.evaluateInterval ?? da.evaluateIntervalMs,
+    scheduleIntervalMs: parsed.alerts?.scheduleInterval ?? da.scheduleIntervalMs,
+    verdictWindow: parsed.alerts?.verdictWindow ?? da.verdictWindow,
+    ...(externalUrl === undefined ? {} : { externalUrl: externalUrl.endsWith('/') ? externalUrl : `${externalUrl}/` }),
+    forMs: Object.freeze({
+      siteBelowTarget: alertsFor?.siteBelowTarget ?? da.forMs.siteBelowTarget,
+      groupBelowTarget: alertsFor?.groupBelowTarget ?? da.forMs.groupBelowTarget,
+      agentSilent: alertsFor?.agentSilent ?? da.forMs.agentSilent,
+      agentDisconnected: alertsFor?.agentDisconnected ?? da.forMs.agentDisconnected,
+      collectorRejecting: alertsFor?.collectorRejecting ?? da.forMs.collectorRejecting,
+    }),
+    delivery: Object.freeze({
+      timeoutMs: delivery?.timeout ?? da.delivery.timeoutMs,
+      attempts: delivery?.attempts ?? da.delivery.attempts,
+      backoffMs: delivery?.backoff ?? da.delivery.backoffMs,
+      maxBackoffMs: delivery?.maxBackoff ?? Math.max(da.delivery.maxBackoffMs, delivery?.backoff ?? 0),
+      concurrency: delivery?.concurrency ?? da.delivery.concurrency,
+    }),
+  });
   return Object.freeze({
     host: parsed.host ?? d.host,
     port: parsed.port ?? d.port,
@@ -151,5 +298,6 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
     logLevel: parsed.logLevel ?? d.logLevel,
     ...(readToken === undefined ? {} : { readToken }),
     ...(parsed.verdicts === undefined ? {} : { verdicts: parsed.verdicts }),
+    alerts,
   });
 }

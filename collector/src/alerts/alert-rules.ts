@@ -1,0 +1,269 @@
+/**
+ * The alert conditions, as the shipped Prometheus rules state them
+ * (deploy/prometheus/speedwatch.rules.yml), for teams without Prometheus and Alertmanager:
+ * which alerts' conditions hold now, with their labels, annotations and `for` durations.
+ * Pure: the caller passes the agents, what the store and ingest know of them, and `now`;
+ * pending and firing are decided by alert-evaluation.ts. The rules are in docs/alerts.md.
+ */
+import { median } from '@speedwatch/shared';
+import type { Technology } from '@speedwatch/shared';
+import type { AlertForDurations } from '../config/collector-config.js';
+import type { AgentRecord } from '../store/store-types.js';
+import type { CollectorTarget } from '../verdict/verdict-config.js';
+import type { AgentVerdict, MetricCheck } from '../verdict/verdicts.js';
+import { fingerprint } from './alert-fingerprint.js';
+import type { Labels } from './alert-fingerprint.js';
+
+/** Alert names, the same as the Prometheus rules', so routing written for one works for the other. */
+export const ALERT_NAMES = Object.freeze({
+  siteBelowTarget: 'SpeedwatchSiteBelowTarget',
+  groupBelowTarget: 'SpeedwatchGroupBelowTarget',
+  agentSilent: 'SpeedwatchAgentSilent',
+  agentDisconnected: 'SpeedwatchAgentDisconnected',
+  collectorRejecting: 'SpeedwatchCollectorRejecting',
+} as const satisfies Record<keyof AlertForDurations, string>);
+
+/** An agent is silent after this many schedule intervals without a result. */
+export const SILENT_INTERVALS = 3;
+/** Refused input (other than bad tokens) above this many messages or results a second, per reason. */
+export const REJECTING_PER_SECOND = 0.1;
+/** The span the refusal rate is taken over, ms (Prometheus' `rate(…[5m])`). */
+export const REJECTING_RATE_WINDOW_MS = 5 * 60_000;
+
+export interface AlertRuleOptions {
+  forMs: Readonly<AlertForDurations>;
+  /** The agents' test interval, ms. */
+  scheduleIntervalMs: number;
+  /** The verdict window whose `below` is SpeedwatchSiteBelowTarget, e.g. `24h`. */
+  verdictWindow: string;
+}
+
+/** What the store knows of an agent's results. */
+export interface AgentActivity {
+  /** `startedAt` of its latest result (any status), ms; absent before its first result. */
+  lastResultAt?: number;
+  /** Download of its latest result that has one, Mbps. */
+  latestDownloadMbps?: number;
+}
+
+export interface AlertInputs {
+  /** Every agent; revoked ones are left out here. */
+  agents: readonly AgentRecord[];
+  /** Per agent id; an agent missing here has no result. */
+  activity: ReadonlyMap<string, AgentActivity>;
+  /** Agents with a WebSocket connection now. */
+  connected: ReadonlySet<string>;
+  /**
+   * The agent's verdicts as last computed, or undefined when they have not been computed since
+   * the agent was added (or since the collector started): its SiteBelowTarget state is then held.
+   */
+  verdicts: (agentId: string) => readonly AgentVerdict[] | undefined;
+  /** The verdict targets: each technology's download target is the group alert's bar. */
+  targets: readonly CollectorTarget[];
+  /**
+   * Refused input per second by reason over the last five minutes; undefined until five
+   * minutes of history exist, which holds SpeedwatchCollectorRejecting as it is.
+   */
+  rejectedPerSecond: ReadonlyMap<string, number> | undefined;
+}
+
+/** An alert whose condition holds now. */
+export interface AlertCondition {
+  fingerprint: string;
+  labels: Labels;
+  annotations: Readonly<Record<string, string>>;
+  /** The figure the condition is about: Mbps, ms, seconds silent, refusals a second, or 0. */
+  value: number;
+  /** How long the condition must hold before the alert fires, ms. */
+  forMs: number;
+}
+
+export interface ConditionSet {
+  active: AlertCondition[];
+  /** Alerts kept as they are, neither advanced nor resolved: what judges them is not known yet. */
+  heldFingerprints: ReadonlySet<string>;
+  /** Alert names whose every alert is kept as it is. */
+  heldAlertnames: ReadonlySet<string>;
+}
+
+/** The conditions that hold at `now`. */
+export function alertConditions(input: AlertInputs, options: AlertRuleOptions, now: number): ConditionSet {
+  const active: AlertCondition[] = [];
+  const heldFingerprints = new Set<string>();
+  const heldAlertnames = new Set<string>();
+  const agents = input.agents.filter((agent) => agent.revokedAt === undefined);
+  const add = (key: keyof AlertForDurations, labels: Record<string, string>, annotations: Record<string, string>, value: number): void => {
+    const all: Labels = { alertname: ALERT_NAMES[key], ...labels };
+    active.push({ fingerprint: fingerprint(all), labels: all, annotations, value, forMs: options.forMs[key] });
+  };
+
+  for (const agent of agents) {
+    const labels = siteLabels(agent);
+    const activity = input.activity.get(agent.id);
+    const site = describeSite(agent);
+
+    const verdicts = input.verdicts(agent.id);
+    const verdict = verdicts?.find((v) => v.window === options.verdictWindow);
+    if (verdict === undefined) {
+      heldFingerprints.add(fingerprint({ alertname: ALERT_NAMES.siteBelowTarget, ...labels, severity: 'warning' }));
+    } else if (verdict.verdict === 'below') {
+      const below = verdict.checks.filter((check) => check.verdict === 'below');
+      const latest = activity?.latestDownloadMbps;
+      add(
+        'siteBelowTarget',
+        { ...labels, severity: 'warning' },
+        {
+          summary: `${agent.name} (${agent.id}) is below its ${agent.technology} broadband target`,
+          description:
+            `Site ${site}: over the last ${verdict.window}, ${below.map((check) => describeCheck(check, agent.technology)).join('; ')}.` +
+            (latest === undefined ? '' : ` Its latest test measured ${mbps(latest)} Mbps.`),
+        },
+        below[0]?.median ?? 0,
+      );
+    }
+
+    const last = activity?.lastResultAt;
+    const silentAfterMs = SILENT_INTERVALS * options.scheduleIntervalMs;
+    if (last !== undefined && now - last > silentAfterMs) {
+      add(
+        'agentSilent',
+        { ...labels, severity: 'warning' },
+        {
+          summary: `${agent.name} (${agent.id}) has sent no result since ${new Date(last).toISOString()}`,
+          description:
+            `Site ${site} has sent no test result since ${new Date(last).toISOString()}, more than ${SILENT_INTERVALS} schedule intervals of ` +
+            `${duration(options.scheduleIntervalMs)}. Check its power, network and \`journalctl -u speedwatch-agent\`.`,
+        },
+        (now - last) / 1000,
+      );
+    }
+
+    if (!input.connected.has(agent.id)) {
+      add(
+        'agentDisconnected',
+        { ...labels, severity: 'info' },
+        {
+          summary: `${agent.name} (${agent.id}) is not connected to the collector`,
+          description: `Site ${site} has had no WebSocket connection to the collector for ${duration(options.forMs.agentDisconnected)} or more; its results wait in its outbox.`,
+        },
+        0,
+      );
+    }
+  }
+
+  for (const group of belowTargetGroups(agents, input.activity, input.targets)) {
+    add(
+      'groupBelowTarget',
+      { technology: group.technology, ...(group.area === '' ? {} : { area: group.area }), severity: 'warning' },
+      {
+        summary: `${group.technology} broadband ${group.area === '' ? 'at sites with no area' : `in ${group.area}`} is below target`,
+        description:
+          `The median latest download of the ${plural(group.sites, `${group.technology} site`)} ${group.area === '' ? 'with no area' : `in ${group.area}`} is ` +
+          `${mbps(group.medianMbps)} Mbps, under the plan's target of ${mbps(group.targetMbps)} Mbps.`,
+      },
+      group.medianMbps,
+    );
+  }
+
+  if (input.rejectedPerSecond === undefined) {
+    heldAlertnames.add(ALERT_NAMES.collectorRejecting);
+  } else {
+    for (const [reason, perSecond] of [...input.rejectedPerSecond].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (reason === 'unauthorized' || !(perSecond > REJECTING_PER_SECOND)) continue;
+      add(
+        'collectorRejecting',
+        { reason, severity: 'warning' },
+        {
+          summary: `The collector is rejecting input: ${reason}`,
+          description: `The collector rejects ${perSecond.toFixed(2)} messages or results a second for reason ${reason} over the last 5 minutes (see docs/protocol.md and its log).`,
+        },
+        perSecond,
+      );
+    }
+  }
+  return { active, heldFingerprints, heldAlertnames };
+}
+
+interface BelowTargetGroup {
+  technology: Technology;
+  /** The agents' full area path, `''` for agents without one. */
+  area: string;
+  sites: number;
+  medianMbps: number;
+  targetMbps: number;
+}
+
+/**
+ * Per (technology, area) of unrevoked agents with a latest download: the median of those
+ * downloads, when under the technology's download target. As the Prometheus rule, this is the
+ * agents' full area (not every level of it) and their latest tests, not the window's tests.
+ */
+export function belowTargetGroups(
+  agents: readonly AgentRecord[],
+  activity: ReadonlyMap<string, AgentActivity>,
+  targets: readonly CollectorTarget[],
+): BelowTargetGroup[] {
+  const groups = new Map<string, { technology: Technology; area: string; values: number[] }>();
+  for (const agent of agents) {
+    const value = activity.get(agent.id)?.latestDownloadMbps;
+    if (agent.revokedAt !== undefined || value === undefined) continue;
+    const area = agent.area ?? '';
+    const key = `${agent.technology}\u0000${area}`;
+    const group = groups.get(key) ?? { technology: agent.technology, area, values: [] };
+    group.values.push(value);
+    groups.set(key, group);
+  }
+  const out: BelowTargetGroup[] = [];
+  for (const key of [...groups.keys()].sort()) {
+    const { technology, area, values } = groups.get(key) as { technology: Technology; area: string; values: number[] };
+    const target = targets.find((t) => t.technology === technology && t.metric === 'download');
+    if (target === undefined || !('minMbps' in target)) continue;
+    const medianMbps = median(values); // the same interpolation as Prometheus' quantile(0.5, …)
+    if (medianMbps < target.minMbps) out.push({ technology, area, sites: values.length, medianMbps, targetMbps: target.minMbps });
+  }
+  return out;
+}
+
+/** The labels a site's alerts carry, as the per-agent metrics do (empty ones left out, as Prometheus does). */
+function siteLabels(agent: AgentRecord): Record<string, string> {
+  return {
+    agent_id: agent.id,
+    site_kind: agent.siteKind,
+    technology: agent.technology,
+    ...(agent.isp === undefined || agent.isp === '' ? {} : { isp: agent.isp }),
+    ...(agent.area === undefined || agent.area === '' ? {} : { area: agent.area }),
+  };
+}
+
+function describeSite(agent: AgentRecord): string {
+  const details = [agent.siteKind, ...(agent.isp === undefined ? [] : [`ISP ${agent.isp}`]), ...(agent.area === undefined ? [] : [`area ${agent.area}`])];
+  return `${agent.name} (${agent.id}; ${details.join(', ')})`;
+}
+
+function describeCheck(check: MetricCheck, technology: Technology): string {
+  const median = check.median ?? Number.NaN;
+  const { target } = check;
+  return 'maxMs' in target
+    ? `the median latency was ${median.toFixed(1)} ms over ${plural(check.tests, 'test')}, above the ${technology} target of ${target.maxMs} ms`
+    : `the median ${target.metric} was ${mbps(median)} Mbps over ${plural(check.tests, 'test')}, under the ${technology} target of ${mbps(target.minMbps)} Mbps`;
+}
+
+/** `1 test`, `3 tests`. */
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+/** Mbps with one decimal, as the Prometheus rules print them (`printf "%.1f"`). */
+function mbps(value: number): string {
+  return value.toFixed(1);
+}
+
+/** `15 min`, `1 h`, `1 h 30 min`, `45 s`. */
+function duration(ms: number): string {
+  if (ms < 60_000) return `${Math.round(ms / 1000)} s`;
+  const minutes = Math.round(ms / 60_000);
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  if (hours === 0) return `${minutes} min`;
+  return rest === 0 ? `${hours} h` : `${hours} h ${rest} min`;
+}

@@ -1,0 +1,407 @@
+/**
+ * The collector's own alerts as pure functions, on a fake clock: which conditions hold
+ * (alert-rules.ts), pending and firing (alert-evaluation.ts), who must hear what
+ * (notification-plan.ts), the fingerprint, the backoff and the refusal rate.
+ */
+import { describe, expect, it } from 'vitest';
+import { COLLECTOR_DEFAULTS } from '../src/config/collector-config.js';
+import { fingerprint } from '../src/alerts/alert-fingerprint.js';
+import { evaluateAlerts } from '../src/alerts/alert-evaluation.js';
+import type { AlertRecord } from '../src/alerts/alert-evaluation.js';
+import { ALERT_NAMES, alertConditions } from '../src/alerts/alert-rules.js';
+import type { AgentActivity, AlertInputs, ConditionSet } from '../src/alerts/alert-rules.js';
+import { planNotifications } from '../src/alerts/notification-plan.js';
+import { RejectionRate } from '../src/alerts/rejection-rate.js';
+import { backoffDelayMs } from '../src/alerts/retry-backoff.js';
+import { ZERO_TIME, webhookMessage } from '../src/alerts/webhook-payload.js';
+import type { AgentRecord, VerdictSample } from '../src/store/store-types.js';
+import { DEFAULT_VERDICT_CONFIG } from '../src/verdict/verdict-config.js';
+import { agentVerdicts } from '../src/verdict/verdicts.js';
+import type { AgentVerdict } from '../src/verdict/verdicts.js';
+
+const T0 = Date.UTC(2026, 10, 25, 8);
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const OPTIONS = {
+  forMs: COLLECTOR_DEFAULTS.alerts.forMs,
+  scheduleIntervalMs: 15 * MIN,
+  verdictWindow: '24h',
+};
+
+function agent(id: string, fields: Partial<AgentRecord> = {}): AgentRecord {
+  return { id, name: `Trường ${id}`, siteKind: 'school', technology: 'fixed', isp: 'VNPT', area: 'Lạng Sơn/Cao Lộc/Hợp Thành', createdAt: 0, ...fields };
+}
+
+/** Real verdicts (agentVerdicts, 3 tests needed) from download tests an hour apart before `now`. */
+function verdictsOf(agents: readonly AgentRecord[], downloads: Record<string, number[]>, now: number): Map<string, AgentVerdict[]> {
+  const samples: VerdictSample[] = Object.entries(downloads).flatMap(([agentId, values]) =>
+    values.map((downloadMbps, i) => ({ agentId, ts: now - (i + 1) * HOUR, status: 'ok' as const, downloadMbps })),
+  );
+  const config = { ...DEFAULT_VERDICT_CONFIG, minTests: { agent: 3, group: 3 } };
+  const out = new Map<string, AgentVerdict[]>();
+  for (const row of agentVerdicts(agents, samples, now, config)) out.set(row.agentId, [...(out.get(row.agentId) ?? []), row]);
+  return out;
+}
+
+/** Inputs where nothing is wrong: every agent connected, reporting, judged `meets`, no refusals. */
+function inputs(agents: readonly AgentRecord[], now: number, overrides: Partial<AlertInputs> = {}): AlertInputs {
+  const verdicts = verdictsOf(agents, Object.fromEntries(agents.map((a) => [a.id, a.technology === 'fixed' ? [110, 120, 130] : [50, 60, 70]])), now);
+  return {
+    agents,
+    activity: new Map(agents.map((a) => [a.id, { lastResultAt: now - 5 * MIN, latestDownloadMbps: a.technology === 'fixed' ? 120 : 60 }])),
+    connected: new Set(agents.map((a) => a.id)),
+    verdicts: (id) => verdicts.get(id),
+    targets: DEFAULT_VERDICT_CONFIG.targets,
+    rejectedPerSecond: new Map(),
+    ...overrides,
+  };
+}
+
+function names(set: ConditionSet): string[] {
+  return set.active.map((c) => c.labels['alertname'] ?? '');
+}
+
+describe('alert fingerprints', () => {
+  it.each([
+    [{}, 'cbf29ce484222325'],
+    // The vector of prometheus/common's TestLabelsToSignature (5799056148416392346 in hex).
+    [{ name: 'garland, briggs', fear: 'love is not enough' }, '507a62d79ee76c9a'],
+  ])('hashes %j as Alertmanager does: %s', (labels, expected) => {
+    expect(fingerprint(labels)).toBe(expected);
+  });
+
+  it('agrees with a plain BigInt FNV-1a 64 on labels with non-ASCII values', () => {
+    const reference = (labels: Record<string, string>): string => {
+      let hash = 14695981039346656037n;
+      const add = (byte: number): void => {
+        hash = ((hash ^ BigInt(byte)) * 1099511628211n) & ((1n << 64n) - 1n);
+      };
+      for (const name of Object.keys(labels).sort()) {
+        for (const byte of Buffer.from(`${name}\u0000${labels[name]}\u0000`, 'utf8')) add(byte === 0 ? 0xff : byte);
+      }
+      return hash.toString(16).padStart(16, '0');
+    };
+    const labels = { alertname: 'SpeedwatchSiteBelowTarget', agent_id: 'lso-caoloc-thcs-hopthanh', area: 'Lạng Sơn/Cao Lộc/Hợp Thành', isp: 'VNPT' };
+    expect(fingerprint(labels)).toBe(reference(labels));
+  });
+
+  it('does not depend on the order labels were written in', () => {
+    expect(fingerprint({ a: '1', b: '2' })).toBe(fingerprint({ b: '2', a: '1' }));
+    expect(fingerprint({ a: '1', b: '2' })).not.toBe(fingerprint({ a: '2', b: '1' }));
+  });
+});
+
+describe('alertConditions', () => {
+  describe('SpeedwatchSiteBelowTarget', () => {
+    it("holds when the agent's 24 h verdict is below, naming the site and its figures in Mbps", () => {
+      const school = agent('hopthanh');
+      const verdicts = verdictsOf([school], { hopthanh: [60, 95, 40] }, T0); // median 60 < 102
+      const set = alertConditions(inputs([school], T0, { verdicts: (id) => verdicts.get(id) }), OPTIONS, T0);
+      expect(names(set)).toEqual([ALERT_NAMES.siteBelowTarget]);
+      const [alert] = set.active;
+      expect(alert?.labels).toEqual({
+        alertname: 'SpeedwatchSiteBelowTarget',
+        agent_id: 'hopthanh',
+        site_kind: 'school',
+        technology: 'fixed',
+        isp: 'VNPT',
+        area: 'Lạng Sơn/Cao Lộc/Hợp Thành',
+        severity: 'warning',
+      });
+      expect(alert?.annotations['summary']).toBe('Trường hopthanh (hopthanh) is below its fixed broadband target');
+      expect(alert?.annotations['description']).toBe(
+        'Site Trường hopthanh (hopthanh; school, ISP VNPT, area Lạng Sơn/Cao Lộc/Hợp Thành): over the last 24h, the median download was ' +
+          '60.0 Mbps over 3 tests, under the fixed target of 102.0 Mbps. Its latest test measured 120.0 Mbps.',
+      );
+      expect(alert?.value).toBe(60);
+      expect(alert?.forMs).toBe(HOUR);
+    });
+
+    it.each([
+      ['meets', [100, 102, 140]],
+      ['has too few tests for a verdict', [10, 20]],
+      ['has no test', []],
+    ])('does not hold when the site %s', (_case, downloads) => {
+      const school = agent('a');
+      const verdicts = verdictsOf([school], { a: downloads }, T0);
+      expect(names(alertConditions(inputs([school], T0, { verdicts: (id) => verdicts.get(id) }), OPTIONS, T0))).toEqual([]);
+    });
+
+    it('is held, neither holding nor not, while the verdicts are not computed yet', () => {
+      const school = agent('a');
+      const set = alertConditions(inputs([school], T0, { verdicts: () => undefined }), OPTIONS, T0);
+      expect(set.active).toEqual([]);
+      const labels = { alertname: ALERT_NAMES.siteBelowTarget, agent_id: 'a', site_kind: 'school', technology: 'fixed', isp: 'VNPT', area: 'Lạng Sơn/Cao Lộc/Hợp Thành', severity: 'warning' };
+      expect([...set.heldFingerprints]).toEqual([fingerprint(labels)]);
+    });
+  });
+
+  describe('SpeedwatchAgentSilent', () => {
+    // Three 15-minute intervals: 45 minutes without a result is still fine, a moment more is not.
+    it.each([
+      [45 * MIN, false],
+      [45 * MIN + 1, true],
+      [3 * HOUR, true],
+    ])('after %d ms without a result: %s', (silentMs, holds) => {
+      const school = agent('a');
+      const activity = new Map<string, AgentActivity>([['a', { lastResultAt: T0 - silentMs, latestDownloadMbps: 120 }]]);
+      const set = alertConditions(inputs([school], T0, { activity }), OPTIONS, T0);
+      expect(names(set)).toEqual(holds ? [ALERT_NAMES.agentSilent] : []);
+      if (holds) {
+        expect(set.active[0]?.annotations['summary']).toBe(`Trường a (a) has sent no result since ${new Date(T0 - silentMs).toISOString()}`);
+        expect(set.active[0]?.annotations['description']).toContain('more than 3 schedule intervals of 15 min');
+        expect(set.active[0]?.value).toBe(silentMs / 1000);
+      }
+    });
+
+    it('follows the configured schedule interval', () => {
+      const activity = new Map<string, AgentActivity>([['a', { lastResultAt: T0 - 2 * HOUR }]]);
+      expect(names(alertConditions(inputs([agent('a')], T0, { activity }), { ...OPTIONS, scheduleIntervalMs: HOUR }, T0))).toEqual([]);
+    });
+
+    it('does not hold for an agent that has never sent a result (as the Prometheus rule, which has no series for it)', () => {
+      expect(names(alertConditions(inputs([agent('a')], T0, { activity: new Map() }), OPTIONS, T0))).toEqual([]);
+    });
+  });
+
+  describe('SpeedwatchAgentDisconnected', () => {
+    it('holds, with severity info and a 15-minute for, for an agent with no connection', () => {
+      const set = alertConditions(inputs([agent('a'), agent('b')], T0, { connected: new Set(['b']) }), OPTIONS, T0);
+      expect(names(set)).toEqual([ALERT_NAMES.agentDisconnected]);
+      expect(set.active[0]?.labels).toMatchObject({ agent_id: 'a', severity: 'info' });
+      expect(set.active[0]?.forMs).toBe(15 * MIN);
+    });
+  });
+
+  describe('SpeedwatchGroupBelowTarget', () => {
+    it("holds when the median of an area's latest downloads is under its technology's target, per technology", () => {
+      const agents = [agent('s1'), agent('s2'), agent('s3'), agent('c1', { technology: 'mobile', siteKind: 'clinic' })];
+      // Fixed: 90, 100, 150 → median 100 < 102. Mobile: 45 alone ≥ 42.
+      const activity = new Map<string, AgentActivity>([
+        ['s1', { lastResultAt: T0, latestDownloadMbps: 90 }],
+        ['s2', { lastResultAt: T0, latestDownloadMbps: 100 }],
+        ['s3', { lastResultAt: T0, latestDownloadMbps: 150 }],
+        ['c1', { lastResultAt: T0, latestDownloadMbps: 45 }],
+      ]);
+      const set = alertConditions(inputs(agents, T0, { activity }), OPTIONS, T0);
+      expect(names(set)).toEqual([ALERT_NAMES.groupBelowTarget]);
+      expect(set.active[0]?.labels).toEqual({ alertname: 'SpeedwatchGroupBelowTarget', technology: 'fixed', area: 'Lạng Sơn/Cao Lộc/Hợp Thành', severity: 'warning' });
+      expect(set.active[0]?.annotations['description']).toBe(
+        'The median latest download of the 3 fixed sites in Lạng Sơn/Cao Lộc/Hợp Thành is 100.0 Mbps, under the plan\'s target of 102.0 Mbps.',
+      );
+      expect(set.active[0]?.forMs).toBe(6 * HOUR);
+    });
+
+    it('takes the mean of the two middle downloads for an even count, exactly at target meeting it', () => {
+      const agents = [agent('s1'), agent('s2')];
+      const activity = (a: number, b: number): Map<string, AgentActivity> =>
+        new Map([['s1', { lastResultAt: T0, latestDownloadMbps: a }], ['s2', { lastResultAt: T0, latestDownloadMbps: b }]]);
+      expect(names(alertConditions(inputs(agents, T0, { activity: activity(100, 104) }), OPTIONS, T0))).toEqual([]);
+      expect(names(alertConditions(inputs(agents, T0, { activity: activity(100, 103.9) }), OPTIONS, T0))).toEqual([ALERT_NAMES.groupBelowTarget]);
+    });
+  });
+
+  describe('SpeedwatchCollectorRejecting', () => {
+    it('holds per reason above 0.1 a second, bad tokens aside', () => {
+      const rejectedPerSecond = new Map([['rate_limited', 0.2], ['validation', 0.1], ['unauthorized', 5]]);
+      const set = alertConditions(inputs([], T0, { rejectedPerSecond }), OPTIONS, T0);
+      expect(set.active.map((c) => c.labels)).toEqual([{ alertname: 'SpeedwatchCollectorRejecting', reason: 'rate_limited', severity: 'warning' }]);
+      expect(set.active[0]?.annotations['description']).toContain('0.20 messages or results a second for reason rate_limited');
+    });
+
+    it('is held while the rate is not known (the first five minutes)', () => {
+      const set = alertConditions(inputs([], T0, { rejectedPerSecond: undefined }), OPTIONS, T0);
+      expect([...set.heldAlertnames]).toEqual([ALERT_NAMES.collectorRejecting]);
+    });
+  });
+
+  it('leaves revoked agents out of every rule', () => {
+    const revoked = agent('gone', { revokedAt: T0 - HOUR });
+    const set = alertConditions(inputs([revoked], T0, { connected: new Set(), activity: new Map([['gone', { lastResultAt: T0 - 5 * HOUR, latestDownloadMbps: 5 }]]) }), OPTIONS, T0);
+    expect(set.active).toEqual([]);
+  });
+});
+
+describe('evaluateAlerts on a fake clock', () => {
+  /** The conditions for one disconnected agent `a` (a 15-minute for) at `now`. */
+  const disconnected = (now: number): ConditionSet => alertConditions(inputs([agent('a')], now, { connected: new Set() }), OPTIONS, now);
+  const connected = (now: number): ConditionSet => alertConditions(inputs([agent('a')], now), OPTIONS, now);
+
+  it('is pending from the first evaluation that sees the condition and fires once its for has passed', () => {
+    let clock = T0;
+    let state = evaluateAlerts([], disconnected(clock), clock);
+    expect(state.alerts).toMatchObject([{ state: 'pending', activeAt: T0 }]);
+    expect(state.alerts[0]?.firedAt).toBeUndefined();
+    expect(state.changed).toHaveLength(1);
+
+    clock += 14 * MIN;
+    state = evaluateAlerts(state.alerts, disconnected(clock), clock);
+    expect(state.alerts).toMatchObject([{ state: 'pending', activeAt: T0 }]);
+    expect(state.changed).toEqual([]); // nothing to write: same state, same annotations
+
+    clock += MIN; // 15 minutes after it was first seen
+    state = evaluateAlerts(state.alerts, disconnected(clock), clock);
+    expect(state.alerts).toMatchObject([{ state: 'firing', activeAt: T0, firedAt: T0 + 15 * MIN }]);
+    expect(state.fired).toHaveLength(1);
+
+    clock += MIN;
+    state = evaluateAlerts(state.alerts, disconnected(clock), clock);
+    expect(state.alerts).toMatchObject([{ state: 'firing', firedAt: T0 + 15 * MIN }]);
+    expect(state.fired).toEqual([]);
+    expect(state.changed).toEqual([]);
+  });
+
+  it('fires at the first evaluation with a for of 0', () => {
+    const state = evaluateAlerts([], alertConditions(inputs([agent('a')], T0, { connected: new Set() }), { ...OPTIONS, forMs: { ...OPTIONS.forMs, agentDisconnected: 0 } }, T0), T0);
+    expect(state.alerts).toMatchObject([{ state: 'firing', firedAt: T0 }]);
+    expect(state.fired).toHaveLength(1);
+  });
+
+  it('drops a pending alert without a resolution, and resolves a firing one', () => {
+    const pending = evaluateAlerts([], disconnected(T0), T0);
+    const dropped = evaluateAlerts(pending.alerts, connected(T0 + MIN), T0 + MIN);
+    expect(dropped.alerts).toEqual([]);
+    expect(dropped.removed).toHaveLength(1);
+    expect(dropped.resolved).toEqual([]);
+
+    const firing = evaluateAlerts(pending.alerts, disconnected(T0 + 20 * MIN), T0 + 20 * MIN);
+    const resolved = evaluateAlerts(firing.alerts, connected(T0 + 21 * MIN), T0 + 21 * MIN);
+    expect(resolved.alerts).toEqual([]);
+    expect(resolved.resolved).toMatchObject([{ fingerprint: firing.alerts[0]?.fingerprint, firedAt: T0 + 20 * MIN }]);
+  });
+
+  it('starts a new pending period when a condition comes back after it cleared', () => {
+    const first = evaluateAlerts([], disconnected(T0), T0);
+    const cleared = evaluateAlerts(first.alerts, connected(T0 + 10 * MIN), T0 + 10 * MIN);
+    const again = evaluateAlerts(cleared.alerts, disconnected(T0 + 20 * MIN), T0 + 20 * MIN);
+    expect(again.alerts).toMatchObject([{ state: 'pending', activeAt: T0 + 20 * MIN }]);
+  });
+
+  it('keeps a held alert as it was, firing included', () => {
+    const school = agent('a');
+    const below = verdictsOf([school], { a: [10, 20, 30] }, T0);
+    const fired = evaluateAlerts([], alertConditions(inputs([school], T0, { verdicts: (id) => below.get(id) }), { ...OPTIONS, forMs: { ...OPTIONS.forMs, siteBelowTarget: 0 } }, T0), T0);
+    expect(fired.alerts).toMatchObject([{ state: 'firing' }]);
+    // After a restart, before the first verdicts: the alert is neither resolved nor re-fired.
+    const held = evaluateAlerts(fired.alerts, alertConditions(inputs([school], T0 + MIN, { verdicts: () => undefined }), OPTIONS, T0 + MIN), T0 + MIN);
+    expect(held.alerts).toEqual(fired.alerts);
+    expect(held.removed).toEqual([]);
+    expect(held.changed).toEqual([]);
+  });
+
+  it('writes an alert again when its annotations change, without firing it again', () => {
+    const school = agent('a');
+    const opts = { ...OPTIONS, forMs: { ...OPTIONS.forMs, siteBelowTarget: 0 } };
+    const at = (downloads: number[], now: number): ConditionSet => {
+      const v = verdictsOf([school], { a: downloads }, now);
+      return alertConditions(inputs([school], now, { verdicts: (id) => v.get(id) }), opts, now);
+    };
+    const first = evaluateAlerts([], at([10, 20, 30], T0), T0);
+    const second = evaluateAlerts(first.alerts, at([10, 25, 30], T0 + MIN), T0 + MIN);
+    expect(second.changed).toHaveLength(1);
+    expect(second.fired).toEqual([]);
+    expect(second.alerts[0]?.annotations['description']).toContain('25.0 Mbps');
+  });
+});
+
+describe('planNotifications', () => {
+  const firingAlert: AlertRecord = {
+    fingerprint: 'f1',
+    labels: { alertname: 'SpeedwatchAgentDisconnected', agent_id: 'a' },
+    annotations: { summary: 's' },
+    state: 'firing',
+    value: 0,
+    activeAt: T0,
+    firedAt: T0 + 15 * MIN,
+  };
+
+  it('queues a firing alert once per webhook, and nothing for a state a webhook already has', () => {
+    const first = planNotifications(['w1', 'w2'], [firingAlert], [], [], T0 + 15 * MIN);
+    expect(first.map((u) => [u.webhook, u.status, u.seq])).toEqual([['w1', 'firing', 1], ['w2', 'firing', 1]]);
+    expect(first[0]?.alert).toEqual({ labels: firingAlert.labels, annotations: firingAlert.annotations, startsAt: new Date(T0 + 15 * MIN).toISOString(), endsAt: ZERO_TIME, fingerprint: 'f1' });
+    const states = first.map((u) => ({ ...u }));
+    expect(planNotifications(['w1', 'w2'], [firingAlert], [], states, T0 + 16 * MIN)).toEqual([]);
+  });
+
+  it('queues the firing alerts for a webhook added later, and nothing more for the others', () => {
+    const states = planNotifications(['w1'], [firingAlert], [], [], T0);
+    expect(planNotifications(['w1', 'w2'], [firingAlert], [], states, T0 + MIN).map((u) => u.webhook)).toEqual(['w2']);
+  });
+
+  it('queues a resolution, with its end time, for webhooks that were told it fired', () => {
+    const states = planNotifications(['w1'], [firingAlert], [], [], T0);
+    const resolvedAt = T0 + HOUR;
+    const [resolution, ...rest] = planNotifications(['w1'], [], [{ ...firingAlert, annotations: { summary: 'latest' } }], states, resolvedAt);
+    expect(rest).toEqual([]);
+    expect(resolution).toMatchObject({ webhook: 'w1', status: 'resolved', seq: 2 });
+    expect(resolution?.alert).toMatchObject({ annotations: { summary: 'latest' }, startsAt: new Date(T0 + 15 * MIN).toISOString(), endsAt: new Date(resolvedAt).toISOString() });
+  });
+
+  it('resolves an alert a webhook heard fire even when it vanished while the collector was stopped', () => {
+    const states = planNotifications(['w1'], [firingAlert], [], [], T0);
+    const [resolution] = planNotifications(['w1'], [], [], states, T0 + HOUR);
+    expect(resolution).toMatchObject({ status: 'resolved', alert: { fingerprint: 'f1', endsAt: new Date(T0 + HOUR).toISOString() } });
+  });
+
+  it('queues a new firing when the alert fired again with a later start', () => {
+    const states = planNotifications(['w1'], [firingAlert], [], [], T0);
+    const again = planNotifications(['w1'], [{ ...firingAlert, firedAt: T0 + 2 * HOUR }], [], states, T0 + 2 * HOUR);
+    expect(again).toMatchObject([{ status: 'firing', seq: 2, startsAt: T0 + 2 * HOUR }]);
+  });
+});
+
+describe('webhookMessage', () => {
+  it("is Alertmanager's version 4 message, grouped by alertname, firing if any alert fires", () => {
+    const a = { labels: { alertname: 'X', agent_id: 'a', severity: 'info' }, annotations: { summary: 'a down' }, startsAt: '2026-11-25T08:00:00.000Z', endsAt: ZERO_TIME, fingerprint: 'f1' };
+    const b = { ...a, labels: { alertname: 'X', agent_id: 'b', severity: 'info' }, endsAt: '2026-11-25T09:00:00.000Z', fingerprint: 'f2' };
+    const message = webhookMessage('X', [{ status: 'firing', alert: a }, { status: 'resolved', alert: b }], 'http://collector:8600/');
+    expect(message).toEqual({
+      version: '4',
+      groupKey: '{}:{alertname="X"}',
+      truncatedAlerts: 0,
+      status: 'firing',
+      receiver: 'speedwatch-collector',
+      groupLabels: { alertname: 'X' },
+      commonLabels: { alertname: 'X', severity: 'info' },
+      commonAnnotations: { summary: 'a down' },
+      externalURL: 'http://collector:8600/',
+      alerts: [
+        { status: 'firing', ...a, generatorURL: 'http://collector:8600/api/v1/alerts' },
+        { status: 'resolved', ...b, generatorURL: 'http://collector:8600/api/v1/alerts' },
+      ],
+    });
+  });
+});
+
+describe('backoffDelayMs', () => {
+  const options = { backoffMs: 1000, maxBackoffMs: 30_000 };
+  // Equal jitter: half the exponential delay fixed, half scaled by random() in [0, 1), rounded to whole ms.
+  it.each([
+    [1, 0, 500],
+    [1, 0.5, 750],
+    [2, 0, 1000],
+    [3, 0.5, 3000],
+    [5, 0, 8000],
+    [6, 0.5, 22_500], // 1000 × 2^5 = 32 000, capped at 30 000
+    [60, 0, 15_000], // no overflow far past the cap
+    [1, 0.123, 562], // whole milliseconds: 561.5 rounded
+  ])('after failure %d with random %d waits %d ms', (failures, random, expected) => {
+    expect(backoffDelayMs(failures, options, () => random)).toBe(expected);
+  });
+});
+
+describe('RejectionRate', () => {
+  it('is unknown until a reading is a window old, then the increase per second over it', () => {
+    const rate = new RejectionRate(5 * MIN);
+    rate.record(T0, new Map([['rate_limited', 10]]));
+    expect(rate.perSecond(T0)).toBeUndefined();
+    rate.record(T0 + 3 * MIN, new Map([['rate_limited', 40]]));
+    expect(rate.perSecond(T0 + 3 * MIN)).toBeUndefined();
+    rate.record(T0 + 5 * MIN, new Map([['rate_limited', 70], ['validation', 3]]));
+    // (70 − 10) / 300 s = 0.2; validation from nothing: 3 / 300 s.
+    expect(rate.perSecond(T0 + 5 * MIN)).toEqual(new Map([['rate_limited', 0.2], ['validation', 0.01]]));
+    rate.record(T0 + 8 * MIN, new Map([['rate_limited', 70], ['validation', 3]]));
+    // The base moves to the reading 5 minutes back (T0 + 3 min): (70 − 40) / 300 s.
+    expect(rate.perSecond(T0 + 8 * MIN)?.get('rate_limited')).toBeCloseTo(0.1, 10);
+  });
+});
