@@ -71,4 +71,43 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (agent_id, hour)
   ) STRICT, WITHOUT ROWID;
   `,
+  // 2: the collector's own alerts (collector/src/alerts/, docs/alerts.md).
+  `
+  -- Alerts pending or firing now, one row per label set. labels and annotations are JSON
+  -- objects; active_at is when the condition was first seen true, fired_at when its "for"
+  -- duration had passed (the notification's startsAt). A resolved alert leaves this table:
+  -- what its webhooks still need to hear is in alert_notifications.
+  CREATE TABLE alerts (
+    fingerprint TEXT PRIMARY KEY,
+    alertname TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    annotations TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'firing')),
+    value REAL,
+    active_at INTEGER NOT NULL,
+    fired_at INTEGER,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+
+  -- Per webhook and alert, the last state the webhook must hear (firing with its starts_at, or
+  -- resolved) and whether it has: the outbox and the record that prevents a repeat. webhook is
+  -- a hash of the URL, so no secret in a URL is stored. alert is the Alertmanager alert object
+  -- as sent (labels, annotations, startsAt, endsAt, fingerprint). seq grows at every new state,
+  -- so a delivery still in flight cannot mark a newer state delivered.
+  CREATE TABLE alert_notifications (
+    webhook TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    alertname TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
+    starts_at INTEGER NOT NULL,
+    alert TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    delivered_at INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    PRIMARY KEY (webhook, fingerprint)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX alert_notifications_due ON alert_notifications (next_attempt_at) WHERE delivered_at IS NULL;
+  `,
 ];

@@ -1,0 +1,309 @@
+/**
+ * The alerts' state in the collector's SQLite file (tables `alerts` and
+ * `alert_notifications`, created by migration 2 in store/migrations.ts), on a connection of
+ * its own: the pending and firing alerts, so a restart keeps `for` progress and does not fire
+ * twice; and per webhook the last state queued and whether it was delivered, which is both the
+ * outbox that survives a restart and the record that keeps an unchanged state from being sent
+ * again. Also the two figures per agent the rules read from `results`.
+ *
+ * Open it after `openStore` has migrated the file. Every method is synchronous; a failure is a
+ * StoreError (`SW_STORE_OPEN`, `SW_STORE_READ`, `SW_STORE_WRITE`) with the SQLite error as cause.
+ */
+import Database from 'better-sqlite3';
+import { StoreError, reasonOf } from '../store/store-error.js';
+import type { AgentActivity } from './alert-rules.js';
+import type { AlertRecord, Evaluation } from './alert-evaluation.js';
+import type { NotificationState, NotificationUpsert } from './notification-plan.js';
+import type { NotificationStatus, WebhookAlert } from './webhook-payload.js';
+
+/** How long a statement waits for another connection's lock (the results writer) before failing. */
+const BUSY_TIMEOUT_MS = 5_000;
+
+/** A notification due for delivery. */
+export interface DueNotification {
+  webhook: string;
+  fingerprint: string;
+  alertname: string;
+  status: NotificationStatus;
+  seq: number;
+  /** POSTs already made for this state, in earlier rounds. */
+  attempts: number;
+  alert: WebhookAlert;
+}
+
+/** Identifies one queued state: a newer state of the same (webhook, alert) has a higher seq. */
+export type NotificationKey = Pick<DueNotification, 'webhook' | 'fingerprint' | 'seq'>;
+
+export interface WebhookBacklog {
+  /** Notifications not delivered yet. */
+  undelivered: number;
+  /** The latest delivery failure among them, e.g. `SW_WEBHOOK_STATUS: HTTP 500 …`. */
+  lastError?: string;
+}
+
+interface AlertRow {
+  fingerprint: string;
+  labels: string;
+  annotations: string;
+  state: 'pending' | 'firing';
+  value: number | null;
+  active_at: number;
+  fired_at: number | null;
+}
+
+interface NotificationRow {
+  webhook: string;
+  fingerprint: string;
+  alertname: string;
+  status: NotificationStatus;
+  starts_at: number;
+  seq: number;
+  attempts: number;
+  alert: string;
+}
+
+type Db = Database.Database;
+
+/** Opens a connection to the collector's database at `path`, already migrated by `openStore`. */
+export function openAlertStore(path: string): AlertStore {
+  let db: Db;
+  try {
+    db = new Database(path, { timeout: BUSY_TIMEOUT_MS, fileMustExist: true });
+  } catch (cause) {
+    throw new StoreError('SW_STORE_OPEN', `cannot open database ${path} for alerts: ${reasonOf(cause)}`, { cause });
+  }
+  try {
+    // Notifications marked delivered must stay delivered after a power cut, or they are sent twice.
+    db.pragma('synchronous = FULL');
+    const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('alerts', 'alert_notifications')").all();
+    if (tables.length !== 2) {
+      throw new StoreError('SW_STORE_OPEN', `database ${path} has no alert tables: open it with openStore first, which migrates it`);
+    }
+    return new AlertStore(db, path);
+  } catch (cause) {
+    db.close();
+    if (cause instanceof StoreError) throw cause;
+    throw new StoreError('SW_STORE_OPEN', `cannot open database ${path} for alerts: ${reasonOf(cause)}`, { cause });
+  }
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+export class AlertStore {
+  readonly #db: Db;
+  readonly #path: string;
+  readonly #s: Statements;
+  readonly #commitTx: Database.Transaction<(evaluation: Evaluation, upserts: readonly NotificationUpsert[], now: number) => void>;
+  readonly #deliveredTx: Database.Transaction<(keys: readonly NotificationKey[], now: number) => void>;
+  readonly #failedTx: Database.Transaction<(keys: readonly NotificationKey[], failure: { attempts: number; nextAttemptAt: number; error: string }) => void>;
+
+  /** Use `openAlertStore`. */
+  constructor(db: Db, path: string) {
+    this.#db = db;
+    this.#path = path;
+    this.#s = prepareStatements(db);
+    this.#commitTx = db.transaction((evaluation, upserts, now) => {
+      for (const alert of evaluation.removed) this.#s.deleteAlert.run(alert.fingerprint);
+      for (const alert of evaluation.changed) {
+        this.#s.upsertAlert.run({
+          fingerprint: alert.fingerprint,
+          alertname: alert.labels['alertname'] ?? '',
+          labels: JSON.stringify(alert.labels),
+          annotations: JSON.stringify(alert.annotations),
+          state: alert.state,
+          value: Number.isFinite(alert.value) ? alert.value : null,
+          active_at: alert.activeAt,
+          fired_at: alert.firedAt ?? null,
+          updated_at: now,
+        });
+      }
+      for (const u of upserts) {
+        this.#s.upsertNotification.run({
+          webhook: u.webhook,
+          fingerprint: u.fingerprint,
+          alertname: u.alertname,
+          status: u.status,
+          starts_at: u.startsAt,
+          alert: JSON.stringify(u.alert),
+          seq: u.seq,
+          next_attempt_at: now,
+        });
+      }
+    });
+    this.#deliveredTx = db.transaction((keys, now) => {
+      for (const key of keys) {
+        // A delivered resolution is final: nothing about that alert is left to say.
+        this.#s.deleteResolved.run(key.webhook, key.fingerprint, key.seq);
+        this.#s.markDelivered.run(now, key.webhook, key.fingerprint, key.seq);
+      }
+    });
+    this.#failedTx = db.transaction((keys, failure) => {
+      for (const key of keys) this.#s.markFailed.run(failure.attempts, failure.nextAttemptAt, failure.error, key.webhook, key.fingerprint, key.seq);
+    });
+  }
+
+  /** Pending and firing alerts as last written. */
+  loadAlerts(): AlertRecord[] {
+    return this.#read('read alerts', () => this.#s.alerts.all()).map((row) => {
+      const alert: AlertRecord = {
+        fingerprint: row.fingerprint,
+        labels: JSON.parse(row.labels) as Record<string, string>,
+        annotations: JSON.parse(row.annotations) as Record<string, string>,
+        state: row.state,
+        value: row.value ?? Number.NaN,
+        activeAt: row.active_at,
+      };
+      if (row.fired_at !== null) alert.firedAt = row.fired_at;
+      return alert;
+    });
+  }
+
+  /** The last state queued for every (webhook, alert), delivered or not. */
+  notificationStates(): NotificationState[] {
+    return this.#read('read alert notifications', () => this.#s.notifications.all()).map((row) => ({
+      webhook: row.webhook,
+      fingerprint: row.fingerprint,
+      status: row.status,
+      startsAt: row.starts_at,
+      seq: row.seq,
+      // Parsed only when needed (a resolution): most rows are firing alerts with nothing new to say.
+      get alert() {
+        return JSON.parse(row.alert) as WebhookAlert;
+      },
+    }));
+  }
+
+  /** Writes an evaluation's changes and the notifications it queues, in one transaction. */
+  commit(evaluation: Evaluation, upserts: readonly NotificationUpsert[], now: number): void {
+    if (evaluation.removed.length === 0 && evaluation.changed.length === 0 && upserts.length === 0) return;
+    this.#write('store alerts', () => this.#commitTx.immediate(evaluation, upserts, now));
+  }
+
+  /** Undelivered notifications whose next attempt is due at `now`, by webhook, alert name and fingerprint. */
+  due(now: number): DueNotification[] {
+    return this.#read('read due alert notifications', () => this.#s.due.all(now)).map((row) => ({
+      webhook: row.webhook,
+      fingerprint: row.fingerprint,
+      alertname: row.alertname,
+      status: row.status,
+      seq: row.seq,
+      attempts: row.attempts,
+      alert: JSON.parse(row.alert) as WebhookAlert,
+    }));
+  }
+
+  /** Marks these states delivered (a resolution is removed); a state replaced since (higher seq) is left alone. */
+  markDelivered(keys: readonly NotificationKey[], now: number): void {
+    this.#write('mark alert notifications delivered', () => this.#deliveredTx.immediate(keys, now));
+  }
+
+  /** Records a failed round: `attempts` is the new total, `nextAttemptAt` when to try again (ms). */
+  markFailed(keys: readonly NotificationKey[], failure: { attempts: number; nextAttemptAt: number; error: string }): void {
+    this.#write('record failed alert notifications', () => this.#failedTx.immediate(keys, failure));
+  }
+
+  /** Drops what is queued for webhooks no longer configured; returns the rows dropped. */
+  forgetWebhooks(keep: readonly string[]): number {
+    return this.#write('drop notifications of removed webhooks', () => {
+      const known = this.#s.webhooks.all().map((row) => row.webhook);
+      let dropped = 0;
+      for (const webhook of known) if (!keep.includes(webhook)) dropped += this.#s.forgetWebhook.run(webhook).changes;
+      return dropped;
+    });
+  }
+
+  /** Per webhook with undelivered notifications: how many, and the latest failure. */
+  backlog(): Map<string, WebhookBacklog> {
+    const out = new Map<string, WebhookBacklog>();
+    for (const row of this.#read('read the alert notification backlog', () => this.#s.backlog.all())) {
+      out.set(row.webhook, row.last_error === null ? { undelivered: row.undelivered } : { undelivered: row.undelivered, lastError: row.last_error });
+    }
+    return out;
+  }
+
+  /** Per agent id: its latest result's start and latest download (absent for an agent with no result). */
+  agentActivity(agentIds: readonly string[]): Map<string, AgentActivity> {
+    return this.#read('read the agents\' latest results', () => {
+      const out = new Map<string, AgentActivity>();
+      for (const id of agentIds) {
+        const row = this.#s.activity.get({ id });
+        if (row === undefined || row.last_ts === null) continue;
+        out.set(id, row.download === null ? { lastResultAt: row.last_ts } : { lastResultAt: row.last_ts, latestDownloadMbps: row.download });
+      }
+      return out;
+    });
+  }
+
+  /** Closes this connection; closing twice is harmless. */
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+
+  #write<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (cause) {
+      if (cause instanceof StoreError) throw cause;
+      throw new StoreError('SW_STORE_WRITE', `cannot ${what} in ${this.#path}: ${reasonOf(cause)}`, { cause });
+    }
+  }
+
+  #read<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (cause) {
+      if (cause instanceof StoreError) throw cause;
+      throw new StoreError('SW_STORE_READ', `cannot ${what} from ${this.#path}: ${reasonOf(cause)}`, { cause });
+    }
+  }
+}
+
+function prepareStatements(db: Db) {
+  return {
+    alerts: db.prepare<[], AlertRow>('SELECT fingerprint, labels, annotations, state, value, active_at, fired_at FROM alerts ORDER BY fingerprint'),
+    upsertAlert: db.prepare<[Record<string, string | number | null>]>(
+      `INSERT INTO alerts (fingerprint, alertname, labels, annotations, state, value, active_at, fired_at, updated_at)
+       VALUES (@fingerprint, @alertname, @labels, @annotations, @state, @value, @active_at, @fired_at, @updated_at)
+       ON CONFLICT (fingerprint) DO UPDATE SET labels = excluded.labels, annotations = excluded.annotations, state = excluded.state,
+         value = excluded.value, active_at = excluded.active_at, fired_at = excluded.fired_at, updated_at = excluded.updated_at`,
+    ),
+    deleteAlert: db.prepare<[string]>('DELETE FROM alerts WHERE fingerprint = ?'),
+    notifications: db.prepare<[], Omit<NotificationRow, 'alertname' | 'attempts'>>(
+      'SELECT webhook, fingerprint, status, starts_at, seq, alert FROM alert_notifications',
+    ),
+    upsertNotification: db.prepare<[Record<string, string | number>]>(
+      `INSERT INTO alert_notifications (webhook, fingerprint, alertname, status, starts_at, alert, seq, delivered_at, attempts, next_attempt_at, last_error)
+       VALUES (@webhook, @fingerprint, @alertname, @status, @starts_at, @alert, @seq, NULL, 0, @next_attempt_at, NULL)
+       ON CONFLICT (webhook, fingerprint) DO UPDATE SET alertname = excluded.alertname, status = excluded.status,
+         starts_at = excluded.starts_at, alert = excluded.alert, seq = excluded.seq, delivered_at = NULL, attempts = 0,
+         next_attempt_at = excluded.next_attempt_at, last_error = NULL`,
+    ),
+    due: db.prepare<[number], NotificationRow>(
+      `SELECT webhook, fingerprint, alertname, status, starts_at, seq, attempts, alert FROM alert_notifications
+       WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY webhook, alertname, fingerprint`,
+    ),
+    deleteResolved: db.prepare<[string, string, number]>(
+      "DELETE FROM alert_notifications WHERE webhook = ? AND fingerprint = ? AND seq = ? AND status = 'resolved'",
+    ),
+    markDelivered: db.prepare<[number, string, string, number]>(
+      'UPDATE alert_notifications SET delivered_at = ?, attempts = 0, last_error = NULL WHERE webhook = ? AND fingerprint = ? AND seq = ?',
+    ),
+    markFailed: db.prepare<[number, number, string, string, string, number]>(
+      `UPDATE alert_notifications SET attempts = ?, next_attempt_at = ?, last_error = ?
+       WHERE webhook = ? AND fingerprint = ? AND seq = ? AND delivered_at IS NULL`,
+    ),
+    webhooks: db.prepare<[], { webhook: string }>('SELECT DISTINCT webhook FROM alert_notifications'),
+    forgetWebhook: db.prepare<[string]>('DELETE FROM alert_notifications WHERE webhook = ?'),
+    backlog: db.prepare<[], { webhook: string; undelivered: number; last_error: string | null }>(
+      `SELECT webhook, count(*) AS undelivered,
+         (SELECT last_error FROM alert_notifications l WHERE l.webhook = n.webhook AND l.delivered_at IS NULL AND l.last_error IS NOT NULL
+          ORDER BY l.next_attempt_at DESC LIMIT 1) AS last_error
+       FROM alert_notifications n WHERE delivered_at IS NULL GROUP BY webhook`,
+    ),
+    activity: db.prepare<[{ id: string }], { last_ts: number | null; download: number | null }>(
+      `SELECT (SELECT max(ts) FROM results INDEXED BY results_agent_ts WHERE agent_id = @id) AS last_ts,
+         (SELECT download_mbps FROM results INDEXED BY results_agent_ts WHERE agent_id = @id AND download_mbps IS NOT NULL
+          ORDER BY ts DESC LIMIT 1) AS download`,
+    ),
+  };
+}

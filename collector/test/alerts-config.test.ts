@@ -1,0 +1,98 @@
+/** The `alerts` section of the collector's configuration: defaults, human units, and errors naming the key. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ValidationError } from '@speedwatch/shared';
+import { describe, expect, it } from 'vitest';
+import { checkVerdictWindow } from '../src/alerts/alert-service.js';
+import { COLLECTOR_DEFAULTS, ConfigError, loadCollectorConfig } from '../src/config/collector-config.js';
+
+function file(text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'sw-alerts-config-')), 'collector.yaml');
+  writeFileSync(path, text);
+  return path;
+}
+
+function problems(text: string): string[] {
+  try {
+    loadCollectorConfig({ file: file(text) });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).code).toBe('SW_CONFIG');
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('alerts configuration', () => {
+  it("defaults to no webhooks, an evaluation a minute, and the Prometheus rules' for durations", () => {
+    const { alerts } = loadCollectorConfig({});
+    expect(alerts).toEqual({
+      webhooks: [],
+      evaluateIntervalMs: 60_000,
+      scheduleIntervalMs: 900_000,
+      verdictWindow: '24h',
+      forMs: { siteBelowTarget: 3_600_000, groupBelowTarget: 21_600_000, agentSilent: 300_000, agentDisconnected: 900_000, collectorRejecting: 600_000 },
+      delivery: { timeoutMs: 10_000, attempts: 4, backoffMs: 1000, maxBackoffMs: 300_000, concurrency: 4 },
+    });
+    expect(alerts).toEqual(COLLECTOR_DEFAULTS.alerts);
+    expect(Object.isFrozen(alerts.forMs) && Object.isFrozen(alerts.delivery) && Object.isFrozen(alerts.webhooks)).toBe(true);
+  });
+
+  it('reads webhooks, human durations and delivery settings; what is left out keeps its default', () => {
+    const { alerts } = loadCollectorConfig({
+      file: file(
+        [
+          'alerts:',
+          '  webhooks: [https://hooks.example.org/services/T0/B0/secret, http://10.0.0.5:9000/alerts]',
+          '  evaluateInterval: 30s',
+          '  scheduleInterval: 1h',
+          '  verdictWindow: 7d',
+          '  externalUrl: https://speedwatch.example.org',
+          '  for: { siteBelowTarget: 2h, agentDisconnected: 0 }',
+          '  delivery: { timeout: 5s, attempts: 6, backoff: 500ms, concurrency: 2 }',
+        ].join('\n'),
+      ),
+    });
+    expect(alerts.webhooks).toEqual(['https://hooks.example.org/services/T0/B0/secret', 'http://10.0.0.5:9000/alerts']);
+    expect(alerts.evaluateIntervalMs).toBe(30_000);
+    expect(alerts.scheduleIntervalMs).toBe(3_600_000);
+    expect(alerts.verdictWindow).toBe('7d');
+    expect(alerts.externalUrl).toBe('https://speedwatch.example.org/'); // a trailing slash, so paths append
+    expect(alerts.forMs).toEqual({ ...COLLECTOR_DEFAULTS.alerts.forMs, siteBelowTarget: 7_200_000, agentDisconnected: 0 });
+    expect(alerts.delivery).toEqual({ timeoutMs: 5000, attempts: 6, backoffMs: 500, maxBackoffMs: 300_000, concurrency: 2 });
+  });
+
+  it.each([
+    ['a webhook that is not an http(s) URL', 'alerts: { webhooks: [ftp://example.org/x] }', /^alerts\.webhooks\[0\]: expected an http:\/\/ or https:\/\/ URL/],
+    ['a webhook listed twice', 'alerts: { webhooks: [http://a.example/h, http://a.example/h] }', /^alerts\.webhooks\[1\]: the same URL as alerts\.webhooks\[0\]/],
+    ['an evaluation interval under a second', 'alerts: { evaluateInterval: 10ms }', /^alerts\.evaluateInterval: expected a duration from 1000 ms/],
+    ['an unknown rule', 'alerts: { for: { siteBelow: 1h } }', /^alerts\.for\.siteBelow: unknown field \(known fields: siteBelowTarget, groupBelowTarget/],
+    ['a negative for', 'alerts: { for: { agentSilent: -5 } }', /^alerts\.for\.agentSilent: expected a duration from 0 ms/],
+    ['no attempt at all', 'alerts: { delivery: { attempts: 0 } }', /^alerts\.delivery\.attempts: expected an integer >= 1 <= 20/],
+    ['a concurrency of 0', 'alerts: { delivery: { concurrency: 0 } }', /^alerts\.delivery\.concurrency: expected an integer >= 1/],
+    ['a longest backoff under the first', 'alerts: { delivery: { backoff: 10s, maxBackoff: 1s } }', /^alerts\.delivery\.maxBackoff: expected at least alerts\.delivery\.backoff/],
+    ['an unknown key', 'alerts: { webhook: http://a.example/h }', /^alerts\.webhook: unknown field \(known fields: webhooks, evaluateInterval/],
+  ])('refuses %s, naming the key', (_case, text, message) => {
+    expect(problems(text)).toEqual([expect.stringMatching(message)]);
+  });
+
+  it('does not echo a bad webhook URL whole (it may carry a secret)', () => {
+    const [problem] = problems('alerts: { webhooks: ["hooks.example.org/services/T0/B0/very-secret-token"] }');
+    expect(problem).not.toContain('very-secret-token');
+  });
+
+  describe('checkVerdictWindow', () => {
+    it("accepts a window the verdicts compute and refuses another, naming alerts.verdictWindow", () => {
+      expect(() => checkVerdictWindow(COLLECTOR_DEFAULTS.alerts, ['24h', '7d'])).not.toThrow();
+      let thrown: unknown;
+      try {
+        checkVerdictWindow(COLLECTOR_DEFAULTS.alerts, ['7d', '30d']);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(ValidationError);
+      expect(thrown).toMatchObject({ code: 'SW_VALIDATION', path: 'alerts.verdictWindow' });
+    });
+  });
+});
