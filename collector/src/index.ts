@@ -12,7 +12,15 @@ export type { CollectorDeps, RunningCollector } from './server/collector-server.
 export { createVerdictService } from './server/verdict-service.js';
 export type { ComplianceReport, VerdictService } from './server/verdict-service.js';
 export { COLLECTOR_DEFAULTS, ConfigError, loadCollectorConfig } from './config/collector-config.js';
-export type { CollectorConfig } from './config/collector-config.js';
+export type { AlertDelivery, AlertForDurations, AlertsConfig, CollectorConfig } from './config/collector-config.js';
+export { AlertService, checkVerdictWindow } from './alerts/alert-service.js';
+export type { AlertSources, AlertServiceOptions, AlertsReport, AlertView } from './alerts/alert-service.js';
+export { AlertStore, openAlertStore } from './alerts/alert-store.js';
+export type { AlertClock } from './alerts/alert-clock.js';
+export { ALERT_NAMES } from './alerts/alert-rules.js';
+export type { WebhookAlert, WebhookMessage } from './alerts/webhook-payload.js';
+export { WebhookError } from './alerts/webhook-error.js';
+export type { WebhookErrorCode } from './alerts/webhook-error.js';
 export { openStore, SqliteStore, StoreError } from './store/sqlite-store.js';
 export type { AgentRecord, NewAgent, Store, StoredResult } from './store/store-types.js';
 export { hashToken, newToken } from './ingest/tokens.js';

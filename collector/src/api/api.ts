@@ -16,6 +16,8 @@ export interface ApiDeps {
   /** Compliance by window and grouping; throws BadParameterError for an unknown window or grouping. */
   compliance: (window: string | undefined, groupBy: string | undefined) => unknown;
   complianceParams: { windows: readonly string[]; groupBy: readonly string[] };
+  /** The collector's own alerts, pending and firing, or only those in `state`. */
+  alerts: (state: 'pending' | 'firing' | undefined) => unknown;
   now: () => number;
 }
 
@@ -163,6 +165,11 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
     const window = params.oneOf('window', deps.complianceParams.windows);
     const groupBy = params.oneOf('groupBy', deps.complianceParams.groupBy);
     sendJson(res, 200, deps.compliance(window, groupBy));
+  },
+
+  '/api/v1/alerts'(search, res, deps) {
+    const params = new Params(search, ['state']);
+    sendJson(res, 200, deps.alerts(params.oneOf('state', ['firing', 'pending'] as const)));
   },
 };
 

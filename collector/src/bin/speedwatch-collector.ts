@@ -10,6 +10,7 @@ import type { Site } from '@speedwatch/shared';
 import { createLogger, SpeedwatchError, siteSchema, UsageError, ValidationError } from '@speedwatch/shared';
 import type { CollectorConfig, ConfigOverrides } from '../config/collector-config.js';
 import { ConfigError, loadCollectorConfig } from '../config/collector-config.js';
+import { checkVerdictWindow } from '../alerts/alert-service.js';
 import { hashToken, newToken } from '../ingest/tokens.js';
 import { WorkerResultWriter } from '../ingest/worker-result-writer.js';
 import { startCollector } from '../server/collector-server.js';
@@ -72,6 +73,7 @@ async function serve(argv: string[]): Promise<number> {
   let verdicts;
   try {
     verdicts = createVerdictService(store, config.verdicts);
+    checkVerdictWindow(config.alerts, verdicts.params.windows);
   } catch (err) {
     store.close();
     if (err instanceof ValidationError) {

@@ -1,13 +1,19 @@
 /**
  * The collector process's core, without argv or signals: one HTTP server carrying the agents'
- * WebSocket (/v1/agents), the JSON API (/api/v1/…), /metrics, /healthz and /readyz; and the
- * periodic maintenance (roll-ups, retention, verdicts, revoked agents leaving metrics).
+ * WebSocket (/v1/agents), the JSON API (/api/v1/…), /metrics, /healthz and /readyz; the
+ * periodic maintenance (roll-ups, retention, verdicts, revoked agents leaving metrics); and the
+ * collector's own alerts (evaluation and webhooks, from the first maintenance on).
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '@speedwatch/shared';
+import { AlertService, checkVerdictWindow } from '../alerts/alert-service.js';
+import { SYSTEM_CLOCK } from '../alerts/alert-clock.js';
+import type { AlertClock } from '../alerts/alert-clock.js';
+import { openAlertStore } from '../alerts/alert-store.js';
+import type { AlertStore } from '../alerts/alert-store.js';
 import { handleApi, sendError, sendJson } from '../api/api.js';
 import type { CollectorConfig } from '../config/collector-config.js';
 import { IngestServer } from '../ingest/ingest-server.js';
@@ -24,6 +30,15 @@ export interface CollectorDeps {
   resultWriter?: ResultWriter;
   /** Wall clock, ms since the epoch. */
   now?: () => number;
+  /**
+   * The alerts' state. Default: a second connection to `config.db`, which `store` must have
+   * opened (and migrated) already; the collector closes the one it opens.
+   */
+  alertStore?: AlertStore;
+  /** Clock for alert evaluation and webhook backoff. Default: `now` and real timers. */
+  alertClock?: AlertClock;
+  /** In [0, 1), for the webhook retries' jitter. Default Math.random. */
+  random?: () => number;
 }
 
 export interface RunningCollector {
@@ -31,6 +46,8 @@ export interface RunningCollector {
   port: number;
   metrics: CollectorMetrics;
   ingest: IngestServer;
+  /** The collector's own alerts: `evaluate()` runs an evaluation and a delivery round now. */
+  alerts: AlertService;
   /** Runs maintenance now (also runs on its interval). */
   maintain(): void;
   close(): Promise<void>;
@@ -40,6 +57,7 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
   const { store, logger, verdicts } = deps;
   const now = deps.now ?? Date.now;
   const log = logger.child({ component: 'collector' });
+  checkVerdictWindow(config.alerts, verdicts.params.windows);
   const metrics = new CollectorMetrics({ databaseSizeBytes: () => store.sizeBytes() });
   const ingest = new IngestServer({
     store,
@@ -81,6 +99,29 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
   const timer = setInterval(maintain, config.maintenanceIntervalMs);
   timer.unref();
 
+  let url = '';
+  const alertStore = deps.alertStore ?? openAlertStore(config.db);
+  const rejected = metrics.registry.getSingleMetric('speedwatch_collector_rejected_total');
+  const alerts = new AlertService({
+    config: config.alerts,
+    store: alertStore,
+    sources: {
+      agents: () => store.listAgents(),
+      connectedIds: () => ingest.connectedIds(),
+      verdicts: (agentId) => verdicts.forAgent(agentId),
+      targets: verdicts.config.targets,
+      rejectedTotals: async () => {
+        const totals = new Map<string, number>();
+        for (const { labels, value } of (await rejected?.get())?.values ?? []) totals.set(String(labels['reason']), value);
+        return totals;
+      },
+    },
+    externalUrl: () => config.alerts.externalUrl ?? url,
+    logger,
+    clock: deps.alertClock ?? { now, sleep: SYSTEM_CLOCK.sleep },
+    ...(deps.random === undefined ? {} : { random: deps.random }),
+  });
+
   const authorised = (req: IncomingMessage): boolean => {
     if (config.readToken === undefined) return true;
     const given = Buffer.from(/^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '');
@@ -115,9 +156,10 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
       agentVerdicts: (id) => verdicts.forAgent(id),
       compliance: (window, groupBy) => verdicts.compliance(window, groupBy),
       complianceParams: verdicts.params,
+      alerts: (state) => alerts.report(state),
       now,
     });
-    if (!handled) sendError(res, 404, 'SW_NOT_FOUND', `no route ${path}; see /api/v1/agents, /api/v1/results, /api/v1/series, /api/v1/compliance, /metrics`);
+    if (!handled) sendError(res, 404, 'SW_NOT_FOUND', `no route ${path}; see /api/v1/agents, /api/v1/results, /api/v1/series, /api/v1/compliance, /api/v1/alerts, /metrics`);
   };
 
   const server = createServer((req, res) => {
@@ -132,17 +174,28 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => ingest.handleUpgrade(req, socket, head));
   server.on('clientError', (_err, socket: Socket) => socket.destroy());
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    clearInterval(timer);
+    if (deps.alertStore === undefined) alertStore.close();
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/`;
+  url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/`;
   log.info({ event: 'listening', url }, 'collector listening');
-  const firstMaintenance = setImmediate(maintain);
+  // Alerts start once the first maintenance has computed verdicts (an agent whose verdicts are
+  // not computed yet has its SpeedwatchSiteBelowTarget state held, not resolved).
+  const firstMaintenance = setImmediate(() => {
+    maintain();
+    alerts.start();
+  });
 
   let closing: Promise<void> | undefined;
   return {
@@ -150,11 +203,14 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
     port,
     metrics,
     ingest,
+    alerts,
     maintain,
     close() {
       closing ??= (async () => {
         clearInterval(timer);
         clearImmediate(firstMaintenance);
+        await alerts.close();
+        if (deps.alertStore === undefined) alertStore.close();
         await ingest.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
