@@ -122,7 +122,7 @@ export class AlertService {
   start(): void {
     if (this.#closed || this.#timer !== undefined) return;
     const tick = (): void => {
-      this.#own(this.evaluate().catch((err: unknown) => this.#log.error({ event: 'alerts-failed', err }, 'alert evaluation failed; will retry')));
+      this.#own(this.evaluate().catch((err: unknown) => this.#log.error({ event: 'alerts-failed', err }, 'alert evaluation or delivery failed; the next evaluation retries')));
     };
     this.#timer = setInterval(tick, this.#o.config.evaluateIntervalMs);
     this.#timer.unref();
