@@ -3,6 +3,7 @@
  * a matrix of bad input where each case gets its documented answer, its counter moves, the
  * process stays up and a well-behaved agent's results are all stored meanwhile.
  */
+import http from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentClient, TestCollector } from './ingest-util.js';
 import { connectAgent, makeResult, scrapeValue, startTestCollector } from './ingest-util.js';
@@ -43,6 +44,25 @@ describe('ingest', () => {
       t.store.revokeAgent('school-1', Date.now());
       expect(await statusOf(connectAgent(t.wsUrl, token))).toBe(401);
       expect(await scrapeValue(t.collector.url, 'speedwatch_collector_rejected_total{reason="unauthorized"}')).toBe(3);
+    });
+
+    it('limits token guessing per address: after 10 failures, 429 with Retry-After before any token is checked', async () => {
+      const token = t.addAgent('school-4');
+      for (let i = 0; i < 10; i++) expect(await statusOf(connectAgent(t.wsUrl, `swa_guess${i}`))).toBe(401);
+      const refused = await new Promise<{ status: number | undefined; retryAfter: string | undefined }>((resolve) => {
+        // ws rejects with the status only; read the headers off the raw upgrade response.
+        const req = http.get(t.wsUrl.replace(/^ws/, 'http'), { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', authorization: 'Bearer swa_guess10' } });
+        req.on('response', (res) => {
+          res.resume();
+          resolve({ status: res.statusCode, retryAfter: res.headers['retry-after'] });
+        });
+      });
+      expect(refused.status).toBe(429);
+      expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1);
+      // The address is refused whatever it sends, a valid token included, until the bucket refills.
+      expect(await statusOf(connectAgent(t.wsUrl, token))).toBe(429);
+      expect(await scrapeValue(t.collector.url, 'speedwatch_collector_rejected_total{reason="unauthorized"}')).toBe(10);
+      expect(await scrapeValue(t.collector.url, 'speedwatch_collector_rejected_total{reason="auth_rate_limited"}')).toBe(2);
     });
 
     it('answers 404 for a WebSocket at another path', async () => {

@@ -26,4 +26,5 @@ export type RejectReason =
   | 'timestamp'
   | 'frame_too_large'
   | 'unauthorized'
+  | 'auth_rate_limited'
   | 'store_unavailable';

@@ -17,6 +17,8 @@ import type { AgentRecord, InsertOutcome, Store } from '../store/store-types.js'
 import type { ResultWriter } from './result-writer.js';
 import { inlineResultWriter } from './result-writer.js';
 import type { IngestErrorCode, RejectReason } from './ingest-errors.js';
+import type { AuthLimits } from './auth-limiter.js';
+import { AUTH_LIMIT_DEFAULTS, AuthFailureLimiter } from './auth-limiter.js';
 import { TokenBucket } from './token-bucket.js';
 import { bearerToken, hashToken } from './tokens.js';
 
@@ -45,6 +47,8 @@ export interface IngestOptions {
   maxAgeMs: number;
   /** Ping period; a connection that missed the previous pong is dropped. */
   heartbeatMs: number;
+  /** Failed token attempts allowed per client address; default AUTH_LIMIT_DEFAULTS. */
+  authLimits?: AuthLimits;
   events: IngestEvents;
 }
 
@@ -87,10 +91,12 @@ export class IngestServer {
   /** Commits handed to the writer and not yet answered. */
   readonly #writing = new Set<Promise<void>>();
   readonly #writer: ResultWriter;
+  readonly #authLimiter: AuthFailureLimiter;
 
   constructor(options: IngestOptions) {
     this.#o = options;
     this.#writer = options.writer ?? inlineResultWriter(options.store);
+    this.#authLimiter = new AuthFailureLimiter(options.authLimits ?? AUTH_LIMIT_DEFAULTS, options.now);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.limits.maxFrameBytes, perMessageDeflate: false });
     this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs);
     this.#heartbeat.unref();
@@ -110,17 +116,26 @@ export class IngestServer {
     socket.on('error', () => {});
     const path = (req.url ?? '').split('?', 1)[0];
     if (path !== AGENTS_PATH) return refuse(socket, 404, `no WebSocket at ${path}; agents connect to ${AGENTS_PATH}`);
+    const address = req.socket.remoteAddress ?? '';
+    const waitS = this.#authLimiter.retryAfterSeconds(address);
+    if (waitS > 0) {
+      this.#o.events.rejected('auth_rate_limited', 1);
+      this.#o.logger.warn({ event: 'auth-rate-limited', remoteAddress: address, retryAfterS: waitS }, 'agent refused: too many failed token attempts');
+      return refuse(socket, 429, `too many failed token attempts from ${address}; try again in ${waitS} s`, waitS);
+    }
     const token = bearerToken(req.headers.authorization);
     if (token === undefined) {
+      this.#authLimiter.failed(address);
       this.#o.events.rejected('unauthorized', 1);
-      this.#o.logger.warn({ event: 'unauthorized', reason: 'missing token', remoteAddress: req.socket.remoteAddress }, 'agent refused');
+      this.#o.logger.warn({ event: 'unauthorized', reason: 'missing token', remoteAddress: address }, 'agent refused');
       return refuse(socket, 401, 'Authorization: Bearer <token> is required');
     }
     const tokenHash = hashToken(token);
     const agent = this.#o.store.agentByTokenHash(tokenHash);
     if (agent === undefined) {
+      this.#authLimiter.failed(address);
       this.#o.events.rejected('unauthorized', 1);
-      this.#o.logger.warn({ event: 'unauthorized', reason: 'unknown or revoked token', remoteAddress: req.socket.remoteAddress }, 'agent refused');
+      this.#o.logger.warn({ event: 'unauthorized', reason: 'unknown or revoked token', remoteAddress: address }, 'agent refused');
       return refuse(socket, 401, 'the token is unknown or revoked');
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#open(ws, agent, tokenHash, req));
@@ -380,11 +395,12 @@ export class IngestServer {
   }
 }
 
-function refuse(socket: Duplex, status: 401 | 404, message: string): void {
-  const reason = status === 401 ? 'Unauthorized' : 'Not Found';
+const REASONS = { 401: 'Unauthorized', 404: 'Not Found', 429: 'Too Many Requests' } as const;
+
+function refuse(socket: Duplex, status: keyof typeof REASONS, message: string, retryAfterS?: number): void {
   const body = `${message}\n`;
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `${status === 401 ? 'WWW-Authenticate: Bearer\r\n' : ''}Connection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${REASONS[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `${status === 401 ? 'WWW-Authenticate: Bearer\r\n' : ''}${retryAfterS === undefined ? '' : `Retry-After: ${retryAfterS}\r\n`}Connection: close\r\n\r\n${body}`,
   );
 }
