@@ -24,7 +24,7 @@ interface Pending {
 }
 
 function storeError(error: WireStoreError): StoreError {
-  return new StoreError(error.code.startsWith('SW_STORE_') ? (error.code as StoreErrorCode) : 'SW_STORE_WRITE', error.message);
+  return new StoreError(/^SW_STORE_[A-Z]+$/.test(error.code) ? (error.code as StoreErrorCode) : 'SW_STORE_WRITE', error.message);
 }
 
 export class WorkerResultWriter implements ResultWriter {
