@@ -51,6 +51,20 @@ describe('collector configuration', () => {
     expect(loadCollectorConfig({ file: file('c.yaml', `readTokenFile: ${secret}\n`) }).readToken).toBe('a-long-read-token-0123456789');
   });
 
+  it('reads a TLS certificate and key from files, and names what is wrong with them', () => {
+    const cert = file('cert.pem', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const key = file('key.pem', '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n');
+    const tls = loadCollectorConfig({ flags: { tlsCertFile: cert, tlsKeyFile: key } }).tls;
+    expect(tls?.cert.toString()).toContain('BEGIN CERTIFICATE');
+    expect(tls?.key.toString()).toContain('BEGIN PRIVATE KEY');
+    expect(loadCollectorConfig({ env: { SPEEDWATCH_TLS_CERT_FILE: cert, SPEEDWATCH_TLS_KEY_FILE: key } }).tls).toBeDefined();
+    expect(problems({ flags: { tlsCertFile: cert } })).toEqual(['tlsCertFile, tlsKeyFile: give both to serve https and wss, or neither']);
+    expect(problems({ flags: { tlsCertFile: key, tlsKeyFile: '/nonexistent/key.pem' } })).toEqual([
+      `tlsCertFile: ${key} holds no PEM certificate`,
+      'tlsKeyFile: cannot read /nonexistent/key.pem (ENOENT)',
+    ]);
+  });
+
   it('lists every problem at once, each naming its key', () => {
     const path = file('c.yaml', 'port: 70000\nlimits:\n  maxBatch: 0\nheartbeat: often\nlogLevel: chatty\nprot: 1\n');
     const found = problems({ file: path });

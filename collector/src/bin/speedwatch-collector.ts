@@ -20,9 +20,10 @@ import { openStore } from '../store/sqlite-store.js';
 const USAGE = `Usage: speedwatch-collector <command> [options]
 
 Commands:
-  serve [--config FILE] [--db PATH] [--host H] [--port N] [--log-level L]
+  serve [--config FILE] [--db PATH] [--host H] [--port N] [--log-level L] [--tls-cert FILE --tls-key FILE]
         run the collector: agents' WebSocket at /v1/agents, the API at /api/v1, /metrics
-        (default 127.0.0.1:8600, database ./data/speedwatch.db)
+        (default 127.0.0.1:8600, database ./data/speedwatch.db; with a PEM certificate and key,
+        https and wss only)
   agents add --db PATH --id ID --name NAME --site-kind office|school|clinic|other
              --technology fixed|mobile [--isp ISP] [--area "province/district/commune"] [--lat N --lon N]
         create an agent and print its token (the only line on stdout; only its hash is stored)
@@ -53,10 +54,25 @@ async function serve(argv: string[]): Promise<number> {
     parseArgs({
       args: argv,
       strict: true,
-      options: { config: { type: 'string' }, db: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, 'log-level': { type: 'string' } },
+      options: {
+        config: { type: 'string' },
+        db: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'log-level': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+      },
     }),
   );
-  const flags: ConfigOverrides = { db: values.db, host: values.host, port: values.port, logLevel: values['log-level'] };
+  const flags: ConfigOverrides = {
+    db: values.db,
+    host: values.host,
+    port: values.port,
+    logLevel: values['log-level'],
+    tlsCertFile: values['tls-cert'],
+    tlsKeyFile: values['tls-key'],
+  };
   let config: Readonly<CollectorConfig>;
   try {
     config = loadCollectorConfig({ ...(values.config === undefined ? {} : { file: values.config }), env: process.env, flags });

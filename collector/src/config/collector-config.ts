@@ -34,6 +34,8 @@ export interface CollectorConfig {
   maintenanceIntervalMs: number;
   /** When set, /api/v1/* and /metrics need `Authorization: Bearer <readToken>`. */
   readToken?: string;
+  /** When set, the collector serves https and wss only, with this PEM certificate chain and key. */
+  tls?: { cert: Buffer; key: Buffer };
   logLevel: LogLevel;
   /** The verdict section as given; validated by the verdict module. */
   verdicts?: unknown;
@@ -156,6 +158,8 @@ const fileSchema = object({
   maintenanceInterval: optional(durationMs(1000, 86_400_000)),
   readToken: optional(string({ minLength: 16, maxLength: 512 })),
   readTokenFile: optional(string({ minLength: 1, maxLength: 4096 })),
+  tlsCertFile: optional(string({ minLength: 1, maxLength: 4096 })),
+  tlsKeyFile: optional(string({ minLength: 1, maxLength: 4096 })),
   logLevel: optional(logLevel),
   verdicts: optional({ expected: 'an object', parse: (v) => v }),
   alerts: optional(
@@ -196,6 +200,8 @@ export const ENV_KEYS: Readonly<Record<string, string>> = Object.freeze({
   SPEEDWATCH_PORT: 'port',
   SPEEDWATCH_DB: 'db',
   SPEEDWATCH_READ_TOKEN: 'readToken',
+  SPEEDWATCH_TLS_CERT_FILE: 'tlsCertFile',
+  SPEEDWATCH_TLS_KEY_FILE: 'tlsKeyFile',
   SPEEDWATCH_LOG_LEVEL: 'logLevel',
 });
 
@@ -248,6 +254,27 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
       problems.push(`readTokenFile: cannot read ${parsed.readTokenFile} (${(err as { code?: string }).code ?? String(err)})`);
     }
   }
+  let tls: { cert: Buffer; key: Buffer } | undefined;
+  if ((parsed.tlsCertFile === undefined) !== (parsed.tlsKeyFile === undefined)) {
+    problems.push('tlsCertFile, tlsKeyFile: give both to serve https and wss, or neither');
+  } else if (parsed.tlsCertFile !== undefined && parsed.tlsKeyFile !== undefined) {
+    const read = (key: string, file: string, marker: RegExp, what: string): Buffer | undefined => {
+      try {
+        const pem = readFileSync(file);
+        if (!marker.test(pem.toString('latin1'))) {
+          problems.push(`${key}: ${file} holds no PEM ${what}`);
+          return undefined;
+        }
+        return pem;
+      } catch (err) {
+        problems.push(`${key}: cannot read ${file} (${(err as { code?: string }).code ?? String(err)})`);
+        return undefined;
+      }
+    };
+    const cert = read('tlsCertFile', parsed.tlsCertFile, /-----BEGIN CERTIFICATE-----/, 'certificate');
+    const key = read('tlsKeyFile', parsed.tlsKeyFile, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'private key');
+    if (cert !== undefined && key !== undefined) tls = { cert, key };
+  }
   const webhooks = parsed.alerts?.webhooks ?? [];
   webhooks.forEach((url, index) => {
     if (webhooks.indexOf(url) !== index) problems.push(`alerts.webhooks[${index}]: the same URL as alerts.webhooks[${webhooks.indexOf(url)}]`);
@@ -297,6 +324,7 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
     maintenanceIntervalMs: parsed.maintenanceInterval ?? d.maintenanceIntervalMs,
     logLevel: parsed.logLevel ?? d.logLevel,
     ...(readToken === undefined ? {} : { readToken }),
+    ...(tls === undefined ? {} : { tls: Object.freeze(tls) }),
     ...(parsed.verdicts === undefined ? {} : { verdicts: parsed.verdicts }),
     alerts,
   });

@@ -6,6 +6,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '@speedwatch/shared';
@@ -162,13 +163,15 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
     if (!handled) sendError(res, 404, 'SW_NOT_FOUND', `no route ${path}; see /api/v1/agents, /api/v1/results, /api/v1/series, /api/v1/compliance, /api/v1/alerts, /metrics`);
   };
 
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     onRequest(req, res).catch((err: unknown) => {
       log.error({ event: 'request-failed', err, path: (req.url ?? '').slice(0, 200) }, 'request failed');
       if (!res.headersSent) sendError(res, 500, 'SW_INTERNAL', 'internal error; see the collector log');
       else res.destroy();
     });
-  });
+  };
+  // With TLS configured the collector speaks only https and wss: tokens never cross in clear.
+  const server = config.tls === undefined ? createServer(handler) : createTlsServer({ cert: config.tls.cert, key: config.tls.key }, handler);
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => ingest.handleUpgrade(req, socket, head));
@@ -188,7 +191,7 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
     throw err;
   }
   const port = (server.address() as AddressInfo).port;
-  url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/`;
+  url = `${config.tls === undefined ? 'http' : 'https'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/`;
   log.info({ event: 'listening', url }, 'collector listening');
   // Alerts start once the first maintenance has computed verdicts (an agent whose verdicts are
   // not computed yet has its SpeedwatchSiteBelowTarget state held, not resolved).
