@@ -171,9 +171,10 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
     });
   };
   // With TLS configured the collector speaks only https and wss: tokens never cross in clear.
-  const server = config.tls === undefined ? createServer(handler) : createTlsServer({ cert: config.tls.cert, key: config.tls.key }, handler);
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+  // Slow clients (slow-loris) are cut once their headers take over 10 s; Node checks every
+  // connectionsCheckingInterval, 30 s by default, which would let them pile up three times longer.
+  const timeouts = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 };
+  const server = config.tls === undefined ? createServer(timeouts, handler) : createTlsServer({ ...timeouts, cert: config.tls.cert, key: config.tls.key }, handler);
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => ingest.handleUpgrade(req, socket, head));
   server.on('clientError', (_err, socket: Socket) => socket.destroy());
 
