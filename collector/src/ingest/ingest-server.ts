@@ -241,7 +241,7 @@ export class IngestServer {
       if (!session.helloDone) return this.#error(session, 'hello_required', 'SW_HELLO_REQUIRED', 'send hello before results');
       return this.#onResults(session, message, text);
     }
-    this.#error(session, 'message', 'SW_PROTOCOL_MESSAGE', `unknown message type ${JSON.stringify(String(type)).slice(0, 60)}; expected hello or results`);
+    this.#error(session, 'message', 'SW_PROTOCOL_MESSAGE', `unknown message type ${JSON.stringify(printable(type)).slice(0, 60)}; expected hello or results`);
   }
 
   #onHello(session: Session, message: unknown): void {
@@ -250,7 +250,7 @@ export class IngestServer {
       hello = helloSchema.parse(message, 'hello');
     } catch (err) {
       if ((message as { protocol?: unknown }).protocol !== PROTOCOL_VERSION) {
-        this.#error(session, 'message', 'SW_PROTOCOL_MESSAGE', `protocol ${String((message as { protocol?: unknown }).protocol)} is not supported; this collector speaks ${PROTOCOL_VERSION}`);
+        this.#error(session, 'message', 'SW_PROTOCOL_MESSAGE', `protocol ${printable((message as { protocol?: unknown }).protocol).slice(0, 60)} is not supported; this collector speaks ${PROTOCOL_VERSION}`);
         session.ws.close(CLOSE_CODES.UNSUPPORTED_PROTOCOL, 'unsupported protocol version');
         return;
       }
@@ -393,6 +393,15 @@ export class IngestServer {
       session.ws.ping();
     }
   }
+}
+
+/**
+ * A received value for an error message: String() of a primitive; an object or array is named,
+ * never converted, since a sender's `toString` can be anything (`{"toString":1}` makes String throw).
+ */
+function printable(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' && value !== null ? 'an object' : String(value);
 }
 
 const REASONS = { 401: 'Unauthorized', 404: 'Not Found', 429: 'Too Many Requests' } as const;
