@@ -131,7 +131,13 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
   };
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://collector');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://collector');
+    } catch {
+      // A request target no URL parser takes (`//[`, `//a:99999/`) names no route.
+      return sendError(res, 404, 'SW_NOT_FOUND', 'the request target is not a valid URL path; see /api/v1/agents, /api/v1/results, /api/v1/series, /api/v1/compliance, /api/v1/alerts, /metrics');
+    }
     const path = url.pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'SW_METHOD', `${req.method ?? ''} is not allowed; the API is read-only (GET)`);
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
