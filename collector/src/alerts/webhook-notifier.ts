@@ -171,7 +171,7 @@ async function post(webhook: Webhook, body: string, timeoutMs: number, signal: A
     }
     const inner = (cause as { cause?: { code?: unknown; message?: unknown } }).cause;
     const reason = inner?.message === undefined ? String((cause as Error).message) : `${String(inner.code ?? '')} ${String(inner.message)}`.trim();
-    throw new WebhookError('SW_WEBHOOK_NETWORK', `POST ${webhook.redacted}: ${reason}`, { retryable: true, cause });
+    throw new WebhookError('SW_WEBHOOK_NETWORK', `POST ${webhook.redacted}: ${withoutUrl(reason, webhook)}`, { retryable: true, cause });
   }
   if (status >= 200 && status < 300) return;
   const detail = status >= 300 && status < 400 ? ' (redirects are not followed: configure the final URL)' : text === '' ? '' : `: ${text.replace(/\s+/g, ' ')}`;
@@ -179,6 +179,15 @@ async function post(webhook: Webhook, body: string, timeoutMs: number, signal: A
     status,
     retryable: status >= 500 || status === 408 || status === 429,
   });
+}
+
+/**
+ * `text` with the webhook's full URL replaced by its redacted form: fetch's own messages quote
+ * it ("Request cannot be constructed from a URL that includes credentials: http://user:pass@…"),
+ * and a message is logged and stored as `lastError`.
+ */
+function withoutUrl(text: string, webhook: Webhook): string {
+  return text.replaceAll(webhook.url, webhook.redacted).replaceAll(new URL(webhook.url).href, webhook.redacted);
 }
 
 /** Up to `max` bytes of the body as text; the rest is not read. */
