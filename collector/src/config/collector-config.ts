@@ -141,6 +141,17 @@ const httpUrl: Schema<string> = {
 };
 const forDuration = optional(durationMs(0, 7 * 86_400_000));
 
+/** The read token; a refused one is described by its length, never echoed (it is a secret, if a short one). */
+const readTokenText: Schema<string> = {
+  expected: 'a string of 16 to 512 characters',
+  parse(value, path = '') {
+    if (typeof value !== 'string' || value.length < 16 || value.length > 512) {
+      throw new ValidationError(path, `a string of 16 to 512 characters, got ${typeof value === 'string' ? `${value.length} characters` : typeof value}`);
+    }
+    return value;
+  },
+};
+
 const fileSchema = object({
   host: optional(string({ minLength: 1, maxLength: 255 })),
   port: optional(port),
@@ -156,7 +167,7 @@ const fileSchema = object({
   maxFutureSkew: optional(durationMs(0, 7 * 86_400_000)),
   heartbeat: optional(durationMs(1000, 3_600_000)),
   maintenanceInterval: optional(durationMs(1000, 86_400_000)),
-  readToken: optional(string({ minLength: 16, maxLength: 512 })),
+  readToken: optional(readTokenText),
   readTokenFile: optional(string({ minLength: 1, maxLength: 4096 })),
   tlsCertFile: optional(string({ minLength: 1, maxLength: 4096 })),
   tlsKeyFile: optional(string({ minLength: 1, maxLength: 4096 })),
