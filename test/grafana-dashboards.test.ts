@@ -27,6 +27,7 @@ interface Target {
   expr: string;
   datasource?: DatasourceRef;
   instant?: boolean;
+  format?: string;
 }
 
 interface Panel {
@@ -37,6 +38,16 @@ interface Panel {
   datasource?: DatasourceRef;
   targets?: Target[];
   panels?: Panel[];
+  options?: Record<string, unknown>;
+  fieldConfig?: { overrides?: { matcher: { id: string; options: string }; properties: { id: string; value: unknown }[] }[] };
+  transformations?: { id: string; options: Record<string, unknown> }[];
+}
+
+/** The part of a geomap layer's options the map test reads. */
+interface GeomapLayer {
+  type: string;
+  location?: { mode: string; latitude?: string; longitude?: string };
+  config?: { style?: { color?: { field?: string } } };
 }
 
 interface Variable {
@@ -95,10 +106,14 @@ const BUILT_IN = { __interval: '15s', __interval_ms: '15000', __rate_interval: '
 const SITES: Site[] = [
   { id: 'school-1', siteKind: 'school', technology: 'fixed', isp: 'VNPT', area: 'Lạng Sơn/Cao Lộc/Hợp Thành', lat: 21.86, lon: 106.83 },
   { id: 'clinic-1', siteKind: 'clinic', technology: 'mobile', isp: 'Viettel', area: 'Lạng Sơn/Cao Lộc', lat: 21.85, lon: 106.82 },
+  // No coordinates: not on the map.
   { id: 'office-1', siteKind: 'office', technology: 'fixed', isp: 'FPT', area: 'Hà Nội/Ba Đình' },
-  // Never connects: a site with no data.
-  { id: 'school-2', siteKind: 'school', technology: 'fixed', isp: 'VNPT', area: 'Lạng Sơn/Lộc Bình' },
+  // Never connects: a site with no data (on the map, with no version).
+  { id: 'school-2', siteKind: 'school', technology: 'fixed', isp: 'VNPT', area: 'Lạng Sơn/Lộc Bình', lat: 21.76, lon: 106.92 },
 ];
+
+/** The sites the map shows: those with coordinates. */
+const MAPPED = SITES.filter((s) => s.lat !== undefined && s.lon !== undefined);
 
 /** Variable values: everything selected (Grafana's All is `.*` here), or particular values (two technologies, one of the rest) as Grafana writes them. */
 function selections(collectorTarget: string): Record<'everything selected' | 'particular values', Record<string, string>> {
@@ -131,10 +146,16 @@ const VARIABLES = DASHBOARDS.flatMap(({ file, dashboard }) =>
   dashboard.templating.list.filter((v) => v.type === 'query').map((v) => ({ file, name: v.name, query: variableQuery(v) })),
 );
 
-function expr(file: string, title: string, refId: string): string {
+function panel(file: string, title: string): Panel {
   const dashboard = DASHBOARDS.find((d) => d.file === file)?.dashboard;
-  const target = dashboard && allPanels(dashboard).find((p) => p.title === title)?.targets?.find((t) => t.refId === refId);
-  if (target === undefined) throw new Error(`${file} has no panel "${title}" with query ${refId}`);
+  const found = dashboard && allPanels(dashboard).find((p) => p.title === title);
+  if (found === undefined) throw new Error(`${file} has no panel "${title}"`);
+  return found;
+}
+
+function expr(file: string, title: string, refId: string): string {
+  const target = panel(file, title).targets?.find((t) => t.refId === refId);
+  if (target === undefined) throw new Error(`${file} › ${title} has no query ${refId}`);
   return target.expr;
 }
 
@@ -167,6 +188,31 @@ describe('Grafana dashboards', () => {
     const linked = JSON.stringify(DASHBOARDS).match(/\/d\/[\w-]+/g) ?? [];
     expect(linked.length).toBeGreaterThan(0);
     for (const link of linked) expect(uids).toContain(link.slice(3));
+  });
+
+  it('place the sites on the map by their lat and lon labels, made numbers, and colour them by verdict', () => {
+    const map = panel('fleet-overview.json', 'Sites on the map');
+    expect(map.type).toBe('geomap');
+    expect(map.targets?.map((t) => t.format)).toEqual(['table', 'table']);
+    expect(map.targets?.every((t) => t.instant === true)).toBe(true);
+    const layers = (map.options?.['layers'] ?? []) as GeomapLayer[];
+    expect(layers).toHaveLength(1);
+    expect(layers[0]).toMatchObject({ type: 'markers', location: { mode: 'coords', latitude: 'lat', longitude: 'lon' } });
+    // The markers layer reads one frame: the two queries are merged into it.
+    const transformations = map.transformations ?? [];
+    expect(transformations[0]?.id).toBe('merge');
+    const conversions = transformations.find((t) => t.id === 'convertFieldType')?.options['conversions'];
+    expect(conversions).toEqual([
+      { targetField: 'lat', destinationType: 'number' },
+      { targetField: 'lon', destinationType: 'number' },
+    ]);
+    // The colour field is the verdict label under its organized name, with a colour for each verdict.
+    const renamed = (transformations.find((t) => t.id === 'organize')?.options['renameByName'] ?? {}) as Record<string, string>;
+    const colourField = layers[0]?.config?.style?.color?.field;
+    expect(colourField).toBe(renamed['verdict']);
+    const override = map.fieldConfig?.overrides?.find((o) => o.matcher.id === 'byName' && o.matcher.options === colourField);
+    const [mapping] = (override?.properties.find((p) => p.id === 'mappings')?.value ?? []) as { options: Record<string, { color?: string }> }[];
+    for (const verdict of ['meets', 'below', 'insufficient-data', 'no-data']) expect(mapping?.options[verdict]?.color, verdict).toBeDefined();
   });
 
   describe.each(DASHBOARDS)('$file', ({ dashboard }) => {
@@ -259,9 +305,13 @@ describe.skipIf(why !== undefined)('Grafana dashboard queries in a real Promethe
     agents.push(school, clinic, office);
     // school-1 (fixed, target 102): 80 and 80 Mbps, below; clinic-1 (mobile, 42): 55, meets;
     // office-1 (fixed): 150, meets; school-2 sends nothing.
-    await school.results([testResult({ technology: 'fixed', downloadMbps: 80, uploadMbps: 40, latencyMs: 12, startedAgoMs: 120_000 }), testResult({ technology: 'fixed', downloadMbps: 80, uploadMbps: 40, latencyMs: 12 })]);
-    await clinic.results([testResult({ technology: 'mobile', downloadMbps: 55, uploadMbps: 20, latencyMs: 35 })]);
-    await office.results([testResult({ technology: 'fixed', downloadMbps: 150, uploadMbps: 100, latencyMs: 4 })]);
+    // Latency under load: school-1 45 ms while downloading, 80 ms while uploading (the latest result's).
+    await school.results([
+      testResult({ technology: 'fixed', downloadMbps: 80, uploadMbps: 40, latencyMs: 12, loadedLatencyMs: { download: 30, upload: 60 }, startedAgoMs: 120_000 }),
+      testResult({ technology: 'fixed', downloadMbps: 80, uploadMbps: 40, latencyMs: 12, loadedLatencyMs: { download: 45, upload: 80 } }),
+    ]);
+    await clinic.results([testResult({ technology: 'mobile', downloadMbps: 55, uploadMbps: 20, latencyMs: 35, loadedLatencyMs: { download: 120, upload: 300 } })]);
+    await office.results([testResult({ technology: 'fixed', downloadMbps: 150, uploadMbps: 100, latencyMs: 4, loadedLatencyMs: { download: 6, upload: 9 } })]);
     // One refused frame, for the rejects panel.
     office.send('{not json');
     await office.next('error');
@@ -271,6 +321,9 @@ describe.skipIf(why !== undefined)('Grafana dashboard queries in a real Promethe
       'count(speedwatch:agent_download_mbps) == 3',
       'count(speedwatch:target_download_mbps) == 2',
       'technology_area:speedwatch_agent_download_mbps:median',
+      'count(speedwatch_agent_info{lat!=""}) == 3',
+      'count(speedwatch_agent_info{version!=""}) == 3',
+      'speedwatch_agent_upload_loaded_latency_seconds{agent_id="school-1"} == 0.08',
       'speedwatch_collector_rejected_total{reason="json"} == 1',
       'speedwatch_collector_ingested_results_total == 4',
       // A few scrapes after the last result, so that rates have two points.
@@ -335,5 +388,44 @@ describe.skipIf(why !== undefined)('Grafana dashboard queries in a real Promethe
     expect(target).toHaveLength(1);
     expect(target[0]?.metric['technology']).toBe('fixed');
     expect(Number(target[0]?.values?.at(-1)?.[1])).toBeCloseTo(102, 6);
+  });
+
+  it('puts exactly the sites with coordinates on the map, at their lat and lon, with their verdict', async () => {
+    const all = values!['everything selected'];
+    const sites = await prometheus!.query(substitute(expr('fleet-overview.json', 'Sites on the map', 'A'), all));
+    const placed = Object.fromEntries(sites.map((s) => [s.metric['agent_id'], { lat: Number(s.metric['lat']), lon: Number(s.metric['lon']), verdict: s.metric['verdict'] }]));
+    expect(placed).toEqual({
+      'school-1': { lat: 21.86, lon: 106.83, verdict: 'below' },
+      'clinic-1': { lat: 21.85, lon: 106.82, verdict: 'meets' },
+      'school-2': { lat: 21.76, lon: 106.92, verdict: 'no-data' },
+    });
+    expect(sites.every((s) => /^-?\d+(\.\d+)?$/.test(s.metric['lat'] ?? '') && /^-?\d+(\.\d+)?$/.test(s.metric['lon'] ?? ''))).toBe(true);
+    // One row per site: school-1, clinic-1 and school-2 have coordinates, office-1 has none.
+    expect(sites).toHaveLength(MAPPED.length);
+    // The latest download, for the tooltip, has the same labels, so the two tables merge row by row.
+    const downloads = await prometheus!.query(substitute(expr('fleet-overview.json', 'Sites on the map', 'B'), all));
+    expect(Object.fromEntries(downloads.map((s) => [s.metric['agent_id'], Number(s.value?.[1])]))).toEqual({ 'school-1': 80, 'clinic-1': 55 });
+    const key = ({ metric }: PromSeries): string => JSON.stringify(['agent_id', 'site_kind', 'technology', 'isp', 'area', 'lat', 'lon'].map((l) => metric[l]));
+    for (const d of downloads) expect(sites.map(key), key(d)).toContain(key(d));
+    // The filters apply: school, VNPT, Hợp Thành leaves school-1.
+    const filtered = await prometheus!.query(substitute(expr('fleet-overview.json', 'Sites on the map', 'A'), values!['particular values']));
+    expect(filtered.map((s) => s.metric['agent_id'])).toEqual(['school-1']);
+  });
+
+  it("draws the site's latency during the download and during the upload, in seconds", async () => {
+    const all = values!['everything selected'];
+    const last = async (refId: string): Promise<number> => {
+      const series = (await instantAndRange(substitute(expr('site.json', 'Latency under load', refId), all))).range.data.result;
+      expect(series.map((s) => s.metric['agent_id'])).toEqual(['school-1']);
+      return Number(series[0]?.values?.at(-1)?.[1]);
+    };
+    expect(await last('A')).toBeCloseTo(0.045, 9);
+    expect(await last('B')).toBeCloseTo(0.08, 9);
+    expect(await last('C')).toBeCloseTo(0.012, 9);
+  });
+
+  it('counts the agents by the version of their hello, leaving out a site known only by its coordinates', async () => {
+    const result = await prometheus!.query(substitute(expr('fleet-health.json', 'Agent versions', 'A'), values!['everything selected']));
+    expect(Object.fromEntries(result.map((s) => [s.metric['version'], Number(s.value?.[1])]))).toEqual({ '0.1.0': 3 });
   });
 });

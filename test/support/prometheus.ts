@@ -251,6 +251,8 @@ export interface TestValues {
   /** Median idle latency; the other latency figures are made up around it. */
   latencyMs?: number;
   technology?: 'fixed' | 'mobile';
+  /** Median latency while the download and while the upload ran (`loadedLatency`); the other loaded figures are made up around it. */
+  loadedLatencyMs?: { download: number; upload: number };
   /** How long before now the test started (default 30 s); it lasted 25 s. */
   startedAgoMs?: number;
 }
@@ -276,6 +278,10 @@ export function testResult(values: TestValues): Record<string, unknown> {
   if (values.latencyMs !== undefined) {
     const m = values.latencyMs;
     result['latency'] = { count: 3, minMs: m * 0.9, medianMs: m, meanMs: m, p90Ms: m * 1.1, maxMs: m * 1.1, jitterMs: m * 0.1, lossRatio: 0, samplesMs: [m * 0.9, m, m * 1.1] };
+  }
+  if (values.loadedLatencyMs !== undefined) {
+    const loaded = (medianMs: number): Record<string, number> => ({ count: 20, medianMs, p90Ms: medianMs * 1.5, lossRatio: 0 });
+    result['loadedLatency'] = { download: loaded(values.loadedLatencyMs.download), upload: loaded(values.loadedLatencyMs.upload) };
   }
   return result;
 }
