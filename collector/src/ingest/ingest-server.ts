@@ -47,6 +47,8 @@ export interface IngestOptions {
   maxAgeMs: number;
   /** Ping period; a connection that missed the previous pong is dropped. */
   heartbeatMs: number;
+  /** Results read but not committed above which reading pauses; default MAX_PENDING_RESULTS. */
+  maxPendingResults?: number;
   /** Failed token attempts allowed per client address; default AUTH_LIMIT_DEFAULTS. */
   authLimits?: AuthLimits;
   events: IngestEvents;
@@ -69,6 +71,13 @@ interface Session {
  */
 const MAX_COMMITS_IN_FLIGHT = 2;
 
+/**
+ * Results read but not yet committed, above which connections stop being read (TCP then
+ * pushes back on the agents) until commits bring it under half. Without it a reconnect storm
+ * of 10 000 agents replaying backlogs held every frame in memory at once (peak RSS 1.2 GB).
+ */
+export const MAX_PENDING_RESULTS = 50_000;
+
 /** A validated batch waiting for its commit; `batch` is dropped once the writer has it. */
 interface Queued {
   session: Session;
@@ -90,6 +99,10 @@ export class IngestServer {
   #flushHandle: NodeJS.Immediate | undefined;
   /** Commits handed to the writer and not yet answered. */
   readonly #writing = new Set<Promise<void>>();
+  /** Results queued or being committed. */
+  #pendingResults = 0;
+  /** Sessions not being read while #pendingResults is over MAX_PENDING_RESULTS. */
+  readonly #paused = new Set<Session>();
   readonly #writer: ResultWriter;
   readonly #authLimiter: AuthFailureLimiter;
 
@@ -105,6 +118,11 @@ export class IngestServer {
   /** Agents connected now, by id. */
   connectedIds(): ReadonlySet<string> {
     return new Set(this.#sessions.keys());
+  }
+
+  /** Results read and not yet committed, and the connections not being read because of them. */
+  get backpressure(): { pendingResults: number; pausedConnections: number } {
+    return { pendingResults: this.#pendingResults, pausedConnections: this.#paused.size };
   }
 
   get connectionCount(): number {
@@ -204,6 +222,7 @@ export class IngestServer {
     });
     ws.on('close', (code) => {
       if (this.#sessions.get(agent.id) === session) this.#sessions.delete(agent.id);
+      this.#paused.delete(session);
       this.#o.events.disconnected(agent);
       log.info({ event: 'disconnected', code }, 'agent disconnected');
     });
@@ -315,6 +334,11 @@ export class IngestServer {
     }
     if (valid.length === 0) return;
     this.#queue.push({ session, results: valid, batch: { agentId: session.agent.id, receivedAt: now, frame: text, count: batch.results.length, accepted, columns } });
+    this.#pendingResults += valid.length;
+    if (this.#pendingResults > (this.#o.maxPendingResults ?? MAX_PENDING_RESULTS) && !this.#paused.has(session)) {
+      this.#paused.add(session);
+      session.ws.pause();
+    }
     this.#scheduleFlush();
   }
 
@@ -332,10 +356,16 @@ export class IngestServer {
     if (this.#writing.size >= MAX_COMMITS_IN_FLIGHT) return; // a commit ending flushes again
     const queued = this.#queue.splice(0);
     if (queued.length === 0) return;
+    const results = queued.reduce((n, q) => n + q.results.length, 0);
     const writing: Promise<void> = this.#commit(queued)
       .catch((err: unknown) => this.#o.logger.error({ event: 'commit-failed', err }, 'handling a commit failed'))
       .finally(() => {
         this.#writing.delete(writing);
+        this.#pendingResults -= results;
+        if (this.#pendingResults <= (this.#o.maxPendingResults ?? MAX_PENDING_RESULTS) / 2 && this.#paused.size > 0) {
+          for (const paused of this.#paused) paused.ws.resume();
+          this.#paused.clear();
+        }
         if (this.#queue.length > 0) this.#scheduleFlush();
       });
     this.#writing.add(writing);
@@ -384,7 +414,8 @@ export class IngestServer {
         session.ws.close(CLOSE_CODES.TOKEN_REVOKED, 'token revoked');
         continue;
       }
-      if (!session.alive) {
+      // A session paused for backpressure reads no pongs; it is not dead.
+      if (!session.alive && !this.#paused.has(session)) {
         session.log.warn({ event: 'heartbeat-missed' }, 'no pong since the last ping; dropping the connection');
         session.ws.terminate();
         continue;

@@ -1,0 +1,103 @@
+/**
+ * Backpressure: when more results are read than committed, the ingest server stops reading
+ * the connections that keep sending (TCP pushes back on the agent) and resumes once commits
+ * catch up; nothing is lost and the paused agent is not dropped by the heartbeat.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '@speedwatch/shared';
+import type { FrameBatch } from '../src/ingest/frame-batch.js';
+import { frameRows } from '../src/ingest/frame-batch.js';
+import { IngestServer } from '../src/ingest/ingest-server.js';
+import type { ResultWriter } from '../src/ingest/result-writer.js';
+import { hashToken, newToken } from '../src/ingest/tokens.js';
+import { openStore } from '../src/store/sqlite-store.js';
+import type { SqliteStore } from '../src/store/sqlite-store.js';
+import { COLLECTOR_DEFAULTS } from '../src/config/collector-config.js';
+import { CollectorMetrics } from '../src/metrics/collector-metrics.js';
+import { connectAgent, makeResult } from './ingest-util.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** The real store, with each commit held until the test lets it go: a slow disk, on demand. */
+function gatedWriter(store: SqliteStore): ResultWriter & { release(): void; commits: number } {
+  let gate: { promise: Promise<void>; open: () => void } | undefined;
+  const closeGate = (): void => {
+    let open!: () => void;
+    gate = { promise: new Promise<void>((r) => (open = r)), open };
+  };
+  closeGate();
+  const writer = {
+    commits: 0,
+    async write(batches: readonly FrameBatch[]) {
+      await gate?.promise;
+      writer.commits++;
+      return store.insertRowGroups(batches.map(frameRows));
+    },
+    async close() {},
+    release() {
+      gate?.open();
+      gate = undefined;
+    },
+  };
+  return writer;
+}
+
+describe('ingest backpressure', () => {
+  it('stops reading an agent past maxPendingResults and resumes when commits catch up, losing nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sw-backpressure-'));
+    const store = openStore(join(dir, 'speedwatch.db'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => store.close());
+    const token = newToken();
+    store.addAgent({ id: 'school-1', name: 'School 1', siteKind: 'school', technology: 'fixed' }, hashToken(token), Date.now());
+    const writer = gatedWriter(store);
+    const ingest = new IngestServer({
+      store,
+      writer,
+      logger: createLogger({ level: 'silent' }),
+      now: Date.now,
+      limits: { ...COLLECTOR_DEFAULTS.limits, maxMessagesPerMinute: 1000 },
+      maxFutureMs: 600_000,
+      maxAgeMs: 30 * 86_400_000,
+      heartbeatMs: 100,
+      events: new CollectorMetrics({ databaseSizeBytes: () => 0 }),
+      maxPendingResults: 100,
+    });
+    const server = http.createServer();
+    server.on('upgrade', (req, socket, head) => ingest.handleUpgrade(req, socket, head));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())), () => ingest.close());
+    const client = await connectAgent(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/agents`, token);
+    cleanups.push(() => client.ws.terminate());
+    await client.hello();
+
+    // Three batches of 60, one at a time, while commits are held: after the second (120 > 100)
+    // the connection is paused, so the third stays unread in the socket.
+    const batches = [0, 1, 2].map(() => Array.from({ length: 60 }, () => makeResult()));
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    client.send({ type: 'results', results: batches[0] });
+    await pause(100);
+    expect(ingest.backpressure).toEqual({ pendingResults: 60, pausedConnections: 0 });
+    client.send({ type: 'results', results: batches[1] });
+    await pause(100);
+    expect(ingest.backpressure).toEqual({ pendingResults: 120, pausedConnections: 1 });
+    client.send({ type: 'results', results: batches[2] });
+    await pause(500); // five heartbeats: a paused agent is not dropped
+    expect(ingest.backpressure).toEqual({ pendingResults: 120, pausedConnections: 1 });
+    expect(client.ws.readyState).toBe(client.ws.OPEN);
+    expect(writer.commits).toBe(0);
+    writer.release();
+    const acked = new Set<string>();
+    while (acked.size < 180) for (const id of (await client.next('ack', 5000))['ids'] as string[]) acked.add(id);
+    expect(acked).toEqual(new Set(batches.flat().map((r) => r.id)));
+    expect(store.queryResults({ limit: 1000 }).results).toHaveLength(180);
+    expect(ingest.backpressure).toEqual({ pendingResults: 0, pausedConnections: 0 });
+  });
+});
