@@ -15,10 +15,9 @@
  * (200 000), BENCH_INGEST_BATCHES (50,500), BENCH_COLLECTOR_PARTS (ingest,metrics,series),
  * BENCH_COLLECTOR_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the collector).
  */
-import { execFileSync, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -32,6 +31,8 @@ import { median, percentile, SITE_KINDS } from '@speedwatch/shared';
 import type * as TokensModule from '../../collector/src/ingest/tokens.js';
 import type * as StoreModule from '../../collector/src/store/sqlite-store.js';
 import type { LoadOutcome, LoadPlan } from './collector-load.js';
+import { NodeChild, scoped } from './bench-process.js';
+import type { Scope } from './bench-process.js';
 import { ResultText, resultTemplate } from './collector-results.js';
 
 /** One row of the benchmark table: the measure, its ceiling or floor, their ratio, the goal. */
@@ -100,128 +101,6 @@ async function loadModules(): Promise<Modules> {
     store: (await load('collector/dist/src/store/sqlite-store.js')) as typeof StoreModule,
     tokens: (await load('collector/dist/src/ingest/tokens.js')) as typeof TokensModule,
   };
-}
-
-/** Closers run in reverse order; a failing closer is reported and the rest still run. */
-class Scope {
-  readonly #closers: (() => unknown)[] = [];
-
-  defer(close: () => unknown): void {
-    this.#closers.push(close);
-  }
-
-  tempDir(prefix: string): string {
-    const dir = mkdtempSync(join(tmpdir(), prefix));
-    this.defer(() => rmSync(dir, { recursive: true, force: true }));
-    return dir;
-  }
-
-  async close(): Promise<void> {
-    for (const close of this.#closers.splice(0).reverse()) {
-      try {
-        await close();
-      } catch (err) {
-        process.stderr.write(`collector-bench: cleanup failed: ${err instanceof Error ? err.message : String(err)}\n`);
-      }
-    }
-  }
-}
-
-async function scoped<T>(fn: (scope: Scope) => Promise<T>): Promise<T> {
-  const scope = new Scope();
-  try {
-    return await fn(scope);
-  } finally {
-    await scope.close();
-  }
-}
-
-/** The environment without SPEEDWATCH_* variables, which would override the benchmark's flags and config. */
-function childEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('SPEEDWATCH_')));
-}
-
-/** A Node child process whose stdout is read line by line; registered with `scope` to be stopped. */
-class NodeChild {
-  readonly process: ChildProcess;
-  readonly #label: string;
-  #log = '';
-  #partial = '';
-  readonly #lines: string[] = [];
-  #wake: (() => void) | undefined;
-  #exit: string | undefined;
-
-  constructor(scope: Scope, label: string, args: readonly string[], options: { stdin?: boolean } = {}) {
-    this.#label = label;
-    this.process = spawn(process.execPath, args, { stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: childEnv() });
-    scope.defer(() => this.stop());
-    this.process.stdout?.on('data', (d: Buffer) => {
-      const text = d.toString();
-      this.#remember(text);
-      this.#partial += text;
-      let nl: number;
-      while ((nl = this.#partial.indexOf('\n')) !== -1) {
-        this.#lines.push(this.#partial.slice(0, nl));
-        this.#partial = this.#partial.slice(nl + 1);
-      }
-      this.#wake?.();
-    });
-    this.process.stderr?.on('data', (d: Buffer) => this.#remember(d.toString()));
-    this.process.once('error', (err) => {
-      this.#exit = `could not start: ${err.message}`;
-      this.#wake?.();
-    });
-    this.process.once('exit', (code, signal) => {
-      this.#exit = `exited (${code ?? signal ?? '?'})`;
-      this.#wake?.();
-    });
-  }
-
-  get pid(): number {
-    return this.process.pid ?? -1;
-  }
-
-  /** The last 4 kB of stdout and stderr, for error messages. */
-  #remember(text: string): void {
-    this.#log = (this.#log + text).slice(-4096);
-  }
-
-  /** The next stdout line that satisfies `match` (earlier lines are dropped), within `timeoutMs`. */
-  async line(match: (line: string) => boolean, timeoutMs: number): Promise<string> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      for (let line = this.#lines.shift(); line !== undefined; line = this.#lines.shift()) if (match(line)) return line;
-      if (this.#exit !== undefined) throw new Error(`${this.#label} ${this.#exit} before the expected line\n${this.#log}`);
-      const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`${this.#label}: no expected line within ${timeoutMs} ms\n${this.#log}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
-    }
-  }
-
-  write(text: string): void {
-    this.process.stdin?.write(text);
-  }
-
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
-  stop(graceMs = 10_000): Promise<void> {
-    const child = this.process;
-    return new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return resolve();
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
-  }
 }
 
 interface RunningCollector {
@@ -468,7 +347,7 @@ async function benchIngest(
   const runs: IngestRun[] = [];
   for (let run = 0; run < o.runs; run++) {
     ctx.signal?.throwIfAborted();
-    const figures = await scoped(async (scope) => {
+    const figures = await scoped('collector-bench', async (scope) => {
       const dir = scope.tempDir('sw-bench-ingest-');
       const doRaw = (): { perS: number; msPerBatch: number } => {
         ctx.say(`ingest run ${run + 1}/${o.runs}: raw better-sqlite3, ${fmt.int(total)} rows in batches of ${o.batch}`);
@@ -560,7 +439,7 @@ interface ScrapeFigures {
 }
 
 async function scrapeAt(ctx: Context, agents: number, scrapes: number): Promise<ScrapeFigures> {
-  return scoped(async (scope) => {
+  return scoped('collector-bench', async (scope) => {
     const dir = scope.tempDir('sw-bench-metrics-');
     const db = join(dir, 'metrics.db');
     ctx.say(`metrics: seeding ${fmt.int(agents)} agents, one result each`);
@@ -740,7 +619,7 @@ function sqlSeries(db: Database.Database): (q: SeriesQuery) => number {
 }
 
 async function benchSeries(ctx: Context, o: { seriesRows: number; queries: number }): Promise<{ rows: BenchRow[]; summary: object }> {
-  return scoped(async (scope) => {
+  return scoped('collector-bench', async (scope) => {
     const docBytes = Buffer.byteLength(JSON.stringify(resultTemplate('compact')));
     const rows = rowsThatFit(ctx, o.seriesRows, docBytes + 250);
     if (rows < 100_000) throw new Error(`not enough space in ${tmpdir()} for a meaningful series database`);

@@ -18,9 +18,8 @@
  * The collector's RSS is sampled from /proc/PID/status every 200 ms. Progress goes to stderr.
  * Every child process and the temp directory are removed, also on failure.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -35,6 +34,8 @@ import type * as TokensModule from '../../collector/src/ingest/tokens.js';
 import type * as StoreModule from '../../collector/src/store/sqlite-store.js';
 import type { BenchRow } from './collector-bench.js';
 import { formatBenchTable } from './collector-bench.js';
+import { NodeChild, scoped } from './bench-process.js';
+import type { Scope } from './bench-process.js';
 import type { FleetAgentsPlan, FleetCommand, FleetCounters, FleetEvent } from './fleet-protocol.js';
 import { fleetAgentId, fleetSite } from './fleet-protocol.js';
 
@@ -161,139 +162,6 @@ export function parseFleetArgs(argv: readonly string[]): FleetOptions | 'help' {
 
 // ---------------------------------------------------------------------------------------------
 // Processes and cleanup
-
-/** Closers run in reverse order; a failing closer is reported and the rest still run. */
-class Scope {
-  readonly #closers: (() => unknown)[] = [];
-
-  defer(close: () => unknown): void {
-    this.#closers.push(close);
-  }
-
-  async close(): Promise<void> {
-    for (const close of this.#closers.splice(0).reverse()) {
-      try {
-        await close();
-      } catch (err) {
-        process.stderr.write(`fleet: cleanup failed: ${err instanceof Error ? err.message : String(err)}\n`);
-      }
-    }
-  }
-}
-
-/** The environment without SPEEDWATCH_* variables, which would override the simulator's flags and config. */
-function childEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('SPEEDWATCH_')));
-}
-
-/**
- * A Node child process that may open `openFiles` descriptors (one per socket). Node raises its
- * soft limit to the hard limit by itself, so only a hard limit below `openFiles` is raised, through
- * `sh -c 'ulimit -n …; exec node …'` (which needs root; the children check what they got); `exec`
- * keeps the pid, so /proc/PID is Node's. Stdout is read line by line; stderr goes to a file, and
- * its lines are counted by `countStderr` patterns.
- */
-class NodeChild {
-  readonly process: ChildProcess;
-  readonly #label: string;
-  #tail = '';
-  #partial = '';
-  #errPartial = '';
-  readonly #lines: string[] = [];
-  #wake: (() => void) | undefined;
-  #exit: string | undefined;
-  readonly #counts = new Map<string, number>();
-  readonly exited: Promise<void>;
-
-  constructor(scope: Scope, label: string, args: readonly string[], o: { openFiles: number; stdin: boolean; countStderr?: readonly string[]; stderrFile: string }) {
-    this.#label = label;
-    for (const pattern of o.countStderr ?? []) this.#counts.set(pattern, 0);
-    const script = `h=$(ulimit -Hn); if [ "$h" != unlimited ] && [ "$h" -lt ${o.openFiles} ]; then ulimit -n ${o.openFiles} 2>/dev/null; fi; exec "$@"`;
-    this.process = spawn('sh', ['-c', script, 'sh', process.execPath, ...args], { stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: childEnv() });
-    this.exited = new Promise((resolve) => this.process.once('exit', () => resolve()));
-    scope.defer(() => this.stop());
-    this.process.stdout?.on('data', (d: Buffer) => {
-      const text = d.toString();
-      this.#remember(text);
-      this.#partial += text;
-      let nl: number;
-      while ((nl = this.#partial.indexOf('\n')) !== -1) {
-        this.#lines.push(this.#partial.slice(0, nl));
-        this.#partial = this.#partial.slice(nl + 1);
-      }
-      this.#wake?.();
-    });
-    const log = createWriteStream(o.stderrFile);
-    scope.defer(() => new Promise((resolve) => log.end(resolve)));
-    this.process.stderr?.pipe(log);
-    this.process.stderr?.on('data', (d: Buffer) => {
-      const text = d.toString();
-      this.#remember(text);
-      if (this.#counts.size === 0) return;
-      this.#errPartial += text;
-      let nl: number;
-      while ((nl = this.#errPartial.indexOf('\n')) !== -1) {
-        const line = this.#errPartial.slice(0, nl);
-        this.#errPartial = this.#errPartial.slice(nl + 1);
-        for (const [pattern, n] of this.#counts) if (line.includes(pattern)) this.#counts.set(pattern, n + 1);
-      }
-    });
-    this.process.once('error', (err) => {
-      this.#exit = `could not start: ${err.message}`;
-      this.#wake?.();
-    });
-    this.process.once('exit', (code, signal) => {
-      this.#exit = `exited (${code ?? signal ?? '?'})`;
-      this.#wake?.();
-    });
-  }
-
-  get pid(): number {
-    return this.process.pid ?? -1;
-  }
-
-  /** How many stderr lines so far contained `pattern` (one of `countStderr`). */
-  count(pattern: string): number {
-    return this.#counts.get(pattern) ?? 0;
-  }
-
-  /** The last 4 kB of stdout and stderr, for error messages. */
-  #remember(text: string): void {
-    this.#tail = (this.#tail + text).slice(-4096);
-  }
-
-  /** The next stdout line that satisfies `match` (earlier lines are dropped), within `timeoutMs`. */
-  async line(match: (line: string) => boolean, timeoutMs: number): Promise<string> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      for (let line = this.#lines.shift(); line !== undefined; line = this.#lines.shift()) if (match(line)) return line;
-      if (this.#exit !== undefined) throw new Error(`${this.#label} ${this.#exit} before the expected line\n${this.#tail}`);
-      const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`${this.#label}: no expected line within ${timeoutMs} ms\n${this.#tail}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
-    }
-  }
-
-  write(text: string): void {
-    this.process.stdin?.write(text);
-  }
-
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
-  stop(graceMs = 10_000): Promise<void> {
-    const child = this.process;
-    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.kill('SIGTERM');
-    return this.exited.finally(() => clearTimeout(timer));
-  }
-}
 
 /** An agents process: commands in, events out. */
 class AgentsChild {
@@ -618,12 +486,7 @@ function compareWithDatabase(db: string, files: readonly { generatedFile: string
 
 /** Runs the simulator (see the file comment) and returns what it measured. */
 export async function runFleet(o: FleetOptions, say: (line: string) => void, signal?: AbortSignal): Promise<FleetReport> {
-  const scope = new Scope();
-  try {
-    return await run(o, say, scope, signal);
-  } finally {
-    await scope.close();
-  }
+  return scoped('fleet', (scope) => run(o, say, scope, signal));
 }
 
 async function run(o: FleetOptions, say: (line: string) => void, scope: Scope, signal: AbortSignal | undefined): Promise<FleetReport> {
