@@ -10,7 +10,7 @@
  * StoreError (`SW_STORE_OPEN`, `SW_STORE_READ`, `SW_STORE_WRITE`) with the SQLite error as cause.
  */
 import Database from 'better-sqlite3';
-import { StoreError, reasonOf } from '../store/store-error.js';
+import { StoreError, reasonOf, storeRead, storeWrite } from '../store/store-error.js';
 import type { AgentActivity } from './alert-rules.js';
 import type { AlertRecord, Evaluation } from './alert-evaluation.js';
 import type { NotificationState, NotificationUpsert } from './notification-plan.js';
@@ -240,21 +240,11 @@ export class AlertStore {
   }
 
   #write<T>(what: string, fn: () => T): T {
-    try {
-      return fn();
-    } catch (cause) {
-      if (cause instanceof StoreError) throw cause;
-      throw new StoreError('SW_STORE_WRITE', `cannot ${what} in ${this.#path}: ${reasonOf(cause)}`, { cause });
-    }
+    return storeWrite(this.#path, what, fn);
   }
 
   #read<T>(what: string, fn: () => T): T {
-    try {
-      return fn();
-    } catch (cause) {
-      if (cause instanceof StoreError) throw cause;
-      throw new StoreError('SW_STORE_READ', `cannot ${what} from ${this.#path}: ${reasonOf(cause)}`, { cause });
-    }
+    return storeRead(this.#path, what, fn);
   }
 }
 

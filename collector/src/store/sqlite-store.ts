@@ -12,7 +12,7 @@ import { aggregateValues, combineAggregates } from './aggregate.js';
 import { MIGRATIONS } from './migrations.js';
 import type { ResultRow } from './result-row.js';
 import { resultRow } from './result-row.js';
-import { StoreError, reasonOf } from './store-error.js';
+import { StoreError, reasonOf, storeRead, storeWrite } from './store-error.js';
 import { SERIES_METRICS } from './store-types.js';
 import type {
   AgentRecord,
@@ -469,21 +469,11 @@ export class SqliteStore implements Store {
   }
 
   #write<T>(what: string, fn: () => T): T {
-    try {
-      return fn();
-    } catch (cause) {
-      if (cause instanceof StoreError) throw cause;
-      throw new StoreError('SW_STORE_WRITE', `cannot ${what} in ${this.#path}: ${reasonOf(cause)}`, { cause });
-    }
+    return storeWrite(this.#path, what, fn);
   }
 
   #read<T>(what: string, fn: () => T): T {
-    try {
-      return fn();
-    } catch (cause) {
-      if (cause instanceof StoreError) throw cause;
-      throw new StoreError('SW_STORE_READ', `cannot ${what} from ${this.#path}: ${reasonOf(cause)}`, { cause });
-    }
+    return storeRead(this.#path, what, fn);
   }
 }
 

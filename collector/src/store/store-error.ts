@@ -35,3 +35,26 @@ export class StoreError extends SpeedwatchError {
 export function reasonOf(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
+
+/**
+ * Runs a database write; any failure other than a StoreError becomes SW_STORE_WRITE naming
+ * what was being done and the file.
+ */
+export function storeWrite<T>(path: string, what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (cause) {
+    if (cause instanceof StoreError) throw cause;
+    throw new StoreError('SW_STORE_WRITE', `cannot ${what} in ${path}: ${reasonOf(cause)}`, { cause });
+  }
+}
+
+/** As storeWrite, for reads: SW_STORE_READ. */
+export function storeRead<T>(path: string, what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (cause) {
+    if (cause instanceof StoreError) throw cause;
+    throw new StoreError('SW_STORE_READ', `cannot ${what} from ${path}: ${reasonOf(cause)}`, { cause });
+  }
+}
