@@ -15,7 +15,7 @@ import { ResultText, resultTemplate } from './collector-results.js';
 import type { FleetContext } from './fleet-agent.js';
 import { SimAgent } from './fleet-agent.js';
 import type { FleetAgentsPlan, FleetCommand, FleetCounters, FleetEvent } from './fleet-protocol.js';
-import { fleetAgentId, fleetSite } from './fleet-protocol.js';
+import { fleetAgentId, fleetSite, zeroCounters } from './fleet-protocol.js';
 
 /** How long the agents may take to settle after the hold, and to close before going offline. */
 const SETTLE_TIMEOUT_MS = 180_000;
@@ -69,21 +69,7 @@ class AgentsProcess {
       text: new ResultText(resultTemplate('agent-default')),
       random: Math.random,
       now: Date.now,
-      counters: {
-        generated: 0,
-        sent: 0,
-        resent: 0,
-        acked: 0,
-        acksLost: 0,
-        vanished: 0,
-        welcomes: 0,
-        drops: 0,
-        unexpectedCloses: {},
-        agentHeartbeatDrops: 0,
-        connectFailures: {},
-        pings: 0,
-        refusals: 0,
-      },
+      counters: zeroCounters(),
       acked: new Set(),
       batch: plan.batch,
       intervalMs: plan.intervalMs,

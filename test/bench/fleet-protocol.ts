@@ -97,6 +97,25 @@ export interface FleetCounters {
   firstRefusal?: string;
 }
 
+/** Counters at zero, for an agents process to start from and for the parent to sum into. */
+export function zeroCounters(): FleetCounters {
+  return {
+    generated: 0,
+    sent: 0,
+    resent: 0,
+    acked: 0,
+    acksLost: 0,
+    vanished: 0,
+    welcomes: 0,
+    drops: 0,
+    unexpectedCloses: {},
+    agentHeartbeatDrops: 0,
+    connectFailures: {},
+    pings: 0,
+    refusals: 0,
+  };
+}
+
 /** agents process → parent, one per stdout line. */
 export type FleetEvent =
   | { event: 'ready'; agents: number; openFilesLimit: number }

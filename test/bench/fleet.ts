@@ -37,7 +37,7 @@ import { formatBenchTable } from './collector-bench.js';
 import { NodeChild, scoped } from './bench-process.js';
 import type { Scope } from './bench-process.js';
 import type { FleetAgentsPlan, FleetCommand, FleetCounters, FleetEvent } from './fleet-protocol.js';
-import { fleetAgentId, fleetSite } from './fleet-protocol.js';
+import { fleetAgentId, fleetSite, zeroCounters } from './fleet-protocol.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 // The repository root, from test/dist/bench/ (compiled) or test/bench/ (source).
@@ -371,21 +371,7 @@ function countsSince(now: Readonly<Record<string, number>>, before: Readonly<Rec
 }
 
 function sumCounters(list: readonly FleetCounters[]): FleetCounters {
-  const total: FleetCounters = {
-    generated: 0,
-    sent: 0,
-    resent: 0,
-    acked: 0,
-    acksLost: 0,
-    vanished: 0,
-    welcomes: 0,
-    drops: 0,
-    unexpectedCloses: {},
-    agentHeartbeatDrops: 0,
-    connectFailures: {},
-    pings: 0,
-    refusals: 0,
-  };
+  const total = zeroCounters();
   for (const c of list) {
     total.generated += c.generated;
     total.sent += c.sent;
