@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { seededRandom } from '@speedwatch/shared';
 import type { Clock, SchedulerEvent, SchedulerOptions } from '../src/schedule/scheduler.js';
 import { DEFAULT_ABORT_GRACE_MS, Scheduler, systemClock } from '../src/schedule/scheduler.js';
 
@@ -95,18 +96,6 @@ function drainMicrotasks(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const INTERVAL_MS = 900_000; // 15 min
 const BOUND_MS = 600_000; // 10 min
 
@@ -146,7 +135,7 @@ function harness(
     intervalMs: INTERVAL_MS,
     runBoundMs: BOUND_MS,
     clock,
-    random: seeded(1),
+    random: seededRandom(1),
     onEvent: (e) => events.push(e),
     ...rest,
     run: async (ctx) => {
@@ -228,7 +217,7 @@ describe('Scheduler', () => {
           intervalMs: INTERVAL_MS,
           runBoundMs: BOUND_MS,
           clock,
-          random: seeded(1000 + box), // each box has its own generator
+          random: seededRandom(1000 + box), // each box has its own generator
           run: async ({ slot }) => {
             if (slot === 0) firstStarts.push(clock.now());
           },
@@ -332,7 +321,7 @@ describe('Scheduler', () => {
 
     it('never overlaps and skips exactly the slots that passed while running, over 300 slots of a seeded schedule', async () => {
       const clock = new FakeClock();
-      const { scheduler, runs, events } = harness(clock, { random: seeded(7), runBoundMs: 2 * INTERVAL_MS, work: () => sleep(clock, RUN_MS) });
+      const { scheduler, runs, events } = harness(clock, { random: seededRandom(7), runBoundMs: 2 * INTERVAL_MS, work: () => sleep(clock, RUN_MS) });
       scheduler.start();
       await clock.advance(300 * INTERVAL_MS);
       const done = runs.filter((r) => r.endedAt !== undefined);
@@ -568,7 +557,7 @@ describe('systemClock', () => {
       runBoundMs: BOUND,
       abortGraceMs: 100,
       clock: systemClock,
-      random: seeded(3),
+      random: seededRandom(3),
       onEvent: (e) => {
         events.push(e);
         if (ofType(events, 'finished').length + ofType(events, 'failed').length === 3) threeDone.resolve();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '@speedwatch/shared';
 import { resultSpans } from '../src/ingest/frame-spans.js';
 import { frameRows } from '../src/ingest/frame-batch.js';
 import type { ResultColumns } from '../src/store/result-row.js';
@@ -6,17 +7,6 @@ import type { ResultColumns } from '../src/store/result-row.js';
 /** What the spans cut out, parsed: must equal what JSON.parse sees as `results`. */
 function cut(frame: string): unknown[] {
   return resultSpans(frame).map(([start, end]) => JSON.parse(frame.slice(start, end)));
-}
-
-/** A small seeded PRNG (mulberry32), so a failing case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const NASTY = ['', '"', '\\', '\\"', ']', '[', '{', '}', ',', ':', '"results"', '\u2028', 'ü', '😀', '\n', '\t', '\u0000'];
@@ -81,7 +71,7 @@ describe('resultSpans', () => {
   });
 
   it('agrees with JSON.parse on 2 000 random frames with awkward strings and whitespace', () => {
-    const next = prng(20261125);
+    const next = seededRandom(20261125);
     for (let n = 0; n < 2000; n++) {
       const results = Array.from({ length: Math.floor(next() * 6) }, () => randomValue(next, 0));
       const before = next() < 0.5 ? { type: 'results', pad: randomValue(next, 2) } : {};

@@ -8,6 +8,7 @@ export { BITS_PER_MBPS, MIB, bytesFromMbps, mbpsFromBytes, round } from './units
 export { DURATION_EXPECTED, SIZE_EXPECTED, parseDurationMs, parseSizeBytes } from './units/parse.js';
 export { RECEIVED_BYTES_HEADER } from './protocol/endpoint-protocol.js';
 export { jitter, mean, median, percentile, summarize } from './stats/stats.js';
+export { seededRandom } from './random/seeded-random.js';
 export type { Summary } from './stats/stats.js';
 export { PHASES, RESULT_SCHEMA_VERSION, RESULT_STATUSES, SELECTION_REASONS, TECHNOLOGIES } from './result/result.js';
 export type {

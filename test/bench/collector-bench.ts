@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import type { MeasurementResult, SiteKind, Technology } from '@speedwatch/shared';
-import { median, percentile, SITE_KINDS } from '@speedwatch/shared';
+import { median, percentile, seededRandom, SITE_KINDS } from '@speedwatch/shared';
 // Types only: the collector's package exports no store, so the built files are loaded by path
 // at run time (as test/support/processes.ts reaches its built binaries).
 import type * as TokensModule from '../../collector/src/ingest/tokens.js';
@@ -160,18 +160,6 @@ async function getOk(agent: http.Agent, url: string, timeoutMs?: number): Promis
 function promValue(text: string, name: string): number {
   const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
   return match === null ? Number.NaN : Number(match[1]);
-}
-
-/** A small seeded PRNG (mulberry32), so both runs of a comparison draw the same queries. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const fmt = {
