@@ -24,6 +24,7 @@ import { createVerdictService } from '../src/server/verdict-service.js';
 import { openStore } from '../src/store/sqlite-store.js';
 import type { Store } from '../src/store/store-types.js';
 import { connectAgent, makeResult } from './ingest-util.js';
+import { freePort } from './util.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -91,15 +92,6 @@ async function startReceiver(options: { port?: number; reply?: (index: number) =
   receiver.url = `http://127.0.0.1:${receiver.port}/hook`;
   onTestFinished(() => receiver.close());
   return receiver;
-}
-
-/** A port nothing listens on (bound, then released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 interface Running {

@@ -27,6 +27,7 @@ import { openStore } from '../src/store/sqlite-store.js';
 import type { Store } from '../src/store/store-types.js';
 import type { AgentClient } from './ingest-util.js';
 import { connectAgent, makeResult } from './ingest-util.js';
+import { freePort } from './util.js';
 
 const DAY = 86_400_000;
 /** Long enough that only SpeedwatchAgentDisconnected fires. */
@@ -43,15 +44,6 @@ let store: Store;
 let collector: RunningCollector;
 let receiver: ReturnType<typeof createServer>;
 const clients: AgentClient[] = [];
-
-/** A port nothing listens on (bound, then released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function addAgent(id: string): string {
   const token = newToken();
