@@ -330,7 +330,7 @@ export class IngestServer {
       }
       valid.push(result);
       accepted.push(index);
-      columns.push(resultColumns(result));
+      columns.push(resultColumns(result, ts));
     }
     if (valid.length === 0) return;
     this.#queue.push({ session, results: valid, batch: { agentId: session.agent.id, receivedAt: now, frame: text, count: batch.results.length, accepted, columns } });
@@ -357,7 +357,7 @@ export class IngestServer {
     const queued = this.#queue.splice(0);
     if (queued.length === 0) return;
     const results = queued.reduce((n, q) => n + q.results.length, 0);
-    const writing: Promise<void> = this.#commit(queued)
+    const writing: Promise<void> = this.#commit(queued, results)
       .catch((err: unknown) => this.#o.logger.error({ event: 'commit-failed', err }, 'handling a commit failed'))
       .finally(() => {
         this.#writing.delete(writing);
@@ -371,7 +371,7 @@ export class IngestServer {
     this.#writing.add(writing);
   }
 
-  async #commit(queued: readonly Queued[]): Promise<void> {
+  async #commit(queued: readonly Queued[], total: number): Promise<void> {
     const started = performance.now();
     let outcomes;
     try {
@@ -380,7 +380,6 @@ export class IngestServer {
       for (const q of queued) q.batch = undefined;
       outcomes = await writing;
     } catch (err) {
-      const total = queued.reduce((n, q) => n + q.results.length, 0);
       this.#o.events.rejected('store_unavailable', total);
       this.#o.logger.error({ event: 'store-failed', err, results: total, batches: queued.length }, 'batches not committed; nothing acked');
       for (const session of new Set(queued.map((q) => q.session))) {
@@ -389,7 +388,7 @@ export class IngestServer {
       }
       return;
     }
-    this.#o.events.committed((performance.now() - started) / 1000, queued.reduce((n, q) => n + q.results.length, 0));
+    this.#o.events.committed((performance.now() - started) / 1000, total);
     queued.forEach(({ session, results }, i) => {
       const outcome = outcomes[i] as InsertOutcome;
       const insertedIds = new Set(outcome.inserted);

@@ -38,12 +38,12 @@ export type ResultColumns = [
   lossRatio: number | null,
 ];
 
-/** The columns of a validated result (its `startedAt` already checked to be a date). */
-export function resultColumns(result: MeasurementResult): ResultColumns {
+/** The columns of a validated result; `ts` is its `startedAt` in ms, when the caller has it already. */
+export function resultColumns(result: MeasurementResult, ts = Date.parse(result.startedAt)): ResultColumns {
   const { latency } = result;
   return [
     result.id,
-    Date.parse(result.startedAt),
+    ts,
     result.status,
     result.download?.mbps ?? null,
     result.upload?.mbps ?? null,
