@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '@speedwatch/shared';
 import { resultSpans } from '../src/ingest/frame-spans.js';
-import { frameRows } from '../src/ingest/frame-batch.js';
-import type { ResultColumns } from '../src/store/result-row.js';
+import { frameBatch, frameRows } from '../src/ingest/frame-batch.js';
+import type { ResultFigures } from '../src/store/result-row.js';
 
 /** What the spans cut out, parsed: must equal what JSON.parse sees as `results`. */
 function cut(frame: string): unknown[] {
@@ -82,20 +82,31 @@ describe('resultSpans', () => {
 });
 
 describe('frameRows', () => {
-  const columns = (id: string): ResultColumns => [id, 1000, 'ok', 100, 40, 12, 1, 0];
+  const figures = (id: string, status: ResultFigures['status'] = 'ok'): ResultFigures => ({
+    id,
+    ts: 1000,
+    status,
+    downloadMbps: 100,
+    uploadMbps: status === 'ok' ? 40 : null,
+    latencyMs: 12,
+    jitterMs: 1,
+    lossRatio: 0,
+    loadedDownloadMs: 30,
+    loadedUploadMs: null,
+  });
 
   it('stores each accepted result as the text the agent sent, with the columns validation gave', () => {
     const frame = '{"type":"results","results":[{"id":"a", "x":1.50},{"id":"bad"},{"id":"c","y":[1e3]}]}';
-    const rows = frameRows({ agentId: 'site-1', receivedAt: 2000, frame, count: 3, accepted: [0, 2], columns: [columns('a'), columns('c')] });
+    const rows = frameRows(frameBatch('site-1', 2000, frame, 3, [0, 2], [figures('a'), figures('c', 'partial')]));
     expect(rows).toEqual([
       ['a', 'site-1', 1000, 2000, 'ok', 100, 40, 12, 1, 0, '{"id":"a", "x":1.50}'],
-      ['c', 'site-1', 1000, 2000, 'ok', 100, 40, 12, 1, 0, '{"id":"c","y":[1e3]}'],
+      ['c', 'site-1', 1000, 2000, 'partial', 100, null, 12, 1, 0, '{"id":"c","y":[1e3]}'],
     ]);
   });
 
   it('falls back to serialising the parsed result when the count disagrees', () => {
     const frame = '{"type":"results","results":[{"id":"a", "x":1.50}]}';
-    const rows = frameRows({ agentId: 'site-1', receivedAt: 2000, frame, count: 2, accepted: [0], columns: [columns('a')] });
+    const rows = frameRows(frameBatch('site-1', 2000, frame, 2, [0], [figures('a')]));
     expect(rows[0]?.[10]).toBe('{"id":"a","x":1.5}');
   });
 });

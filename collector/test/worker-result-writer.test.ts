@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@speedwatch/shared';
 import type { FrameBatch } from '../src/ingest/frame-batch.js';
+import { frameBatch } from '../src/ingest/frame-batch.js';
 import type { WorkerResultWriter as WriterType } from '../src/ingest/worker-result-writer.js';
-import { resultColumns } from '../src/store/result-row.js';
+import { resultFigures } from '../src/store/result-row.js';
 import { openStore } from '../src/store/sqlite-store.js';
 import { makeResult } from './ingest-util.js';
 
@@ -27,14 +28,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function batchOf(agentId: string, frameResults: unknown[], accepted: number[]): FrameBatch {
   const frame = JSON.stringify({ type: 'results', results: frameResults });
-  return {
-    agentId,
-    receivedAt: 1_000,
-    frame,
-    count: frameResults.length,
-    accepted,
-    columns: accepted.map((i) => resultColumns(frameResults[i] as ReturnType<typeof makeResult>)),
-  };
+  const figures = accepted.map((i) => resultFigures(frameResults[i] as ReturnType<typeof makeResult>));
+  return frameBatch(agentId, 1_000, frame, frameResults.length, accepted, figures);
 }
 
 function freshDb(name: string): string {

@@ -8,11 +8,12 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
-import type { CollectorMessage, Logger, MeasurementResult, WireLimits } from '@speedwatch/shared';
+import type { CollectorMessage, Logger, WireLimits } from '@speedwatch/shared';
 import { AGENTS_PATH, CLOSE_CODES, helloSchema, parseMeasurementResult, PROTOCOL_VERSION, resultsSchema, ValidationError } from '@speedwatch/shared';
-import type { ResultColumns } from '../store/result-row.js';
-import { resultColumns } from '../store/result-row.js';
+import type { ResultFigures } from '../store/result-row.js';
+import { resultFigures } from '../store/result-row.js';
 import type { FrameBatch } from './frame-batch.js';
+import { frameBatch } from './frame-batch.js';
 import type { AgentRecord, InsertOutcome, Store } from '../store/store-types.js';
 import type { ResultWriter } from './result-writer.js';
 import { inlineResultWriter } from './result-writer.js';
@@ -27,7 +28,7 @@ export interface IngestEvents {
   connected(agent: AgentRecord): void;
   disconnected(agent: AgentRecord): void;
   /** Results newly stored (not re-sent duplicates), after commit. */
-  stored(agent: AgentRecord, results: readonly MeasurementResult[]): void;
+  stored(agent: AgentRecord, results: readonly ResultFigures[]): void;
   rejected(reason: RejectReason, count: number): void;
   committed(seconds: number, results: number): void;
   clockSkew(agent: AgentRecord, skewMs: number): void;
@@ -81,7 +82,7 @@ export const MAX_PENDING_RESULTS = 50_000;
 /** A validated batch waiting for its commit; `batch` is dropped once the writer has it. */
 interface Queued {
   session: Session;
-  results: MeasurementResult[];
+  results: ResultFigures[];
   batch: FrameBatch | undefined;
 }
 
@@ -303,14 +304,13 @@ export class IngestServer {
       return this.#error(session, 'message', 'SW_PROTOCOL_MESSAGE', err instanceof ValidationError ? err.message : String(err));
     }
     const now = this.#o.now();
-    const valid: MeasurementResult[] = [];
+    const valid: ResultFigures[] = [];
     const accepted: number[] = [];
-    const columns: ResultColumns[] = [];
     const seen = new Set<string>();
     for (const [index, raw] of batch.results.entries()) {
       const rawId = (raw as { id?: unknown } | null)?.id;
       const id = typeof rawId === 'string' ? rawId.slice(0, 64) : `#${index}`;
-      let result: MeasurementResult;
+      let result;
       try {
         result = parseMeasurementResult(raw);
       } catch (err) {
@@ -328,12 +328,11 @@ export class IngestServer {
         this.#reject(session, 'timestamp', result.id, 'SW_TIMESTAMP', `${result.startedAt} is out of range: ${rule}`);
         continue;
       }
-      valid.push(result);
+      valid.push(resultFigures(result, ts));
       accepted.push(index);
-      columns.push(resultColumns(result, ts));
     }
     if (valid.length === 0) return;
-    this.#queue.push({ session, results: valid, batch: { agentId: session.agent.id, receivedAt: now, frame: text, count: batch.results.length, accepted, columns } });
+    this.#queue.push({ session, results: valid, batch: frameBatch(session.agent.id, now, text, batch.results.length, accepted, valid) });
     this.#pendingResults += valid.length;
     if (this.#pendingResults > (this.#o.maxPendingResults ?? MAX_PENDING_RESULTS) && !this.#paused.has(session)) {
       this.#paused.add(session);

@@ -9,6 +9,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { MeasurementResult } from '@speedwatch/shared';
 import { BITS_PER_MBPS } from '@speedwatch/shared';
 import type { AgentRecord } from '../store/store-types.js';
+import type { ResultFigures } from '../store/result-row.js';
+import { resultFigures } from '../store/result-row.js';
 import type { IngestEvents } from '../ingest/ingest-server.js';
 import type { RejectReason } from '../ingest/ingest-errors.js';
 import { AgentSeries } from './agent-series.js';
@@ -73,7 +75,7 @@ export class CollectorMetrics implements IngestEvents {
   setAgent(agent: AgentRecord, latest: MeasurementResult | undefined, connected: boolean): void {
     this.#ensure(agent);
     this.#series.set(agent.id, 'connected', connected ? 1 : 0);
-    if (latest !== undefined) this.#setLatest(agent.id, latest);
+    if (latest !== undefined) this.#setLatest(agent.id, resultFigures(latest));
   }
 
   /** Removes every series of an agent (revoked). */
@@ -87,22 +89,23 @@ export class CollectorMetrics implements IngestEvents {
   }
 
   /** Only a result newer than the one shown replaces it: a replayed backlog must not roll the gauges back. */
-  #setLatest(agentId: string, result: MeasurementResult): void {
-    const startedMs = Date.parse(result.startedAt);
+  #setLatest(agentId: string, result: ResultFigures): void {
+    const startedMs = result.ts;
     if (startedMs < (this.#latestMs.get(agentId) ?? Number.NEGATIVE_INFINITY)) return;
     this.#latestMs.set(agentId, startedMs);
-    const set = (gauge: AgentGauge, value: number): void => this.#series.set(agentId, gauge, value);
-    if (result.download !== undefined) set('download', result.download.mbps * BYTES_PER_SECOND_PER_MBPS);
-    if (result.upload !== undefined) set('upload', result.upload.mbps * BYTES_PER_SECOND_PER_MBPS);
-    if (result.latency !== undefined) {
-      set('latency', result.latency.medianMs / 1000);
-      set('jitter', result.latency.jitterMs / 1000);
-      set('loss', result.latency.lossRatio);
-    }
-    const loaded = result.loadedLatency;
-    if (loaded?.download !== undefined) set('downloadLoaded', loaded.download.medianMs / 1000);
-    if (loaded?.upload !== undefined) set('uploadLoaded', loaded.upload.medianMs / 1000);
-    set('lastResult', startedMs / 1000);
+    // Divided, not multiplied by 1/1000: the gauges show the same float the result's ms give.
+    const set = (gauge: AgentGauge, value: number | null, per: 'mbps' | 'ms' | 'ratio'): void => {
+      if (value === null) return;
+      this.#series.set(agentId, gauge, per === 'mbps' ? value * BYTES_PER_SECOND_PER_MBPS : per === 'ms' ? value / 1000 : value);
+    };
+    set('download', result.downloadMbps, 'mbps');
+    set('upload', result.uploadMbps, 'mbps');
+    set('latency', result.latencyMs, 'ms');
+    set('jitter', result.jitterMs, 'ms');
+    set('loss', result.lossRatio, 'ratio');
+    set('downloadLoaded', result.loadedDownloadMs, 'ms');
+    set('uploadLoaded', result.loadedUploadMs, 'ms');
+    set('lastResult', startedMs, 'ms');
   }
 
   /** The whole scrape: prom-client's metrics, then the per-agent series. */
@@ -135,12 +138,12 @@ export class CollectorMetrics implements IngestEvents {
     this.#series.set(agent.id, 'connected', 0);
   }
 
-  stored(agent: AgentRecord, results: readonly MeasurementResult[]): void {
+  stored(agent: AgentRecord, results: readonly ResultFigures[]): void {
     this.#ensure(agent);
     for (const result of results) {
       this.#results.inc({ technology: agent.technology, status: result.status });
-      if (result.download !== undefined) this.#downloadHist.observe({ technology: agent.technology }, result.download.mbps * BYTES_PER_SECOND_PER_MBPS);
-      if (result.upload !== undefined) this.#uploadHist.observe({ technology: agent.technology }, result.upload.mbps * BYTES_PER_SECOND_PER_MBPS);
+      if (result.downloadMbps !== null) this.#downloadHist.observe({ technology: agent.technology }, result.downloadMbps * BYTES_PER_SECOND_PER_MBPS);
+      if (result.uploadMbps !== null) this.#uploadHist.observe({ technology: agent.technology }, result.uploadMbps * BYTES_PER_SECOND_PER_MBPS);
       this.#setLatest(agent.id, result);
     }
     this.#ingested.inc(results.length);
