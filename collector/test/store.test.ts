@@ -563,11 +563,27 @@ describe('SqliteStore', () => {
       addAgent(store);
       store.insertResults(SITE.id, [makeResult(T0 + 1, { downloadMbps: 10 }), makeResult(T0 + 2, { downloadMbps: 20 })], T0);
       const now = T0 + 3 * DAY;
-      expect(store.maintain(now).deletedResults).toBe(2);
+      // The newest row stays until a newer one exists (rowids are never reused: see below).
+      expect(store.maintain(now).deletedResults).toBe(1);
       store.insertResults(SITE.id, [makeResult(T0 + 3, { downloadMbps: 90 })], now);
       // The late row is too old to keep, and recomputing from it alone would lose the hour's data.
       expect(store.maintain(now)).toEqual({ rolledUpHours: 0, deletedResults: 1 });
       expect(store.series(SITE.id, 'download_mbps', T0, T0 + HOUR, HOUR)).toEqual([{ ts: T0, count: 2, min: 10, mean: 15, median: 15, max: 20 }]);
+    });
+
+    it('never deletes the newest row, so a new row never gets the rowid of one already seen', () => {
+      const { store } = freshStore({ retentionDays: 1 });
+      addAgent(store);
+      store.insertResults(SITE.id, [makeResult(T0 + 1), makeResult(T0 + 2)], T0);
+      const seen: number[] = [];
+      const lastRowid = store.scanVerdictRows(T0, undefined, (row) => seen.push(row[0]));
+      expect(store.maintain(T0 + 3 * DAY).deletedResults).toBe(1);
+      const fresh = makeResult(T0 + 3 * DAY - 1000);
+      store.insertResults(SITE.id, [fresh], T0 + 3 * DAY);
+      const after: string[] = [];
+      store.scanVerdictRows(T0, lastRowid, (row) => after.push(row[1]));
+      expect(seen).toHaveLength(2);
+      expect(after).toEqual([SITE.id]);
     });
   });
 

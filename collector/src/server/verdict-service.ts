@@ -1,12 +1,14 @@
 /**
  * Verdicts as the running collector serves them: recomputed on the maintenance interval from
- * the store, cached for the API, and mirrored into metrics.
+ * the samples of the longest window, held in memory and topped up from the store (SampleWindow),
+ * cached for the API, and mirrored into metrics.
  */
 import type { CollectorMetrics } from '../metrics/collector-metrics.js';
 import type { Store } from '../store/store-types.js';
 import { DEFAULT_VERDICT_CONFIG, parseVerdictConfig } from '../verdict/verdict-config.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 import { agentVerdicts, GROUP_BY, groupVerdicts } from '../verdict/verdicts.js';
+import { SampleWindow } from '../verdict/sample-window.js';
 import type { AgentVerdict, GroupBy, GroupVerdict } from '../verdict/verdicts.js';
 
 export interface VerdictService {
@@ -33,13 +35,15 @@ export function createVerdictService(store: Store, rawConfig: unknown): VerdictS
   let byAgent = new Map<string, AgentVerdict[]>();
   let byGroup = new Map<GroupBy, GroupVerdict[]>();
   const longestMs = Math.max(...config.windows.map((w) => w.ms));
+  const window = new SampleWindow(store, longestMs);
 
   return {
     config,
     params: { windows: config.windows.map((w) => w.name), groupBy: GROUP_BY },
     refresh(now, metrics) {
       const agents = store.listAgents();
-      const samples = store.verdictSamples(now - longestMs, now);
+      window.update(now);
+      const samples = window.columns();
       const perAgent = agentVerdicts(agents, samples, now, config);
       const nextByAgent = new Map<string, AgentVerdict[]>();
       for (const verdict of perAgent) {

@@ -23,6 +23,7 @@ import type {
   SeriesPoint,
   Store,
   StoredResult,
+  VerdictRow,
   VerdictSample,
 } from './store-types.js';
 
@@ -315,6 +316,29 @@ export class SqliteStore implements Store {
     return rows.map(toSample);
   }
 
+  scanVerdictRows(from: number, afterRowid: number | undefined, visit: (row: VerdictRow) => void): number | undefined {
+    checkTime('from', from);
+    if (afterRowid !== undefined) {
+      let last = afterRowid;
+      this.#read('read new verdict samples', () => {
+        for (const row of this.#s.samplesSinceRowid.iterate(afterRowid, from)) {
+          visit(row);
+          last = row[0];
+        }
+      });
+      return last;
+    }
+    // One read transaction: the largest rowid and the rows are of the same snapshot, so a row
+    // the writer thread commits meanwhile is read next time, not twice or never.
+    return this.#read('read verdict samples', () =>
+      this.#db.transaction(() => {
+        const last = this.#s.maxRowid.get()?.n ?? undefined;
+        for (const row of this.#s.samplesFromTs.iterate(from)) visit(row);
+        return last ?? 0;
+      })(),
+    );
+  }
+
   /**
    * Points for buckets of `stepMs` aligned to the epoch (bucket = floor(ts / stepMs) * stepMs),
    * only buckets with data, ascending. NULL values (a phase not measured) are skipped.
@@ -527,6 +551,18 @@ function prepareStatements(db: Db) {
       `SELECT agent_id, ts, status, download_mbps, upload_mbps, latency_ms FROM results INDEXED BY results_ts
        WHERE ts >= ? AND ts < ? ORDER BY ts`,
     ),
+    samplesFromTs: db
+      .prepare<[number], VerdictRow>(
+        'SELECT rowid, agent_id, ts, status, download_mbps, upload_mbps, latency_ms FROM results INDEXED BY results_ts WHERE ts >= ? ORDER BY ts',
+      )
+      .raw(true),
+    samplesSinceRowid: db
+      .prepare<[number, number], VerdictRow>(
+        // NOT INDEXED: the rowid range, never the ts index (which would walk the whole window).
+        'SELECT rowid, agent_id, ts, status, download_mbps, upload_mbps, latency_ms FROM results NOT INDEXED WHERE rowid > ? AND ts >= ? ORDER BY rowid',
+      )
+      .raw(true),
+    maxRowid: db.prepare<[], { n: number | null }>('SELECT max(rowid) AS n FROM results'),
     samplesAgent: db.prepare<[string, number, number], SampleRow>(
       `SELECT agent_id, ts, status, download_mbps, upload_mbps, latency_ms FROM results INDEXED BY results_agent_ts
        WHERE agent_id = ? AND ts >= ? AND ts < ? ORDER BY ts`,
@@ -558,8 +594,11 @@ function prepareStatements(db: Db) {
     markDirty: db.prepare<[string, number]>('INSERT INTO dirty_hours (agent_id, hour) VALUES (?, ?) ON CONFLICT DO NOTHING'),
     dirtyHours: db.prepare<[], { agent_id: string; hour: number }>('SELECT agent_id, hour FROM dirty_hours'),
     clearDirty: db.prepare<[string, number]>('DELETE FROM dirty_hours WHERE agent_id = ? AND hour = ?'),
+    // Never the row with the largest rowid: SQLite would give that rowid to the next row, and
+    // the verdict window follows new rows by rowid (verdict/sample-window.ts). It goes at a later
+    // maintenance, once a newer row exists.
     deleteOld: db.prepare<[number, number]>(
-      'DELETE FROM results WHERE rowid IN (SELECT rowid FROM results INDEXED BY results_ts WHERE ts < ? LIMIT ?)',
+      'DELETE FROM results WHERE rowid IN (SELECT rowid FROM results INDEXED BY results_ts WHERE ts < ? AND rowid < (SELECT max(rowid) FROM results) LIMIT ?)',
     ),
   };
 }

@@ -55,6 +55,9 @@ export interface VerdictSample {
   latencyMs?: number;
 }
 
+/** A result's verdict fields as `scanVerdictRows` passes them: rowid, agent, ts, status, download, upload, latency. */
+export type VerdictRow = [rowid: number, agentId: string, ts: number, status: string, downloadMbps: number | null, uploadMbps: number | null, latencyMs: number | null];
+
 export const SERIES_METRICS = ['download_mbps', 'upload_mbps', 'latency_ms', 'jitter_ms', 'loss_ratio'] as const;
 export type SeriesMetric = (typeof SERIES_METRICS)[number];
 
@@ -111,6 +114,12 @@ export interface Store {
   latestResult(agentId: string): StoredResult | undefined;
   /** Rows for verdicts with `from <= ts < to`, optionally for one agent. */
   verdictSamples(from: number, to: number, agentId?: string): VerdictSample[];
+  /**
+   * Passes `visit` each result with `ts >= from`, one row at a time: without `afterRowid` all
+   * of them in ts order, with it only those stored after that row, in the order stored. Returns
+   * the rowid to pass as `afterRowid` next time (rowids only grow).
+   */
+  scanVerdictRows(from: number, afterRowid: number | undefined, visit: (row: VerdictRow) => void): number | undefined;
   /** Bucketed points; served from hourly roll-ups when `stepMs` is a multiple of an hour. */
   series(agentId: string, metric: SeriesMetric, from: number, to: number, stepMs: number): SeriesPoint[];
 

@@ -1,7 +1,8 @@
 /**
  * Verdicts: does an agent, or a group of agents, meet its technology's targets over a window?
- * Pure: the caller passes the agents, the samples (covering at least the longest window) and
- * `now`; nothing here reads a clock or a database. The rules are in docs/verdicts.md.
+ * Pure: the caller passes the agents, the samples (covering at least the longest window; sample
+ * objects, or columns as the verdict service keeps them) and `now`; nothing here reads a clock
+ * or a database. The rules are in docs/verdicts.md.
  */
 import { TECHNOLOGIES, ValidationError, areaLevels } from '@speedwatch/shared';
 import type { Target, Technology } from '@speedwatch/shared';
@@ -9,6 +10,8 @@ import type { AgentRecord, VerdictSample } from '../store/store-types.js';
 import { checkTargets } from './verdict-config.js';
 import type { AreaLevel, CollectorTarget, LatencyTarget, VerdictConfig, VerdictWindow } from './verdict-config.js';
 import { fillBuckets, summarise } from './window-buckets.js';
+import type { SampleColumns } from './sample-columns.js';
+import { sampleColumns } from './sample-columns.js';
 import type { MetricField, WindowBuckets } from './window-buckets.js';
 
 /**
@@ -109,20 +112,20 @@ interface Row {
  */
 export function agentVerdicts(
   agents: readonly AgentRecord[],
-  samples: readonly VerdictSample[],
+  source: readonly VerdictSample[] | SampleColumns,
   now: number,
   config: VerdictConfig,
   window?: string,
 ): AgentVerdict[] {
   const windows = selectWindows(config, window);
   const targets = targetsByTechnology(config.targets);
+  const samples = columnsOf(source);
   const active = agents.filter((agent) => agent.revokedAt === undefined);
   const rows: Row[] = active.map((agent) => ({ technology: agent.technology, minTests: config.minTests.agent }));
-  const rowsOfAgent = active.map((_, index) => [index]);
-  const agentOfSample = indexSamples(active, samples);
+  const rowsOfAgent = rowsOfSampleAgents(samples, active, (_, index) => [index]);
   const out: AgentVerdict[] = [];
   for (const { name, ms } of windows) {
-    const buckets = fillBuckets({ samples, agentOfSample, rowsOfAgent, rowCount: rows.length, from: now - ms, to: now });
+    const buckets = fillBuckets({ samples, rowsOfAgent, rowCount: rows.length, from: now - ms, to: now });
     active.forEach((agent, index) => {
       out.push({ agentId: agent.id, ...judge(buckets, index, rows[index] as Row, name, targets) });
     });
@@ -143,7 +146,7 @@ export function agentVerdicts(
  */
 export function groupVerdicts(
   agents: readonly AgentRecord[],
-  samples: readonly VerdictSample[],
+  source: readonly VerdictSample[] | SampleColumns,
   now: number,
   config: VerdictConfig,
   groupBy: GroupBy,
@@ -151,6 +154,7 @@ export function groupVerdicts(
 ): GroupVerdict[] {
   const windows = selectWindows(config, window);
   const targets = targetsByTechnology(config.targets);
+  const samples = columnsOf(source);
   const active = agents.filter((agent) => agent.revokedAt === undefined);
 
   interface GroupRow extends Row {
@@ -176,12 +180,11 @@ export function groupVerdicts(
   );
   const rows = [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const indexOfKey = new Map(rows.map((row, index) => [row.key, index]));
-  const rowsOfAgent = keysOfAgent.map((keys) => keys.map((key) => indexOfKey.get(key) as number));
-  const agentOfSample = indexSamples(active, samples);
+  const rowsOfAgent = rowsOfSampleAgents(samples, active, (_, index) => (keysOfAgent[index] as string[]).map((key) => indexOfKey.get(key) as number));
 
   const out: GroupVerdict[] = [];
   for (const { name, ms } of windows) {
-    const buckets = fillBuckets({ samples, agentOfSample, rowsOfAgent, rowCount: rows.length, from: now - ms, to: now });
+    const buckets = fillBuckets({ samples, rowsOfAgent, rowCount: rows.length, from: now - ms, to: now });
     rows.forEach((row, index) => {
       const verdict: GroupVerdict = {
         groupBy,
@@ -238,12 +241,21 @@ function targetsByTechnology(targets: readonly CollectorTarget[]): Map<Technolog
   return out;
 }
 
-/** Per sample, the index of its agent among `active`, or -1 for an agent not there (unknown or revoked). */
-function indexSamples(active: readonly AgentRecord[], samples: readonly VerdictSample[]): Int32Array {
+function columnsOf(source: readonly VerdictSample[] | SampleColumns): SampleColumns {
+  return Array.isArray(source) ? sampleColumns(source as readonly VerdictSample[]) : (source as SampleColumns);
+}
+
+/** Per agent of `samples.agentIds`, the rows of the `active` agent with that id; none for an agent not there (unknown or revoked). */
+function rowsOfSampleAgents(
+  samples: SampleColumns,
+  active: readonly AgentRecord[],
+  rowsOf: (agent: AgentRecord, index: number) => number[],
+): number[][] {
   const indexOf = new Map(active.map((agent, index) => [agent.id, index]));
-  const out = new Int32Array(samples.length);
-  for (let i = 0; i < samples.length; i++) out[i] = indexOf.get((samples[i] as VerdictSample).agentId) ?? -1;
-  return out;
+  return samples.agentIds.map((id) => {
+    const index = indexOf.get(id);
+    return index === undefined ? [] : rowsOf(active[index] as AgentRecord, index);
+  });
 }
 
 function judge(buckets: WindowBuckets, row: number, meta: Row, window: string, targets: Map<Technology, TechnologyTargets>): WindowVerdict {

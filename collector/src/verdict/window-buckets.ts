@@ -3,20 +3,21 @@
  * summarising each bucket. A row is whatever a figure is computed for (an agent, or a group
  * and technology); an agent may feed several rows (its commune, district and province).
  *
- * Two passes over the samples per window and no allocation per sample: the first pass counts
- * per row and metric, the counts become offsets into one Float64Array per metric, the second
- * pass fills it, and each row's slice is sorted in place (typed-array sort is numeric).
+ * The samples are columns sorted by ts, so a window is a range found by binary search. Two
+ * passes over that range and no allocation per sample: the first counts per row and metric,
+ * the counts become offsets into one Float64Array per metric, and the second fills it. A
+ * row's median is then found by selection, not sorting: sorting every row's slice (2.9 million
+ * tests, each in ~8 rows) took 8 s a refresh.
  */
-import type { VerdictSample } from '../store/store-types.js';
+import type { SampleColumns } from './sample-columns.js';
+import { FAILED, firstAtOrAfter } from './sample-columns.js';
 
 export const METRIC_FIELDS = ['downloadMbps', 'uploadMbps', 'latencyMs'] as const;
 export type MetricField = (typeof METRIC_FIELDS)[number];
 
 export interface BucketInput {
-  samples: readonly VerdictSample[];
-  /** Per sample, the index of its agent in `rowsOfAgent`, or -1 to skip it (unknown or revoked agent). */
-  agentOfSample: Int32Array;
-  /** Per agent index, the rows its samples count in. */
+  samples: SampleColumns;
+  /** Per agent of `samples.agentIds`, the rows its samples count in (none: skipped, e.g. revoked). */
   rowsOfAgent: readonly (readonly number[])[];
   rowCount: number;
   /** Inclusive start, ms. */
@@ -32,70 +33,82 @@ export interface WindowBuckets {
   failedTests: Uint32Array;
   /** Per row: agents with at least one result (any status) in the window. */
   agentsReporting: Uint32Array;
-  /** Per metric field: all rows' values, each row's slice sorted ascending. */
+  /** Per metric field: all rows' values, each row's slice in ts order until `summarise` reorders it. */
   values: Record<MetricField, Float64Array>;
   /** Per metric field: row r's values are `values[field].subarray(offsets[field][r], offsets[field][r + 1])`. */
   offsets: Record<MetricField, Uint32Array>;
 }
 
 export function fillBuckets(input: BucketInput): WindowBuckets {
-  const { samples, agentOfSample, rowsOfAgent, rowCount, from, to } = input;
+  const { samples, rowCount, from, to } = input;
+  const { agent: agentOf, status, downloadMbps, uploadMbps, latencyMs } = samples;
+  // The agents' rows flattened: agent a's rows are rowList[rowStart[a] .. rowStart[a + 1]).
+  const rowStart = new Uint32Array(input.rowsOfAgent.length + 1);
+  input.rowsOfAgent.forEach((rows, a) => (rowStart[a + 1] = (rowStart[a] as number) + rows.length));
+  const rowList = Uint32Array.from(input.rowsOfAgent.flat());
+  const first = firstAtOrAfter(samples, from);
+  const end = firstAtOrAfter(samples, to);
   const tests = new Uint32Array(rowCount);
   const failedTests = new Uint32Array(rowCount);
   const agentsReporting = new Uint32Array(rowCount);
-  const reported = new Uint8Array(rowsOfAgent.length);
-  const counts = {
-    downloadMbps: new Uint32Array(rowCount + 1),
-    uploadMbps: new Uint32Array(rowCount + 1),
-    latencyMs: new Uint32Array(rowCount + 1),
-  };
+  const reported = new Uint8Array(input.rowsOfAgent.length);
+  // Counted at row + 1 so that the prefix sum below turns counts into start offsets.
+  const downCount = new Uint32Array(rowCount + 1);
+  const upCount = new Uint32Array(rowCount + 1);
+  const latencyCount = new Uint32Array(rowCount + 1);
 
-  for (let i = 0; i < samples.length; i++) {
-    const agent = agentOfSample[i] as number;
-    if (agent < 0) continue;
-    const sample = samples[i] as VerdictSample;
-    if (sample.ts < from || sample.ts >= to) continue;
-    const rows = rowsOfAgent[agent] as readonly number[];
+  for (let i = first; i < end; i++) {
+    const agent = agentOf[i] as number;
+    const r0 = rowStart[agent] as number;
+    const r1 = rowStart[agent + 1] as number;
+    if (r0 === r1) continue;
     reported[agent] = 1;
-    if (sample.status === 'failed') {
-      for (const row of rows) bump(failedTests, row);
+    if (status[i] === FAILED) {
+      for (let r = r0; r < r1; r++) bump(failedTests, rowList[r] as number);
       continue;
     }
-    for (const row of rows) bump(tests, row);
-    // Counted at row + 1 so that the prefix sum below turns counts into start offsets.
-    if (sample.downloadMbps !== undefined) for (const row of rows) bump(counts.downloadMbps, row + 1);
-    if (sample.uploadMbps !== undefined) for (const row of rows) bump(counts.uploadMbps, row + 1);
-    if (sample.latencyMs !== undefined) for (const row of rows) bump(counts.latencyMs, row + 1);
+    const down = !Number.isNaN(downloadMbps[i]);
+    const up = !Number.isNaN(uploadMbps[i]);
+    const latency = !Number.isNaN(latencyMs[i]);
+    for (let r = r0; r < r1; r++) {
+      const row = rowList[r] as number;
+      bump(tests, row);
+      if (down) bump(downCount, row + 1);
+      if (up) bump(upCount, row + 1);
+      if (latency) bump(latencyCount, row + 1);
+    }
   }
   reported.forEach((flag, agent) => {
-    if (flag === 1) for (const row of rowsOfAgent[agent] as readonly number[]) bump(agentsReporting, row);
+    if (flag === 1) for (let r = rowStart[agent] as number; r < (rowStart[agent + 1] as number); r++) bump(agentsReporting, rowList[r] as number);
   });
 
-  const offsets = { downloadMbps: prefixSum(counts.downloadMbps), uploadMbps: prefixSum(counts.uploadMbps), latencyMs: prefixSum(counts.latencyMs) };
+  const offsets = { downloadMbps: prefixSum(downCount), uploadMbps: prefixSum(upCount), latencyMs: prefixSum(latencyCount) };
   const values = {
-    downloadMbps: new Float64Array(offsets.downloadMbps[rowCount] as number),
-    uploadMbps: new Float64Array(offsets.uploadMbps[rowCount] as number),
-    latencyMs: new Float64Array(offsets.latencyMs[rowCount] as number),
+    downloadMbps: new Float64Array(downCount[rowCount] as number),
+    uploadMbps: new Float64Array(upCount[rowCount] as number),
+    latencyMs: new Float64Array(latencyCount[rowCount] as number),
   };
   // Write cursors, one per row and metric, starting at each row's offset.
-  const next = { downloadMbps: offsets.downloadMbps.slice(), uploadMbps: offsets.uploadMbps.slice(), latencyMs: offsets.latencyMs.slice() };
+  const downNext = downCount.slice();
+  const upNext = upCount.slice();
+  const latencyNext = latencyCount.slice();
+  const downValues = values.downloadMbps;
+  const upValues = values.uploadMbps;
+  const latencyValues = values.latencyMs;
 
-  for (let i = 0; i < samples.length; i++) {
-    const agent = agentOfSample[i] as number;
-    if (agent < 0) continue;
-    const sample = samples[i] as VerdictSample;
-    if (sample.ts < from || sample.ts >= to || sample.status === 'failed') continue;
-    const rows = rowsOfAgent[agent] as readonly number[];
-    const { downloadMbps, uploadMbps, latencyMs } = sample;
-    if (downloadMbps !== undefined) for (const row of rows) values.downloadMbps[bump(next.downloadMbps, row)] = downloadMbps;
-    if (uploadMbps !== undefined) for (const row of rows) values.uploadMbps[bump(next.uploadMbps, row)] = uploadMbps;
-    if (latencyMs !== undefined) for (const row of rows) values.latencyMs[bump(next.latencyMs, row)] = latencyMs;
-  }
-
-  for (const field of METRIC_FIELDS) {
-    const fieldOffsets = offsets[field];
-    for (let row = 0; row < rowCount; row++) {
-      values[field].subarray(fieldOffsets[row] as number, fieldOffsets[row + 1] as number).sort();
+  for (let i = first; i < end; i++) {
+    const agent = agentOf[i] as number;
+    const r0 = rowStart[agent] as number;
+    const r1 = rowStart[agent + 1] as number;
+    if (r0 === r1 || status[i] === FAILED) continue;
+    const down = downloadMbps[i] as number;
+    const up = uploadMbps[i] as number;
+    const latency = latencyMs[i] as number;
+    for (let r = r0; r < r1; r++) {
+      const row = rowList[r] as number;
+      if (!Number.isNaN(down)) downValues[bump(downNext, row)] = down;
+      if (!Number.isNaN(up)) upValues[bump(upNext, row)] = up;
+      if (!Number.isNaN(latency)) latencyValues[bump(latencyNext, row)] = latency;
     }
   }
   return { tests, failedTests, agentsReporting, values, offsets };
@@ -125,29 +138,67 @@ export interface BucketFigures {
 /**
  * Median (the same interpolation as `@speedwatch/shared`'s `median`), mean and, with a
  * threshold, how many values are `>= threshold` (`'min'`) or `<= threshold` (`'max'`).
- * `sorted` is ascending and not empty.
+ * `values` is not empty; it is reordered in place (the mean is summed before, in the given order).
  */
-export function summarise(sorted: Float64Array, threshold?: { bound: 'min' | 'max'; value: number }): BucketFigures {
-  const n = sorted.length;
-  const rank = (n - 1) / 2;
-  const low = sorted[Math.floor(rank)] as number;
-  const high = sorted[Math.ceil(rank)] as number;
+export function summarise(values: Float64Array, threshold?: { bound: 'min' | 'max'; value: number }): BucketFigures {
+  const n = values.length;
   let sum = 0;
-  for (let i = 0; i < n; i++) sum += sorted[i] as number;
-  const figures: BucketFigures = { tests: n, median: low + (high - low) * (rank - Math.floor(rank)), mean: sum / n };
-  if (threshold !== undefined) figures.atTarget = countAtTarget(sorted, threshold.bound, threshold.value);
+  let atTarget = 0;
+  for (let i = 0; i < n; i++) {
+    const v = values[i] as number;
+    sum += v;
+    if (threshold !== undefined && (threshold.bound === 'min' ? v >= threshold.value : v <= threshold.value)) atTarget++;
+  }
+  const rank = (n - 1) / 2;
+  const k = Math.floor(rank);
+  const low = selectKth(values, k);
+  let median = low;
+  if (rank !== k) {
+    // After selection everything past k is >= low: the next order statistic is their minimum.
+    let high = Number.POSITIVE_INFINITY;
+    for (let i = k + 1; i < n; i++) if ((values[i] as number) < high) high = values[i] as number;
+    median = low + (high - low) * (rank - k);
+  }
+  const figures: BucketFigures = { tests: n, median, mean: sum / n };
+  if (threshold !== undefined) figures.atTarget = atTarget;
   return figures;
 }
 
-/** Binary search on the sorted values for the first one `>= value` (or the first `> value`). */
-function countAtTarget(sorted: Float64Array, bound: 'min' | 'max', value: number): number {
+/**
+ * Rearranges `a` so that `a[k]` is its k-th smallest value (0-based), with nothing greater
+ * before it and nothing smaller after it, and returns that value. Hoare's selection with a
+ * median-of-three pivot: linear on average, and runs of equal values split evenly.
+ */
+export function selectKth(a: Float64Array, k: number): number {
   let lo = 0;
-  let hi = sorted.length;
+  let hi = a.length - 1;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    const v = sorted[mid] as number;
-    if (bound === 'min' ? v < value : v <= value) lo = mid + 1;
-    else hi = mid;
+    if ((a[mid] as number) < (a[lo] as number)) swap(a, mid, lo);
+    if ((a[hi] as number) < (a[lo] as number)) swap(a, hi, lo);
+    if ((a[hi] as number) < (a[mid] as number)) swap(a, hi, mid);
+    const pivot = a[mid] as number;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((a[i] as number) < pivot) i++;
+      while ((a[j] as number) > pivot) j--;
+      if (i <= j) {
+        swap(a, i, j);
+        i++;
+        j--;
+      }
+    }
+    // Now a[lo..j] <= pivot <= a[i..hi], and anything between j and i equals the pivot.
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
   }
-  return bound === 'min' ? sorted.length - lo : lo;
+  return a[k] as number;
+}
+
+function swap(a: Float64Array, i: number, j: number): void {
+  const t = a[i] as number;
+  a[i] = a[j] as number;
+  a[j] = t;
 }
