@@ -64,17 +64,18 @@ export class SampleWindow {
   /** Reads what the store gained since the last update (everything the first time) and drops what left the window. */
   update(now: number): WindowUpdate {
     const from = now - this.#spanMs;
-    const tailStart = this.#end;
+    let added = 0;
     let sorted = true;
-    let previous = tailStart > this.#start ? (this.#c.ts[tailStart - 1] as number) : Number.NEGATIVE_INFINITY;
+    let previous = this.#end > this.#start ? (this.#c.ts[this.#end - 1] as number) : Number.NEGATIVE_INFINITY;
     this.#lastRowid = this.#store.scanVerdictRows(from, this.#lastRowid, (row) => {
       this.#append(row);
+      added++;
       if (row[2] < previous) sorted = false;
       previous = row[2];
     });
-    const added = this.#end - tailStart;
-    // Late results (a backlog replayed) arrive after newer ones: merge them into place.
-    if (!sorted) this.#mergeTail(tailStart);
+    // Late results (a backlog replayed) arrive after newer ones: merge them into place. The new
+    // rows are the last `added` (an append that filled the buffer compacted it to the front).
+    if (!sorted) this.#mergeTail(this.#end - added);
     const keepFrom = this.#start + firstAtOrAfter(this.columns(), from);
     const evicted = keepFrom - this.#start;
     this.#start = keepFrom;
