@@ -6,14 +6,16 @@
  *      §2), and, for context, in one transaction per agent batch (a writer without group commit);
  *   2. GET /metrics at 1 000 and 10 000 agents, against GET /healthz on the same server (the HTTP floor);
  *   3. GET /api/v1/series (30 days, step 1h) on a database of `seriesRows` results, against the
- *      same SQL run directly on the file.
+ *      same SQL run directly on the file;
+ *   4. the verdict refresh a minute after the last, on a month of a fleet testing every 15
+ *      minutes, against computing the same verdicts from the window read again.
  * The collector always runs as its own process (`speedwatch-collector serve`). Wall clock comes
  * from performance.now(), collector CPU from /proc/<pid>/stat. Progress goes to stderr; every
  * child process and temporary file is removed, also on failure.
  *
  * Run on its own: node test/dist/bench/collector-bench.js prints the table, then one JSON line.
  * Environment (own runs only): BENCH_RUNS (3), BENCH_SERIES_ROWS (10 000 000), BENCH_INGEST_RESULTS
- * (200 000), BENCH_INGEST_BATCHES (50,500), BENCH_COLLECTOR_PARTS (ingest,metrics,series),
+ * (200 000), BENCH_INGEST_BATCHES (50,500), BENCH_COLLECTOR_PARTS (ingest,metrics,series,verdicts), BENCH_VERDICT_AGENTS (1 000),
  * BENCH_COLLECTOR_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the collector).
  */
 import { execFileSync } from 'node:child_process';
@@ -31,6 +33,9 @@ import { median, percentile, seededRandom, SITE_KINDS } from '@speedwatch/shared
 // at run time (as test/support/processes.ts reaches its built binaries).
 import type * as TokensModule from '../../collector/src/ingest/tokens.js';
 import type * as StoreModule from '../../collector/src/store/sqlite-store.js';
+import type * as VerdictServiceModule from '../../collector/src/server/verdict-service.js';
+import type * as VerdictsModule from '../../collector/src/verdict/verdicts.js';
+import type * as MetricsModule from '../../collector/src/metrics/collector-metrics.js';
 import type { LoadOutcome, LoadPlan } from './collector-load.js';
 import { NodeChild, scoped } from './bench-process.js';
 import type { Scope } from './bench-process.js';
@@ -45,8 +50,8 @@ export interface BenchRow {
   goal: string;
 }
 
-export type CollectorBenchPart = 'ingest' | 'metrics' | 'series';
-export const COLLECTOR_BENCH_PARTS: readonly CollectorBenchPart[] = ['ingest', 'metrics', 'series'];
+export type CollectorBenchPart = 'ingest' | 'metrics' | 'series' | 'verdicts';
+export const COLLECTOR_BENCH_PARTS: readonly CollectorBenchPart[] = ['ingest', 'metrics', 'series', 'verdicts'];
 
 export interface CollectorBenchOptions {
   /** Repetitions of the ingest comparison (medians are reported). */
@@ -67,6 +72,8 @@ export interface CollectorBenchOptions {
   scrapes?: number;
   /** Timed series queries. Default 200. */
   seriesQueries?: number;
+  /** Agents testing every 15 minutes for 31 days in the verdict refresh database. Default 1 000 (2.98 M results). */
+  verdictAgents?: number;
   /** Which parts to run. Default all. */
   parts?: readonly CollectorBenchPart[];
   /** Aborts between steps (the caller's Ctrl-C); cleanup still runs. */
@@ -94,6 +101,9 @@ type ResultRow = [string, string, number, number, string, number, number, number
 interface Modules {
   store: typeof StoreModule;
   tokens: typeof TokensModule;
+  verdictService: typeof VerdictServiceModule;
+  verdicts: typeof VerdictsModule;
+  metrics: typeof MetricsModule;
 }
 
 async function loadModules(): Promise<Modules> {
@@ -101,6 +111,9 @@ async function loadModules(): Promise<Modules> {
   return {
     store: (await load('collector/dist/src/store/sqlite-store.js')) as typeof StoreModule,
     tokens: (await load('collector/dist/src/ingest/tokens.js')) as typeof TokensModule,
+    verdictService: (await load('collector/dist/src/server/verdict-service.js')) as typeof VerdictServiceModule,
+    verdicts: (await load('collector/dist/src/verdict/verdicts.js')) as typeof VerdictsModule,
+    metrics: (await load('collector/dist/src/metrics/collector-metrics.js')) as typeof MetricsModule,
   };
 }
 
@@ -539,18 +552,20 @@ function rowsThatFit(ctx: Context, rows: number, bytesPerRow: number): number {
   const reserve = 5e9; // leave the shared machine room
   const fixed = 2e9; // roll-ups (~250 B per agent-hour) and WAL
   const fit = Math.floor((free - reserve - fixed) / (bytesPerRow * 1.3));
-  ctx.say(`series: ${fmt.mb(free)} free in ${tmpdir()}; ~${fmt.mb(rows * bytesPerRow + fixed)} needed for ${fmt.int(rows)} rows`);
+  ctx.say(`${fmt.mb(free)} free in ${tmpdir()}; ~${fmt.mb(rows * bytesPerRow + fixed)} needed for ${fmt.int(rows)} rows`);
   if (fit >= rows) return rows;
   const scaled = Math.max(0, Math.floor(fit / 100_000) * 100_000);
-  ctx.say(`series: NOTE: not enough space for ${fmt.int(rows)} rows; scaled down to ${fmt.int(scaled)}`);
+  ctx.say(`NOTE: not enough space for ${fmt.int(rows)} rows; scaled down to ${fmt.int(scaled)}`);
   return scaled;
 }
 
 /** Bulk-loads `rows` results over SERIES_SPAN_DAYS, agents interleaved, ordered by time; returns ms. */
-function bulkLoad(ctx: Context, db: string, rows: number, now: number): number {
+/** Loads `rows` results spread evenly over `spanDays` before `now`, round-robin over `agents`; returns ms taken. */
+function bulkLoad(ctx: Context, db: string, o: { rows: number; agents: number; spanDays: number; now: number }): number {
+  const { rows, agents, spanDays, now } = o;
   const setup = ctx.mods.store.openStore(db);
   try {
-    addAgents(ctx.mods, setup, SERIES_AGENTS, now - SERIES_SPAN_DAYS * DAY_MS - DAY_MS);
+    addAgents(ctx.mods, setup, agents, now - spanDays * DAY_MS - DAY_MS);
   } finally {
     setup.close();
   }
@@ -566,17 +581,17 @@ function bulkLoad(ctx: Context, db: string, rows: number, now: number): number {
     });
     const text = new ResultText(resultTemplate('compact'));
     const random = seededRandom(42);
-    const baseDownload = Array.from({ length: SERIES_AGENTS }, (_, i) => (i % 3 === 2 ? 20 + random() * 60 : 30 + random() * 120));
-    const baseLatency = Array.from({ length: SERIES_AGENTS }, () => 5 + random() * 50);
-    const t0 = now - SERIES_SPAN_DAYS * DAY_MS;
-    const stepMs = (SERIES_SPAN_DAYS * DAY_MS - 60_000) / rows;
+    const baseDownload = Array.from({ length: agents }, (_, i) => (i % 3 === 2 ? 20 + random() * 60 : 30 + random() * 120));
+    const baseLatency = Array.from({ length: agents }, () => 5 + random() * 50);
+    const t0 = now - spanDays * DAY_MS;
+    const stepMs = (spanDays * DAY_MS - 60_000) / rows;
     let lastReport = performance.now();
     for (let done = 0; done < rows; ) {
       ctx.signal?.throwIfAborted();
       const batch: ResultRow[] = [];
       const end = Math.min(rows, done + LOAD_TX_ROWS);
       for (let i = done; i < end; i++) {
-        const a = i % SERIES_AGENTS;
+        const a = i % agents;
         const agentId = benchAgentId(a);
         const id = randomUUID();
         const ts = Math.floor(t0 + i * stepMs);
@@ -591,7 +606,7 @@ function bulkLoad(ctx: Context, db: string, rows: number, now: number): number {
       if (performance.now() - lastReport > 15_000 || done === rows) {
         lastReport = performance.now();
         const s = (lastReport - started) / 1000;
-        ctx.say(`series: loaded ${fmt.int(done)} / ${fmt.int(rows)} rows (${fmt.int(done / s)} rows/s)`);
+        ctx.say(`loaded ${fmt.int(done)} / ${fmt.int(rows)} rows (${fmt.int(done / s)} rows/s)`);
       }
     }
   } finally {
@@ -638,7 +653,7 @@ async function benchSeries(ctx: Context, o: { seriesRows: number; queries: numbe
     const db = join(dir, 'series.db');
     const loadNow = Date.now();
     ctx.say(`series: bulk-loading ${fmt.int(rows)} results (${SERIES_AGENTS} agents over ${SERIES_SPAN_DAYS} days, ${docBytes} B documents)`);
-    const loadMs = bulkLoad(ctx, db, rows, loadNow);
+    const loadMs = bulkLoad(ctx, db, { rows, agents: SERIES_AGENTS, spanDays: SERIES_SPAN_DAYS, now: loadNow });
     const fileBytes = statSync(db).size;
     ctx.say(`series: loaded in ${fmt.s(loadMs)}, ${fmt.mb(fileBytes)}; starting the collector (its start-up maintenance rolls up every hour)`);
     const collector = await startCollector(ctx, scope, db, {}, 60 * 60_000);
@@ -766,8 +781,90 @@ export async function benchCollector(options: CollectorBenchOptions): Promise<{ 
   });
   await part('metrics', () => benchMetrics(ctx, { scrapeAgents: options.scrapeAgents ?? [1_000, 10_000], scrapes: options.scrapes ?? 20 }));
   await part('series', () => benchSeries(ctx, { seriesRows: options.seriesRows, queries: options.seriesQueries ?? 200 }));
+  await part('verdicts', () => benchVerdicts(ctx, { agents: options.verdictAgents ?? 1_000, runs: options.runs }));
   summary['partSeconds'] = timings;
   return { rows, summary };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Verdict refresh on a month of a fleet testing every 15 minutes vs re-reading the window
+
+const TESTS_PER_DAY = 96;
+
+async function benchVerdicts(ctx: Context, o: { agents: number; runs: number }): Promise<{ rows: BenchRow[]; summary: object }> {
+  return scoped('collector-bench', async (scope) => {
+    const docBytes = Buffer.byteLength(JSON.stringify(resultTemplate('compact')));
+    const spanDays = 31;
+    const rows = rowsThatFit(ctx, o.agents * TESTS_PER_DAY * spanDays, docBytes + 250);
+    const dir = scope.tempDir('sw-bench-verdicts-');
+    const db = join(dir, 'verdicts.db');
+    const now = Date.now();
+    ctx.say(`verdicts: bulk-loading ${fmt.int(rows)} results (${fmt.int(o.agents)} agents, ${TESTS_PER_DAY} a day for ${spanDays} days)`);
+    bulkLoad(ctx, db, { rows, agents: o.agents, spanDays, now });
+    const store = ctx.mods.store.openStore(db);
+    scope.defer(() => store.close());
+    const metrics = new ctx.mods.metrics.CollectorMetrics({ databaseSizeBytes: () => 0 });
+    const service = ctx.mods.verdictService.createVerdictService(store, undefined);
+    const timed = (fn: () => void): number => {
+      const started = performance.now();
+      fn();
+      return performance.now() - started;
+    };
+    // A minute of the fleet between refreshes: agents / 15 new results.
+    const text = new ResultText(resultTemplate('compact'));
+    const minute = (t: number): void => {
+      const perMinute = Math.ceil(o.agents / 15);
+      for (let i = 0; i < perMinute; i++) {
+        const id = randomUUID();
+        const startedMs = t - 30_000;
+        const result = JSON.parse(text.make({ id, startedMs, downloadMbps: 95 + (i % 20), uploadMbps: 40, latencyMs: 12 })) as MeasurementResult;
+        store.insertResults(benchAgentId(i % o.agents), [result], t);
+      }
+    };
+    ctx.say('verdicts: first refresh (reads the window)');
+    const firstMs = timed(() => service.refresh(now, metrics));
+    const laterMs: number[] = [];
+    const rereadMs: number[] = [];
+    const agents = store.listAgents();
+    const { agentVerdicts, groupVerdicts, GROUP_BY } = ctx.mods.verdicts;
+    const config = service.config;
+    const longestMs = Math.max(...config.windows.map((w) => w.ms));
+    for (let run = 0; run < o.runs; run++) {
+      ctx.signal?.throwIfAborted();
+      const t = now + (run + 1) * 60_000;
+      minute(t);
+      laterMs.push(timed(() => service.refresh(t, metrics)));
+      // The peer: the same verdicts from the window read again as sample objects.
+      rereadMs.push(
+        timed(() => {
+          const samples = store.verdictSamples(t - longestMs, t);
+          agentVerdicts(agents, samples, t, config);
+          for (const g of GROUP_BY) groupVerdicts(agents, samples, t, config, g);
+        }),
+      );
+      ctx.say(`  refresh ${fmt.ms(laterMs.at(-1) as number)} ms, re-reading ${fmt.ms(rereadMs.at(-1) as number)} ms`);
+    }
+    const summary = {
+      agents: o.agents,
+      results: rows,
+      testsInWindow: o.agents * TESTS_PER_DAY * 30,
+      firstRefreshMs: firstMs,
+      refreshMs: { median: median(laterMs), all: laterMs },
+      rereadMs: { median: median(rereadMs), all: rereadMs },
+      rssBytes: process.memoryUsage().rss,
+    };
+    const table: BenchRow[] = [
+      {
+        measure: `verdict refresh ms (every window and grouping), ${fmt.int(o.agents)} agents × ${TESTS_PER_DAY} tests a day, a minute after the last vs re-reading the window`,
+        value: fmt.ms(summary.refreshMs.median),
+        peer: fmt.ms(summary.rereadMs.median),
+        ratio: fmt.ratio(summary.refreshMs.median / summary.rereadMs.median),
+        goal: '',
+      },
+      { measure: 'verdict refresh: the first after start (reads the window) ms', value: fmt.ms(firstMs), peer: '', ratio: '', goal: '' },
+    ];
+    return { rows: table, summary };
+  });
 }
 
 /** The rows as an aligned text table with a header line. */
@@ -811,6 +908,7 @@ if (isMain) {
     runs: envInteger('BENCH_RUNS', 3),
     seriesRows: envInteger('BENCH_SERIES_ROWS', 10_000_000),
     ingestResults: envInteger('BENCH_INGEST_RESULTS', 200_000),
+    verdictAgents: envInteger('BENCH_VERDICT_AGENTS', 1_000),
     ...(parts === undefined ? {} : { parts }),
     ...(batches === undefined || batches === '' ? {} : { batches: batches.split(',').map((b) => positiveInteger('BENCH_INGEST_BATCHES', b)) }),
     ...(nodeArgs === undefined || nodeArgs === '' ? {} : { collectorNodeArgs: nodeArgs.split(' ').filter((a) => a !== '') }),
