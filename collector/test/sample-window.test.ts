@@ -6,18 +6,15 @@
  * capacity loses nothing; and after any sequence of inserts, retention deletes and updates, the
  * columns equal a fresh full read of the store.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { RESULT_STATUSES, parseMeasurementResult, seededRandom } from '@speedwatch/shared';
-import type { MeasurementResult, ResultStatus } from '@speedwatch/shared';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { openStore } from '../src/store/sqlite-store.js';
-import type { SqliteStore, StoreOptions } from '../src/store/sqlite-store.js';
+import { RESULT_STATUSES, seededRandom } from '@speedwatch/shared';
+import type { ResultStatus } from '@speedwatch/shared';
+import { describe, expect, it } from 'vitest';
+import type { SqliteStore } from '../src/store/sqlite-store.js';
 import { sampleColumns } from '../src/verdict/sample-columns.js';
 import type { SampleColumns } from '../src/verdict/sample-columns.js';
 import { SampleWindow } from '../src/verdict/sample-window.js';
+import { freshStore, makeResult, open } from './store-util.js';
+import type { ResultSpec } from './store-util.js';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -28,61 +25,8 @@ const T0 = Date.UTC(2026, 0, 5);
 
 // ---- helpers -------------------------------------------------------------------------------
 
-/** A store on a file in a temp directory; both are gone when the test finishes. */
-function freshStore(options?: StoreOptions): { store: SqliteStore; path: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'speedwatch-window-'));
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'collector.db');
-  return { store: open(path, options), path };
-}
-
-/** Opens a connection on `path`, closed when the test finishes (before the directory is removed). */
-function open(path: string, options?: StoreOptions): SqliteStore {
-  const store = openStore(path, options);
-  onTestFinished(() => store.close());
-  return store;
-}
-
 function addAgents(store: SqliteStore, ...ids: string[]): void {
   for (const id of ids) store.addAgent({ id, name: `Site ${id}`, siteKind: 'school', technology: 'fixed' }, `hash-of-${id}`, T0 - DAY);
-}
-
-interface ResultSpec {
-  status?: ResultStatus;
-  downloadMbps?: number;
-  uploadMbps?: number;
-  latencyMs?: number;
-}
-
-/** A valid MeasurementResult started at `startedAt` (ms), with only the phases `spec` gives. */
-function makeResult(startedAt: number, spec: ResultSpec = {}): MeasurementResult {
-  const throughput = (mbps: number) => ({
-    mbps,
-    bytes: Math.round(mbps * 1_000_000),
-    durationMs: 8_000,
-    streams: 4,
-    warmupMs: 2_000,
-    totalBytes: Math.round(mbps * 1_250_000),
-    sampleIntervalMs: 5_000,
-    samplesMbps: [mbps],
-  });
-  const doc: Record<string, unknown> = {
-    schemaVersion: 1,
-    id: randomUUID(),
-    status: spec.status ?? 'ok',
-    startedAt: new Date(startedAt).toISOString(),
-    finishedAt: new Date(startedAt + 24_000).toISOString(),
-    technology: 'fixed',
-    endpoint: { name: 'vnpt-hn', url: 'https://speed.example.vn/backend/', reason: 'only' },
-    agent: { version: '0.1.0', platform: 'linux', arch: 'arm64', node: 'v20.20.2' },
-  };
-  if (spec.latencyMs !== undefined) {
-    const ms = spec.latencyMs;
-    doc['latency'] = { count: 3, minMs: ms, medianMs: ms, meanMs: ms, p90Ms: ms, maxMs: ms, jitterMs: 1, lossRatio: 0, samplesMs: [ms, ms, ms] };
-  }
-  if (spec.downloadMbps !== undefined) doc['download'] = throughput(spec.downloadMbps);
-  if (spec.uploadMbps !== undefined) doc['upload'] = throughput(spec.uploadMbps);
-  return parseMeasurementResult(doc);
 }
 
 /** Columns as plain arrays: agent ids and status names resolved, NaN (no figure) as null. */

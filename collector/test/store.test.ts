@@ -1,15 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseMeasurementResult } from '@speedwatch/shared';
-import type { MeasurementResult, ResultStatus } from '@speedwatch/shared';
 import Database from 'better-sqlite3';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { MIGRATIONS } from '../src/store/migrations.js';
 import { SqliteStore, StoreError, openStore } from '../src/store/sqlite-store.js';
-import type { StoreOptions } from '../src/store/sqlite-store.js';
 import type { NewAgent } from '../src/store/store-types.js';
+import { freshStore, makeResult, open, tempDir } from './store-util.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -17,26 +13,6 @@ const DAY = 24 * HOUR;
 const T0 = Date.UTC(2026, 0, 5);
 
 // ---- helpers -------------------------------------------------------------------------------
-
-/** A temp directory removed when the test finishes, pass or fail. */
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'speedwatch-store-'));
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** Opens a store on a real file, closed when the test finishes. */
-function open(path: string, options?: StoreOptions): SqliteStore {
-  const store = openStore(path, options);
-  onTestFinished(() => store.close());
-  return store;
-}
-
-function freshStore(options?: StoreOptions): { store: SqliteStore; path: string; dir: string } {
-  const dir = tempDir();
-  const path = join(dir, 'collector.db');
-  return { store: open(path, options), path, dir };
-}
 
 /** The `code` of what `fn` throws (undefined if it returns). */
 function codeOf(fn: () => unknown): string | undefined {
@@ -53,60 +29,6 @@ const SITE: NewAgent = { id: 'lso-caoloc-thcs-hopthanh', name: 'Trường THCS H
 
 function addAgent(store: SqliteStore, id = SITE.id): void {
   store.addAgent({ ...SITE, id }, `hash-of-${id}`, T0 - DAY);
-}
-
-interface ResultSpec {
-  id?: string;
-  status?: ResultStatus;
-  downloadMbps?: number;
-  uploadMbps?: number;
-  latencyMs?: number;
-  jitterMs?: number;
-  lossRatio?: number;
-}
-
-/** A realistic MeasurementResult started at `startedAt` (ms), checked by the real validator. */
-function makeResult(startedAt: number, spec: ResultSpec = {}): MeasurementResult {
-  const throughput = (mbps: number) => {
-    const bytes = Math.round((mbps * 1_000_000 * 8) / 8);
-    return {
-      mbps,
-      bytes,
-      durationMs: 8_000,
-      streams: 4,
-      warmupMs: 2_000,
-      totalBytes: Math.round(bytes * 1.25),
-      sampleIntervalMs: 5_000,
-      samplesMbps: [mbps, mbps],
-    };
-  };
-  const doc: Record<string, unknown> = {
-    schemaVersion: 1,
-    id: spec.id ?? randomUUID(),
-    status: spec.status ?? 'ok',
-    startedAt: new Date(startedAt).toISOString(),
-    finishedAt: new Date(startedAt + 24_000).toISOString(),
-    technology: 'fixed',
-    endpoint: { name: 'vnpt-hn', url: 'https://speed.example.vn/backend/', reason: 'only' },
-    agent: { version: '0.1.0', platform: 'linux', arch: 'arm64', node: 'v20.20.2' },
-  };
-  if (spec.latencyMs !== undefined) {
-    const ms = spec.latencyMs;
-    doc['latency'] = {
-      count: 10,
-      minMs: ms * 0.9,
-      medianMs: ms,
-      meanMs: ms,
-      p90Ms: ms * 1.2,
-      maxMs: ms * 1.5,
-      jitterMs: spec.jitterMs ?? 1.5,
-      lossRatio: spec.lossRatio ?? 0,
-      samplesMs: [ms, ms * 0.9, ms * 1.5],
-    };
-  }
-  if (spec.downloadMbps !== undefined) doc['download'] = throughput(spec.downloadMbps);
-  if (spec.uploadMbps !== undefined) doc['upload'] = throughput(spec.uploadMbps);
-  return parseMeasurementResult(JSON.parse(JSON.stringify(doc)));
 }
 
 /** Every stored result, all pages, in order. */

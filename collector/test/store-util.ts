@@ -1,0 +1,87 @@
+/**
+ * Helpers for tests of the store on real SQLite files: a fresh database in a temp directory
+ * (both gone when the test finishes), more connections on it, and valid results to store.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseMeasurementResult } from '@speedwatch/shared';
+import type { MeasurementResult, ResultStatus } from '@speedwatch/shared';
+import { onTestFinished } from 'vitest';
+import { openStore } from '../src/store/sqlite-store.js';
+import type { SqliteStore, StoreOptions } from '../src/store/sqlite-store.js';
+
+/** A temp directory removed when the test finishes, pass or fail. */
+export function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'speedwatch-store-'));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Opens a store on a real file, closed when the test finishes. */
+export function open(path: string, options?: StoreOptions): SqliteStore {
+  const store = openStore(path, options);
+  onTestFinished(() => store.close());
+  return store;
+}
+
+export function freshStore(options?: StoreOptions): { store: SqliteStore; path: string; dir: string } {
+  const dir = tempDir();
+  const path = join(dir, 'collector.db');
+  return { store: open(path, options), path, dir };
+}
+
+export interface ResultSpec {
+  id?: string;
+  status?: ResultStatus;
+  downloadMbps?: number;
+  uploadMbps?: number;
+  latencyMs?: number;
+  jitterMs?: number;
+  lossRatio?: number;
+}
+
+/** A realistic MeasurementResult started at `startedAt` (ms), checked by the real validator. */
+export function makeResult(startedAt: number, spec: ResultSpec = {}): MeasurementResult {
+  const throughput = (mbps: number) => {
+    const bytes = Math.round((mbps * 1_000_000 * 8) / 8);
+    return {
+      mbps,
+      bytes,
+      durationMs: 8_000,
+      streams: 4,
+      warmupMs: 2_000,
+      totalBytes: Math.round(bytes * 1.25),
+      sampleIntervalMs: 5_000,
+      samplesMbps: [mbps, mbps],
+    };
+  };
+  const doc: Record<string, unknown> = {
+    schemaVersion: 1,
+    id: spec.id ?? randomUUID(),
+    status: spec.status ?? 'ok',
+    startedAt: new Date(startedAt).toISOString(),
+    finishedAt: new Date(startedAt + 24_000).toISOString(),
+    technology: 'fixed',
+    endpoint: { name: 'vnpt-hn', url: 'https://speed.example.vn/backend/', reason: 'only' },
+    agent: { version: '0.1.0', platform: 'linux', arch: 'arm64', node: 'v20.20.2' },
+  };
+  if (spec.latencyMs !== undefined) {
+    const ms = spec.latencyMs;
+    doc['latency'] = {
+      count: 10,
+      minMs: ms * 0.9,
+      medianMs: ms,
+      meanMs: ms,
+      p90Ms: ms * 1.2,
+      maxMs: ms * 1.5,
+      jitterMs: spec.jitterMs ?? 1.5,
+      lossRatio: spec.lossRatio ?? 0,
+      samplesMs: [ms, ms * 0.9, ms * 1.5],
+    };
+  }
+  if (spec.downloadMbps !== undefined) doc['download'] = throughput(spec.downloadMbps);
+  if (spec.uploadMbps !== undefined) doc['upload'] = throughput(spec.uploadMbps);
+  return parseMeasurementResult(JSON.parse(JSON.stringify(doc)));
+}
