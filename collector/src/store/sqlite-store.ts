@@ -316,7 +316,7 @@ export class SqliteStore implements Store {
     return rows.map(toSample);
   }
 
-  scanVerdictRows(from: number, afterRowid: number | undefined, visit: (row: VerdictRow) => void): number | undefined {
+  scanVerdictRows(from: number, afterRowid: number | undefined, visit: (row: VerdictRow) => void): number {
     checkTime('from', from);
     if (afterRowid !== undefined) {
       let last = afterRowid;
@@ -332,9 +332,9 @@ export class SqliteStore implements Store {
     // the writer thread commits meanwhile is read next time, not twice or never.
     return this.#read('read verdict samples', () =>
       this.#db.transaction(() => {
-        const last = this.#s.maxRowid.get()?.n ?? undefined;
+        const last = this.#s.maxRowid.get()?.n ?? 0;
         for (const row of this.#s.samplesFromTs.iterate(from)) visit(row);
-        return last ?? 0;
+        return last;
       })(),
     );
   }

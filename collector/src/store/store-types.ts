@@ -119,7 +119,7 @@ export interface Store {
    * of them in ts order, with it only those stored after that row, in the order stored. Returns
    * the rowid to pass as `afterRowid` next time (rowids only grow).
    */
-  scanVerdictRows(from: number, afterRowid: number | undefined, visit: (row: VerdictRow) => void): number | undefined;
+  scanVerdictRows(from: number, afterRowid: number | undefined, visit: (row: VerdictRow) => void): number;
   /** Bucketed points; served from hourly roll-ups when `stepMs` is a multiple of an hour. */
   series(agentId: string, metric: SeriesMetric, from: number, to: number, stepMs: number): SeriesPoint[];
 

@@ -122,7 +122,7 @@ export function agentVerdicts(
   const samples = columnsOf(source);
   const active = agents.filter((agent) => agent.revokedAt === undefined);
   const rows: Row[] = active.map((agent) => ({ technology: agent.technology, minTests: config.minTests.agent }));
-  const rowsOfAgent = rowsOfSampleAgents(samples, active, (_, index) => [index]);
+  const rowsOfAgent = rowsOfSampleAgents(samples, active, (index) => [index]);
   const out: AgentVerdict[] = [];
   for (const { name, ms } of windows) {
     const buckets = fillBuckets({ samples, rowsOfAgent, rowCount: rows.length, from: now - ms, to: now });
@@ -180,7 +180,7 @@ export function groupVerdicts(
   );
   const rows = [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const indexOfKey = new Map(rows.map((row, index) => [row.key, index]));
-  const rowsOfAgent = rowsOfSampleAgents(samples, active, (_, index) => (keysOfAgent[index] as string[]).map((key) => indexOfKey.get(key) as number));
+  const rowsOfAgent = rowsOfSampleAgents(samples, active, (index) => (keysOfAgent[index] as string[]).map((key) => indexOfKey.get(key) as number));
 
   const out: GroupVerdict[] = [];
   for (const { name, ms } of windows) {
@@ -245,16 +245,12 @@ function columnsOf(source: readonly VerdictSample[] | SampleColumns): SampleColu
   return Array.isArray(source) ? sampleColumns(source as readonly VerdictSample[]) : (source as SampleColumns);
 }
 
-/** Per agent of `samples.agentIds`, the rows of the `active` agent with that id; none for an agent not there (unknown or revoked). */
-function rowsOfSampleAgents(
-  samples: SampleColumns,
-  active: readonly AgentRecord[],
-  rowsOf: (agent: AgentRecord, index: number) => number[],
-): number[][] {
+/** Per agent of `samples.agentIds`, the rows of the `active` agent with that id (by its index); none for an agent not there (unknown or revoked). */
+function rowsOfSampleAgents(samples: SampleColumns, active: readonly AgentRecord[], rowsOf: (activeIndex: number) => number[]): number[][] {
   const indexOf = new Map(active.map((agent, index) => [agent.id, index]));
   return samples.agentIds.map((id) => {
     const index = indexOf.get(id);
-    return index === undefined ? [] : rowsOf(active[index] as AgentRecord, index);
+    return index === undefined ? [] : rowsOf(index);
   });
 }
 
