@@ -1,7 +1,7 @@
 /**
  * The collector's database on a disk that fills up (a 16 MB tmpfs mounted by the test): it
- * stops acking, says why in its log and metrics, keeps the connection's results for a resend,
- * and once space is freed takes the resend; nothing acked is lost and the file passes
+ * stops acking, says why in its log and metrics, keeps the connection open for a resend, and
+ * once space is freed takes the resend; nothing acked is lost and the file passes
  * SQLite's integrity check. Needs root (mount); skipped with a printed reason otherwise,
  * except under CI.
  */
@@ -102,7 +102,7 @@ describe.skipIf(notRoot)('collector with its database on a full disk', () => {
       }
       if (m.type === 'error' && m.code === 'SW_STORE_UNAVAILABLE') storeError = m;
     };
-    let ws = await connect(url, token, onMessage);
+    const ws = await connect(url, token, onMessage);
     // Batches of 20 (~30 kB of documents each), one at a time, until the collector refuses one.
     for (let n = 0; n < 200 && storeError === undefined; n++) {
       const batch = Array.from({ length: 20 }, result);
@@ -117,13 +117,14 @@ describe.skipIf(notRoot)('collector with its database on a full disk', () => {
     expect(storeError, 'the collector should refuse a batch once the disk is full').toBeDefined();
     expect(acked.size).toBeGreaterThan(0);
     expect(unacked.size).toBeGreaterThan(0);
-    await new Promise<void>((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : ws.once('close', () => resolve())));
+    // The connection stays open: the agent sends again after a pause, not after a reconnect.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ws.readyState).toBe(WebSocket.OPEN);
     expect(stderr).toMatch(/"event":"store-failed".*(database or disk is full|SQLITE_FULL)/);
     expect(await metric(url, 'speedwatch_collector_rejected_total{reason="store_unavailable"}')).toBeGreaterThan(0);
 
-    // Space freed: the agent's resend of everything unacked is taken.
+    // Space freed: the agent's resend of everything unacked is taken, on the same connection.
     rmSync(filler);
-    ws = await connect(url, token, onMessage);
     const resend = [...unacked.values()];
     for (let i = 0; i < resend.length; i += 20) {
       const answered = new Promise<void>((resolve) => ws.once('message', () => resolve()));

@@ -20,9 +20,10 @@ import { COLLECTOR_DEFAULTS } from '../src/config/collector-config.js';
 import { hashToken, newToken } from '../src/ingest/tokens.js';
 import { startCollector } from '../src/server/collector-server.js';
 import type { RunningCollector } from '../src/server/collector-server.js';
-import { createVerdictService } from '../src/server/verdict-service.js';
 import { openStore } from '../src/store/sqlite-store.js';
-import type { Store } from '../src/store/store-types.js';
+import type { SqliteStore } from '../src/store/sqlite-store.js';
+import { parseVerdictConfig } from '../src/verdict/verdict-config.js';
+import { storeResults as storeBatch } from './store-util.js';
 import { connectAgent, makeResult } from './ingest-util.js';
 import { freePort } from './util.js';
 
@@ -96,7 +97,7 @@ async function startReceiver(options: { port?: number; reply?: (index: number) =
 
 interface Running {
   collector: RunningCollector;
-  store: Store;
+  store: SqliteStore;
   close(): Promise<void>;
 }
 
@@ -120,7 +121,7 @@ async function start(dbPath: string, clock: FakeClock, alerts: Partial<AlertsCon
   const collector = await startCollector(config, {
     store,
     logger: createLogger({ level: 'silent' }),
-    verdicts: createVerdictService(store, { minTests: { agent: 3 } }),
+    verdictConfig: parseVerdictConfig({ minTests: { agent: 3 } }, 'verdicts'),
     now: clock.now,
     alertClock: clock,
     random: () => 0.123,
@@ -144,19 +145,20 @@ function tempDb(): string {
   return join(mkdtempSync(join(tmpdir(), 'sw-alerts-')), 'speedwatch.db');
 }
 
-function addAgent(store: Store, id: string, technology: 'fixed' | 'mobile', now: number): string {
+function addAgent(running: Pick<Running, 'store' | 'collector'>, id: string, technology: 'fixed' | 'mobile', now: number): string {
   const token = newToken();
-  store.addAgent({ id, name: `Trạm Y tế ${id}`, siteKind: 'clinic', technology, isp: 'Viettel', area: 'Lạng Sơn/Cao Lộc' }, hashToken(token), now);
+  running.store.agents.add({ id, name: `Trạm Y tế ${id}`, siteKind: 'clinic', technology, isp: 'Viettel', area: 'Lạng Sơn/Cao Lộc' }, hashToken(token), now);
+  running.collector.refreshAgents();
   return token;
 }
 
 /** Stores results with these downloads, started a minute apart before `now`. */
-function storeResults(store: Store, agentId: string, downloads: readonly number[], now: number, technology: 'fixed' | 'mobile' = 'mobile'): void {
+function storeResults(store: SqliteStore, agentId: string, downloads: readonly number[], now: number, technology: 'fixed' | 'mobile' = 'mobile'): void {
   const results = downloads.map((mbps, i) => {
     const startedAt = new Date(now - (i + 1) * MIN).toISOString();
     return makeResult({ startedAt, finishedAt: new Date(Date.parse(startedAt) + 25_000).toISOString(), technology }, mbps);
   });
-  store.insertResults(agentId, results, now);
+  storeBatch(store, agentId, results, now);
 }
 
 async function getAlerts(collector: RunningCollector, query = '', headers: Record<string, string> = {}): Promise<{ status: number; body: AlertsReport }> {
@@ -166,7 +168,7 @@ async function getAlerts(collector: RunningCollector, query = '', headers: Recor
 
 /** Evaluates after a maintenance (verdicts) at the clock's time. */
 async function evaluate(collector: RunningCollector): Promise<void> {
-  collector.maintain();
+  await collector.maintain();
   await collector.alerts.evaluate();
 }
 
@@ -175,7 +177,7 @@ describe("the collector's own alerts", () => {
     const clock = new FakeClock();
     const receiver = await startReceiver();
     const { collector, store } = await start(tempDb(), clock, { webhooks: [receiver.url] });
-    const token = addAgent(store, 'clinic-1', 'mobile', clock.now());
+    const token = addAgent({ store, collector }, 'clinic-1', 'mobile', clock.now());
     const agent = await connectAgent(`${collector.url.replace(/^http/, 'ws')}v1/agents`, token);
     onTestFinished(() => agent.ws.terminate());
     await agent.hello();
@@ -241,7 +243,7 @@ describe("the collector's own alerts", () => {
     const clock = new FakeClock();
     const receiver = await startReceiver({ reply: (n) => ({ status: n < 2 ? 500 : 200 }) });
     const { collector, store } = await start(tempDb(), clock, { webhooks: [receiver.url], forMs: forMs({ siteBelowTarget: 0 }) });
-    addAgent(store, 'clinic-1', 'mobile', clock.now());
+    addAgent({ store, collector }, 'clinic-1', 'mobile', clock.now());
     storeResults(store, 'clinic-1', [20, 25, 30], clock.now());
     await evaluate(collector);
     expect(receiver.posts).toHaveLength(3);
@@ -262,7 +264,7 @@ describe("the collector's own alerts", () => {
     const alerts = { webhooks: [url], delivery: { ...COLLECTOR_DEFAULTS.alerts.delivery, attempts: 2 } };
 
     const first = await start(dbPath, clock, alerts);
-    addAgent(first.store, 'clinic-1', 'mobile', clock.now());
+    addAgent(first, 'clinic-1', 'mobile', clock.now());
     storeResults(first.store, 'clinic-1', [20, 25, 30], clock.now());
     await evaluate(first.collector); // pending
     clock.ms += HOUR;
@@ -298,7 +300,7 @@ describe("the collector's own alerts", () => {
     const dbPath = tempDb();
     const receiver = await startReceiver();
     const first = await start(dbPath, clock, { webhooks: [receiver.url] });
-    addAgent(first.store, 'clinic-1', 'mobile', clock.now());
+    addAgent(first, 'clinic-1', 'mobile', clock.now());
     storeResults(first.store, 'clinic-1', [20, 25, 30], clock.now());
     await evaluate(first.collector);
     const pending = (await getAlerts(first.collector, '?state=pending')).body.alerts.find((a) => a.alertname === 'SpeedwatchSiteBelowTarget');
@@ -322,7 +324,7 @@ describe("the collector's own alerts", () => {
       forMs: forMs({ siteBelowTarget: 0 }),
       delivery: { ...COLLECTOR_DEFAULTS.alerts.delivery, concurrency: 2 },
     });
-    addAgent(store, 'clinic-1', 'mobile', clock.now());
+    addAgent({ store, collector }, 'clinic-1', 'mobile', clock.now());
     storeResults(store, 'clinic-1', [20, 25, 30], clock.now());
     await evaluate(collector);
     expect(receiver.posts.map((p) => p.path).sort()).toEqual(webhooks.map((w) => new URL(w).pathname).sort());
@@ -336,12 +338,13 @@ describe("the collector's own alerts", () => {
       webhooks: [receiver.url],
       forMs: forMs({ siteBelowTarget: NEVER, agentDisconnected: 0 }),
     });
-    for (const id of ['a', 'b', 'c']) addAgent(store, id, 'fixed', clock.now());
+    for (const id of ['a', 'b', 'c']) addAgent({ store, collector }, id, 'fixed', clock.now());
     await evaluate(collector);
     expect(receiver.posts).toHaveLength(1);
     expect(receiver.posts[0]?.body).toMatchObject({ status: 'firing', commonLabels: { alertname: 'SpeedwatchAgentDisconnected', severity: 'info', site_kind: 'clinic' } });
     expect(receiver.posts[0]?.body.alerts.map((a) => a.labels['agent_id'])).toEqual(expect.arrayContaining(['a', 'b', 'c']));
-    store.revokeAgent('b', clock.now()); // leaves every rule: its alert resolves
+    store.agents.revoke('b', clock.now()); // leaves every rule: its alert resolves
+    collector.refreshAgents();
     clock.ms += MIN;
     await evaluate(collector);
     expect(receiver.posts).toHaveLength(2);
@@ -356,7 +359,7 @@ describe("the collector's own alerts", () => {
       forMs: forMs({ siteBelowTarget: 0 }),
       delivery: { ...COLLECTOR_DEFAULTS.alerts.delivery, timeoutMs: 200, attempts: 1 },
     });
-    addAgent(store, 'clinic-1', 'mobile', clock.now());
+    addAgent({ store, collector }, 'clinic-1', 'mobile', clock.now());
     storeResults(store, 'clinic-1', [20, 25, 30], clock.now());
     await evaluate(collector);
     expect(receiver.posts).toHaveLength(1);
@@ -374,7 +377,7 @@ describe("the collector's own alerts", () => {
   it('evaluates and lists alerts without webhooks, posting nothing', async () => {
     const clock = new FakeClock();
     const { collector, store } = await start(tempDb(), clock, { webhooks: [], forMs: forMs({ siteBelowTarget: 0 }) });
-    addAgent(store, 'clinic-1', 'mobile', clock.now());
+    addAgent({ store, collector }, 'clinic-1', 'mobile', clock.now());
     storeResults(store, 'clinic-1', [20, 25, 30], clock.now());
     await evaluate(collector);
     const { body } = await getAlerts(collector, '?state=firing');

@@ -46,7 +46,7 @@ beforeAll(async () => {
   clinic.send({ type: 'results', results: Array.from({ length: 12 }, (_, i) => at(i, 30)) });
   await clinic.next('ack');
   clinic.ws.close();
-  t.collector.maintain();
+  await t.collector.maintain();
 });
 afterAll(async () => {
   client?.ws.terminate();
@@ -185,8 +185,9 @@ describe('/metrics', () => {
   });
 
   it('drops every series of a revoked agent', async () => {
-    t.store.revokeAgent('clinic-1', Date.now());
-    t.collector.maintain();
+    t.store.agents.revoke('clinic-1', Date.now());
+    t.collector.refreshAgents();
+    await t.collector.maintain();
     const { text } = await get('metrics');
     expect(text).not.toMatch(/agent_id="clinic-1"/);
     expect(text).toMatch(/agent_id="school-1"/);

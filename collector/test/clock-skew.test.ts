@@ -33,7 +33,7 @@ describe('an agent whose clock is hours off', () => {
       const result = stamped(3 * HOUR);
       client.send({ type: 'results', results: [result] });
       expect(await client.next('reject')).toMatchObject({ id: result.id, code: 'SW_TIMESTAMP' });
-      expect(t.store.latestResult('school-fast')).toBeUndefined();
+      expect(t.store.results.latest('school-fast')).toBeUndefined();
       expect(await scrapeValue(t.collector.url, 'speedwatch_collector_rejected_total{reason="timestamp"}')).toBe(1);
     } finally {
       client.ws.terminate();
@@ -50,7 +50,7 @@ describe('an agent whose clock is hours off', () => {
       const result = stamped(-3 * HOUR);
       client.send({ type: 'results', results: [result] });
       expect((await client.next('ack'))['ids']).toEqual([result.id]);
-      expect(t.store.latestResult('school-slow')?.ts).toBe(Date.parse(result.startedAt));
+      expect(t.store.results.latest('school-slow')?.ts).toBe(Date.parse(result.startedAt));
     } finally {
       client.ws.terminate();
     }

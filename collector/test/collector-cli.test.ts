@@ -34,7 +34,7 @@ describe('speedwatch-collector agents', () => {
     expect(token).toMatch(/^swa_[A-Za-z0-9_-]{43}$/); // 32 random bytes: 256 bits
     const store = openStore(db);
     try {
-      expect(store.agentByTokenHash(hashToken(token))).toMatchObject({ id: 'clinic-1', technology: 'mobile', siteKind: 'clinic', isp: 'Viettel', lat: 21.86 });
+      expect(store.agents.byTokenHash(hashToken(token))).toMatchObject({ id: 'clinic-1', technology: 'mobile', siteKind: 'clinic', isp: 'Viettel', lat: 21.86 });
     } finally {
       store.close();
     }
@@ -53,8 +53,8 @@ describe('speedwatch-collector agents', () => {
     expect(rotated.code).toBe(0);
     const store = openStore(db);
     try {
-      expect(store.agentByTokenHash(hashToken(old))).toBeUndefined();
-      expect(store.agentByTokenHash(hashToken(rotated.stdout.trim()))?.id).toBe('clinic-2');
+      expect(store.agents.byTokenHash(hashToken(old))).toBeUndefined();
+      expect(store.agents.byTokenHash(hashToken(rotated.stdout.trim()))?.id).toBe('clinic-2');
     } finally {
       store.close();
     }
@@ -95,7 +95,7 @@ describe('speedwatch-collector agents', () => {
     expect((await cli('backup', '--db', db, '--out', out)).code).toBe(0);
     const copy = openStore(out);
     try {
-      expect(copy.listAgents().map((a) => a.id)).toEqual(['clinic-1', 'clinic-2', 'clinic-3']);
+      expect(copy.agents.list().map((a) => a.id)).toEqual(['clinic-1', 'clinic-2', 'clinic-3']);
     } finally {
       copy.close();
     }

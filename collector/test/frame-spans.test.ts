@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '@speedwatch/shared';
-import { resultSpans } from '../src/ingest/frame-spans.js';
-import { frameBatch, frameRows } from '../src/ingest/frame-batch.js';
+import { resultSpans } from '../src/store/frame-spans.js';
+import { frameBatch, frameRows } from '../src/store/frame-batch.js';
 import type { ResultFigures } from '../src/store/result-row.js';
 
 /** What the spans cut out, parsed: must equal what JSON.parse sees as `results`. */

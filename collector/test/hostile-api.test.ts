@@ -13,10 +13,10 @@ import http from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMeasurementResult } from '@speedwatch/shared';
-import { createVerdictService } from '../src/server/verdict-service.js';
 import { SERIES_METRICS } from '../src/store/store-types.js';
 import type { TestCollector } from './ingest-util.js';
 import { makeResult, startTestCollector } from './ingest-util.js';
+import { storeResults } from './store-util.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -269,13 +269,14 @@ beforeAll(async () => {
     const startedAt = new Date(now - hoursAgo * HOUR).toISOString();
     return makeResult({ startedAt, finishedAt: new Date(Date.parse(startedAt) + 25_000).toISOString() }, mbps);
   };
-  t.store.insertResults('school-1', Array.from({ length: 72 }, (_, i) => at(i + 1, 110)), now);
-  t.store.insertResults('clinic-1', Array.from({ length: 30 }, (_, i) => at(i * 2 + 1, 30)), now);
-  t.store.insertResults('old-1', [at(5, 50)], now);
-  t.store.revokeAgent('old-1', now);
-  t.collector.maintain();
-  realCursor = t.store.queryResults({ limit: 5 }).nextCursor as string;
-  ({ windows, groupBy: groupBys } = createVerdictService(t.store, undefined).params);
+  storeResults(t.store, 'school-1', Array.from({ length: 72 }, (_, i) => at(i + 1, 110)), now);
+  storeResults(t.store, 'clinic-1', Array.from({ length: 30 }, (_, i) => at(i * 2 + 1, 30)), now);
+  storeResults(t.store, 'old-1', [at(5, 50)], now);
+  t.store.agents.revoke('old-1', now);
+  t.collector.refreshAgents();
+  await t.collector.maintain();
+  realCursor = t.store.results.page({ limit: 5 }).nextCursor as string;
+  ({ windows, groupBy: groupBys } = t.collector.verdicts.params);
 });
 
 afterAll(async () => {
@@ -319,7 +320,7 @@ describe('the API under generated hostile queries', () => {
         // CSV: every page, every row once.
         const csv = await request(`/api/v1/results.csv?${search}`);
         expect(csv.status).toBe(200);
-        const stored = t.store.queryResults({ ...query, limit: 10_000 }).results.map((r) => r.id);
+        const stored = t.store.results.page({ ...query, limit: 10_000 }).results.map((r) => r.id);
         expect(csv.text.split('\n').slice(1, -1).map((line) => line.split(',')[0])).toEqual(stored);
         // JSON, page by page with the cursors it hands out.
         if (limit !== undefined) search.set('limit', String(limit));

@@ -22,9 +22,8 @@ import { COLLECTOR_DEFAULTS, loadCollectorConfig } from '../src/config/collector
 import { hashToken, newToken } from '../src/ingest/tokens.js';
 import type { RunningCollector } from '../src/server/collector-server.js';
 import { startCollector } from '../src/server/collector-server.js';
-import { createVerdictService } from '../src/server/verdict-service.js';
 import { openStore } from '../src/store/sqlite-store.js';
-import type { Store } from '../src/store/store-types.js';
+import type { SqliteStore } from '../src/store/sqlite-store.js';
 import type { AgentClient } from './ingest-util.js';
 import { connectAgent, makeResult } from './ingest-util.js';
 import { freePort } from './util.js';
@@ -40,15 +39,16 @@ const secret = (prefix: string): string => `${prefix}${randomBytes(12).toString(
 /** Every secret the test hands the collector, by what it is. */
 const secrets = new Map<string, string>();
 const lines: string[] = [];
-let store: Store;
+let store: SqliteStore;
 let collector: RunningCollector;
 let receiver: ReturnType<typeof createServer>;
 const clients: AgentClient[] = [];
 
 function addAgent(id: string): string {
   const token = newToken();
-  store.addAgent({ id, name: `Site ${id}`, siteKind: 'school', technology: 'fixed', area: 'Lạng Sơn/Cao Lộc' }, hashToken(token), Date.now());
+  store.agents.add({ id, name: `Site ${id}`, siteKind: 'school', technology: 'fixed', area: 'Lạng Sơn/Cao Lộc' }, hashToken(token), Date.now());
   secrets.set(`token of ${id}`, token);
+  collector.refreshAgents();
   return token;
 }
 
@@ -123,7 +123,6 @@ beforeAll(async () => {
   collector = await startCollector(config, {
     store,
     logger: createLogger({ level: 'debug', write: (line) => lines.push(line) }),
-    verdicts: createVerdictService(store, undefined),
     // Retries without waiting.
     alertClock: { now: () => Date.now(), sleep: () => Promise.resolve() },
   });
@@ -149,7 +148,7 @@ describe('secrets in logs', () => {
     const clinicToken = addAgent('clinic-1');
     const clinic = (await connect(clinicToken)) as AgentClient;
     await clinic.hello();
-    store.revokeAgent('clinic-1', Date.now());
+    store.agents.revoke('clinic-1', Date.now());
     expect(await clinic.closed).toMatchObject({ code: 4001 });
     expect(await connect(clinicToken)).toBe(401);
 
@@ -159,7 +158,7 @@ describe('secrets in logs', () => {
     await office.hello();
     const rotated = newToken();
     secrets.set('rotated token of office-1', rotated);
-    store.rotateToken('office-1', hashToken(rotated));
+    store.agents.rotate('office-1', hashToken(rotated));
     expect(await office.closed).toMatchObject({ code: 4001 });
     expect(await connect(oldToken)).toBe(401);
     const officeAgain = (await connect(rotated)) as AgentClient;

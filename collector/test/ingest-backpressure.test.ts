@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@speedwatch/shared';
-import type { FrameBatch } from '../src/ingest/frame-batch.js';
-import { frameRows } from '../src/ingest/frame-batch.js';
+import type { FrameBatch } from '../src/store/frame-batch.js';
+import { AgentDirectory } from '../src/ingest/agent-directory.js';
 import { IngestServer } from '../src/ingest/ingest-server.js';
-import type { ResultWriter } from '../src/ingest/result-writer.js';
+import type { StoreWriter } from '../src/writer/store-writer.js';
 import { hashToken, newToken } from '../src/ingest/tokens.js';
 import { openStore } from '../src/store/sqlite-store.js';
 import type { SqliteStore } from '../src/store/sqlite-store.js';
@@ -27,7 +27,7 @@ afterEach(async () => {
 });
 
 /** The real store, with each commit held until the test lets it go: a slow disk, on demand. */
-function gatedWriter(store: SqliteStore): ResultWriter & { release(): void; commits: number } {
+function gatedWriter(store: SqliteStore): Pick<StoreWriter, 'results'> & { release(): void; commits: number } {
   let gate: { promise: Promise<void>; open: () => void } | undefined;
   const closeGate = (): void => {
     let open!: () => void;
@@ -36,12 +36,11 @@ function gatedWriter(store: SqliteStore): ResultWriter & { release(): void; comm
   closeGate();
   const writer = {
     commits: 0,
-    async write(batches: readonly FrameBatch[]) {
+    async results(batches: readonly FrameBatch[]) {
       await gate?.promise;
       writer.commits++;
-      return store.insertRowGroups(batches.map(frameRows));
+      return store.writes.insertFrames(batches);
     },
-    async close() {},
     release() {
       gate?.open();
       gate = undefined;
@@ -56,10 +55,10 @@ describe('ingest backpressure', () => {
     const store = openStore(join(dir, 'speedwatch.db'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => store.close());
     const token = newToken();
-    store.addAgent({ id: 'school-1', name: 'School 1', siteKind: 'school', technology: 'fixed' }, hashToken(token), Date.now());
+    store.agents.add({ id: 'school-1', name: 'School 1', siteKind: 'school', technology: 'fixed' }, hashToken(token), Date.now());
     const writer = gatedWriter(store);
     const ingest = new IngestServer({
-      store,
+      agents: new AgentDirectory(store.agents, createLogger({ level: 'silent' })),
       writer,
       logger: createLogger({ level: 'silent' }),
       now: Date.now,
@@ -97,7 +96,7 @@ describe('ingest backpressure', () => {
     const acked = new Set<string>();
     while (acked.size < 180) for (const id of (await client.next('ack', 5000))['ids'] as string[]) acked.add(id);
     expect(acked).toEqual(new Set(batches.flat().map((r) => r.id)));
-    expect(store.queryResults({ limit: 1000 }).results).toHaveLength(180);
+    expect(store.results.page({ limit: 1000 }).results).toHaveLength(180);
     expect(ingest.backpressure).toEqual({ pendingResults: 0, pausedConnections: 0 });
   });
 });

@@ -11,15 +11,17 @@ import { COLLECTOR_DEFAULTS } from '../src/config/collector-config.js';
 import { hashToken, newToken } from '../src/ingest/tokens.js';
 import type { RunningCollector } from '../src/server/collector-server.js';
 import { startCollector } from '../src/server/collector-server.js';
-import { createVerdictService } from '../src/server/verdict-service.js';
 import { openStore } from '../src/store/sqlite-store.js';
-import type { NewAgent, Store } from '../src/store/store-types.js';
+import type { SqliteStore } from '../src/store/sqlite-store.js';
+import type { NewAgent } from '../src/store/store-types.js';
 
 export interface TestCollector {
   collector: RunningCollector;
-  store: Store;
+  /** The collector's serving connection; also how tests add and revoke agents, as the CLI would. */
+  store: SqliteStore;
   dbPath: string;
   wsUrl: string;
+  /** Adds an agent and has the collector pick it up at once (not at its next heartbeat); returns its token. */
   addAgent(id: string, extra?: Partial<NewAgent>): string;
   close(): Promise<void>;
 }
@@ -28,7 +30,7 @@ export async function startTestCollector(overrides: Partial<CollectorConfig> = {
   const dbPath = join(mkdtempSync(join(tmpdir(), 'sw-collector-')), 'speedwatch.db');
   const store = openStore(dbPath);
   const config: CollectorConfig = { ...COLLECTOR_DEFAULTS, port: 0, db: dbPath, heartbeatMs: 200, ...overrides };
-  const collector = await startCollector(config, { store, logger: createLogger({ level: 'silent' }), verdicts: createVerdictService(store, undefined) });
+  const collector = await startCollector(config, { store, logger: createLogger({ level: 'silent' }) });
   return {
     collector,
     store,
@@ -36,7 +38,8 @@ export async function startTestCollector(overrides: Partial<CollectorConfig> = {
     wsUrl: `${collector.url.replace(/^http/, 'ws')}v1/agents`,
     addAgent(id, extra = {}) {
       const token = newToken();
-      store.addAgent({ id, name: `Site ${id}`, siteKind: 'school', technology: 'fixed', area: 'Lạng Sơn/Cao Lộc/Hợp Thành', isp: 'VNPT', ...extra }, hashToken(token), Date.now());
+      store.agents.add({ id, name: `Site ${id}`, siteKind: 'school', technology: 'fixed', area: 'Lạng Sơn/Cao Lộc/Hợp Thành', isp: 'VNPT', ...extra }, hashToken(token), Date.now());
+      collector.refreshAgents();
       return token;
     },
     async close() {

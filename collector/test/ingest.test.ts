@@ -41,7 +41,8 @@ describe('ingest', () => {
       const token = t.addAgent('school-1');
       expect(await statusOf(connectAgent(t.wsUrl, undefined))).toBe(401);
       expect(await statusOf(connectAgent(t.wsUrl, 'swa_thisIsNotARealTokenAtAll'))).toBe(401);
-      t.store.revokeAgent('school-1', Date.now());
+      t.store.agents.revoke('school-1', Date.now());
+      t.collector.refreshAgents();
       expect(await statusOf(connectAgent(t.wsUrl, token))).toBe(401);
       expect(await scrapeValue(t.collector.url, 'speedwatch_collector_rejected_total{reason="unauthorized"}')).toBe(3);
     });
@@ -75,12 +76,12 @@ describe('ingest', () => {
       const result = makeResult();
       client.send({ type: 'results', results: [result] });
       expect((await client.next('ack'))['ids']).toEqual([result.id]);
-      expect(t.store.latestResult('clinic-7')?.id).toBe(result.id);
+      expect(t.store.results.latest('clinic-7')?.id).toBe(result.id);
     });
 
     it('closes a connection with 4001 within a heartbeat of its token being revoked', async () => {
       const client = await agent('school-2');
-      t.store.revokeAgent('school-2', Date.now());
+      t.store.agents.revoke('school-2', Date.now());
       const closed = await Promise.race([client.closed, new Promise((r) => setTimeout(() => r('timeout'), 2000))]);
       expect(closed).toMatchObject({ code: 4001 });
     });
@@ -118,7 +119,7 @@ describe('ingest', () => {
       expect(answer).toMatchObject({ code: expected.code });
       expect(typeof answer['message']).toBe('string');
       expect(await scrapeValue(t.collector.url, `speedwatch_collector_rejected_total{reason="${reason}"}`)).toBe(before + 1);
-      expect(t.store.latestResult('bad-agent')).toBeUndefined();
+      expect(t.store.results.latest('bad-agent')).toBeUndefined();
       // The connection survives and still works.
       const good = makeResult();
       bad.send({ type: 'results', results: [good] });
@@ -147,7 +148,7 @@ describe('ingest', () => {
       client.send({ type: 'results', results: [result, { ...result }] });
       expect(await client.next('reject')).toMatchObject({ id: result.id, code: 'SW_DUPLICATE_ID' });
       expect((await client.next('ack'))['ids']).toEqual([result.id]);
-      expect(t.store.queryResults({ agentId: 'dup', limit: 10 }).results).toHaveLength(1);
+      expect(t.store.results.page({ agentId: 'dup', limit: 10 }).results).toHaveLength(1);
     });
 
     it('acks a re-sent result again without storing it twice', async () => {
@@ -157,7 +158,7 @@ describe('ingest', () => {
       await client.next('ack');
       client.send({ type: 'results', results: [result] });
       expect((await client.next('ack'))['ids']).toEqual([result.id]);
-      expect(t.store.queryResults({ agentId: 'resend', limit: 10 }).results).toHaveLength(1);
+      expect(t.store.results.page({ agentId: 'resend', limit: 10 }).results).toHaveLength(1);
       expect(await scrapeValue(t.collector.url, 'speedwatch_collector_ingested_results_total')).toBe(1);
     });
 
@@ -190,7 +191,7 @@ describe('ingest', () => {
         acked.push(...((await good.next('ack'))['ids'] as string[]));
       }
       expect(acked.sort()).toEqual([...sent].sort());
-      expect(t.store.queryResults({ agentId: 'good', limit: 100 }).results.map((r) => r.id).sort()).toEqual([...sent].sort());
+      expect(t.store.results.page({ agentId: 'good', limit: 100 }).results.map((r) => r.id).sort()).toEqual([...sent].sort());
       expect((await fetch(`${t.collector.url}healthz`)).status).toBe(200);
     });
   });

@@ -8,12 +8,14 @@
  */
 import { RESULT_STATUSES, seededRandom } from '@speedwatch/shared';
 import type { ResultStatus } from '@speedwatch/shared';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { SqliteStore } from '../src/store/sqlite-store.js';
+import type { VerdictSample } from '../src/store/store-types.js';
 import { sampleColumns } from '../src/verdict/sample-columns.js';
 import type { SampleColumns } from '../src/verdict/sample-columns.js';
 import { SampleWindow } from '../src/verdict/sample-window.js';
-import { freshStore, makeResult, open } from './store-util.js';
+import { freshStore, makeResult, open, storeResults } from './store-util.js';
 import type { ResultSpec } from './store-util.js';
 
 const SECOND = 1_000;
@@ -26,7 +28,7 @@ const T0 = Date.UTC(2026, 0, 5);
 // ---- helpers -------------------------------------------------------------------------------
 
 function addAgents(store: SqliteStore, ...ids: string[]): void {
-  for (const id of ids) store.addAgent({ id, name: `Site ${id}`, siteKind: 'school', technology: 'fixed' }, `hash-of-${id}`, T0 - DAY);
+  for (const id of ids) store.agents.add({ id, name: `Site ${id}`, siteKind: 'school', technology: 'fixed' }, `hash-of-${id}`, T0 - DAY);
 }
 
 /** Columns as plain arrays: agent ids and status names resolved, NaN (no figure) as null. */
@@ -52,9 +54,27 @@ function plain(c: SampleColumns): Plain {
   };
 }
 
-/** What the window should hold: every stored result with ts >= from, read afresh. */
-function freshRead(store: SqliteStore, from: number): Plain {
-  return plain(sampleColumns(store.verdictSamples(from, Number.MAX_SAFE_INTEGER)));
+/** What the window should hold: every stored result with ts >= from, read afresh with SQL of the test's own. */
+function freshRead(path: string, from: number): Plain {
+  const db = new Database(path, { readonly: true });
+  try {
+    const rows = db
+      .prepare<[number], { agent_id: string; ts: number; status: string; download_mbps: number | null; upload_mbps: number | null; latency_ms: number | null }>(
+        'SELECT agent_id, ts, status, download_mbps, upload_mbps, latency_ms FROM results WHERE ts >= ? ORDER BY ts, rowid',
+      )
+      .all(from);
+    const samples: VerdictSample[] = rows.map((r) => ({
+      agentId: r.agent_id,
+      ts: r.ts,
+      status: r.status as ResultStatus,
+      ...(r.download_mbps === null ? {} : { downloadMbps: r.download_mbps }),
+      ...(r.upload_mbps === null ? {} : { uploadMbps: r.upload_mbps }),
+      ...(r.latency_ms === null ? {} : { latencyMs: r.latency_ms }),
+    }));
+    return plain(sampleColumns(samples));
+  } finally {
+    db.close();
+  }
 }
 
 /** Where two column sets first differ (index and both samples), or undefined: a short failure message. */
@@ -80,7 +100,7 @@ describe('SampleWindow', () => {
     addAgents(store, 'a', 'b');
     const now = T0 + 10 * DAY;
     const from = now - DAY;
-    store.insertResults(
+    storeResults(store, 
       'a',
       [
         makeResult(now - 2 * HOUR, { downloadMbps: 95.5, uploadMbps: 41, latencyMs: 12 }),
@@ -89,7 +109,7 @@ describe('SampleWindow', () => {
       ],
       now,
     );
-    store.insertResults(
+    storeResults(store, 
       'b',
       [
         makeResult(now - 3 * HOUR, { status: 'failed' }),
@@ -98,7 +118,7 @@ describe('SampleWindow', () => {
       ],
       now,
     );
-    const window = new SampleWindow(store, DAY);
+    const window = new SampleWindow(store.results, DAY);
     expect(window.columns().length).toBe(0);
 
     expect(window.update(now)).toEqual({ added: 5, evicted: 0, held: 5 });
@@ -115,22 +135,23 @@ describe('SampleWindow', () => {
     for (const field of ['agent', 'ts', 'status', 'downloadMbps', 'uploadMbps', 'latencyMs'] as const) expect(columns[field].length).toBe(5);
     expect([columns.downloadMbps[1], columns.uploadMbps[1], columns.latencyMs[1]].every(Number.isNaN)).toBe(true);
     expect([...columns.agentIds].sort()).toEqual(['a', 'b']);
-    expect(plain(columns)).toEqual(freshRead(store, from));
+    expect(plain(columns)).toEqual(freshRead(store.path, from));
   });
 
   it('reads at later updates only the rows stored since, from any connection, merging late ones into place with ties in arrival order', () => {
     const { store, path } = freshStore();
     addAgents(store, 'a', 'b');
     const now = T0 + 10 * DAY;
-    const window = new SampleWindow(store, DAY);
+    const window = new SampleWindow(store.results, DAY);
     // The download figure tags each sample.
-    store.insertResults('a', [makeResult(now - 10 * HOUR, { downloadMbps: 1 }), makeResult(now - 6 * HOUR, { downloadMbps: 2 }), makeResult(now - 2 * HOUR, { downloadMbps: 3 })], now);
-    expect(window.update(now)).toEqual({ added: 3, evicted: 0, held: 3 });
-    expect(window.update(now)).toEqual({ added: 0, evicted: 0, held: 3 });
+    storeResults(store, 'a', [makeResult(now - 10 * HOUR, { downloadMbps: 1 }), makeResult(now - 6 * HOUR, { downloadMbps: 2 }), makeResult(now - 2 * HOUR, { downloadMbps: 3 })], now);
+    expect(window.update(now)).toMatchObject({ added: 3, evicted: 0, held: 3 });
+    // Later updates name the agents whose rows they read (none here).
+    expect(window.update(now)).toEqual({ added: 0, evicted: 0, held: 3, agentsAdded: new Set() });
 
     // The collector's writer thread stores through its own connection to the same file.
     const writer = open(path);
-    writer.insertResults(
+    storeResults(writer, 
       'b',
       [
         makeResult(now - 1 * HOUR, { downloadMbps: 4 }), // newer than every sample held
@@ -141,11 +162,11 @@ describe('SampleWindow', () => {
       ],
       now,
     );
-    expect(window.update(now)).toEqual({ added: 5, evicted: 0, held: 8 });
+    expect(window.update(now)).toEqual({ added: 5, evicted: 0, held: 8, agentsAdded: new Set(['b']) });
     expect(downloads(window)).toEqual([7, 1, 5, 2, 3, 6, 8, 4]);
     expect(plain(window.columns()).agent).toEqual(['b', 'a', 'b', 'a', 'a', 'b', 'b', 'b']);
 
-    store.insertResults(
+    storeResults(store, 
       'a',
       [
         makeResult(now - 8 * HOUR, { downloadMbps: 9 }), // late, ties 5 (held): after it
@@ -155,27 +176,27 @@ describe('SampleWindow', () => {
       ],
       now,
     );
-    expect(window.update(now)).toEqual({ added: 3, evicted: 0, held: 11 });
+    expect(window.update(now)).toMatchObject({ added: 3, evicted: 0, held: 11 });
     expect(downloads(window)).toEqual([7, 1, 5, 9, 12, 2, 3, 6, 8, 4, 11]);
 
     // In order, tying the newest sample held (no merge needed): appended after it.
-    writer.insertResults('b', [makeResult(now, { downloadMbps: 13 }), makeResult(now + MINUTE, { downloadMbps: 14 })], now);
-    expect(window.update(now)).toEqual({ added: 2, evicted: 0, held: 13 });
+    storeResults(writer, 'b', [makeResult(now, { downloadMbps: 13 }), makeResult(now + MINUTE, { downloadMbps: 14 })], now);
+    expect(window.update(now)).toMatchObject({ added: 2, evicted: 0, held: 13 });
     expect(downloads(window)).toEqual([7, 1, 5, 9, 12, 2, 3, 6, 8, 4, 11, 13, 14]);
 
     // A lone late row: older than the newest sample held, though in order within its own batch.
-    writer.insertResults('b', [makeResult(now - 4 * HOUR, { downloadMbps: 15 })], now);
-    expect(window.update(now)).toEqual({ added: 1, evicted: 0, held: 14 });
+    storeResults(writer, 'b', [makeResult(now - 4 * HOUR, { downloadMbps: 15 })], now);
+    expect(window.update(now)).toMatchObject({ added: 1, evicted: 0, held: 14 });
     expect(downloads(window)).toEqual([7, 1, 5, 9, 12, 2, 15, 3, 6, 8, 4, 11, 13, 14]);
-    expect(plain(window.columns())).toEqual(freshRead(store, now - DAY));
+    expect(plain(window.columns())).toEqual(freshRead(store.path, now - DAY));
   });
 
   it('evicts exactly the samples with ts < now - span as now advances', () => {
     const { store } = freshStore();
     addAgents(store, 'a');
     const now0 = T0 + DAY;
-    const window = new SampleWindow(store, HOUR);
-    store.insertResults(
+    const window = new SampleWindow(store.results, HOUR);
+    storeResults(store, 
       'a',
       [
         makeResult(now0 - HOUR, { downloadMbps: 1 }),
@@ -185,27 +206,27 @@ describe('SampleWindow', () => {
       ],
       now0,
     );
-    expect(window.update(now0)).toEqual({ added: 4, evicted: 0, held: 4 });
-    expect(window.update(now0 + 1)).toEqual({ added: 0, evicted: 1, held: 3 });
+    expect(window.update(now0)).toMatchObject({ added: 4, evicted: 0, held: 4 });
+    expect(window.update(now0 + 1)).toMatchObject({ added: 0, evicted: 1, held: 3 });
     expect(downloads(window)).toEqual([2, 3, 4]);
     // The two at now0 - 30 min are exactly at the window's start: kept, then gone 1 ms later.
-    expect(window.update(now0 + 30 * MINUTE)).toEqual({ added: 0, evicted: 0, held: 3 });
+    expect(window.update(now0 + 30 * MINUTE)).toMatchObject({ added: 0, evicted: 0, held: 3 });
     const now = now0 + 30 * MINUTE + 1;
-    expect(window.update(now)).toEqual({ added: 0, evicted: 2, held: 1 });
+    expect(window.update(now)).toMatchObject({ added: 0, evicted: 2, held: 1 });
     expect(downloads(window)).toEqual([4]);
 
     // A row stored now but already older than the window is not read; one at its start is.
-    store.insertResults('a', [makeResult(now - HOUR - 1, { downloadMbps: 5 }), makeResult(now - HOUR, { downloadMbps: 6 }), makeResult(now, { downloadMbps: 7 })], now);
-    expect(window.update(now)).toEqual({ added: 2, evicted: 0, held: 3 });
+    storeResults(store, 'a', [makeResult(now - HOUR - 1, { downloadMbps: 5 }), makeResult(now - HOUR, { downloadMbps: 6 }), makeResult(now, { downloadMbps: 7 })], now);
+    expect(window.update(now)).toMatchObject({ added: 2, evicted: 0, held: 3 });
     expect(downloads(window)).toEqual([6, 4, 7]);
-    expect(plain(window.columns())).toEqual(freshRead(store, now - HOUR));
+    expect(plain(window.columns())).toEqual(freshRead(store.path, now - HOUR));
 
     // Everything leaves; the window then fills again.
     const later = now0 + 3 * HOUR;
-    expect(window.update(later)).toEqual({ added: 0, evicted: 3, held: 0 });
+    expect(window.update(later)).toMatchObject({ added: 0, evicted: 3, held: 0 });
     expect(window.columns().length).toBe(0);
-    store.insertResults('a', [makeResult(later - MINUTE, { downloadMbps: 8 })], later);
-    expect(window.update(later)).toEqual({ added: 1, evicted: 0, held: 1 });
+    storeResults(store, 'a', [makeResult(later - MINUTE, { downloadMbps: 8 })], later);
+    expect(window.update(later)).toMatchObject({ added: 1, evicted: 0, held: 1 });
     expect(downloads(window)).toEqual([8]);
   });
 
@@ -213,16 +234,16 @@ describe('SampleWindow', () => {
     const { store } = freshStore({ retentionDays: 1 });
     addAgents(store, 'a');
     const now = T0 + 10 * DAY;
-    const window = new SampleWindow(store, HOUR);
+    const window = new SampleWindow(store.results, HOUR);
     // The newest row (largest rowid) is older than the retention.
-    store.insertResults('a', [makeResult(now - 5 * DAY, { downloadMbps: 1 }), makeResult(now - MINUTE, { downloadMbps: 2 }), makeResult(now - 5 * DAY, { downloadMbps: 3 })], now);
-    expect(window.update(now)).toEqual({ added: 1, evicted: 0, held: 1 });
-    expect(store.maintain(now).deletedResults).toBeGreaterThanOrEqual(1);
-    store.insertResults('a', [makeResult(now, { downloadMbps: 4 })], now);
-    expect(window.update(now)).toEqual({ added: 1, evicted: 0, held: 2 });
-    store.maintain(now);
-    store.insertResults('a', [makeResult(now + 1, { downloadMbps: 5 })], now);
-    expect(window.update(now)).toEqual({ added: 1, evicted: 0, held: 3 });
+    storeResults(store, 'a', [makeResult(now - 5 * DAY, { downloadMbps: 1 }), makeResult(now - MINUTE, { downloadMbps: 2 }), makeResult(now - 5 * DAY, { downloadMbps: 3 })], now);
+    expect(window.update(now)).toMatchObject({ added: 1, evicted: 0, held: 1 });
+    expect(store.rollups.maintain(now).deletedResults).toBeGreaterThanOrEqual(1);
+    storeResults(store, 'a', [makeResult(now, { downloadMbps: 4 })], now);
+    expect(window.update(now)).toMatchObject({ added: 1, evicted: 0, held: 2 });
+    store.rollups.maintain(now);
+    storeResults(store, 'a', [makeResult(now + 1, { downloadMbps: 5 })], now);
+    expect(window.update(now)).toMatchObject({ added: 1, evicted: 0, held: 3 });
     expect(downloads(window)).toEqual([2, 4, 5]);
   });
 
@@ -232,18 +253,18 @@ describe('SampleWindow', () => {
     const random = seededRandom(7);
     const now = T0 + 40 * DAY;
     const span = 30 * DAY;
-    const window = new SampleWindow(store, span);
+    const window = new SampleWindow(store.results, span);
     for (let batch = 0; batch < 5; batch++) {
       // Random ts across the window: most of each batch is late against the one before.
       const results = Array.from({ length: 1_000 }, (_, i) => makeResult(now - Math.floor(random() * span), { downloadMbps: batch * 1_000 + i }));
-      store.insertResults(['a', 'b', 'c'][batch % 3] as string, results, now);
-      expect(window.update(now)).toEqual({ added: 1_000, evicted: 0, held: (batch + 1) * 1_000 });
+      storeResults(store, ['a', 'b', 'c'][batch % 3] as string, results, now);
+      expect(window.update(now)).toMatchObject({ added: 1_000, evicted: 0, held: (batch + 1) * 1_000 });
     }
-    const expected = freshRead(store, now - span);
+    const expected = freshRead(store.path, now - span);
     expect(expected.ts).toHaveLength(5_000);
     expect(plain(window.columns())).toEqual(expected);
     // All at once, at a first update.
-    const another = new SampleWindow(store, span);
+    const another = new SampleWindow(store.results, span);
     expect(another.update(now)).toEqual({ added: 5_000, evicted: 0, held: 5_000 });
     expect(plain(another.columns())).toEqual(expected);
   });
@@ -256,16 +277,16 @@ describe('SampleWindow', () => {
     addAgents(store, 'a');
     const random = seededRandom(11);
     const now0 = T0 + DAY;
-    const window = new SampleWindow(store, HOUR);
-    store.insertResults('a', Array.from({ length: 1_000 }, (_, i) => makeResult(now0 - HOUR + i * SECOND, { downloadMbps: i })), now0);
-    expect(window.update(now0)).toEqual({ added: 1_000, evicted: 0, held: 1_000 });
+    const window = new SampleWindow(store.results, HOUR);
+    storeResults(store, 'a', Array.from({ length: 1_000 }, (_, i) => makeResult(now0 - HOUR + i * SECOND, { downloadMbps: i })), now0);
+    expect(window.update(now0)).toMatchObject({ added: 1_000, evicted: 0, held: 1_000 });
     // 600 samples leave: 400 held, at the end of a 1 024-sample buffer.
     const now = now0 + 600 * SECOND;
-    expect(window.update(now)).toEqual({ added: 0, evicted: 600, held: 400 });
+    expect(window.update(now)).toMatchObject({ added: 0, evicted: 600, held: 400 });
     // 700 rows at random ts in the window: the buffer fills, is compacted, then grows.
-    store.insertResults('a', Array.from({ length: 700 }, (_, i) => makeResult(now - Math.floor(random() * HOUR), { downloadMbps: 10_000 + i })), now);
-    expect(window.update(now)).toEqual({ added: 700, evicted: 0, held: 1_100 });
-    expect(plain(window.columns())).toEqual(freshRead(store, now - HOUR));
+    storeResults(store, 'a', Array.from({ length: 700 }, (_, i) => makeResult(now - Math.floor(random() * HOUR), { downloadMbps: 10_000 + i })), now);
+    expect(window.update(now)).toMatchObject({ added: 700, evicted: 0, held: 1_100 });
+    expect(plain(window.columns())).toEqual(freshRead(store.path, now - HOUR));
   });
 
   it.each([1, 2, 3])('equals a fresh read after every update of a random sequence of inserts, retention deletes and updates (seed %i)', (seed) => {
@@ -278,7 +299,7 @@ describe('SampleWindow', () => {
     addAgents(store, ...agents);
     const span = DAY;
     let now = T0 + 10 * DAY;
-    const window = new SampleWindow(store, span);
+    const window = new SampleWindow(store.results, span);
     const usedTs: number[] = [];
     /** ts of the rows stored since the last update. */
     let stored: number[] = [];
@@ -310,16 +331,16 @@ describe('SampleWindow', () => {
           usedTs.push(ts);
           return makeResult(ts, randomSpec());
         });
-        (random() < 0.5 ? store : writer).insertResults(agents[int(agents.length)] as string, results, now);
+        storeResults(random() < 0.5 ? store : writer, agents[int(agents.length)] as string, results, now);
       }
-      if (random() < 0.25) store.maintain(now);
+      if (random() < 0.25) store.rollups.maintain(now);
       // Advance now; sometimes so that a stored ts lands exactly on the window's start, or 1 ms before it.
       const onEdge = (usedTs[int(usedTs.length)] ?? 0) + span + int(2);
       now = random() < 0.15 && onEdge > now ? onEdge : now + int(4 * HOUR);
 
       const from = now - span;
       const update = window.update(now);
-      const fresh = freshRead(store, from);
+      const fresh = freshRead(store.path, from);
       const held = plain(window.columns());
       const difference = firstDifference(held, fresh);
       if (difference !== undefined) expect.fail(`step ${step}: columns differ from a fresh read ${difference}`);

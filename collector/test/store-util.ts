@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { parseMeasurementResult } from '@speedwatch/shared';
 import type { MeasurementResult, ResultStatus } from '@speedwatch/shared';
 import { onTestFinished } from 'vitest';
+import { batchOfResults } from '../src/store/frame-batch.js';
 import { openStore } from '../src/store/sqlite-store.js';
 import type { SqliteStore, StoreOptions } from '../src/store/sqlite-store.js';
+import type { InsertOutcome } from '../src/store/store-types.js';
 
 /** A temp directory removed when the test finishes, pass or fail. */
 export function tempDir(): string {
@@ -30,6 +32,14 @@ export function freshStore(options?: StoreOptions): { store: SqliteStore; path: 
   const dir = tempDir();
   const path = join(dir, 'collector.db');
   return { store: open(path, options), path, dir };
+}
+
+/**
+ * Stores an agent's results through the production write path (a frame batch, each document
+ * cut out of the frame), in one transaction.
+ */
+export function storeResults(store: Pick<SqliteStore, 'writes'>, agentId: string, results: readonly MeasurementResult[], receivedAt: number): InsertOutcome {
+  return store.writes.insertFrames([batchOfResults(agentId, receivedAt, results)])[0] as InsertOutcome;
 }
 
 export interface ResultSpec {

@@ -5,7 +5,8 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { MIGRATIONS } from '../src/store/migrations.js';
 import { SqliteStore, StoreError, openStore } from '../src/store/sqlite-store.js';
 import type { NewAgent } from '../src/store/store-types.js';
-import { freshStore, makeResult, open, tempDir } from './store-util.js';
+import { batchOfResults } from '../src/store/frame-batch.js';
+import { freshStore, makeResult, open, storeResults, tempDir } from './store-util.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -28,12 +29,12 @@ function codeOf(fn: () => unknown): string | undefined {
 const SITE: NewAgent = { id: 'lso-caoloc-thcs-hopthanh', name: 'Trường THCS Hợp Thành', siteKind: 'school', technology: 'fixed' };
 
 function addAgent(store: SqliteStore, id = SITE.id): void {
-  store.addAgent({ ...SITE, id }, `hash-of-${id}`, T0 - DAY);
+  store.agents.add({ ...SITE, id }, `hash-of-${id}`, T0 - DAY);
 }
 
 /** Every stored result, all pages, in order. */
 function allIds(store: SqliteStore, agentId?: string): string[] {
-  return store.queryResults({ limit: 10_000, ...(agentId === undefined ? {} : { agentId }) }).results.map((r) => r.id);
+  return store.results.page({ limit: 10_000, ...(agentId === undefined ? {} : { agentId }) }).results.map((r) => r.id);
 }
 
 // ---- tests ---------------------------------------------------------------------------------
@@ -52,7 +53,7 @@ describe('SqliteStore', () => {
       const tables = db
         .prepare<[], { name: string; strict: number }>("SELECT name, strict FROM pragma_table_list WHERE schema = 'main' AND name NOT LIKE 'sqlite_%'")
         .all();
-      expect(tables.map((t) => t.name).sort()).toEqual(['agents', 'alert_notifications', 'alerts', 'dirty_hours', 'results', 'rollup_state', 'rollups_hourly']);
+      expect(tables.map((t) => t.name).sort()).toEqual(['agent_changes', 'agents', 'alert_notifications', 'alerts', 'dirty_hours', 'results', 'rollup_state', 'rollups_hourly']);
       expect(tables.every((t) => t.strict === 1)).toBe(true);
     });
 
@@ -61,7 +62,7 @@ describe('SqliteStore', () => {
       addAgent(store);
       store.close();
       const again = open(path);
-      expect(again.listAgents().map((a) => a.id)).toEqual([SITE.id]);
+      expect(again.agents.list().map((a) => a.id)).toEqual([SITE.id]);
       again.close();
       const db = new Database(path, { readonly: true });
       onTestFinished(() => {
@@ -114,27 +115,27 @@ describe('SqliteStore', () => {
   describe('agents', () => {
     it('stores an agent and reads it back with only the optional properties it has', () => {
       const { store } = freshStore();
-      const added = store.addAgent(SITE, 'h1', T0);
+      const added = store.agents.add(SITE, 'h1', T0);
       expect(added).toStrictEqual({ ...SITE, createdAt: T0 });
-      expect(store.agent(SITE.id)).toStrictEqual({ ...SITE, createdAt: T0 });
+      expect(store.agents.get(SITE.id)).toStrictEqual({ ...SITE, createdAt: T0 });
       const full: NewAgent = { id: 'b', name: 'B', siteKind: 'clinic', technology: 'mobile', isp: 'Viettel', area: 'Lạng Sơn/Cao Lộc', lat: 21.87, lon: 106.76 };
-      store.addAgent(full, 'h2', T0);
-      expect(store.agent('b')).toStrictEqual({ ...full, createdAt: T0 });
-      expect(store.agent('nobody')).toBeUndefined();
+      store.agents.add(full, 'h2', T0);
+      expect(store.agents.get('b')).toStrictEqual({ ...full, createdAt: T0 });
+      expect(store.agents.get('nobody')).toBeUndefined();
     });
 
     it('refuses an id that exists with SW_AGENT_EXISTS', () => {
       const { store } = freshStore();
-      store.addAgent(SITE, 'h1', T0);
-      expect(codeOf(() => store.addAgent({ ...SITE, name: 'other' }, 'h2', T0))).toBe('SW_AGENT_EXISTS');
-      expect(store.agent(SITE.id)?.name).toBe(SITE.name);
+      store.agents.add(SITE, 'h1', T0);
+      expect(codeOf(() => store.agents.add({ ...SITE, name: 'other' }, 'h2', T0))).toBe('SW_AGENT_EXISTS');
+      expect(store.agents.get(SITE.id)?.name).toBe(SITE.name);
     });
 
     it('lists every agent by id, revoked ones included', () => {
       const { store } = freshStore();
       for (const id of ['c', 'a', 'b']) addAgent(store, id);
-      store.revokeAgent('b', T0);
-      expect(store.listAgents().map((a) => [a.id, a.revokedAt])).toEqual([
+      store.agents.revoke('b', T0);
+      expect(store.agents.list().map((a) => [a.id, a.revokedAt])).toEqual([
         ['a', undefined],
         ['b', T0],
         ['c', undefined],
@@ -143,57 +144,76 @@ describe('SqliteStore', () => {
 
     it('finds an agent by token hash only while it is not revoked', () => {
       const { store } = freshStore();
-      store.addAgent(SITE, 'h1', T0);
-      expect(store.agentByTokenHash('h1')?.id).toBe(SITE.id);
-      expect(store.agentByTokenHash('h2')).toBeUndefined();
-      expect(store.revokeAgent(SITE.id, T0 + 1)).toBe(true);
-      expect(store.agentByTokenHash('h1')).toBeUndefined();
-      expect(store.agent(SITE.id)?.revokedAt).toBe(T0 + 1);
+      store.agents.add(SITE, 'h1', T0);
+      expect(store.agents.byTokenHash('h1')?.id).toBe(SITE.id);
+      expect(store.agents.byTokenHash('h2')).toBeUndefined();
+      expect(store.agents.revoke(SITE.id, T0 + 1)).toBe(true);
+      expect(store.agents.byTokenHash('h1')).toBeUndefined();
+      expect(store.agents.get(SITE.id)?.revokedAt).toBe(T0 + 1);
     });
 
     it('revokes once: false for an agent already revoked or unknown', () => {
       const { store } = freshStore();
-      store.addAgent(SITE, 'h1', T0);
-      expect(store.revokeAgent(SITE.id, T0 + 1)).toBe(true);
-      expect(store.revokeAgent(SITE.id, T0 + 2)).toBe(false);
-      expect(store.agent(SITE.id)?.revokedAt).toBe(T0 + 1);
-      expect(store.revokeAgent('nobody', T0)).toBe(false);
+      store.agents.add(SITE, 'h1', T0);
+      expect(store.agents.revoke(SITE.id, T0 + 1)).toBe(true);
+      expect(store.agents.revoke(SITE.id, T0 + 2)).toBe(false);
+      expect(store.agents.get(SITE.id)?.revokedAt).toBe(T0 + 1);
+      expect(store.agents.revoke('nobody', T0)).toBe(false);
     });
 
     it('rotates the token of an unrevoked agent only', () => {
       const { store } = freshStore();
-      store.addAgent(SITE, 'old', T0);
-      expect(store.rotateToken(SITE.id, 'new')).toBe(true);
-      expect(store.agentByTokenHash('old')).toBeUndefined();
-      expect(store.agentByTokenHash('new')?.id).toBe(SITE.id);
-      expect(store.rotateToken('nobody', 'x')).toBe(false);
-      store.revokeAgent(SITE.id, T0);
-      expect(store.rotateToken(SITE.id, 'newer')).toBe(false);
+      store.agents.add(SITE, 'old', T0);
+      expect(store.agents.rotate(SITE.id, 'new')).toBe(true);
+      expect(store.agents.byTokenHash('old')).toBeUndefined();
+      expect(store.agents.byTokenHash('new')?.id).toBe(SITE.id);
+      expect(store.agents.rotate('nobody', 'x')).toBe(false);
+      store.agents.revoke(SITE.id, T0);
+      expect(store.agents.rotate(SITE.id, 'newer')).toBe(false);
     });
 
-    it('records the version and time of the latest hello', () => {
+    it('records versions and last-seen times in batches, never moving last seen backwards', () => {
       const { store } = freshStore();
-      store.addAgent(SITE, 'h1', T0);
-      store.recordHello(SITE.id, '0.1.0', T0 + 5);
-      store.recordHello(SITE.id, '0.2.0', T0 + 9);
-      expect(store.agent(SITE.id)).toMatchObject({ version: '0.2.0', lastSeenAt: T0 + 9 });
+      store.agents.add(SITE, 'h1', T0);
+      store.agents.touch([{ id: SITE.id, version: '0.1.0', lastSeenAt: T0 + 5 }]);
+      store.agents.touch([{ id: SITE.id, version: '0.2.0', lastSeenAt: T0 + 9 }, { id: 'nobody', lastSeenAt: T0 }]);
+      expect(store.agents.get(SITE.id)).toMatchObject({ version: '0.2.0', lastSeenAt: T0 + 9 });
+      // A touch without a version keeps it; an older time (another thread's late flush) is ignored.
+      store.agents.touch([{ id: SITE.id, lastSeenAt: T0 + 7 }]);
+      expect(store.agents.get(SITE.id)).toMatchObject({ version: '0.2.0', lastSeenAt: T0 + 9 });
+    });
+
+    it('moves the change counter when an agent is added, revoked or rotated, and not when it is seen', () => {
+      const { store, path } = freshStore();
+      const other = open(path); // another process, as the CLI would be
+      const seq = [store.agents.changeSeq()];
+      other.agents.add(SITE, 'c1', T0);
+      seq.push(store.agents.changeSeq());
+      other.agents.touch([{ id: SITE.id, version: '0.1.0', lastSeenAt: T0 + 1 }]);
+      seq.push(store.agents.changeSeq());
+      other.agents.rotate(SITE.id, 'c2');
+      seq.push(store.agents.changeSeq());
+      other.agents.revoke(SITE.id, T0 + 2);
+      seq.push(store.agents.changeSeq());
+      expect(seq).toEqual([0, 1, 1, 2, 3]);
+      expect(store.agents.listWithTokens()).toEqual([{ agent: expect.objectContaining({ id: SITE.id, revokedAt: T0 + 2 }) }]);
     });
   });
 
-  describe('insertResults', () => {
+  describe('writes.insertFrames', () => {
     it('stores new ids and reports re-sent and repeated ones as duplicates', () => {
       const { store } = freshStore();
       addAgent(store, 'a');
       addAgent(store, 'b');
       const [r1, r2, r3] = [makeResult(T0), makeResult(T0 + 1), makeResult(T0 + 2)];
-      expect(store.insertResults('a', [r1, r2], T0 + 10)).toEqual({ inserted: [r1.id, r2.id], duplicates: [] });
+      expect(storeResults(store, 'a', [r1, r2], T0 + 10)).toEqual({ inserted: [r1.id, r2.id], duplicates: [] });
       // r2 re-sent, r3 twice in one batch: first copy inserted, second a duplicate.
-      expect(store.insertResults('a', [r2, r3, r3], T0 + 20)).toEqual({ inserted: [r3.id], duplicates: [r2.id, r3.id] });
+      expect(storeResults(store, 'a', [r2, r3, r3], T0 + 20)).toEqual({ inserted: [r3.id], duplicates: [r2.id, r3.id] });
       // Ids are global: the same id from another agent is a duplicate too, and stays the first agent's.
-      expect(store.insertResults('b', [r1], T0 + 30)).toEqual({ inserted: [], duplicates: [r1.id] });
+      expect(storeResults(store, 'b', [r1], T0 + 30)).toEqual({ inserted: [], duplicates: [r1.id] });
       expect(allIds(store, 'a')).toHaveLength(3);
       expect(allIds(store, 'b')).toEqual([]);
-      expect(store.insertResults('a', [], T0)).toEqual({ inserted: [], duplicates: [] });
+      expect(storeResults(store, 'a', [], T0)).toEqual({ inserted: [], duplicates: [] });
     });
 
     it('commits several agents\' batches in one transaction with an outcome per batch (group commit)', () => {
@@ -202,14 +222,11 @@ describe('SqliteStore', () => {
       addAgent(store, 'b');
       const [r1, r2, r3] = [makeResult(T0), makeResult(T0 + 1), makeResult(T0 + 2)];
       expect(
-        store.insertResultBatches(
-          [
-            { agentId: 'a', results: [r1, r2] },
-            { agentId: 'b', results: [r3, r1] }, // r1 again: already stored by the first batch
-            { agentId: 'a', results: [] },
-          ],
-          T0 + 10,
-        ),
+        store.writes.insertFrames([
+          batchOfResults('a', T0 + 10, [r1, r2]),
+          batchOfResults('b', T0 + 10, [r3, r1]), // r1 again: already stored by the first batch
+          batchOfResults('a', T0 + 10, []),
+        ]),
       ).toEqual([
         { inserted: [r1.id, r2.id], duplicates: [] },
         { inserted: [r3.id], duplicates: [r1.id] },
@@ -224,7 +241,7 @@ describe('SqliteStore', () => {
       addAgent(store, 'a');
       const ok = makeResult(T0);
       // An unknown agent violates the foreign key: the whole group rolls back.
-      expect(codeOf(() => store.insertResultBatches([{ agentId: 'a', results: [ok] }, { agentId: 'ghost', results: [makeResult(T0 + 1)] }], T0))).toBe('SW_STORE_WRITE');
+      expect(codeOf(() => store.writes.insertFrames([batchOfResults('a', T0, [ok]), batchOfResults('ghost', T0, [makeResult(T0 + 1)])]))).toBe('SW_STORE_WRITE');
       expect(allIds(store)).toEqual([]);
     });
 
@@ -233,10 +250,10 @@ describe('SqliteStore', () => {
       addAgent(store);
       const full = makeResult(T0 + 1_000, { downloadMbps: 95.5, uploadMbps: 41.25, latencyMs: 18, jitterMs: 2.5, lossRatio: 0.1 });
       const failed = makeResult(T0 + 2_000, { status: 'failed' });
-      store.insertResults(SITE.id, [full, failed], T0 + 60_000);
+      storeResults(store, SITE.id, [full, failed], T0 + 60_000);
       store.close();
       const again = open(path);
-      const { results } = again.queryResults({ limit: 10 });
+      const { results } = again.results.page({ limit: 10 });
       expect(results).toStrictEqual([
         {
           id: full.id,
@@ -253,8 +270,8 @@ describe('SqliteStore', () => {
         },
         { id: failed.id, agentId: SITE.id, ts: T0 + 2_000, receivedAt: T0 + 60_000, status: 'failed', result: failed },
       ]);
-      expect(again.latestResult(SITE.id)?.id).toBe(failed.id);
-      expect(again.latestResult('nobody')).toBeUndefined();
+      expect(again.results.latest(SITE.id)?.id).toBe(failed.id);
+      expect(again.results.latest('nobody')).toBeUndefined();
     });
 
     it('stores nothing of a batch when one row fails, and throws SW_STORE_WRITE with the cause', () => {
@@ -270,7 +287,7 @@ describe('SqliteStore', () => {
       db.exec(`CREATE TRIGGER fail_one BEFORE INSERT ON results WHEN NEW.id = '${bad.id}' BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END`);
       let error: unknown;
       try {
-        store.insertResults(SITE.id, [...good, bad], T0);
+        storeResults(store, SITE.id, [...good, bad], T0);
       } catch (err) {
         error = err;
       }
@@ -278,17 +295,17 @@ describe('SqliteStore', () => {
       expect(((error as StoreError).cause as { code?: string }).code).toBe('SQLITE_CONSTRAINT_TRIGGER');
       expect(allIds(store)).toEqual([]);
       db.exec('DROP TRIGGER fail_one');
-      expect(store.insertResults(SITE.id, [...good, bad], T0).inserted).toHaveLength(3);
+      expect(storeResults(store, SITE.id, [...good, bad], T0).inserted).toHaveLength(3);
     });
 
     it('throws SW_STORE_WRITE for an unknown agent and after close', () => {
       const { store } = freshStore();
-      expect(codeOf(() => store.insertResults('nobody', [makeResult(T0)], T0))).toBe('SW_STORE_WRITE');
+      expect(codeOf(() => storeResults(store, 'nobody', [makeResult(T0)], T0))).toBe('SW_STORE_WRITE');
       addAgent(store);
       store.close();
-      expect(codeOf(() => store.insertResults(SITE.id, [makeResult(T0)], T0))).toBe('SW_STORE_WRITE');
-      expect(codeOf(() => store.revokeAgent(SITE.id, T0))).toBe('SW_STORE_WRITE');
-      expect(codeOf(() => store.listAgents())).toBe('SW_STORE_READ');
+      expect(codeOf(() => storeResults(store, SITE.id, [makeResult(T0)], T0))).toBe('SW_STORE_WRITE');
+      expect(codeOf(() => store.agents.revoke(SITE.id, T0))).toBe('SW_STORE_WRITE');
+      expect(codeOf(() => store.agents.list())).toBe('SW_STORE_READ');
     });
   });
 
@@ -299,14 +316,14 @@ describe('SqliteStore', () => {
       addAgent(store, 'b');
       // 40 results over 10 distinct times, so pages end in the middle of equal timestamps.
       const results = Array.from({ length: 40 }, (_, i) => makeResult(T0 + (i % 10) * 1_000));
-      store.insertResults('a', results.slice(0, 30), T0);
-      store.insertResults('b', results.slice(30), T0);
+      storeResults(store, 'a', results.slice(0, 30), T0);
+      storeResults(store, 'b', results.slice(30), T0);
       const expected = results.map((r) => ({ id: r.id, ts: Date.parse(r.startedAt) })).sort((x, y) => x.ts - y.ts || (x.id < y.id ? -1 : 1));
       const seen: string[] = [];
       let cursor: string | undefined;
       let pages = 0;
       do {
-        const page = store.queryResults({ limit: 7, ...(cursor === undefined ? {} : { cursor }) });
+        const page = store.results.page({ limit: 7, ...(cursor === undefined ? {} : { cursor }) });
         seen.push(...page.results.map((r) => r.id));
         cursor = page.nextCursor;
         pages++;
@@ -320,15 +337,15 @@ describe('SqliteStore', () => {
       addAgent(store, 'a');
       addAgent(store, 'b');
       const a = Array.from({ length: 10 }, (_, i) => makeResult(T0 + i * HOUR));
-      store.insertResults('a', a, T0);
-      store.insertResults('b', [makeResult(T0 + 3 * HOUR)], T0);
-      const first = store.queryResults({ agentId: 'a', from: T0 + 2 * HOUR, to: T0 + 7 * HOUR, limit: 3 });
+      storeResults(store, 'a', a, T0);
+      storeResults(store, 'b', [makeResult(T0 + 3 * HOUR)], T0);
+      const first = store.results.page({ agentId: 'a', from: T0 + 2 * HOUR, to: T0 + 7 * HOUR, limit: 3 });
       expect(first.results.map((r) => r.ts)).toEqual([2, 3, 4].map((h) => T0 + h * HOUR));
       const cursor = first.nextCursor as string;
-      const second = store.queryResults({ agentId: 'a', from: T0 + 2 * HOUR, to: T0 + 7 * HOUR, limit: 3, cursor });
+      const second = store.results.page({ agentId: 'a', from: T0 + 2 * HOUR, to: T0 + 7 * HOUR, limit: 3, cursor });
       expect(second.results.map((r) => r.ts)).toEqual([5, 6].map((h) => T0 + h * HOUR));
       expect(second.nextCursor).toBeUndefined();
-      expect(store.queryResults({ from: T0 + 3 * HOUR, to: T0 + 3 * HOUR + 1, limit: 10 }).results.map((r) => r.agentId).sort()).toEqual(['a', 'b']);
+      expect(store.results.page({ from: T0 + 3 * HOUR, to: T0 + 3 * HOUR + 1, limit: 10 }).results.map((r) => r.agentId).sort()).toEqual(['a', 'b']);
     });
 
     it.each([
@@ -339,27 +356,12 @@ describe('SqliteStore', () => {
       ['empty', ''],
     ])('refuses a cursor that is %s with SW_STORE_CURSOR', (_, cursor) => {
       const { store } = freshStore();
-      expect(codeOf(() => store.queryResults({ limit: 10, cursor }))).toBe('SW_STORE_CURSOR');
+      expect(codeOf(() => store.results.page({ limit: 10, cursor }))).toBe('SW_STORE_CURSOR');
     });
 
     it.each([0, 10_001, 1.5, Number.NaN])('refuses limit %d with SW_STORE_ARGUMENT', (limit) => {
       const { store } = freshStore();
-      expect(codeOf(() => store.queryResults({ limit }))).toBe('SW_STORE_ARGUMENT');
-    });
-  });
-
-  describe('verdictSamples', () => {
-    it('returns slim rows in the range, for all agents or one, by ts', () => {
-      const { store } = freshStore();
-      addAgent(store, 'a');
-      addAgent(store, 'b');
-      store.insertResults('a', [makeResult(T0 + 2, { downloadMbps: 50, uploadMbps: 20, latencyMs: 30 }), makeResult(T0 - 1)], T0);
-      store.insertResults('b', [makeResult(T0 + 1, { status: 'failed' }), makeResult(T0 + 100)], T0);
-      expect(store.verdictSamples(T0, T0 + 100)).toStrictEqual([
-        { agentId: 'b', ts: T0 + 1, status: 'failed' },
-        { agentId: 'a', ts: T0 + 2, status: 'ok', downloadMbps: 50, uploadMbps: 20, latencyMs: 30 },
-      ]);
-      expect(store.verdictSamples(T0, T0 + 101, 'b').map((s) => s.ts)).toEqual([T0 + 1, T0 + 100]);
+      expect(codeOf(() => store.results.page({ limit }))).toBe('SW_STORE_ARGUMENT');
     });
   });
 
@@ -368,7 +370,7 @@ describe('SqliteStore', () => {
       const { store } = freshStore();
       addAgent(store);
       const step = 15 * 60_000;
-      store.insertResults(
+      storeResults(store, 
         SITE.id,
         [
           // Bucket T0: 10, 20, 30, 40 -> count 4, min 10, mean 25, median (20 + 30) / 2 = 25, max 40.
@@ -382,18 +384,18 @@ describe('SqliteStore', () => {
         ],
         T0,
       );
-      expect(store.series(SITE.id, 'download_mbps', T0, T0 + HOUR, step)).toEqual([
+      expect(store.rollups.series(SITE.id, 'download_mbps', T0, T0 + HOUR, step)).toEqual([
         { ts: T0, count: 4, min: 10, mean: 25, median: 25, max: 40 },
         { ts: T0 + 30 * 60_000, count: 3, min: 1, mean: 4, median: 4, max: 7 },
       ]);
-      expect(store.series(SITE.id, 'upload_mbps', T0, T0 + HOUR, step)).toEqual([]);
-      expect(store.series('nobody', 'download_mbps', T0, T0 + HOUR, step)).toEqual([]);
+      expect(store.rollups.series(SITE.id, 'upload_mbps', T0, T0 + HOUR, step)).toEqual([]);
+      expect(store.rollups.series('nobody', 'download_mbps', T0, T0 + HOUR, step)).toEqual([]);
     });
 
     it('combines hourly roll-ups into daily points after maintain', () => {
       const { store } = freshStore();
       addAgent(store);
-      store.insertResults(
+      storeResults(store, 
         SITE.id,
         [
           // Day 1, hour 0: 10, 20, 30 (median 20, count 3); hour 5: 40 (count 1).
@@ -409,31 +411,31 @@ describe('SqliteStore', () => {
         T0,
       );
       const now = T0 + 2 * DAY;
-      expect(store.maintain(now).rolledUpHours).toBe(4);
+      expect(store.rollups.maintain(now).rolledUpHours).toBe(4);
       const daily = [
         { ts: T0, count: 4, min: 10, mean: 25, median: 20, max: 40 },
         { ts: T0 + DAY, count: 4, min: 10, mean: 40, median: 40, max: 70 },
       ];
-      expect(store.series(SITE.id, 'latency_ms', T0, now, DAY)).toEqual(daily);
-      expect(store.series(SITE.id, 'latency_ms', T0, T0 + HOUR, HOUR)).toEqual([{ ts: T0, count: 3, min: 10, mean: 20, median: 20, max: 30 }]);
+      expect(store.rollups.series(SITE.id, 'latency_ms', T0, now, DAY)).toEqual(daily);
+      expect(store.rollups.series(SITE.id, 'latency_ms', T0, T0 + HOUR, HOUR)).toEqual([{ ts: T0, count: 3, min: 10, mean: 20, median: 20, max: 30 }]);
       // Jitter and loss are rolled up too (the factory's defaults: 1.5 ms, 0).
-      expect(store.series(SITE.id, 'jitter_ms', T0, now, DAY).map((p) => [p.count, p.median])).toEqual([
+      expect(store.rollups.series(SITE.id, 'jitter_ms', T0, now, DAY).map((p) => [p.count, p.median])).toEqual([
         [4, 1.5],
         [4, 1.5],
       ]);
       // Idempotent: nothing new to roll up, same answer.
-      expect(store.maintain(now)).toEqual({ rolledUpHours: 0, deletedResults: 0 });
-      expect(store.series(SITE.id, 'latency_ms', T0, now, DAY)).toEqual(daily);
+      expect(store.rollups.maintain(now)).toEqual({ rolledUpHours: 0, deletedResults: 0 });
+      expect(store.rollups.series(SITE.id, 'latency_ms', T0, now, DAY)).toEqual(daily);
     });
 
     it('serves hours not rolled up yet from raw results in the same way', () => {
       const { store } = freshStore();
       addAgent(store);
-      store.insertResults(SITE.id, [10, 30].map((v, i) => makeResult(T0 + i, { downloadMbps: v })), T0);
-      store.maintain(T0 + HOUR);
-      store.insertResults(SITE.id, [50, 70].map((v, i) => makeResult(T0 + HOUR + i, { downloadMbps: v })), T0);
+      storeResults(store, SITE.id, [10, 30].map((v, i) => makeResult(T0 + i, { downloadMbps: v })), T0);
+      store.rollups.maintain(T0 + HOUR);
+      storeResults(store, SITE.id, [50, 70].map((v, i) => makeResult(T0 + HOUR + i, { downloadMbps: v })), T0);
       // Hour 0 from the roll-up (median 20), hour 1 from raw (median 60): exactly half -> 40.
-      expect(store.series(SITE.id, 'download_mbps', T0, T0 + 2 * HOUR, DAY)).toEqual([
+      expect(store.rollups.series(SITE.id, 'download_mbps', T0, T0 + 2 * HOUR, DAY)).toEqual([
         { ts: T0, count: 4, min: 10, mean: 40, median: 40, max: 70 },
       ]);
     });
@@ -441,14 +443,14 @@ describe('SqliteStore', () => {
     it('recomputes an hour that receives a late result at the next maintain', () => {
       const { store } = freshStore();
       addAgent(store);
-      store.insertResults(SITE.id, [makeResult(T0 + 1, { downloadMbps: 10 }), makeResult(T0 + 2, { downloadMbps: 20 })], T0);
-      store.maintain(T0 + 3 * HOUR);
+      storeResults(store, SITE.id, [makeResult(T0 + 1, { downloadMbps: 10 }), makeResult(T0 + 2, { downloadMbps: 20 })], T0);
+      store.rollups.maintain(T0 + 3 * HOUR);
       const before = [{ ts: T0, count: 2, min: 10, mean: 15, median: 15, max: 20 }];
-      expect(store.series(SITE.id, 'download_mbps', T0, T0 + HOUR, HOUR)).toEqual(before);
-      store.insertResults(SITE.id, [makeResult(T0 + 3, { downloadMbps: 90 })], T0 + 3 * HOUR);
-      expect(store.series(SITE.id, 'download_mbps', T0, T0 + HOUR, HOUR)).toEqual(before); // roll-up not redone yet
-      expect(store.maintain(T0 + 3 * HOUR).rolledUpHours).toBe(1);
-      expect(store.series(SITE.id, 'download_mbps', T0, T0 + HOUR, HOUR)).toEqual([{ ts: T0, count: 3, min: 10, mean: 40, median: 20, max: 90 }]);
+      expect(store.rollups.series(SITE.id, 'download_mbps', T0, T0 + HOUR, HOUR)).toEqual(before);
+      storeResults(store, SITE.id, [makeResult(T0 + 3, { downloadMbps: 90 })], T0 + 3 * HOUR);
+      expect(store.rollups.series(SITE.id, 'download_mbps', T0, T0 + HOUR, HOUR)).toEqual(before); // roll-up not redone yet
+      expect(store.rollups.maintain(T0 + 3 * HOUR).rolledUpHours).toBe(1);
+      expect(store.rollups.series(SITE.id, 'download_mbps', T0, T0 + HOUR, HOUR)).toEqual([{ ts: T0, count: 3, min: 10, mean: 40, median: 20, max: 90 }]);
     });
 
     it.each([
@@ -457,7 +459,7 @@ describe('SqliteStore', () => {
       ['an unknown metric', 'speed', HOUR],
     ])('refuses %s with SW_STORE_ARGUMENT', (_, metric, step) => {
       const { store } = freshStore();
-      expect(codeOf(() => store.series(SITE.id, metric as 'download_mbps', T0, T0 + DAY, step))).toBe('SW_STORE_ARGUMENT');
+      expect(codeOf(() => store.rollups.series(SITE.id, metric as 'download_mbps', T0, T0 + DAY, step))).toBe('SW_STORE_ARGUMENT');
     });
   });
 
@@ -469,41 +471,41 @@ describe('SqliteStore', () => {
       const old = makeResult(T0 + 5 * DAY, { downloadMbps: 80 }); // 5 days before now
       const edge = makeResult(now - 2 * DAY, { downloadMbps: 60 }); // exactly at the cut: kept
       const recent = makeResult(now - HOUR, { downloadMbps: 70 });
-      store.insertResults(SITE.id, [old, edge, recent], T0);
-      expect(store.maintain(now)).toEqual({ rolledUpHours: 3, deletedResults: 1 });
+      storeResults(store, SITE.id, [old, edge, recent], T0);
+      expect(store.rollups.maintain(now)).toEqual({ rolledUpHours: 3, deletedResults: 1 });
       expect(allIds(store)).toEqual([edge.id, recent.id]);
-      expect(store.series(SITE.id, 'download_mbps', T0, now, DAY).map((p) => [p.ts, p.count, p.median])).toEqual([
+      expect(store.rollups.series(SITE.id, 'download_mbps', T0, now, DAY).map((p) => [p.ts, p.count, p.median])).toEqual([
         [T0 + 5 * DAY, 1, 80],
         [T0 + 8 * DAY, 1, 60],
         [T0 + 9 * DAY, 1, 70],
       ]);
-      expect(store.maintain(now).deletedResults).toBe(0);
+      expect(store.rollups.maintain(now).deletedResults).toBe(0);
     });
 
     it('leaves the roll-up of an hour whose raw results were deleted when a late result arrives for it', () => {
       const { store } = freshStore({ retentionDays: 1 });
       addAgent(store);
-      store.insertResults(SITE.id, [makeResult(T0 + 1, { downloadMbps: 10 }), makeResult(T0 + 2, { downloadMbps: 20 })], T0);
+      storeResults(store, SITE.id, [makeResult(T0 + 1, { downloadMbps: 10 }), makeResult(T0 + 2, { downloadMbps: 20 })], T0);
       const now = T0 + 3 * DAY;
       // The newest row stays until a newer one exists (rowids are never reused: see below).
-      expect(store.maintain(now).deletedResults).toBe(1);
-      store.insertResults(SITE.id, [makeResult(T0 + 3, { downloadMbps: 90 })], now);
+      expect(store.rollups.maintain(now).deletedResults).toBe(1);
+      storeResults(store, SITE.id, [makeResult(T0 + 3, { downloadMbps: 90 })], now);
       // The late row is too old to keep, and recomputing from it alone would lose the hour's data.
-      expect(store.maintain(now)).toEqual({ rolledUpHours: 0, deletedResults: 1 });
-      expect(store.series(SITE.id, 'download_mbps', T0, T0 + HOUR, HOUR)).toEqual([{ ts: T0, count: 2, min: 10, mean: 15, median: 15, max: 20 }]);
+      expect(store.rollups.maintain(now)).toEqual({ rolledUpHours: 0, deletedResults: 1 });
+      expect(store.rollups.series(SITE.id, 'download_mbps', T0, T0 + HOUR, HOUR)).toEqual([{ ts: T0, count: 2, min: 10, mean: 15, median: 15, max: 20 }]);
     });
 
     it('never deletes the newest row, so a new row never gets the rowid of one already seen', () => {
       const { store } = freshStore({ retentionDays: 1 });
       addAgent(store);
-      store.insertResults(SITE.id, [makeResult(T0 + 1), makeResult(T0 + 2)], T0);
+      storeResults(store, SITE.id, [makeResult(T0 + 1), makeResult(T0 + 2)], T0);
       const seen: number[] = [];
-      const lastRowid = store.scanVerdictRows(T0, undefined, (row) => seen.push(row[0]));
-      expect(store.maintain(T0 + 3 * DAY).deletedResults).toBe(1);
+      const lastRowid = store.results.scanVerdictRows(T0, undefined, (row) => seen.push(row[0]));
+      expect(store.rollups.maintain(T0 + 3 * DAY).deletedResults).toBe(1);
       const fresh = makeResult(T0 + 3 * DAY - 1000);
-      store.insertResults(SITE.id, [fresh], T0 + 3 * DAY);
+      storeResults(store, SITE.id, [fresh], T0 + 3 * DAY);
       const after: string[] = [];
-      store.scanVerdictRows(T0, lastRowid, (row) => after.push(row[1]));
+      store.results.scanVerdictRows(T0, lastRowid, (row) => after.push(row[1]));
       expect(seen).toHaveLength(2);
       expect(after).toEqual([SITE.id]);
     });
@@ -514,11 +516,11 @@ describe('SqliteStore', () => {
       const { store, dir } = freshStore();
       addAgent(store);
       const results = [makeResult(T0), makeResult(T0 + 1)];
-      store.insertResults(SITE.id, results, T0);
+      storeResults(store, SITE.id, results, T0);
       const copy = join(dir, 'backup.db');
       await store.backup(copy);
       const restored = open(copy);
-      expect(restored.listAgents().map((a) => a.id)).toEqual([SITE.id]);
+      expect(restored.agents.list().map((a) => a.id)).toEqual([SITE.id]);
       expect(allIds(restored)).toEqual(allIds(store));
       expect(allIds(restored)).toHaveLength(2);
     });

@@ -33,6 +33,9 @@ import { median, percentile, seededRandom, SITE_KINDS } from '@speedwatch/shared
 // at run time (as test/support/processes.ts reaches its built binaries).
 import type * as TokensModule from '../../collector/src/ingest/tokens.js';
 import type * as StoreModule from '../../collector/src/store/sqlite-store.js';
+import type * as FrameBatchModule from '../../collector/src/store/frame-batch.js';
+import type * as SampleWindowModule from '../../collector/src/verdict/sample-window.js';
+import type * as VerdictConfigModule from '../../collector/src/verdict/verdict-config.js';
 import type * as VerdictServiceModule from '../../collector/src/server/verdict-service.js';
 import type * as VerdictsModule from '../../collector/src/verdict/verdicts.js';
 import type * as MetricsModule from '../../collector/src/metrics/collector-metrics.js';
@@ -100,6 +103,9 @@ type ResultRow = [string, string, number, number, string, number, number, number
 
 interface Modules {
   store: typeof StoreModule;
+  frameBatch: typeof FrameBatchModule;
+  sampleWindow: typeof SampleWindowModule;
+  verdictConfig: typeof VerdictConfigModule;
   tokens: typeof TokensModule;
   verdictService: typeof VerdictServiceModule;
   verdicts: typeof VerdictsModule;
@@ -110,6 +116,9 @@ async function loadModules(): Promise<Modules> {
   const load = (path: string): Promise<unknown> => import(pathToFileURL(join(ROOT, path)).href);
   return {
     store: (await load('collector/dist/src/store/sqlite-store.js')) as typeof StoreModule,
+    frameBatch: (await load('collector/dist/src/store/frame-batch.js')) as typeof FrameBatchModule,
+    sampleWindow: (await load('collector/dist/src/verdict/sample-window.js')) as typeof SampleWindowModule,
+    verdictConfig: (await load('collector/dist/src/verdict/verdict-config.js')) as typeof VerdictConfigModule,
     tokens: (await load('collector/dist/src/ingest/tokens.js')) as typeof TokensModule,
     verdictService: (await load('collector/dist/src/server/verdict-service.js')) as typeof VerdictServiceModule,
     verdicts: (await load('collector/dist/src/verdict/verdicts.js')) as typeof VerdictsModule,
@@ -197,7 +206,7 @@ function addAgents(mods: Modules, store: StoreModule.SqliteStore, count: number,
   const tokens: string[] = [];
   for (let i = 0; i < count; i++) {
     const token = mods.tokens.newToken();
-    store.addAgent(
+    store.agents.add(
       {
         id: benchAgentId(i),
         name: `Site ${i}`,
@@ -483,8 +492,8 @@ async function scrapeAt(ctx: Context, agents: number, scrapes: number): Promise<
           startedAt: new Date(startedMs).toISOString(),
           finishedAt: new Date(startedMs + 27_000).toISOString(),
         };
-        store.recordHello(id, AGENT_VERSION, now);
-        store.insertResults(id, [result], now);
+        store.agents.touch([{ id, version: AGENT_VERSION, lastSeenAt: now }]);
+        store.writes.insertFrames([ctx.mods.frameBatch.batchOfResults(id, now, [result])]);
       }
     } finally {
       store.close();
@@ -803,8 +812,14 @@ async function benchVerdicts(ctx: Context, o: { agents: number; runs: number }):
     bulkLoad(ctx, db, { rows, agents: o.agents, spanDays, now });
     const store = ctx.mods.store.openStore(db);
     scope.defer(() => store.close());
-    const metrics = new ctx.mods.metrics.CollectorMetrics({ databaseSizeBytes: () => 0 });
-    const service = ctx.mods.verdictService.createVerdictService(store, undefined);
+    const config = ctx.mods.verdictConfig.DEFAULT_VERDICT_CONFIG;
+    const longestMs = Math.max(...config.windows.map((w) => w.ms));
+    const window = new ctx.mods.sampleWindow.SampleWindow(store.results, longestMs);
+    // What the maintenance thread does at each pass: the window topped up, then every verdict.
+    const refresh = (t: number): void => {
+      window.update(t);
+      ctx.mods.verdictService.computeVerdicts(store.agents.list(), window, t, config);
+    };
     const timed = (fn: () => void): number => {
       const started = performance.now();
       fn();
@@ -818,28 +833,25 @@ async function benchVerdicts(ctx: Context, o: { agents: number; runs: number }):
         const id = randomUUID();
         const startedMs = t - 30_000;
         const result = JSON.parse(text.make({ id, startedMs, downloadMbps: 95 + (i % 20), uploadMbps: 40, latencyMs: 12 })) as MeasurementResult;
-        store.insertResults(benchAgentId(i % o.agents), [result], t);
+        store.writes.insertFrames([ctx.mods.frameBatch.batchOfResults(benchAgentId(i % o.agents), t, [result])]);
       }
     };
     ctx.say('verdicts: first refresh (reads the window)');
-    const firstMs = timed(() => service.refresh(now, metrics));
+    const firstMs = timed(() => refresh(now));
     const laterMs: number[] = [];
     const rereadMs: number[] = [];
-    const agents = store.listAgents();
-    const { agentVerdicts, groupVerdicts, GROUP_BY } = ctx.mods.verdicts;
-    const config = service.config;
-    const longestMs = Math.max(...config.windows.map((w) => w.ms));
+    const agents = store.agents.list();
     for (let run = 0; run < o.runs; run++) {
       ctx.signal?.throwIfAborted();
       const t = now + (run + 1) * 60_000;
       minute(t);
-      laterMs.push(timed(() => service.refresh(t, metrics)));
-      // The peer: the same verdicts from the window read again as sample objects.
+      laterMs.push(timed(() => refresh(t)));
+      // The peer: the same verdicts from the window read again from the store.
       rereadMs.push(
         timed(() => {
-          const samples = store.verdictSamples(t - longestMs, t);
-          agentVerdicts(agents, samples, t, config);
-          for (const g of GROUP_BY) groupVerdicts(agents, samples, t, config, g);
+          const fresh = new ctx.mods.sampleWindow.SampleWindow(store.results, longestMs);
+          fresh.update(t);
+          ctx.mods.verdictService.computeVerdicts(agents, fresh, t, config);
         }),
       );
       ctx.say(`  refresh ${fmt.ms(laterMs.at(-1) as number)} ms, re-reading ${fmt.ms(rereadMs.at(-1) as number)} ms`);

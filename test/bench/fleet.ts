@@ -412,7 +412,7 @@ async function addAgents(db: string, count: number): Promise<string[]> {
       const token = tokensModule.newToken();
       const { name, kind, technology, isp, area } = fleetSite(i);
       const agent = { id: fleetAgentId(i), name, siteKind: kind, technology, ...(isp === undefined ? {} : { isp }), ...(area === undefined ? {} : { area }) };
-      store.addAgent(agent, tokensModule.hashToken(token), now);
+      store.agents.add(agent, tokensModule.hashToken(token), now);
       tokens.push(token);
     }
   } finally {

@@ -36,6 +36,9 @@ export interface Evaluation {
   resolved: AlertRecord[];
 }
 
+/** What of an evaluation is written to the store. */
+export type AlertChanges = Pick<Evaluation, 'changed' | 'removed'>;
+
 export function evaluateAlerts(previous: readonly AlertRecord[], conditions: ConditionSet, now: number): Evaluation {
   const before = new Map(previous.map((alert) => [alert.fingerprint, alert]));
   const alerts: AlertRecord[] = [];

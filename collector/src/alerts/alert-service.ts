@@ -9,6 +9,7 @@ import { ValidationError } from '@speedwatch/shared';
 import type { Logger } from '@speedwatch/shared';
 import type { AlertsConfig } from '../config/collector-config.js';
 import type { AgentRecord } from '../store/store-types.js';
+import type { AgentActivity } from './alert-rules.js';
 import type { CollectorTarget } from '../verdict/verdict-config.js';
 import type { AgentVerdict } from '../verdict/verdicts.js';
 import { SYSTEM_CLOCK } from './alert-clock.js';
@@ -16,7 +17,7 @@ import type { AlertClock } from './alert-clock.js';
 import { evaluateAlerts } from './alert-evaluation.js';
 import type { AlertRecord, AlertState } from './alert-evaluation.js';
 import { REJECTING_RATE_WINDOW_MS, alertConditions } from './alert-rules.js';
-import type { AlertStore } from './alert-store.js';
+import type { AlertReads, AlertWrites } from './alert-store.js';
 import { planNotifications } from './notification-plan.js';
 import { RejectionRate } from './rejection-rate.js';
 import { WebhookNotifier, webhookFromUrl } from './webhook-notifier.js';
@@ -27,6 +28,8 @@ export interface AlertSources {
   /** All agents (revoked ones are skipped). */
   agents(): AgentRecord[];
   connectedIds(): ReadonlySet<string>;
+  /** Per agent id: its latest result's start and latest download (absent for an agent with no result). */
+  activity(agentIds: readonly string[]): ReadonlyMap<string, AgentActivity>;
   /** The agent's verdicts as last computed; undefined when not computed yet. */
   verdicts(agentId: string): readonly AgentVerdict[] | undefined;
   targets: readonly CollectorTarget[];
@@ -36,7 +39,10 @@ export interface AlertSources {
 
 export interface AlertServiceOptions {
   config: Readonly<AlertsConfig>;
-  store: AlertStore;
+  /** The alerts' tables, read synchronously. */
+  store: AlertReads;
+  /** Their writes (on the store writer thread in the collector). */
+  writes: AlertWrites;
   sources: AlertSources;
   /** Base of `externalURL`/`generatorURL`, ending with `/`; read when a notification is built. */
   externalUrl: () => string;
@@ -97,7 +103,7 @@ export class AlertService {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  /** Loads the stored alerts and drops what is queued for webhooks no longer configured. */
+  /** Loads the stored alerts; `start` drops what is queued for webhooks no longer configured. */
   constructor(options: AlertServiceOptions) {
     this.#o = options;
     this.#clock = options.clock ?? SYSTEM_CLOCK;
@@ -105,6 +111,7 @@ export class AlertService {
     this.#webhooks = options.config.webhooks.map(webhookFromUrl);
     this.#notifier = new WebhookNotifier({
       store: options.store,
+      writes: options.writes,
       webhooks: this.#webhooks,
       delivery: options.config.delivery,
       externalUrl: options.externalUrl,
@@ -113,14 +120,23 @@ export class AlertService {
       logger: this.#log,
       ...(options.maxAlertsPerPost === undefined ? {} : { maxAlertsPerPost: options.maxAlertsPerPost }),
     });
-    const dropped = options.store.forgetWebhooks(this.#webhooks.map((w) => w.id));
-    if (dropped > 0) this.#log.warn({ event: 'webhooks-forgotten', notifications: dropped }, 'dropped notifications queued for webhooks no longer configured');
     this.#alerts = options.store.loadAlerts();
   }
 
-  /** Evaluates now, then every `evaluateInterval`, until `close`. */
+  /**
+   * Drops what is queued for webhooks no longer configured, then evaluates now and every
+   * `evaluateInterval`, until `close`.
+   */
   start(): void {
     if (this.#closed || this.#timer !== undefined) return;
+    const forgetting = this.#o.writes.forgetWebhooks(this.#webhooks.map((w) => w.id)).then(
+      (dropped) => {
+        if (dropped > 0) this.#log.warn({ event: 'webhooks-forgotten', notifications: dropped }, 'dropped notifications queued for webhooks no longer configured');
+      },
+      (err: unknown) => this.#log.error({ event: 'webhooks-forget-failed', err }, 'could not drop notifications of removed webhooks; they are not delivered and are dropped at the next start'),
+    );
+    this.#evaluating = forgetting;
+    this.#own(forgetting);
     const tick = (): void => {
       this.#own(this.evaluate().catch((err: unknown) => this.#log.error({ event: 'alerts-failed', err }, 'alert evaluation or delivery failed; the next evaluation retries')));
     };
@@ -162,7 +178,7 @@ export class AlertService {
 
   async #evaluateOnce(): Promise<void> {
     if (this.#closed) return;
-    const { sources, store, config } = this.#o;
+    const { sources, store, writes, config } = this.#o;
     const totals = await sources.rejectedTotals();
     if (this.#closed) return; // the store may be closing
     const now = this.#clock.now();
@@ -171,7 +187,7 @@ export class AlertService {
     const conditions = alertConditions(
       {
         agents,
-        activity: store.agentActivity(agents.map((agent) => agent.id)),
+        activity: sources.activity(agents.map((agent) => agent.id)),
         connected: sources.connectedIds(),
         verdicts: (id) => sources.verdicts(id),
         targets: sources.targets,
@@ -184,7 +200,7 @@ export class AlertService {
     const firing = evaluation.alerts.filter((alert) => alert.state === 'firing');
     const upserts =
       this.#webhooks.length === 0 ? [] : planNotifications(this.#webhooks.map((w) => w.id), firing, evaluation.resolved, store.notificationStates(), now);
-    store.commit(evaluation, upserts, now);
+    await writes.alertCommit({ changed: evaluation.changed, removed: evaluation.removed }, upserts, now);
     this.#alerts = evaluation.alerts;
     this.#evaluatedAt = now;
     for (const alert of evaluation.fired) this.#log.warn({ event: 'alert-firing', fingerprint: alert.fingerprint, labels: alert.labels }, alert.annotations['summary'] ?? 'alert firing');

@@ -4,15 +4,16 @@
  * its own: the pending and firing alerts, so a restart keeps `for` progress and does not fire
  * twice; and per webhook the last state queued and whether it was delivered, which is both the
  * outbox that survives a restart and the record that keeps an unchanged state from being sent
- * again. Also the two figures per agent the rules read from `results`.
+ * again.
  *
  * Open it after `openStore` has migrated the file. Every method is synchronous; a failure is a
  * StoreError (`SW_STORE_OPEN`, `SW_STORE_READ`, `SW_STORE_WRITE`) with the SQLite error as cause.
+ * The running collector reads through its serving thread's connection (`AlertReads`) and writes
+ * through the store writer thread (`AlertWrites`), so that no write waits on the event loop.
  */
 import Database from 'better-sqlite3';
 import { StoreError, reasonOf, storeRead, storeWrite } from '../store/store-error.js';
-import type { AgentActivity } from './alert-rules.js';
-import type { AlertRecord, Evaluation } from './alert-evaluation.js';
+import type { AlertChanges, AlertRecord } from './alert-evaluation.js';
 import type { NotificationState, NotificationUpsert } from './notification-plan.js';
 import type { NotificationStatus, WebhookAlert } from './webhook-payload.js';
 
@@ -64,6 +65,27 @@ interface NotificationRow {
 
 type Db = Database.Database;
 
+/** What the alerts read: synchronous, cheap reads of their own tables. */
+export type AlertReads = Pick<AlertStore, 'loadAlerts' | 'notificationStates' | 'due' | 'backlog'>;
+
+/** What the alerts write, asynchronously (the collector runs them on the store writer thread). */
+export interface AlertWrites {
+  alertCommit(changes: AlertChanges, upserts: readonly NotificationUpsert[], now: number): Promise<void>;
+  alertsDelivered(keys: readonly NotificationKey[], now: number): Promise<void>;
+  alertsFailed(keys: readonly NotificationKey[], failure: { attempts: number; nextAttemptAt: number; error: string }): Promise<void>;
+  forgetWebhooks(keep: readonly string[]): Promise<number>;
+}
+
+/** The writes of `store`, run on the calling thread: for tests and embedding. */
+export function alertWritesOn(store: AlertStore): AlertWrites {
+  return {
+    alertCommit: async (changes, upserts, now) => store.commit(changes, upserts, now),
+    alertsDelivered: async (keys, now) => store.markDelivered(keys, now),
+    alertsFailed: async (keys, failure) => store.markFailed(keys, failure),
+    forgetWebhooks: async (keep) => store.forgetWebhooks(keep),
+  };
+}
+
 /** Opens a connection to the collector's database at `path`, already migrated by `openStore`. */
 export function openAlertStore(path: string): AlertStore {
   let db: Db;
@@ -93,7 +115,7 @@ export class AlertStore {
   readonly #db: Db;
   readonly #path: string;
   readonly #s: Statements;
-  readonly #commitTx: Database.Transaction<(evaluation: Evaluation, upserts: readonly NotificationUpsert[], now: number) => void>;
+  readonly #commitTx: Database.Transaction<(evaluation: AlertChanges, upserts: readonly NotificationUpsert[], now: number) => void>;
   readonly #deliveredTx: Database.Transaction<(keys: readonly NotificationKey[], now: number) => void>;
   readonly #failedTx: Database.Transaction<(keys: readonly NotificationKey[], failure: { attempts: number; nextAttemptAt: number; error: string }) => void>;
 
@@ -174,7 +196,7 @@ export class AlertStore {
   }
 
   /** Writes an evaluation's changes and the notifications it queues, in one transaction. */
-  commit(evaluation: Evaluation, upserts: readonly NotificationUpsert[], now: number): void {
+  commit(evaluation: AlertChanges, upserts: readonly NotificationUpsert[], now: number): void {
     if (evaluation.removed.length === 0 && evaluation.changed.length === 0 && upserts.length === 0) return;
     this.#write('store alerts', () => this.#commitTx.immediate(evaluation, upserts, now));
   }
@@ -219,19 +241,6 @@ export class AlertStore {
       out.set(row.webhook, row.last_error === null ? { undelivered: row.undelivered } : { undelivered: row.undelivered, lastError: row.last_error });
     }
     return out;
-  }
-
-  /** Per agent id: its latest result's start and latest download (absent for an agent with no result). */
-  agentActivity(agentIds: readonly string[]): Map<string, AgentActivity> {
-    return this.#read('read the agents\' latest results', () => {
-      const out = new Map<string, AgentActivity>();
-      for (const id of agentIds) {
-        const row = this.#s.activity.get({ id });
-        if (row === undefined || row.last_ts === null) continue;
-        out.set(id, row.download === null ? { lastResultAt: row.last_ts } : { lastResultAt: row.last_ts, latestDownloadMbps: row.download });
-      }
-      return out;
-    });
   }
 
   /** Closes this connection; closing twice is harmless. */
@@ -289,11 +298,6 @@ function prepareStatements(db: Db) {
          (SELECT last_error FROM alert_notifications l WHERE l.webhook = n.webhook AND l.delivered_at IS NULL AND l.last_error IS NOT NULL
           ORDER BY l.next_attempt_at DESC LIMIT 1) AS last_error
        FROM alert_notifications n WHERE delivered_at IS NULL GROUP BY webhook`,
-    ),
-    activity: db.prepare<[{ id: string }], { last_ts: number | null; download: number | null }>(
-      `SELECT (SELECT max(ts) FROM results INDEXED BY results_agent_ts WHERE agent_id = @id) AS last_ts,
-         (SELECT download_mbps FROM results INDEXED BY results_agent_ts WHERE agent_id = @id AND download_mbps IS NOT NULL
-          ORDER BY ts DESC LIMIT 1) AS download`,
     ),
   };
 }

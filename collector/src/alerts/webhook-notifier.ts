@@ -12,7 +12,7 @@ import type { LimitFunction } from 'p-limit';
 import type { Logger } from '@speedwatch/shared';
 import type { AlertDelivery } from '../config/collector-config.js';
 import type { AlertClock } from './alert-clock.js';
-import type { AlertStore, DueNotification } from './alert-store.js';
+import type { AlertReads, AlertWrites, DueNotification } from './alert-store.js';
 import { backoffDelayMs } from './retry-backoff.js';
 import { WebhookError } from './webhook-error.js';
 import { webhookMessage } from './webhook-payload.js';
@@ -38,7 +38,8 @@ export function redactUrl(url: string): string {
 }
 
 export interface NotifierOptions {
-  store: AlertStore;
+  store: Pick<AlertReads, 'due'>;
+  writes: Pick<AlertWrites, 'alertsDelivered' | 'alertsFailed'>;
   webhooks: readonly Webhook[];
   delivery: Readonly<AlertDelivery>;
   /** Base URL for `externalURL` and `generatorURL`, ending with `/`. */
@@ -109,7 +110,7 @@ export class WebhookNotifier {
   }
 
   async #deliver(batch: Batch, signal: AbortSignal): Promise<'delivered' | 'failed' | 'aborted'> {
-    const { store, delivery, clock, random } = this.#o;
+    const { writes, delivery, clock, random } = this.#o;
     const log = this.#o.logger.child({ webhook: batch.webhook.redacted, webhookId: batch.webhook.id, alertname: batch.alertname });
     const keys = batch.items.map(({ webhook, fingerprint, seq }) => ({ webhook, fingerprint, seq }));
     const message = webhookMessage(batch.alertname, batch.items.map(({ status, alert }) => ({ status, alert })), this.#o.externalUrl());
@@ -121,7 +122,7 @@ export class WebhookNotifier {
       made++;
       try {
         await post(batch.webhook, body, delivery.timeoutMs, signal);
-        store.markDelivered(keys, clock.now());
+        await writes.alertsDelivered(keys, clock.now());
         log.info({ event: 'webhook-delivered', status: message.status, alerts: keys.length, attempts: made }, 'alert notification delivered');
         return 'delivered';
       } catch (err) {
@@ -140,7 +141,7 @@ export class WebhookNotifier {
     }
     const attempts = Math.max(...batch.items.map((item) => item.attempts)) + made;
     const nextAttemptAt = clock.now() + backoffDelayMs(attempts, delivery, random);
-    store.markFailed(keys, { attempts, nextAttemptAt, error: `${error.code}: ${error.message}` });
+    await writes.alertsFailed(keys, { attempts, nextAttemptAt, error: `${error.code}: ${error.message}` });
     log.error(
       { event: 'webhook-failed', err: error, alerts: keys.length, attempts, nextAttemptAt: new Date(nextAttemptAt).toISOString() },
       'alert notification not delivered; it stays queued',

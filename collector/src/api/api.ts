@@ -4,11 +4,19 @@
  */
 import type { ServerResponse } from 'node:http';
 import { SERIES_METRICS } from '../store/store-types.js';
-import type { SeriesMetric, Store, StoredResult } from '../store/store-types.js';
+import type { SqliteStore } from '../store/sqlite-store.js';
+import type { AgentRecord, SeriesMetric } from '../store/store-types.js';
+import type { LatestFigures } from '../server/latest-results.js';
 import { BadParameterError, Params } from './query-params.js';
 
 export interface ApiDeps {
-  store: Store;
+  /** Reads of results and series (the serving thread's connection). */
+  store: Pick<SqliteStore, 'results' | 'rollups'>;
+  /** Every agent, revoked ones included, ordered by id (from memory). */
+  agents: () => AgentRecord[];
+  agent: (id: string) => AgentRecord | undefined;
+  /** An agent's latest result (from memory). */
+  latest: (id: string) => LatestFigures | undefined;
   /** Agents connected now. */
   connectedIds: () => ReadonlySet<string>;
   /** Verdicts per agent id, as last computed (absent until the first computation). */
@@ -47,23 +55,22 @@ export function handleApi(path: string, search: URLSearchParams, res: ServerResp
   return true;
 }
 
-function summary(stored: StoredResult | undefined): unknown {
-  if (stored === undefined) return null;
-  const { result } = stored;
+function summary(latest: LatestFigures | undefined): unknown {
+  if (latest === undefined) return null;
   return {
-    id: stored.id,
-    startedAt: result.startedAt,
-    status: result.status,
-    downloadMbps: result.download?.mbps ?? null,
-    uploadMbps: result.upload?.mbps ?? null,
-    latencyMs: result.latency?.medianMs ?? null,
+    id: latest.id,
+    startedAt: new Date(latest.ts).toISOString(),
+    status: latest.status,
+    downloadMbps: latest.downloadMbps,
+    uploadMbps: latest.uploadMbps,
+    latencyMs: latest.latencyMs,
   };
 }
 
 function requireAgent(params: Params, deps: ApiDeps, name = 'agent'): string {
   const agent = params.string(name);
   if (agent === undefined) throw new BadParameterError(name, 'required');
-  if (deps.store.agent(agent) === undefined) throw new BadParameterError(name, `no agent ${JSON.stringify(agent)}`);
+  if (deps.agent(agent) === undefined) throw new BadParameterError(name, `no agent ${JSON.stringify(agent)}`);
   return agent;
 }
 
@@ -79,8 +86,8 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
     const params = new Params(search, ['revoked']);
     const includeRevoked = params.oneOf('revoked', ['true', 'false']) === 'true';
     const connected = deps.connectedIds();
-    const agents = deps.store
-      .listAgents()
+    const agents = deps
+      .agents()
       .filter((a) => includeRevoked || a.revokedAt === undefined)
       .map((a) => ({
         id: a.id,
@@ -89,7 +96,7 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
         connected: connected.has(a.id),
         lastSeenAt: a.lastSeenAt === undefined ? null : new Date(a.lastSeenAt).toISOString(),
         revokedAt: a.revokedAt === undefined ? null : new Date(a.revokedAt).toISOString(),
-        latest: summary(deps.store.latestResult(a.id)),
+        latest: summary(deps.latest(a.id)),
         verdicts: deps.agentVerdicts(a.id) ?? null,
       }));
     sendJson(res, 200, { agents });
@@ -98,11 +105,11 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
   '/api/v1/results'(search, res, deps) {
     const params = new Params(search, ['agent', 'from', 'to', 'limit', 'cursor']);
     const agent = params.string('agent');
-    if (agent !== undefined && deps.store.agent(agent) === undefined) throw new BadParameterError('agent', `no agent ${JSON.stringify(agent)}`);
+    if (agent !== undefined && deps.agent(agent) === undefined) throw new BadParameterError('agent', `no agent ${JSON.stringify(agent)}`);
     const from = params.time('from');
     const to = params.time('to');
     const cursor = params.string('cursor', 512);
-    const page = deps.store.queryResults({
+    const page = deps.store.results.page({
       limit: params.integer('limit', 1, 10_000) ?? 100,
       ...(agent === undefined ? {} : { agentId: agent }),
       ...(from === undefined ? {} : { from }),
@@ -118,14 +125,14 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
   '/api/v1/results.csv'(search, res, deps) {
     const params = new Params(search, ['agent', 'from', 'to']);
     const agent = params.string('agent');
-    if (agent !== undefined && deps.store.agent(agent) === undefined) throw new BadParameterError('agent', `no agent ${JSON.stringify(agent)}`);
+    if (agent !== undefined && deps.agent(agent) === undefined) throw new BadParameterError('agent', `no agent ${JSON.stringify(agent)}`);
     const from = params.time('from');
     const to = params.time('to');
     res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="speedwatch-results.csv"', 'cache-control': 'no-store' });
     res.write('id,agent_id,started_at,status,download_mbps,upload_mbps,latency_ms,jitter_ms,loss_ratio\n');
     let cursor: string | undefined;
     do {
-      const page = deps.store.queryResults({
+      const page = deps.store.results.page({
         limit: 5000,
         ...(agent === undefined ? {} : { agentId: agent }),
         ...(from === undefined ? {} : { from }),
@@ -149,7 +156,7 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
     const { from, to } = range(params, deps, DAY);
     const step = params.duration('step', 60_000, 31 * DAY) ?? (to - from > 7 * DAY ? DAY : to - from > 2 * DAY ? HOUR : 15 * 60_000);
     if ((to - from) / step > 10_000) throw new BadParameterError('step', `gives ${Math.ceil((to - from) / step)} points; at most 10000`);
-    const points = deps.store.series(agent, metric, from, to, step);
+    const points = deps.store.rollups.series(agent, metric, from, to, step);
     sendJson(res, 200, {
       agent,
       metric,

@@ -12,10 +12,12 @@ import type { CollectorConfig, ConfigOverrides } from '../config/collector-confi
 import { ConfigError, loadCollectorConfig } from '../config/collector-config.js';
 import { checkVerdictWindow } from '../alerts/alert-service.js';
 import { hashToken, newToken } from '../ingest/tokens.js';
-import { WorkerResultWriter } from '../ingest/worker-result-writer.js';
+import { WorkerMaintenance } from '../maintenance/worker-maintenance.js';
 import { startCollector } from '../server/collector-server.js';
-import { createVerdictService } from '../server/verdict-service.js';
 import { openStore } from '../store/sqlite-store.js';
+import { resolveVerdictConfig } from '../verdict/verdict-config.js';
+import type { VerdictConfig } from '../verdict/verdict-config.js';
+import { WorkerStoreWriter } from '../writer/worker-store-writer.js';
 
 const USAGE = `Usage: speedwatch-collector <command> [options]
 
@@ -83,29 +85,37 @@ async function serve(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const logger = createLogger({ level: config.logLevel });
-  mkdirSync(dirname(config.db), { recursive: true });
-  const store = openStore(config.db, { retentionDays: config.retentionDays });
-  let verdicts;
+  let verdictConfig: VerdictConfig;
   try {
-    verdicts = createVerdictService(store, config.verdicts);
-    checkVerdictWindow(config.alerts, verdicts.params.windows);
+    verdictConfig = resolveVerdictConfig(config.verdicts);
+    checkVerdictWindow(config.alerts, verdictConfig.windows.map((w) => w.name));
   } catch (err) {
-    store.close();
     if (err instanceof ValidationError) {
       process.stderr.write(`speedwatch-collector: ${new ConfigError([err.message]).message}\n`);
       return 1;
     }
     throw err;
   }
-  let resultWriter: WorkerResultWriter;
+  const logger = createLogger({ level: config.logLevel });
+  mkdirSync(dirname(config.db), { recursive: true });
+  const storeOptions = { retentionDays: config.retentionDays };
+  // The serving thread only reads: a write there would wait on the event loop, so it fails at once.
+  const store = openStore(config.db, { ...storeOptions, busyTimeoutMs: 0 });
+  const opened: { close(): Promise<void> | void }[] = [store];
+  const release = async (): Promise<void> => {
+    for (const part of opened.reverse()) await part.close();
+  };
+  let collector;
   try {
-    resultWriter = await WorkerResultWriter.open(config.db, { retentionDays: config.retentionDays }, logger.child({ component: 'writer' }));
+    const writer = await WorkerStoreWriter.open(config.db, storeOptions, logger.child({ component: 'writer' }));
+    opened.push(writer);
+    const maintenance = await WorkerMaintenance.open(config.db, storeOptions, verdictConfig, logger.child({ component: 'maintenance' }));
+    opened.push(maintenance);
+    collector = await startCollector(config, { store, logger, verdictConfig, writer, maintenance });
   } catch (err) {
-    store.close();
+    await release();
     throw err;
   }
-  const collector = await startCollector(config, { store, logger, verdicts, resultWriter });
   const stopped = new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
@@ -114,8 +124,7 @@ async function serve(argv: string[]): Promise<number> {
   process.stdout.write(`${JSON.stringify({ event: 'listening', url: collector.url })}\n`);
   await stopped;
   await collector.close();
-  await resultWriter.close();
-  store.close();
+  await release();
   return 0;
 }
 
@@ -168,7 +177,7 @@ async function agents(argv: string[]): Promise<number> {
       mkdirSync(dirname(db), { recursive: true });
       const store = openStore(db);
       try {
-        store.addAgent(
+        store.agents.add(
           {
             id,
             name: site.name,
@@ -193,7 +202,7 @@ async function agents(argv: string[]): Promise<number> {
       const { values } = args(() => parseArgs({ args: rest, strict: true, options: { db: { type: 'string' }, json: { type: 'boolean' } } }));
       const store = openStore(needDb(values.db));
       try {
-        const list = store.listAgents();
+        const list = store.agents.list();
         if (values.json === true) {
           process.stdout.write(`${JSON.stringify(list)}\n`);
         } else {
@@ -216,11 +225,11 @@ async function agents(argv: string[]): Promise<number> {
       const store = openStore(needDb(values.db));
       try {
         if (sub === 'revoke') {
-          if (!store.revokeAgent(id, Date.now())) throw new UsageError(`no active agent ${JSON.stringify(id)}`);
+          if (!store.agents.revoke(id, Date.now())) throw new UsageError(`no active agent ${JSON.stringify(id)}`);
           process.stderr.write(`agent ${id} revoked\n`);
         } else {
           const token = newToken();
-          if (!store.rotateToken(id, hashToken(token))) throw new UsageError(`no active agent ${JSON.stringify(id)}`);
+          if (!store.agents.rotate(id, hashToken(token))) throw new UsageError(`no active agent ${JSON.stringify(id)}`);
           process.stdout.write(`${token}\n`);
           process.stderr.write(`agent ${id} has a new token, shown once above; the old one no longer works\n`);
         }

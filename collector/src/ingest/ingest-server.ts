@@ -12,11 +12,11 @@ import type { CollectorMessage, Logger, WireLimits } from '@speedwatch/shared';
 import { AGENTS_PATH, CLOSE_CODES, helloSchema, parseMeasurementResult, PROTOCOL_VERSION, resultsSchema, ValidationError } from '@speedwatch/shared';
 import type { ResultFigures } from '../store/result-row.js';
 import { resultFigures } from '../store/result-row.js';
-import type { FrameBatch } from './frame-batch.js';
-import { frameBatch } from './frame-batch.js';
-import type { AgentRecord, InsertOutcome, Store } from '../store/store-types.js';
-import type { ResultWriter } from './result-writer.js';
-import { inlineResultWriter } from './result-writer.js';
+import type { FrameBatch } from '../store/frame-batch.js';
+import { frameBatch } from '../store/frame-batch.js';
+import type { AgentRecord, InsertOutcome } from '../store/store-types.js';
+import type { StoreWriter } from '../writer/store-writer.js';
+import type { AgentDirectory } from './agent-directory.js';
 import type { IngestErrorCode, RejectReason } from './ingest-errors.js';
 import type { AuthLimits } from './auth-limiter.js';
 import { AUTH_LIMIT_DEFAULTS, AuthFailureLimiter } from './auth-limiter.js';
@@ -35,9 +35,10 @@ export interface IngestEvents {
 }
 
 export interface IngestOptions {
-  store: Store;
-  /** Commits validated results; default: `store` on this thread. */
-  writer?: ResultWriter;
+  /** Who may connect (by token hash), and where each agent's liveness is recorded. */
+  agents: Pick<AgentDirectory, 'authenticate' | 'byTokenHash' | 'seen'>;
+  /** Commits validated results (on the store writer thread in the collector). */
+  writer: Pick<StoreWriter, 'results'>;
   logger: Logger;
   /** Wall clock, ms since the epoch. */
   now: () => number;
@@ -48,6 +49,8 @@ export interface IngestOptions {
   maxAgeMs: number;
   /** Ping period; a connection that missed the previous pong is dropped. */
   heartbeatMs: number;
+  /** Runs at each heartbeat before connections are checked (the collector refreshes its agent table there). */
+  beforeBeat?: () => void;
   /** Results read but not committed above which reading pauses; default MAX_PENDING_RESULTS. */
   maxPendingResults?: number;
   /** Failed token attempts allowed per client address; default AUTH_LIMIT_DEFAULTS. */
@@ -120,12 +123,12 @@ export class IngestServer {
   #pendingResults = 0;
   /** Sessions not being read while #pendingResults is over MAX_PENDING_RESULTS. */
   readonly #paused = new Set<Session>();
-  readonly #writer: ResultWriter;
+  readonly #writer: Pick<StoreWriter, 'results'>;
   readonly #authLimiter: AuthFailureLimiter;
 
   constructor(options: IngestOptions) {
     this.#o = options;
-    this.#writer = options.writer ?? inlineResultWriter(options.store);
+    this.#writer = options.writer;
     this.#authLimiter = new AuthFailureLimiter(options.authLimits ?? AUTH_LIMIT_DEFAULTS, options.now);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.limits.maxFrameBytes, perMessageDeflate: false });
     this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs);
@@ -166,7 +169,7 @@ export class IngestServer {
       return refuse(socket, 401, 'Authorization: Bearer <token> is required');
     }
     const tokenHash = hashToken(token);
-    const agent = this.#o.store.agentByTokenHash(tokenHash);
+    const agent = this.#o.agents.authenticate(tokenHash);
     if (agent === undefined) {
       this.#authLimiter.failed(address);
       this.#o.events.rejected('unauthorized', 1);
@@ -256,6 +259,7 @@ export class IngestServer {
   }
 
   #onMessage(session: Session, data: RawData, isBinary: boolean): void {
+    this.#o.agents.seen(session.agent.id, this.#o.now());
     if (!session.bucket.take()) {
       session.violations++;
       this.#error(session, 'rate_limited', 'SW_RATE_LIMITED', `over ${this.#o.limits.maxMessagesPerMinute} messages a minute; message dropped, nothing in it was stored`);
@@ -295,7 +299,7 @@ export class IngestServer {
     const now = this.#o.now();
     const skewMs = Date.parse(hello.clock) - now;
     session.helloDone = true;
-    this.#o.store.recordHello(session.agent.id, hello.agent.version, now);
+    this.#o.agents.seen(session.agent.id, now, hello.agent.version);
     session.agent = { ...session.agent, version: hello.agent.version };
     this.#o.events.clockSkew(session.agent, skewMs);
     session.log.info({ event: 'hello', version: hello.agent.version, skewMs, backlog: hello.backlog ?? null, dropped: hello.dropped ?? null }, 'hello');
@@ -398,16 +402,17 @@ export class IngestServer {
     const started = performance.now();
     let outcomes;
     try {
-      const writing = this.#writer.write(queued.map((q) => q.batch as FrameBatch));
+      const writing = this.#writer.results(queued.map((q) => q.batch as FrameBatch));
       // The writer has its own copy now (or is done): let the frames go before the commit ends.
       for (const q of queued) q.batch = undefined;
       outcomes = await writing;
     } catch (err) {
       this.#o.events.rejected('store_unavailable', total);
       this.#o.logger.error({ event: 'store-failed', err, results: total, batches: queued.length }, 'batches not committed; nothing acked');
+      // The connection stays: the agent sends the batch again after a pause (a database locked
+      // for a while must not turn into every agent reconnecting at once).
       for (const session of new Set(queued.map((q) => q.session))) {
         this.#send(session, { type: 'error', code: 'SW_STORE_UNAVAILABLE', message: 'the collector could not store the batch; nothing was acked, send it again later' });
-        session.ws.close(CLOSE_CODES.INTERNAL_ERROR, 'store unavailable');
       }
       return;
     }
@@ -428,9 +433,10 @@ export class IngestServer {
   }
 
   #beat(): void {
+    this.#o.beforeBeat?.();
     for (const session of this.#sessions.values()) {
       // A revoked or rotated token ends the connection within one heartbeat.
-      const current = this.#o.store.agentByTokenHash(session.tokenHash);
+      const current = this.#o.agents.byTokenHash(session.tokenHash);
       if (current?.id !== session.agent.id) {
         session.log.warn({ event: 'token-revoked' }, 'token revoked or rotated; closing');
         session.ws.close(CLOSE_CODES.TOKEN_REVOKED, 'token revoked');

@@ -6,11 +6,9 @@
  * labels and disappear when the agent is revoked.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { MeasurementResult } from '@speedwatch/shared';
 import { BITS_PER_MBPS } from '@speedwatch/shared';
 import type { AgentRecord } from '../store/store-types.js';
 import type { ResultFigures } from '../store/result-row.js';
-import { resultFigures } from '../store/result-row.js';
 import type { IngestEvents } from '../ingest/ingest-server.js';
 import type { RejectReason } from '../ingest/ingest-errors.js';
 import { AgentSeries } from './agent-series.js';
@@ -72,10 +70,15 @@ export class CollectorMetrics implements IngestEvents {
   }
 
   /** Seeds an agent's series (at start, or when it is added): metadata and its latest stored result. */
-  setAgent(agent: AgentRecord, latest: MeasurementResult | undefined, connected: boolean): void {
+  setAgent(agent: AgentRecord, latest: ResultFigures | undefined, connected: boolean): void {
     this.#ensure(agent);
     this.#series.set(agent.id, 'connected', connected ? 1 : 0);
-    if (latest !== undefined) this.#setLatest(agent.id, resultFigures(latest));
+    if (latest !== undefined) this.#setLatest(agent.id, latest);
+  }
+
+  /** An agent's latest stored result, read after start; a newer one ingest has shown wins. */
+  seedLatest(agentId: string, latest: ResultFigures): void {
+    if (this.#series.has(agentId)) this.#setLatest(agentId, latest);
   }
 
   /** Removes every series of an agent (revoked). */

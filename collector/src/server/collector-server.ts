@@ -1,13 +1,15 @@
 /**
  * The collector process's core, without argv or signals: one HTTP server carrying the agents'
- * WebSocket (/v1/agents), the JSON API (/api/v1/…), /metrics, /healthz and /readyz; the
- * periodic maintenance (roll-ups, retention, verdicts, revoked agents leaving metrics); and the
- * collector's own alerts (evaluation and webhooks, from the first maintenance on).
+ * WebSocket (/v1/agents), the JSON API (/api/v1/…), /metrics, /healthz and /readyz, on a
+ * thread that never waits for the database. Writes go to the store writer (a thread of its own
+ * in the collector process); roll-ups, retention and verdicts to the maintenance runner
+ * (another thread); agents are known from an in-memory directory that follows the database.
+ * The collector's own alerts start once the first maintenance has computed verdicts.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '@speedwatch/shared';
 import { AlertService, checkVerdictWindow } from '../alerts/alert-service.js';
@@ -17,24 +19,40 @@ import { openAlertStore } from '../alerts/alert-store.js';
 import type { AlertStore } from '../alerts/alert-store.js';
 import { handleApi, sendError, sendJson } from '../api/api.js';
 import type { CollectorConfig } from '../config/collector-config.js';
+import { AgentDirectory } from '../ingest/agent-directory.js';
 import { IngestServer } from '../ingest/ingest-server.js';
-import type { ResultWriter } from '../ingest/result-writer.js';
+import type { IngestEvents } from '../ingest/ingest-server.js';
+import { inlineMaintenance } from '../maintenance/maintenance-runner.js';
+import type { MaintenanceRunner } from '../maintenance/maintenance-runner.js';
+import type { MaintenanceReport } from '../maintenance/maintenance-work.js';
+import { errorFromThread } from '../maintenance/worker-maintenance.js';
 import { CollectorMetrics } from '../metrics/collector-metrics.js';
-import type { Store } from '../store/store-types.js';
-import type { VerdictService } from './verdict-service.js';
+import type { SqliteStore } from '../store/sqlite-store.js';
+import { StoreError } from '../store/store-error.js';
+import { resolveVerdictConfig } from '../verdict/verdict-config.js';
+import type { VerdictConfig } from '../verdict/verdict-config.js';
+import { inlineStoreWriter, writeOps } from '../writer/store-writer.js';
+import type { StoreWriter } from '../writer/store-writer.js';
+import { CollectorListenError } from './listen-error.js';
+import { LatestResults } from './latest-results.js';
+import { VerdictService } from './verdict-service.js';
 
 export interface CollectorDeps {
-  store: Store;
+  /**
+   * The serving thread's connection: reads only (API pages and series, the agents table, the
+   * alerts' tables). Opened and migrated by the caller, who closes it after `close()`.
+   */
+  store: SqliteStore;
   logger: Logger;
-  verdicts: VerdictService;
-  /** Commits ingested results; default: `store` on this thread (the bin uses a worker thread). */
-  resultWriter?: ResultWriter;
+  /** Where writes go. Default: on this thread, over `store` (tests); the bin uses WorkerStoreWriter. */
+  writer?: StoreWriter;
+  /** Where maintenance passes run. Default: on this thread (tests); the bin uses WorkerMaintenance. */
+  maintenance?: MaintenanceRunner;
+  /** The verdict rules; default: `config.verdicts`. */
+  verdictConfig?: VerdictConfig;
   /** Wall clock, ms since the epoch. */
   now?: () => number;
-  /**
-   * The alerts' state. Default: a second connection to `config.db`, which `store` must have
-   * opened (and migrated) already; the collector closes the one it opens.
-   */
+  /** The alerts' tables, for reads. Default: a connection to `config.db` of its own. */
   alertStore?: AlertStore;
   /** Clock for alert evaluation and webhook backoff. Default: `now` and real timers. */
   alertClock?: AlertClock;
@@ -49,70 +67,142 @@ export interface RunningCollector {
   ingest: IngestServer;
   /** The collector's own alerts: `evaluate()` runs an evaluation and a delivery round now. */
   alerts: AlertService;
-  /** Runs maintenance now (also runs on its interval). */
-  maintain(): void;
+  verdicts: VerdictService;
+  /** Runs a maintenance pass now (also runs on its interval) and serves its verdicts. */
+  maintain(): Promise<void>;
+  /** Re-reads the agents table if it changed (also done every heartbeat). */
+  refreshAgents(): void;
+  /** Writes the agents' liveness recorded since the last flush (also done every heartbeat). */
+  flushLiveness(): Promise<void>;
   close(): Promise<void>;
 }
 
+/** The routes, for a 404's message. */
+const ROUTES_HINT = 'see /api/v1/agents, /api/v1/results, /api/v1/series, /api/v1/compliance, /api/v1/alerts, /metrics';
+
 export async function startCollector(config: Readonly<CollectorConfig>, deps: CollectorDeps): Promise<RunningCollector> {
-  const { store, logger, verdicts } = deps;
+  const { store, logger } = deps;
   const now = deps.now ?? Date.now;
   const log = logger.child({ component: 'collector' });
+  const verdictConfig = deps.verdictConfig ?? resolveVerdictConfig(config.verdicts);
+  const verdicts = new VerdictService(verdictConfig);
   checkVerdictWindow(config.alerts, verdicts.params.windows);
+
+  // Everything opened here is closed by `close`, or by `abandon` if the start fails.
+  const owned: (() => Promise<void> | void)[] = [];
+  const abandon = async (): Promise<void> => {
+    for (const release of owned.reverse()) await release();
+  };
+  try {
+    const alertStore = deps.alertStore ?? openAlertStore(config.db);
+    if (deps.alertStore === undefined) owned.push(() => alertStore.close());
+    const writer = deps.writer ?? inlineStoreWriter(writeOps(store, alertStore));
+    if (deps.writer === undefined) owned.push(() => writer.close());
+    const maintenance = deps.maintenance ?? inlineMaintenance(store, verdictConfig);
+    if (deps.maintenance === undefined) owned.push(() => maintenance.close());
+    return await serve({ config, deps, log, now, verdicts, alertStore, writer, maintenance, owned });
+  } catch (err) {
+    await abandon();
+    throw err;
+  }
+}
+
+interface Parts {
+  config: Readonly<CollectorConfig>;
+  deps: CollectorDeps;
+  log: Logger;
+  now: () => number;
+  verdicts: VerdictService;
+  alertStore: AlertStore;
+  writer: StoreWriter;
+  maintenance: MaintenanceRunner;
+  owned: (() => Promise<void> | void)[];
+}
+
+async function serve(parts: Parts): Promise<RunningCollector> {
+  const { config, deps, log, now, verdicts, alertStore, writer, maintenance, owned } = parts;
+  const { store, logger } = deps;
   const metrics = new CollectorMetrics({ databaseSizeBytes: () => store.sizeBytes() });
+  // Reloaded when the agents table changes (polled every heartbeat, and on an unknown token).
+  const agents = new AgentDirectory(store.agents, logger.child({ component: 'agents' }), () => syncAgents());
+  const latest = new LatestResults();
+  const events: IngestEvents = {
+    connected: (agent) => metrics.connected(agent),
+    disconnected: (agent) => metrics.disconnected(agent),
+    stored(agent, results) {
+      metrics.stored(agent, results);
+      for (const result of results) latest.record(agent.id, result);
+    },
+    rejected: (reason, count) => metrics.rejected(reason, count),
+    committed: (seconds) => metrics.committed(seconds),
+    clockSkew: (agent, skewMs) => metrics.clockSkew(agent, skewMs),
+  };
   const ingest = new IngestServer({
-    store,
-    ...(deps.resultWriter === undefined ? {} : { writer: deps.resultWriter }),
+    agents,
+    writer,
     logger: logger.child({ component: 'ingest' }),
     now,
     limits: config.limits,
     maxFutureMs: config.maxFutureSkewMs,
     maxAgeMs: config.retentionDays * 86_400_000,
     heartbeatMs: config.heartbeatMs,
-    events: metrics,
+    // Every heartbeat: follow the agents table (so a revocation ends its connection in this
+    // same beat) and write down who was seen.
+    beforeBeat: () => {
+      refreshAgents();
+      void flushLiveness();
+    },
+    events,
   });
 
+  const refreshAgents = (): void => {
+    agents.refresh();
+  };
+  /** Agents added since the last sync get series; revoked ones lose theirs. */
   const syncAgents = (): void => {
     const known = new Set(metrics.knownAgentIds());
     const connected = ingest.connectedIds();
-    for (const agent of store.listAgents()) {
+    for (const agent of agents.list()) {
       if (agent.revokedAt !== undefined) {
         if (known.has(agent.id)) metrics.removeAgent(agent.id);
+        latest.remove(agent.id);
       } else if (!known.has(agent.id)) {
-        metrics.setAgent(agent, store.latestResult(agent.id)?.result, connected.has(agent.id));
+        metrics.setAgent(agent, undefined, connected.has(agent.id));
       }
     }
   };
-
-  const maintain = (): void => {
-    try {
-      const outcome = store.maintain(now());
-      if (outcome.rolledUpHours > 0 || outcome.deletedResults > 0) log.info({ event: 'maintenance', ...outcome }, 'roll-ups and retention');
-      syncAgents();
-      verdicts.refresh(now(), metrics);
-    } catch (err) {
-      log.error({ event: 'maintenance-failed', err }, 'maintenance failed; will retry');
-    }
-  };
-  // Seed metrics at once (cheap); roll-ups and verdicts wait until the port is open, so that a
-  // large first maintenance (87 s over 10 M results) does not keep /healthz unanswered.
   syncAgents();
-  const timer = setInterval(maintain, config.maintenanceIntervalMs);
-  timer.unref();
 
-  let url = '';
-  const alertStore = deps.alertStore ?? openAlertStore(config.db);
-  const rejected = metrics.registry.getSingleMetric('speedwatch_collector_rejected_total');
+  let flushing: Promise<void> | undefined;
+  const flushLiveness = (): Promise<void> => {
+    flushing ??= (async () => {
+      const touches = agents.takeTouches();
+      if (touches.length === 0) return;
+      try {
+        await writer.touch(touches);
+      } catch (err) {
+        agents.returnTouches(touches);
+        log.warn({ event: 'liveness-flush-failed', err, agents: touches.length }, 'could not record when agents were last seen; will retry');
+      }
+    })().finally(() => {
+      flushing = undefined;
+    });
+    return flushing;
+  };
+
   const alerts = new AlertService({
     config: config.alerts,
     store: alertStore,
+    writes: writer,
     sources: {
-      agents: () => store.listAgents(),
+      agents: () => agents.list(),
       connectedIds: () => ingest.connectedIds(),
+      activity: (ids) => latest.activity(ids),
       verdicts: (agentId) => verdicts.forAgent(agentId),
       targets: verdicts.config.targets,
       rejectedTotals: async () => {
         const totals = new Map<string, number>();
+        const rejected = metrics.registry.getSingleMetric('speedwatch_collector_rejected_total');
         for (const { labels, value } of (await rejected?.get())?.values ?? []) totals.set(String(labels['reason']), value);
         return totals;
       },
@@ -123,6 +213,49 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
     ...(deps.random === undefined ? {} : { random: deps.random }),
   });
 
+  const applyReport = (report: MaintenanceReport): void => {
+    for (const seed of report.latest) {
+      latest.seed(seed);
+      metrics.seedLatest(seed.agentId, seed.figures);
+    }
+    verdicts.apply(report.verdicts, metrics);
+    const figures = { rolledUpHours: report.rolledUpHours, deletedResults: report.deletedResults, samplesHeld: report.samplesHeld, rollupMs: Math.round(report.rollupMs), verdictMs: Math.round(report.verdictMs) };
+    if (report.rollupError !== undefined) {
+      log.error({ event: 'maintenance-failed', err: errorFromThread(report.rollupError), ...figures }, 'roll-ups or retention stopped early; the next maintenance carries on');
+    } else if (report.rolledUpHours > 0 || report.deletedResults > 0) {
+      log.info({ event: 'maintenance', ...figures }, 'roll-ups, retention and verdicts');
+    } else {
+      log.debug({ event: 'maintenance', ...figures }, 'verdicts refreshed');
+    }
+  };
+  let maintaining: Promise<void> | undefined;
+  let warm = false;
+  let closed = false;
+  const maintain = (): Promise<void> => {
+    // A pass still running when the next is due: the next is skipped, not queued.
+    maintaining ??= maintenance
+      .run(now())
+      .then(
+        (report) => {
+          if (closed) return;
+          applyReport(report);
+          if (!warm) {
+            warm = true;
+            log.info({ event: 'warmed-up', verdictMs: Math.round(report.verdictMs), samplesHeld: report.samplesHeld }, 'verdicts computed; alerts start');
+            alerts.start();
+          }
+        },
+        (err: unknown) => log.error({ event: 'maintenance-failed', err }, 'maintenance failed; will retry at the next interval'),
+      )
+      .finally(() => {
+        maintaining = undefined;
+      });
+    return maintaining;
+  };
+  const maintenanceTimer = setInterval(() => void maintain(), config.maintenanceIntervalMs);
+  maintenanceTimer.unref();
+  owned.push(() => clearInterval(maintenanceTimer));
+
   const authorised = (req: IncomingMessage): boolean => {
     if (config.readToken === undefined) return true;
     const given = Buffer.from(/^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '');
@@ -131,24 +264,17 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
   };
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    let url: URL;
+    let target: URL;
     try {
-      url = new URL(req.url ?? '/', 'http://collector');
+      target = new URL(req.url ?? '/', 'http://collector');
     } catch {
       // A request target no URL parser takes (`//[`, `//a:99999/`) names no route.
-      return sendError(res, 404, 'SW_NOT_FOUND', 'the request target is not a valid URL path; see /api/v1/agents, /api/v1/results, /api/v1/series, /api/v1/compliance, /api/v1/alerts, /metrics');
+      return sendError(res, 404, 'SW_NOT_FOUND', `the request target is not a valid URL path; ${ROUTES_HINT}`);
     }
-    const path = url.pathname;
+    const path = target.pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'SW_METHOD', `${req.method ?? ''} is not allowed; the API is read-only (GET)`);
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
-    if (path === '/readyz') {
-      try {
-        store.sizeBytes();
-        return sendJson(res, 200, { status: 'ready', agentsConnected: ingest.connectionCount });
-      } catch (err) {
-        return sendJson(res, 503, { status: 'not ready', reason: err instanceof Error ? err.message : String(err) });
-      }
-    }
+    if (path === '/readyz') return readiness(res);
     if (path === '/metrics' || path.startsWith('/api/')) {
       if (!authorised(req)) return sendError(res, 401, 'SW_UNAUTHORIZED', 'this collector needs Authorization: Bearer <read token> for the API and metrics');
     }
@@ -157,8 +283,11 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
       res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' }).end(text);
       return;
     }
-    const handled = handleApi(path, url.searchParams, res, {
+    const handled = handleApi(path, target.searchParams, res, {
       store,
+      agents: () => agents.list(),
+      agent: (id) => agents.get(id),
+      latest: (id) => latest.latest(id),
       connectedIds: () => ingest.connectedIds(),
       agentVerdicts: (id) => verdicts.forAgent(id),
       compliance: (window, groupBy) => verdicts.compliance(window, groupBy),
@@ -166,11 +295,30 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
       alerts: (state) => alerts.report(state),
       now,
     });
-    if (!handled) sendError(res, 404, 'SW_NOT_FOUND', `no route ${path}; see /api/v1/agents, /api/v1/results, /api/v1/series, /api/v1/compliance, /api/v1/alerts, /metrics`);
+    if (!handled) sendError(res, 404, 'SW_NOT_FOUND', `no route ${path}; ${ROUTES_HINT}`);
+  };
+
+  /** 200 once verdicts are computed and the database answers; 503 naming what is not ready yet. */
+  const readiness = (res: ServerResponse): void => {
+    const waiting: string[] = [];
+    if (!warm) waiting.push('verdicts: the first maintenance pass has not finished');
+    try {
+      store.sizeBytes();
+    } catch (err) {
+      waiting.push(`database: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (waiting.length > 0) return sendJson(res, 503, { status: warm ? 'not ready' : 'warming up', waiting, agentsConnected: ingest.connectionCount });
+    sendJson(res, 200, { status: 'ready', agentsConnected: ingest.connectionCount, verdictsComputedAt: new Date(verdicts.computedAt ?? 0).toISOString() });
   };
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     onRequest(req, res).catch((err: unknown) => {
+      if (err instanceof StoreError) {
+        log.warn({ event: 'request-store-failed', err, path: (req.url ?? '').slice(0, 200) }, 'request failed: the database did not answer');
+        if (!res.headersSent) sendError(res, 503, 'SW_STORE_UNAVAILABLE', 'the collector\'s database did not answer; try again shortly', { retryAfterSeconds: 5 });
+        else res.destroy();
+        return;
+      }
       log.error({ event: 'request-failed', err, path: (req.url ?? '').slice(0, 200) }, 'request failed');
       if (!res.headersSent) sendError(res, 500, 'SW_INTERNAL', 'internal error; see the collector log');
       else res.destroy();
@@ -180,34 +328,32 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
   // Slow clients (slow-loris) are cut once their headers take over 10 s; Node checks every
   // connectionsCheckingInterval, 30 s by default, which would let them pile up three times longer.
   const timeouts = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 };
-  const server = config.tls === undefined ? createServer(timeouts, handler) : createTlsServer({ ...timeouts, cert: config.tls.cert, key: config.tls.key }, handler);
+  const server: Server = config.tls === undefined ? createServer(timeouts, handler) : createTlsServer({ ...timeouts, cert: config.tls.cert, key: config.tls.key }, handler);
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => ingest.handleUpgrade(req, socket, head));
   server.on('clientError', (_err, socket: Socket) => socket.destroy());
 
   try {
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err: NodeJS.ErrnoException) => reject(new CollectorListenError(config.host, config.port, err)));
       // Node's default backlog of 511 overflowed when 10 000 agents reconnected at once (the
       // fleet benchmark: ~2 500 handshakes timed out and retried); the kernel caps it at somaxconn.
       server.listen({ port: config.port, host: config.host, backlog: 4096 }, () => {
-        server.off('error', reject);
+        server.removeAllListeners('error');
         resolve();
       });
     });
   } catch (err) {
-    clearInterval(timer);
-    if (deps.alertStore === undefined) alertStore.close();
+    await alerts.close();
+    await ingest.close();
     throw err;
   }
   const port = (server.address() as AddressInfo).port;
-  url = `${config.tls === undefined ? 'http' : 'https'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/`;
+  const url = `${config.tls === undefined ? 'http' : 'https'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/`;
   log.info({ event: 'listening', url }, 'collector listening');
-  // Alerts start once the first maintenance has computed verdicts (an agent whose verdicts are
-  // not computed yet has its SpeedwatchSiteBelowTarget state held, not resolved).
-  const firstMaintenance = setImmediate(() => {
-    maintain();
-    alerts.start();
-  });
+  server.on('error', (err) => log.error({ event: 'server-error', err }, 'HTTP server error'));
+  // The first pass runs once the port is open: on a large database it takes minutes (on the
+  // maintenance thread), and /healthz, agents and the API are served meanwhile.
+  void maintain();
 
   let closing: Promise<void> | undefined;
   return {
@@ -216,18 +362,24 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
     metrics,
     ingest,
     alerts,
+    verdicts,
     maintain,
+    refreshAgents,
+    flushLiveness,
     close() {
       closing ??= (async () => {
-        clearInterval(timer);
-        clearImmediate(firstMaintenance);
+        closed = true;
+        clearInterval(maintenanceTimer);
         await alerts.close();
-        if (deps.alertStore === undefined) alertStore.close();
         await ingest.close();
+        await flushLiveness();
+        await maintaining;
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
         });
+        for (const release of owned.reverse()) await release();
+        owned.length = 0;
         log.info({ event: 'closed' }, 'collector closed');
       })();
       return closing;

@@ -1,23 +1,22 @@
 /**
- * Verdicts as the running collector serves them: recomputed on the maintenance interval from
- * the samples of the longest window, held in memory and topped up from the store (SampleWindow),
- * cached for the API, and mirrored into metrics.
+ * Verdicts as the running collector serves them. They are computed off the serving thread by
+ * the maintenance (maintenance/maintenance-work.ts, with `computeVerdicts`), from the samples of
+ * the longest window held in memory there; the serving thread keeps the latest snapshot for
+ * the API and the alerts, and mirrors it into metrics.
  */
 import type { CollectorMetrics } from '../metrics/collector-metrics.js';
-import type { Store } from '../store/store-types.js';
-import { DEFAULT_VERDICT_CONFIG, parseVerdictConfig } from '../verdict/verdict-config.js';
+import type { AgentRecord } from '../store/store-types.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 import { agentVerdicts, GROUP_BY, groupVerdicts } from '../verdict/verdicts.js';
-import { SampleWindow } from '../verdict/sample-window.js';
+import type { SampleWindow } from '../verdict/sample-window.js';
 import type { AgentVerdict, GroupBy, GroupVerdict } from '../verdict/verdicts.js';
 
-export interface VerdictService {
-  readonly config: VerdictConfig;
-  readonly params: { windows: readonly string[]; groupBy: readonly string[] };
-  /** Recomputes every verdict as of `now` and mirrors them into `metrics`. */
-  refresh(now: number, metrics: CollectorMetrics): void;
-  forAgent(agentId: string): AgentVerdict[] | undefined;
-  compliance(window: string | undefined, groupBy: string | undefined): ComplianceReport;
+/** Every verdict as of one moment: what the maintenance sends the serving thread. */
+export interface VerdictSnapshot {
+  /** `now` of the computation, ms. */
+  computedAt: number;
+  agents: AgentVerdict[];
+  groups: [GroupBy, GroupVerdict[]][];
 }
 
 export interface ComplianceReport {
@@ -28,39 +27,55 @@ export interface ComplianceReport {
   groups: GroupVerdict[];
 }
 
-/** `rawConfig` is the config file's `verdicts` section (validated here; errors name `verdicts.…`). */
-export function createVerdictService(store: Store, rawConfig: unknown): VerdictService {
-  const config = rawConfig === undefined ? DEFAULT_VERDICT_CONFIG : parseVerdictConfig(rawConfig, 'verdicts');
-  let computedAt: number | undefined;
-  let byAgent = new Map<string, AgentVerdict[]>();
-  let byGroup = new Map<GroupBy, GroupVerdict[]>();
-  const longestMs = Math.max(...config.windows.map((w) => w.ms));
-  const window = new SampleWindow(store, longestMs);
-
+/** Every verdict as of `now` from the window's samples (brought up to date by the caller). */
+export function computeVerdicts(agents: readonly AgentRecord[], window: SampleWindow, now: number, config: VerdictConfig): VerdictSnapshot {
+  const samples = window.columns();
   return {
-    config,
-    params: { windows: config.windows.map((w) => w.name), groupBy: GROUP_BY },
-    refresh(now, metrics) {
-      const agents = store.listAgents();
-      window.update(now);
-      const samples = window.columns();
-      const perAgent = agentVerdicts(agents, samples, now, config);
-      const nextByAgent = new Map<string, AgentVerdict[]>();
-      for (const verdict of perAgent) {
-        const list = nextByAgent.get(verdict.agentId) ?? [];
-        list.push(verdict);
-        nextByAgent.set(verdict.agentId, list);
-      }
-      byAgent = nextByAgent;
-      byGroup = new Map(GROUP_BY.map((g) => [g, groupVerdicts(agents, samples, now, config, g)]));
-      computedAt = now;
-      metrics.setVerdicts(perAgent, config.targets);
-    },
-    forAgent: (agentId) => byAgent.get(agentId),
-    compliance(window, groupBy) {
-      const by: GroupBy = (groupBy as GroupBy | undefined) ?? 'all';
-      const groups = (byGroup.get(by) ?? []).filter((g) => window === undefined || g.window === window);
-      return { computedAt: computedAt === undefined ? null : new Date(computedAt).toISOString(), groupBy: by, window: window ?? null, groups };
-    },
+    computedAt: now,
+    agents: agentVerdicts(agents, samples, now, config),
+    groups: GROUP_BY.map((g) => [g, groupVerdicts(agents, samples, now, config, g)]),
   };
+}
+
+/** The latest verdicts, for the API, the alerts and metrics. */
+export class VerdictService {
+  readonly config: VerdictConfig;
+  readonly params: { windows: readonly string[]; groupBy: readonly string[] };
+  #computedAt: number | undefined;
+  #byAgent = new Map<string, AgentVerdict[]>();
+  #byGroup = new Map<GroupBy, GroupVerdict[]>();
+
+  constructor(config: VerdictConfig) {
+    this.config = config;
+    this.params = { windows: config.windows.map((w) => w.name), groupBy: GROUP_BY };
+  }
+
+  /** When the verdicts served were computed, ms; undefined before the first snapshot. */
+  get computedAt(): number | undefined {
+    return this.#computedAt;
+  }
+
+  /** Serves `snapshot` from now on and mirrors it into `metrics`. */
+  apply(snapshot: VerdictSnapshot, metrics: CollectorMetrics): void {
+    const byAgent = new Map<string, AgentVerdict[]>();
+    for (const verdict of snapshot.agents) {
+      const list = byAgent.get(verdict.agentId);
+      if (list === undefined) byAgent.set(verdict.agentId, [verdict]);
+      else list.push(verdict);
+    }
+    this.#byAgent = byAgent;
+    this.#byGroup = new Map(snapshot.groups);
+    this.#computedAt = snapshot.computedAt;
+    metrics.setVerdicts(snapshot.agents, this.config.targets);
+  }
+
+  forAgent(agentId: string): AgentVerdict[] | undefined {
+    return this.#byAgent.get(agentId);
+  }
+
+  compliance(window: string | undefined, groupBy: string | undefined): ComplianceReport {
+    const by: GroupBy = (groupBy as GroupBy | undefined) ?? 'all';
+    const groups = (this.#byGroup.get(by) ?? []).filter((g) => window === undefined || g.window === window);
+    return { computedAt: this.#computedAt === undefined ? null : new Date(this.#computedAt).toISOString(), groupBy: by, window: window ?? null, groups };
+  }
 }

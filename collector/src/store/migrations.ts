@@ -110,4 +110,21 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX alert_notifications_due ON alert_notifications (next_attempt_at) WHERE delivered_at IS NULL;
   `,
+  // 3: a counter that moves whenever an agent's identity changes (added, revoked, token rotated,
+  // site edited), so the running collector's in-memory agent table (agent-directory.ts) knows,
+  // from one cheap read per heartbeat, that it must reload. The liveness columns (version,
+  // last_seen_at), written at every hello, do not move it.
+  `
+  CREATE TABLE agent_changes (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO agent_changes (id, seq) VALUES (1, 0);
+  CREATE TRIGGER agents_inserted AFTER INSERT ON agents
+    BEGIN UPDATE agent_changes SET seq = seq + 1 WHERE id = 1; END;
+  CREATE TRIGGER agents_deleted AFTER DELETE ON agents
+    BEGIN UPDATE agent_changes SET seq = seq + 1 WHERE id = 1; END;
+  CREATE TRIGGER agents_changed AFTER UPDATE OF id, name, site_kind, technology, isp, area, lat, lon, token_hash, revoked_at ON agents
+    BEGIN UPDATE agent_changes SET seq = seq + 1 WHERE id = 1; END;
+  `,
 ];

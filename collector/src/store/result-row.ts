@@ -1,6 +1,5 @@
 /** A result flattened to the columns of the `results` table, and the figures ingest keeps of it. */
 import type { MeasurementResult, ResultStatus } from '@speedwatch/shared';
-import { StoreError } from './store-error.js';
 
 /** The columns of `results`, in the order of the INSERT. */
 export type ResultRow = [
@@ -55,18 +54,4 @@ export function resultFigures(result: MeasurementResult, ts = Date.parse(result.
     loadedDownloadMs: loadedLatency?.download?.medianMs ?? null,
     loadedUploadMs: loadedLatency?.upload?.medianMs ?? null,
   };
-}
-
-/** The row of a result from its figures and stored document. */
-export function rowOf(agentId: string, receivedAt: number, f: ResultFigures, doc: string): ResultRow {
-  return [f.id, agentId, f.ts, receivedAt, f.status, f.downloadMbps, f.uploadMbps, f.latencyMs, f.jitterMs, f.lossRatio, doc];
-}
-
-/** The row of a validated result; throws SW_STORE_ARGUMENT if its `startedAt` is not a date. */
-export function resultRow(agentId: string, result: MeasurementResult, receivedAt: number): ResultRow {
-  const figures = resultFigures(result);
-  if (!Number.isFinite(figures.ts)) {
-    throw new StoreError('SW_STORE_ARGUMENT', `result ${result.id}: startedAt is not a date: ${JSON.stringify(result.startedAt)}`);
-  }
-  return rowOf(agentId, receivedAt, figures, JSON.stringify(result));
 }

@@ -1,10 +1,8 @@
 /**
- * The collector's storage contract: what ingest, the API, metrics and verdicts may ask of the
- * database. Implemented by `SqliteStore` (store/sqlite-store.ts) on better-sqlite3.
+ * The types the collector's store speaks in (store/sqlite-store.ts and its rooms).
  * Times are milliseconds since the epoch (UTC) unless a name says otherwise.
  */
 import type { MeasurementResult, ResultStatus, SiteKind, Technology } from '@speedwatch/shared';
-import type { ResultRow } from './result-row.js';
 
 export interface AgentRecord {
   /** Chosen by the operator (`agents add --id`), e.g. "lso-caoloc-thcs-hopthanh". */
@@ -89,45 +87,9 @@ export interface ResultQuery {
   cursor?: string;
 }
 
-export interface Store {
-  // Agents and their tokens (only SHA-256 hashes of tokens are stored).
-  addAgent(agent: NewAgent, tokenHash: string, now: number): AgentRecord;
-  agentByTokenHash(tokenHash: string): AgentRecord | undefined;
-  agent(id: string): AgentRecord | undefined;
-  /** All agents, revoked ones included, ordered by id. */
-  listAgents(): AgentRecord[];
-  revokeAgent(id: string, now: number): boolean;
-  /** Replaces the token hash; false if there is no such (unrevoked) agent. */
-  rotateToken(id: string, tokenHash: string): boolean;
-  recordHello(id: string, version: string, now: number): void;
-
-  /** One transaction: results new by id are inserted, known ids reported as duplicates. */
-  insertResults(agentId: string, results: readonly MeasurementResult[], receivedAt: number): InsertOutcome;
-  /**
-   * Several agents' batches in ONE transaction (one fsync: group commit), an outcome per batch
-   * in order. An id met twice counts as inserted the first time and a duplicate after.
-   */
-  insertResultBatches(batches: readonly { agentId: string; results: readonly MeasurementResult[] }[], receivedAt: number): InsertOutcome[];
-  /** As insertResultBatches, for rows already flattened by `resultRow` (what the writer thread gets). */
-  insertRowGroups(groups: readonly (readonly ResultRow[])[]): InsertOutcome[];
-  queryResults(query: ResultQuery): { results: StoredResult[]; nextCursor?: string };
-  latestResult(agentId: string): StoredResult | undefined;
-  /** Rows for verdicts with `from <= ts < to`, optionally for one agent. */
-  verdictSamples(from: number, to: number, agentId?: string): VerdictSample[];
-  /**
-   * Passes `visit` each result with `ts >= from`, one row at a time: without `afterRowid` all
-   * of them in ts order, with it only those stored after that row, in the order stored. Returns
-   * the rowid to pass as `afterRowid` next time (rowids only grow).
-   */
-  scanVerdictRows(from: number, afterRowid: number | undefined, visit: (row: VerdictRow) => void): number;
-  /** Bucketed points; served from hourly roll-ups when `stepMs` is a multiple of an hour. */
-  series(agentId: string, metric: SeriesMetric, from: number, to: number, stepMs: number): SeriesPoint[];
-
-  /** Computes hourly roll-ups for complete hours not yet rolled up, and drops raw results older than the retention. */
-  maintain(now: number): { rolledUpHours: number; deletedResults: number };
-  /** SQLite online backup to `path`. */
-  backup(path: string): Promise<void>;
-  /** Database size on disk in bytes (main file plus WAL). */
-  sizeBytes(): number;
-  close(): void;
+/** A version and last-seen time to record for an agent (the version only when it said hello). */
+export interface AgentTouch {
+  id: string;
+  version?: string;
+  lastSeenAt: number;
 }

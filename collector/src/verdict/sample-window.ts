@@ -7,7 +7,8 @@
  */
 import { RESULT_STATUSES } from '@speedwatch/shared';
 import type { ResultStatus } from '@speedwatch/shared';
-import type { Store, VerdictRow } from '../store/store-types.js';
+import type { ResultQueries } from '../store/result-queries.js';
+import type { VerdictRow } from '../store/store-types.js';
 import type { SampleColumns } from './sample-columns.js';
 import { firstAtOrAfter } from './sample-columns.js';
 
@@ -42,10 +43,12 @@ export interface WindowUpdate {
   evicted: number;
   /** Samples held after the update. */
   held: number;
+  /** Agents with rows read by this update; undefined after the first (which read every agent's). */
+  agentsAdded?: ReadonlySet<string>;
 }
 
 export class SampleWindow {
-  readonly #store: Pick<Store, 'scanVerdictRows'>;
+  readonly #store: Pick<ResultQueries, 'scanVerdictRows'>;
   readonly #spanMs: number;
   readonly #agentIds: string[] = [];
   readonly #indexOf = new Map<string, number>();
@@ -56,7 +59,7 @@ export class SampleWindow {
   #lastRowid: number | undefined;
 
   /** `spanMs`: the longest window; samples older than `now - spanMs` are dropped. */
-  constructor(store: Pick<Store, 'scanVerdictRows'>, spanMs: number) {
+  constructor(store: Pick<ResultQueries, 'scanVerdictRows'>, spanMs: number) {
     this.#store = store;
     this.#spanMs = spanMs;
   }
@@ -67,8 +70,10 @@ export class SampleWindow {
     let added = 0;
     let sorted = true;
     let previous = this.#end > this.#start ? (this.#c.ts[this.#end - 1] as number) : Number.NEGATIVE_INFINITY;
+    const agentsAdded = this.#lastRowid === undefined ? undefined : new Set<string>();
     this.#lastRowid = this.#store.scanVerdictRows(from, this.#lastRowid, (row) => {
       this.#append(row);
+      agentsAdded?.add(row[1]);
       added++;
       if (row[2] < previous) sorted = false;
       previous = row[2];
@@ -79,7 +84,9 @@ export class SampleWindow {
     const keepFrom = this.#start + firstAtOrAfter(this.columns(), from);
     const evicted = keepFrom - this.#start;
     this.#start = keepFrom;
-    return { added, evicted, held: this.#end - this.#start };
+    const update: WindowUpdate = { added, evicted, held: this.#end - this.#start };
+    if (agentsAdded !== undefined) update.agentsAdded = agentsAdded;
+    return update;
   }
 
   /** Views of the samples held (valid until the next update). */

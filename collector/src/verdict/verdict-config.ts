@@ -217,3 +217,8 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+/** The config file's `verdicts` section as the collector uses it: the defaults when absent. */
+export function resolveVerdictConfig(section: unknown): VerdictConfig {
+  return section === undefined ? DEFAULT_VERDICT_CONFIG : parseVerdictConfig(section, 'verdicts');
+}

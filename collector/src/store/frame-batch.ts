@@ -1,6 +1,8 @@
 /** What the ingest thread hands the writer: a frame's accepted results, and their columns. */
 import { RESULT_STATUSES } from '@speedwatch/shared';
-import type { ResultFigures, ResultRow } from '../store/result-row.js';
+import type { MeasurementResult } from '@speedwatch/shared';
+import type { ResultFigures, ResultRow } from './result-row.js';
+import { resultFigures } from './result-row.js';
 import { resultSpans } from './frame-spans.js';
 
 /**
@@ -82,4 +84,13 @@ export function frameRows(batch: FrameBatch): ResultRow[] {
       docs[k] as string,
     ];
   });
+}
+
+/**
+ * The batch of validated results as one frame would carry them, every result accepted: how
+ * tests, benchmarks and tools store results through the same write path as ingest.
+ */
+export function batchOfResults(agentId: string, receivedAt: number, results: readonly MeasurementResult[]): FrameBatch {
+  const frame = JSON.stringify({ type: 'results', results });
+  return frameBatch(agentId, receivedAt, frame, results.length, results.map((_, i) => i), results.map((r) => resultFigures(r)));
 }

@@ -1,0 +1,47 @@
+/**
+ * The maintenance thread: its own connection to the collector's database, running the passes
+ * the serving thread asks for, one at a time. Its transactions are short (see store/rollups.ts),
+ * so the store writer thread's commits go on between them.
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { parentPort, workerData } from 'node:worker_threads';
+import { openStore } from '../store/sqlite-store.js';
+import type { SqliteStore } from '../store/sqlite-store.js';
+import { MaintenanceWork, maintenanceError } from './maintenance-work.js';
+import type { FromMaintenance, MaintenanceInit, ToMaintenance } from './maintenance-protocol.js';
+
+const port = parentPort;
+if (port === null) throw new Error('maintenance-thread.js runs as a worker thread');
+const init = workerData as MaintenanceInit;
+const post = (message: FromMaintenance): void => port.postMessage(message);
+
+let store: SqliteStore | undefined;
+let work: MaintenanceWork | undefined;
+try {
+  store = openStore(init.path, init.options);
+  work = new MaintenanceWork(store, init.verdicts);
+  post({ type: 'ready' });
+} catch (err) {
+  store?.close();
+  post({ type: 'open-failed', error: maintenanceError(err) });
+  port.close();
+}
+
+// Passes run one at a time, in the order asked; a close waits for the pass in progress.
+let queue: Promise<void> = Promise.resolve();
+port.on('message', (message: ToMaintenance) => {
+  queue = queue.then(async () => {
+    if (work === undefined) return;
+    if (message.type === 'close') {
+      store?.close();
+      work = undefined;
+      port.close();
+      return;
+    }
+    try {
+      post({ type: 'done', seq: message.seq, report: await work.run(message.now, () => nextTurn()) });
+    } catch (err) {
+      post({ type: 'failed', seq: message.seq, error: maintenanceError(err) });
+    }
+  });
+});

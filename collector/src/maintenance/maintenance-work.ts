@@ -1,0 +1,99 @@
+/**
+ * One maintenance pass, on whatever thread owns `store`'s connection (the collector's
+ * maintenance thread, or the caller's in tests): roll-ups and retention in short steps, the
+ * verdicts recomputed from the window of samples kept in memory, and the latest result of each
+ * agent with new rows, for the serving thread's in-memory tables (every agent's at the first).
+ */
+import type { LatestActivity } from '../store/result-queries.js';
+import type { SqliteStore } from '../store/sqlite-store.js';
+import { computeVerdicts } from '../server/verdict-service.js';
+import type { VerdictSnapshot } from '../server/verdict-service.js';
+import type { VerdictConfig } from '../verdict/verdict-config.js';
+import { SampleWindow } from '../verdict/sample-window.js';
+
+/** An error as it crosses to the serving thread to be logged. */
+export interface MaintenanceError {
+  code?: string;
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+export interface MaintenanceReport {
+  /** `now` of the pass, ms. */
+  now: number;
+  rolledUpHours: number;
+  deletedResults: number;
+  /** Why roll-ups or retention stopped early (they carry on at the next pass); the verdicts were still computed. */
+  rollupError?: MaintenanceError;
+  verdicts: VerdictSnapshot;
+  /** Samples held in the verdict window after the pass. */
+  samplesHeld: number;
+  /** The latest result of each agent that has stored results since the last pass (of every agent at the first). */
+  latest: LatestActivity[];
+  /** Wall time of the roll-up part and of the verdict part, ms. */
+  rollupMs: number;
+  verdictMs: number;
+}
+
+export function maintenanceError(err: unknown): MaintenanceError {
+  if (!(err instanceof Error)) return { name: 'Error', message: String(err) };
+  const code = (err as { code?: unknown }).code;
+  return { name: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}), ...(err.stack === undefined ? {} : { stack: err.stack }) };
+}
+
+export class MaintenanceWork {
+  readonly #store: SqliteStore;
+  readonly #config: VerdictConfig;
+  readonly #window: SampleWindow;
+
+  constructor(store: SqliteStore, config: VerdictConfig) {
+    this.#store = store;
+    this.#config = config;
+    this.#window = new SampleWindow(store.results, Math.max(...config.windows.map((w) => w.ms)));
+  }
+
+  /**
+   * Runs a pass as of `now`; `pause` is awaited between steps (each step is one short
+   * transaction), so that whoever shares the thread gets a turn. Throws (a StoreError) only
+   * when the verdicts could not be computed.
+   */
+  async run(now: number, pause: () => Promise<void>): Promise<MaintenanceReport> {
+    const started = performance.now();
+    let rolledUpHours = 0;
+    let deletedResults = 0;
+    let rollupError: MaintenanceError | undefined;
+    try {
+      for (const step of this.#store.rollups.steps(now)) {
+        rolledUpHours += step.rolledUpHours;
+        deletedResults += step.deletedResults;
+        await pause();
+      }
+    } catch (err) {
+      rollupError = maintenanceError(err);
+    }
+    const verdictsStarted = performance.now();
+    const agents = this.#store.agents.list();
+    const window = this.#window.update(now);
+    await pause();
+    // Results reach the store through this collector's ingest, which keeps the serving thread's
+    // tables current, but also from elsewhere (a restart's backlog, another collector): the
+    // latest result of every agent whose rows are new is read again here.
+    const active = agents.filter((a) => a.revokedAt === undefined && (window.agentsAdded?.has(a.id) ?? true));
+    const latest = this.#store.results.latestActivity(active.map((a) => a.id));
+    await pause();
+    const verdicts = computeVerdicts(agents, this.#window, now, this.#config);
+    const report: MaintenanceReport = {
+      now,
+      rolledUpHours,
+      deletedResults,
+      latest,
+      verdicts,
+      samplesHeld: window.held,
+      rollupMs: verdictsStarted - started,
+      verdictMs: performance.now() - verdictsStarted,
+    };
+    if (rollupError !== undefined) report.rollupError = rollupError;
+    return report;
+  }
+}

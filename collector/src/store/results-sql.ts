@@ -1,0 +1,118 @@
+/**
+ * Every statement over the `results` table, in one place: the writes, the pages, the verdict
+ * scans, the roll-up sources and the retention delete. Other modules of the store use these and
+ * write no SQL over `results` of their own, so the table's indexes and the queries that rely on
+ * them are read together.
+ */
+import type Database from 'better-sqlite3';
+import type { Db } from './database.js';
+import type { ResultRow } from './result-row.js';
+import { SERIES_METRICS } from './store-types.js';
+import type { SeriesMetric, VerdictRow } from './store-types.js';
+
+export const RESULT_COLUMNS = 'id, agent_id, ts, received_at, status, download_mbps, upload_mbps, latency_ms, jitter_ms, loss_ratio, doc';
+
+/** A stored row with its document, as pages and `latest` return it. */
+export interface DocumentRow {
+  id: string;
+  agent_id: string;
+  ts: number;
+  received_at: number;
+  status: string;
+  download_mbps: number | null;
+  upload_mbps: number | null;
+  latency_ms: number | null;
+  jitter_ms: number | null;
+  loss_ratio: number | null;
+  doc: string;
+}
+
+/** agent_id, ts, then the five metrics in SERIES_METRICS order. */
+export type RollupSourceRow = [agentId: string, ts: number, ...metrics: (number | null)[]];
+
+/** (ts, value) rows of one metric of one agent over [from, to), ordered by ts. */
+export type MetricValuesStatement = Database.Statement<[string, number, number], [number, number]>;
+
+type Stmt<P extends unknown[], R = unknown> = Database.Statement<P, R>;
+
+export interface ResultStatements {
+  insert: Stmt<ResultRow>;
+  pageAll: Stmt<[low: number, to: number, afterTs: number, afterId: string, limit: number], DocumentRow>;
+  pageAgent: Stmt<[agentId: string, low: number, to: number, afterTs: number, afterId: string, limit: number], DocumentRow>;
+  latest: Stmt<[agentId: string], DocumentRow>;
+  latestDownload: Stmt<[agentId: string], { ts: number; download_mbps: number }>;
+  samplesFromTs: Stmt<[from: number], VerdictRow>;
+  samplesSinceRowid: Stmt<[afterRowid: number, from: number], VerdictRow>;
+  maxRowid: Stmt<[], { n: number | null }>;
+  metricValues: Record<SeriesMetric, MetricValuesStatement>;
+  oldestTs: Stmt<[], { ts: number | null }>;
+  rollupSource: Stmt<[from: number, to: number], RollupSourceRow>;
+  rollupSourceAgent: Stmt<[agentId: string, from: number, to: number], RollupSourceRow>;
+  deleteOld: Stmt<[cutoff: number, limit: number]>;
+}
+
+/** Prepares every statement over `results` on `db`. */
+export function prepareResultStatements(db: Db): ResultStatements {
+  // `metric` is one of the fixed column names, never user text.
+  const metricValues = Object.fromEntries(
+    SERIES_METRICS.map((metric) => [
+      metric,
+      db
+        .prepare<[string, number, number], [number, number]>(
+          `SELECT ts, ${metric} FROM results INDEXED BY results_agent_ts WHERE agent_id = ? AND ts >= ? AND ts < ? AND ${metric} IS NOT NULL ORDER BY ts`,
+        )
+        .raw(),
+    ]),
+  ) as Record<SeriesMetric, MetricValuesStatement>;
+  return {
+    insert: db.prepare<ResultRow>(`INSERT INTO results (${RESULT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+
+    // low, to, afterTs, afterId, limit
+    pageAll: db.prepare<[number, number, number, string, number], DocumentRow>(
+      `SELECT ${RESULT_COLUMNS} FROM results INDEXED BY results_ts
+       WHERE ts >= ? AND ts < ? AND (ts > ? OR id > ?) ORDER BY ts, id LIMIT ?`,
+    ),
+    pageAgent: db.prepare<[string, number, number, number, string, number], DocumentRow>(
+      `SELECT ${RESULT_COLUMNS} FROM results INDEXED BY results_agent_ts
+       WHERE agent_id = ? AND ts >= ? AND ts < ? AND (ts > ? OR id > ?) ORDER BY ts, id LIMIT ?`,
+    ),
+    latest: db.prepare<[string], DocumentRow>(
+      `SELECT ${RESULT_COLUMNS} FROM results INDEXED BY results_agent_ts WHERE agent_id = ? ORDER BY ts DESC, id DESC LIMIT 1`,
+    ),
+
+    latestDownload: db.prepare<[string], { ts: number; download_mbps: number }>(
+      'SELECT ts, download_mbps FROM results INDEXED BY results_agent_ts WHERE agent_id = ? AND download_mbps IS NOT NULL ORDER BY ts DESC LIMIT 1',
+    ),
+
+    samplesFromTs: db
+      .prepare<[number], VerdictRow>(
+        'SELECT rowid, agent_id, ts, status, download_mbps, upload_mbps, latency_ms FROM results INDEXED BY results_ts WHERE ts >= ? ORDER BY ts',
+      )
+      .raw(true),
+    samplesSinceRowid: db
+      .prepare<[number, number], VerdictRow>(
+        // NOT INDEXED: the rowid range, never the ts index (which would walk the whole window).
+        'SELECT rowid, agent_id, ts, status, download_mbps, upload_mbps, latency_ms FROM results NOT INDEXED WHERE rowid > ? AND ts >= ? ORDER BY rowid',
+      )
+      .raw(true),
+    maxRowid: db.prepare<[], { n: number | null }>('SELECT max(rowid) AS n FROM results'),
+
+    metricValues,
+    oldestTs: db.prepare<[], { ts: number | null }>('SELECT min(ts) AS ts FROM results'),
+    rollupSource: db
+      .prepare<[number, number], RollupSourceRow>(`SELECT agent_id, ts, ${SERIES_METRICS.join(', ')} FROM results INDEXED BY results_ts WHERE ts >= ? AND ts < ?`)
+      .raw(),
+    rollupSourceAgent: db
+      .prepare<[string, number, number], RollupSourceRow>(
+        `SELECT agent_id, ts, ${SERIES_METRICS.join(', ')} FROM results INDEXED BY results_agent_ts
+         WHERE agent_id = ? AND ts >= ? AND ts < ?`,
+      )
+      .raw(),
+    // Never the row with the largest rowid: SQLite would give that rowid to the next row, and
+    // the verdict window follows new rows by rowid (verdict/sample-window.ts). It goes at a later
+    // maintenance, once a newer row exists.
+    deleteOld: db.prepare<[number, number]>(
+      'DELETE FROM results WHERE rowid IN (SELECT rowid FROM results INDEXED BY results_ts WHERE ts < ? AND rowid < (SELECT max(rowid) FROM results) LIMIT ?)',
+    ),
+  };
+}

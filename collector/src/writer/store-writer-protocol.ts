@@ -1,0 +1,25 @@
+/** Messages between the serving thread and the store writer thread. */
+import type { StoreOptions } from '../store/sqlite-store.js';
+import type { WriteOp, WriteOps } from './store-writer.js';
+
+export interface WriterInit {
+  path: string;
+  options: StoreOptions;
+}
+
+/** A call of one write operation, answered by `done` or `failed` with the same seq. */
+export type WriterCall = { [K in WriteOp]: { type: 'call'; seq: number; op: K; args: Parameters<WriteOps[K]> } }[WriteOp];
+
+export type ToWriter = WriterCall | { type: 'close' };
+
+/** A StoreError as it crosses the thread boundary. */
+export interface WireStoreError {
+  code: string;
+  message: string;
+}
+
+export type FromWriter =
+  | { type: 'ready' }
+  | { type: 'open-failed'; error: WireStoreError }
+  | { type: 'done'; seq: number; value: unknown }
+  | { type: 'failed'; seq: number; error: WireStoreError };

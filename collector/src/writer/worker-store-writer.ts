@@ -1,0 +1,133 @@
+/**
+ * A StoreWriter whose writes run on a worker thread with its own SQLite connections (WAL lets
+ * the serving thread's connection keep reading; SQLite's busy timeout orders this thread, the
+ * maintenance thread and other processes). The serving thread parses and validates the next
+ * frames while a commit is in progress, which is what lets ingest use both cores, and never
+ * waits for a lock.
+ *
+ * If the thread dies, the writes in flight reject (results are not acked, so the agents send
+ * them again) and the next write starts a new thread.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '@speedwatch/shared';
+import { StoreError } from '../store/sqlite-store.js';
+import type { StoreErrorCode, StoreOptions } from '../store/sqlite-store.js';
+import type { StoreWriter, WriteOp, WriteOps } from './store-writer.js';
+import type { FromWriter, ToWriter, WireStoreError, WriterCall } from './store-writer-protocol.js';
+import { builtModuleUrl } from '../worker-url.js';
+
+const THREAD_URL = builtModuleUrl(import.meta.url, './store-writer-thread.js');
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (err: StoreError) => void;
+}
+
+function storeError(error: WireStoreError): StoreError {
+  return new StoreError(/^SW_(STORE_[A-Z]+|AGENT_EXISTS)$/.test(error.code) ? (error.code as StoreErrorCode) : 'SW_STORE_WRITE', error.message);
+}
+
+export class WorkerStoreWriter implements StoreWriter {
+  readonly #path: string;
+  readonly #options: StoreOptions;
+  readonly #logger: Logger;
+  #worker: Promise<Worker> | undefined;
+  /** The thread once it has opened the database, until it exits. */
+  #running: Worker | undefined;
+  readonly #pending = new Map<number, Pending>();
+  #seq = 0;
+  #closed = false;
+
+  /** Starts the thread and resolves once it has opened the database (rejects with its StoreError). */
+  static async open(path: string, options: StoreOptions, logger: Logger): Promise<WorkerStoreWriter> {
+    const writer = new WorkerStoreWriter(path, options, logger);
+    await writer.#start();
+    return writer;
+  }
+
+  private constructor(path: string, options: StoreOptions, logger: Logger) {
+    this.#path = path;
+    this.#options = options;
+    this.#logger = logger;
+  }
+
+  readonly results = this.#caller('results');
+  readonly touch = this.#caller('touch');
+  readonly alertCommit = this.#caller('alertCommit');
+  readonly alertsDelivered = this.#caller('alertsDelivered');
+  readonly alertsFailed = this.#caller('alertsFailed');
+  readonly forgetWebhooks = this.#caller('forgetWebhooks');
+
+  /** Writes sent and not answered yet. */
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const starting = this.#worker;
+    if (starting === undefined) return;
+    const worker = await starting.catch(() => undefined);
+    if (worker === undefined) return;
+    // Messages are handled in order: writes already posted finish before the close.
+    await new Promise<void>((resolve) => {
+      worker.once('exit', () => resolve());
+      worker.postMessage({ type: 'close' } satisfies ToWriter);
+    });
+  }
+
+  #caller<K extends WriteOp>(op: K): (...args: Parameters<WriteOps[K]>) => Promise<ReturnType<WriteOps[K]>> {
+    return (...args) => {
+      if (this.#closed) return Promise.reject(new StoreError('SW_STORE_WRITE', `the store writer for ${this.#path} is closed`));
+      const post = (worker: Worker): Promise<ReturnType<WriteOps[K]>> =>
+        new Promise((resolve, reject) => {
+          const seq = this.#seq++;
+          this.#pending.set(seq, { resolve: resolve as (value: unknown) => void, reject });
+          worker.postMessage({ type: 'call', seq, op, args } as WriterCall satisfies ToWriter);
+        });
+      // Posted before returning when the thread is up, so the caller may drop what it sent at once.
+      return this.#running === undefined ? this.#start().then(post) : post(this.#running);
+    };
+  }
+
+  #start(): Promise<Worker> {
+    this.#worker ??= new Promise<Worker>((resolve, reject) => {
+      const worker = new Worker(THREAD_URL, { workerData: { path: this.#path, options: this.#options } });
+      let ready = false;
+      worker.on('message', (message: FromWriter) => {
+        switch (message.type) {
+          case 'ready':
+            ready = true;
+            this.#running = worker;
+            resolve(worker);
+            return;
+          case 'open-failed':
+            reject(storeError(message.error));
+            return;
+          case 'done':
+          case 'failed': {
+            const pending = this.#pending.get(message.seq);
+            this.#pending.delete(message.seq);
+            if (message.type === 'done') pending?.resolve(message.value);
+            else pending?.reject(storeError(message.error));
+          }
+        }
+      });
+      worker.on('error', (err) => {
+        this.#logger.error({ event: 'writer-thread-error', err }, 'the store writer thread failed');
+      });
+      worker.on('exit', (code) => {
+        this.#worker = undefined;
+        this.#running = undefined;
+        const lost = [...this.#pending.values()];
+        this.#pending.clear();
+        const why = new StoreError('SW_STORE_WRITE', `the store writer thread for ${this.#path} stopped (exit code ${code}); nothing in flight was acked`);
+        for (const p of lost) p.reject(why);
+        if (!ready) reject(why);
+        else if (!this.#closed) this.#logger.warn({ event: 'writer-thread-exit', code, lost: lost.length }, 'store writer thread stopped; the next write starts a new one');
+      });
+    });
+    return this.#worker;
+  }
+}
