@@ -124,7 +124,7 @@ export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = {}): Read
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AgentConfigError(file, ['expected a mapping of keys at the top']);
   const { value, problems } = parseAll(fileSchema, raw as Record<string, unknown>);
-  if (value === undefined) throw new AgentConfigError(file, problems);
+  if (value === undefined) throw new AgentConfigError(file, problems.map((p) => p.message));
 
   const base = dirname(resolve(file));
   const at = (p: string): string => resolve(base, p);

@@ -253,7 +253,7 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
   override(options.flags ?? {});
 
   const outcome = parseAll(fileSchema, raw);
-  problems.push(...outcome.problems);
+  problems.push(...outcome.problems.map((p) => p.message));
   const parsed = outcome.value ?? {};
   if (parsed.readToken !== undefined && parsed.readTokenFile !== undefined) problems.push('readToken, readTokenFile: give one or the other');
   let readToken = parsed.readToken;
