@@ -23,6 +23,7 @@ import type { RunningCollector } from '../src/server/collector-server.js';
 import { createVerdictService } from '../src/server/verdict-service.js';
 import { openStore } from '../src/store/sqlite-store.js';
 import type { Store } from '../src/store/store-types.js';
+import { parseVerdictConfig } from '../src/verdict/verdict-config.js';
 import { connectAgent, makeResult } from './ingest-util.js';
 import { freePort } from './util.js';
 
@@ -120,7 +121,7 @@ async function start(dbPath: string, clock: FakeClock, alerts: Partial<AlertsCon
   const collector = await startCollector(config, {
     store,
     logger: createLogger({ level: 'silent' }),
-    verdicts: createVerdictService(store, { minTests: { agent: 3 } }),
+    verdicts: createVerdictService(store, parseVerdictConfig({ minTests: { agent: 3 } }, 'verdicts')),
     now: clock.now,
     alertClock: clock,
     random: () => 0.123,

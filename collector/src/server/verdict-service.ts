@@ -5,7 +5,7 @@
  */
 import type { CollectorMetrics } from '../metrics/collector-metrics.js';
 import type { Store } from '../store/store-types.js';
-import { DEFAULT_VERDICT_CONFIG, parseVerdictConfig } from '../verdict/verdict-config.js';
+import { DEFAULT_VERDICT_CONFIG } from '../verdict/verdict-config.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 import { agentVerdicts, GROUP_BY, groupVerdicts } from '../verdict/verdicts.js';
 import { SampleWindow } from '../verdict/sample-window.js';
@@ -28,9 +28,8 @@ export interface ComplianceReport {
   groups: GroupVerdict[];
 }
 
-/** `rawConfig` is the config file's `verdicts` section (validated here; errors name `verdicts.…`). */
-export function createVerdictService(store: Store, rawConfig: unknown): VerdictService {
-  const config = rawConfig === undefined ? DEFAULT_VERDICT_CONFIG : parseVerdictConfig(rawConfig, 'verdicts');
+/** `config` is checked already: the collector configuration's `verdicts` (loadCollectorConfig). */
+export function createVerdictService(store: Store, config: VerdictConfig = DEFAULT_VERDICT_CONFIG): VerdictService {
   let computedAt: number | undefined;
   let byAgent = new Map<string, AgentVerdict[]>();
   let byGroup = new Map<GroupBy, GroupVerdict[]>();
