@@ -1,6 +1,6 @@
-export { OptionsError, problemAt, SpeedwatchError, ValidationError, UsageError } from './errors/speedwatch-error.js';
+export { describeProblems, freezeProblems, OptionsError, problemAt, SpeedwatchError, ValidationError, UsageError } from './errors/speedwatch-error.js';
 export type { Problem } from './errors/speedwatch-error.js';
-export { createLogger, isLogLevel, LOG_LEVELS } from './log/logger.js';
+export { createLogger, isLogger, isLogLevel, LOG_LEVELS } from './log/logger.js';
 export type { Logger, LoggerOptions, LogLevel } from './log/logger.js';
 export { array, boolean, custom, keyPath, number, object, oneOf, optional, parseAll, refine, select, string, transform } from './validate/schema.js';
 export { durationMs, sizeBytes } from './validate/unit-schemas.js';

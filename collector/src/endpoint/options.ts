@@ -2,7 +2,7 @@
  * The endpoint's options: one defaults object, one schema that checks every key and limit,
  * every problem collected into one EndpointOptionsError, and the result frozen.
  */
-import { createLogger, custom, number, object, optional, parseAll, refine, string } from '@speedwatch/shared';
+import { createLogger, custom, isLogger, number, object, optional, parseAll, refine, string } from '@speedwatch/shared';
 import type { Logger, Schema } from '@speedwatch/shared';
 import { EndpointOptionsError } from './endpoint-error.js';
 
@@ -113,10 +113,4 @@ export function resolveEndpointOptions(input: unknown): ResolvedEndpointOptions 
     ...(value.tls === undefined ? {} : { tls: Object.freeze({ ...value.tls }) }),
     logger: value.logger ?? createLogger({ level: 'silent' }),
   });
-}
-
-function isLogger(value: unknown): value is Logger {
-  if (typeof value !== 'object' || value === null) return false;
-  const candidate = value as Record<string, unknown>;
-  return ['debug', 'info', 'warn', 'error', 'child'].every((name) => typeof candidate[name] === 'function');
 }

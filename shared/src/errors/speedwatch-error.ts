@@ -50,6 +50,16 @@ export function problemAt(path: string, detail: string): Problem {
   return { path, message: path === '' ? detail : `${path}: ${detail}` };
 }
 
+/** `heading:` then one problem a line, each message as it is: the text of an options error. */
+export function describeProblems(heading: string, problems: readonly Problem[]): string {
+  return `${heading}:\n  - ${problems.map((p) => p.message).join('\n  - ')}`;
+}
+
+/** Plain frozen copies, so that an error's `problems` serialise and cannot change. */
+export function freezeProblems(problems: readonly Problem[]): readonly Problem[] {
+  return Object.freeze(problems.map((p) => Object.freeze({ path: p.path, message: p.message })));
+}
+
 /**
  * A config, flag set or options object that is not usable. `problems` lists every problem
  * found, each with its key path, not only the first. Each component fixes its own `code`
@@ -60,8 +70,8 @@ export class OptionsError extends SpeedwatchError {
 
   /** `heading` says what is not valid, e.g. `configuration is not valid`. */
   constructor(code: string, heading: string, problems: readonly Problem[]) {
-    super(code, `${heading}:\n  - ${problems.map((p) => p.message).join('\n  - ')}`);
+    super(code, describeProblems(heading, problems));
     this.name = 'OptionsError';
-    this.problems = Object.freeze(problems.map((p) => Object.freeze({ path: p.path, message: p.message })));
+    this.problems = freezeProblems(problems);
   }
 }
