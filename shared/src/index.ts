@@ -4,6 +4,7 @@ export { createLogger, isLogger, isLogLevel, LOG_LEVELS } from './log/logger.js'
 export type { Logger, LoggerOptions, LogLevel } from './log/logger.js';
 export { array, boolean, custom, keyPath, number, object, oneOf, optional, parseAll, refine, select, string, transform } from './validate/schema.js';
 export { durationMs, sizeBytes } from './validate/unit-schemas.js';
+export { deepFreeze } from './validate/deep-freeze.js';
 export type { Check, DeepPartial, NumberRule, ObjectSchema, OptionalSchema, ParseAllResult, Report, Schema, StringRule } from './validate/schema.js';
 export { BITS_PER_MBPS, MIB, bytesFromMbps, mbpsFromBytes, round } from './units/units.js';
 export { DURATION_EXPECTED, SIZE_EXPECTED, parseDurationMs, parseSizeBytes } from './units/parse.js';

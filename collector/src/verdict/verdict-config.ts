@@ -10,6 +10,7 @@ import {
   TECHNOLOGIES,
   ValidationError,
   array,
+  deepFreeze,
   keyPath,
   number,
   object,
@@ -208,12 +209,4 @@ function checkWindowNames(windows: readonly VerdictWindow[], report: Report): vo
     if (seen.has(window.name)) report(`[${index}]`, `a window name not used before, got ${JSON.stringify(window.name)} again`);
     seen.add(window.name);
   });
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
 }
