@@ -25,5 +25,5 @@ export type { AgentRecord, NewAgent, Store, StoredResult } from './store/store-t
 export { hashToken, newToken } from './ingest/tokens.js';
 export { agentVerdicts, GROUP_BY, groupVerdicts } from './verdict/verdicts.js';
 export type { AgentVerdict, GroupBy, GroupVerdict, Verdict } from './verdict/verdicts.js';
-export { DEFAULT_VERDICT_CONFIG, parseVerdictConfig } from './verdict/verdict-config.js';
+export { DEFAULT_VERDICT_CONFIG, parseVerdictConfig, verdictConfigSchema } from './verdict/verdict-config.js';
 export type { VerdictConfig } from './verdict/verdict-config.js';
