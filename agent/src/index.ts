@@ -17,6 +17,7 @@ export { loadAgentConfig, AgentConfigError, AGENT_DEFAULTS, onceArgs } from './c
 export type { AgentConfig } from './config/agent-config.js';
 export { Outbox } from './outbox/outbox.js';
 export { DEFAULT_ABORT_GRACE_MS, Scheduler, systemClock } from './schedule/scheduler.js';
+export { ScheduleOptionsError } from './schedule/schedule-error.js';
 export type { AbortCause, Clock, SchedulerEvent, SchedulerOptions } from './schedule/scheduler.js';
 export { CollectorAuthError, CollectorClient } from './stream/collector-client.js';
 export type { CollectorClientOptions, ResultQueue } from './stream/collector-client.js';

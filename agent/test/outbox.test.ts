@@ -8,7 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, parseMeasurementResult } from '@speedwatch/shared';
 import type { MeasurementResult } from '@speedwatch/shared';
 import { tableCrc32 } from '../src/outbox/crc32.js';
-import { OutboxError } from '../src/outbox/outbox-error.js';
+import { OutboxError, OutboxOptionsError } from '../src/outbox/outbox-error.js';
 import { DEAD_LETTER_FILE, LOG_FILE, Outbox, UNREADABLE_CODE } from '../src/outbox/outbox.js';
 import type { OutboxOptions } from '../src/outbox/outbox.js';
 import { encodeFrame, FRAME_HEADER_BYTES } from '../src/outbox/record-format.js';
@@ -579,14 +579,32 @@ describe('Outbox', () => {
   });
 
   describe('options and lifecycle', () => {
-    it.each<[Partial<OutboxOptions>, RegExp]>([
-      [{ maxBytes: 0 }, /maxBytes must be an integer >= 1/],
-      [{ maxBytes: 1.5 }, /maxBytes must be an integer >= 1/],
-      [{ compactMinBytes: -1 }, /compactMinBytes must be an integer >= 0/],
-    ])('refuses %o', async (options, message) => {
-      const err = await rejection(Outbox.open({ dir: await tempDir(), ...options }));
+    it.each<[string, Record<string, unknown>, string[]]>([
+      ['a maxBytes of 0', { maxBytes: 0 }, ['maxBytes']],
+      ['a fractional maxBytes', { maxBytes: 1.5 }, ['maxBytes']],
+      ['a negative compactMinBytes', { compactMinBytes: -1 }, ['compactMinBytes']],
+      [
+        'every option wrong at once',
+        { dir: '', maxBytes: '64MiB', compactMinBytes: Number.NaN, fsyncDir: 'yes', now: 0, logger: console.log, colour: 'red' },
+        ['colour', 'dir', 'maxBytes', 'compactMinBytes', 'logger', 'fsyncDir', 'now'],
+      ],
+    ])('refuses %s, listing every problem with its key', async (_case, options, paths) => {
+      const err = await rejection(Outbox.open({ dir: await tempDir(), ...options } as OutboxOptions));
+      expect(err).toBeInstanceOf(OutboxOptionsError);
       expect(err.code).toBe('SW_OUTBOX_OPTIONS');
-      expect(err.message).toMatch(message);
+      expect((err as OutboxOptionsError).problems.map((p) => p.path)).toEqual(paths);
+    });
+
+    it.each([-1, 1.5, Number.NaN, '10'])('refuses pending(%j) with SW_OUTBOX_OPTIONS naming limit', async (limit) => {
+      const { outbox } = await openOutbox(await tempDir());
+      let thrown: unknown;
+      try {
+        outbox.pending(limit as number);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(OutboxOptionsError);
+      expect(thrown).toMatchObject({ code: 'SW_OUTBOX_OPTIONS', problems: [{ path: 'limit' }] });
     });
 
     it('refuses operations after close, and close twice is fine', async () => {

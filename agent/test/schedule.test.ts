@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { seededRandom } from '@speedwatch/shared';
 import type { Clock, SchedulerEvent, SchedulerOptions } from '../src/schedule/scheduler.js';
 import { DEFAULT_ABORT_GRACE_MS, Scheduler, systemClock } from '../src/schedule/scheduler.js';
+import { ScheduleOptionsError } from '../src/schedule/schedule-error.js';
 
 /**
  * A deterministic clock: timers wait in a priority queue ordered by due time, then by creation
@@ -188,17 +189,27 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (err
 
 describe('Scheduler', () => {
   describe('#constructor', () => {
-    it.each([
-      ['intervalMs', { intervalMs: 0 }],
-      ['intervalMs', { intervalMs: Number.NaN }],
-      ['runBoundMs', { runBoundMs: -1 }],
-      ['runBoundMs', { runBoundMs: 2 ** 31 }],
-      ['abortGraceMs', { abortGraceMs: Number.POSITIVE_INFINITY }],
-    ])('rejects %s out of range (%o) with a RangeError naming it', (name, bad) => {
-      const make = (): Scheduler =>
-        new Scheduler({ intervalMs: 1000, runBoundMs: 1000, clock: new FakeClock(), random: () => 0, run: async () => {}, ...bad });
-      expect(make).toThrow(RangeError);
-      expect(make).toThrow(name);
+    it.each<[string, Record<string, unknown>, string[]]>([
+      ['an interval of 0', { intervalMs: 0 }, ['intervalMs']],
+      ['an interval that is not a number', { intervalMs: Number.NaN }, ['intervalMs']],
+      ['a negative run bound', { runBoundMs: -1 }, ['runBoundMs']],
+      ['a run bound past the longest timer', { runBoundMs: 2 ** 31 }, ['runBoundMs']],
+      ['an endless abort grace', { abortGraceMs: Number.POSITIVE_INFINITY }, ['abortGraceMs']],
+      [
+        'everything wrong at once',
+        { intervalMs: '15m', runBoundMs: 0, abortGraceMs: -1, clock: {}, random: 0.5, run: undefined, onEvent: 'log', jitter: true },
+        ['jitter', 'intervalMs', 'runBoundMs', 'abortGraceMs', 'clock', 'random', 'run', 'onEvent'],
+      ],
+    ])('rejects %s with SW_SCHEDULE_OPTIONS naming each key', (_case, bad, paths) => {
+      let thrown: unknown;
+      try {
+        new Scheduler({ intervalMs: 1000, runBoundMs: 1000, clock: new FakeClock(), random: () => 0, run: async () => {}, ...bad } as SchedulerOptions);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(ScheduleOptionsError);
+      expect((thrown as ScheduleOptionsError).code).toBe('SW_SCHEDULE_OPTIONS');
+      expect((thrown as ScheduleOptionsError).problems.map((p) => p.path)).toEqual(paths);
     });
 
     it('accepts an abort grace of 0', () => {

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ValidationError } from '@speedwatch/shared';
+import type { Problem } from '@speedwatch/shared';
 import { describe, expect, it } from 'vitest';
 import { checkVerdictWindow } from '../src/alerts/alert-service.js';
 import { COLLECTOR_DEFAULTS, ConfigError, loadCollectorConfig } from '../src/config/collector-config.js';
@@ -13,7 +14,7 @@ function file(text: string): string {
   return path;
 }
 
-function problems(text: string): string[] {
+function problems(text: string): readonly Problem[] {
   try {
     loadCollectorConfig({ file: file(text) });
   } catch (err) {
@@ -64,22 +65,31 @@ describe('alerts configuration', () => {
   });
 
   it.each([
-    ['a webhook that is not an http(s) URL', 'alerts: { webhooks: [ftp://example.org/x] }', /^alerts\.webhooks\[0\]: expected an http:\/\/ or https:\/\/ URL/],
-    ['a webhook listed twice', 'alerts: { webhooks: [http://a.example/h, http://a.example/h] }', /^alerts\.webhooks\[1\]: the same URL as alerts\.webhooks\[0\]/],
-    ['an evaluation interval under a second', 'alerts: { evaluateInterval: 10ms }', /^alerts\.evaluateInterval: expected a duration from 1000 ms/],
-    ['an unknown rule', 'alerts: { for: { siteBelow: 1h } }', /^alerts\.for\.siteBelow: unknown field \(known fields: siteBelowTarget, groupBelowTarget/],
-    ['a negative for', 'alerts: { for: { agentSilent: -5 } }', /^alerts\.for\.agentSilent: expected a duration from 0 ms/],
-    ['no attempt at all', 'alerts: { delivery: { attempts: 0 } }', /^alerts\.delivery\.attempts: expected an integer >= 1 <= 20/],
-    ['a concurrency of 0', 'alerts: { delivery: { concurrency: 0 } }', /^alerts\.delivery\.concurrency: expected an integer >= 1/],
-    ['a longest backoff under the first', 'alerts: { delivery: { backoff: 10s, maxBackoff: 1s } }', /^alerts\.delivery\.maxBackoff: expected at least alerts\.delivery\.backoff/],
-    ['an unknown key', 'alerts: { webhook: http://a.example/h }', /^alerts\.webhook: unknown field \(known fields: webhooks, evaluateInterval/],
-  ])('refuses %s, naming the key', (_case, text, message) => {
-    expect(problems(text)).toEqual([expect.stringMatching(message)]);
+    ['a webhook that is not an http(s) URL', 'alerts: { webhooks: [ftp://example.org/x] }', ['alerts.webhooks[0]']],
+    ['a webhook listed twice', 'alerts: { webhooks: [http://a.example/h, http://b.example/h, http://a.example/h] }', ['alerts.webhooks[2]']],
+    ['an evaluation interval under a second', 'alerts: { evaluateInterval: 10ms }', ['alerts.evaluateInterval']],
+    ['an unknown rule', 'alerts: { for: { siteBelow: 1h } }', ['alerts.for.siteBelow']],
+    ['a negative for', 'alerts: { for: { agentSilent: -5 } }', ['alerts.for.agentSilent']],
+    ['no attempt at all', 'alerts: { delivery: { attempts: 0 } }', ['alerts.delivery.attempts']],
+    ['a concurrency of 0', 'alerts: { delivery: { concurrency: 0 } }', ['alerts.delivery.concurrency']],
+    ['a longest backoff under the first', 'alerts: { delivery: { backoff: 10s, maxBackoff: 1s } }', ['alerts.delivery.maxBackoff']],
+    ['an unknown key', 'alerts: { webhook: http://a.example/h }', ['alerts.webhook']],
+    ['a window the verdicts do not compute', 'alerts: { verdictWindow: 12h }', ['alerts.verdictWindow']],
+    [
+      'several mistakes at once',
+      'alerts: { webhooks: [ftp://x], for: { agentSilent: -5, siteBelow: 1h }, delivery: { attempts: 0, backoff: 10s, maxBackoff: 1s }, verdictWindow: 30d }',
+      ['alerts.webhooks[0]', 'alerts.for.siteBelow', 'alerts.for.agentSilent', 'alerts.delivery.attempts', 'alerts.delivery.maxBackoff'],
+    ],
+  ])('refuses %s, naming the key', (_case, text, paths) => {
+    const found = problems(text);
+    expect(found.map((p) => p.path)).toEqual(paths);
+    for (const problem of found) expect(problem.message.startsWith(`${problem.path}: `)).toBe(true);
   });
 
   it('does not echo a bad webhook URL whole (it may carry a secret)', () => {
     const [problem] = problems('alerts: { webhooks: ["hooks.example.org/services/T0/B0/very-secret-token"] }');
-    expect(problem).not.toContain('very-secret-token');
+    expect(problem?.path).toBe('alerts.webhooks[0]');
+    expect(problem?.message).not.toContain('very-secret-token');
   });
 
   describe('checkVerdictWindow', () => {

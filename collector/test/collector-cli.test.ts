@@ -1,6 +1,6 @@
-/** speedwatch-collector's agent identity and backup commands, as real child processes on a real file. */
+/** speedwatch-collector's agent identity, backup and check-config commands, as real child processes on real files. */
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,8 +12,13 @@ const exec = promisify(execFile);
 const BIN = new URL('../dist/src/bin/speedwatch-collector.js', import.meta.url).pathname;
 
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return cliWith({}, ...args);
+}
+
+/** Runs the CLI with `env` added to this process's environment; killed after 20 s. */
+async function cliWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args]);
+    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 20_000 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -99,5 +104,63 @@ describe('speedwatch-collector agents', () => {
     } finally {
       copy.close();
     }
+  });
+});
+
+describe('speedwatch-collector check-config', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sw-check-config-'));
+  const write = (name: string, text: string): string => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const db = join(dir, 'never', 'speedwatch.db');
+
+  it('prints a one-line summary and exits 0 for a valid file, opening no database', async () => {
+    const file = write('ok.yaml', `port: 9000\ndb: ${db}\nverdicts: { windows: [24h, 7d] }\nalerts: { webhooks: [http://127.0.0.1:9/hook] }\n`);
+    const { code, stdout, stderr } = await cli('check-config', file);
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+    expect(stdout.split('\n')).toEqual([`${file}: ok. Listening on http://127.0.0.1:9000; database ${db}; verdict windows 24h, 7d; 1 alert webhook; API open`, '']);
+    expect(existsSync(db)).toBe(false);
+  });
+
+  it('lists every problem with its key path at once and exits 1', async () => {
+    const file = write('bad.yaml', 'port: 70000\nverdicts:\n  windows: [24h, soon]\nalerts:\n  colour: red\n  delivery: { attempts: 0 }\n');
+    const { code, stdout, stderr } = await cli('check-config', file);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    const lines = stderr.trim().split('\n');
+    expect(lines[0]).toBe('speedwatch-collector: configuration is not valid:');
+    expect(lines.slice(1).map((line) => /^ {2}- ([^:]+):/.exec(line)?.[1])).toEqual(['port', 'verdicts.windows[1]', 'alerts.colour', 'alerts.delivery.attempts']);
+  });
+
+  it.each<[string, NodeJS.ProcessEnv, string[], string]>([
+    ['a flag', {}, ['--port', '70000'], 'port'],
+    ['an environment variable', { SPEEDWATCH_LOG_LEVEL: 'chatty' }, [], 'logLevel'],
+    ['a TLS flag without its pair', {}, ['--tls-cert', '/nonexistent/cert.pem'], 'tlsKeyFile'],
+  ])('applies %s as serve does', async (_case, env, flags, path) => {
+    const file = write('plain.yaml', 'port: 9000\n');
+    const { code, stderr } = await cliWith(env, 'check-config', file, ...flags);
+    expect(code).toBe(1);
+    expect(stderr).toContain(`\n  - ${path}: `);
+  });
+
+  it('names the file it cannot read', async () => {
+    const { code, stderr } = await cli('check-config', join(dir, 'missing.yaml'));
+    expect(code).toBe(1);
+    expect(stderr).toContain(`${join(dir, 'missing.yaml')}: cannot read (ENOENT)`);
+  });
+
+  it.each([[[]], [['a.yaml', 'b.yaml']], [['a.yaml', '--config', 'b.yaml']]])('refuses %j with the usage and exit 1', async (args) => {
+    const { code, stderr } = await cli('check-config', ...args);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/Usage: speedwatch-collector/);
+  });
+
+  it('is in the usage', async () => {
+    const { code, stdout } = await cli('--help');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^ {2}check-config FILE/m);
   });
 });

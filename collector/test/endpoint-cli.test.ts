@@ -113,6 +113,15 @@ describe('speedwatch-endpoint (CLI)', () => {
     expect(usage).toMatch(/^Usage: /);
   });
 
+  it('names every bad flag at once, on one line: form, range, pairing and limits across flags', async () => {
+    const args = ['--port', 'eighty', '--max-mbps', '0', '--tls-cert', 'cert.pem', '--header-timeout', '5m', '--request-timeout', '1m', '--log-level', 'loud'];
+    const finished = await within(run(args).exited, 10_000, 'a bad command');
+    expect(finished.code).toBe(1);
+    const first = finished.stderr.split('\n')[0] ?? '';
+    const named = first.replace(/^speedwatch-endpoint: /, '').split('; ').map((problem) => problem.split(':')[0]);
+    expect(named.sort()).toEqual(['--header-timeout', '--log-level', '--max-mbps', '--port', '--tls-key']);
+  });
+
   it('exits 1 with a logged SW_ENDPOINT_LISTEN error when the port is taken', async () => {
     const first = run(['--port', '0', '--log-level', 'silent']);
     const { url } = JSON.parse(await within(firstLine(first.child), 10_000, 'start-up')) as { url: string };

@@ -315,7 +315,7 @@ describe('startEndpoint', () => {
       const error = await startEndpoint({ port: -1, maxMbps: 0, maxConnections: 1.5 }).catch((err: unknown) => err);
       expect(error).toBeInstanceOf(EndpointOptionsError);
       expect((error as EndpointOptionsError).code).toBe('SW_ENDPOINT_OPTIONS');
-      expect((error as EndpointOptionsError).problems.map((p) => p.option).sort()).toEqual(['maxConnections', 'maxMbps', 'port']);
+      expect((error as EndpointOptionsError).problems.map((p) => p.path).sort()).toEqual(['maxConnections', 'maxMbps', 'port']);
     });
 
     it('rejects a port already in use with SW_ENDPOINT_LISTEN', async () => {

@@ -1,5 +1,6 @@
+import { parseAll } from '@speedwatch/shared';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_VERDICT_CONFIG, parseVerdictConfig } from '../src/verdict/verdict-config.js';
+import { DEFAULT_VERDICT_CONFIG, parseVerdictConfig, verdictConfigSchema } from '../src/verdict/verdict-config.js';
 
 const DAY = 86_400_000;
 
@@ -93,6 +94,27 @@ describe('parseVerdictConfig', () => {
       error = err;
     }
     expect(error).toMatchObject({ code: 'SW_VALIDATION', path });
+  });
+
+  it('lists every problem at once through its schema', () => {
+    const outcome = parseAll(
+      verdictConfigSchema,
+      {
+        targets: [{ technology: 'fixed', metric: 'download', minMbps: -1 }, { technology: 'fixed', metric: 'latency' }],
+        windows: ['soon', { name: '', ms: 0 }],
+        minTests: { agent: 0, colour: 1 },
+      },
+      'verdicts',
+    );
+    expect(outcome.problems.map((p) => p.path)).toEqual([
+      'verdicts.targets[0].minMbps',
+      'verdicts.targets[1].maxMs',
+      'verdicts.windows[0]',
+      'verdicts.windows[1].name',
+      'verdicts.windows[1].ms',
+      'verdicts.minTests.colour',
+      'verdicts.minTests.agent',
+    ]);
   });
 
   it('names paths from the root when given an empty path', () => {

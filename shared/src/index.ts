@@ -1,9 +1,11 @@
-export { SpeedwatchError, ValidationError, UsageError } from './errors/speedwatch-error.js';
-export { createLogger, isLogLevel, LOG_LEVELS } from './log/logger.js';
+export { describeProblems, freezeProblems, OptionsError, problemAt, SpeedwatchError, ValidationError, UsageError } from './errors/speedwatch-error.js';
+export type { Problem } from './errors/speedwatch-error.js';
+export { createLogger, isLogger, isLogLevel, LOG_LEVELS } from './log/logger.js';
 export type { Logger, LoggerOptions, LogLevel } from './log/logger.js';
-export { array, boolean, number, object, oneOf, optional, string } from './validate/schema.js';
-export { durationMs, parseAll, sizeBytes } from './validate/unit-schemas.js';
-export type { NumberRule, ObjectSchema, OptionalSchema, Schema, StringRule } from './validate/schema.js';
+export { array, boolean, custom, keyPath, number, object, oneOf, optional, parseAll, refine, select, string, transform } from './validate/schema.js';
+export { durationMs, sizeBytes } from './validate/unit-schemas.js';
+export { deepFreeze } from './validate/deep-freeze.js';
+export type { Check, DeepPartial, NumberRule, ObjectSchema, OptionalSchema, ParseAllResult, Report, Schema, StringRule } from './validate/schema.js';
 export { BITS_PER_MBPS, MIB, bytesFromMbps, mbpsFromBytes, round } from './units/units.js';
 export { DURATION_EXPECTED, SIZE_EXPECTED, parseDurationMs, parseSizeBytes } from './units/parse.js';
 export { RECEIVED_BYTES_HEADER } from './protocol/endpoint-protocol.js';

@@ -1,25 +1,30 @@
 /**
  * The agent daemon's configuration file (YAML or JSON), validated once at start. Every problem
- * is reported with its key; secrets (the token) may come from a file or the environment
+ * is listed at once with its key, in one AgentConfigError: the schema's, and those of the files
+ * the config names. Secrets (the token) may come from a file or the environment
  * (SPEEDWATCH_AGENT_TOKEN, SPEEDWATCH_AGENT_TOKEN_FILE), which override the file.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { LogLevel, Site } from '@speedwatch/shared';
+import type { LogLevel, Problem, Site } from '@speedwatch/shared';
 import {
   array,
+  deepFreeze,
   durationMs,
   LOG_LEVELS,
   number,
   object,
   oneOf,
   optional,
+  OptionsError,
   parseAll,
+  problemAt,
+  refine,
   siteSchema,
   sizeBytes,
-  SpeedwatchError,
   string,
+  ValidationError,
 } from '@speedwatch/shared';
 import type { Endpoint } from '../measure/endpoints.js';
 import { endpointFromBaseUrl, endpointsFromServerList } from '../measure/endpoints.js';
@@ -54,50 +59,17 @@ export interface AgentConfig {
   logLevel: LogLevel;
 }
 
-export class AgentConfigError extends SpeedwatchError {
-  readonly problems: string[];
-
-  constructor(file: string, problems: string[]) {
-    super('SW_AGENT_CONFIG', `${file}: configuration is not valid:\n  - ${problems.join('\n  - ')}`);
+/** The config file is not usable; `problems` lists every problem, each with its key path. */
+export class AgentConfigError extends OptionsError {
+  constructor(file: string, problems: readonly Problem[]) {
+    super('SW_AGENT_CONFIG', `${file}: configuration is not valid`, problems);
     this.name = 'AgentConfigError';
-    this.problems = problems;
   }
 }
 
 const wsUrl = string({ pattern: /^wss?:\/\/[^\s/]+(\/\S*)?$/, patternName: 'a ws:// or wss:// URL, like ws://collector.example:8600/v1/agents' });
 const httpUrl = string({ pattern: /^https?:\/\/[^\s/]+(\/\S*)?$/, patternName: 'an http:// or https:// URL' });
 const path = string({ minLength: 1, maxLength: 4096 });
-
-const fileSchema = object({
-  collector: object({
-    url: wsUrl,
-    token: optional(string({ minLength: 8, maxLength: 512 })),
-    tokenFile: optional(path),
-    caFile: optional(path),
-  }),
-  site: siteSchema,
-  // Seconds are allowed for labs and tests; a fleet should keep minutes (default 15 min).
-  schedule: optional(object({ interval: optional(durationMs(1000, 86_400_000)) })),
-  endpoints: object({
-    urls: optional(array(httpUrl, { minItems: 1, maxItems: 100 })),
-    serverFile: optional(path),
-    server: optional(string({ minLength: 1, maxLength: 200 })),
-    caFile: optional(path),
-  }),
-  test: optional(
-    object({
-      tests: optional(array(oneOf(TEST_NAMES), { minItems: 1, maxItems: 3 })),
-      duration: optional(durationMs(1000, 600_000)),
-      warmup: optional(durationMs(0, 600_000)),
-      streams: optional(number({ min: 1, max: 32, integer: true })),
-      latencyCount: optional(number({ min: 1, max: 1000, integer: true })),
-    }),
-  ),
-  dataDir: path,
-  // The outbox keeps its live records in memory too: a Pi's RAM bounds it.
-  outbox: optional(object({ maxBytes: optional(sizeBytes(1024 * 1024, 256 * 1024 * 1024)) })),
-  logLevel: optional(oneOf(Object.keys(LOG_LEVELS) as LogLevel[])),
-});
 
 export const AGENT_DEFAULTS = Object.freeze({
   intervalMs: 15 * 60_000,
@@ -108,76 +80,149 @@ export const AGENT_DEFAULTS = Object.freeze({
   outboxMaxBytes: 64 * 1024 * 1024,
 });
 
-/** Reads and validates `file`. Relative paths in it are taken from the file's directory. */
+const fileSchema = object({
+  collector: refine(
+    object({
+      url: wsUrl,
+      token: optional(string({ minLength: 8, maxLength: 512 })),
+      tokenFile: optional(path),
+      caFile: optional(path),
+    }),
+    ['token', 'tokenFile'],
+    (collector, report) => {
+      if (collector.token !== undefined && collector.tokenFile !== undefined) report('tokenFile', 'token or tokenFile', 'give collector.token or collector.tokenFile, not both');
+    },
+  ),
+  site: refine(siteSchema, ['lat', 'lon'], (site, report) => {
+    if ((site.lat === undefined) !== (site.lon === undefined)) report(site.lat === undefined ? 'lat' : 'lon', 'lat and lon together', 'give both site.lat and site.lon, or neither');
+  }),
+  // Seconds are allowed for labs and tests; a fleet should keep minutes (default 15 min).
+  schedule: optional(object({ interval: optional(durationMs(1000, 86_400_000)) })),
+  endpoints: refine(
+    object({
+      urls: optional(array(httpUrl, { minItems: 1, maxItems: 100 })),
+      serverFile: optional(path),
+      server: optional(string({ minLength: 1, maxLength: 200 })),
+      caFile: optional(path),
+    }),
+    ['urls', 'serverFile', 'server'],
+    (endpoints, report) => {
+      if ((endpoints.urls === undefined) === (endpoints.serverFile === undefined)) report('', 'exactly one of endpoints.urls or endpoints.serverFile', 'give exactly one of endpoints.urls or endpoints.serverFile');
+      if (endpoints.server !== undefined && endpoints.serverFile === undefined) report('server', 'endpoints.serverFile beside it', 'only with endpoints.serverFile');
+    },
+  ),
+  test: optional(
+    refine(
+      object({
+        tests: optional(array(oneOf(TEST_NAMES), { minItems: 1, maxItems: 3 })),
+        duration: optional(durationMs(1000, 600_000)),
+        warmup: optional(durationMs(0, 600_000)),
+        streams: optional(number({ min: 1, max: 32, integer: true })),
+        latencyCount: optional(number({ min: 1, max: 1000, integer: true })),
+      }),
+      ['duration', 'warmup'],
+      (test, report) => {
+        const durationMs = test.duration ?? AGENT_DEFAULTS.durationMs;
+        if ((test.warmup ?? defaultWarmupMs(durationMs)) >= durationMs) report('warmup', `shorter than test.duration (${durationMs} ms)`, 'must be shorter than test.duration');
+      },
+    ),
+  ),
+  dataDir: path,
+  // The outbox keeps its live records in memory too: a Pi's RAM bounds it.
+  outbox: optional(object({ maxBytes: optional(sizeBytes(1024 * 1024, 256 * 1024 * 1024)) })),
+  logLevel: optional(oneOf(Object.keys(LOG_LEVELS) as LogLevel[])),
+});
+
+/** A quarter of the test, at most the default warm-up. */
+function defaultWarmupMs(durationMs: number): number {
+  return Math.min(AGENT_DEFAULTS.warmupMs, durationMs / 4);
+}
+
+/** Reads and validates `file`. Relative paths in it are taken from the file's directory. Throws AgentConfigError listing every problem. */
 export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = {}): Readonly<AgentConfig> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new AgentConfigError(file, [`cannot read the file (${(err as { code?: string }).code ?? String(err)})`]);
+    throw new AgentConfigError(file, [problemAt('', `cannot read the file (${(err as { code?: string }).code ?? String(err)})`)]);
   }
   let raw: unknown;
   try {
     raw = parseYaml(text);
   } catch (err) {
-    throw new AgentConfigError(file, [`not valid YAML or JSON: ${err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err)}`]);
+    throw new AgentConfigError(file, [problemAt('', `not valid YAML or JSON: ${err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err)}`)]);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AgentConfigError(file, ['expected a mapping of keys at the top']);
-  const { value, problems } = parseAll(fileSchema, raw as Record<string, unknown>);
-  if (value === undefined) throw new AgentConfigError(file, problems);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AgentConfigError(file, [problemAt('', 'expected a mapping of keys at the top')]);
 
+  // The files named by keys that are valid are read even when other keys are not, so that one
+  // run lists every problem.
+  const { value, partial, problems: schemaProblems } = parseAll(fileSchema, raw);
+  const problems: Problem[] = [...schemaProblems];
+  /** True when a problem is at `key` or inside it. */
+  const bad = (key: string): boolean => problems.some((p) => p.path === key || p.path.startsWith(`${key}.`) || p.path.startsWith(`${key}[`));
   const base = dirname(resolve(file));
   const at = (p: string): string => resolve(base, p);
-  const more: string[] = [];
+  const readError = (err: unknown): string => (err as { code?: string }).code ?? String(err);
   const readSecret = (key: string, p: string): string | undefined => {
     try {
       const secret = readFileSync(at(p), 'utf8').trim();
-      if (secret.length < 8) more.push(`${key}: ${p} holds no token`);
+      if (secret.length < 8) problems.push(problemAt(key, `${p} holds no token`));
       return secret;
     } catch (err) {
-      more.push(`${key}: cannot read ${p} (${(err as { code?: string }).code ?? String(err)})`);
+      problems.push(problemAt(key, `cannot read ${p} (${readError(err)})`));
       return undefined;
     }
   };
-  let token = value.collector.token;
-  if (value.collector.tokenFile !== undefined) {
-    if (token !== undefined) more.push('collector.token, collector.tokenFile: give one or the other');
-    token = readSecret('collector.tokenFile', value.collector.tokenFile);
-  }
+  const collector = partial?.collector;
+  let token = collector?.token;
+  if (collector?.tokenFile !== undefined) token = readSecret('collector.tokenFile', collector.tokenFile);
   const envFile = env['SPEEDWATCH_AGENT_TOKEN_FILE'];
   if (envFile !== undefined && envFile !== '') token = readSecret('SPEEDWATCH_AGENT_TOKEN_FILE', envFile);
   const envToken = env['SPEEDWATCH_AGENT_TOKEN'];
   if (envToken !== undefined && envToken !== '') token = envToken;
-  if (token === undefined) more.push('collector.token: required (or collector.tokenFile, or SPEEDWATCH_AGENT_TOKEN)');
+  // A token given but not usable is reported where it was given, not again as missing.
+  if (token === undefined && !bad('collector') && !bad('SPEEDWATCH_AGENT_TOKEN_FILE')) {
+    problems.push(problemAt('collector.token', 'required (or collector.tokenFile, or SPEEDWATCH_AGENT_TOKEN)'));
+  }
 
   let ca: string | undefined;
-  if (value.collector.caFile !== undefined) {
+  if (collector?.caFile !== undefined) {
     try {
-      ca = readFileSync(at(value.collector.caFile), 'utf8');
+      ca = readFileSync(at(collector.caFile), 'utf8');
     } catch (err) {
-      more.push(`collector.caFile: cannot read ${value.collector.caFile} (${(err as { code?: string }).code ?? String(err)})`);
+      problems.push(problemAt('collector.caFile', `cannot read ${collector.caFile} (${readError(err)})`));
     }
   }
-  const { urls, serverFile, server, caFile } = value.endpoints;
-  if ((urls === undefined) === (serverFile === undefined)) more.push('endpoints: give exactly one of endpoints.urls or endpoints.serverFile');
-  if (server !== undefined && serverFile === undefined) more.push('endpoints.server: only with endpoints.serverFile');
+  const endpoints = bad('endpoints') ? undefined : partial?.endpoints;
   let resolved: Endpoint[] = [];
-  try {
-    if (urls !== undefined) resolved = urls.map((u, i) => endpointFromBaseUrl(u, urls.length > 1 ? u : undefined, `endpoints.urls[${i}]`));
-    if (serverFile !== undefined) resolved = endpointsFromServerList(JSON.parse(readFileSync(at(serverFile), 'utf8')), `endpoints.serverFile (${serverFile})`);
-    if (server !== undefined && !resolved.some((e) => e.name === server)) more.push(`endpoints.server: ${JSON.stringify(server)} is not in ${serverFile ?? 'the list'}`);
-  } catch (err) {
-    more.push(err instanceof Error ? err.message : String(err));
+  const givenUrls = endpoints?.urls;
+  givenUrls?.forEach((u, i) => {
+    try {
+      resolved.push(endpointFromBaseUrl(u, givenUrls.length > 1 ? u : undefined, `endpoints.urls[${i}]`));
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      problems.push(err);
+    }
+  });
+  const givenServerFile = endpoints?.serverFile;
+  if (givenServerFile !== undefined) {
+    try {
+      resolved = endpointsFromServerList(JSON.parse(readFileSync(at(givenServerFile), 'utf8')), `endpoints.serverFile (${givenServerFile})`);
+      const server = endpoints?.server;
+      if (server !== undefined && !resolved.some((e) => e.name === server)) problems.push(problemAt('endpoints.server', `${JSON.stringify(server)} is not in ${givenServerFile}`));
+    } catch (err) {
+      if (err instanceof ValidationError) problems.push(err);
+      else problems.push(problemAt('endpoints.serverFile', `cannot read ${givenServerFile} as a server list: ${err instanceof SyntaxError ? 'not JSON' : readError(err)}`));
+    }
   }
+  if (value === undefined || problems.length > 0) throw new AgentConfigError(file, problems);
+  const { urls, serverFile, server, caFile } = value.endpoints;
   const durationMsValue = value.test?.duration ?? AGENT_DEFAULTS.durationMs;
-  const warmupMsValue = value.test?.warmup ?? Math.min(AGENT_DEFAULTS.warmupMs, durationMsValue / 4);
-  if (warmupMsValue >= durationMsValue) more.push('test.warmup: must be shorter than test.duration');
-  if (value.site.lat === undefined !== (value.site.lon === undefined)) more.push('site.lat, site.lon: give both or neither');
-  if (more.length > 0) throw new AgentConfigError(file, more);
+  const warmupMsValue = value.test?.warmup ?? defaultWarmupMs(durationMsValue);
 
   const url = new URL(value.collector.url);
   if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/agents';
-  return Object.freeze({
+  return deepFreeze({
     collector: { url: url.href, token: token as string, ...(ca === undefined ? {} : { ca }) },
     site: value.site,
     schedule: { intervalMs: value.schedule?.interval ?? AGENT_DEFAULTS.intervalMs },

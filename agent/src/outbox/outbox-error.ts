@@ -1,4 +1,5 @@
-import { SpeedwatchError } from '@speedwatch/shared';
+import { describeProblems, freezeProblems, SpeedwatchError } from '@speedwatch/shared';
+import type { Problem } from '@speedwatch/shared';
 
 /** Codes the outbox raises; each is documented in docs/errors.md. */
 export const OUTBOX_ERROR_CODES = {
@@ -19,5 +20,16 @@ export class OutboxError extends SpeedwatchError {
   constructor(code: OutboxErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.name = 'OutboxError';
+  }
+}
+
+/** Outbox options, or an argument such as `pending(limit)`, out of range: `problems` lists every one with its key. */
+export class OutboxOptionsError extends OutboxError {
+  readonly problems: readonly Problem[];
+
+  constructor(problems: readonly Problem[], heading = 'outbox options are not valid') {
+    super('SW_OUTBOX_OPTIONS', describeProblems(heading, problems));
+    this.name = 'OutboxOptionsError';
+    this.problems = freezeProblems(problems);
   }
 }

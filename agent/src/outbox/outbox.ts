@@ -24,11 +24,11 @@
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { createLogger, parseMeasurementResult } from '@speedwatch/shared';
-import type { Logger, MeasurementResult } from '@speedwatch/shared';
+import { boolean, createLogger, custom, isLogger, number, object, optional, parseAll, parseMeasurementResult, string } from '@speedwatch/shared';
+import type { Logger, MeasurementResult, Schema } from '@speedwatch/shared';
 import { DeadLetterFile } from './dead-letter.js';
 import { describeError, syncDirectory, writeFully } from './durable-fs.js';
-import { OutboxError } from './outbox-error.js';
+import { OutboxError, OutboxOptionsError } from './outbox-error.js';
 import { FORMAT_VERSION, FRAME_HEADER_BYTES, FrameScanner, MAX_PAYLOAD_BYTES, encodeFrame, framePayload, parseRecord } from './record-format.js';
 import type { LogRecord } from './record-format.js';
 
@@ -133,8 +133,9 @@ export class Outbox {
 
   /**
    * Creates the directory if needed and recovers the log. A torn or corrupt tail is cut off
-   * with a warning, never thrown. Throws OutboxError SW_OUTBOX_OPTIONS, SW_OUTBOX_OPEN (the
-   * directory or log cannot be created, read or truncated) or SW_OUTBOX_VERSION.
+   * with a warning, never thrown. Throws OutboxError SW_OUTBOX_OPTIONS (an OutboxOptionsError
+   * listing every bad option), SW_OUTBOX_OPEN (the directory or log cannot be created, read or
+   * truncated) or SW_OUTBOX_VERSION.
    */
   static async open(options: OutboxOptions): Promise<Outbox> {
     const settings = resolveOptions(options);
@@ -200,12 +201,16 @@ export class Outbox {
   }
 
   /**
-   * Up to `limit` pending results (default all), oldest first, in append order. Each call
-   * parses fresh objects from the stored records, so pass a batch-sized limit.
+   * Up to `limit` pending results (a whole number; default all), oldest first, in append order.
+   * Each call parses fresh objects from the stored records, so pass a batch-sized limit.
+   * Throws OutboxOptionsError (SW_OUTBOX_OPTIONS) for a limit that is not a count.
    */
   pending(limit?: number): MeasurementResult[] {
+    if (limit !== undefined) {
+      const { problems } = parseAll(pendingLimitSchema, limit, 'limit');
+      if (problems.length > 0) throw new OutboxOptionsError(problems, 'Outbox.pending(limit) is not valid');
+    }
     const max = limit ?? Infinity;
-    if (!(max >= 0)) throw new OutboxError('SW_OUTBOX_OPTIONS', `pending(limit): limit must be a number >= 0, got ${String(limit)}`);
     const out: MeasurementResult[] = [];
     for (const frame of this.live.values()) {
       if (out.length >= max) break;
@@ -562,25 +567,32 @@ function resultOf(frame: Buffer): MeasurementResult {
   return (JSON.parse(framePayload(frame).toString('utf8')) as { r: MeasurementResult }).r;
 }
 
-function resolveOptions(options: OutboxOptions): Settings {
-  const problems: string[] = [];
-  const size = (key: 'maxBytes' | 'compactMinBytes', value: number | undefined, fallback: number, min: number): number => {
-    if (value == null) return fallback;
-    if (!Number.isSafeInteger(value) || value < min) problems.push(`${key} must be an integer >= ${min} (bytes), got ${String(value)}`);
-    return value;
-  };
-  const maxBytes = size('maxBytes', options.maxBytes, 64 * MIB, 1);
-  const compactMinBytes = size('compactMinBytes', options.compactMinBytes, MIB, 0);
-  if (typeof options.dir !== 'string' || options.dir === '') problems.push('dir must be a non-empty path');
-  if (problems.length > 0) throw new OutboxError('SW_OUTBOX_OPTIONS', `outbox options: ${problems.join('; ')}`);
+const bytes = (min: number): Schema<number> => number({ integer: true, min, max: Number.MAX_SAFE_INTEGER });
+
+const optionsSchema = object({
+  dir: string({ minLength: 1, maxLength: 4096 }),
+  maxBytes: optional(bytes(1)),
+  compactMinBytes: optional(bytes(0)),
+  logger: optional(custom('a logger with debug, info, warn, error and child', isLogger)),
+  fsyncDir: optional(boolean()),
+  now: optional(custom('a function returning milliseconds', (value): value is () => number => typeof value === 'function')),
+});
+
+/** A count of results; absent means all. */
+const pendingLimitSchema = number({ integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+
+/** Throws OutboxOptionsError listing every option out of range. */
+function resolveOptions(input: OutboxOptions): Readonly<Settings> {
+  const { value: options, problems } = parseAll(optionsSchema, input);
+  if (options === undefined) throw new OutboxOptionsError(problems);
   const dir = path.resolve(options.dir);
-  return {
+  return Object.freeze({
     dir,
     logPath: path.join(dir, LOG_FILE),
     tmpPath: path.join(dir, `${LOG_FILE}.tmp`),
-    maxBytes,
-    compactMinBytes,
+    maxBytes: options.maxBytes ?? 64 * MIB,
+    compactMinBytes: options.compactMinBytes ?? MIB,
     fsyncDir: options.fsyncDir ?? true,
     now: options.now ?? Date.now,
-  };
+  });
 }

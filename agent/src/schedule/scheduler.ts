@@ -21,10 +21,16 @@
  *   starts after it, and calling it again returns the same promise.
  * - A run that throws or rejects is reported (`failed` event with the error as `err`) and the
  *   schedule goes on.
+ * - Options are checked at construction: every one out of range is listed in one
+ *   ScheduleOptionsError (SW_SCHEDULE_OPTIONS).
  * - Times are milliseconds on the clock's timeline. `systemClock` is monotonic
  *   (`performance.now()`), not wall-clock time: a Raspberry Pi has no real-time clock and
  *   steps its wall clock at NTP sync, which must not skip or bunch up tests.
  */
+
+import { custom, number, object, optional, parseAll } from '@speedwatch/shared';
+import type { Schema } from '@speedwatch/shared';
+import { ScheduleOptionsError } from './schedule-error.js';
 
 /** Time and timers, injected so that tests can run the schedule on a fake clock. */
 export interface Clock {
@@ -110,6 +116,21 @@ export const DEFAULT_ABORT_GRACE_MS = 5_000;
 /** Node's longest timer; a longer delay would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+const isFunction = (value: unknown): value is (...args: never[]) => unknown => typeof value === 'function';
+const fn = (expected: string): Schema<(...args: never[]) => unknown> => custom(expected, isFunction);
+
+const optionsSchema = object({
+  intervalMs: number({ greaterThan: 0, max: MAX_TIMER_MS }),
+  runBoundMs: number({ greaterThan: 0, max: MAX_TIMER_MS }),
+  abortGraceMs: optional(number({ min: 0, max: MAX_TIMER_MS })),
+  clock: custom('a clock with now, setTimeout and clearTimeout', (value): value is Clock =>
+    typeof value === 'object' && value !== null && ['now', 'setTimeout', 'clearTimeout'].every((name) => isFunction((value as Record<string, unknown>)[name])),
+  ),
+  random: fn('a function returning a number in [0, 1)'),
+  run: fn('a function returning a promise'),
+  onEvent: optional(fn('a function')),
+});
+
 interface ActiveRun {
   readonly slot: number;
   readonly startedAt: number;
@@ -139,16 +160,11 @@ export class Scheduler {
   #current: ActiveRun | undefined;
   #stopped: Promise<void> | undefined;
 
-  /** @throws RangeError naming every option out of range. */
+  /** @throws ScheduleOptionsError (SW_SCHEDULE_OPTIONS) listing every option out of range or of the wrong type. */
   constructor(o: SchedulerOptions) {
-    const abortGraceMs = o.abortGraceMs ?? DEFAULT_ABORT_GRACE_MS;
-    const problems = [
-      checkMs('intervalMs', o.intervalMs, false),
-      checkMs('runBoundMs', o.runBoundMs, false),
-      checkMs('abortGraceMs', abortGraceMs, true),
-    ].filter((p) => p !== undefined);
-    if (problems.length > 0) throw new RangeError(`invalid scheduler options: ${problems.join('; ')}`);
-    this.#o = { ...o, abortGraceMs };
+    const { problems } = parseAll(optionsSchema, o);
+    if (problems.length > 0) throw new ScheduleOptionsError(problems);
+    this.#o = Object.freeze({ ...o, abortGraceMs: o.abortGraceMs ?? DEFAULT_ABORT_GRACE_MS });
   }
 
   /** True from `start()` until `stop()` is called. */
@@ -306,9 +322,4 @@ export class Scheduler {
       });
     }
   }
-}
-
-function checkMs(name: string, value: number, zeroAllowed: boolean): string | undefined {
-  const ok = Number.isFinite(value) && (zeroAllowed ? value >= 0 : value > 0) && value <= MAX_TIMER_MS;
-  return ok ? undefined : `${name} must be a number of milliseconds ${zeroAllowed ? 'from 0' : 'above 0'} up to ${MAX_TIMER_MS}, got ${String(value)}`;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * speedwatch-collector: process-level wiring (argv, env, signals, exit codes) for `serve`,
- * agent identity (`agents add|list|revoke|rotate`) and `backup`.
+ * `check-config`, agent identity (`agents add|list|revoke|rotate`) and `backup`.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -10,13 +10,10 @@ import type { Site } from '@speedwatch/shared';
 import { createLogger, SpeedwatchError, siteSchema, UsageError, ValidationError } from '@speedwatch/shared';
 import type { CollectorConfig, ConfigOverrides } from '../config/collector-config.js';
 import { ConfigError, loadCollectorConfig } from '../config/collector-config.js';
-import { checkVerdictWindow } from '../alerts/alert-service.js';
 import { hashToken, newToken } from '../ingest/tokens.js';
 import { WorkerMaintenance } from '../maintenance/worker-maintenance.js';
 import { startCollector } from '../server/collector-server.js';
 import { openStore } from '../store/sqlite-store.js';
-import { resolveVerdictConfig } from '../verdict/verdict-config.js';
-import type { VerdictConfig } from '../verdict/verdict-config.js';
 import { WorkerStoreWriter } from '../writer/worker-store-writer.js';
 
 const USAGE = `Usage: speedwatch-collector <command> [options]
@@ -26,6 +23,9 @@ Commands:
         run the collector: agents' WebSocket at /v1/agents, the API at /api/v1, /metrics
         (default 127.0.0.1:8600, database ./data/speedwatch.db; with a PEM certificate and key,
         https and wss only)
+  check-config FILE [--db PATH] [--host H] [--port N] [--log-level L] [--tls-cert FILE --tls-key FILE]
+        validate a config file, with the environment and flags applied as serve applies them, and
+        list every problem (exit 1), or print a one-line summary (exit 0); opens no database
   agents add --db PATH --id ID --name NAME --site-kind office|school|clinic|other
              --technology fixed|mobile [--isp ISP] [--area "province/district/commune"] [--lat N --lon N]
         create an agent and print its token (the only line on stdout; only its hash is stored)
@@ -34,8 +34,8 @@ Commands:
   agents rotate ID --db PATH           give an agent a new token (printed) and invalidate the old one
   backup --db PATH --out FILE          online backup of the database to FILE
 
-Environment: SPEEDWATCH_DB, SPEEDWATCH_HOST, SPEEDWATCH_PORT, SPEEDWATCH_READ_TOKEN, SPEEDWATCH_LOG_LEVEL
-override the config file; flags override both.`;
+Environment: SPEEDWATCH_DB, SPEEDWATCH_HOST, SPEEDWATCH_PORT, SPEEDWATCH_READ_TOKEN, SPEEDWATCH_LOG_LEVEL,
+SPEEDWATCH_TLS_CERT_FILE, SPEEDWATCH_TLS_KEY_FILE override the config file; flags override both.`;
 
 /** Runs parseArgs, turning its errors into UsageError (one line, then the usage). */
 function args<T>(parse: () => T): T {
@@ -51,23 +51,18 @@ function needDb(db: unknown): string {
   return db;
 }
 
-async function serve(argv: string[]): Promise<number> {
-  const { values } = args(() =>
-    parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        config: { type: 'string' },
-        db: { type: 'string' },
-        host: { type: 'string' },
-        port: { type: 'string' },
-        'log-level': { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-      },
-    }),
-  );
-  const flags: ConfigOverrides = {
+/** The flags that override the config file's keys, for serve and check-config alike. */
+const OVERRIDE_FLAGS = {
+  db: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'log-level': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+} as const;
+
+function overrides(values: { [K in keyof typeof OVERRIDE_FLAGS]?: string | undefined }): ConfigOverrides {
+  return {
     db: values.db,
     host: values.host,
     port: values.port,
@@ -75,27 +70,41 @@ async function serve(argv: string[]): Promise<number> {
     tlsCertFile: values['tls-cert'],
     tlsKeyFile: values['tls-key'],
   };
-  let config: Readonly<CollectorConfig>;
+}
+
+/** The configuration from `file`, the environment and the flags; undefined once its problems are printed. */
+function loadConfig(file: string | undefined, flags: ConfigOverrides): Readonly<CollectorConfig> | undefined {
   try {
-    config = loadCollectorConfig({ ...(values.config === undefined ? {} : { file: values.config }), env: process.env, flags });
+    return loadCollectorConfig({ ...(file === undefined ? {} : { file }), env: process.env, flags });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`speedwatch-collector: ${err.message}\n`);
-      return 1;
+      return undefined;
     }
     throw err;
   }
-  let verdictConfig: VerdictConfig;
-  try {
-    verdictConfig = resolveVerdictConfig(config.verdicts);
-    checkVerdictWindow(config.alerts, verdictConfig.windows.map((w) => w.name));
-  } catch (err) {
-    if (err instanceof ValidationError) {
-      process.stderr.write(`speedwatch-collector: ${new ConfigError([err.message]).message}\n`);
-      return 1;
-    }
-    throw err;
-  }
+}
+
+async function checkConfig(argv: string[]): Promise<number> {
+  const { values, positionals } = args(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: OVERRIDE_FLAGS }));
+  const [file, extra] = positionals;
+  if (file === undefined || extra !== undefined) throw new UsageError('check-config takes exactly one FILE');
+  const config = loadConfig(file, overrides(values));
+  if (config === undefined) return 1;
+  const scheme = config.tls === undefined ? 'http' : 'https';
+  const webhooks = config.alerts.webhooks.length;
+  process.stdout.write(
+    `${file}: ok. Listening on ${scheme}://${config.host}:${config.port}; database ${config.db}; ` +
+      `verdict windows ${config.verdicts.windows.map((w) => w.name).join(', ')}; ` +
+      `${webhooks} alert webhook${webhooks === 1 ? '' : 's'}; API ${config.readToken === undefined ? 'open' : 'behind the read token'}\n`,
+  );
+  return 0;
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const { values } = args(() => parseArgs({ args: argv, strict: true, options: { config: { type: 'string' }, ...OVERRIDE_FLAGS } }));
+  const config = loadConfig(values.config, overrides(values));
+  if (config === undefined) return 1;
   const logger = createLogger({ level: config.logLevel });
   mkdirSync(dirname(config.db), { recursive: true });
   const storeOptions = { retentionDays: config.retentionDays };
@@ -109,9 +118,9 @@ async function serve(argv: string[]): Promise<number> {
   try {
     const writer = await WorkerStoreWriter.open(config.db, storeOptions, logger.child({ component: 'writer' }));
     opened.push(writer);
-    const maintenance = await WorkerMaintenance.open(config.db, storeOptions, verdictConfig, logger.child({ component: 'maintenance' }));
+    const maintenance = await WorkerMaintenance.open(config.db, storeOptions, config.verdicts, logger.child({ component: 'maintenance' }));
     opened.push(maintenance);
-    collector = await startCollector(config, { store, logger, verdictConfig, writer, maintenance });
+    collector = await startCollector(config, { store, logger, writer, maintenance });
   } catch (err) {
     await release();
     throw err;
@@ -265,6 +274,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return serve(rest);
+    case 'check-config':
+      return checkConfig(rest);
     case 'agents':
       return agents(rest);
     case 'backup':

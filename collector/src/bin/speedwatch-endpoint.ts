@@ -6,49 +6,86 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DURATION_EXPECTED, SIZE_EXPECTED, UsageError, createLogger, isLogLevel, LOG_LEVELS, parseDurationMs, parseSizeBytes } from '@speedwatch/shared';
-import type { LogLevel } from '@speedwatch/shared';
+import {
+  DURATION_EXPECTED,
+  SIZE_EXPECTED,
+  UsageError,
+  ValidationError,
+  createLogger,
+  LOG_LEVELS,
+  object,
+  oneOf,
+  optional,
+  parseAll,
+  parseDurationMs,
+  parseSizeBytes,
+  problemAt,
+  refine,
+  string,
+} from '@speedwatch/shared';
+import type { LogLevel, OptionalSchema, Problem, Schema } from '@speedwatch/shared';
 import { EndpointOptionsError } from '../endpoint/endpoint-error.js';
-import { ENDPOINT_DEFAULTS } from '../endpoint/options.js';
+import { ENDPOINT_DEFAULTS, resolveEndpointOptions } from '../endpoint/options.js';
 import type { EndpointOptions } from '../endpoint/options.js';
 import { startEndpoint } from '../endpoint/server.js';
 import type { RunningEndpoint } from '../endpoint/server.js';
 
 const NAME = 'speedwatch-endpoint';
 
-type Parser = (text: string) => number | undefined;
-
 interface FlagSpec {
   /** The EndpointOptions key the flag sets; absent for flags the CLI handles itself. */
   key?: keyof EndpointOptions;
   value: string;
   description: string;
-  parse?: Parser;
-  expected?: string;
+  /** Turns the flag's text into the option's value: its form only, the option's limits are checked as options. */
+  text: Schema<unknown>;
 }
 
-const integer =
-  (min: number): Parser =>
-  (text) =>
-    /^[0-9]+$/.test(text) && Number(text) >= min ? Number(text) : undefined;
-const positiveNumber: Parser = (text) => (/^[0-9]+(\.[0-9]+)?$/.test(text) && Number(text) > 0 ? Number(text) : undefined);
+/** A schema for flag text that `parse` turns into a number (undefined: not of that form). */
+function textOf(expected: string, parse: (text: string) => number | undefined): Schema<number> {
+  return {
+    expected,
+    parse(value, path = '') {
+      const parsed = typeof value === 'string' ? parse(value) : undefined;
+      if (parsed === undefined) throw new ValidationError(path, `${expected}, got ${JSON.stringify(value)}`);
+      return parsed;
+    },
+  };
+}
+
+const anyText = string();
+const wholeNumber = textOf('a whole number', (text) => (/^[0-9]+$/.test(text) ? Number(text) : undefined));
+const decimal = textOf('a number', (text) => (/^[0-9]+(\.[0-9]+)?$/.test(text) ? Number(text) : undefined));
+const duration = textOf(DURATION_EXPECTED, parseDurationMs);
+const size = textOf(SIZE_EXPECTED, parseSizeBytes);
 
 /** Every flag, in the order --help lists them. */
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
-  host: { key: 'host', value: 'ADDR', description: `address to bind (default ${ENDPOINT_DEFAULTS.host})` },
-  port: { key: 'port', value: 'N', description: `TCP port, 0 for any free one (default ${ENDPOINT_DEFAULTS.port})`, parse: integer(0), expected: 'an integer from 0 to 65535' },
-  'max-mbps': { key: 'maxMbps', value: 'MBPS', description: 'cap payload rate per direction for the whole server, in Mbps (default: unpaced)', parse: positiveNumber, expected: 'a number of Mbps above 0' },
-  'tls-cert': { value: 'FILE', description: 'PEM certificate: serve https (needs --tls-key)' },
-  'tls-key': { value: 'FILE', description: 'PEM private key (needs --tls-cert)' },
-  'max-chunk-mib': { key: 'maxChunkMiB', value: 'N', description: `largest ckSize served, larger is clamped (default ${ENDPOINT_DEFAULTS.maxChunkMiB})`, parse: integer(1), expected: 'a whole number of MiB, at least 1' },
-  'max-body': { key: 'maxBodyBytes', value: 'SIZE', description: 'largest upload body, e.g. 256MiB, 100MB (default 256MiB)', parse: parseSizeBytes, expected: SIZE_EXPECTED },
-  'max-connections': { key: 'maxConnections', value: 'N', description: `concurrent sockets; more are closed on arrival (default ${ENDPOINT_DEFAULTS.maxConnections})`, parse: integer(1), expected: 'an integer, at least 1' },
-  'header-timeout': { key: 'headersTimeoutMs', value: 'DURATION', description: 'time to send complete request headers (default 10s)', parse: parseDurationMs, expected: DURATION_EXPECTED },
-  'idle-timeout': { key: 'idleTimeoutMs', value: 'DURATION', description: 'socket inactivity during a request (default 30s)', parse: parseDurationMs, expected: DURATION_EXPECTED },
-  'keep-alive-timeout': { key: 'keepAliveTimeoutMs', value: 'DURATION', description: 'idle keep-alive connection lifetime (default 15s)', parse: parseDurationMs, expected: DURATION_EXPECTED },
-  'request-timeout': { key: 'requestTimeoutMs', value: 'DURATION', description: 'time to send a whole request, body included (default 2m)', parse: parseDurationMs, expected: DURATION_EXPECTED },
-  'log-level': { value: 'LEVEL', description: `${Object.keys(LOG_LEVELS).join(', ')} (default info)` },
+  host: { key: 'host', value: 'ADDR', description: `address to bind (default ${ENDPOINT_DEFAULTS.host})`, text: anyText },
+  port: { key: 'port', value: 'N', description: `TCP port, 0 for any free one (default ${ENDPOINT_DEFAULTS.port})`, text: wholeNumber },
+  'max-mbps': { key: 'maxMbps', value: 'MBPS', description: 'cap payload rate per direction for the whole server, in Mbps (default: unpaced)', text: decimal },
+  'tls-cert': { value: 'FILE', description: 'PEM certificate: serve https (needs --tls-key)', text: anyText },
+  'tls-key': { value: 'FILE', description: 'PEM private key (needs --tls-cert)', text: anyText },
+  'max-chunk-mib': { key: 'maxChunkMiB', value: 'N', description: `largest ckSize served, larger is clamped (default ${ENDPOINT_DEFAULTS.maxChunkMiB})`, text: wholeNumber },
+  'max-body': { key: 'maxBodyBytes', value: 'SIZE', description: 'largest upload body, e.g. 256MiB, 100MB (default 256MiB)', text: size },
+  'max-connections': { key: 'maxConnections', value: 'N', description: `concurrent sockets; more are closed on arrival (default ${ENDPOINT_DEFAULTS.maxConnections})`, text: wholeNumber },
+  'header-timeout': { key: 'headersTimeoutMs', value: 'DURATION', description: 'time to send complete request headers (default 10s)', text: duration },
+  'idle-timeout': { key: 'idleTimeoutMs', value: 'DURATION', description: 'socket inactivity during a request (default 30s)', text: duration },
+  'keep-alive-timeout': { key: 'keepAliveTimeoutMs', value: 'DURATION', description: 'idle keep-alive connection lifetime (default 15s)', text: duration },
+  'request-timeout': { key: 'requestTimeoutMs', value: 'DURATION', description: 'time to send a whole request, body included (default 2m)', text: duration },
+  'log-level': { value: 'LEVEL', description: `${Object.keys(LOG_LEVELS).join(', ')} (default info)`, text: oneOf(Object.keys(LOG_LEVELS) as LogLevel[]) },
 };
+
+/** The flags' text, checked by form; the TLS files go together. Problems are named by flag. */
+const flagSchema = refine(
+  object(Object.fromEntries(Object.entries(FLAGS).map(([flag, spec]): [string, OptionalSchema<unknown>] => [flag, optional(spec.text)]))),
+  ['tls-cert', 'tls-key'],
+  (flags, report) => {
+    if ((flags['tls-cert'] === undefined) !== (flags['tls-key'] === undefined)) {
+      report(flags['tls-cert'] === undefined ? 'tls-cert' : 'tls-key', 'both TLS flags', 'give --tls-cert and --tls-key together for https, or neither');
+    }
+  },
+);
 
 const USAGE = [
   `Usage: ${NAME} [options]`,
@@ -68,7 +105,10 @@ interface Command {
   logLevel: LogLevel;
 }
 
-/** argv → options, with every problem collected into one UsageError naming the flags. */
+/**
+ * argv → options, with every problem collected into one UsageError naming the flags: those of
+ * the flags' text and, for the flags that had the right form, those of the options they set.
+ */
 function parseCommand(argv: string[]): Command {
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -84,57 +124,54 @@ function parseCommand(argv: string[]): Command {
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
-  if (values['help'] === true) return { help: true, options: {}, logLevel: 'info' };
+  const { help, ...flagValues } = values;
+  if (help === true) return { help: true, options: {}, logLevel: 'info' };
 
-  const problems: string[] = [];
+  const { partial, problems: flagProblems } = parseAll(flagSchema, flagValues);
+  const flags = partial ?? {};
+  const problems: Problem[] = flagProblems.map((p) => problemAt(`--${p.path}`, detail(p)));
   const options: Record<string, unknown> = {};
   for (const [flag, spec] of Object.entries(FLAGS)) {
-    const text = values[flag];
-    if (typeof text !== 'string' || spec.key === undefined) continue;
-    if (spec.parse === undefined) {
-      options[spec.key] = text;
-      continue;
-    }
-    const value = spec.parse(text);
-    if (value === undefined) problems.push(`--${flag}: expected ${spec.expected ?? 'a valid value'}, got ${JSON.stringify(text)}`);
-    else options[spec.key] = value;
+    if (spec.key !== undefined && flags[flag] !== undefined) options[spec.key] = flags[flag];
   }
-
-  const logLevel = values['log-level'] ?? 'info';
-  if (!isLogLevel(logLevel)) problems.push(`--log-level: expected one of ${Object.keys(LOG_LEVELS).join(', ')}, got ${JSON.stringify(logLevel)}`);
-
-  const certFile = values['tls-cert'];
-  const keyFile = values['tls-key'];
-  if ((certFile === undefined) !== (keyFile === undefined)) {
-    problems.push('--tls-cert and --tls-key go together: give both for https, or neither');
-  } else if (typeof certFile === 'string' && typeof keyFile === 'string') {
+  const certFile = flags['tls-cert'];
+  const keyFile = flags['tls-key'];
+  if (typeof certFile === 'string' && typeof keyFile === 'string') {
     const cert = readFlagFile('tls-cert', certFile, problems);
     const key = readFlagFile('tls-key', keyFile, problems);
     if (cert !== undefined && key !== undefined) options['tls'] = { cert, key };
   }
-
-  if (problems.length > 0) throw new UsageError(problems.join('; '));
-  return { help: false, options: options as Partial<EndpointOptions>, logLevel: logLevel as LogLevel };
+  try {
+    resolveEndpointOptions(options);
+  } catch (err) {
+    if (!(err instanceof EndpointOptionsError)) throw err;
+    problems.push(...asFlagProblems(err.problems));
+  }
+  if (problems.length > 0) throw new UsageError(problems.map((p) => p.message).join('; '));
+  return { help: false, options: options as Partial<EndpointOptions>, logLevel: (flags['log-level'] as LogLevel | undefined) ?? 'info' };
 }
 
-function readFlagFile(flag: string, file: string, problems: string[]): Buffer | undefined {
+function readFlagFile(flag: string, file: string, problems: Problem[]): Buffer | undefined {
   try {
     return readFileSync(file);
   } catch (err) {
-    problems.push(`--${flag}: cannot read ${JSON.stringify(file)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    problems.push(problemAt(`--${flag}`, `cannot read ${JSON.stringify(file)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`));
     return undefined;
   }
 }
 
-/** Option problems found by startEndpoint, reworded with the flags that set them. */
-function toUsageError(err: EndpointOptionsError): UsageError {
-  const flagOf = (option: string): string => {
-    const root = option.split('.')[0];
-    if (root === 'tls') return '--tls-cert/--tls-key';
-    const entry = Object.entries(FLAGS).find(([, spec]) => spec.key === root);
-    return entry === undefined ? option : `--${entry[0]}`;
-  };
-  return new UsageError(err.problems.map((p) => `${flagOf(p.option)}: expected ${p.expected}, got ${p.got}`).join('; '));
+/** Option problems, reworded with the flags that set them (`maxMbps` → `--max-mbps`, `tls.cert` → `--tls-cert`). */
+function asFlagProblems(problems: readonly Problem[]): Problem[] {
+  return problems.map((p) => {
+    const [root, part] = p.path.split('.');
+    const entry = root === 'tls' ? [`tls-${part ?? ''}`] : Object.entries(FLAGS).find(([, spec]) => spec.key === root);
+    return entry === undefined ? p : problemAt(`--${entry[0]}`, detail(p));
+  });
+}
+
+/** A problem's message after its path (which a message starts with when there is one). */
+function detail(problem: Problem): string {
+  return problem.path === '' ? problem.message : problem.message.slice(problem.path.length + 2);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -155,7 +192,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     endpoint = await startEndpoint({ ...command.options, logger });
   } catch (err) {
-    if (err instanceof EndpointOptionsError) return usageFailure(toUsageError(err));
+    if (err instanceof EndpointOptionsError) return usageFailure(new UsageError(asFlagProblems(err.problems).map((p) => p.message).join('; ')));
     logger.error({ err }, 'cannot start the endpoint');
     process.exitCode = 1;
     return;

@@ -1,11 +1,12 @@
 /**
  * The collector's configuration: defaults, then a YAML or JSON file, then environment
- * variables, then flags (each overrides the one before). Validated once at start against a
- * schema that rejects unknown keys; every problem names its key. The result is frozen.
+ * variables, then flags (each overrides the one before). Validated once at start, verdicts
+ * and alerts included, against a schema that rejects unknown keys: every problem is listed at
+ * once with its key, in one ConfigError. The result is frozen.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import type { LogLevel, Schema, WireLimits } from '@speedwatch/shared';
+import type { LogLevel, Problem, Schema, WireLimits } from '@speedwatch/shared';
 import {
   array,
   durationMs,
@@ -14,12 +15,16 @@ import {
   object,
   oneOf,
   optional,
+  OptionsError,
   parseAll,
+  problemAt,
+  refine,
   sizeBytes,
-  SpeedwatchError,
   string,
   ValidationError,
 } from '@speedwatch/shared';
+import { DEFAULT_VERDICT_CONFIG, verdictConfigSchema } from '../verdict/verdict-config.js';
+import type { VerdictConfig } from '../verdict/verdict-config.js';
 
 export interface CollectorConfig {
   host: string;
@@ -37,8 +42,8 @@ export interface CollectorConfig {
   /** When set, the collector serves https and wss only, with this PEM certificate chain and key. */
   tls?: { cert: Buffer; key: Buffer };
   logLevel: LogLevel;
-  /** The verdict section as given; validated by the verdict module. */
-  verdicts?: unknown;
+  /** What verdicts are judged against (docs/verdicts.md): the file's `verdicts`, defaults filled in. */
+  verdicts: VerdictConfig;
   /** The collector's own alerts (docs/alerts.md). */
   alerts: AlertsConfig;
 }
@@ -91,6 +96,7 @@ export const COLLECTOR_DEFAULTS: Readonly<CollectorConfig> = Object.freeze({
   heartbeatMs: 30_000,
   maintenanceIntervalMs: 60_000,
   logLevel: 'info',
+  verdicts: DEFAULT_VERDICT_CONFIG,
   // The `for` durations and the 15-minute schedule are those of the shipped Prometheus rules
   // (deploy/prometheus/speedwatch.rules.yml), so both ways of alerting say the same thing.
   alerts: Object.freeze({
@@ -109,13 +115,11 @@ export const COLLECTOR_DEFAULTS: Readonly<CollectorConfig> = Object.freeze({
   }),
 });
 
-export class ConfigError extends SpeedwatchError {
-  readonly problems: string[];
-
-  constructor(problems: string[]) {
-    super('SW_CONFIG', `configuration is not valid:\n  - ${problems.join('\n  - ')}`);
+/** The configuration is not usable; `problems` lists every problem, each with its key path. */
+export class ConfigError extends OptionsError {
+  constructor(problems: readonly Problem[]) {
+    super('SW_CONFIG', 'configuration is not valid', problems);
     this.name = 'ConfigError';
-    this.problems = problems;
   }
 }
 
@@ -152,55 +156,97 @@ const readTokenText: Schema<string> = {
   },
 };
 
-const fileSchema = object({
-  host: optional(string({ minLength: 1, maxLength: 255 })),
-  port: optional(port),
-  db: optional(string({ minLength: 1, maxLength: 4096 })),
-  retentionDays: optional(number({ min: 1, max: 36_500, integer: true })),
-  limits: optional(
-    object({
-      maxFrameBytes: optional(sizeBytes(1024, 64 * 1024 * 1024)),
-      maxBatch: optional(number({ min: 1, max: 10_000, integer: true })),
-      maxMessagesPerMinute: optional(number({ min: 1, max: 1_000_000, integer: true })),
-    }),
+const fileSchema = refine(
+  refine(
+    refine(
+      object({
+        host: optional(string({ minLength: 1, maxLength: 255 })),
+        port: optional(port),
+        db: optional(string({ minLength: 1, maxLength: 4096 })),
+        retentionDays: optional(number({ min: 1, max: 36_500, integer: true })),
+        limits: optional(
+          object({
+            maxFrameBytes: optional(sizeBytes(1024, 64 * 1024 * 1024)),
+            maxBatch: optional(number({ min: 1, max: 10_000, integer: true })),
+            maxMessagesPerMinute: optional(number({ min: 1, max: 1_000_000, integer: true })),
+          }),
+        ),
+        maxFutureSkew: optional(durationMs(0, 7 * 86_400_000)),
+        heartbeat: optional(durationMs(1000, 3_600_000)),
+        maintenanceInterval: optional(durationMs(1000, 86_400_000)),
+        readToken: optional(readTokenText),
+        readTokenFile: optional(string({ minLength: 1, maxLength: 4096 })),
+        tlsCertFile: optional(string({ minLength: 1, maxLength: 4096 })),
+        tlsKeyFile: optional(string({ minLength: 1, maxLength: 4096 })),
+        logLevel: optional(logLevel),
+        verdicts: optional(verdictConfigSchema),
+        alerts: optional(
+          object({
+            webhooks: optional(
+              refine(array(httpUrl, { maxItems: 20 }), (urls, report, path) => {
+                urls.forEach((url, index) => {
+                  const first = urls.indexOf(url);
+                  if (first !== index) report(`[${index}]`, 'a URL not listed before', `the same URL as ${path}[${first}]`);
+                });
+              }),
+            ),
+            evaluateInterval: optional(durationMs(1000, 86_400_000)),
+            scheduleInterval: optional(durationMs(1000, 86_400_000)),
+            verdictWindow: optional(string({ minLength: 1, maxLength: 40 })),
+            externalUrl: optional(httpUrl),
+            for: optional(
+              object({
+                siteBelowTarget: forDuration,
+                groupBelowTarget: forDuration,
+                agentSilent: forDuration,
+                agentDisconnected: forDuration,
+                collectorRejecting: forDuration,
+              }),
+            ),
+            delivery: optional(
+              refine(
+                object({
+                  timeout: optional(durationMs(100, 300_000)),
+                  attempts: optional(number({ min: 1, max: 20, integer: true })),
+                  backoff: optional(durationMs(10, 3_600_000)),
+                  maxBackoff: optional(durationMs(10, 86_400_000)),
+                  concurrency: optional(number({ min: 1, max: 64, integer: true })),
+                }),
+                ['backoff', 'maxBackoff'],
+                (delivery, report, path) => {
+                  if (delivery.backoff !== undefined && delivery.maxBackoff !== undefined && delivery.maxBackoff < delivery.backoff) {
+                    report('maxBackoff', `at least ${path}.backoff`);
+                  }
+                },
+              ),
+            ),
+          }),
+        ),
+      }),
+      ['readToken', 'readTokenFile'],
+      (config, report) => {
+        if (config.readToken !== undefined && config.readTokenFile !== undefined) report('readTokenFile', 'readToken or readTokenFile', 'give readToken or readTokenFile, not both');
+      },
+    ),
+    ['tlsCertFile', 'tlsKeyFile'],
+    (config, report) => {
+      if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
+        const missing = config.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile';
+        report(missing, 'tlsCertFile and tlsKeyFile together', 'give both tlsCertFile and tlsKeyFile to serve https and wss, or neither');
+      }
+    },
   ),
-  maxFutureSkew: optional(durationMs(0, 7 * 86_400_000)),
-  heartbeat: optional(durationMs(1000, 3_600_000)),
-  maintenanceInterval: optional(durationMs(1000, 86_400_000)),
-  readToken: optional(readTokenText),
-  readTokenFile: optional(string({ minLength: 1, maxLength: 4096 })),
-  tlsCertFile: optional(string({ minLength: 1, maxLength: 4096 })),
-  tlsKeyFile: optional(string({ minLength: 1, maxLength: 4096 })),
-  logLevel: optional(logLevel),
-  verdicts: optional({ expected: 'an object', parse: (v) => v }),
-  alerts: optional(
-    object({
-      webhooks: optional(array(httpUrl, { maxItems: 20 })),
-      evaluateInterval: optional(durationMs(1000, 86_400_000)),
-      scheduleInterval: optional(durationMs(1000, 86_400_000)),
-      verdictWindow: optional(string({ minLength: 1, maxLength: 40 })),
-      externalUrl: optional(httpUrl),
-      for: optional(
-        object({
-          siteBelowTarget: forDuration,
-          groupBelowTarget: forDuration,
-          agentSilent: forDuration,
-          agentDisconnected: forDuration,
-          collectorRejecting: forDuration,
-        }),
-      ),
-      delivery: optional(
-        object({
-          timeout: optional(durationMs(100, 300_000)),
-          attempts: optional(number({ min: 1, max: 20, integer: true })),
-          backoff: optional(durationMs(10, 3_600_000)),
-          maxBackoff: optional(durationMs(10, 86_400_000)),
-          concurrency: optional(number({ min: 1, max: 64, integer: true })),
-        }),
-      ),
-    }),
-  ),
-});
+  // The alerts' window must be one the verdicts compute, the defaults' included.
+  ['alerts.verdictWindow', 'verdicts'],
+  (config, report) => {
+    const window = config.alerts?.verdictWindow ?? COLLECTOR_DEFAULTS.alerts.verdictWindow;
+    const windows = (config.verdicts?.windows ?? DEFAULT_VERDICT_CONFIG.windows).map((w) => w.name);
+    if (!windows.includes(window)) {
+      const given = config.alerts?.verdictWindow === undefined ? ' (the default)' : '';
+      report('alerts.verdictWindow', `one of the verdict windows ${windows.map((w) => JSON.stringify(w)).join(', ')}, got ${JSON.stringify(window)}${given}`);
+    }
+  },
+);
 
 /** Overrides from the environment and flags, already split into keys of the file's shape. */
 export type ConfigOverrides = Record<string, string | undefined>;
@@ -218,29 +264,11 @@ export const ENV_KEYS: Readonly<Record<string, string>> = Object.freeze({
 
 /**
  * Builds the configuration. `file` is a path to YAML or JSON (by content: JSON is YAML);
- * `env` and `flags` map file keys to text values. Throws ConfigError listing every problem.
+ * `env` and `flags` map file keys to text values. Throws ConfigError listing every problem:
+ * the schema's, and those of the files it names (read token, TLS certificate and key).
  */
 export function loadCollectorConfig(options: { file?: string; env?: NodeJS.ProcessEnv; flags?: ConfigOverrides }): Readonly<CollectorConfig> {
-  const problems: string[] = [];
-  let raw: Record<string, unknown> = {};
-  if (options.file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(options.file, 'utf8');
-    } catch (err) {
-      throw new ConfigError([`${options.file}: cannot read (${(err as { code?: string }).code ?? String(err)})`]);
-    }
-    try {
-      const parsed: unknown = parseYaml(text);
-      if (parsed !== null && parsed !== undefined) {
-        if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError([`${options.file}: expected a mapping of keys at the top`]);
-        raw = { ...(parsed as Record<string, unknown>) };
-      }
-    } catch (err) {
-      if (err instanceof ConfigError) throw err;
-      throw new ConfigError([`${options.file}: not valid YAML or JSON: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`]);
-    }
-  }
+  const raw = options.file === undefined ? {} : readConfigFile(options.file);
   const override = (overrides: ConfigOverrides): void => {
     for (const [key, value] of Object.entries(overrides)) {
       if (value === undefined) continue;
@@ -252,55 +280,45 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
   override(Object.fromEntries(Object.entries(ENV_KEYS).map(([name, key]) => [key, env[name]])));
   override(options.flags ?? {});
 
-  const outcome = parseAll(fileSchema, raw);
-  problems.push(...outcome.problems);
-  const parsed = outcome.value ?? {};
-  if (parsed.readToken !== undefined && parsed.readTokenFile !== undefined) problems.push('readToken, readTokenFile: give one or the other');
-  let readToken = parsed.readToken;
-  if (parsed.readTokenFile !== undefined) {
+  // The files named by keys that are valid are read even when other keys are not, so that one
+  // run lists every problem.
+  const { value: parsed, partial, problems: schemaProblems } = parseAll(fileSchema, raw);
+  const problems: Problem[] = [...schemaProblems];
+  const readError = (err: unknown): string => (err as { code?: string }).code ?? String(err);
+  let readToken = partial?.readToken;
+  const tokenFile = partial?.readTokenFile;
+  if (tokenFile !== undefined) {
     try {
-      readToken = readFileSync(parsed.readTokenFile, 'utf8').trim();
-      if (readToken.length < 16) problems.push(`readTokenFile: ${parsed.readTokenFile} holds fewer than 16 characters`);
+      readToken = readFileSync(tokenFile, 'utf8').trim();
+      if (readToken.length < 16) problems.push(problemAt('readTokenFile', `${tokenFile} holds fewer than 16 characters`));
     } catch (err) {
-      problems.push(`readTokenFile: cannot read ${parsed.readTokenFile} (${(err as { code?: string }).code ?? String(err)})`);
+      problems.push(problemAt('readTokenFile', `cannot read ${tokenFile} (${readError(err)})`));
     }
   }
   let tls: { cert: Buffer; key: Buffer } | undefined;
-  if ((parsed.tlsCertFile === undefined) !== (parsed.tlsKeyFile === undefined)) {
-    problems.push('tlsCertFile, tlsKeyFile: give both to serve https and wss, or neither');
-  } else if (parsed.tlsCertFile !== undefined && parsed.tlsKeyFile !== undefined) {
+  if (partial?.tlsCertFile !== undefined && partial.tlsKeyFile !== undefined) {
     const read = (key: string, file: string, marker: RegExp, what: string): Buffer | undefined => {
       try {
         const pem = readFileSync(file);
-        if (!marker.test(pem.toString('latin1'))) {
-          problems.push(`${key}: ${file} holds no PEM ${what}`);
-          return undefined;
-        }
-        return pem;
+        if (marker.test(pem.toString('latin1'))) return pem;
+        problems.push(problemAt(key, `${file} holds no PEM ${what}`));
       } catch (err) {
-        problems.push(`${key}: cannot read ${file} (${(err as { code?: string }).code ?? String(err)})`);
-        return undefined;
+        problems.push(problemAt(key, `cannot read ${file} (${readError(err)})`));
       }
+      return undefined;
     };
-    const cert = read('tlsCertFile', parsed.tlsCertFile, /-----BEGIN CERTIFICATE-----/, 'certificate');
-    const key = read('tlsKeyFile', parsed.tlsKeyFile, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'private key');
+    const cert = read('tlsCertFile', partial.tlsCertFile, /-----BEGIN CERTIFICATE-----/, 'certificate');
+    const key = read('tlsKeyFile', partial.tlsKeyFile, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'private key');
     if (cert !== undefined && key !== undefined) tls = { cert, key };
   }
-  const webhooks = parsed.alerts?.webhooks ?? [];
-  webhooks.forEach((url, index) => {
-    if (webhooks.indexOf(url) !== index) problems.push(`alerts.webhooks[${index}]: the same URL as alerts.webhooks[${webhooks.indexOf(url)}]`);
-  });
-  const delivery = parsed.alerts?.delivery;
-  if (delivery?.backoff !== undefined && delivery.maxBackoff !== undefined && delivery.maxBackoff < delivery.backoff) {
-    problems.push('alerts.delivery.maxBackoff: expected at least alerts.delivery.backoff');
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (parsed === undefined || problems.length > 0) throw new ConfigError(problems);
   const d = COLLECTOR_DEFAULTS;
   const da = d.alerts;
   const alertsFor = parsed.alerts?.for;
+  const delivery = parsed.alerts?.delivery;
   const externalUrl = parsed.alerts?.externalUrl;
   const alerts: AlertsConfig = Object.freeze({
-    webhooks: Object.freeze([...webhooks]),
+    webhooks: Object.freeze([...(parsed.alerts?.webhooks ?? [])]),
     evaluateIntervalMs: parsed.alerts?.evaluateInterval ?? da.evaluateIntervalMs,
     scheduleIntervalMs: parsed.alerts?.scheduleInterval ?? da.scheduleIntervalMs,
     verdictWindow: parsed.alerts?.verdictWindow ?? da.verdictWindow,
@@ -336,7 +354,26 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
     logLevel: parsed.logLevel ?? d.logLevel,
     ...(readToken === undefined ? {} : { readToken }),
     ...(tls === undefined ? {} : { tls: Object.freeze(tls) }),
-    ...(parsed.verdicts === undefined ? {} : { verdicts: parsed.verdicts }),
+    verdicts: parsed.verdicts ?? d.verdicts,
     alerts,
   });
+}
+
+/** The file's keys, as a mutable copy; a file that cannot be used is a ConfigError of its own. */
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([problemAt('', `${file}: cannot read (${(err as { code?: string }).code ?? String(err)})`)]);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError([problemAt('', `${file}: not valid YAML or JSON: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`)]);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError([problemAt('', `${file}: expected a mapping of keys at the top`)]);
+  return { ...(parsed as Record<string, unknown>) };
 }

@@ -2,29 +2,17 @@
  * Errors the endpoint raises on purpose. Each fixes its `code` (see docs/errors.md); callers
  * match on the code, never on the message.
  */
-import { SpeedwatchError } from '@speedwatch/shared';
+import { OptionsError, SpeedwatchError } from '@speedwatch/shared';
+import type { Problem } from '@speedwatch/shared';
 
-/** One thing wrong with the options given to `startEndpoint`. */
-export interface OptionProblem {
-  /** The option's key, e.g. `maxMbps` or `tls.cert`. */
-  readonly option: string;
-  /** What the option must be, e.g. `an integer from 0 to 65535`. */
-  readonly expected: string;
-  /** A short description of the value received, e.g. `"abc"` or `-1`. */
-  readonly got: string;
-}
-
-/** `startEndpoint` options are unusable; `problems` lists every one found, not only the first. */
-export class EndpointOptionsError extends SpeedwatchError {
-  readonly problems: readonly OptionProblem[];
-
-  constructor(problems: readonly OptionProblem[]) {
-    super(
-      'SW_ENDPOINT_OPTIONS',
-      `invalid endpoint options: ${problems.map((p) => `${p.option}: expected ${p.expected}, got ${p.got}`).join('; ')}`,
-    );
+/**
+ * `startEndpoint` options are unusable; `problems` lists every one found, not only the first,
+ * each with the option's key path (`maxMbps`, `tls.cert`).
+ */
+export class EndpointOptionsError extends OptionsError {
+  constructor(problems: readonly Problem[]) {
+    super('SW_ENDPOINT_OPTIONS', 'endpoint options are not valid', problems);
     this.name = 'EndpointOptionsError';
-    this.problems = Object.freeze([...problems]);
   }
 }
 

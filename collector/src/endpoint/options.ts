@@ -1,11 +1,10 @@
 /**
- * The endpoint's options: one defaults object, one validator that checks every key and limit,
- * collects every problem into one EndpointOptionsError, and freezes the result.
+ * The endpoint's options: one defaults object, one schema that checks every key and limit,
+ * every problem collected into one EndpointOptionsError, and the result frozen.
  */
-import { createLogger } from '@speedwatch/shared';
-import type { Logger } from '@speedwatch/shared';
+import { createLogger, custom, isLogger, number, object, optional, parseAll, refine, string } from '@speedwatch/shared';
+import type { Logger, Schema } from '@speedwatch/shared';
 import { EndpointOptionsError } from './endpoint-error.js';
-import type { OptionProblem } from './endpoint-error.js';
 
 export interface EndpointTlsOptions {
   /** PEM certificate chain. */
@@ -67,100 +66,51 @@ const MAX_MBPS = 100_000;
 /** 1 TiB: ckSize beyond this is a typo, not a test. */
 const MAX_CHUNK_MIB = 1024 * 1024;
 
-interface IntegerRule {
-  readonly min: number;
-  readonly max: number;
-}
+const integer = (min: number, max: number): Schema<number> => number({ integer: true, min, max });
+const timeoutMs = optional(integer(1, MAX_TIMER_MS));
+const pem = custom('a non-empty PEM string or Buffer', (value): value is string | Buffer => (typeof value === 'string' || Buffer.isBuffer(value)) && value.length > 0);
 
-const INTEGER_RULES = {
-  port: { min: 0, max: 65_535 },
-  maxChunkMiB: { min: 1, max: MAX_CHUNK_MIB },
-  maxBodyBytes: { min: 1, max: Number.MAX_SAFE_INTEGER },
-  maxConnections: { min: 1, max: 1_000_000 },
-  headersTimeoutMs: { min: 1, max: MAX_TIMER_MS },
-  idleTimeoutMs: { min: 1, max: MAX_TIMER_MS },
-  keepAliveTimeoutMs: { min: 1, max: MAX_TIMER_MS },
-  requestTimeoutMs: { min: 1, max: MAX_TIMER_MS },
-} as const satisfies Record<string, IntegerRule>;
+/** Only an absent (`undefined`) option takes its default: `null` or `0` are values, checked like any other. */
+const optionsSchema = refine(
+  object({
+    host: optional(string({ minLength: 1, maxLength: 255 })),
+    port: optional(integer(0, 65_535)),
+    maxMbps: optional(number({ greaterThan: 0, max: MAX_MBPS })),
+    tls: optional(object({ cert: pem, key: pem })),
+    maxChunkMiB: optional(integer(1, MAX_CHUNK_MIB)),
+    maxBodyBytes: optional(integer(1, Number.MAX_SAFE_INTEGER)),
+    maxConnections: optional(integer(1, 1_000_000)),
+    headersTimeoutMs: timeoutMs,
+    idleTimeoutMs: timeoutMs,
+    keepAliveTimeoutMs: timeoutMs,
+    requestTimeoutMs: timeoutMs,
+    logger: optional(custom('a logger with debug, info, warn, error and child', isLogger)),
+  }),
+  ['headersTimeoutMs', 'requestTimeoutMs'],
+  (options, report) => {
+    const headersMs = options.headersTimeoutMs ?? ENDPOINT_DEFAULTS.headersTimeoutMs;
+    const requestMs = options.requestTimeoutMs ?? ENDPOINT_DEFAULTS.requestTimeoutMs;
+    if (headersMs > requestMs) report('headersTimeoutMs', `no more than the request timeout (${requestMs} ms)`, `expected no more than the request timeout (${requestMs} ms), got ${headersMs}`);
+  },
+);
 
-type IntegerKey = keyof typeof INTEGER_RULES;
-
-const KNOWN_KEYS: ReadonlySet<string> = new Set([...Object.keys(INTEGER_RULES), 'host', 'maxMbps', 'tls', 'logger']);
-
-/** Checks `input` (any caller's object) and returns the complete, frozen options. */
+/** Checks `input` (any caller's object) and returns the complete, frozen options. Throws EndpointOptionsError listing every problem. */
 export function resolveEndpointOptions(input: unknown): ResolvedEndpointOptions {
-  const problems: OptionProblem[] = [];
-  const problem = (option: string, expected: string, value: unknown): void => {
-    problems.push({ option, expected, got: describe(value) });
-  };
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new EndpointOptionsError([{ option: '(options)', expected: 'an object', got: describe(input) }]);
-  }
-  const raw = input as Record<string, unknown>;
-  for (const key of Object.keys(raw)) {
-    if (!KNOWN_KEYS.has(key)) problem(key, `no such option (known: ${[...KNOWN_KEYS].join(', ')})`, raw[key]);
-  }
-
-  const integers = {} as Record<IntegerKey, number>;
-  for (const key of Object.keys(INTEGER_RULES) as IntegerKey[]) {
-    const rule: IntegerRule = INTEGER_RULES[key];
-    // Only `undefined` means "use the default": null or 0 are values, checked like any other.
-    const value = raw[key] === undefined ? ENDPOINT_DEFAULTS[key] : raw[key];
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < rule.min || value > rule.max) {
-      problem(key, `an integer from ${rule.min} to ${rule.max}`, value);
-    }
-    integers[key] = value as number;
-  }
-  if (integers.headersTimeoutMs > integers.requestTimeoutMs) {
-    problem('headersTimeoutMs', `no more than the request timeout (${integers.requestTimeoutMs} ms)`, integers.headersTimeoutMs);
-  }
-
-  const host = raw['host'] === undefined ? ENDPOINT_DEFAULTS.host : raw['host'];
-  if (typeof host !== 'string' || host === '') problem('host', 'a host name or IP address', host);
-
-  const maxMbps = raw['maxMbps'];
-  if (maxMbps !== undefined && (typeof maxMbps !== 'number' || !Number.isFinite(maxMbps) || maxMbps <= 0 || maxMbps > MAX_MBPS)) {
-    problem('maxMbps', `a number of Mbps above 0 and at most ${MAX_MBPS}`, maxMbps);
-  }
-
-  const tls = raw['tls'];
-  if (tls !== undefined) {
-    if (typeof tls !== 'object' || tls === null) {
-      problem('tls', 'an object with cert and key', tls);
-    } else {
-      const pair = tls as Record<string, unknown>;
-      for (const part of ['cert', 'key'] as const) {
-        const value = pair[part];
-        const ok = (typeof value === 'string' || Buffer.isBuffer(value)) && value.length > 0;
-        if (!ok) problem(`tls.${part}`, 'a non-empty PEM string or Buffer', value);
-      }
-    }
-  }
-
-  const logger = raw['logger'];
-  if (logger !== undefined && !isLogger(logger)) problem('logger', 'a logger with debug, info, warn, error and child', logger);
-
-  if (problems.length > 0) throw new EndpointOptionsError(problems);
+  const { value, problems } = parseAll(optionsSchema, input);
+  if (value === undefined) throw new EndpointOptionsError(problems);
+  const d = ENDPOINT_DEFAULTS;
   return Object.freeze({
-    ...integers,
-    host: host as string,
-    ...(maxMbps === undefined ? {} : { maxMbps: maxMbps as number }),
-    ...(tls === undefined ? {} : { tls: Object.freeze({ ...(tls as EndpointTlsOptions) }) }),
-    logger: (logger as Logger | undefined) ?? createLogger({ level: 'silent' }),
+    host: value.host ?? d.host,
+    port: value.port ?? d.port,
+    maxChunkMiB: value.maxChunkMiB ?? d.maxChunkMiB,
+    maxBodyBytes: value.maxBodyBytes ?? d.maxBodyBytes,
+    maxConnections: value.maxConnections ?? d.maxConnections,
+    headersTimeoutMs: value.headersTimeoutMs ?? d.headersTimeoutMs,
+    idleTimeoutMs: value.idleTimeoutMs ?? d.idleTimeoutMs,
+    keepAliveTimeoutMs: value.keepAliveTimeoutMs ?? d.keepAliveTimeoutMs,
+    requestTimeoutMs: value.requestTimeoutMs ?? d.requestTimeoutMs,
+    ...(value.maxMbps === undefined ? {} : { maxMbps: value.maxMbps }),
+    ...(value.tls === undefined ? {} : { tls: Object.freeze({ ...value.tls }) }),
+    logger: value.logger ?? createLogger({ level: 'silent' }),
   });
-}
-
-function isLogger(value: unknown): value is Logger {
-  if (typeof value !== 'object' || value === null) return false;
-  const candidate = value as Record<string, unknown>;
-  return ['debug', 'info', 'warn', 'error', 'child'].every((name) => typeof candidate[name] === 'function');
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'nothing';
-  if (Buffer.isBuffer(value)) return `a Buffer of ${value.length} bytes`;
-  if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return Array.isArray(value) ? 'an array' : typeof value;
 }

@@ -29,7 +29,6 @@ import { errorFromThread } from '../maintenance/worker-maintenance.js';
 import { CollectorMetrics } from '../metrics/collector-metrics.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
 import { StoreError } from '../store/store-error.js';
-import { resolveVerdictConfig } from '../verdict/verdict-config.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 import { inlineStoreWriter, writeOps } from '../writer/store-writer.js';
 import type { StoreWriter } from '../writer/store-writer.js';
@@ -84,7 +83,7 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
   const { store, logger } = deps;
   const now = deps.now ?? Date.now;
   const log = logger.child({ component: 'collector' });
-  const verdictConfig = deps.verdictConfig ?? resolveVerdictConfig(config.verdicts);
+  const verdictConfig = deps.verdictConfig ?? config.verdicts;
   const verdicts = new VerdictService(verdictConfig);
   checkVerdictWindow(config.alerts, verdicts.params.windows);
 

@@ -1,7 +1,7 @@
 /**
  * What a verdict is judged against: the targets per technology, the time windows, and how many
  * tests a verdict needs. `DEFAULT_VERDICT_CONFIG` is the plan's targets over 24 h, 7 d and 30 d;
- * `parseVerdictConfig` turns a config file's `unknown` into a checked, frozen `VerdictConfig`.
+ * `verdictConfigSchema` turns a config file's `unknown` into a checked, frozen `VerdictConfig`.
  * The rules and the reasons for the defaults are in docs/verdicts.md.
  */
 import {
@@ -10,14 +10,19 @@ import {
   TECHNOLOGIES,
   ValidationError,
   array,
+  deepFreeze,
+  keyPath,
   number,
   object,
   oneOf,
   optional,
   parseDurationMs,
+  refine,
+  select,
   string,
+  transform,
 } from '@speedwatch/shared';
-import type { Schema, Target, Technology } from '@speedwatch/shared';
+import type { Report, Schema, Target, Technology } from '@speedwatch/shared';
 
 /** A latency target: the median round-trip time must be at most `maxMs`. */
 export interface LatencyTarget {
@@ -96,41 +101,35 @@ const latencyTargetSchema = object({
 });
 
 /** Dispatches on `metric`, so an error names the field of the right kind of target. */
-const targetSchema: Schema<CollectorTarget> = {
-  expected: 'a target {technology, metric: "download"|"upload", minMbps} or {technology, metric: "latency", maxMs}',
-  parse(value, path = '') {
+const targetSchema: Schema<CollectorTarget> = select<CollectorTarget>(
+  'a target {technology, metric: "download"|"upload", minMbps} or {technology, metric: "latency", maxMs}',
+  (value) => {
     const metric = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)['metric'] : undefined;
-    return metric === 'latency' ? latencyTargetSchema.parse(value, path) : throughputTargetSchema.parse(value, path);
+    return metric === 'latency' ? latencyTargetSchema : throughputTargetSchema;
   },
-};
+);
 
 const positiveCount = number({ integer: true, min: 1 });
-const windowMsSchema = number({ integer: true, min: 1 });
-/** Lets `ms` through as is, so `windowSchema` can take a number or a duration string. */
-const anySchema: Schema<unknown> = { expected: 'a value', parse: (value) => value };
-const windowObjectSchema = object({ name: string({ minLength: 1, maxLength: 40 }), ms: anySchema });
 
-/** A duration such as `7d` (named after itself), or `{name, ms}` where `ms` is milliseconds or a duration. */
-const windowSchema: Schema<VerdictWindow> = {
-  expected: `${DURATION_EXPECTED}, or {name, ms}`,
+/** Milliseconds as a whole number, or a duration such as `7d`; at least 1 ms. */
+const windowMsSchema: Schema<number> = {
+  expected: `an integer >= 1 (milliseconds), or ${DURATION_EXPECTED}`,
   parse(value, path = '') {
-    if (typeof value === 'string') return { name: value, ms: durationMs(value, path) };
-    const parsed = windowObjectSchema.parse(value, path);
-    const msPath = `${path}.ms`;
-    const ms = typeof parsed.ms === 'string' ? durationMs(parsed.ms, msPath) : windowMsSchema.parse(parsed.ms, msPath);
-    return { name: parsed.name, ms };
+    if (typeof value !== 'string') return positiveCount.parse(value, path);
+    const ms = parseDurationMs(value);
+    if (ms === undefined || ms < 1) throw new ValidationError(path, `${DURATION_EXPECTED}, got ${JSON.stringify(value)}`);
+    return ms;
   },
 };
 
-function durationMs(text: string, path: string): number {
-  const ms = parseDurationMs(text);
-  if (ms === undefined || ms < 1) throw new ValidationError(path, `${DURATION_EXPECTED}, got ${JSON.stringify(text)}`);
-  return ms;
-}
+/** A duration such as `7d` (named after itself), or `{name, ms}` where `ms` is milliseconds or a duration. */
+const windowSchema: Schema<VerdictWindow> = select<VerdictWindow>(`${DURATION_EXPECTED}, or {name, ms}`, (value) =>
+  typeof value === 'string' ? transform(windowMsSchema, (ms) => ({ name: value, ms })) : object({ name: string({ minLength: 1, maxLength: 40 }), ms: windowMsSchema }),
+);
 
 const inputSchema = object({
-  targets: optional(array(targetSchema, { minItems: 1, maxItems: 100 })),
-  windows: optional(array(windowSchema, { minItems: 1, maxItems: 20 })),
+  targets: optional(refine(array(targetSchema, { minItems: 1, maxItems: 100 }), checkTargetList)),
+  windows: optional(refine(array(windowSchema, { minItems: 1, maxItems: 20 }), checkWindowNames)),
   minTests: optional(
     object({
       agent: optional(positiveCount),
@@ -148,19 +147,12 @@ const inputSchema = object({
 });
 
 /**
- * Checks a verdict config from a file and fills in defaults, returning a frozen config.
+ * The `verdicts` section of the collector's configuration, to a frozen `VerdictConfig`.
  * Every key is optional: a missing `targets` or `windows` list takes the default list whole,
  * a missing `minTests.agent`/`group` takes its default, and `minTests.area`, when given,
  * replaces the default levels (a level left out falls back to `group`).
- * Throws ValidationError (`SW_VALIDATION`) whose `path` starts with `path`, e.g. `verdicts.minTests.agent`.
  */
-export function parseVerdictConfig(value: unknown, path: string): VerdictConfig {
-  const input = inputSchema.parse(value, path);
-  const join = (key: string): string => (path === '' ? key : `${path}.${key}`);
-  const targets = input.targets ?? DEFAULT_VERDICT_CONFIG.targets;
-  checkTargets(targets, join('targets'));
-  const windows = input.windows ?? DEFAULT_VERDICT_CONFIG.windows;
-  checkWindows(windows, join('windows'));
+export const verdictConfigSchema: Schema<VerdictConfig> = transform(inputSchema, (input) => {
   const defaults = DEFAULT_VERDICT_CONFIG.minTests;
   const minTests: MinTests = {
     agent: input.minTests?.agent ?? defaults.agent,
@@ -168,7 +160,18 @@ export function parseVerdictConfig(value: unknown, path: string): VerdictConfig 
   };
   const area = input.minTests?.area === undefined ? defaults.area : areaMinimums(input.minTests.area);
   if (area !== undefined) minTests.area = area;
+  const targets = input.targets ?? DEFAULT_VERDICT_CONFIG.targets;
+  const windows = input.windows ?? DEFAULT_VERDICT_CONFIG.windows;
   return deepFreeze({ targets: targets.map((target) => ({ ...target })), windows: windows.map((w) => ({ ...w })), minTests });
+});
+
+/**
+ * Checks a verdict config and fills in defaults (see `verdictConfigSchema`), returning a
+ * frozen config. Throws ValidationError (`SW_VALIDATION`) for the first problem, whose `path`
+ * starts with `path`, e.g. `verdicts.minTests.agent`; `parseAll(verdictConfigSchema, …)` lists them all.
+ */
+export function parseVerdictConfig(value: unknown, path: string): VerdictConfig {
+  return verdictConfigSchema.parse(value, path);
 }
 
 function areaMinimums(input: Partial<Record<'1' | '2' | '3' | '4', number>>): Partial<Record<AreaLevel, number>> {
@@ -180,45 +183,30 @@ function areaMinimums(input: Partial<Record<'1' | '2' | '3' | '4', number>>): Pa
   return out;
 }
 
-/** Throws unless every technology has exactly one download target and no (technology, metric) repeats. */
-export function checkTargets(targets: readonly CollectorTarget[], path: string): void {
+/** Reports every target whose (technology, metric) came before, and every technology without a download target. */
+function checkTargetList(targets: readonly CollectorTarget[], report: Report): void {
   const seen = new Set<string>();
   targets.forEach((target, index) => {
     const key = `${target.technology}/${target.metric}`;
-    if (seen.has(key)) {
-      throw new ValidationError(
-        `${path}[${index}]`,
-        `one ${target.metric} target per technology, got a second for ${JSON.stringify(target.technology)}`,
-      );
-    }
+    if (seen.has(key)) report(`[${index}]`, `one ${target.metric} target per technology, got a second for ${JSON.stringify(target.technology)}`);
     seen.add(key);
   });
   for (const technology of TECHNOLOGIES) {
-    if (!seen.has(`${technology}/download`)) {
-      throw new ValidationError(path, `a download target for ${JSON.stringify(technology)}`);
-    }
+    if (!seen.has(`${technology}/download`)) report('', `a download target for ${JSON.stringify(technology)}`);
   }
 }
 
-function checkWindows(windows: readonly VerdictWindow[], path: string): void {
-  const seen = new Set<string>();
-  windows.forEach((window, index) => {
-    if (seen.has(window.name)) {
-      throw new ValidationError(`${path}[${index}]`, `a window name not used before, got ${JSON.stringify(window.name)} again`);
-    }
-    seen.add(window.name);
+/** Throws unless every technology has exactly one download target and no (technology, metric) repeats. */
+export function checkTargets(targets: readonly CollectorTarget[], path: string): void {
+  checkTargetList(targets, (key, expected, message) => {
+    throw new ValidationError(keyPath(path, key), expected, message === undefined ? undefined : { message });
   });
 }
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
-}
-
-/** The config file's `verdicts` section as the collector uses it: the defaults when absent. */
-export function resolveVerdictConfig(section: unknown): VerdictConfig {
-  return section === undefined ? DEFAULT_VERDICT_CONFIG : parseVerdictConfig(section, 'verdicts');
+function checkWindowNames(windows: readonly VerdictWindow[], report: Report): void {
+  const seen = new Set<string>();
+  windows.forEach((window, index) => {
+    if (seen.has(window.name)) report(`[${index}]`, `a window name not used before, got ${JSON.stringify(window.name)} again`);
+    seen.add(window.name);
+  });
 }

@@ -36,3 +36,42 @@ export class UsageError extends SpeedwatchError {
     this.name = 'UsageError';
   }
 }
+
+/** One thing wrong with a config, a flag set or an options object. */
+export interface Problem {
+  /** The key path, e.g. `alerts.delivery.maxBackoff` or `verdicts.windows[1]`; `''` for the whole. */
+  readonly path: string;
+  /** For people; starts with the path when there is one (`port: expected …`). */
+  readonly message: string;
+}
+
+/** A Problem at `path` whose message is `detail` after the path. */
+export function problemAt(path: string, detail: string): Problem {
+  return { path, message: path === '' ? detail : `${path}: ${detail}` };
+}
+
+/** `heading:` then one problem a line, each message as it is: the text of an options error. */
+export function describeProblems(heading: string, problems: readonly Problem[]): string {
+  return `${heading}:\n  - ${problems.map((p) => p.message).join('\n  - ')}`;
+}
+
+/** Plain frozen copies, so that an error's `problems` serialise and cannot change. */
+export function freezeProblems(problems: readonly Problem[]): readonly Problem[] {
+  return Object.freeze(problems.map((p) => Object.freeze({ path: p.path, message: p.message })));
+}
+
+/**
+ * A config, flag set or options object that is not usable. `problems` lists every problem
+ * found, each with its key path, not only the first. Each component fixes its own `code`
+ * (SW_CONFIG, SW_AGENT_CONFIG, SW_ENDPOINT_OPTIONS, …) in a subclass.
+ */
+export class OptionsError extends SpeedwatchError {
+  readonly problems: readonly Problem[];
+
+  /** `heading` says what is not valid, e.g. `configuration is not valid`. */
+  constructor(code: string, heading: string, problems: readonly Problem[]) {
+    super(code, describeProblems(heading, problems));
+    this.name = 'OptionsError';
+    this.problems = freezeProblems(problems);
+  }
+}

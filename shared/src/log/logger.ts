@@ -29,6 +29,13 @@ export function isLogLevel(value: unknown): value is LogLevel {
   return typeof value === 'string' && Object.hasOwn(LOG_LEVELS, value);
 }
 
+/** True for an object with the Logger methods (for options that take a logger). */
+export function isLogger(value: unknown): value is Logger {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Record<string, unknown>;
+  return ['debug', 'info', 'warn', 'error', 'child'].every((name) => typeof candidate[name] === 'function');
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   const threshold = LOG_LEVELS[options.level ?? 'info'];
   const write = options.write ?? ((line: string) => process.stderr.write(line));

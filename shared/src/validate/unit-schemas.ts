@@ -1,7 +1,7 @@
 /** Schemas for durations and sizes written by people (`30s`, `1MiB`) or as plain base-unit numbers. */
 import { ValidationError } from '../errors/speedwatch-error.js';
 import { parseDurationMs, parseSizeBytes } from '../units/parse.js';
-import type { ObjectSchema, Schema } from './schema.js';
+import type { Schema } from './schema.js';
 
 /** Milliseconds, from `"30s"`/`"5m"` or a number of milliseconds, within [minMs, maxMs]. */
 export function durationMs(minMs: number, maxMs: number): Schema<number> {
@@ -27,18 +27,4 @@ export function sizeBytes(min: number, max: number): Schema<number> {
       return bytes;
     },
   };
-}
-
-/**
- * Parses `raw` with an object `schema`; when that fails, reports every field's problem at once
- * (a config with several mistakes lists all of them), as messages that start with the key path.
- */
-export function parseAll<T>(schema: ObjectSchema<T>, raw: Record<string, unknown>, path = ''): { value: T; problems: [] } | { value: undefined; problems: string[] } {
-  try {
-    return { value: schema.parse(raw, path), problems: [] };
-  } catch (err) {
-    if (!(err instanceof ValidationError)) throw err;
-    const problems = schema.problems(raw, path).map((e) => e.message);
-    return { value: undefined, problems: problems.length > 0 ? problems : [err.message] };
-  }
 }
