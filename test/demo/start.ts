@@ -33,7 +33,8 @@ writeFileSync(
 );
 
 const children: ChildProcess[] = [];
-function start(name: string, args: string[]): ChildProcess {
+/** Starts a child whose interesting lines are shown prefixed with its name; `onLine` sees every stdout line. */
+function start(name: string, args: string[], onLine: (line: string) => void = () => {}): ChildProcess {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   const prefix = (line: string): string => `[${name}] ${line}\n`;
@@ -45,6 +46,7 @@ function start(name: string, args: string[]): ChildProcess {
       while ((nl = buffered.indexOf('\n')) !== -1) {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
+        if (stream === child.stdout) onLine(line);
         // Show what matters in a demo: results, warnings and errors, not every log line.
         if (/"level":(40|50)|test-done|listening|welcome/.test(line) || !line.startsWith('{')) process.stdout.write(prefix(line));
       }
@@ -111,9 +113,33 @@ for (const site of sites) {
   );
 }
 
-start('collector', [collectorBin, 'serve', '--config', join(dataDir, 'collector.yaml')]);
-for (const site of sites) start(`endpoint :${site.port}`, [BIN.endpoint, '--host', '127.0.0.1', '--port', String(site.port), '--max-mbps', String(site.mbps), '--log-level', 'warn']);
-await new Promise((r) => setTimeout(r, 1000));
+/** Starts a server and resolves once it prints its listening line; rejects if it exits first or takes over 20 s. */
+function startServer(name: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start listening within 20 s`)), 20_000);
+    const child = start(name, args, (line) => {
+      if (!line.includes('"listening"')) return;
+      clearTimeout(timer);
+      resolve();
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code ?? signal}) before it was listening; its last words are above`));
+    });
+  });
+}
+
+try {
+  await Promise.all([
+    startServer('collector', [collectorBin, 'serve', '--config', join(dataDir, 'collector.yaml')]),
+    ...sites.map((site) => startServer(`endpoint :${site.port}`, [BIN.endpoint, '--host', '127.0.0.1', '--port', String(site.port), '--max-mbps', String(site.mbps), '--log-level', 'warn'])),
+  ]);
+} catch (err) {
+  // Nothing is announced that is not running: say why, stop what did start, and fail.
+  process.stderr.write(`npm start: ${err instanceof Error ? err.message : String(err)}; no demo is running (PORT=${port} uses ports ${port} to ${port + 2})\n`);
+  await stopAll();
+  process.exit(1);
+}
 for (const site of sites) start(site.id, [BIN.agent, 'run', '--config', join(dataDir, 'agents', site.id, 'agent.yaml')]);
 
 process.stdout.write(`
