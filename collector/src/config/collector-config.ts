@@ -19,6 +19,7 @@ import {
   SpeedwatchError,
   string,
   ValidationError,
+  WIRE_LIMIT_RANGES,
 } from '@speedwatch/shared';
 
 export interface CollectorConfig {
@@ -159,9 +160,10 @@ const fileSchema = object({
   retentionDays: optional(number({ min: 1, max: 36_500, integer: true })),
   limits: optional(
     object({
-      maxFrameBytes: optional(sizeBytes(1024, 64 * 1024 * 1024)),
-      maxBatch: optional(number({ min: 1, max: 10_000, integer: true })),
-      maxMessagesPerMinute: optional(number({ min: 1, max: 1_000_000, integer: true })),
+      // The ranges agents accept in welcome: a collector cannot be configured into one they refuse.
+      maxFrameBytes: optional(sizeBytes(WIRE_LIMIT_RANGES.maxFrameBytes.min, WIRE_LIMIT_RANGES.maxFrameBytes.max)),
+      maxBatch: optional(number({ ...WIRE_LIMIT_RANGES.maxBatch, integer: true })),
+      maxMessagesPerMinute: optional(number({ ...WIRE_LIMIT_RANGES.maxMessagesPerMinute, integer: true })),
     }),
   ),
   maxFutureSkew: optional(durationMs(0, 7 * 86_400_000)),
