@@ -29,6 +29,14 @@ export class FakeClock implements Clock {
     return this.#heap.filter((t) => !t.cleared).length;
   }
 
+  /** Milliseconds from now to each armed timer, soonest first. */
+  dueIn(): number[] {
+    return this.#heap
+      .filter((t) => !t.cleared)
+      .map((t) => t.dueAt - this.#now)
+      .sort((a, b) => a - b);
+  }
+
   /** Moves time forward by `ms`, firing every timer due by then (including ones armed on the way). */
   async advance(ms: number): Promise<void> {
     const until = this.#now + ms;
