@@ -30,7 +30,11 @@ import { systemClock } from '../schedule/scheduler.js';
 import type { ConnectProblem } from './connect-problem.js';
 import { describeProblem, displayUrl, problemFromError, problemKey } from './connect-problem.js';
 
-/** What the client needs of the outbox. */
+/**
+ * What the client needs of the outbox. `ack` and `deadLetter` must take effect in the order they
+ * are called (the Outbox queues its operations), since the client does not wait for one to end
+ * before making the next call.
+ */
 export interface ResultQueue {
   pending(limit?: number): MeasurementResult[];
   ack(ids: readonly string[]): Promise<void>;
@@ -466,12 +470,21 @@ export class CollectorClient {
     }
   }
 
-  /** Applies an outbox update in order with the others, then sends more when the batch is done. */
+  /**
+   * Tells the outbox now, while the message is being read (the queue applies its calls in call
+   * order), then sends more once the update is done and nothing is left in flight.
+   */
   #settle(conn: Connection, ids: readonly string[], update: (ids: readonly string[]) => Promise<void>): void {
     for (const id of ids) conn.inFlight.delete(id);
+    let updated: Promise<void>;
+    try {
+      updated = update(ids);
+    } catch (err) {
+      updated = Promise.reject(err);
+    }
+    const done = updated.catch((err: unknown) => this.#o.logger.error({ event: 'outbox-failed', err }, 'could not update the outbox'));
     this.#work = this.#work
-      .then(() => update(ids))
-      .catch((err: unknown) => this.#o.logger.error({ event: 'outbox-failed', err }, 'could not update the outbox'))
+      .then(() => done)
       .then(() => {
         if (conn.inFlight.size === 0) {
           this.#clear(conn.ackTimer);
