@@ -186,11 +186,19 @@ export class CollectorClient {
     await this.#work;
   }
 
+  /** Closes `conn`; resolves on its close event, or after closeGraceMs (the socket cut) whatever happens. */
   #closeAndWait(conn: Connection): Promise<void> {
     const { ws } = conn;
     if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      ws.once('close', () => resolve());
+      const bound = this.#o.clock.setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, this.#o.closeGraceMs);
+      ws.once('close', () => {
+        this.#clear(bound);
+        resolve();
+      });
       this.#close(conn, CLOSE_CODES.NORMAL, 'agent stopping');
     });
   }
