@@ -100,6 +100,7 @@ type Settings = Required<Omit<CollectorClientOptions, 'ca'>> & { ca?: string };
 /** One WebSocket and everything that lives and dies with it. */
 interface Connection {
   readonly ws: WebSocket;
+  /** The client's logger with this connection's `connId`. */
   readonly log: Logger;
   /** `open` fired: the upgrade succeeded. */
   opened: boolean;
@@ -129,6 +130,8 @@ export class CollectorClient {
   readonly #o: Settings;
   readonly #url: string;
   #conn: Connection | undefined;
+  /** Connections started so far: the next one's `connId`. */
+  #connections = 0;
   #state: ClientState = 'waiting';
   /** Failed connections in a row: the backoff's exponent. */
   #attempt = 0;
@@ -229,7 +232,7 @@ export class CollectorClient {
     });
     const conn: Connection = {
       ws,
-      log: this.#o.logger,
+      log: this.#o.logger.child({ connId: ++this.#connections }),
       opened: false,
       welcomed: false,
       limits: undefined,
