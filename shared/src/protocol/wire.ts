@@ -147,7 +147,7 @@ export const wireLimitsSchema: Schema<WireLimits> = object({
   maxMessagesPerMinute: number({ ...WIRE_LIMIT_RANGES.maxMessagesPerMinute, integer: true }),
 });
 
-/** A result id as the collector echoes it in `ack` (result ids are 8 to 64 characters). */
+/** An id in `ack`: at most 64 characters, like result ids (one that is no result's id is never in flight). */
 const ackedId = string({ minLength: 1, maxLength: 64 });
 /**
  * An error code: `SW_` and capitals, digits or `_`, 64 characters at most (docs/errors.md).
@@ -166,7 +166,7 @@ export const welcomeSchema: Schema<WelcomeMessage> = object({
   limits: wireLimitsSchema,
 });
 
-/** An ack names at most one batch's results, and a batch holds at most `maxBatch`'s upper bound. */
+/** An ack names the results of one batch at most, so no more ids than the largest `maxBatch`. */
 export const ackSchema: Schema<AckMessage> = object({
   type: oneOf(['ack']),
   ids: array(ackedId, { maxItems: WIRE_LIMIT_RANGES.maxBatch.max }),
@@ -188,6 +188,7 @@ export const errorMessageSchema: Schema<ErrorMessage> = object({
 
 /** What a message type from a newer collector must look like to be ignored rather than refused. */
 const FUTURE_TYPE = /^[a-z][a-z0-9_-]{0,31}$/;
+const TYPE_EXPECTED = `one of ${COLLECTOR_MESSAGE_TYPES.map((t) => JSON.stringify(t)).join(', ')}, or a future type of 1 to 32 lowercase letters, digits, _ or -`;
 
 /**
  * Turns a parsed JSON value from the collector into a typed message. A message of a type this
@@ -210,13 +211,9 @@ export function parseCollectorMessage(value: unknown): CollectorMessage | Unknow
       return rejectSchema.parse(value, 'reject');
     case 'error':
       return errorMessageSchema.parse(value, 'error');
-    default:
-      if (typeof type === 'string' && FUTURE_TYPE.test(type)) return { type: 'unknown', received: type };
-      {
-        const expected = `one of ${COLLECTOR_MESSAGE_TYPES.map((t) => JSON.stringify(t)).join(', ')}, or a future type of 1 to 32 lowercase letters, digits, _ or -`;
-        throw new ValidationError('type', expected, { message: `expected ${expected}, got ${kindOf(type)}` });
-      }
   }
+  if (typeof type === 'string' && FUTURE_TYPE.test(type)) return { type: 'unknown', received: type };
+  throw new ValidationError('type', TYPE_EXPECTED, { message: `expected ${TYPE_EXPECTED}, got ${kindOf(type)}` });
 }
 
 /** What a value is, in a few words that never repeat a received string. */
