@@ -12,30 +12,7 @@ import { OutboxError, OutboxOptionsError } from '../src/outbox/outbox-error.js';
 import { DEAD_LETTER_FILE, LOG_FILE, Outbox, UNREADABLE_CODE } from '../src/outbox/outbox.js';
 import type { OutboxOptions } from '../src/outbox/outbox.js';
 import { encodeFrame, FRAME_HEADER_BYTES } from '../src/outbox/record-format.js';
-
-/** A typical result: latency, download and upload with 40 samples each, about 1.5 KB of JSON. */
-function makeResult(n: number): MeasurementResult {
-  const samplesMbps = Array.from({ length: 40 }, (_, i) => 90 + ((i * 7 + n) % 9) + 0.25);
-  const throughput = { mbps: 93.5, bytes: 93_500_000, durationMs: 8000, streams: 4, warmupMs: 2000, totalBytes: 117_000_000, sampleIntervalMs: 250, samplesMbps };
-  return {
-    schemaVersion: 1,
-    id: resultId(n),
-    status: 'ok',
-    startedAt: '2025-03-01T08:00:00.000Z',
-    finishedAt: '2025-03-01T08:00:25.000Z',
-    technology: 'fixed',
-    endpoint: { name: 'lab', url: 'http://192.0.2.10:8601/', reason: 'only' },
-    clientIp: '198.51.100.7',
-    latency: { count: 20, minMs: 9.1, medianMs: 11.2, meanMs: 11.4, p90Ms: 13.0, maxMs: 15.2, jitterMs: 0.8, lossRatio: 0, samplesMs: Array.from({ length: 20 }, (_, i) => 9 + (i % 7) * 0.9) },
-    download: throughput,
-    upload: { ...throughput, mbps: 19.5, confirmedBy: 'header' },
-    agent: { version: '0.1.0', platform: 'linux', arch: 'arm64', node: 'v20.18.1' },
-  };
-}
-
-function resultId(n: number): string {
-  return `result-${String(n).padStart(6, '0')}`;
-}
+import { makeResult, resultId } from './util.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 

@@ -31,7 +31,21 @@ export { DEFAULT_TARGETS, checkResult } from './targets/targets.js';
 export type { ResultVerdict, Target, TargetCheck, TargetMetric } from './targets/targets.js';
 export { SITE_KINDS, areaLevels, siteSchema } from './protocol/site.js';
 export type { Site, SiteKind } from './protocol/site.js';
-export { AGENTS_PATH, CLOSE_CODES, PROTOCOL_VERSION, helloSchema, resultsSchema } from './protocol/wire.js';
+export {
+  AGENTS_PATH,
+  CLOSE_CODES,
+  COLLECTOR_MESSAGE_TYPES,
+  PROTOCOL_VERSION,
+  WIRE_LIMIT_RANGES,
+  ackSchema,
+  errorMessageSchema,
+  helloSchema,
+  parseCollectorMessage,
+  rejectSchema,
+  resultsSchema,
+  welcomeSchema,
+  wireLimitsSchema,
+} from './protocol/wire.js';
 export type {
   AckMessage,
   AgentMessage,
@@ -40,6 +54,7 @@ export type {
   HelloMessage,
   RejectMessage,
   ResultsMessage,
+  UnknownCollectorMessage,
   WelcomeMessage,
   WireLimits,
 } from './protocol/wire.js';

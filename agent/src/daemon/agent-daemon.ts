@@ -46,6 +46,7 @@ export class AgentDaemon {
       ...(config.collector.ca === undefined ? {} : { ca: config.collector.ca }),
       queue: deps.outbox,
       logger: logger.child({ component: 'stream' }),
+      clock: deps.clock,
       random: deps.random,
       hello: () => ({
         type: 'hello',

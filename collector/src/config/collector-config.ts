@@ -22,6 +22,7 @@ import {
   sizeBytes,
   string,
   ValidationError,
+  WIRE_LIMIT_RANGES,
 } from '@speedwatch/shared';
 import { DEFAULT_VERDICT_CONFIG, verdictConfigSchema } from '../verdict/verdict-config.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
@@ -166,9 +167,10 @@ const fileSchema = refine(
         retentionDays: optional(number({ min: 1, max: 36_500, integer: true })),
         limits: optional(
           object({
-            maxFrameBytes: optional(sizeBytes(1024, 64 * 1024 * 1024)),
-            maxBatch: optional(number({ min: 1, max: 10_000, integer: true })),
-            maxMessagesPerMinute: optional(number({ min: 1, max: 1_000_000, integer: true })),
+            // The ranges agents accept in welcome: a collector cannot be configured into one they refuse.
+            maxFrameBytes: optional(sizeBytes(WIRE_LIMIT_RANGES.maxFrameBytes.min, WIRE_LIMIT_RANGES.maxFrameBytes.max)),
+            maxBatch: optional(number({ ...WIRE_LIMIT_RANGES.maxBatch, integer: true })),
+            maxMessagesPerMinute: optional(number({ ...WIRE_LIMIT_RANGES.maxMessagesPerMinute, integer: true })),
           }),
         ),
         maxFutureSkew: optional(durationMs(0, 7 * 86_400_000)),

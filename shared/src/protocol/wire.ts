@@ -3,6 +3,7 @@
  * `/v1/agents` (see docs/protocol.md). Text frames, one JSON message each. The agent's identity
  * comes from its bearer token at the upgrade, never from a message.
  */
+import { ValidationError } from '../errors/speedwatch-error.js';
 import type { Schema } from '../validate/schema.js';
 import { array, number, object, oneOf, optional, string } from '../validate/schema.js';
 import type { Site } from './site.js';
@@ -66,6 +67,19 @@ export interface ErrorMessage {
 
 export type CollectorMessage = WelcomeMessage | AckMessage | RejectMessage | ErrorMessage;
 
+/** The `type`s of CollectorMessage, the messages this version of the protocol knows. */
+export const COLLECTOR_MESSAGE_TYPES = ['welcome', 'ack', 'reject', 'error'] as const;
+
+/**
+ * What `parseCollectorMessage` returns for a well-formed message type this version does not
+ * know, probably from a newer collector: to be logged and ignored. Nothing else of it is read.
+ */
+export interface UnknownCollectorMessage {
+  type: 'unknown';
+  /** The message's `type` as received: 1 to 32 lowercase letters, digits, `_` or `-`. */
+  received: string;
+}
+
 export interface WireLimits {
   /** Largest frame accepted, in bytes; a larger one closes the connection with 1009. */
   maxFrameBytes: number;
@@ -74,6 +88,17 @@ export interface WireLimits {
   /** Messages an agent may send per minute (a token bucket with this burst). */
   maxMessagesPerMinute: number;
 }
+
+/**
+ * The range of each limit, inclusive: what the collector's config accepts, and what an agent
+ * accepts in `welcome` (anything else is a broken or hostile collector).
+ */
+export const WIRE_LIMIT_RANGES = {
+  /** Bytes: 1 KiB to 64 MiB. */
+  maxFrameBytes: { min: 1024, max: 64 * 1024 * 1024 },
+  maxBatch: { min: 1, max: 10_000 },
+  maxMessagesPerMinute: { min: 1, max: 1_000_000 },
+} as const;
 
 /** WebSocket close codes the collector uses. */
 export const CLOSE_CODES = {
@@ -114,6 +139,91 @@ export const helloSchema: Schema<HelloMessage> = object({
   backlog: optional(number({ min: 0, max: Number.MAX_SAFE_INTEGER, integer: true })),
   dropped: optional(number({ min: 0, max: Number.MAX_SAFE_INTEGER, integer: true })),
 });
+
+/** `welcome.limits`: every limit present, a whole number within WIRE_LIMIT_RANGES. */
+export const wireLimitsSchema: Schema<WireLimits> = object({
+  maxFrameBytes: number({ ...WIRE_LIMIT_RANGES.maxFrameBytes, integer: true }),
+  maxBatch: number({ ...WIRE_LIMIT_RANGES.maxBatch, integer: true }),
+  maxMessagesPerMinute: number({ ...WIRE_LIMIT_RANGES.maxMessagesPerMinute, integer: true }),
+});
+
+/** An id in `ack`: at most 64 characters, like result ids (one that is no result's id is never in flight). */
+const ackedId = string({ minLength: 1, maxLength: 64 });
+/**
+ * An error code: `SW_` and capitals, digits or `_`, 64 characters at most (docs/errors.md).
+ * Strict because it goes into logs and the dead-letter file as it is.
+ */
+const errorCode = string({ pattern: /^SW_[A-Z0-9_]{1,61}$/, patternName: 'an error code (SW_ and up to 61 capitals, digits or _)' });
+/** Words from the collector for people: validation messages name a field path, so allow a few lines. */
+const humanMessage = string({ maxLength: 2000 });
+
+export const welcomeSchema: Schema<WelcomeMessage> = object({
+  type: oneOf(['welcome']),
+  protocol: oneOf([PROTOCOL_VERSION]),
+  // The collector's ids are lowercase (`agents add --id`); printable ASCII is all this side needs.
+  agentId: string({ pattern: /^[\x21-\x7e]{1,100}$/, patternName: 'an agent id of 1 to 100 printable ASCII characters' }),
+  serverTime: timestamp,
+  limits: wireLimitsSchema,
+});
+
+/** An ack names the results of one batch at most, so no more ids than the largest `maxBatch`. */
+export const ackSchema: Schema<AckMessage> = object({
+  type: oneOf(['ack']),
+  ids: array(ackedId, { maxItems: WIRE_LIMIT_RANGES.maxBatch.max }),
+});
+
+export const rejectSchema: Schema<RejectMessage> = object({
+  type: oneOf(['reject']),
+  // The result's id cut to 64 characters, or `#<index>` for a result without a string id.
+  id: string({ maxLength: 64 }),
+  code: errorCode,
+  message: humanMessage,
+});
+
+export const errorMessageSchema: Schema<ErrorMessage> = object({
+  type: oneOf(['error']),
+  code: errorCode,
+  message: humanMessage,
+});
+
+/** What a message type from a newer collector must look like to be ignored rather than refused. */
+const FUTURE_TYPE = /^[a-z][a-z0-9_-]{0,31}$/;
+const TYPE_EXPECTED = `one of ${COLLECTOR_MESSAGE_TYPES.map((t) => JSON.stringify(t)).join(', ')}, or a future type of 1 to 32 lowercase letters, digits, _ or -`;
+
+/**
+ * Turns a parsed JSON value from the collector into a typed message. A message of a type this
+ * version does not know, but that looks like one (1 to 32 lowercase letters, digits, `_` or
+ * `-`, starting with a letter), comes back as `UnknownCollectorMessage`; anything else that is
+ * not a valid message throws a ValidationError whose `path` names the field (`ack.ids[3]`,
+ * `welcome.limits.maxBatch`; `type` when there is no usable type, `''` for a non-object).
+ */
+export function parseCollectorMessage(value: unknown): CollectorMessage | UnknownCollectorMessage {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ValidationError('', 'a message object', { message: `expected a message object, got ${kindOf(value)}` });
+  }
+  const type = (value as { type?: unknown }).type;
+  switch (type) {
+    case 'welcome':
+      return welcomeSchema.parse(value, 'welcome');
+    case 'ack':
+      return ackSchema.parse(value, 'ack');
+    case 'reject':
+      return rejectSchema.parse(value, 'reject');
+    case 'error':
+      return errorMessageSchema.parse(value, 'error');
+  }
+  if (typeof type === 'string' && FUTURE_TYPE.test(type)) return { type: 'unknown', received: type };
+  throw new ValidationError('type', TYPE_EXPECTED, { message: `expected ${TYPE_EXPECTED}, got ${kindOf(type)}` });
+}
+
+/** What a value is, in a few words that never repeat a received string. */
+function kindOf(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `a string of ${value.length} characters`;
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
 
 /** The batch envelope; `maxBatch` bounds its length. Each result is validated separately. */
 export function resultsSchema(maxBatch: number): Schema<ResultsMessage> {
