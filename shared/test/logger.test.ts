@@ -13,8 +13,8 @@ describe('createLogger', () => {
     const lines: string[] = [];
     const log = createLogger({ level: 'warn', write: (l) => lines.push(l) });
     log.info('hidden');
-    log.error({ err: new SpeedwatchError('SW_TEST', 'boom') }, 'failed');
+    log.error({ err: new SpeedwatchError('SW_STORE_READ', 'boom') }, 'failed');
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0] as string).err).toEqual({ type: 'SpeedwatchError', message: 'boom', code: 'SW_TEST' });
+    expect(JSON.parse(lines[0] as string).err).toEqual({ type: 'SpeedwatchError', message: 'boom', code: 'SW_STORE_READ' });
   });
 });

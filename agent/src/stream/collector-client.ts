@@ -6,14 +6,14 @@
  * forever would only hammer the collector).
  */
 import WebSocket from 'ws';
-import type { CollectorMessage, HelloMessage, Logger, MeasurementResult, WireLimits } from '@speedwatch/shared';
+import type { CollectorMessage, HelloMessage, Logger, MeasurementResult, RejectCode, WireLimits } from '@speedwatch/shared';
 import { CLOSE_CODES, SpeedwatchError } from '@speedwatch/shared';
 
 /** What the client needs of the outbox. */
 export interface ResultQueue {
   pending(limit?: number): MeasurementResult[];
   ack(ids: readonly string[]): Promise<void>;
-  deadLetter(id: string, code: string, message: string): Promise<void>;
+  deadLetter(id: string, code: RejectCode, message: string): Promise<void>;
   readonly stats: { pending: number; dropped: number };
 }
 

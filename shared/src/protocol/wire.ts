@@ -3,6 +3,7 @@
  * `/v1/agents` (see docs/protocol.md). Text frames, one JSON message each. The agent's identity
  * comes from its bearer token at the upgrade, never from a message.
  */
+import type { ErrorCodeCarriedBy } from '../errors/error-codes.js';
 import type { Schema } from '../validate/schema.js';
 import { array, number, object, oneOf, optional, string } from '../validate/schema.js';
 import type { Site } from './site.js';
@@ -49,18 +50,24 @@ export interface AckMessage {
   ids: string[];
 }
 
+/** Codes of `reject` messages (docs/errors.md): why one result will never be accepted. */
+export type RejectCode = ErrorCodeCarriedBy<'reject message'>;
+
 /** Collector → agent: this result will never be accepted; move it to the dead-letter file. */
 export interface RejectMessage {
   type: 'reject';
   id: string;
-  code: string;
+  code: RejectCode;
   message: string;
 }
+
+/** Codes of `error` messages (docs/errors.md): a frame not protocol, a limit hit, the store down. */
+export type WireErrorCode = ErrorCodeCarriedBy<'error message'>;
 
 /** Collector → agent: a frame that was not protocol, or a limit hit; nothing in it was stored. */
 export interface ErrorMessage {
   type: 'error';
-  code: string;
+  code: WireErrorCode;
   message: string;
 }
 
