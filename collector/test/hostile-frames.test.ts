@@ -18,7 +18,7 @@ import fc from 'fast-check';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ValidationError } from '@speedwatch/shared';
-import { helloSchema, parseMeasurementResult, PHASES, resultsSchema, RESULT_STATUSES, SELECTION_REASONS, TECHNOLOGIES } from '@speedwatch/shared';
+import { helloSchema, parseMeasurementResult, PHASES, resultsSchema, RESULT_ERROR_CODES, RESULT_STATUSES, SELECTION_REASONS, TECHNOLOGIES } from '@speedwatch/shared';
 import { COLLECTOR_DEFAULTS } from '../src/config/collector-config.js';
 import type { AgentClient, TestCollector } from './ingest-util.js';
 import { connectAgent, makeResult, startTestCollector } from './ingest-util.js';
@@ -183,7 +183,7 @@ const throughputArb = fc.record({
   samplesMbps: fc.array(ms(10_000), { maxLength: 20 }),
   confirmedBy: fc.option(fc.constantFrom('header', 'response'), { nil: undefined }),
 });
-const errorArb = fc.record({ phase: fc.constantFrom(...PHASES), code: fc.stringMatching(/^SW_[A-Z0-9_]{1,20}$/), message: fc.string({ maxLength: 80 }) });
+const errorArb = fc.record({ phase: fc.constantFrom(...PHASES), code: fc.constantFrom(...RESULT_ERROR_CODES), message: fc.string({ maxLength: 80 }) });
 
 const OPTIONAL_SECTIONS = ['technology', 'endpoint', 'clientIp', 'latency', 'download', 'upload', 'loadedLatency', 'error', 'errors', 'agent'] as const;
 

@@ -1,5 +1,7 @@
 export { describeProblems, freezeProblems, OptionsError, problemAt, SpeedwatchError, ValidationError, UsageError } from './errors/speedwatch-error.js';
 export type { Problem } from './errors/speedwatch-error.js';
+export { ERROR_CODE_LIST, ERROR_CODES, ERROR_COMPONENTS, errorCodesCarriedBy, isErrorCode } from './errors/error-codes.js';
+export type { ErrorCarrier, ErrorCode, ErrorCodeCarriedBy, ErrorCodeInfo, ErrorComponent } from './errors/error-codes.js';
 export { createLogger, isLogger, isLogLevel, LOG_LEVELS } from './log/logger.js';
 export type { Logger, LoggerOptions, LogLevel } from './log/logger.js';
 export { array, boolean, custom, keyPath, number, object, oneOf, optional, parseAll, refine, select, string, transform } from './validate/schema.js';
@@ -12,7 +14,7 @@ export { RECEIVED_BYTES_HEADER } from './protocol/endpoint-protocol.js';
 export { jitter, mean, median, percentile, summarize } from './stats/stats.js';
 export { seededRandom } from './random/seeded-random.js';
 export type { Summary } from './stats/stats.js';
-export { PHASES, RESULT_SCHEMA_VERSION, RESULT_STATUSES, SELECTION_REASONS, TECHNOLOGIES } from './result/result.js';
+export { PHASES, RESULT_ERROR_CODES, RESULT_SCHEMA_VERSION, RESULT_STATUSES, SELECTION_REASONS, TECHNOLOGIES } from './result/result.js';
 export type {
   EndpointCandidate,
   EndpointChoice,
@@ -21,6 +23,7 @@ export type {
   MeasurementResult,
   Phase,
   ResultError,
+  ResultErrorCode,
   ResultStatus,
   SelectionReason,
   Technology,
@@ -50,11 +53,16 @@ export type {
   AckMessage,
   AgentMessage,
   CollectorMessage,
+  ReceivedCollectorMessage,
+  ReceivedErrorMessage,
+  ReceivedRejectMessage,
   ErrorMessage,
   HelloMessage,
+  RejectCode,
   RejectMessage,
   ResultsMessage,
   UnknownCollectorMessage,
   WelcomeMessage,
+  WireErrorCode,
   WireLimits,
 } from './protocol/wire.js';

@@ -54,6 +54,8 @@ describe('parseMeasurementResult', () => {
     ['a loss ratio above one', (r) => (r['latency'].lossRatio = 1.5), 'latency.lossRatio', /<= 1/],
     ['a fractional stream count', (r) => (r['download'].streams = 2.5), 'download.streams', /an integer/],
     ['a bad error code', (r) => (r['error'] = { phase: 'download', code: 'oops', message: '' }), 'error.code', /SW_/],
+    ['a code that is not in the registry', (r) => (r['error'] = { phase: 'download', code: 'SW_MADE_UP', message: '' }), 'error.code', /an error code a result can carry.*got "SW_MADE_UP"/],
+    ['a registry code no result carries', (r) => (r['errors'] = [{ phase: 'upload', code: 'SW_STORE_WRITE', message: '' }]), 'errors[0].code', /got "SW_STORE_WRITE"/],
     ['a non-object', (r) => Object.assign(r, { loadedLatency: [] }), 'loadedLatency', /an object, got an array/],
   ])('rejects %s, naming %s', (_name, breakIt, path, expected) => {
     const result = validResult() as unknown as Record<string, any>;

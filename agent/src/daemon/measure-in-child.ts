@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import type { MeasurementResult, Technology } from '@speedwatch/shared';
+import type { MeasurementResult, ResultErrorCode, Technology } from '@speedwatch/shared';
 import { parseMeasurementResult, RESULT_SCHEMA_VERSION } from '@speedwatch/shared';
 
 export interface ChildTestOptions {
@@ -39,7 +39,7 @@ export function measureInChild(options: ChildTestOptions): Promise<MeasurementRe
     };
     options.signal.addEventListener('abort', onAbort, { once: true });
     if (options.signal.aborted) onAbort();
-    const failed = (code: string, message: string): MeasurementResult => ({
+    const failed = (code: ResultErrorCode, message: string): MeasurementResult => ({
       schemaVersion: RESULT_SCHEMA_VERSION,
       id: randomUUID(),
       status: 'failed',

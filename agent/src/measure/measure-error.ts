@@ -1,23 +1,9 @@
-import { SpeedwatchError } from '@speedwatch/shared';
+import { errorCodesCarriedBy, SpeedwatchError } from '@speedwatch/shared';
+import type { ErrorCodeCarriedBy } from '@speedwatch/shared';
 
-/** Codes a measurement can end with; each is documented in docs/errors.md. */
-export const MEASURE_ERROR_CODES = {
-  SW_DNS: 'the endpoint host name did not resolve',
-  SW_CONNECT_REFUSED: 'the endpoint refused the TCP connection',
-  SW_CONNECT_TIMEOUT: 'the TCP or TLS connection was not made in time',
-  SW_UNREACHABLE: 'no route to the endpoint host',
-  SW_TLS: 'the TLS handshake failed (certificate, name or protocol)',
-  SW_HTTP_STATUS: 'the endpoint answered with an HTTP error status',
-  SW_PROTOCOL: 'the endpoint sent something that is not valid HTTP/1.1',
-  SW_RESET: 'the connection was reset or closed in the middle of a transfer',
-  SW_STALLED: 'a transfer made no progress for the stall timeout',
-  SW_TIMEOUT: 'a request got no answer in time',
-  SW_NETWORK: 'another network error',
-  SW_NO_ENDPOINT: 'no endpoint answered the selection probe',
-  SW_ABORTED: 'the test was stopped (signal or overall time bound)',
-} as const;
-
-export type MeasureErrorCode = keyof typeof MEASURE_ERROR_CODES;
+/** Codes a measurement can end with: the registry's codes carried by MeasureError (docs/errors.md). */
+export type MeasureErrorCode = ErrorCodeCarriedBy<'MeasureError' | 'NoEndpointError'>;
+export const MEASURE_ERROR_CODES: readonly MeasureErrorCode[] = errorCodesCarriedBy('MeasureError', 'NoEndpointError');
 
 export class MeasureError extends SpeedwatchError {
   declare readonly code: MeasureErrorCode;

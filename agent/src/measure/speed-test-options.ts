@@ -5,6 +5,7 @@
  */
 import type { Technology } from '@speedwatch/shared';
 import type { Endpoint } from './endpoints.js';
+import type { MeasureErrorCode } from './measure-error.js';
 
 export type TestName = 'latency' | 'download' | 'upload';
 export const TEST_NAMES: readonly TestName[] = ['latency', 'download', 'upload'];
@@ -46,7 +47,7 @@ export type SpeedTestEvent =
   | { type: 'phase-start'; phase: TestName; durationMs?: number }
   | { type: 'progress'; phase: 'download' | 'upload'; elapsedMs: number; durationMs: number; mbps: number }
   | { type: 'probe'; rttMs: number | undefined; index: number; count: number }
-  | { type: 'phase-end'; phase: TestName; error?: { code: string; message: string } };
+  | { type: 'phase-end'; phase: TestName; error?: { code: MeasureErrorCode; message: string } };
 
 export const DEFAULT_SPEED_TEST_OPTIONS = Object.freeze({
   tests: TEST_NAMES,

@@ -1,14 +1,18 @@
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import type { ErrorCodeCarriedBy } from '@speedwatch/shared';
 import { writeFully } from './durable-fs.js';
 
 /** One line of dead-letter.jsonl. */
 export interface DeadLetterEntry {
   /** The result's id; absent when an unreadable record had none. */
   id?: string;
-  /** Why it was set aside: the collector's SW_… code, or SW_OUTBOX_UNREADABLE. */
-  code: string;
+  /**
+   * Why it was set aside: the code of the collector's `reject` as sent (a newer collector may
+   * send one this version does not list), or SW_OUTBOX_UNREADABLE.
+   */
+  code: ErrorCodeCarriedBy<'dead-letter line'> | (string & {});
   message: string;
   /** When it was set aside, ISO 8601 UTC. */
   time: string;

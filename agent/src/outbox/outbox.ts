@@ -25,7 +25,7 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { boolean, createLogger, custom, isLogger, number, object, optional, parseAll, parseMeasurementResult, string } from '@speedwatch/shared';
-import type { Logger, MeasurementResult, Schema } from '@speedwatch/shared';
+import type { ErrorCode, Logger, MeasurementResult, Schema } from '@speedwatch/shared';
 import { DeadLetterFile } from './dead-letter.js';
 import { describeError, syncDirectory, writeFully } from './durable-fs.js';
 import { OutboxError, OutboxOptionsError } from './outbox-error.js';
@@ -38,7 +38,7 @@ export const LOG_FILE = 'outbox.log';
 export const DEAD_LETTER_FILE = 'dead-letter.jsonl';
 
 /** The dead-letter code of a record whose CRC is good but whose result this version cannot read. */
-export const UNREADABLE_CODE = 'SW_OUTBOX_UNREADABLE';
+export const UNREADABLE_CODE = 'SW_OUTBOX_UNREADABLE' satisfies ErrorCode;
 
 const MIB = 1024 * 1024;
 

@@ -23,7 +23,7 @@
  */
 import WebSocket from 'ws';
 import type { RawData } from 'ws';
-import type { CollectorMessage, HelloMessage, Logger, MeasurementResult, WireLimits } from '@speedwatch/shared';
+import type { HelloMessage, Logger, MeasurementResult, ReceivedCollectorMessage, WireLimits } from '@speedwatch/shared';
 import { CLOSE_CODES, parseCollectorMessage, SpeedwatchError, ValidationError } from '@speedwatch/shared';
 import type { Clock } from '../schedule/scheduler.js';
 import { systemClock } from '../schedule/scheduler.js';
@@ -424,7 +424,7 @@ export class CollectorClient {
     }
   }
 
-  #onMessage(conn: Connection, message: CollectorMessage): void {
+  #onMessage(conn: Connection, message: ReceivedCollectorMessage): void {
     const { log } = conn;
     switch (message.type) {
       case 'welcome': {

@@ -3,14 +3,10 @@
  * /api/v1/alerts (`webhooks[].lastError`); callers match on `code` (docs/errors.md).
  */
 import { SpeedwatchError } from '@speedwatch/shared';
+import type { ErrorCodeCarriedBy } from '@speedwatch/shared';
 
-export type WebhookErrorCode =
-  /** The receiver answered with a status other than 2xx. */
-  | 'SW_WEBHOOK_STATUS'
-  /** No complete answer within `alerts.delivery.timeout`. */
-  | 'SW_WEBHOOK_TIMEOUT'
-  /** The request failed before an answer: DNS, refused, reset, TLS. */
-  | 'SW_WEBHOOK_NETWORK';
+/** The registry's codes carried by WebhookError: SW_WEBHOOK_STATUS, SW_WEBHOOK_TIMEOUT, SW_WEBHOOK_NETWORK. */
+export type WebhookErrorCode = ErrorCodeCarriedBy<'WebhookError'>;
 
 export class WebhookError extends SpeedwatchError {
   declare readonly code: WebhookErrorCode;

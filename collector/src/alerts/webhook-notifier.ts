@@ -168,11 +168,11 @@ async function post(webhook: Webhook, body: string, timeoutMs: number, signal: A
   } catch (cause) {
     if (signal.aborted) throw cause;
     if (timeout.aborted) {
-      throw new WebhookError('SW_WEBHOOK_TIMEOUT', `POST ${webhook.redacted}: no answer within ${timeoutMs} ms`, { retryable: true, cause });
+      throw new WebhookError('SW_WEBHOOK_TIMEOUT', `POST ${webhook.redacted}: no answer within ${timeoutMs} ms`, { retryable: true, cause: withoutUrlInError(cause, webhook) });
     }
     const inner = (cause as { cause?: { code?: unknown; message?: unknown } }).cause;
     const reason = inner?.message === undefined ? String((cause as Error).message) : `${String(inner.code ?? '')} ${String(inner.message)}`.trim();
-    throw new WebhookError('SW_WEBHOOK_NETWORK', `POST ${webhook.redacted}: ${withoutUrl(reason, webhook)}`, { retryable: true, cause });
+    throw new WebhookError('SW_WEBHOOK_NETWORK', `POST ${webhook.redacted}: ${withoutUrl(reason, webhook)}`, { retryable: true, cause: withoutUrlInError(cause, webhook) });
   }
   if (status >= 200 && status < 300) return;
   const detail = status >= 300 && status < 400 ? ' (redirects are not followed: configure the final URL)' : text === '' ? '' : `: ${text.replace(/\s+/g, ' ')}`;
@@ -189,6 +189,22 @@ async function post(webhook: Webhook, body: string, timeoutMs: number, signal: A
  */
 function withoutUrl(text: string, webhook: Webhook): string {
   return text.replaceAll(webhook.url, webhook.redacted).replaceAll(new URL(webhook.url).href, webhook.redacted);
+}
+
+/**
+ * `err` with the webhook's full URL redacted from its message and stack, and from those of its
+ * causes: a WebhookError's cause is logged with it (stack and cause chain included). Changed in
+ * place: the error is this call's own.
+ */
+function withoutUrlInError(err: unknown, webhook: Webhook): unknown {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    for (const key of ['message', 'stack'] as const) {
+      const text = e[key];
+      const redacted = typeof text === 'string' ? withoutUrl(text, webhook) : text;
+      if (redacted !== text) Object.defineProperty(e, key, { value: redacted, writable: true, configurable: true, enumerable: false });
+    }
+  }
+  return err;
 }
 
 /** Up to `max` bytes of the body as text; the rest is not read. */

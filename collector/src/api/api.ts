@@ -3,6 +3,7 @@
  * 400 with a message naming it. Reads only: writes come from agents over ingest.
  */
 import type { ServerResponse } from 'node:http';
+import type { ErrorCodeCarriedBy } from '@speedwatch/shared';
 import { SERIES_METRICS } from '../store/store-types.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
 import type { AgentRecord, SeriesMetric } from '../store/store-types.js';
@@ -37,7 +38,10 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' }).end(text);
 }
 
-export function sendError(res: ServerResponse, status: number, code: string, message: string, extra: Record<string, unknown> = {}): void {
+/** The codes of the API's error answers (`{ error: { code, message } }`), each with its HTTP status in the registry. */
+export type ApiErrorCode = ErrorCodeCarriedBy<`HTTP ${number}`>;
+
+export function sendError(res: ServerResponse, status: number, code: ApiErrorCode, message: string, extra: Record<string, unknown> = {}): void {
   sendJson(res, status, { error: { code, message, ...extra } });
 }
 

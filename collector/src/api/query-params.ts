@@ -2,6 +2,7 @@
 import { parseDurationMs, SpeedwatchError } from '@speedwatch/shared';
 
 export class BadParameterError extends SpeedwatchError {
+  declare readonly code: 'SW_BAD_PARAMETER';
   readonly parameter: string;
 
   constructor(parameter: string, message: string) {

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
-import type { CollectorMessage, Logger, WireLimits } from '@speedwatch/shared';
+import type { CollectorMessage, Logger, RejectCode, WireErrorCode, WireLimits } from '@speedwatch/shared';
 import { AGENTS_PATH, CLOSE_CODES, helloSchema, parseMeasurementResult, PROTOCOL_VERSION, resultsSchema, ValidationError } from '@speedwatch/shared';
 import type { ResultFigures } from '../store/result-row.js';
 import { resultFigures } from '../store/result-row.js';
@@ -17,7 +17,7 @@ import { frameBatch } from '../store/frame-batch.js';
 import type { AgentRecord, InsertOutcome } from '../store/store-types.js';
 import type { StoreWriter } from '../writer/store-writer.js';
 import type { AgentDirectory } from './agent-directory.js';
-import type { IngestErrorCode, RejectReason } from './ingest-errors.js';
+import type { RejectReason } from './ingest-errors.js';
 import type { AuthLimits } from './auth-limiter.js';
 import { AUTH_LIMIT_DEFAULTS, AuthFailureLimiter } from './auth-limiter.js';
 import { TokenBucket } from './token-bucket.js';
@@ -252,7 +252,7 @@ export class IngestServer {
     if (session.ws.readyState === session.ws.OPEN) session.ws.send(JSON.stringify(message));
   }
 
-  #error(session: Session, reason: RejectReason, code: IngestErrorCode, message: string): void {
+  #error(session: Session, reason: RejectReason, code: WireErrorCode, message: string): void {
     this.#o.events.rejected(reason, 1);
     session.log.warn({ event: 'rejected', reason, code }, message);
     this.#send(session, { type: 'error', code, message });
@@ -426,7 +426,7 @@ export class IngestServer {
     });
   }
 
-  #reject(session: Session, reason: RejectReason, id: string, code: IngestErrorCode | 'SW_VALIDATION', message: string): void {
+  #reject(session: Session, reason: RejectReason, id: string, code: RejectCode, message: string): void {
     this.#o.events.rejected(reason, 1);
     session.log.warn({ event: 'rejected', reason, code, resultId: id }, message);
     this.#send(session, { type: 'reject', id, code, message });

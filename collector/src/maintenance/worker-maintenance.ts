@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '@speedwatch/shared';
-import { SpeedwatchError } from '@speedwatch/shared';
+import { isErrorCode, SpeedwatchError } from '@speedwatch/shared';
 import type { StoreOptions } from '../store/sqlite-store.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 import { builtModuleUrl } from '../worker-url.js';
@@ -17,7 +17,7 @@ const THREAD_URL = builtModuleUrl(import.meta.url, './maintenance-thread.js');
 
 /** An error raised on the maintenance thread, as the serving thread sees it: its code, message and stack. */
 export function errorFromThread(error: MaintenanceError): SpeedwatchError {
-  const err = new SpeedwatchError(error.code ?? 'SW_STORE_READ', error.message);
+  const err = new SpeedwatchError(isErrorCode(error.code) ? error.code : 'SW_STORE_READ', error.message);
   err.name = error.name;
   if (error.stack !== undefined) err.stack = error.stack;
   return err;

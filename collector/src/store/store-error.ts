@@ -3,24 +3,10 @@
  * never on the message; the SQLite error, when there is one, is the `cause`.
  */
 import { SpeedwatchError } from '@speedwatch/shared';
+import type { ErrorCodeCarriedBy } from '@speedwatch/shared';
 
-export type StoreErrorCode =
-  /** The database file could not be opened or prepared (path, permissions, not a database, migration failed). */
-  | 'SW_STORE_OPEN'
-  /** The file was written by a newer speedwatch: its schema version is above the ones this build knows. */
-  | 'SW_STORE_VERSION'
-  /** An option or argument is out of range; the message names it. */
-  | 'SW_STORE_ARGUMENT'
-  /** A write failed (disk full, read-only, closed, constraint); nothing of the call was stored. */
-  | 'SW_STORE_WRITE'
-  /** A read failed (I/O error, corruption, closed). */
-  | 'SW_STORE_READ'
-  /** A pagination cursor was not one this store issued. */
-  | 'SW_STORE_CURSOR'
-  /** The online backup to the given path failed. */
-  | 'SW_STORE_BACKUP'
-  /** `addAgent` with an id that is already registered. */
-  | 'SW_AGENT_EXISTS';
+/** The registry's codes carried by StoreError: SW_STORE_OPEN, _VERSION, _ARGUMENT, _WRITE, _READ, _CURSOR, _BACKUP, SW_AGENT_EXISTS. */
+export type StoreErrorCode = ErrorCodeCarriedBy<'StoreError'>;
 
 export class StoreError extends SpeedwatchError {
   declare readonly code: StoreErrorCode;

@@ -1,5 +1,5 @@
 /** Messages between the serving thread and the store writer thread. */
-import type { StoreOptions } from '../store/sqlite-store.js';
+import type { StoreErrorCode, StoreOptions } from '../store/sqlite-store.js';
 import type { WriteOp, WriteOps } from './store-writer.js';
 
 export interface WriterInit {
@@ -14,7 +14,7 @@ export type ToWriter = WriterCall | { type: 'close' };
 
 /** A StoreError as it crosses the thread boundary. */
 export interface WireStoreError {
-  code: string;
+  code: StoreErrorCode;
   message: string;
 }
 

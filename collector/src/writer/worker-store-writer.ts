@@ -11,7 +11,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '@speedwatch/shared';
 import { StoreError } from '../store/sqlite-store.js';
-import type { StoreErrorCode, StoreOptions } from '../store/sqlite-store.js';
+import type { StoreOptions } from '../store/sqlite-store.js';
 import type { StoreWriter, WriteOp, WriteOps } from './store-writer.js';
 import type { FromWriter, ToWriter, WireStoreError, WriterCall } from './store-writer-protocol.js';
 import { builtModuleUrl } from '../worker-url.js';
@@ -24,7 +24,7 @@ interface Pending {
 }
 
 function storeError(error: WireStoreError): StoreError {
-  return new StoreError(/^SW_(STORE_[A-Z]+|AGENT_EXISTS)$/.test(error.code) ? (error.code as StoreErrorCode) : 'SW_STORE_WRITE', error.message);
+  return new StoreError(error.code, error.message);
 }
 
 export class WorkerStoreWriter implements StoreWriter {

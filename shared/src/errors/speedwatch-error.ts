@@ -1,12 +1,14 @@
+import type { ErrorCode } from './error-codes.js';
+
 /**
  * Base class of every error speedwatch raises on purpose. Callers and tests match on `code`,
- * which is stable across releases; `message` is for people and may change.
- * Every code is listed in docs/errors.md (a test checks this).
+ * which is stable across releases; `message` is for people and may change. Codes come from
+ * the registry (error-codes.ts), which docs/errors.md is generated from.
  */
 export class SpeedwatchError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SpeedwatchError';
     this.code = code;
@@ -15,6 +17,7 @@ export class SpeedwatchError extends Error {
 
 /** A value from the network, a file, argv or env did not have the expected shape. */
 export class ValidationError extends SpeedwatchError {
+  declare readonly code: 'SW_VALIDATION';
   /** Where the problem is, e.g. `download.samplesMbps[3]`; `''` for the value itself. */
   readonly path: string;
   /** What was expected there, e.g. `a number >= 0`. */
@@ -31,6 +34,7 @@ export class ValidationError extends SpeedwatchError {
 
 /** A command-line flag, or a combination of them, is not usable. */
 export class UsageError extends SpeedwatchError {
+  declare readonly code: 'SW_USAGE';
   constructor(message: string) {
     super('SW_USAGE', message);
     this.name = 'UsageError';
@@ -69,7 +73,7 @@ export class OptionsError extends SpeedwatchError {
   readonly problems: readonly Problem[];
 
   /** `heading` says what is not valid, e.g. `configuration is not valid`. */
-  constructor(code: string, heading: string, problems: readonly Problem[]) {
+  constructor(code: ErrorCode, heading: string, problems: readonly Problem[]) {
     super(code, describeProblems(heading, problems));
     this.name = 'OptionsError';
     this.problems = freezeProblems(problems);

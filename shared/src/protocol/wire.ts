@@ -3,6 +3,7 @@
  * `/v1/agents` (see docs/protocol.md). Text frames, one JSON message each. The agent's identity
  * comes from its bearer token at the upgrade, never from a message.
  */
+import type { ErrorCodeCarriedBy } from '../errors/error-codes.js';
 import { ValidationError } from '../errors/speedwatch-error.js';
 import type { Schema } from '../validate/schema.js';
 import { array, number, object, oneOf, optional, string } from '../validate/schema.js';
@@ -50,18 +51,24 @@ export interface AckMessage {
   ids: string[];
 }
 
+/** Codes of `reject` messages (docs/errors.md): why one result will never be accepted. */
+export type RejectCode = ErrorCodeCarriedBy<'reject message'>;
+
 /** Collector → agent: this result will never be accepted; move it to the dead-letter file. */
 export interface RejectMessage {
   type: 'reject';
   id: string;
-  code: string;
+  code: RejectCode;
   message: string;
 }
+
+/** Codes of `error` messages (docs/errors.md): a frame not protocol, a limit hit, the store down. */
+export type WireErrorCode = ErrorCodeCarriedBy<'error message'>;
 
 /** Collector → agent: a frame that was not protocol, or a limit hit; nothing in it was stored. */
 export interface ErrorMessage {
   type: 'error';
-  code: string;
+  code: WireErrorCode;
   message: string;
 }
 
@@ -172,7 +179,17 @@ export const ackSchema: Schema<AckMessage> = object({
   ids: array(ackedId, { maxItems: WIRE_LIMIT_RANGES.maxBatch.max }),
 });
 
-export const rejectSchema: Schema<RejectMessage> = object({
+/**
+ * `reject` and `error` as an agent receives them: the code is any well-formed SW_ code, since a
+ * newer collector may send one this version's registry does not know (it is logged and
+ * dead-lettered as sent).
+ */
+export type ReceivedRejectMessage = Omit<RejectMessage, 'code'> & { code: string };
+export type ReceivedErrorMessage = Omit<ErrorMessage, 'code'> & { code: string };
+/** A collector message as an agent receives it (parseCollectorMessage). */
+export type ReceivedCollectorMessage = WelcomeMessage | AckMessage | ReceivedRejectMessage | ReceivedErrorMessage;
+
+export const rejectSchema: Schema<ReceivedRejectMessage> = object({
   type: oneOf(['reject']),
   // The result's id cut to 64 characters, or `#<index>` for a result without a string id.
   id: string({ maxLength: 64 }),
@@ -180,7 +197,7 @@ export const rejectSchema: Schema<RejectMessage> = object({
   message: humanMessage,
 });
 
-export const errorMessageSchema: Schema<ErrorMessage> = object({
+export const errorMessageSchema: Schema<ReceivedErrorMessage> = object({
   type: oneOf(['error']),
   code: errorCode,
   message: humanMessage,
@@ -197,7 +214,7 @@ const TYPE_EXPECTED = `one of ${COLLECTOR_MESSAGE_TYPES.map((t) => JSON.stringif
  * not a valid message throws a ValidationError whose `path` names the field (`ack.ids[3]`,
  * `welcome.limits.maxBatch`; `type` when there is no usable type, `''` for a non-object).
  */
-export function parseCollectorMessage(value: unknown): CollectorMessage | UnknownCollectorMessage {
+export function parseCollectorMessage(value: unknown): ReceivedCollectorMessage | UnknownCollectorMessage {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ValidationError('', 'a message object', { message: `expected a message object, got ${kindOf(value)}` });
   }

@@ -1,8 +1,8 @@
 import { ValidationError } from '../errors/speedwatch-error.js';
 import type { Schema } from '../validate/schema.js';
-import { array, number, object, oneOf, optional, string } from '../validate/schema.js';
-import type { MeasurementResult } from './result.js';
-import { PHASES, RESULT_SCHEMA_VERSION, RESULT_STATUSES, SELECTION_REASONS, TECHNOLOGIES } from './result.js';
+import { array, custom, number, object, oneOf, optional, string } from '../validate/schema.js';
+import type { MeasurementResult, ResultErrorCode } from './result.js';
+import { PHASES, RESULT_ERROR_CODES, RESULT_SCHEMA_VERSION, RESULT_STATUSES, SELECTION_REASONS, TECHNOLOGIES } from './result.js';
 
 // Generous bounds: they exist to refuse garbage, not to judge a measurement.
 const MAX_MBPS = 1_000_000; // 1 Tbit/s
@@ -15,7 +15,11 @@ const bytes = number({ min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
 const count = number({ min: 0, max: 1_000_000, integer: true });
 const ratio = number({ min: 0, max: 1 });
 const shortText = string({ minLength: 1, maxLength: 200 });
-const code = string({ pattern: /^SW_[A-Z0-9_]{1,60}$/, patternName: 'an error code like SW_CONNECT_REFUSED' });
+// Only codes of this version's registry: a collector older than its agents refuses a result
+// whose code it does not know, so a release that adds a measurement code upgrades collectors first.
+const code = custom('an error code a result can carry, like SW_CONNECT_REFUSED (docs/errors.md)', (value): value is ResultErrorCode =>
+  (RESULT_ERROR_CODES as readonly unknown[]).includes(value),
+);
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 const isoText = string({ pattern: ISO_UTC, patternName: 'an ISO 8601 UTC timestamp like 2025-01-31T08:00:00.000Z' });

@@ -3,6 +3,8 @@
  * stores, streams and the collector judges, so every number carries its unit in its name.
  * Throughput is payload Mbps (see units.ts); times are milliseconds.
  */
+import { errorCodesCarriedBy } from '../errors/error-codes.js';
+import type { ErrorCodeCarriedBy } from '../errors/error-codes.js';
 
 export const RESULT_SCHEMA_VERSION = 1;
 
@@ -25,7 +27,7 @@ export interface EndpointCandidate {
   /** Median ping of the selection probe, when it answered. */
   medianMs?: number;
   /** Error code when the probe failed. */
-  errorCode?: string;
+  errorCode?: ResultErrorCode;
 }
 
 export interface EndpointChoice {
@@ -88,10 +90,14 @@ export interface LoadedLatency {
   lossRatio: number;
 }
 
+/** Codes a result's `error` and `errors[]` may hold: the registry's codes carried by `result`. */
+export type ResultErrorCode = ErrorCodeCarriedBy<'result'>;
+export const RESULT_ERROR_CODES: readonly ResultErrorCode[] = errorCodesCarriedBy('result');
+
 export interface ResultError {
   phase: Phase;
-  /** A stable SW_… code, documented in docs/errors.md. */
-  code: string;
+  /** A stable code from the registry (docs/errors.md). */
+  code: ResultErrorCode;
   message: string;
 }
 

@@ -1,0 +1,411 @@
+/**
+ * Every error code speedwatch raises on purpose, defined here once: what it means, what to do
+ * about it, which component raises it and what carries it. The tables of docs/errors.md are
+ * generated from this registry (`npm run docs:errors`), and every class or message that carries
+ * a code takes an `ErrorCode`, so a code that is not here does not compile. Codes are stable
+ * across releases: add codes, never rename or reuse one.
+ */
+import { deepFreeze } from '../validate/deep-freeze.js';
+
+/** The parts of speedwatch that raise errors, in the order docs/errors.md lists them. */
+export const ERROR_COMPONENTS = [
+  'measurement',
+  'input',
+  'endpoint',
+  'collector-ingest',
+  'collector-api',
+  'alert-webhooks',
+  'agent-daemon',
+] as const;
+export type ErrorComponent = (typeof ERROR_COMPONENTS)[number];
+
+/**
+ * What carries a code out of the code that raised it: the error class that is thrown (its
+ * `name`), a result's `error`/`errors[]`, the `error` or `reject` message the collector sends
+ * an agent, the HTTP answer of the collector's API, or a line of the agent's dead-letter file.
+ */
+export type ErrorCarrier = `${string}Error` | 'result' | 'error message' | 'reject message' | `HTTP ${number}` | 'dead-letter line';
+
+/** One entry of the registry. `meaning` and `action` are Markdown, shown as they are in docs/errors.md. */
+export interface ErrorCodeInfo {
+  readonly component: ErrorComponent;
+  /** What happened, for an operator. */
+  readonly meaning: string;
+  /** What to do about it. */
+  readonly action: string;
+  /** Where the code is found: the most specific error class first, then wire messages and HTTP answers. */
+  readonly carriers: readonly ErrorCarrier[];
+}
+
+export const ERROR_CODES = deepFreeze({
+  // Measurement (agent): a result's `error`/`errors[]` and the MeasureError thrown inside the agent.
+  SW_DNS: {
+    component: 'measurement',
+    meaning: "The endpoint's host name did not resolve.",
+    action: "Check the URL and the box's DNS (`/etc/resolv.conf`).",
+    carriers: ['MeasureError', 'result'],
+  },
+  SW_CONNECT_REFUSED: {
+    component: 'measurement',
+    meaning: 'The endpoint host refused the TCP connection: nothing listens on that port.',
+    action: 'Check that the endpoint runs and the port in the URL.',
+    carriers: ['MeasureError', 'result'],
+  },
+  SW_CONNECT_TIMEOUT: {
+    component: 'measurement',
+    meaning: 'No TCP (or TLS) connection within the connect timeout (5 s).',
+    action: 'A firewall dropping packets, or the host is down.',
+    carriers: ['MeasureError', 'result'],
+  },
+  SW_UNREACHABLE: {
+    component: 'measurement',
+    meaning: 'No route to the endpoint host (`EHOSTUNREACH`, `ENETUNREACH`, `ETIMEDOUT`).',
+    action: "Check the box's network link and routes.",
+    carriers: ['MeasureError', 'result'],
+  },
+  SW_TLS: {
+    component: 'measurement',
+    meaning: 'The TLS handshake failed: untrusted or expired certificate, wrong name, protocol mismatch.',
+    action: "Give the endpoint's CA with `--ca FILE`, or fix its certificate.",
+    carriers: ['MeasureError', 'result'],
+  },
+  SW_HTTP_STATUS: {
+    component: 'measurement',
+    meaning: 'The endpoint answered with an HTTP status other than 200 (e.g. 404: wrong path).',
+    action: "Check the URL's path; for a server list, its `dlURL`/`ulURL`/`pingURL`.",
+    carriers: ['MeasureError', 'result'],
+  },
+  SW_PROTOCOL: {
+    component: 'measurement',
+    meaning: 'The endpoint sent something that is not valid HTTP/1.1 (bad status line, chunk size, extra data).',
+    action: 'The URL points at something that is not a speed-test endpoint, or a proxy mangles it.',
+    carriers: ['MeasureError', 'result'],
+  },
+  SW_RESET: {
+    component: 'measurement',
+    meaning: 'The connection was reset or closed in the middle of a transfer.',
+    action: 'A flaky link, or the endpoint restarted or hit one of its limits (see its log).',
+    carriers: ['MeasureError', 'result'],
+  },
+  SW_STALLED: {
+    component: 'measurement',
+    meaning: 'A transfer moved no byte (download) or had no upload confirmed for the stall timeout (5 s).',
+    action: 'A link that stopped carrying data; the result keeps what was measured before.',
+    carriers: ['MeasureError', 'result'],
+  },
+  SW_TIMEOUT: {
+    component: 'measurement',
+    meaning: 'A request (latency probe) got no answer within its timeout (2 s).',
+    action: 'A lossy or overloaded link; the loss ratio counts these.',
+    carriers: ['MeasureError', 'result'],
+  },
+  SW_NETWORK: {
+    component: 'measurement',
+    meaning: "Another network error; the message has the system's words.",
+    action: 'Read the message.',
+    carriers: ['MeasureError', 'result'],
+  },
+  SW_NO_ENDPOINT: {
+    component: 'measurement',
+    meaning: 'Several endpoints were given and none answered the selection probe; `endpoint.candidates` says why for each.',
+    action: "Check the server list and the box's network.",
+    carriers: ['NoEndpointError', 'result'],
+  },
+  SW_ABORTED: {
+    component: 'measurement',
+    meaning: 'The test was stopped: a signal (Ctrl-C, SIGTERM) or its overall time bound.',
+    action: 'Nothing, if you stopped it; otherwise the link is too slow for the bound.',
+    carriers: ['MeasureError', 'result'],
+  },
+  // Input and configuration, in every package.
+  SW_USAGE: {
+    component: 'input',
+    meaning: 'A command-line flag or combination of flags is not usable; the message names the flag.',
+    action: 'Fix the flag; `--help` lists them.',
+    carriers: ['UsageError'],
+  },
+  SW_VALIDATION: {
+    component: 'input',
+    meaning: "A value from the network or a file does not have the expected shape; the error's `path` names the field (`download.samplesMbps[3]`) and the message says what was expected.",
+    action: 'Fix the sender or the file.',
+    carriers: ['ValidationError', 'reject message', 'dead-letter line'],
+  },
+  // The endpoint (speedwatch-endpoint).
+  SW_ENDPOINT_OPTIONS: {
+    component: 'endpoint',
+    meaning: "Endpoint options are out of range, of the wrong type or unknown; every problem is listed at once, each with the option's key path (`problems[].path`). The CLI names the flags instead.",
+    action: 'Fix each flag or option.',
+    carriers: ['EndpointOptionsError'],
+  },
+  SW_ENDPOINT_LISTEN: {
+    component: 'endpoint',
+    meaning: 'The endpoint could not listen on its host and port (in use, no permission).',
+    action: 'Pick another `--port` or stop what holds it.',
+    carriers: ['EndpointListenError'],
+  },
+  SW_ENDPOINT_TLS: {
+    component: 'endpoint',
+    meaning: 'The TLS certificate or key could not be read or used.',
+    action: 'Check `--tls-cert` and `--tls-key`.',
+    carriers: ['EndpointTlsError'],
+  },
+  // Collector ingest: sent to agents in `error` and `reject` messages (docs/protocol.md).
+  SW_PROTOCOL_JSON: {
+    component: 'collector-ingest',
+    meaning: 'A WebSocket frame was not valid JSON.',
+    action: 'Fix the agent; nothing in the frame was stored.',
+    carriers: ['error message'],
+  },
+  SW_PROTOCOL_BINARY: {
+    component: 'collector-ingest',
+    meaning: 'A binary WebSocket frame; the protocol is JSON text.',
+    action: 'Send text frames.',
+    carriers: ['error message'],
+  },
+  SW_PROTOCOL_MESSAGE: {
+    component: 'collector-ingest',
+    meaning: 'A message of unknown `type` or the wrong shape; the message names the field.',
+    action: 'Fix the agent, or upgrade it if the protocol version differs.',
+    carriers: ['error message'],
+  },
+  SW_HELLO_REQUIRED: {
+    component: 'collector-ingest',
+    meaning: '`results` arrived before `hello`.',
+    action: 'Send `hello` first on every connection.',
+    carriers: ['error message'],
+  },
+  SW_BATCH_TOO_LARGE: {
+    component: 'collector-ingest',
+    meaning: 'A `results` message held more than `maxBatch` results.',
+    action: 'Send smaller batches (the limit is in `welcome`).',
+    carriers: ['error message'],
+  },
+  SW_RATE_LIMITED: {
+    component: 'collector-ingest',
+    meaning: 'More messages a minute than `maxMessagesPerMinute`; the message was dropped, nothing in it stored.',
+    action: 'Send fewer, larger batches; resend what was not acked.',
+    carriers: ['error message'],
+  },
+  SW_DUPLICATE_ID: {
+    component: 'collector-ingest',
+    meaning: 'A result id appeared twice in one batch; the second copy is rejected.',
+    action: 'Make ids unique per result (the agent uses UUIDs).',
+    carriers: ['reject message', 'dead-letter line'],
+  },
+  SW_TIMESTAMP: {
+    component: 'collector-ingest',
+    meaning: "A result's `startedAt` is outside the accepted range: more than `maxFutureSkew` ahead of the collector's clock, or older than the retention.",
+    action: "Fix the box's clock (NTP); `speedwatch_agent_clock_skew_seconds` shows it.",
+    carriers: ['reject message', 'dead-letter line'],
+  },
+  SW_STORE_UNAVAILABLE: {
+    component: 'collector-ingest',
+    meaning: 'The collector could not commit a batch (disk full, I/O error, the database locked by another process past the busy timeout); nothing was acked and the connection stays open. The API answers it with HTTP 503 when a read fails.',
+    action: "The agent resends after a pause; an operator frees disk, ends what holds the lock, or fixes the database (see the collector's log).",
+    carriers: ['error message', 'HTTP 503'],
+  },
+  // Collector: its API, configuration and database.
+  SW_COLLECTOR_LISTEN: {
+    component: 'collector-api',
+    meaning: 'The collector could not listen on its host and port (in use, not an address of this host, no permission); it exits with status 2 at once.',
+    action: 'Choose another `--port`/`--host`, or stop what holds the port.',
+    carriers: ['CollectorListenError'],
+  },
+  SW_CONFIG: {
+    component: 'collector-api',
+    meaning: "The collector's configuration (file, environment or flags, the `verdicts` and `alerts` sections and the files it names included) is not valid; every problem is listed at once, each with its key path (`problems[].path`).",
+    action: 'Fix each listed key; `speedwatch-collector check-config FILE` shows them all.',
+    carriers: ['ConfigError'],
+  },
+  SW_BAD_PARAMETER: {
+    component: 'collector-api',
+    meaning: 'An API query parameter is missing, unknown or malformed (HTTP 400); `parameter` names it.',
+    action: 'Fix the request.',
+    carriers: ['BadParameterError', 'HTTP 400'],
+  },
+  SW_UNAUTHORIZED: {
+    component: 'collector-api',
+    meaning: 'The API or /metrics needs `Authorization: Bearer <read token>` (HTTP 401).',
+    action: 'Send the read token configured as `readToken`.',
+    carriers: ['HTTP 401'],
+  },
+  SW_NOT_FOUND: {
+    component: 'collector-api',
+    meaning: 'No such API route (HTTP 404).',
+    action: 'See the routes in the README.',
+    carriers: ['HTTP 404'],
+  },
+  SW_METHOD: {
+    component: 'collector-api',
+    meaning: 'A method other than GET or HEAD (HTTP 405); the API is read-only.',
+    action: 'Use GET.',
+    carriers: ['HTTP 405'],
+  },
+  SW_INTERNAL: {
+    component: 'collector-api',
+    meaning: 'The collector failed while answering (HTTP 500); details are in its log.',
+    action: 'Report it with the log line.',
+    carriers: ['HTTP 500'],
+  },
+  SW_AGENT_EXISTS: {
+    component: 'collector-api',
+    meaning: '`agents add` with an id that already exists.',
+    action: 'Choose another id, or `agents rotate` the existing one.',
+    carriers: ['StoreError'],
+  },
+  SW_STORE_OPEN: {
+    component: 'collector-api',
+    meaning: 'The database file could not be opened (path, permissions, not a database).',
+    action: 'Check `--db` and its directory.',
+    carriers: ['StoreError'],
+  },
+  SW_STORE_VERSION: {
+    component: 'collector-api',
+    meaning: 'The database was written by a newer speedwatch (its schema version is higher than this one knows).',
+    action: 'Upgrade the collector, or restore a backup made by this version.',
+    carriers: ['StoreError'],
+  },
+  SW_STORE_WRITE: {
+    component: 'collector-api',
+    meaning: 'A write to the database failed (disk full, read-only, I/O error).',
+    action: 'Free disk space or fix permissions; nothing was acked.',
+    carriers: ['StoreError'],
+  },
+  SW_STORE_READ: {
+    component: 'collector-api',
+    meaning: 'A read from the database failed.',
+    action: 'Check the disk and the file; see the log.',
+    carriers: ['StoreError'],
+  },
+  SW_STORE_CURSOR: {
+    component: 'collector-api',
+    meaning: 'A result-page cursor is malformed (the API answers 400 for `cursor`).',
+    action: 'Use the `nextCursor` the API returned, unchanged.',
+    carriers: ['StoreError'],
+  },
+  SW_STORE_ARGUMENT: {
+    component: 'collector-api',
+    meaning: 'A store call got an argument out of range (a programming error).',
+    action: 'Report it.',
+    carriers: ['StoreError'],
+  },
+  SW_STORE_BACKUP: {
+    component: 'collector-api',
+    meaning: 'The online backup failed (target path not writable, disk full).',
+    action: 'Check `--out` and free space.',
+    carriers: ['StoreError'],
+  },
+  // Collector: alert webhooks (logged, and in /api/v1/alerts as `webhooks[].lastError`).
+  SW_WEBHOOK_STATUS: {
+    component: 'alert-webhooks',
+    meaning: 'A webhook answered a notification with a status other than 2xx (a 3xx: redirects are not followed). 5xx, 408 and 429 are retried within the round; the others wait for the next round. The notification stays queued.',
+    action: "Check the receiver's log; for a 3xx, configure the final URL; for a 4xx, check what the receiver expects (Alertmanager's webhook format, version 4).",
+    carriers: ['WebhookError'],
+  },
+  SW_WEBHOOK_TIMEOUT: {
+    component: 'alert-webhooks',
+    meaning: 'A webhook gave no complete answer within `alerts.delivery.timeout`; retried, and queued if every attempt fails.',
+    action: "Check the receiver's health, or raise the timeout.",
+    carriers: ['WebhookError'],
+  },
+  SW_WEBHOOK_NETWORK: {
+    component: 'alert-webhooks',
+    meaning: 'A notification could not be sent: DNS, connection refused or reset, TLS. Retried, and queued if every attempt fails (also across restarts).',
+    action: 'Check that the receiver runs and that the collector can reach it.',
+    carriers: ['WebhookError'],
+  },
+  // The agent daemon: config, scheduler, outbox, connection to the collector.
+  SW_AGENT_CONFIG: {
+    component: 'agent-daemon',
+    meaning: "The agent's config file is not valid (the files it names and the token variables included); every problem is listed at once, each with its key path (`problems[].path`).",
+    action: 'Fix each key; `speedwatch-agent check-config FILE` shows them all.',
+    carriers: ['AgentConfigError'],
+  },
+  SW_AGENT_UNAUTHORIZED: {
+    component: 'agent-daemon',
+    meaning: 'The collector refused the token (HTTP 401) or closed the connection because it was revoked or rotated (4001). The daemon stops with exit status 4.',
+    action: 'Get a new token (`speedwatch-collector agents rotate ID`) and put it in the token file.',
+    carriers: ['CollectorAuthError'],
+  },
+  SW_SCHEDULE_OPTIONS: {
+    component: 'agent-daemon',
+    meaning: "The scheduler's options (`intervalMs`, `runBoundMs`, `abortGraceMs`, the clock and callbacks) are out of range or of the wrong type; every problem is listed at once, each with its key (`problems[].path`). A daemon built from a valid config never raises it.",
+    action: 'Fix each option (a programming error when it comes from code).',
+    carriers: ['ScheduleOptionsError'],
+  },
+  SW_MEASURE_CRASHED: {
+    component: 'agent-daemon',
+    meaning: 'The test process could not start, crashed, or printed no valid result; recorded as a `failed` result.',
+    action: "See the agent's log for the process's last words.",
+    carriers: ['result'],
+  },
+  SW_OUTBOX_OPTIONS: {
+    component: 'agent-daemon',
+    meaning: 'Outbox options (`dir`, `maxBytes`, `compactMinBytes`, …) or the argument of `pending(limit)` are out of range, of the wrong type or unknown; every problem is listed at once, each with its key (`problems[].path`).',
+    action: 'Fix each value.',
+    carriers: ['OutboxOptionsError'],
+  },
+  SW_OUTBOX_OPEN: {
+    component: 'agent-daemon',
+    meaning: 'The outbox directory or `outbox.log` could not be created, read or truncated (permissions, a file where the directory should be, read-only disk).',
+    action: 'Check the data directory and its permissions.',
+    carriers: ['OutboxError'],
+  },
+  SW_OUTBOX_VERSION: {
+    component: 'agent-daemon',
+    meaning: "`outbox.log` was written by a newer agent's format.",
+    action: 'Upgrade the agent, or move the file away to start an empty outbox.',
+    carriers: ['OutboxError'],
+  },
+  SW_OUTBOX_WRITE: {
+    component: 'agent-daemon',
+    meaning: 'A write, fsync or compaction of the outbox failed (disk full, I/O error); that operation did not happen.',
+    action: 'Free disk space; the agent retries later.',
+    carriers: ['OutboxError'],
+  },
+  SW_OUTBOX_CLOSED: {
+    component: 'agent-daemon',
+    meaning: 'The outbox is closed, or closed itself after a failed fsync (what is on disk is unknown); the daemon exits so that systemd restarts it.',
+    action: 'Check the disk; the restart reopens the outbox.',
+    carriers: ['OutboxError'],
+  },
+  SW_OUTBOX_TOO_LARGE: {
+    component: 'agent-daemon',
+    meaning: 'One result is bigger than `outbox.maxBytes` (or 16 MiB); it was not stored and nothing was dropped for it.',
+    action: 'Raise `outbox.maxBytes`.',
+    carriers: ['OutboxError'],
+  },
+  SW_OUTBOX_UNREADABLE: {
+    component: 'agent-daemon',
+    meaning: 'Code on a dead-letter line (never thrown): a stored record passed its CRC but is not a valid result for this version.',
+    action: 'Inspect `dead-letter.jsonl`; usually after an agent downgrade.',
+    carriers: ['dead-letter line'],
+  },
+} as const satisfies Record<`SW_${string}`, ErrorCodeInfo>);
+
+type Registry = typeof ERROR_CODES;
+
+/** A stable error code: one of the registry's keys. */
+export type ErrorCode = keyof Registry;
+
+/**
+ * The codes some carrier carries: `ErrorCodeCarriedBy<'StoreError'>` is what a StoreError may
+ * hold; with the template `HTTP ${number}`, the codes of the API's error answers.
+ */
+export type ErrorCodeCarriedBy<C extends ErrorCarrier> = {
+  [K in ErrorCode]: [Extract<Registry[K]['carriers'][number], C>] extends [never] ? never : K;
+}[ErrorCode];
+
+/** Every code, in registry order. */
+export const ERROR_CODE_LIST: readonly ErrorCode[] = Object.freeze(Object.keys(ERROR_CODES) as ErrorCode[]);
+
+/** True for a string that is a registry code (for codes read back from a thread, a file or the network). */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+/** The codes any of `carriers` carries, in registry order (carriers compared as written, e.g. `'HTTP 503'`). */
+export function errorCodesCarriedBy<const C extends ErrorCarrier>(...carriers: C[]): readonly ErrorCodeCarriedBy<C>[] {
+  const wanted = new Set<ErrorCarrier>(carriers);
+  return Object.freeze(ERROR_CODE_LIST.filter((code) => ERROR_CODES[code].carriers.some((c) => wanted.has(c))) as ErrorCodeCarriedBy<C>[]);
+}
