@@ -83,13 +83,13 @@ describe('ingest backpressure', () => {
     const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
     client.send({ type: 'results', results: batches[0] });
     await pause(100);
-    expect(ingest.backpressure).toEqual({ pendingResults: 60, pausedConnections: 0 });
+    expect(ingest.backpressure).toEqual({ pendingResults: 60, queuedFrames: 0, pausedConnections: 0 });
     client.send({ type: 'results', results: batches[1] });
     await pause(100);
-    expect(ingest.backpressure).toEqual({ pendingResults: 120, pausedConnections: 1 });
+    expect(ingest.backpressure).toEqual({ pendingResults: 120, queuedFrames: 0, pausedConnections: 1 });
     client.send({ type: 'results', results: batches[2] });
     await pause(500); // five heartbeats: a paused agent is not dropped
-    expect(ingest.backpressure).toEqual({ pendingResults: 120, pausedConnections: 1 });
+    expect(ingest.backpressure).toEqual({ pendingResults: 120, queuedFrames: 0, pausedConnections: 1 });
     expect(client.ws.readyState).toBe(client.ws.OPEN);
     expect(writer.commits).toBe(0);
     writer.release();
@@ -97,6 +97,6 @@ describe('ingest backpressure', () => {
     while (acked.size < 180) for (const id of (await client.next('ack', 5000))['ids'] as string[]) acked.add(id);
     expect(acked).toEqual(new Set(batches.flat().map((r) => r.id)));
     expect(store.results.page({ limit: 1000 }).results).toHaveLength(180);
-    expect(ingest.backpressure).toEqual({ pendingResults: 0, pausedConnections: 0 });
+    expect(ingest.backpressure).toEqual({ pendingResults: 0, queuedFrames: 0, pausedConnections: 0 });
   });
 });

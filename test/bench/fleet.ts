@@ -65,6 +65,7 @@ Options:
   --connect-concurrency N   handshakes in progress at once per process at the start (default 200)
   --scrape-every DURATION   GET /metrics as Prometheus would, throughout (default 15s)
   --collector-log-level L   warn (default; heartbeat misses are warnings), info or debug
+  --cpu-prof DIR            write V8 CPU profiles of the collector's threads to DIR (node --cpu-prof)
   --keep                    keep the temp directory (database, logs, id files)
   --help                    this text
 
@@ -82,6 +83,7 @@ const OPTIONS = {
   'connect-concurrency': { type: 'string' },
   'scrape-every': { type: 'string' },
   'collector-log-level': { type: 'string' },
+  'cpu-prof': { type: 'string' },
   keep: { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
@@ -99,6 +101,8 @@ export interface FleetOptions {
   scrapeEveryMs: number;
   /** The collector's log level; its log is collector.log in the temp directory. */
   collectorLogLevel: 'warn' | 'info' | 'debug';
+  /** Directory for V8 CPU profiles of the collector's threads (node --cpu-prof), when set. */
+  cpuProfDir?: string;
   keep: boolean;
 }
 
@@ -156,6 +160,7 @@ export function parseFleetArgs(argv: readonly string[]): FleetOptions | 'help' {
     connectConcurrency: integerFlag('connect-concurrency', values['connect-concurrency'], 200, 1, 100_000),
     scrapeEveryMs: durationFlag('scrape-every', values['scrape-every'], 15_000, 1000),
     collectorLogLevel: logLevelFlag(values['collector-log-level']),
+    ...(values['cpu-prof'] === undefined ? {} : { cpuProfDir: values['cpu-prof'] }),
     keep: values.keep === true,
   };
 }
@@ -494,7 +499,8 @@ async function run(o: FleetOptions, say: (line: string) => void, scope: Scope, s
   const configPath = join(dir, 'collector-config.json');
   writeFileSync(configPath, JSON.stringify({ logLevel: o.collectorLogLevel, heartbeat: o.heartbeatMs }));
   const openFiles = o.agents + 4096;
-  const collector = new NodeChild(scope, 'speedwatch-collector', [COLLECTOR_BIN, 'serve', '--config', configPath, '--db', db, '--port', '0'], {
+  const profile = o.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir];
+  const collector = new NodeChild(scope, 'speedwatch-collector', [...profile, COLLECTOR_BIN, 'serve', '--config', configPath, '--db', db, '--port', '0'], {
     openFiles,
     stdin: false,
     countStderr: ['"heartbeat-missed"'],

@@ -20,6 +20,7 @@ import type { AgentDirectory } from './agent-directory.js';
 import type { RejectReason } from './ingest-errors.js';
 import type { AuthLimits } from './auth-limiter.js';
 import { AUTH_LIMIT_DEFAULTS, AuthFailureLimiter } from './auth-limiter.js';
+import { SlicedQueue } from './sliced-queue.js';
 import { TokenBucket } from './token-bucket.js';
 import { bearerToken, hashToken } from './tokens.js';
 
@@ -108,6 +109,24 @@ interface Queued {
 /** Closes a flooding connection after this many rate-limited messages in a row. */
 const MAX_CONSECUTIVE_VIOLATIONS = 20;
 
+/**
+ * Frames are parsed and validated in slices of at most this long, the event loop turning
+ * between slices (sliced-queue.ts): accepting connections, answering /healthz and /metrics.
+ */
+const FRAME_SLICE_MS = 5;
+
+/**
+ * Characters of frames read but not yet parsed above which connections stop being read, as
+ * with MAX_PENDING_RESULTS; reading resumes under half of it.
+ */
+export const MAX_QUEUED_FRAME_CHARS = 32 * 1024 * 1024;
+
+/** A text frame read from a connection and waiting to be parsed. */
+interface ReadFrame {
+  session: Session;
+  text: string;
+}
+
 export class IngestServer {
   readonly #o: IngestOptions;
   readonly #wss: WebSocketServer;
@@ -121,8 +140,10 @@ export class IngestServer {
   readonly #writing = new Set<Promise<void>>();
   /** Results queued or being committed. */
   #pendingResults = 0;
-  /** Sessions not being read while #pendingResults is over MAX_PENDING_RESULTS. */
+  /** Sessions not being read while #pendingResults or the frames read are over their limits. */
   readonly #paused = new Set<Session>();
+  /** Frames read and not yet parsed. */
+  readonly #frames: SlicedQueue<ReadFrame>;
   readonly #writer: Pick<StoreWriter, 'results'>;
   readonly #authLimiter: AuthFailureLimiter;
 
@@ -130,6 +151,13 @@ export class IngestServer {
     this.#o = options;
     this.#writer = options.writer;
     this.#authLimiter = new AuthFailureLimiter(options.authLimits ?? AUTH_LIMIT_DEFAULTS, options.now);
+    this.#frames = new SlicedQueue<ReadFrame>({
+      handle: ({ session, text }) => this.#onText(session, text),
+      onError: (err, { session }) => session.log.error({ event: 'frame-failed', err }, 'handling a frame failed; it was dropped'),
+      afterSlice: () => this.#maybeResume(),
+      sliceMs: FRAME_SLICE_MS,
+      now: () => performance.now(),
+    });
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.limits.maxFrameBytes, perMessageDeflate: false });
     this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs);
     this.#heartbeat.unref();
@@ -140,9 +168,9 @@ export class IngestServer {
     return new Set(this.#sessions.keys());
   }
 
-  /** Results read and not yet committed, and the connections not being read because of them. */
-  get backpressure(): { pendingResults: number; pausedConnections: number } {
-    return { pendingResults: this.#pendingResults, pausedConnections: this.#paused.size };
+  /** Results read and not yet committed, frames read and not yet parsed, and the connections not being read because of them. */
+  get backpressure(): { pendingResults: number; queuedFrames: number; pausedConnections: number } {
+    return { pendingResults: this.#pendingResults, queuedFrames: this.#frames.length, pausedConnections: this.#paused.size };
   }
 
   get connectionCount(): number {
@@ -182,7 +210,8 @@ export class IngestServer {
   /** Closes every agent connection with 1001 (going away) and stops the heartbeat. */
   async close(): Promise<void> {
     clearInterval(this.#heartbeat);
-    // Commit and ack what is already queued before the connections go.
+    // Parse, commit and ack what is already read before the connections go.
+    this.#frames.drainNow();
     if (this.#flushHandle !== undefined) {
       clearImmediate(this.#flushHandle);
       this.#flushHandle = undefined;
@@ -268,8 +297,17 @@ export class IngestServer {
     }
     session.violations = 0;
     if (isBinary) return this.#error(session, 'binary', 'SW_PROTOCOL_BINARY', 'binary frames are not part of the protocol; send JSON text');
-    let message: unknown;
     const text = data.toString();
+    // A connection's first frames (its hello) go before other connections' results.
+    this.#frames.push({ session, text }, text.length, !session.helloDone);
+    if (this.#frames.bytes > MAX_QUEUED_FRAME_CHARS) this.#pause(session);
+  }
+
+  /** A text frame, a slice at a time (see FRAME_SLICE_MS), in the order each connection sent them. */
+  #onText(session: Session, text: string): void {
+    // The connection has gone (or was replaced) since: the agent sends again what was not acked.
+    if (session.ws.readyState !== session.ws.OPEN) return;
+    let message: unknown;
     try {
       message = JSON.parse(text);
     } catch {
@@ -354,11 +392,24 @@ export class IngestServer {
     if (valid.length === 0) return;
     this.#queue.push({ session, results: valid, batch: frameBatch(session.agent.id, now, text, batch.results.length, accepted, valid) });
     this.#pendingResults += valid.length;
-    if (this.#pendingResults > (this.#o.maxPendingResults ?? MAX_PENDING_RESULTS) && !this.#paused.has(session)) {
-      this.#paused.add(session);
-      session.ws.pause();
-    }
+    if (this.#pendingResults > (this.#o.maxPendingResults ?? MAX_PENDING_RESULTS)) this.#pause(session);
     this.#scheduleFlush();
+  }
+
+  /** Stops reading a connection (TCP then pushes back on the agent) until #maybeResume. */
+  #pause(session: Session): void {
+    if (this.#paused.has(session)) return;
+    this.#paused.add(session);
+    session.ws.pause();
+  }
+
+  /** Resumes every paused connection once both results and frames are under their resume marks. */
+  #maybeResume(): void {
+    if (this.#paused.size === 0) return;
+    if (this.#pendingResults > (this.#o.maxPendingResults ?? MAX_PENDING_RESULTS) * RESUME_SHARE) return;
+    if (this.#frames.bytes > MAX_QUEUED_FRAME_CHARS / 2) return;
+    for (const paused of this.#paused) paused.ws.resume();
+    this.#paused.clear();
   }
 
   #scheduleFlush(): void {
@@ -387,10 +438,7 @@ export class IngestServer {
       .finally(() => {
         this.#writing.delete(writing);
         this.#pendingResults -= results;
-        if (this.#pendingResults <= (this.#o.maxPendingResults ?? MAX_PENDING_RESULTS) * RESUME_SHARE && this.#paused.size > 0) {
-          for (const paused of this.#paused) paused.ws.resume();
-          this.#paused.clear();
-        }
+        this.#maybeResume();
         if (this.#queue.length > 0) this.#scheduleFlush();
       });
     this.#writing.add(writing);

@@ -111,10 +111,10 @@ export class CollectorMetrics implements IngestEvents {
     set('lastResult', startedMs, 'ms');
   }
 
-  /** The whole scrape: prom-client's metrics, then the per-agent series. */
-  async render(): Promise<string> {
+  /** The whole scrape, UTF-8: prom-client's metrics, then the per-agent series. */
+  async render(): Promise<Buffer> {
     this.#size.set(this.#sizeSource());
-    return `${await this.registry.metrics()}${this.#series.render()}`;
+    return Buffer.concat([Buffer.from(await this.registry.metrics()), this.#series.render()]);
   }
 
   /** Mirrors freshly computed verdicts: one series per agent and window, labelled with the verdict. */
