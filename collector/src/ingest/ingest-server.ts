@@ -77,19 +77,21 @@ interface Session {
 const MAX_COMMITS_IN_FLIGHT = 2;
 
 /**
- * Results in one group commit at most. Under load the queue holds up to MAX_PENDING_RESULTS;
- * committing all of it at once puts up to ~90 MB of frames into one message to the writer
- * thread. Commits of 10 000 cost 10–15% of throughput in single bench runs (more commits, each
- * with its fsync and WAL checkpoint); 20 000 showed no loss beyond the runs' noise.
+ * Results in one group commit at most: about 20 MB of frames in one message to the writer
+ * thread. Before ingest parsed in slices, commits of 10 000 cost 10–15% of throughput against
+ * 20 000 (single bench runs); parsing is now the bound, and in the 10 000-agent storm commits of
+ * 10 000 gave 19.3–20.8k results/s against 18.7–21.8k with 20 000, with less memory (see below).
  */
-export const MAX_RESULTS_PER_COMMIT = 20_000;
+export const MAX_RESULTS_PER_COMMIT = 10_000;
 
 /**
  * Results read but not yet committed, above which connections stop being read (TCP then
- * pushes back on the agents) until commits bring it under RESUME_SHARE of it. Without it a reconnect storm
- * of 10 000 agents replaying backlogs held every frame in memory at once (peak RSS 1.2 GB).
+ * pushes back on the agents) until commits bring it under RESUME_SHARE of it. Without it a
+ * reconnect storm of 10 000 agents replaying backlogs held every frame in memory at once (peak
+ * RSS 1.2 GB); at 50 000 the storm peaked at 0.93–1.13 GB, at 20 000 at 0.74–1.04 GB (median
+ * 0.89, 3 runs of npm run bench:fleet).
  */
-export const MAX_PENDING_RESULTS = 50_000;
+export const MAX_PENDING_RESULTS = 20_000;
 
 /**
  * Reading resumes once pending results fall to this share of the limit: one commit's worth
@@ -119,7 +121,7 @@ const FRAME_SLICE_MS = 5;
  * Characters of frames read but not yet parsed above which connections stop being read, as
  * with MAX_PENDING_RESULTS; reading resumes under half of it.
  */
-export const MAX_QUEUED_FRAME_CHARS = 32 * 1024 * 1024;
+export const MAX_QUEUED_FRAME_CHARS = 8 * 1024 * 1024;
 
 /** A text frame read from a connection and waiting to be parsed. */
 interface ReadFrame {
@@ -142,6 +144,8 @@ export class IngestServer {
   #pendingResults = 0;
   /** Sessions not being read while #pendingResults or the frames read are over their limits. */
   readonly #paused = new Set<Session>();
+  /** Between #pauseAll and #maybeResume: a connection welcomed meanwhile is paused too. */
+  #overLimit = false;
   /** Frames read and not yet parsed. */
   readonly #frames: SlicedQueue<ReadFrame>;
   readonly #writer: Pick<StoreWriter, 'results'>;
@@ -300,7 +304,7 @@ export class IngestServer {
     const text = data.toString();
     // A connection's first frames (its hello) go before other connections' results.
     this.#frames.push({ session, text }, text.length, !session.helloDone);
-    if (this.#frames.bytes > MAX_QUEUED_FRAME_CHARS) this.#pause(session);
+    if (this.#frames.bytes > MAX_QUEUED_FRAME_CHARS) this.#pauseAll();
   }
 
   /** A text frame, a slice at a time (see FRAME_SLICE_MS), in the order each connection sent them. */
@@ -348,6 +352,7 @@ export class IngestServer {
       serverTime: new Date(now).toISOString(),
       limits: this.#o.limits,
     });
+    if (this.#overLimit) this.#pause(session);
   }
 
   #onResults(session: Session, message: unknown, text: string): void {
@@ -392,11 +397,22 @@ export class IngestServer {
     if (valid.length === 0) return;
     this.#queue.push({ session, results: valid, batch: frameBatch(session.agent.id, now, text, batch.results.length, accepted, valid) });
     this.#pendingResults += valid.length;
-    if (this.#pendingResults > (this.#o.maxPendingResults ?? MAX_PENDING_RESULTS)) this.#pause(session);
+    if (this.#pendingResults > (this.#o.maxPendingResults ?? MAX_PENDING_RESULTS)) this.#pauseAll();
     this.#scheduleFlush();
   }
 
-  /** Stops reading a connection (TCP then pushes back on the agent) until #maybeResume. */
+  /**
+   * Over a limit: stops reading every welcomed connection (TCP then pushes back on the agents)
+   * until #maybeResume. Pausing only the connection that went over let every other one's frame
+   * in, each already read: in a storm of 10 000 agents that is 400 MB of frames at once. A
+   * connection not welcomed yet is still read, so its hello is answered; it is paused with its
+   * welcome.
+   */
+  #pauseAll(): void {
+    this.#overLimit = true;
+    for (const session of this.#sessions.values()) if (session.helloDone) this.#pause(session);
+  }
+
   #pause(session: Session): void {
     if (this.#paused.has(session)) return;
     this.#paused.add(session);
@@ -408,6 +424,7 @@ export class IngestServer {
     if (this.#paused.size === 0) return;
     if (this.#pendingResults > (this.#o.maxPendingResults ?? MAX_PENDING_RESULTS) * RESUME_SHARE) return;
     if (this.#frames.bytes > MAX_QUEUED_FRAME_CHARS / 2) return;
+    this.#overLimit = false;
     for (const paused of this.#paused) paused.ws.resume();
     this.#paused.clear();
   }
