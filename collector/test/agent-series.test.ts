@@ -10,7 +10,8 @@ describe('AgentSeries', () => {
     const series = new AgentSeries();
     series.ensure({ agent_id: 'school-1', site_kind: 'school', technology: 'fixed', isp: 'VNPT', area: 'Lạng Sơn/"Cao" Lộc' });
     series.set('school-1', 'download', 13_750_000);
-    series.setVerdicts([{ agentId: 'school-1', window: '24h', verdict: 'meets' }, { agentId: 'ghost', window: '24h', verdict: 'below' }]);
+    series.setVerdicts('school-1', [['24h', 'meets']]);
+    series.setVerdicts('ghost', [['24h', 'below']]);
     const text = series.render().toString();
     expect(text).toContain('# TYPE speedwatch_agent_download_bytes_per_second gauge\nspeedwatch_agent_download_bytes_per_second{agent_id="school-1",site_kind="school",technology="fixed",isp="VNPT",area="Lạng Sơn/\\"Cao\\" Lộc"} 13750000\n');
     expect(text).toContain('speedwatch_agent_connected{agent_id="school-1",site_kind="school",technology="fixed",isp="VNPT",area="Lạng Sơn/\\"Cao\\" Lộc"} 0\n');

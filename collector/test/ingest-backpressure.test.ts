@@ -27,19 +27,24 @@ afterEach(async () => {
 });
 
 /** The real store, with each commit held until the test lets it go: a slow disk, on demand. */
-function gatedWriter(store: SqliteStore): Pick<StoreWriter, 'results'> & { release(): void; commits: number } {
+function gatedWriter(store: SqliteStore): Pick<StoreWriter, 'stage' | 'commitStaged'> & { release(): void; commits: number } {
   let gate: { promise: Promise<void>; open: () => void } | undefined;
   const closeGate = (): void => {
     let open!: () => void;
     gate = { promise: new Promise<void>((r) => (open = r)), open };
   };
   closeGate();
+  const staged = new Map<number, FrameBatch>();
   const writer = {
     commits: 0,
-    async results(batches: readonly FrameBatch[]) {
+    stage(batch: FrameBatch): number {
+      staged.set(staged.size, batch);
+      return staged.size - 1;
+    },
+    async commitStaged(handles: readonly number[]) {
       await gate?.promise;
       writer.commits++;
-      return store.writes.insertFrames(batches);
+      return store.writes.insertFrames(handles.map((h) => staged.get(h) as FrameBatch));
     },
     release() {
       gate?.open();

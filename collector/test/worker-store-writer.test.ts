@@ -84,6 +84,30 @@ describe('WorkerStoreWriter', () => {
     await expect(writer.results([])).rejects.toMatchObject({ code: 'SW_STORE_WRITE' });
   });
 
+  it('commits batches staged ahead, once, and refuses handles it never staged, storing nothing', async () => {
+    const path = freshDb('staged');
+    const writer = await WorkerStoreWriter.open(path, {}, logger);
+    try {
+      const [a, b, c] = [makeResult(), makeResult(), makeResult()];
+      const first = writer.stage(batchOf('site-1', [a, b], [0, 1]));
+      const second = writer.stage(batchOf('site-1', [c], [0]));
+      expect(await writer.commitStaged([first, second])).toEqual([
+        { inserted: [a.id, b.id], duplicates: [] },
+        { inserted: [c.id], duplicates: [] },
+      ]);
+      // Released by the commit: naming them again is an error, as is a handle never staged.
+      await expect(writer.commitStaged([first])).rejects.toMatchObject({ code: 'SW_STORE_WRITE', message: expect.stringMatching(/not known/) });
+      const d = makeResult();
+      const third = writer.stage(batchOf('site-1', [d], [0]));
+      await expect(writer.commitStaged([third, 999])).rejects.toMatchObject({ code: 'SW_STORE_WRITE' });
+      const store = openStore(path);
+      expect(store.results.page({ limit: 10 }).results.map((r) => r.id).sort()).toEqual([a.id, b.id, c.id].sort());
+      store.close();
+    } finally {
+      await writer.close();
+    }
+  });
+
   it('records liveness and the alerts\' writes on its thread', async () => {
     const path = freshDb('touch');
     const writer = await WorkerStoreWriter.open(path, {}, logger);

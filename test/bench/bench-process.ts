@@ -120,6 +120,11 @@ export class NodeChild {
     return this.process.pid ?? -1;
   }
 
+  /** How the process ended (undefined while it runs) and the last 4 kB it printed, for error messages. */
+  get state(): string {
+    return `${this.#label} ${this.#exit ?? 'running'}\n${this.#tail}`;
+  }
+
   /** How many stderr lines so far contained `pattern` (one of `countStderr`). */
   count(pattern: string): number {
     return this.#counts.get(pattern) ?? 0;

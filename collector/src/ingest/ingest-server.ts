@@ -12,7 +12,6 @@ import type { CollectorMessage, Logger, RejectCode, WireErrorCode, WireLimits } 
 import { AGENTS_PATH, CLOSE_CODES, helloSchema, parseMeasurementResult, PROTOCOL_VERSION, resultsSchema, ValidationError } from '@speedwatch/shared';
 import type { ResultFigures } from '../store/result-row.js';
 import { resultFigures } from '../store/result-row.js';
-import type { FrameBatch } from '../store/frame-batch.js';
 import { frameBatch } from '../store/frame-batch.js';
 import type { AgentRecord, InsertOutcome } from '../store/store-types.js';
 import type { StoreWriter } from '../writer/store-writer.js';
@@ -39,7 +38,7 @@ export interface IngestOptions {
   /** Who may connect (by token hash), and where each agent's liveness is recorded. */
   agents: Pick<AgentDirectory, 'authenticate' | 'byTokenHash' | 'seen'>;
   /** Commits validated results (on the store writer thread in the collector). */
-  writer: Pick<StoreWriter, 'results'>;
+  writer: Pick<StoreWriter, 'stage' | 'commitStaged'>;
   logger: Logger;
   /** Wall clock, ms since the epoch. */
   now: () => number;
@@ -101,11 +100,11 @@ export const MAX_PENDING_RESULTS = 20_000;
  */
 const RESUME_SHARE = 0.8;
 
-/** A validated batch waiting for its commit; `batch` is dropped once the writer has it. */
+/** A validated batch waiting for its commit, staged with the writer under `handle`. */
 interface Queued {
   session: Session;
   results: ResultFigures[];
-  batch: FrameBatch | undefined;
+  handle: number;
 }
 
 /** Closes a flooding connection after this many rate-limited messages in a row. */
@@ -118,15 +117,19 @@ const MAX_CONSECUTIVE_VIOLATIONS = 20;
 const FRAME_SLICE_MS = 5;
 
 /**
- * Characters of frames read but not yet parsed above which connections stop being read, as
- * with MAX_PENDING_RESULTS; reading resumes under half of it.
+ * Bytes of frames read but not yet parsed above which connections stop being read, as with
+ * MAX_PENDING_RESULTS; reading resumes under half of it.
  */
-export const MAX_QUEUED_FRAME_CHARS = 8 * 1024 * 1024;
+export const MAX_QUEUED_FRAME_BYTES = 8 * 1024 * 1024;
+
+/** Paused connections resumed per turn of the event loop (see #maybeResume). */
+const RESUME_PER_TURN = 64;
 
 /** A text frame read from a connection and waiting to be parsed. */
 interface ReadFrame {
   session: Session;
-  text: string;
+  /** The frame as read; decoded to text when its turn comes (decoding in the read callback, for every socket a poll phase finds readable, stopped the event loop for tens of ms). */
+  data: RawData;
 }
 
 export class IngestServer {
@@ -146,9 +149,11 @@ export class IngestServer {
   readonly #paused = new Set<Session>();
   /** Between #pauseAll and #maybeResume: a connection welcomed meanwhile is paused too. */
   #overLimit = false;
+  /** The next turn's resumptions, while connections are being resumed a few at a time. */
+  #resuming: NodeJS.Immediate | undefined;
   /** Frames read and not yet parsed. */
   readonly #frames: SlicedQueue<ReadFrame>;
-  readonly #writer: Pick<StoreWriter, 'results'>;
+  readonly #writer: Pick<StoreWriter, 'stage' | 'commitStaged'>;
   readonly #authLimiter: AuthFailureLimiter;
 
   constructor(options: IngestOptions) {
@@ -156,7 +161,7 @@ export class IngestServer {
     this.#writer = options.writer;
     this.#authLimiter = new AuthFailureLimiter(options.authLimits ?? AUTH_LIMIT_DEFAULTS, options.now);
     this.#frames = new SlicedQueue<ReadFrame>({
-      handle: ({ session, text }) => this.#onText(session, text),
+      handle: ({ session, data }) => this.#onText(session, data),
       onError: (err, { session }) => session.log.error({ event: 'frame-failed', err }, 'handling a frame failed; it was dropped'),
       afterSlice: () => this.#maybeResume(),
       sliceMs: FRAME_SLICE_MS,
@@ -214,6 +219,7 @@ export class IngestServer {
   /** Closes every agent connection with 1001 (going away) and stops the heartbeat. */
   async close(): Promise<void> {
     clearInterval(this.#heartbeat);
+    clearImmediate(this.#resuming);
     // Parse, commit and ack what is already read before the connections go.
     this.#frames.drainNow();
     if (this.#flushHandle !== undefined) {
@@ -301,16 +307,16 @@ export class IngestServer {
     }
     session.violations = 0;
     if (isBinary) return this.#error(session, 'binary', 'SW_PROTOCOL_BINARY', 'binary frames are not part of the protocol; send JSON text');
-    const text = data.toString();
     // A connection's first frames (its hello) go before other connections' results.
-    this.#frames.push({ session, text }, text.length, !session.helloDone);
-    if (this.#frames.bytes > MAX_QUEUED_FRAME_CHARS) this.#pauseAll();
+    this.#frames.push({ session, data }, rawLength(data), !session.helloDone);
+    if (this.#frames.bytes > MAX_QUEUED_FRAME_BYTES) this.#pauseAll();
   }
 
   /** A text frame, a slice at a time (see FRAME_SLICE_MS), in the order each connection sent them. */
-  #onText(session: Session, text: string): void {
+  #onText(session: Session, data: RawData): void {
     // The connection has gone (or was replaced) since: the agent sends again what was not acked.
     if (session.ws.readyState !== session.ws.OPEN) return;
+    const text = textOf(data);
     let message: unknown;
     try {
       message = JSON.parse(text);
@@ -395,7 +401,8 @@ export class IngestServer {
       accepted.push(index);
     }
     if (valid.length === 0) return;
-    this.#queue.push({ session, results: valid, batch: frameBatch(session.agent.id, now, text, batch.results.length, accepted, valid) });
+    const handle = this.#writer.stage(frameBatch(session.agent.id, now, text, batch.results.length, accepted, valid));
+    this.#queue.push({ session, results: valid, handle });
     this.#pendingResults += valid.length;
     if (this.#pendingResults > (this.#o.maxPendingResults ?? MAX_PENDING_RESULTS)) this.#pauseAll();
     this.#scheduleFlush();
@@ -419,14 +426,29 @@ export class IngestServer {
     session.ws.pause();
   }
 
-  /** Resumes every paused connection once both results and frames are under their resume marks. */
+  /**
+   * Once both results and frames are under their resume marks, resumes the paused connections,
+   * RESUME_PER_TURN a turn of the event loop: a resumed connection at once reads what its
+   * socket had buffered, and resuming a thousand at once did all that reading in one go (the
+   * event loop stopped for tens of milliseconds).
+   */
   #maybeResume(): void {
-    if (this.#paused.size === 0) return;
+    if (this.#paused.size === 0 || this.#resuming !== undefined) return;
     if (this.#pendingResults > (this.#o.maxPendingResults ?? MAX_PENDING_RESULTS) * RESUME_SHARE) return;
-    if (this.#frames.bytes > MAX_QUEUED_FRAME_CHARS / 2) return;
+    if (this.#frames.bytes > MAX_QUEUED_FRAME_BYTES / 2) return;
     this.#overLimit = false;
-    for (const paused of this.#paused) paused.ws.resume();
-    this.#paused.clear();
+    let resumed = 0;
+    for (const paused of this.#paused) {
+      if (resumed++ === RESUME_PER_TURN) break;
+      this.#paused.delete(paused);
+      paused.ws.resume();
+    }
+    if (this.#paused.size > 0) {
+      this.#resuming = setImmediate(() => {
+        this.#resuming = undefined;
+        this.#maybeResume();
+      });
+    }
   }
 
   #scheduleFlush(): void {
@@ -467,10 +489,7 @@ export class IngestServer {
     const started = performance.now();
     let outcomes;
     try {
-      const writing = this.#writer.results(queued.map((q) => q.batch as FrameBatch));
-      // The writer has its own copy now (or is done): let the frames go before the commit ends.
-      for (const q of queued) q.batch = undefined;
-      outcomes = await writing;
+      outcomes = await this.#writer.commitStaged(queued.map((q) => q.handle));
     } catch (err) {
       this.#o.events.rejected('store_unavailable', total);
       this.#o.logger.error({ event: 'store-failed', err, results: total, batches: queued.length }, 'batches not committed; nothing acked');
@@ -517,6 +536,17 @@ export class IngestServer {
       session.ws.ping();
     }
   }
+}
+
+/** A text frame's UTF-8 (ws hands text frames over as one Buffer; fragments and ArrayBuffers are its other forms). */
+function textOf(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString();
+  return Buffer.isBuffer(data) ? data.toString() : Buffer.from(data).toString();
+}
+
+/** Bytes of a frame as ws hands it over (a Buffer, or its fragments). */
+function rawLength(data: RawData): number {
+  return Array.isArray(data) ? data.reduce((n, part) => n + part.length, 0) : data.byteLength;
 }
 
 /**

@@ -4,14 +4,25 @@
  * so the store writer thread's commits go on between them.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openStore } from '../store/sqlite-store.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
 import { MaintenanceWork, maintenanceError } from './maintenance-work.js';
 import type { FromMaintenance, MaintenanceInit, ToMaintenance } from './maintenance-protocol.js';
 
+/** The lowest priority: the thread gets what CPU the others leave. */
+const MAINTENANCE_NICE = 19;
 const port = parentPort;
 if (port === null) throw new Error('maintenance-thread.js runs as a worker thread');
+// Linux keeps a nice value per thread, and setpriority(0) sets this thread's: maintenance is
+// background work, and on a small box its passes took CPU from the thread that serves agents
+// (event-loop delay p99 101 ms while ingesting during a start-up maintenance, 2 cores).
+try {
+  setPriority(0, MAINTENANCE_NICE);
+} catch {
+  // Not allowed here (some containers): the pass runs at the process's priority.
+}
 const init = workerData as MaintenanceInit;
 const post = (message: FromMaintenance): void => port.postMessage(message);
 

@@ -6,8 +6,8 @@
  */
 import type { LatestActivity } from '../store/result-queries.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
-import { computeVerdicts } from '../server/verdict-service.js';
-import type { VerdictSnapshot } from '../server/verdict-service.js';
+import { computeVerdicts, VerdictDiffer } from '../server/verdict-snapshot.js';
+import type { VerdictSnapshot } from '../server/verdict-snapshot.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 import { SampleWindow } from '../verdict/sample-window.js';
 
@@ -46,11 +46,13 @@ export class MaintenanceWork {
   readonly #store: SqliteStore;
   readonly #config: VerdictConfig;
   readonly #window: SampleWindow;
+  readonly #differ: VerdictDiffer;
 
   constructor(store: SqliteStore, config: VerdictConfig) {
     this.#store = store;
     this.#config = config;
     this.#window = new SampleWindow(store.results, Math.max(...config.windows.map((w) => w.ms)));
+    this.#differ = new VerdictDiffer(config.windows.map((w) => w.name));
   }
 
   /**
@@ -82,7 +84,7 @@ export class MaintenanceWork {
     const active = agents.filter((a) => a.revokedAt === undefined && (window.agentsAdded?.has(a.id) ?? true));
     const latest = this.#store.results.latestActivity(active.map((a) => a.id));
     await pause();
-    const verdicts = computeVerdicts(agents, this.#window, now, this.#config);
+    const verdicts = this.#differ.snapshot(computeVerdicts(agents, this.#window, now, this.#config));
     const report: MaintenanceReport = {
       now,
       rolledUpHours,

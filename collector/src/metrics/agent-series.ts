@@ -142,21 +142,14 @@ export class AgentSeries {
     delete state.lines;
   }
 
-  /** Replaces every agent's verdicts (agents not listed keep none). */
-  setVerdicts(verdicts: readonly { agentId: string; window: string; verdict: string }[]): void {
-    const next = new Map<string, Map<string, string>>();
-    for (const v of verdicts) {
-      if (!this.#agents.has(v.agentId)) continue;
-      let windows = next.get(v.agentId);
-      if (windows === undefined) next.set(v.agentId, (windows = new Map()));
-      windows.set(v.window, v.verdict);
-    }
-    for (const [id, state] of this.#agents) {
-      const windows = next.get(id) ?? new Map<string, string>();
-      if (sameEntries(state.verdicts, windows)) continue;
-      state.verdicts = windows;
-      delete state.lines;
-    }
+  /** Replaces one agent's verdicts, window → verdict (an empty list: none). */
+  setVerdicts(agentId: string, states: readonly (readonly [window: string, verdict: string])[]): void {
+    const state = this.#agents.get(agentId);
+    if (state === undefined) return;
+    const windows = new Map<string, string>(states);
+    if (sameEntries(state.verdicts, windows)) return;
+    state.verdicts = windows;
+    delete state.lines;
   }
 
   remove(agentId: string): void {

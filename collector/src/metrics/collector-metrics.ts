@@ -44,6 +44,13 @@ export class CollectorMetrics implements IngestEvents {
   readonly #ingested = new Counter({ name: 'speedwatch_collector_ingested_results_total', help: 'Results committed (new ones; re-sent duplicates are acked but not counted).', registers: [this.registry] });
   readonly #rejected = new Counter({ name: 'speedwatch_collector_rejected_total', help: 'Input refused, by reason.', labelNames: ['reason'], registers: [this.registry] });
   readonly #commit = new Histogram({ name: 'speedwatch_collector_batch_commit_seconds', help: 'Time to commit one batch of results.', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [this.registry] });
+  readonly #maintenance = new Histogram({
+    name: 'speedwatch_collector_maintenance_seconds',
+    help: 'Time of each maintenance pass on its thread, by part: rollups (roll-ups and retention) and verdicts (window top-up and every verdict).',
+    labelNames: ['part'],
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
   readonly #size = this.#gauge('speedwatch_collector_database_size_bytes', 'SQLite database size on disk (main file and WAL).', []);
   readonly #target = this.#gauge('speedwatch_target_bytes_per_second', 'The plan\'s target per technology and direction (download, upload), payload bytes/s.', ['technology', 'direction']);
   readonly #sizeSource: () => number;
@@ -117,14 +124,24 @@ export class CollectorMetrics implements IngestEvents {
     return Buffer.concat([Buffer.from(await this.registry.metrics()), this.#series.render()]);
   }
 
-  /** Mirrors freshly computed verdicts: one series per agent and window, labelled with the verdict. */
-  setVerdicts(verdicts: readonly { agentId: string; window: string; verdict: string }[], targets: readonly { technology: string; metric: string; minMbps?: number }[]): void {
-    this.#series.setVerdicts(verdicts);
+  /** An agent's current verdict per window (none: its verdict series go). */
+  setAgentVerdicts(agentId: string, states: readonly (readonly [window: string, verdict: string])[]): void {
+    this.#series.setVerdicts(agentId, states);
+  }
+
+  /** The plan's download and upload targets, as gauges. */
+  setTargets(targets: readonly { technology: string; metric: string; minMbps?: number }[]): void {
     for (const t of targets) {
       if (t.minMbps !== undefined && (t.metric === 'download' || t.metric === 'upload')) {
         this.#target.set({ technology: t.technology, direction: t.metric }, t.minMbps * BYTES_PER_SECOND_PER_MBPS);
       }
     }
+  }
+
+  /** A maintenance pass ended: how long its two parts took, ms. */
+  maintained(rollupMs: number, verdictMs: number): void {
+    this.#maintenance.observe({ part: 'rollups' }, rollupMs / 1000);
+    this.#maintenance.observe({ part: 'verdicts' }, verdictMs / 1000);
   }
 
   // IngestEvents

@@ -218,6 +218,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       metrics.seedLatest(seed.agentId, seed.figures);
     }
     verdicts.apply(report.verdicts, metrics);
+    metrics.maintained(report.rollupMs, report.verdictMs);
     const figures = { rolledUpHours: report.rolledUpHours, deletedResults: report.deletedResults, samplesHeld: report.samplesHeld, rollupMs: Math.round(report.rollupMs), verdictMs: Math.round(report.verdictMs) };
     if (report.rollupError !== undefined) {
       log.error({ event: 'maintenance-failed', err: errorFromThread(report.rollupError), ...figures }, 'roll-ups or retention stopped early; the next maintenance carries on');

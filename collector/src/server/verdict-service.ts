@@ -1,40 +1,27 @@
 /**
  * Verdicts as the running collector serves them. They are computed off the serving thread by
- * the maintenance (maintenance/maintenance-work.ts, with `computeVerdicts`), from the samples of
- * the longest window held in memory there; the serving thread keeps the latest snapshot for
- * the API and the alerts, and mirrors it into metrics.
+ * the maintenance (maintenance/maintenance-work.ts) and arrive as snapshots of JSON text
+ * (verdict-snapshot.ts); this keeps the latest for the API and the alerts, parsing an agent's
+ * verdicts only when asked for them, and mirrors each agent's verdict per window into metrics.
  */
 import type { CollectorMetrics } from '../metrics/collector-metrics.js';
-import type { AgentRecord } from '../store/store-types.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
-import { agentVerdicts, GROUP_BY, groupVerdicts } from '../verdict/verdicts.js';
-import type { SampleWindow } from '../verdict/sample-window.js';
-import type { AgentVerdict, GroupBy, GroupVerdict } from '../verdict/verdicts.js';
+import { GROUP_BY } from '../verdict/verdicts.js';
+import type { AgentVerdict, GroupBy } from '../verdict/verdicts.js';
+import type { VerdictSnapshot } from './verdict-snapshot.js';
 
-/** Every verdict as of one moment: what the maintenance sends the serving thread. */
-export interface VerdictSnapshot {
-  /** `now` of the computation, ms. */
-  computedAt: number;
-  agents: AgentVerdict[];
-  groups: [GroupBy, GroupVerdict[]][];
-}
-
-export interface ComplianceReport {
+/** /api/v1/compliance's answer; `groups` is JSON text of the GroupVerdict[] asked for. */
+export interface ComplianceText {
   /** When the verdicts were computed (ISO 8601); null before the first computation. */
   computedAt: string | null;
   groupBy: GroupBy;
   window: string | null;
-  groups: GroupVerdict[];
+  groupsJson: string;
 }
 
-/** Every verdict as of `now` from the window's samples (brought up to date by the caller). */
-export function computeVerdicts(agents: readonly AgentRecord[], window: SampleWindow, now: number, config: VerdictConfig): VerdictSnapshot {
-  const samples = window.columns();
-  return {
-    computedAt: now,
-    agents: agentVerdicts(agents, samples, now, config),
-    groups: GROUP_BY.map((g) => [g, groupVerdicts(agents, samples, now, config, g)]),
-  };
+interface AgentEntry {
+  json: string;
+  parsed?: AgentVerdict[];
 }
 
 /** The latest verdicts, for the API, the alerts and metrics. */
@@ -42,8 +29,9 @@ export class VerdictService {
   readonly config: VerdictConfig;
   readonly params: { windows: readonly string[]; groupBy: readonly string[] };
   #computedAt: number | undefined;
-  #byAgent = new Map<string, AgentVerdict[]>();
-  #byGroup = new Map<GroupBy, GroupVerdict[]>();
+  #agents = new Map<string, AgentEntry>();
+  /** `${groupBy}\0${window}` → JSON of that window's GroupVerdict[]. */
+  #groups = new Map<string, string>();
 
   constructor(config: VerdictConfig) {
     this.config = config;
@@ -55,27 +43,45 @@ export class VerdictService {
     return this.#computedAt;
   }
 
-  /** Serves `snapshot` from now on and mirrors it into `metrics`. */
+  /** Serves `snapshot` from now on and mirrors its agents' changes into `metrics`. */
   apply(snapshot: VerdictSnapshot, metrics: CollectorMetrics): void {
-    const byAgent = new Map<string, AgentVerdict[]>();
-    for (const verdict of snapshot.agents) {
-      const list = byAgent.get(verdict.agentId);
-      if (list === undefined) byAgent.set(verdict.agentId, [verdict]);
-      else list.push(verdict);
+    if (snapshot.full) {
+      const present = new Set(snapshot.agents.map((a) => a.agentId));
+      for (const id of this.#agents.keys()) if (!present.has(id)) metrics.setAgentVerdicts(id, []);
+      this.#agents = new Map();
     }
-    this.#byAgent = byAgent;
-    this.#byGroup = new Map(snapshot.groups);
+    for (const { agentId, json, states } of snapshot.agents) {
+      this.#agents.set(agentId, { json });
+      metrics.setAgentVerdicts(agentId, states);
+    }
+    for (const agentId of snapshot.removed) {
+      this.#agents.delete(agentId);
+      metrics.setAgentVerdicts(agentId, []);
+    }
+    this.#groups = new Map(snapshot.groups.map((g) => [`${g.groupBy}\u0000${g.window}`, g.json]));
     this.#computedAt = snapshot.computedAt;
-    metrics.setVerdicts(snapshot.agents, this.config.targets);
+    metrics.setTargets(this.config.targets);
   }
 
+  /** The agent's verdicts, window by window; undefined before its first computation. */
   forAgent(agentId: string): AgentVerdict[] | undefined {
-    return this.#byAgent.get(agentId);
+    const entry = this.#agents.get(agentId);
+    if (entry === undefined) return undefined;
+    // Written by VerdictDiffer from computed verdicts.
+    entry.parsed ??= JSON.parse(entry.json) as AgentVerdict[];
+    return entry.parsed;
   }
 
-  compliance(window: string | undefined, groupBy: string | undefined): ComplianceReport {
+  /** Compliance by grouping, for one window or all (in config order), as JSON text. */
+  compliance(window: string | undefined, groupBy: string | undefined): ComplianceText {
     const by: GroupBy = (groupBy as GroupBy | undefined) ?? 'all';
-    const groups = (this.#byGroup.get(by) ?? []).filter((g) => window === undefined || g.window === window);
-    return { computedAt: this.#computedAt === undefined ? null : new Date(this.#computedAt).toISOString(), groupBy: by, window: window ?? null, groups };
+    const windows = window === undefined ? this.params.windows : [window];
+    const parts = windows.map((w) => this.#groups.get(`${by}\u0000${w}`) ?? '[]').filter((json) => json !== '[]');
+    return {
+      computedAt: this.#computedAt === undefined ? null : new Date(this.#computedAt).toISOString(),
+      groupBy: by,
+      window: window ?? null,
+      groupsJson: `[${parts.map((json) => json.slice(1, -1)).join(',')}]`,
+    };
   }
 }

@@ -1,4 +1,5 @@
 /** Messages between the serving thread and the store writer thread. */
+import type { FrameBatch } from '../store/frame-batch.js';
 import type { StoreErrorCode, StoreOptions } from '../store/sqlite-store.js';
 import type { WriteOp, WriteOps } from './store-writer.js';
 
@@ -10,7 +11,14 @@ export interface WriterInit {
 /** A call of one write operation, answered by `done` or `failed` with the same seq. */
 export type WriterCall = { [K in WriteOp]: { type: 'call'; seq: number; op: K; args: Parameters<WriteOps[K]> } }[WriteOp];
 
-export type ToWriter = WriterCall | { type: 'close' };
+/** A batch to keep for a later commitStaged; not answered. */
+export interface WriterStage {
+  type: 'stage';
+  handle: number;
+  batch: FrameBatch;
+}
+
+export type ToWriter = WriterCall | WriterStage | { type: 'close' };
 
 /** A StoreError as it crosses the thread boundary. */
 export interface WireStoreError {

@@ -43,6 +43,10 @@ port.on('message', (message: ToWriter) => {
     port.close();
     return;
   }
+  if (message.type === 'stage') {
+    ops.stage(message.handle, message.batch);
+    return;
+  }
   try {
     const run = ops[message.op] as (...args: unknown[]) => unknown;
     post({ type: 'done', seq: message.seq, value: run(...(message.args as unknown[])) });

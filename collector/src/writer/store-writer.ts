@@ -11,12 +11,21 @@ import type { AlertChanges } from '../alerts/alert-evaluation.js';
 import type { NotificationUpsert } from '../alerts/notification-plan.js';
 import type { FrameBatch } from '../store/frame-batch.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
+import { StoreError } from '../store/store-error.js';
 import type { AgentTouch, InsertOutcome } from '../store/store-types.js';
 
 /** The writes, as the thread that owns the connections runs them (synchronously). */
 export interface WriteOps {
   /** One transaction: every batch, an outcome per batch in order (store/result-writes.ts). */
   results(batches: readonly FrameBatch[]): InsertOutcome[];
+  /** Keeps a batch under `handle` until commitStaged names it. */
+  stage(handle: number, batch: FrameBatch): void;
+  /**
+   * One transaction of the staged batches named, an outcome per batch in order; they are
+   * released whether or not it commits. A handle not staged here (the thread restarted since)
+   * throws SW_STORE_WRITE, nothing stored.
+   */
+  commitStaged(handles: readonly number[]): InsertOutcome[];
   /** Agents' versions and last-seen times, one transaction. */
   touch(touches: readonly AgentTouch[]): void;
   /** An alert evaluation's changes and the notifications it queues, one transaction. */
@@ -27,21 +36,39 @@ export interface WriteOps {
   forgetWebhooks(keep: readonly string[]): number;
 }
 
-export type WriteOp = keyof WriteOps;
+/** The writes called and answered (staging is one-way). */
+export type WriteOp = Exclude<keyof WriteOps, 'stage'>;
 
 /**
  * The writes as the serving thread calls them. Each resolves once committed (durable with
  * synchronous FULL) and rejects with a StoreError when nothing of it was stored.
  */
 export type StoreWriter = { [K in WriteOp]: (...args: Parameters<WriteOps[K]>) => Promise<ReturnType<WriteOps[K]>> } & {
+  /**
+   * Hands a validated batch to the writer ahead of its commit and returns its handle for
+   * commitStaged. Ingest stages each frame as it is validated: copying a whole commit's
+   * frames to the writer thread at commit time stopped the event loop for 50-95 ms.
+   */
+  stage(batch: FrameBatch): number;
   /** Waits for writes in progress and releases the writer. */
   close(): Promise<void>;
 };
 
 /** The write operations on one connection's store and alert store. */
 export function writeOps(store: SqliteStore, alerts: AlertStore): WriteOps {
+  const staged = new Map<number, FrameBatch>();
   return {
     results: (batches) => store.writes.insertFrames(batches),
+    stage: (handle, batch) => {
+      staged.set(handle, batch);
+    },
+    commitStaged: (handles) => {
+      const batches = handles.map((handle) => staged.get(handle));
+      for (const handle of handles) staged.delete(handle);
+      const missing = handles.filter((_, i) => batches[i] === undefined);
+      if (missing.length > 0) throw new StoreError('SW_STORE_WRITE', `staged batches ${missing.join(', ')} are not known to this writer (it restarted since they were staged); nothing stored`);
+      return store.writes.insertFrames(batches as FrameBatch[]);
+    },
     touch: (touches) => store.agents.touch(touches),
     alertCommit: (changes, upserts, now) => alerts.commit(changes, upserts, now),
     alertsDelivered: (keys, now) => alerts.markDelivered(keys, now),
@@ -56,8 +83,15 @@ export function inlineStoreWriter(ops: WriteOps): StoreWriter {
     <K extends WriteOp>(op: K) =>
     async (...args: Parameters<WriteOps[K]>): Promise<ReturnType<WriteOps[K]>> =>
       (ops[op] as (...a: Parameters<WriteOps[K]>) => ReturnType<WriteOps[K]>)(...args);
+  let nextHandle = 0;
   return {
     results: call('results'),
+    stage: (batch) => {
+      const handle = nextHandle++;
+      ops.stage(handle, batch);
+      return handle;
+    },
+    commitStaged: call('commitStaged'),
     touch: call('touch'),
     alertCommit: call('alertCommit'),
     alertsDelivered: call('alertsDelivered'),

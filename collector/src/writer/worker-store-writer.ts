@@ -13,6 +13,7 @@ import type { Logger } from '@speedwatch/shared';
 import { StoreError } from '../store/sqlite-store.js';
 import type { StoreOptions } from '../store/sqlite-store.js';
 import type { StoreWriter, WriteOp, WriteOps } from './store-writer.js';
+import type { FrameBatch } from '../store/frame-batch.js';
 import type { FromWriter, ToWriter, WireStoreError, WriterCall } from './store-writer-protocol.js';
 import { builtModuleUrl } from '../worker-url.js';
 
@@ -52,11 +53,24 @@ export class WorkerStoreWriter implements StoreWriter {
   }
 
   readonly results = this.#caller('results');
+  readonly commitStaged = this.#caller('commitStaged');
+  #nextHandle = 0;
   readonly touch = this.#caller('touch');
   readonly alertCommit = this.#caller('alertCommit');
   readonly alertsDelivered = this.#caller('alertsDelivered');
   readonly alertsFailed = this.#caller('alertsFailed');
   readonly forgetWebhooks = this.#caller('forgetWebhooks');
+
+  /**
+   * Posts the batch to the thread now (its copy is made here, a frame at a time). While no
+   * thread is running (starting, or restarting after one died) the batch cannot be staged: its
+   * commit will fail with SW_STORE_WRITE, and the agent sends it again.
+   */
+  stage(batch: FrameBatch): number {
+    const handle = this.#nextHandle++;
+    this.#running?.postMessage({ type: 'stage', handle, batch } satisfies ToWriter);
+    return handle;
+  }
 
   /** Writes sent and not answered yet. */
   get inFlight(): number {
