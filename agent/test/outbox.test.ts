@@ -566,7 +566,7 @@ describe('Outbox', () => {
         ['colour', 'dir', 'maxBytes', 'compactMinBytes', 'logger', 'fsyncDir', 'now'],
       ],
     ])('refuses %s, listing every problem with its key', async (_case, options, paths) => {
-      const err = await rejection(Outbox.open({ dir: await tempDir(), ...options } as OutboxOptions));
+      const err = await rejection(Outbox.open({ dir: await tempDir(), ...options }));
       expect(err).toBeInstanceOf(OutboxOptionsError);
       expect(err.code).toBe('SW_OUTBOX_OPTIONS');
       expect((err as OutboxOptionsError).problems.map((p) => p.path)).toEqual(paths);

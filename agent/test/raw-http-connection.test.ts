@@ -74,11 +74,13 @@ describe('RawHttpConnection', () => {
   it('handles a head and chunk lines split into single bytes, with chunk extensions and trailers', async () => {
     const response = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-Trailer: 1\r\n\r\n';
     const server = rawServer((socket) => {
-      socket.once('data', async () => {
-        for (const ch of response) {
-          socket.write(ch);
-          await new Promise((r) => setImmediate(r));
-        }
+      socket.once('data', () => {
+        void (async () => {
+          for (const ch of response) {
+            socket.write(ch);
+            await new Promise((r) => setImmediate(r));
+          }
+        })();
       });
     });
     const conn = connection(await serve(server));

@@ -111,7 +111,7 @@ describe('Scheduler', () => {
     ])('rejects %s with SW_SCHEDULE_OPTIONS naming each key', (_case, bad, paths) => {
       let thrown: unknown;
       try {
-        new Scheduler({ intervalMs: 1000, runBoundMs: 1000, clock: new FakeClock(), random: () => 0, run: async () => {}, ...bad } as SchedulerOptions);
+        new Scheduler({ intervalMs: 1000, runBoundMs: 1000, clock: new FakeClock(), random: () => 0, run: async () => {}, ...bad });
       } catch (err) {
         thrown = err;
       }

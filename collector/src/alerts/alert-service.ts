@@ -136,9 +136,9 @@ export class AlertService {
       (err: unknown) => this.#log.error({ event: 'webhooks-forget-failed', err }, 'could not drop notifications of removed webhooks; they are not delivered and are dropped at the next start'),
     );
     this.#evaluating = forgetting;
-    this.#own(forgetting);
+    void this.#own(forgetting);
     const tick = (): void => {
-      this.#own(this.evaluate().catch((err: unknown) => this.#log.error({ event: 'alerts-failed', err }, 'alert evaluation or delivery failed; the next evaluation retries')));
+      void this.#own(this.evaluate().catch((err: unknown) => this.#log.error({ event: 'alerts-failed', err }, 'alert evaluation or delivery failed; the next evaluation retries')));
     };
     this.#timer = setInterval(tick, this.#o.config.evaluateIntervalMs);
     this.#timer.unref();

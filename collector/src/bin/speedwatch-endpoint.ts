@@ -148,7 +148,7 @@ function parseCommand(argv: string[]): Command {
     problems.push(...asFlagProblems(err.problems));
   }
   if (problems.length > 0) throw new UsageError(problems.map((p) => p.message).join('; '));
-  return { help: false, options: options as Partial<EndpointOptions>, logLevel: (flags['log-level'] as LogLevel | undefined) ?? 'info' };
+  return { help: false, options: options, logLevel: (flags['log-level'] as LogLevel | undefined) ?? 'info' };
 }
 
 function readFlagFile(flag: string, file: string, problems: Problem[]): Buffer | undefined {

@@ -275,7 +275,7 @@ function judge(buckets: WindowBuckets, row: number, meta: Row, window: string, t
   for (const [metric, field] of metrics) {
     const target = mine[metric];
     const offsets = buckets.offsets[field];
-    const values = buckets.values[field].subarray(offsets[row] as number, offsets[row + 1] as number);
+    const values = buckets.values[field].subarray(offsets[row], offsets[row + 1]);
     const threshold =
       target === undefined ? undefined : 'maxMs' in target ? { bound: 'max' as const, value: target.maxMs } : { bound: 'min' as const, value: target.minMbps };
     let figures: Figures | undefined;

@@ -340,7 +340,7 @@ export function refine<S extends Schema<unknown>>(
     return found;
   };
   // Whatever else `schema` carries (`optional`) stays; an object schema's `problems` sees the check.
-  return { ...schema, parse, collect, ...('problems' in schema ? { problems } : {}) } as unknown as S;
+  return { ...schema, parse, collect, ...('problems' in schema ? { problems } : {}) };
 }
 
 /**
