@@ -15,7 +15,7 @@ import { AgentConnection, prometheusUnavailable, startCollector, startPrometheus
 import type { LiveCollector, PromAnswer, PrometheusServer, PromSeries, Site } from './support/prometheus.js';
 
 const GRAFANA = new URL('../collector/deploy/grafana/', import.meta.url).pathname;
-const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const DASHBOARDS_DOC = readFileSync(new URL('../docs/dashboards.md', import.meta.url), 'utf8');
 
 interface DatasourceRef {
   type?: string;
@@ -166,13 +166,13 @@ describe('Grafana provisioning', () => {
     expect(datasources.datasources[0]).toMatchObject({ type: 'prometheus', uid: 'speedwatch-prometheus' });
   });
 
-  it('loads dashboards from files, from the folder the README says to copy them to', () => {
+  it('loads dashboards from files, from the folder docs/dashboards.md says to copy them to', () => {
     expect(providers.apiVersion).toBe(1);
     const [provider] = providers.providers;
     expect(provider?.type).toBe('file');
-    expect(README).toContain(provider?.options.path);
-    expect(README).toContain('/etc/grafana/provisioning/datasources/');
-    expect(README).toContain('/etc/grafana/provisioning/dashboards/');
+    expect(DASHBOARDS_DOC).toContain(provider?.options.path);
+    expect(DASHBOARDS_DOC).toContain('/etc/grafana/provisioning/datasources/');
+    expect(DASHBOARDS_DOC).toContain('/etc/grafana/provisioning/dashboards/');
   });
 });
 

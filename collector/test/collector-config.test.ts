@@ -138,10 +138,10 @@ describe('collector configuration', () => {
   });
 });
 
-describe("the README's example configuration", () => {
+describe("docs/collector.md's example configuration", () => {
   it('loads, verdict section included', async () => {
-    const readme = (await import('node:fs')).readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    const block = /\*\*Configuration\*\*[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    const doc = (await import('node:fs')).readFileSync(new URL('../../docs/collector.md', import.meta.url), 'utf8');
+    const block = /^## Configuration\n[\s\S]*?```yaml\n([\s\S]*?)```/m.exec(doc)?.[1];
     expect(block).toBeDefined();
     // The example points at a secret file that does not exist here; point it at one that does.
     const secret = file('token', 'a-long-read-token-0123456789\n');

@@ -14,7 +14,7 @@ import { BIN, startUntil, stopChild } from './processes.js';
 /** The shipped rules: recording rules in Mbps and the alerts. */
 export const RULES = new URL('../../collector/deploy/prometheus/speedwatch.rules.yml', import.meta.url).pathname;
 
-/** The job name the rules (and the README's scrape config) expect for the collector. */
+/** The job name the rules (and docs/dashboards.md's scrape config) expect for the collector. */
 export const COLLECTOR_JOB = 'speedwatch-collector';
 
 /**
