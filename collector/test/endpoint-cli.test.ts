@@ -122,12 +122,12 @@ describe('speedwatch-endpoint (CLI)', () => {
     expect(named.sort()).toEqual(['--header-timeout', '--log-level', '--max-mbps', '--port', '--tls-key']);
   });
 
-  it('exits 1 with a logged SW_ENDPOINT_LISTEN error when the port is taken', async () => {
+  it('exits 2 (so systemd retries) with a logged SW_ENDPOINT_LISTEN error when the port is taken', async () => {
     const first = run(['--port', '0', '--log-level', 'silent']);
     const { url } = JSON.parse(await within(firstLine(first.child), 10_000, 'start-up')) as { url: string };
     const port = new URL(url).port;
     const finished = await within(run(['--port', port]).exited, 10_000, 'a second start');
-    expect(finished.code).toBe(1);
+    expect(finished.code).toBe(2);
     expect(finished.stderr).toContain('"code":"SW_ENDPOINT_LISTEN"');
   });
 });

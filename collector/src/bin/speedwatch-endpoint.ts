@@ -24,7 +24,7 @@ import {
   string,
 } from '@speedwatch/shared';
 import type { LogLevel, OptionalSchema, Problem, Schema } from '@speedwatch/shared';
-import { EndpointOptionsError } from '../endpoint/endpoint-error.js';
+import { EndpointListenError, EndpointOptionsError } from '../endpoint/endpoint-error.js';
 import { ENDPOINT_DEFAULTS, resolveEndpointOptions } from '../endpoint/options.js';
 import type { EndpointOptions } from '../endpoint/options.js';
 import { startEndpoint } from '../endpoint/server.js';
@@ -194,7 +194,8 @@ async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof EndpointOptionsError) return usageFailure(new UsageError(asFlagProblems(err.problems).map((p) => p.message).join('; ')));
     logger.error({ err }, 'cannot start the endpoint');
-    process.exitCode = 1;
+    // A port taken or an address gone may come back (systemd restarts on 2); a bad TLS file will not.
+    process.exitCode = err instanceof EndpointListenError ? 2 : 1;
     return;
   }
   const stop = (signal: NodeJS.Signals): void => {
