@@ -15,7 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CollectorClient, Outbox } from '@speedwatch/agent';
 import type { CollectorClientOptions } from '@speedwatch/agent';
 import { AGENTS_PATH, createLogger } from '@speedwatch/shared';
-import { listen, selfSignedCertificate } from './support/net.js';
+import { freePort, listen, selfSignedCertificate } from './support/net.js';
 
 const TOKEN = 'swa_connect-test-token';
 const WARN = 40;
@@ -28,14 +28,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** A port on loopback that nothing listens on (something did a moment ago). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** An HTTP server answering every WebSocket upgrade with `status()` (asked afresh each time). */
 async function refusingServer(status: () => number): Promise<{ port: number; close: () => Promise<void> }> {
@@ -110,7 +102,7 @@ function warnings(lines: LogLine[]): LogLine[] {
 
 describe('the collector client, when it cannot connect', () => {
   it('logs a refused connection once at warn, with the URL and a hint, and each retry at debug', async () => {
-    const url = `ws://127.0.0.1:${await closedPort()}${AGENTS_PATH}`;
+    const url = `ws://127.0.0.1:${await freePort()}${AGENTS_PATH}`;
     const lines = await failures(url, 5);
     expect(warnings(lines)).toEqual([
       expect.objectContaining({ cause: 'refused', errCode: 'ECONNREFUSED', url, msg: expect.stringMatching(/connection refused by 127\.0\.0\.1:\d+; nothing listens there/) }),

@@ -36,7 +36,7 @@ function metricsWith(...ids: string[]): CollectorMetrics {
 }
 
 async function verdictLines(metrics: CollectorMetrics): Promise<string[]> {
-  return (await metrics.render())
+  return Buffer.concat(await metrics.render())
     .toString()
     .split('\n')
     .filter((l) => l.startsWith('speedwatch_agent_verdict{'));

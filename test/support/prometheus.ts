@@ -6,9 +6,9 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { copyFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { basename, join } from 'node:path';
 import WebSocket from 'ws';
+import { freePort } from './net.js';
 import { BIN, startUntil, stopChild } from './processes.js';
 
 /** The shipped rules: recording rules in Mbps and the alerts. */
@@ -32,18 +32,6 @@ export function prometheusUnavailable(suite: string): string | undefined {
   if (process.env['CI'] === 'true') throw new Error(`${suite} cannot run under CI: ${why}`);
   console.warn(`${suite} SKIPPED: ${why}`);
   return why;
-}
-
-/** A TCP port that was free on loopback a moment ago (for programs that cannot report their own). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Polls `probe` every 250 ms until it returns a value; a probe that throws counts as not yet. */

@@ -118,10 +118,14 @@ export class CollectorMetrics implements IngestEvents {
     set('lastResult', startedMs, 'ms');
   }
 
-  /** The whole scrape, UTF-8: prom-client's metrics, then the per-agent series. */
-  async render(): Promise<Buffer> {
+  /**
+   * The whole scrape, UTF-8, in two pieces to be written one after the other (joining them
+   * would copy the per-agent part, 18 MB at 10 000 agents, once more): prom-client's metrics,
+   * then the per-agent series.
+   */
+  async render(): Promise<[Buffer, Buffer]> {
     this.#size.set(this.#sizeSource());
-    return Buffer.concat([Buffer.from(await this.registry.metrics()), this.#series.render()]);
+    return [Buffer.from(await this.registry.metrics()), this.#series.render()];
   }
 
   /** An agent's current verdict per window (none: its verdict series go). */

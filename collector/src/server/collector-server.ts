@@ -279,8 +279,10 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       if (!authorised(req)) return sendError(res, 401, 'SW_UNAUTHORIZED', 'this collector needs Authorization: Bearer <read token> for the API and metrics');
     }
     if (path === '/metrics') {
-      const text = await metrics.render();
-      res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' }).end(text);
+      const [head, series] = await metrics.render();
+      res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': head.length + series.length, 'cache-control': 'no-store' });
+      res.write(head);
+      res.end(series);
       return;
     }
     const handled = handleApi(path, target.searchParams, res, {
