@@ -258,8 +258,13 @@ function getText(agent: http.Agent, url: string, timeoutMs = 60_000): Promise<st
 
 /** The value of an unlabelled series in a Prometheus text exposition (NaN when absent). */
 function promValue(text: string, name: string): number {
-  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  const match = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} (\\S+)$`, 'm').exec(text);
   return match === null ? Number.NaN : Number(match[1]);
+}
+
+/** Each collector thread's V8 heap total, MB, from a scrape: `serving 284 · writer 95 · maintenance 60`. */
+function threadHeaps(text: string): string {
+  return ['serving', 'writer', 'maintenance'].map((t) => `${t} ${mb(promValue(text, `speedwatch_collector_thread_heap_bytes{thread="${t}",kind="total"}`))}`).join(' · ');
 }
 
 /** The sum of a labelled counter's series (0 when absent). */
@@ -542,7 +547,7 @@ async function run(o: FleetOptions, say: (line: string) => void, scope: Scope, s
       .then(scrape)
       .then((text) => {
         const heap = mb(promValue(text, 'speedwatch_collector_nodejs_heap_size_used_bytes'));
-        say(`  ${phase}: gauge ${promValue(text, 'speedwatch_collector_agent_connections')}, collector RSS ${mb(memoryOf(collector.pid).rss)} MB, V8 heap used ${heap} MB`);
+        say(`  ${phase}: gauge ${promValue(text, 'speedwatch_collector_agent_connections')}, collector RSS ${mb(memoryOf(collector.pid).rss)} MB, V8 heap used ${heap} MB; heap total by thread: ${threadHeaps(text)} MB`);
       })
       .catch((err: unknown) => say(`scrape failed: ${err instanceof Error ? err.message : String(err)}`));
   }, o.scrapeEveryMs);
@@ -626,6 +631,8 @@ async function run(o: FleetOptions, say: (line: string) => void, scope: Scope, s
   const stormCores = (cpuMsOf(collector.pid) - cpu) / stormMs;
   const agentsStormCores = (agentsCpuMs() - agentsCpu) / stormMs;
   const tcpAfter = tcpCounters();
+  const afterStorm = await scrape();
+  say(`  storm over: collector RSS ${mb(memoryOf(collector.pid).rss)} MB (peak ${mb(collectorPeak.get('storm') ?? Number.NaN)}); heap total by thread: ${threadHeaps(afterStorm)} MB`);
   const stormHeartbeatDrops = collector.count('"heartbeat-missed"') - heartbeatBefore;
   const stormResults = drained.reduce((n, e) => n + e.results, 0);
   const connectedCounters = sumCounters(connectedEvents.map((e) => e.counters));

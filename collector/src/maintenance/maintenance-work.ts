@@ -4,6 +4,8 @@
  * verdicts recomputed from the window of samples kept in memory, and the latest result of each
  * agent with new rows, for the serving thread's in-memory tables (every agent's at the first).
  */
+import { getHeapStatistics } from 'node:v8';
+import type { HeapInfo } from 'node:v8';
 import type { LatestActivity } from '../store/result-queries.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
 import { computeVerdicts, VerdictDiffer } from '../server/verdict-snapshot.js';
@@ -34,6 +36,12 @@ export interface MaintenanceReport {
   /** Wall time of the roll-up part and of the verdict part, ms. */
   rollupMs: number;
   verdictMs: number;
+  /** The V8 heap of the thread that ran the pass, bytes, at its end. */
+  heap: { used: number; total: number };
+}
+
+function heapOf(stats: HeapInfo): { used: number; total: number } {
+  return { used: stats.used_heap_size, total: stats.total_heap_size };
 }
 
 export function maintenanceError(err: unknown): MaintenanceError {
@@ -94,6 +102,7 @@ export class MaintenanceWork {
       samplesHeld: window.held,
       rollupMs: verdictsStarted - started,
       verdictMs: performance.now() - verdictsStarted,
+      heap: heapOf(getHeapStatistics()),
     };
     if (rollupError !== undefined) report.rollupError = rollupError;
     return report;

@@ -51,6 +51,11 @@ export class CollectorMetrics implements IngestEvents {
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [this.registry],
   });
+  readonly #threadHeap = this.#gauge(
+    'speedwatch_collector_thread_heap_bytes',
+    'V8 heap of each of the collector\'s threads (serving, writer, maintenance): used, and total (used plus garbage and free space). The writer\'s as of its latest write, the maintenance thread\'s at the end of its latest pass.',
+    ['thread', 'kind'],
+  );
   readonly #size = this.#gauge('speedwatch_collector_database_size_bytes', 'SQLite database size on disk (main file and WAL).', []);
   readonly #target = this.#gauge('speedwatch_target_bytes_per_second', 'The plan\'s target per technology and direction (download, upload), payload bytes/s.', ['technology', 'direction']);
   readonly #sizeSource: () => number;
@@ -140,6 +145,12 @@ export class CollectorMetrics implements IngestEvents {
         this.#target.set({ technology: t.technology, direction: t.metric }, t.minMbps * BYTES_PER_SECOND_PER_MBPS);
       }
     }
+  }
+
+  /** A thread's V8 heap, bytes. */
+  threadHeap(thread: 'serving' | 'writer' | 'maintenance', heap: { used: number; total: number }): void {
+    this.#threadHeap.set({ thread, kind: 'used' }, heap.used);
+    this.#threadHeap.set({ thread, kind: 'total' }, heap.total);
   }
 
   /** A maintenance pass ended: how long its two parts took, ms. */

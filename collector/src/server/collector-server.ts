@@ -11,6 +11,7 @@ import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { getHeapStatistics } from 'node:v8';
 import type { Logger } from '@speedwatch/shared';
 import { AlertService, checkVerdictWindow } from '../alerts/alert-service.js';
 import { SYSTEM_CLOCK } from '../alerts/alert-clock.js';
@@ -219,6 +220,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     }
     verdicts.apply(report.verdicts, metrics);
     metrics.maintained(report.rollupMs, report.verdictMs);
+    metrics.threadHeap('maintenance', report.heap);
     const figures = { rolledUpHours: report.rolledUpHours, deletedResults: report.deletedResults, samplesHeld: report.samplesHeld, rollupMs: Math.round(report.rollupMs), verdictMs: Math.round(report.verdictMs) };
     if (report.rollupError !== undefined) {
       log.error({ event: 'maintenance-failed', err: errorFromThread(report.rollupError), ...figures }, 'roll-ups or retention stopped early; the next maintenance carries on');
@@ -279,6 +281,10 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       if (!authorised(req)) return sendError(res, 401, 'SW_UNAUTHORIZED', 'this collector needs Authorization: Bearer <read token> for the API and metrics');
     }
     if (path === '/metrics') {
+      const serving = getHeapStatistics();
+      metrics.threadHeap('serving', { used: serving.used_heap_size, total: serving.total_heap_size });
+      const writerHeap = writer.heap?.();
+      if (writerHeap !== undefined) metrics.threadHeap('writer', writerHeap);
       const [head, series] = await metrics.render();
       res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': head.length + series.length, 'cache-control': 'no-store' });
       res.write(head);

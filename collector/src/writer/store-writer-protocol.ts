@@ -29,5 +29,11 @@ export interface WireStoreError {
 export type FromWriter =
   | { type: 'ready' }
   | { type: 'open-failed'; error: WireStoreError }
-  | { type: 'done'; seq: number; value: unknown }
-  | { type: 'failed'; seq: number; error: WireStoreError };
+  | { type: 'done'; seq: number; value: unknown; heap: ThreadHeap }
+  | { type: 'failed'; seq: number; error: WireStoreError; heap: ThreadHeap };
+
+/** A thread's V8 heap, bytes: what it uses and what it holds (used plus garbage and free space). */
+export interface ThreadHeap {
+  used: number;
+  total: number;
+}

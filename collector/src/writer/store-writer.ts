@@ -13,6 +13,7 @@ import type { FrameBatch } from '../store/frame-batch.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
 import { StoreError } from '../store/store-error.js';
 import type { AgentTouch, InsertOutcome } from '../store/store-types.js';
+import type { ThreadHeap } from './store-writer-protocol.js';
 
 /** The writes, as the thread that owns the connections runs them (synchronously). */
 export interface WriteOps {
@@ -50,6 +51,8 @@ export type StoreWriter = { [K in WriteOp]: (...args: Parameters<WriteOps[K]>) =
    * frames to the writer thread at commit time stopped the event loop for 50-95 ms.
    */
   stage(batch: FrameBatch): number;
+  /** The V8 heap of the thread the writes run on, when it is a thread of its own. */
+  heap?(): ThreadHeap | undefined;
   /** Waits for writes in progress and releases the writer. */
   close(): Promise<void>;
 };

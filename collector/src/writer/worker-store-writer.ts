@@ -14,7 +14,7 @@ import { StoreError } from '../store/sqlite-store.js';
 import type { StoreOptions } from '../store/sqlite-store.js';
 import type { StoreWriter, WriteOp, WriteOps } from './store-writer.js';
 import type { FrameBatch } from '../store/frame-batch.js';
-import type { FromWriter, ToWriter, WireStoreError, WriterCall } from './store-writer-protocol.js';
+import type { FromWriter, ThreadHeap, ToWriter, WireStoreError, WriterCall } from './store-writer-protocol.js';
 import { builtModuleUrl } from '../worker-url.js';
 
 const THREAD_URL = builtModuleUrl(import.meta.url, './store-writer-thread.js');
@@ -38,6 +38,7 @@ export class WorkerStoreWriter implements StoreWriter {
   readonly #pending = new Map<number, Pending>();
   #seq = 0;
   #closed = false;
+  #heap: ThreadHeap | undefined;
 
   /** Starts the thread and resolves once it has opened the database (rejects with its StoreError). */
   static async open(path: string, options: StoreOptions, logger: Logger): Promise<WorkerStoreWriter> {
@@ -70,6 +71,11 @@ export class WorkerStoreWriter implements StoreWriter {
     const handle = this.#nextHandle++;
     this.#running?.postMessage({ type: 'stage', handle, batch } satisfies ToWriter);
     return handle;
+  }
+
+  /** The thread's V8 heap as of its latest answer. */
+  heap(): ThreadHeap | undefined {
+    return this.#heap;
   }
 
   /** Writes sent and not answered yet. */
@@ -121,6 +127,7 @@ export class WorkerStoreWriter implements StoreWriter {
             return;
           case 'done':
           case 'failed': {
+            this.#heap = message.heap;
             const pending = this.#pending.get(message.seq);
             this.#pending.delete(message.seq);
             if (message.type === 'done') pending?.resolve(message.value);
