@@ -142,7 +142,7 @@ describe('collector with its database locked by another process', () => {
         lastAckAt = Math.max(lastAckAt, Date.now());
       }),
     );
-    expect(lastAckAt - lockedAt).toBeLessThan(LOCK_MS + 3_000);
+    expect(lastAckAt - lockedAt, 'the last batch acked, ms after the lock was taken').toBeLessThan(LOCK_MS + 3_000);
     await new Promise((r) => setTimeout(r, 1_000));
 
     // 2. Locked again, with nothing else waiting for the writer: each batch outlasts the 5 s
@@ -150,7 +150,7 @@ describe('collector with its database locked by another process', () => {
     lockedAt = lock();
     const second = clients.map(() => Array.from({ length: 5 }, result));
     const refusals = await Promise.all(clients.map((client, i) => deliver(client, second[i] as MeasurementResult[], lockedAt + LOCK_MS + 30_000)));
-    expect(refusals.every((n) => n >= 1)).toBe(true);
+    expect(refusals.every((n) => n >= 1), `SW_STORE_UNAVAILABLE answers per agent: ${refusals.join(', ')}`).toBe(true);
     await new Promise((r) => setTimeout(r, 500));
     polling = false;
     await poll;
@@ -158,7 +158,8 @@ describe('collector with its database locked by another process', () => {
     expect(collector.child.exitCode).toBeNull();
     expect(health.length).toBeGreaterThan((2 * LOCK_MS) / 150);
     expect(health.every((h) => h.status === 200)).toBe(true);
-    expect(Math.max(...health.map((h) => h.ms))).toBeLessThan(100);
+    const slowest = health.reduce((a, b) => (b.ms > a.ms ? b : a));
+    expect(slowest.ms, `slowest /healthz of ${health.length} (#${health.indexOf(slowest)}), the collector's log:\n${collector.output().slice(-2000)}`).toBeLessThan(100);
     expect(collector.output()).toMatch(/"event":"store-failed".*database is locked/);
 
     const check = new Database(db, { readonly: true });
