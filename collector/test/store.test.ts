@@ -6,7 +6,10 @@ import { MIGRATIONS } from '../src/store/migrations.js';
 import type { SqliteStore} from '../src/store/sqlite-store.js';
 import { StoreError, openStore } from '../src/store/sqlite-store.js';
 import type { NewAgent } from '../src/store/store-types.js';
+import { parseMeasurementResult } from '@speedwatch/shared';
+import type { MeasurementResult } from '@speedwatch/shared';
 import { batchOfResults } from '../src/store/frame-batch.js';
+import { resultFigures } from '../src/store/result-row.js';
 import { freshStore, makeResult, open, storeResults, tempDir } from './store-util.js';
 
 const HOUR = 3_600_000;
@@ -363,6 +366,26 @@ describe('SqliteStore', () => {
     it.each([0, 10_001, 1.5, Number.NaN])('refuses limit %d with SW_STORE_ARGUMENT', (limit) => {
       const { store } = freshStore();
       expect(codeOf(() => store.results.page({ limit }))).toBe('SW_STORE_ARGUMENT');
+    });
+  });
+
+  describe('results.latestActivity', () => {
+    it("gives each agent's latest result's figures, loaded latencies included, and its latest download", () => {
+      const { store } = freshStore();
+      addAgent(store, 'a');
+      addAgent(store, 'b');
+      addAgent(store, 'c');
+      const withDownload = makeResult(T0, { downloadMbps: 88.5, uploadMbps: 30, latencyMs: 14, jitterMs: 2, lossRatio: 0.05 });
+      const loaded = { download: { count: 3, medianMs: 41.5, p90Ms: 50, lossRatio: 0 }, upload: { count: 3, medianMs: 60.25, p90Ms: 70, lossRatio: 0 } };
+      const latest = parseMeasurementResult({ ...makeResult(T0 + 1_000, { uploadMbps: 31, latencyMs: 15 }), loadedLatency: loaded });
+      storeResults(store, 'a', [withDownload, latest], T0 + 2_000);
+      storeResults(store, 'b', [makeResult(T0, { status: 'failed' })], T0 + 2_000);
+      const [a, b, ...none] = store.results.latestActivity(['a', 'b', 'c']);
+      expect(none).toEqual([]);
+      // The same figures ingest keeps of a result, read from columns and the document by SQLite.
+      expect(a).toEqual({ agentId: 'a', figures: resultFigures(latest), download: { ts: T0, mbps: 88.5 } });
+      expect(a?.figures).toMatchObject({ downloadMbps: null, loadedDownloadMs: 41.5, loadedUploadMs: 60.25 });
+      expect(b).toEqual({ agentId: 'b', figures: resultFigures(store.results.latest('b')?.result as MeasurementResult) });
     });
   });
 

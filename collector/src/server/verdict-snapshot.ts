@@ -5,6 +5,7 @@
  * (it grows with the fleet); strings cross as one copy, and the serving thread parses an agent's
  * verdicts only when something asks for them.
  */
+import { createHash } from 'node:crypto';
 import type { AgentRecord } from '../store/store-types.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 import { agentVerdicts, GROUP_BY, groupVerdicts } from '../verdict/verdicts.js';
@@ -54,7 +55,7 @@ export function computeVerdicts(agents: readonly AgentRecord[], window: SampleWi
 /** Turns each pass's VerdictSet into a snapshot of what changed; lives beside the computation. */
 export class VerdictDiffer {
   readonly #windows: readonly string[];
-  /** The JSON last sent per agent. */
+  /** A digest of the JSON last sent per agent (the JSON itself, at 10 000 agents, is ~20 MB to keep). */
   #sent = new Map<string, string>();
   #first = true;
 
@@ -73,8 +74,9 @@ export class VerdictDiffer {
     const sent = new Map<string, string>();
     for (const [agentId, list] of byAgent) {
       const json = JSON.stringify(list);
-      sent.set(agentId, json);
-      if (this.#sent.get(agentId) !== json) agents.push({ agentId, json, states: list.map((v) => [v.window, v.verdict]) });
+      const digest = createHash('sha1').update(json).digest('base64');
+      sent.set(agentId, digest);
+      if (this.#sent.get(agentId) !== digest) agents.push({ agentId, json, states: list.map((v) => [v.window, v.verdict]) });
     }
     const removed = [...this.#sent.keys()].filter((id) => !sent.has(id));
     const full = this.#first;

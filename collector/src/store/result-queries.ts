@@ -5,7 +5,6 @@
 import type { MeasurementResult, ResultStatus } from '@speedwatch/shared';
 import type { Db } from './database.js';
 import type { ResultFigures } from './result-row.js';
-import { resultFigures } from './result-row.js';
 import type { DocumentRow, ResultStatements } from './results-sql.js';
 import { StoreError, storeRead } from './store-error.js';
 import type { ResultQuery, StoredResult, VerdictRow } from './store-types.js';
@@ -72,10 +71,21 @@ export class ResultQueries {
     const out: LatestActivity[] = [];
     storeRead(this.#path, 'read the agents\' latest results', () => {
       for (const agentId of agentIds) {
-        const row = this.#s.latest.get(agentId);
+        const row = this.#s.latestFigures.get(agentId);
         if (row === undefined) continue;
-        // The document was stored from a validated result.
-        const latest: LatestActivity = { agentId, figures: resultFigures(JSON.parse(row.doc) as MeasurementResult, row.ts) };
+        const figures: ResultFigures = {
+          id: row.id,
+          ts: row.ts,
+          status: row.status as ResultStatus,
+          downloadMbps: row.download_mbps,
+          uploadMbps: row.upload_mbps,
+          latencyMs: row.latency_ms,
+          jitterMs: row.jitter_ms,
+          lossRatio: row.loss_ratio,
+          loadedDownloadMs: row.loaded_download_ms,
+          loadedUploadMs: row.loaded_upload_ms,
+        };
+        const latest: LatestActivity = { agentId, figures };
         const download = this.#s.latestDownload.get(agentId);
         if (download !== undefined) latest.download = { ts: download.ts, mbps: download.download_mbps };
         out.push(latest);

@@ -27,6 +27,20 @@ export interface DocumentRow {
   doc: string;
 }
 
+/** A result's figure columns, and its two loaded latencies from the document. */
+export interface FiguresRow {
+  id: string;
+  ts: number;
+  status: string;
+  download_mbps: number | null;
+  upload_mbps: number | null;
+  latency_ms: number | null;
+  jitter_ms: number | null;
+  loss_ratio: number | null;
+  loaded_download_ms: number | null;
+  loaded_upload_ms: number | null;
+}
+
 /** agent_id, ts, then the five metrics in SERIES_METRICS order. */
 export type RollupSourceRow = [agentId: string, ts: number, ...metrics: (number | null)[]];
 
@@ -41,6 +55,7 @@ export interface ResultStatements {
   pageAgent: Stmt<[agentId: string, low: number, to: number, afterTs: number, afterId: string, limit: number], DocumentRow>;
   latest: Stmt<[agentId: string], DocumentRow>;
   latestDownload: Stmt<[agentId: string], { ts: number; download_mbps: number }>;
+  latestFigures: Stmt<[agentId: string], FiguresRow>;
   samplesFromTs: Stmt<[from: number], VerdictRow>;
   samplesSinceRowid: Stmt<[afterRowid: number, from: number], VerdictRow>;
   maxRowid: Stmt<[], { n: number | null }>;
@@ -80,6 +95,14 @@ export function prepareResultStatements(db: Db): ResultStatements {
       `SELECT ${RESULT_COLUMNS} FROM results INDEXED BY results_agent_ts WHERE agent_id = ? ORDER BY ts DESC, id DESC LIMIT 1`,
     ),
 
+    // The figures of the latest result without parsing its document in JavaScript: the two
+    // loaded latencies are read out of it by SQLite.
+    latestFigures: db.prepare<[string], FiguresRow>(
+      `SELECT id, ts, status, download_mbps, upload_mbps, latency_ms, jitter_ms, loss_ratio,
+         json_extract(doc, '$.loadedLatency.download.medianMs') AS loaded_download_ms,
+         json_extract(doc, '$.loadedLatency.upload.medianMs') AS loaded_upload_ms
+       FROM results INDEXED BY results_agent_ts WHERE agent_id = ? ORDER BY ts DESC, id DESC LIMIT 1`,
+    ),
     latestDownload: db.prepare<[string], { ts: number; download_mbps: number }>(
       'SELECT ts, download_mbps FROM results INDEXED BY results_agent_ts WHERE agent_id = ? AND download_mbps IS NOT NULL ORDER BY ts DESC LIMIT 1',
     ),
