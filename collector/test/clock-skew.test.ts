@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TestCollector } from './ingest-util.js';
 import { connectAgent, makeResult, scrapeValue, startTestCollector } from './ingest-util.js';
+import { latestStored } from './store-util.js';
 
 const HOUR = 3_600_000;
 let t: TestCollector;
@@ -33,7 +34,7 @@ describe('an agent whose clock is hours off', () => {
       const result = stamped(3 * HOUR);
       client.send({ type: 'results', results: [result] });
       expect(await client.next('reject')).toMatchObject({ id: result.id, code: 'SW_TIMESTAMP' });
-      expect(t.store.results.latest('school-fast')).toBeUndefined();
+      expect(latestStored(t.store, 'school-fast')).toBeUndefined();
       expect(await scrapeValue(t.collector.url, 'speedwatch_collector_rejected_total{reason="timestamp"}')).toBe(1);
     } finally {
       client.ws.terminate();
@@ -50,7 +51,7 @@ describe('an agent whose clock is hours off', () => {
       const result = stamped(-3 * HOUR);
       client.send({ type: 'results', results: [result] });
       expect((await client.next('ack'))['ids']).toEqual([result.id]);
-      expect(t.store.results.latest('school-slow')?.ts).toBe(Date.parse(result.startedAt));
+      expect(latestStored(t.store, 'school-slow')?.ts).toBe(Date.parse(result.startedAt));
     } finally {
       client.ws.terminate();
     }

@@ -7,6 +7,7 @@ import http from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentClient, TestCollector } from './ingest-util.js';
 import { connectAgent, makeResult, scrapeValue, startTestCollector } from './ingest-util.js';
+import { latestStored } from './store-util.js';
 
 let t: TestCollector;
 const clients: AgentClient[] = [];
@@ -76,7 +77,7 @@ describe('ingest', () => {
       const result = makeResult();
       client.send({ type: 'results', results: [result] });
       expect((await client.next('ack'))['ids']).toEqual([result.id]);
-      expect(t.store.results.latest('clinic-7')?.id).toBe(result.id);
+      expect(latestStored(t.store, 'clinic-7')?.id).toBe(result.id);
     });
 
     it('closes a connection with 4001 within a heartbeat of its token being revoked', async () => {
@@ -119,7 +120,7 @@ describe('ingest', () => {
       expect(answer).toMatchObject({ code: expected.code });
       expect(typeof answer['message']).toBe('string');
       expect(await scrapeValue(t.collector.url, `speedwatch_collector_rejected_total{reason="${reason}"}`)).toBe(before + 1);
-      expect(t.store.results.latest('bad-agent')).toBeUndefined();
+      expect(latestStored(t.store, 'bad-agent')).toBeUndefined();
       // The connection survives and still works.
       const good = makeResult();
       bad.send({ type: 'results', results: [good] });

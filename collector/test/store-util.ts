@@ -12,7 +12,7 @@ import { onTestFinished } from 'vitest';
 import { batchOfResults } from '../src/store/frame-batch.js';
 import { openStore } from '../src/store/sqlite-store.js';
 import type { SqliteStore, StoreOptions } from '../src/store/sqlite-store.js';
-import type { InsertOutcome } from '../src/store/store-types.js';
+import type { InsertOutcome, StoredResult } from '../src/store/store-types.js';
 
 /** A temp directory removed when the test finishes, pass or fail. */
 export function tempDir(): string {
@@ -40,6 +40,11 @@ export function freshStore(options?: StoreOptions): { store: SqliteStore; path: 
  */
 export function storeResults(store: Pick<SqliteStore, 'writes'>, agentId: string, results: readonly MeasurementResult[], receivedAt: number): InsertOutcome {
   return store.writes.insertFrames([batchOfResults(agentId, receivedAt, results)])[0] as InsertOutcome;
+}
+
+/** The agent's stored result with the latest start (the last of its pages, which run in (ts, id) order). */
+export function latestStored(store: Pick<SqliteStore, 'results'>, agentId: string): StoredResult | undefined {
+  return store.results.page({ agentId, limit: 10_000 }).results.at(-1);
 }
 
 export interface ResultSpec {

@@ -10,7 +10,7 @@ import { parseMeasurementResult } from '@speedwatch/shared';
 import type { MeasurementResult } from '@speedwatch/shared';
 import { batchOfResults } from '../src/store/frame-batch.js';
 import { resultFigures } from '../src/store/result-row.js';
-import { freshStore, makeResult, open, storeResults, tempDir } from './store-util.js';
+import { freshStore, latestStored, makeResult, open, storeResults, tempDir } from './store-util.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -274,8 +274,8 @@ describe('SqliteStore', () => {
         },
         { id: failed.id, agentId: SITE.id, ts: T0 + 2_000, receivedAt: T0 + 60_000, status: 'failed', result: failed },
       ]);
-      expect(again.results.latest(SITE.id)?.id).toBe(failed.id);
-      expect(again.results.latest('nobody')).toBeUndefined();
+      expect(latestStored(again, SITE.id)?.id).toBe(failed.id);
+      expect(latestStored(again, 'nobody')).toBeUndefined();
     });
 
     it('stores nothing of a batch when one row fails, and throws SW_STORE_WRITE with the cause', () => {
@@ -385,7 +385,7 @@ describe('SqliteStore', () => {
       // The same figures ingest keeps of a result, read from columns and the document by SQLite.
       expect(a).toEqual({ agentId: 'a', figures: resultFigures(latest), download: { ts: T0, mbps: 88.5 } });
       expect(a?.figures).toMatchObject({ downloadMbps: null, loadedDownloadMs: 41.5, loadedUploadMs: 60.25 });
-      expect(b).toEqual({ agentId: 'b', figures: resultFigures(store.results.latest('b')?.result as MeasurementResult) });
+      expect(b).toEqual({ agentId: 'b', figures: resultFigures(latestStored(store, 'b')?.result as MeasurementResult) });
     });
   });
 

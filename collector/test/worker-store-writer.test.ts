@@ -12,6 +12,7 @@ import { frameBatch } from '../src/store/frame-batch.js';
 import Database from 'better-sqlite3';
 import { openAlertStore } from '../src/alerts/alert-store.js';
 import { resultFigures } from '../src/store/result-row.js';
+import type { InsertOutcome } from '../src/store/store-types.js';
 import { openStore } from '../src/store/sqlite-store.js';
 import { WorkerStoreWriter } from '../src/writer/worker-store-writer.js';
 import { makeResult } from './ingest-util.js';
@@ -30,6 +31,11 @@ function batchOf(agentId: string, frameResults: unknown[], accepted: number[]): 
   return frameBatch(agentId, 1_000, frame, frameResults.length, accepted, figures);
 }
 
+/** Stages the batches and commits them in one transaction, as ingest does. */
+function commit(writer: WorkerStoreWriter, batches: readonly FrameBatch[]): Promise<InsertOutcome[]> {
+  return writer.commitStaged(batches.map((batch) => writer.stage(batch)));
+}
+
 function freshDb(name: string): string {
   const path = join(dir, `${name}.db`);
   const store = openStore(path);
@@ -44,7 +50,7 @@ describe('WorkerStoreWriter', () => {
     const writer = await WorkerStoreWriter.open(path, {}, logger);
     try {
       const [a, b, c] = [makeResult(), makeResult(), makeResult()];
-      const outcomes = await writer.results([batchOf('site-1', [a, { broken: true }, b], [0, 2]), batchOf('site-1', [b, c], [0, 1])]);
+      const outcomes = await commit(writer, [batchOf('site-1', [a, { broken: true }, b], [0, 2]), batchOf('site-1', [b, c], [0, 1])]);
       expect(outcomes).toEqual([
         { inserted: [a.id, b.id], duplicates: [] },
         { inserted: [c.id], duplicates: [b.id] },
@@ -65,9 +71,9 @@ describe('WorkerStoreWriter', () => {
     try {
       const ghost = makeResult();
       // An unknown agent breaks the foreign key: the whole transaction is refused.
-      await expect(writer.results([batchOf('site-1', [makeResult()], [0]), batchOf('nobody', [ghost], [0])])).rejects.toMatchObject({ code: 'SW_STORE_WRITE' });
+      await expect(commit(writer, [batchOf('site-1', [makeResult()], [0]), batchOf('nobody', [ghost], [0])])).rejects.toMatchObject({ code: 'SW_STORE_WRITE' });
       const good = makeResult();
-      expect(await writer.results([batchOf('site-1', [good], [0])])).toEqual([{ inserted: [good.id], duplicates: [] }]);
+      expect(await commit(writer, [batchOf('site-1', [good], [0])])).toEqual([{ inserted: [good.id], duplicates: [] }]);
       const store = openStore(path);
       expect(store.results.page({ limit: 10 }).results.map((r) => r.id)).toEqual([good.id]);
       store.close();
@@ -81,7 +87,7 @@ describe('WorkerStoreWriter', () => {
     await expect(WorkerStoreWriter.open(bad, {}, logger)).rejects.toMatchObject({ code: 'SW_STORE_OPEN', message: expect.stringContaining(bad) });
     const writer = await WorkerStoreWriter.open(freshDb('closed'), {}, logger);
     await writer.close();
-    await expect(writer.results([])).rejects.toMatchObject({ code: 'SW_STORE_WRITE' });
+    await expect(commit(writer, [])).rejects.toMatchObject({ code: 'SW_STORE_WRITE' });
   });
 
   it('commits batches staged ahead, once, and refuses handles it never staged, storing nothing', async () => {
@@ -138,7 +144,7 @@ describe('WorkerStoreWriter', () => {
       other.exec('BEGIN IMMEDIATE');
       const result = makeResult();
       const started = performance.now();
-      const writing = writer.results([batchOf('site-1', [result], [0])]);
+      const writing = commit(writer, [batchOf('site-1', [result], [0])]);
       // The event loop keeps turning while the write waits: the largest gap between ticks stays small.
       let last = performance.now();
       let worstGapMs = 0;
@@ -166,9 +172,9 @@ describe('WorkerStoreWriter', () => {
     try {
       other.exec('BEGIN IMMEDIATE');
       const result = makeResult();
-      await expect(writer.results([batchOf('site-1', [result], [0])])).rejects.toMatchObject({ code: 'SW_STORE_WRITE', message: expect.stringMatching(/database is locked/) });
+      await expect(commit(writer, [batchOf('site-1', [result], [0])])).rejects.toMatchObject({ code: 'SW_STORE_WRITE', message: expect.stringMatching(/database is locked/) });
       other.exec('COMMIT');
-      expect(await writer.results([batchOf('site-1', [result], [0])])).toEqual([{ inserted: [result.id], duplicates: [] }]);
+      expect(await commit(writer, [batchOf('site-1', [result], [0])])).toEqual([{ inserted: [result.id], duplicates: [] }]);
     } finally {
       other.close();
       await writer.close();

@@ -1,6 +1,6 @@
 /**
- * Reading stored results: pages in (ts, id) order with opaque cursors, an agent's latest
- * result, and the verdict window's scans (all rows of a window, then only rows stored since).
+ * Reading stored results: pages in (ts, id) order with opaque cursors, agents' latest
+ * figures, and the verdict window's scans (all rows of a window, then only rows stored since).
  */
 import type { MeasurementResult, ResultStatus } from '@speedwatch/shared';
 import type { Db } from './database.js';
@@ -55,12 +55,6 @@ export class ResultQueries {
     const results = rows.map(toStoredResult);
     const last = rows[rows.length - 1];
     return more && last !== undefined ? { results, nextCursor: encodeCursor(last.ts, last.id) } : { results };
-  }
-
-  /** The agent's result with the latest start. */
-  latest(agentId: string): StoredResult | undefined {
-    const row = storeRead(this.#path, `read the latest result of agent ${agentId}`, () => this.#s.latest.get(agentId));
-    return row === undefined ? undefined : toStoredResult(row);
   }
 
   /**

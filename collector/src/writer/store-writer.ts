@@ -17,8 +17,6 @@ import type { ThreadHeap } from './store-writer-protocol.js';
 
 /** The writes, as the thread that owns the connections runs them (synchronously). */
 export interface WriteOps {
-  /** One transaction: every batch, an outcome per batch in order (store/result-writes.ts). */
-  results(batches: readonly FrameBatch[]): InsertOutcome[];
   /** Keeps a batch under `handle` until commitStaged names it. */
   stage(handle: number, batch: FrameBatch): void;
   /**
@@ -61,7 +59,6 @@ export type StoreWriter = { [K in WriteOp]: (...args: Parameters<WriteOps[K]>) =
 export function writeOps(store: SqliteStore, alerts: AlertStore): WriteOps {
   const staged = new Map<number, FrameBatch>();
   return {
-    results: (batches) => store.writes.insertFrames(batches),
     stage: (handle, batch) => {
       staged.set(handle, batch);
     },
@@ -88,7 +85,6 @@ export function inlineStoreWriter(ops: WriteOps): StoreWriter {
       (ops[op] as (...a: Parameters<WriteOps[K]>) => ReturnType<WriteOps[K]>)(...args);
   let nextHandle = 0;
   return {
-    results: call('results'),
     stage: (batch) => {
       const handle = nextHandle++;
       ops.stage(handle, batch);

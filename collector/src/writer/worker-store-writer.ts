@@ -53,7 +53,6 @@ export class WorkerStoreWriter implements StoreWriter {
     this.#logger = logger;
   }
 
-  readonly results = this.#caller('results');
   readonly commitStaged = this.#caller('commitStaged');
   #nextHandle = 0;
   readonly touch = this.#caller('touch');
