@@ -42,7 +42,7 @@ export class AgentDirectory {
     this.#source = source;
     this.#log = logger;
     this.#onReload = onReload;
-    this.#reload();
+    this.#reload(source.changeSeq());
   }
 
   /**
@@ -52,11 +52,12 @@ export class AgentDirectory {
    */
   refresh(): boolean {
     try {
-      if (this.#source.changeSeq() === this.#seq) {
+      const seq = this.#source.changeSeq();
+      if (seq === this.#seq) {
         this.#recovered();
         return false;
       }
-      this.#reload();
+      this.#reload(seq);
       this.#recovered();
       this.#onReload();
       return true;
@@ -125,8 +126,11 @@ export class AgentDirectory {
     }
   }
 
-  #reload(): void {
-    const seq = this.#source.changeSeq();
+  /**
+   * Loads every agent. `seq` is the counter read before the load: a change made meanwhile moves
+   * it past `seq`, so the next refresh loads again rather than missing it.
+   */
+  #reload(seq: number): void {
     const byId = new Map<string, AgentRecord>();
     const byToken = new Map<string, AgentRecord>();
     for (const { agent, tokenHash } of this.#source.listWithTokens()) {

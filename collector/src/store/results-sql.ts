@@ -28,18 +28,10 @@ export interface DocumentRow {
 }
 
 /** A result's figure columns, and its two loaded latencies from the document. */
-export interface FiguresRow {
-  id: string;
-  ts: number;
-  status: string;
-  download_mbps: number | null;
-  upload_mbps: number | null;
-  latency_ms: number | null;
-  jitter_ms: number | null;
-  loss_ratio: number | null;
+export type FiguresRow = Omit<DocumentRow, 'agent_id' | 'received_at' | 'doc'> & {
   loaded_download_ms: number | null;
   loaded_upload_ms: number | null;
-}
+};
 
 /** agent_id, ts, then the five metrics in SERIES_METRICS order. */
 export type RollupSourceRow = [agentId: string, ts: number, ...metrics: (number | null)[]];

@@ -190,10 +190,7 @@ export class Rollups {
             values = SERIES_METRICS.map(() => []);
             groups.set(agentId, values);
           }
-          for (let m = 0; m < metrics.length; m++) {
-            const value = metrics[m];
-            if (value != null) values[m]?.push(value);
-          }
+          collect(values, metrics);
         }
         return { groups, lastRowid };
       })(),
@@ -223,10 +220,7 @@ export class Rollups {
             if (deletedBefore === null || hour >= deletedBefore) {
               const values: number[][] = SERIES_METRICS.map(() => []);
               for (const [, , ...metrics] of this.#results.rollupSourceAgent.all(agentId, hour, hour + HOUR_MS)) {
-                for (let m = 0; m < metrics.length; m++) {
-                  const value = metrics[m];
-                  if (value != null) values[m]?.push(value);
-                }
+                collect(values, metrics);
               }
               this.#writeRollup(agentId, hour, values);
               written++;
@@ -251,6 +245,14 @@ export class Rollups {
       }
     }
     this.#s.writeRollup.run(...params);
+  }
+}
+
+/** Adds a row's metrics (SERIES_METRICS order) to the values per metric, leaving out NULLs. */
+function collect(values: number[][], metrics: readonly (number | null)[]): void {
+  for (let m = 0; m < metrics.length; m++) {
+    const value = metrics[m];
+    if (value != null) values[m]?.push(value);
   }
 }
 
