@@ -32,7 +32,7 @@ export type {
 export { measurementResultSchema, parseMeasurementResult } from './result/result-schema.js';
 export { DEFAULT_TARGETS, checkResult } from './targets/targets.js';
 export type { ResultVerdict, Target, TargetCheck, TargetMetric } from './targets/targets.js';
-export { SITE_KINDS, areaLevels, siteSchema } from './protocol/site.js';
+export { SITE_KINDS, areaKey, areaLevels, areaLooseKey, canonicalArea, siteSchema } from './protocol/site.js';
 export type { Site, SiteKind } from './protocol/site.js';
 export {
   AGENTS_PATH,
@@ -41,6 +41,8 @@ export {
   PROTOCOL_VERSION,
   WIRE_LIMIT_RANGES,
   ackSchema,
+  configAppliedSchema,
+  configMessageSchema,
   errorMessageSchema,
   helloSchema,
   parseCollectorMessage,
@@ -53,6 +55,8 @@ export type {
   AckMessage,
   AgentMessage,
   CollectorMessage,
+  ConfigAppliedMessage,
+  ConfigMessage,
   ReceivedCollectorMessage,
   ReceivedErrorMessage,
   ReceivedRejectMessage,
@@ -66,3 +70,13 @@ export type {
   WireErrorCode,
   WireLimits,
 } from './protocol/wire.js';
+export {
+  ENROLLMENT_CODE_BITS,
+  ENROLLMENT_CODE_RANDOM_BYTES,
+  EnrollmentCodeError,
+  formatEnrollmentCode,
+  makeEnrollmentCode,
+  parseEnrollmentCode,
+} from './enroll/enrollment-code.js';
+export { SETTINGS_RANGES, SETTINGS_TEST_NAMES, agentSettingsSchema, endpointUrlSchema, testSettingsSchema } from './protocol/agent-settings.js';
+export type { AgentSettings, SettingsTestName, TestSettings } from './protocol/agent-settings.js';

@@ -42,10 +42,10 @@ describe('parseCollectorMessage', () => {
   });
 
   it.each<[string, string]>([
-    ['a lowercase name', 'config'],
+    ['a lowercase name', 'maintenance'],
     ['a name with a dash and digits', 'limits-v2'],
     ['a name of 32 characters', `a${'b'.repeat(31)}`],
-    // The known names are the four in COLLECTOR_MESSAGE_TYPES, so this is as unknown as any.
+    // The known names are those in COLLECTOR_MESSAGE_TYPES, so this is as unknown as any.
     ['the word unknown', 'unknown'],
   ])('returns a message type it does not know, %s, as unknown so that it can be ignored', (_name, type) => {
     expect(parseCollectorMessage({ type, whatever: [1, { deep: true }] })).toEqual({ type: 'unknown', received: type });
@@ -101,7 +101,7 @@ describe('parseCollectorMessage', () => {
 
   it('describes a refused type by its kind and length, never by its text', () => {
     expect(errorOf({ type: '\u202eKCA' }).message).toBe(
-      'type: expected one of "welcome", "ack", "reject", "error", or a future type of 1 to 32 lowercase letters, digits, _ or -, got a string of 4 characters',
+      'type: expected one of "welcome", "ack", "reject", "error", "config", or a future type of 1 to 32 lowercase letters, digits, _ or -, got a string of 4 characters',
     );
   });
 });

@@ -16,6 +16,7 @@ export const ERROR_COMPONENTS = [
   'collector-api',
   'alert-webhooks',
   'agent-daemon',
+  'enrollment',
 ] as const;
 export type ErrorComponent = (typeof ERROR_COMPONENTS)[number];
 
@@ -217,6 +218,12 @@ export const ERROR_CODES = deepFreeze({
     action: 'Fix each listed key; `speedwatch-collector check-config FILE` shows them all.',
     carriers: ['ConfigError'],
   },
+  SW_SITES_FILE: {
+    component: 'collector-api',
+    meaning: 'The sites CSV of `agents import` is not usable; every problem is listed at once with its line and column, and nothing was imported.',
+    action: 'Fix each listed line; the header names the columns (`id,name,site_kind,technology`, optionally `isp,area,lat,lon`).',
+    carriers: ['SitesFileError'],
+  },
   SW_BAD_PARAMETER: {
     component: 'collector-api',
     meaning: 'An API query parameter is missing, unknown or malformed (HTTP 400); `parameter` names it.',
@@ -237,7 +244,7 @@ export const ERROR_CODES = deepFreeze({
   },
   SW_METHOD: {
     component: 'collector-api',
-    meaning: 'A method other than GET or HEAD (HTTP 405); the API is read-only.',
+    meaning: 'A method other than GET or HEAD (HTTP 405): the API is read-only; or other than POST at `/v1/enroll`.',
     action: 'Use GET.',
     carriers: ['HTTP 405'],
   },
@@ -380,6 +387,43 @@ export const ERROR_CODES = deepFreeze({
     meaning: 'Code on a dead-letter line (never thrown): a stored record passed its CRC but is not a valid result for this version.',
     action: 'Inspect `dead-letter.jsonl`; usually after an agent downgrade.',
     carriers: ['dead-letter line'],
+  },
+  // Enrollment: `speedwatch-agent enroll` exchanging a one-time code at the collector's /v1/enroll.
+  SW_ENROLL_CODE_MISTYPED: {
+    component: 'enrollment',
+    meaning: 'The typed code is not an enrollment code: wrong length, a character outside 0-9/A-Z (I, L, O, U excepted), or a check character that does not match. Caught on the box before anything is sent (and by the collector, HTTP 400).',
+    action: 'Type the code again, as `agents add --enroll` or `agents import` printed it; dashes, spaces and case do not matter.',
+    carriers: ['EnrollmentCodeError', 'EnrollError', 'HTTP 400'],
+  },
+  SW_ENROLL_CODE_UNKNOWN: {
+    component: 'enrollment',
+    meaning: 'The collector knows no such code (HTTP 403), or its agent was revoked. Failed attempts count towards the per-address limit, like token guessing.',
+    action: 'Check the code and that `--collector` names the collector that issued it; `speedwatch-collector agents enroll ID` issues a new one.',
+    carriers: ['EnrollError', 'HTTP 403'],
+  },
+  SW_ENROLL_CODE_USED: {
+    component: 'enrollment',
+    meaning: 'The code was already exchanged for a token (HTTP 409): codes work once.',
+    action: 'If the box lost its token, issue a new code with `speedwatch-collector agents enroll ID`; the old token stops working when the new code is used.',
+    carriers: ['EnrollError', 'HTTP 409'],
+  },
+  SW_ENROLL_CODE_EXPIRED: {
+    component: 'enrollment',
+    meaning: 'The code is past its expiry (HTTP 410; `--expires`, default 7 days).',
+    action: 'Issue a new code with `speedwatch-collector agents enroll ID`.',
+    carriers: ['EnrollError', 'HTTP 410'],
+  },
+  SW_ENROLL_RATE_LIMITED: {
+    component: 'enrollment',
+    meaning: 'Too many failed enrollments from this address (HTTP 429, with `Retry-After`); the code was not looked at.',
+    action: 'Wait the seconds given, then check the code before trying again.',
+    carriers: ['EnrollError', 'HTTP 429'],
+  },
+  SW_ENROLL_FAILED: {
+    component: 'enrollment',
+    meaning: 'The enrollment did not complete: the collector could not be reached, answered something that is not an enrollment answer, or the token and config could not be written.',
+    action: 'The message names the URL or the file; check `--collector` (and `--ca` for wss), the network, and that the data dir is writable. Nothing was half-written: run `enroll` again.',
+    carriers: ['EnrollError'],
   },
 } as const satisfies Record<`SW_${string}`, ErrorCodeInfo>);
 

@@ -32,6 +32,37 @@ export const siteSchema: Schema<Site> = object({
   lon: optional(number({ min: -180, max: 180 })),
 });
 
+/**
+ * An area path in its one stored form: Unicode NFC (a decomposed "Lạng Sơn" and a composed one
+ * are one area), each level trimmed with inner runs of white space made one space, levels
+ * joined by "/" without spaces ("Lạng Sơn / Cao Lộc " → "Lạng Sơn/Cao Lộc"). Case is kept as
+ * typed; `areaKey` compares without it.
+ */
+export function canonicalArea(area: string): string {
+  return area
+    .normalize('NFC')
+    .split('/')
+    .map((level) => level.trim().replace(/\s+/gu, ' '))
+    .join('/');
+}
+
+/** The key two areas are the same under: canonical, then lower case (Vietnamese rules). */
+export function areaKey(area: string): string {
+  return canonicalArea(area).toLocaleLowerCase('vi');
+}
+
+/**
+ * The key two areas are nearly the same under: as `areaKey`, without diacritics and with đ as
+ * d, so "Lang Son" and "Lạng Sơn" meet. Two areas with one such key and different `areaKey`s
+ * are probably one typed twice.
+ */
+export function areaLooseKey(area: string): string {
+  return areaKey(area)
+    .normalize('NFD')
+    .replace(/\p{M}+/gu, '')
+    .replace(/đ/g, 'd');
+}
+
 /** The levels of an area path, each as the path up to it: "a/b/c" → ["a", "a/b", "a/b/c"]. */
 export function areaLevels(area: string): string[] {
   const parts = area.split('/');

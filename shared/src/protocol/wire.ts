@@ -7,6 +7,8 @@ import type { ErrorCodeCarriedBy } from '../errors/error-codes.js';
 import { ValidationError } from '../errors/speedwatch-error.js';
 import type { Schema } from '../validate/schema.js';
 import { array, number, object, oneOf, optional, string } from '../validate/schema.js';
+import type { AgentSettings } from './agent-settings.js';
+import { agentSettingsSchema } from './agent-settings.js';
 import type { Site } from './site.js';
 import { siteSchema } from './site.js';
 
@@ -34,7 +36,13 @@ export interface ResultsMessage {
   results: unknown[];
 }
 
-export type AgentMessage = HelloMessage | ResultsMessage;
+/** Agent → collector: the settings of this version are stored on the box and used from its next test. */
+export interface ConfigAppliedMessage {
+  type: 'config-applied';
+  version: string;
+}
+
+export type AgentMessage = HelloMessage | ResultsMessage | ConfigAppliedMessage;
 
 /** Collector → agent, answer to hello. */
 export interface WelcomeMessage {
@@ -72,10 +80,19 @@ export interface ErrorMessage {
   message: string;
 }
 
-export type CollectorMessage = WelcomeMessage | AckMessage | RejectMessage | ErrorMessage;
+/**
+ * Collector → agent, after `welcome` and whenever they change: the agent's settings (the site
+ * it stands for, schedule, endpoints, test parameters). Answered by `config-applied`.
+ */
+export interface ConfigMessage {
+  type: 'config';
+  settings: AgentSettings;
+}
+
+export type CollectorMessage = WelcomeMessage | AckMessage | RejectMessage | ErrorMessage | ConfigMessage;
 
 /** The `type`s of CollectorMessage, the messages this version of the protocol knows. */
-export const COLLECTOR_MESSAGE_TYPES = ['welcome', 'ack', 'reject', 'error'] as const;
+export const COLLECTOR_MESSAGE_TYPES = ['welcome', 'ack', 'reject', 'error', 'config'] as const;
 
 /**
  * What `parseCollectorMessage` returns for a well-formed message type this version does not
@@ -187,7 +204,17 @@ export const ackSchema: Schema<AckMessage> = object({
 export type ReceivedRejectMessage = Omit<RejectMessage, 'code'> & { code: string };
 export type ReceivedErrorMessage = Omit<ErrorMessage, 'code'> & { code: string };
 /** A collector message as an agent receives it (parseCollectorMessage). */
-export type ReceivedCollectorMessage = WelcomeMessage | AckMessage | ReceivedRejectMessage | ReceivedErrorMessage;
+export type ReceivedCollectorMessage = WelcomeMessage | AckMessage | ReceivedRejectMessage | ReceivedErrorMessage | ConfigMessage;
+
+export const configMessageSchema: Schema<ConfigMessage> = object({
+  type: oneOf(['config']),
+  settings: agentSettingsSchema,
+});
+
+export const configAppliedSchema: Schema<ConfigAppliedMessage> = object({
+  type: oneOf(['config-applied']),
+  version: string({ pattern: /^[A-Za-z0-9._-]{1,64}$/, patternName: 'a settings version' }),
+});
 
 export const rejectSchema: Schema<ReceivedRejectMessage> = object({
   type: oneOf(['reject']),
@@ -228,6 +255,8 @@ export function parseCollectorMessage(value: unknown): ReceivedCollectorMessage 
       return rejectSchema.parse(value, 'reject');
     case 'error':
       return errorMessageSchema.parse(value, 'error');
+    case 'config':
+      return configMessageSchema.parse(value, 'config');
   }
   if (typeof type === 'string' && FUTURE_TYPE.test(type)) return { type: 'unknown', received: type };
   throw new ValidationError('type', TYPE_EXPECTED, { message: `expected ${TYPE_EXPECTED}, got ${kindOf(type)}` });

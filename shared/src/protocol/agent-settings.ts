@@ -1,0 +1,67 @@
+/**
+ * The test settings the collector pushes to an agent (the controller role of IETF LMAP, RFC
+ * 7594): what site it stands for, how often it tests, against which endpoints, with which
+ * parameters. Every field but `version` and `site` is optional: what is absent comes from the
+ * agent's own config file, then from its defaults. Base units on the wire (ms).
+ */
+import type { Site } from './site.js';
+import { siteSchema } from './site.js';
+import type { Schema } from '../validate/schema.js';
+import { array, number, object, oneOf, optional, refine, string } from '../validate/schema.js';
+
+export const SETTINGS_TEST_NAMES = ['latency', 'download', 'upload'] as const;
+export type SettingsTestName = (typeof SETTINGS_TEST_NAMES)[number];
+
+export interface TestSettings {
+  tests?: SettingsTestName[];
+  durationMs?: number;
+  warmupMs?: number;
+  streams?: number;
+  latencyCount?: number;
+}
+
+export interface AgentSettings {
+  /** Names this set of settings; the agent acknowledges it (`config-applied`). Equal settings have equal versions. */
+  version: string;
+  /** The site as the collector describes it: the description results are judged by. */
+  site: Site;
+  /** One test per interval, at a random point of it. */
+  intervalMs?: number;
+  /** Base URLs of i-Speed/LibreSpeed-style endpoints; the agent picks the nearest. */
+  endpoints?: string[];
+  test?: TestSettings;
+}
+
+/** The ranges of the settings, as the agent's config file has them. */
+export const SETTINGS_RANGES = {
+  intervalMs: { min: 1000, max: 86_400_000 },
+  durationMs: { min: 1000, max: 600_000 },
+  warmupMs: { min: 0, max: 600_000 },
+  streams: { min: 1, max: 32 },
+  latencyCount: { min: 1, max: 1000 },
+} as const;
+
+const int = (range: { min: number; max: number }): Schema<number> => number({ ...range, integer: true });
+export const endpointUrlSchema = string({ pattern: /^https?:\/\/[^\s/]+(\/\S*)?$/, maxLength: 2000, patternName: 'an http:// or https:// URL' });
+
+export const testSettingsSchema: Schema<TestSettings> = refine(
+  object({
+    tests: optional(array(oneOf(SETTINGS_TEST_NAMES), { minItems: 1, maxItems: 3 })),
+    durationMs: optional(int(SETTINGS_RANGES.durationMs)),
+    warmupMs: optional(int(SETTINGS_RANGES.warmupMs)),
+    streams: optional(int(SETTINGS_RANGES.streams)),
+    latencyCount: optional(int(SETTINGS_RANGES.latencyCount)),
+  }),
+  ['warmupMs'],
+  (test, report) => {
+    if (test.warmupMs !== undefined && test.durationMs !== undefined && test.warmupMs >= test.durationMs) report('warmupMs', 'shorter than durationMs', 'must be shorter than durationMs');
+  },
+);
+
+export const agentSettingsSchema: Schema<AgentSettings> = object({
+  version: string({ pattern: /^[A-Za-z0-9._-]{1,64}$/, patternName: 'a version of 1 to 64 letters, digits, ".", "_" or "-"' }),
+  site: siteSchema,
+  intervalMs: optional(int(SETTINGS_RANGES.intervalMs)),
+  endpoints: optional(array(endpointUrlSchema, { minItems: 1, maxItems: 100 })),
+  test: optional(testSettingsSchema),
+});
