@@ -121,7 +121,7 @@ describe('speedwatch-collector check-config', () => {
     const { code, stdout, stderr } = await cli('check-config', file);
     expect(code).toBe(0);
     expect(stderr).toBe('');
-    expect(stdout.split('\n')).toEqual([`${file}: ok. Listening on http://127.0.0.1:9000; database ${db}; verdict windows 24h, 7d; 1 alert webhook; API open`, '']);
+    expect(stdout.split('\n')).toEqual([`${file}: ok. Listening on http://127.0.0.1:9000; database ${db}; verdict windows 24h, 7d; 1 alert webhook; API open; fleet settings: 0 default endpoint(s), 0 override(s)`, '']);
     expect(existsSync(db)).toBe(false);
   });
 

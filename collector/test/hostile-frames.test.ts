@@ -593,7 +593,11 @@ async function sendAndCheck(frame: string | Buffer, options: { binary?: boolean;
       expect(closedWith).toBe(expected.close);
       break;
     case 'welcome':
-      expect(answers).toEqual([{ type: 'welcome', protocol: 1, agentId: FUZZ_ID, serverTime: expect.any(String), limits: LIMITS }]);
+      // Welcome, then the agent's settings (its site as the collector describes it).
+      expect(answers).toEqual([
+        { type: 'welcome', protocol: 1, agentId: FUZZ_ID, serverTime: expect.any(String), limits: LIMITS },
+        { type: 'config', settings: { version: expect.stringMatching(/^[0-9a-f]{16}$/), site: expect.objectContaining({ name: expect.any(String) }) } },
+      ]);
       expect(closedWith).toBeUndefined();
       c.helloDone = true;
       break;

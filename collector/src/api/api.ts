@@ -25,6 +25,8 @@ export interface ApiDeps {
   /** Compliance by window and grouping, the groups as JSON text. */
   compliance: (window: string | undefined, groupBy: string | undefined) => { computedAt: string | null; groupBy: string; window: string | null; groupsJson: string };
   complianceParams: { windows: readonly string[]; groupBy: readonly string[] };
+  /** The version of the settings the agent should have, and the one it last acknowledged on this collector. */
+  settings: (agentId: string) => { version: string | null; appliedVersion: string | null; appliedAt: string | null };
   /** The collector's own alerts, pending and firing, or only those in `state`. */
   alerts: (state: 'pending' | 'firing' | undefined) => unknown;
   now: () => number;
@@ -106,6 +108,7 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
         revokedAt: a.revokedAt === undefined ? null : new Date(a.revokedAt).toISOString(),
         latest: summary(deps.latest(a.id)),
         verdicts: deps.agentVerdicts(a.id) ?? null,
+        settings: deps.settings(a.id),
       }));
     sendJson(res, 200, { agents });
   },

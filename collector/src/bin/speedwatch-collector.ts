@@ -3,14 +3,21 @@
  * speedwatch-collector: process-level wiring (argv, env, signals, exit codes) for `serve`,
  * `check-config`, agent identity (`agents add|list|revoke|rotate`) and `backup`.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Site } from '@speedwatch/shared';
-import { createLogger, SpeedwatchError, siteSchema, UsageError, ValidationError } from '@speedwatch/shared';
+import { createLogger, DURATION_EXPECTED, parseDurationMs, SpeedwatchError, siteSchema, UsageError, ValidationError } from '@speedwatch/shared';
 import type { CollectorConfig, ConfigOverrides } from '../config/collector-config.js';
+import type { NewAgent } from '../store/store-types.js';
 import { ConfigError, loadCollectorConfig } from '../config/collector-config.js';
+import { DEFAULT_CODE_LIFETIME_MS, issueCode } from '../enroll/issue-code.js';
+import type { IssuedCode } from '../enroll/issue-code.js';
 import { hashToken, newToken } from '../ingest/tokens.js';
+import { AreaNames } from '../sites/area-match.js';
+import { csvField } from '../sites/csv.js';
+import { AGENT_ID, AGENT_ID_RULE, parseSitesFile, SitesFileError } from '../sites/sites-file.js';
+import type { SqliteStore } from '../store/sqlite-store.js';
 import { WorkerMaintenance } from '../maintenance/worker-maintenance.js';
 import { startCollector } from '../server/collector-server.js';
 import { openStore } from '../store/sqlite-store.js';
@@ -28,7 +35,16 @@ Commands:
         list every problem (exit 1), or print a one-line summary (exit 0); opens no database
   agents add --db PATH --id ID --name NAME --site-kind office|school|clinic|other
              --technology fixed|mobile [--isp ISP] [--area "province/district/commune"] [--lat N --lon N]
-        create an agent and print its token (the only line on stdout; only its hash is stored)
+             [--enroll [--expires 7d]]
+        create an agent and print its token (the only line on stdout; only its hash is stored);
+        with --enroll, a one-time code for \`speedwatch-agent enroll\` instead of a token
+  agents import FILE.csv --db PATH [--expires 7d]
+        add every site of a CSV (header: id,name,site_kind,technology[,isp,area,lat,lon]) in one
+        transaction, and print a CSV of their enrollment codes (id,name,code,expires_at)
+  agents enroll ID --db PATH [--expires 7d]
+        a new one-time code for an agent (a new box, a lost token); its earlier codes end
+  agents edit ID --db PATH [--name N] [--site-kind K] [--technology T] [--isp I] [--area A] [--lat N --lon N]
+        change a site's description; its id, token and history stay
   agents list --db PATH [--json]       list agents
   agents revoke ID --db PATH           revoke an agent's token (it is disconnected within a heartbeat)
   agents rotate ID --db PATH           give an agent a new token (printed) and invalidate the old one
@@ -96,7 +112,8 @@ async function checkConfig(argv: string[]): Promise<number> {
   process.stdout.write(
     `${file}: ok. Listening on ${scheme}://${config.host}:${config.port}; database ${config.db}; ` +
       `verdict windows ${config.verdicts.windows.map((w) => w.name).join(', ')}; ` +
-      `${webhooks} alert webhook${webhooks === 1 ? '' : 's'}; API ${config.readToken === undefined ? 'open' : 'behind the read token'}\n`,
+      `${webhooks} alert webhook${webhooks === 1 ? '' : 's'}; API ${config.readToken === undefined ? 'open' : 'behind the read token'}; ` +
+      `fleet settings: ${config.fleet.defaults.endpoints?.length ?? 0} default endpoint(s), ${config.fleet.overrides.length} override(s)\n`,
   );
   return 0;
 }
@@ -129,12 +146,81 @@ async function serve(argv: string[]): Promise<number> {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
+  // SIGHUP reloads the fleet's settings (and only them: the rest needs a restart). A config
+  // with any problem is refused whole and nothing is pushed.
+  const running = collector;
+  const onReload = (): void => {
+    let next: Readonly<CollectorConfig>;
+    try {
+      next = loadCollectorConfig({ ...(values.config === undefined ? {} : { file: values.config }), env: process.env, flags: overrides(values) });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      logger.error({ event: 'reload-refused', problems: err.problems }, 'SIGHUP: the config is not valid; the settings in force stay and nothing is pushed');
+      return;
+    }
+    running.reloadFleet(next.fleet).then(
+      (sent) => logger.info({ event: 'reloaded', overrides: next.fleet.overrides.length, agentsSent: sent }, 'SIGHUP: fleet settings reloaded'),
+      (err: unknown) => logger.error({ event: 'reload-failed', err }, 'SIGHUP: pushing the new settings failed'),
+    );
+  };
+  process.on('SIGHUP', onReload);
   // After the handlers: whoever reads this line may signal at once.
   process.stdout.write(`${JSON.stringify({ event: 'listening', url: collector.url })}\n`);
   await stopped;
+  process.off('SIGHUP', onReload);
   await collector.close();
   await release();
   return 0;
+}
+
+/** The flags that describe a site, for add and edit. */
+const SITE_FLAGS = {
+  name: { type: 'string' },
+  'site-kind': { type: 'string' },
+  technology: { type: 'string' },
+  isp: { type: 'string' },
+  area: { type: 'string' },
+  lat: { type: 'string' },
+  lon: { type: 'string' },
+} as const;
+
+function codeLifetime(expires: string | undefined): number {
+  if (expires === undefined) return DEFAULT_CODE_LIFETIME_MS;
+  const ms = parseDurationMs(expires);
+  if (ms === undefined || ms < 60_000 || ms > 366 * 86_400_000) throw new UsageError(`--expires: expected ${DURATION_EXPECTED}, from 1m to 366d`);
+  return ms;
+}
+
+function agentOf(id: string, site: Site): NewAgent {
+  return {
+    id,
+    name: site.name,
+    siteKind: site.kind,
+    technology: site.technology,
+    ...(site.isp === undefined ? {} : { isp: site.isp }),
+    ...(site.area === undefined ? {} : { area: site.area }),
+    ...(site.lat === undefined ? {} : { lat: site.lat }),
+    ...(site.lon === undefined ? {} : { lon: site.lon }),
+  };
+}
+
+/** The areas of every agent but `except`. */
+function areaNames(store: SqliteStore, except?: string): AreaNames {
+  return new AreaNames(store.agents.list().flatMap((a) => (a.area === undefined || a.id === except ? [] : [a.area])));
+}
+
+/** The area to store for `typed`, warning on stderr about a near-duplicate of an existing one. */
+function matchAreaIn(names: AreaNames, typed: string, prefix = ''): string {
+  const match = names.match(typed);
+  if (match.area !== typed.normalize('NFC').trim()) process.stderr.write(`${prefix}area ${JSON.stringify(typed)} stored as ${JSON.stringify(match.area)}\n`);
+  if (match.nearDuplicateOf !== undefined) {
+    process.stderr.write(`${prefix}warning: area ${JSON.stringify(match.area)} is new but close to the existing ${JSON.stringify(match.nearDuplicateOf)}; if they are one place, fix it with \`agents edit ID --area\`, or the two are judged apart\n`);
+  }
+  return match.area;
+}
+
+function matchArea(store: SqliteStore, typed: string, except?: string): string {
+  return matchAreaIn(areaNames(store, except), typed);
 }
 
 function siteFromFlags(values: Record<string, string | boolean | undefined>): Site {
@@ -160,51 +246,132 @@ async function agents(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   switch (sub) {
     case 'add': {
-      const { values } = args(() =>
-        parseArgs({
-          args: rest,
-          strict: true,
-          options: {
-            db: { type: 'string' },
-            id: { type: 'string' },
-            name: { type: 'string' },
-            'site-kind': { type: 'string' },
-            technology: { type: 'string' },
-            isp: { type: 'string' },
-            area: { type: 'string' },
-            lat: { type: 'string' },
-            lon: { type: 'string' },
-          },
-        }),
-      );
+      const { values } = args(() => parseArgs({ args: rest, strict: true, options: { ...SITE_FLAGS, db: { type: 'string' }, id: { type: 'string' }, enroll: { type: 'boolean' }, expires: { type: 'string' } } }));
       const db = needDb(values.db);
       const id = values.id;
-      if (id === undefined || !/^[a-z0-9][a-z0-9._-]{0,99}$/.test(id)) throw new UsageError('--id must be 1 to 100 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit');
+      if (id === undefined || !AGENT_ID.test(id)) throw new UsageError(`--id must be ${AGENT_ID_RULE}`);
+      if (values.expires !== undefined && values.enroll !== true) throw new UsageError('--expires goes with --enroll');
+      const lifetimeMs = codeLifetime(values.expires);
       const site = siteFromFlags(values);
       if ((site.lat === undefined) !== (site.lon === undefined)) throw new UsageError('--lat and --lon go together');
+      // Without --enroll the token is printed; with it, nobody ever sees this one: the code sets the real one.
       const token = newToken();
       mkdirSync(dirname(db), { recursive: true });
       const store = openStore(db);
       try {
-        store.agents.add(
-          {
-            id,
-            name: site.name,
-            siteKind: site.kind,
-            technology: site.technology,
-            ...(site.isp === undefined ? {} : { isp: site.isp }),
-            ...(site.area === undefined ? {} : { area: site.area }),
-            ...(site.lat === undefined ? {} : { lat: site.lat }),
-            ...(site.lon === undefined ? {} : { lon: site.lon }),
-          },
-          hashToken(token),
-          Date.now(),
-        );
+        const now = Date.now();
+        const area = site.area === undefined ? undefined : matchArea(store, site.area);
+        const issued = store.transaction(() => {
+          store.agents.add(agentOf(id, { ...site, ...(area === undefined ? {} : { area }) }), hashToken(token), now);
+          return values.enroll === true ? issueCode(store, id, now, lifetimeMs) : undefined;
+        });
+        if (issued === undefined) {
+          process.stdout.write(`${token}\n`);
+          process.stderr.write(`agent ${id} added; its token is shown once, above. Only its hash is stored.\n`);
+        } else {
+          process.stdout.write(`${issued.code}\n`);
+          process.stderr.write(`agent ${id} added; its one-time enrollment code is above, valid until ${new Date(issued.expiresAt).toISOString()}.\n` +
+            `On the box: speedwatch-agent enroll --collector wss://HOST:PORT/v1/agents --code ${issued.code} --config /etc/speedwatch/agent.yaml --data-dir /var/lib/speedwatch\n`);
+        }
       } finally {
         store.close();
       }
-      process.stdout.write(`${token}\n`);
-      process.stderr.write(`agent ${id} added; its token is shown once, above. Only its hash is stored.\n`);
+      return 0;
+    }
+    case 'import': {
+      const { values, positionals } = args(() => parseArgs({ args: rest, strict: true, allowPositionals: true, options: { db: { type: 'string' }, expires: { type: 'string' } } }));
+      const [file, extra] = positionals;
+      if (file === undefined || extra !== undefined) throw new UsageError('agents import takes exactly one FILE.csv');
+      const db = needDb(values.db);
+      const lifetimeMs = codeLifetime(values.expires);
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (err) {
+        throw new UsageError(`cannot read ${file} (${(err as { code?: string }).code ?? String(err)})`);
+      }
+      mkdirSync(dirname(db), { recursive: true });
+      const store = openStore(db);
+      try {
+        const existing = new Set(store.agents.list().map((a) => a.id));
+        let sites;
+        try {
+          sites = parseSitesFile(file, text, (id) => existing.has(id));
+        } catch (err) {
+          if (err instanceof SitesFileError) {
+            process.stderr.write(`speedwatch-collector: ${err.message}\n`);
+            return 1;
+          }
+          throw err;
+        }
+        const names = areaNames(store);
+        const now = Date.now();
+        const issued: IssuedCode[] = store.transaction(() =>
+          sites.map((agent) => {
+            const typed = agent.area;
+            const stored = typed === undefined ? agent : { ...agent, area: matchAreaIn(names, typed, `${agent.id}: `) };
+            if (stored.area !== undefined) names.add(stored.area);
+            store.agents.add(stored, hashToken(newToken()), now);
+            return issueCode(store, agent.id, now, lifetimeMs);
+          }),
+        );
+        process.stdout.write('id,name,code,expires_at\n');
+        for (const [i, code] of issued.entries()) {
+          process.stdout.write(`${[code.agentId, sites[i]?.name ?? '', code.code, new Date(code.expiresAt).toISOString()].map(csvField).join(',')}\n`);
+        }
+        process.stderr.write(`${issued.length} agents added from ${file}, each with a one-time enrollment code (above, as CSV)\n`);
+      } finally {
+        store.close();
+      }
+      return 0;
+    }
+    case 'enroll': {
+      const { values, positionals } = args(() => parseArgs({ args: rest, strict: true, allowPositionals: true, options: { db: { type: 'string' }, expires: { type: 'string' } } }));
+      const [id, extra] = positionals;
+      if (id === undefined || extra !== undefined) throw new UsageError("agents enroll needs exactly the agent's ID");
+      const lifetimeMs = codeLifetime(values.expires);
+      const store = openStore(needDb(values.db));
+      try {
+        const agent = store.agents.get(id);
+        if (agent === undefined || agent.revokedAt !== undefined) throw new UsageError(`no active agent ${JSON.stringify(id)}`);
+        const issued = store.transaction(() => issueCode(store, id, Date.now(), lifetimeMs));
+        process.stdout.write(`${issued.code}\n`);
+        process.stderr.write(`a one-time enrollment code for agent ${id}, valid until ${new Date(issued.expiresAt).toISOString()}; its earlier codes no longer work, and its current token stops working when this code is used\n`);
+      } finally {
+        store.close();
+      }
+      return 0;
+    }
+    case 'edit': {
+      const { values, positionals } = args(() => parseArgs({ args: rest, strict: true, allowPositionals: true, options: { ...SITE_FLAGS, db: { type: 'string' } } }));
+      const [id, extra] = positionals;
+      if (id === undefined || extra !== undefined) throw new UsageError("agents edit needs exactly the agent's ID");
+      const store = openStore(needDb(values.db));
+      try {
+        const agent = store.agents.get(id);
+        if (agent === undefined) throw new UsageError(`no agent ${JSON.stringify(id)}`);
+        const changed = Object.keys(SITE_FLAGS).filter((flag) => values[flag as keyof typeof SITE_FLAGS] !== undefined);
+        if (changed.length === 0) throw new UsageError(`nothing to change; give one or more of ${Object.keys(SITE_FLAGS).map((f) => `--${f}`).join(', ')}`);
+        const current: Record<string, string> = {
+          name: agent.name,
+          'site-kind': agent.siteKind,
+          technology: agent.technology,
+          ...(agent.isp === undefined ? {} : { isp: agent.isp }),
+          ...(agent.area === undefined ? {} : { area: agent.area }),
+          ...(agent.lat === undefined ? {} : { lat: String(agent.lat), lon: String(agent.lon) }),
+        };
+        const merged = { ...current, ...Object.fromEntries(changed.map((flag) => [flag, values[flag as keyof typeof SITE_FLAGS]])) };
+        // An empty --isp or --area removes it.
+        for (const key of ['isp', 'area', 'lat', 'lon']) if (merged[key] === '') delete merged[key];
+        const site = siteFromFlags(merged);
+        if ((site.lat === undefined) !== (site.lon === undefined)) throw new UsageError('--lat and --lon go together');
+        const area = site.area === undefined ? undefined : matchArea(store, site.area, id);
+        const { id: _id, ...description } = agentOf(id, { ...site, ...(area === undefined ? {} : { area }) });
+        store.agents.edit(id, description);
+        process.stderr.write(`agent ${id} edited (${changed.map((f) => `--${f}`).join(', ')}); its results and roll-ups are judged by the new description from the next verdict refresh\n`);
+      } finally {
+        store.close();
+      }
       return 0;
     }
     case 'list': {
@@ -212,11 +379,16 @@ async function agents(argv: string[]): Promise<number> {
       const store = openStore(needDb(values.db));
       try {
         const list = store.agents.list();
+        const codes = store.enrollment.latestByAgent();
         if (values.json === true) {
-          process.stdout.write(`${JSON.stringify(list)}\n`);
+          process.stdout.write(`${JSON.stringify(list.map((a) => ({ ...a, ...(codes.has(a.id) ? { enrollment: codes.get(a.id) } : {}) })))}\n`);
         } else {
+          const now = Date.now();
           for (const a of list) {
-            const state = a.revokedAt === undefined ? 'active' : `revoked ${new Date(a.revokedAt).toISOString()}`;
+            const code = codes.get(a.id);
+            const waiting = code !== undefined && code.usedAt === undefined && a.lastSeenAt === undefined;
+            const enrollState = waiting ? (code.expiresAt > now ? `, waiting for enrollment (code until ${new Date(code.expiresAt).toISOString()})` : ', enrollment code expired') : '';
+            const state = a.revokedAt === undefined ? `active${enrollState}` : `revoked ${new Date(a.revokedAt).toISOString()}`;
             process.stdout.write(`${a.id}\t${a.technology}\t${a.siteKind}\t${a.area ?? '-'}\t${a.isp ?? '-'}\t${a.name}\t${state}\n`);
           }
         }
@@ -248,7 +420,7 @@ async function agents(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new UsageError(`unknown agents command ${JSON.stringify(sub ?? '')}; expected add, list, revoke or rotate`);
+      throw new UsageError(`unknown agents command ${JSON.stringify(sub ?? '')}; expected add, import, enroll, edit, list, revoke or rotate`);
   }
 }
 

@@ -24,6 +24,8 @@ import {
   ValidationError,
   WIRE_LIMIT_RANGES,
 } from '@speedwatch/shared';
+import { EMPTY_FLEET_CONFIG, fleetConfigOf, fleetConfigSchema } from '../fleet/fleet-settings.js';
+import type { FleetConfig } from '../fleet/fleet-settings.js';
 import { DEFAULT_VERDICT_CONFIG, verdictConfigSchema } from '../verdict/verdict-config.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 
@@ -47,6 +49,8 @@ export interface CollectorConfig {
   verdicts: VerdictConfig;
   /** The collector's own alerts (docs/alerts.md). */
   alerts: AlertsConfig;
+  /** The test settings pushed to agents (docs/fleet.md): defaults and overrides. */
+  fleet: FleetConfig;
 }
 
 /** How long each alert's condition must hold before it fires (Prometheus' `for`), ms. */
@@ -114,6 +118,7 @@ export const COLLECTOR_DEFAULTS: Readonly<CollectorConfig> = Object.freeze({
     }),
     delivery: Object.freeze({ timeoutMs: 10_000, attempts: 4, backoffMs: 1000, maxBackoffMs: 5 * 60_000, concurrency: 4 }),
   }),
+  fleet: EMPTY_FLEET_CONFIG,
 });
 
 /** The configuration is not usable; `problems` lists every problem, each with its key path. */
@@ -182,6 +187,7 @@ const fileSchema = refine(
         tlsKeyFile: optional(string({ minLength: 1, maxLength: 4096 })),
         logLevel: optional(logLevel),
         verdicts: optional(verdictConfigSchema),
+        fleet: optional(fleetConfigSchema),
         alerts: optional(
           object({
             webhooks: optional(
@@ -358,6 +364,7 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
     ...(tls === undefined ? {} : { tls: Object.freeze(tls) }),
     verdicts: parsed.verdicts ?? d.verdicts,
     alerts,
+    fleet: fleetConfigOf(parsed.fleet),
   });
 }
 

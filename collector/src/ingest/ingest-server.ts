@@ -8,8 +8,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
-import type { CollectorMessage, Logger, RejectCode, WireErrorCode, WireLimits } from '@speedwatch/shared';
-import { AGENTS_PATH, CLOSE_CODES, helloSchema, parseMeasurementResult, PROTOCOL_VERSION, resultsSchema, ValidationError } from '@speedwatch/shared';
+import type { AgentSettings, CollectorMessage, Logger, RejectCode, WireErrorCode, WireLimits } from '@speedwatch/shared';
+import { AGENTS_PATH, CLOSE_CODES, configAppliedSchema, helloSchema, parseMeasurementResult, PROTOCOL_VERSION, resultsSchema, ValidationError } from '@speedwatch/shared';
 import type { ResultFigures } from '../store/result-row.js';
 import { resultFigures } from '../store/result-row.js';
 import { frameBatch } from '../store/frame-batch.js';
@@ -55,7 +55,17 @@ export interface IngestOptions {
   maxPendingResults?: number;
   /** Failed token attempts allowed per client address; default AUTH_LIMIT_DEFAULTS. */
   authLimits?: AuthLimits;
+  /** The settings pushed to each agent after welcome and when they change (the controller role); none: nothing is pushed. */
+  settings?: SettingsSource;
   events: IngestEvents;
+}
+
+/** Where ingest gets each agent's settings and reports what the agent applied. */
+export interface SettingsSource {
+  /** The settings for the agent as the collector describes it now; undefined when it has none to push. */
+  for(agentId: string): AgentSettings | undefined;
+  /** The agent acknowledged `version` (stored on the box, used from its next test). */
+  applied(agentId: string, version: string): void;
 }
 
 interface Session {
@@ -67,6 +77,8 @@ interface Session {
   bucket: TokenBucket;
   violations: number;
   log: Logger;
+  /** The version of the settings last sent on this connection. */
+  settingsSent?: string;
 }
 
 /**
@@ -180,6 +192,11 @@ export class IngestServer {
   /** Results read and not yet committed, frames read and not yet parsed, and the connections not being read because of them. */
   get backpressure(): { pendingResults: number; queuedFrames: number; pausedConnections: number } {
     return { pendingResults: this.#pendingResults, queuedFrames: this.#frames.length, pausedConnections: this.#paused.size };
+  }
+
+  /** Failed authentications per address; enrollment's failed codes count here too, so guessing either is limited alike. */
+  get authLimiter(): AuthFailureLimiter {
+    return this.#authLimiter;
   }
 
   get connectionCount(): number {
@@ -329,7 +346,50 @@ export class IngestServer {
       if (!session.helloDone) return this.#error(session, 'hello_required', 'SW_HELLO_REQUIRED', 'send hello before results');
       return this.#onResults(session, message, text);
     }
-    this.#error(session, 'message', 'SW_PROTOCOL_MESSAGE', `unknown message type ${JSON.stringify(printable(type)).slice(0, 60)}; expected hello or results`);
+    if (type === 'config-applied') return this.#onConfigApplied(session, message);
+    this.#error(session, 'message', 'SW_PROTOCOL_MESSAGE', `unknown message type ${JSON.stringify(printable(type)).slice(0, 60)}; expected hello, results or config-applied`);
+  }
+
+  #onConfigApplied(session: Session, message: unknown): void {
+    let applied;
+    try {
+      applied = configAppliedSchema.parse(message, 'config-applied');
+    } catch (err) {
+      return this.#error(session, 'message', 'SW_PROTOCOL_MESSAGE', err instanceof ValidationError ? err.message : String(err));
+    }
+    // An answer to settings sent before the latest is stale: the latest will be answered too.
+    if (applied.version !== session.settingsSent) return;
+    session.log.info({ event: 'settings-applied', version: applied.version }, 'agent applied its settings');
+    this.#o.settings?.applied(session.agent.id, applied.version);
+  }
+
+  /** Sends the agent its settings if they differ from what this connection was last sent. */
+  #pushSettings(session: Session): boolean {
+    if (!session.helloDone) return false;
+    const settings = this.#o.settings?.for(session.agent.id);
+    if (settings === undefined || settings.version === session.settingsSent) return false;
+    session.settingsSent = settings.version;
+    this.#send(session, { type: 'config', settings });
+    return true;
+  }
+
+  /**
+   * Sends every connected agent whose settings changed (a reload, an edited site) its new
+   * ones, a few hundred per turn of the event loop so that a push to 10 000 agents does not
+   * stop the others. Resolves with how many were sent.
+   */
+  async pushSettings(): Promise<number> {
+    let sent = 0;
+    let inTurn = 0;
+    for (const session of [...this.#sessions.values()]) {
+      if (this.#sessions.get(session.agent.id) !== session) continue;
+      if (this.#pushSettings(session)) sent++;
+      if (++inTurn >= 250) {
+        inTurn = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    return sent;
   }
 
   #onHello(session: Session, message: unknown): void {
@@ -358,6 +418,9 @@ export class IngestServer {
       serverTime: new Date(now).toISOString(),
       limits: this.#o.limits,
     });
+    // Every welcome is followed by the settings, even a repeated hello's: the agent may have restarted its state.
+    delete session.settingsSent;
+    this.#pushSettings(session);
     if (this.#overLimit) this.#pause(session);
   }
 

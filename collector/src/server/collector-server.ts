@@ -12,7 +12,7 @@ import { createServer as createTlsServer } from 'node:https';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
-import type { Logger } from '@speedwatch/shared';
+import type { AgentSettings, Logger } from '@speedwatch/shared';
 import { AlertService, checkVerdictWindow } from '../alerts/alert-service.js';
 import { SYSTEM_CLOCK } from '../alerts/alert-clock.js';
 import type { AlertClock } from '../alerts/alert-clock.js';
@@ -20,6 +20,9 @@ import { openAlertStore } from '../alerts/alert-store.js';
 import type { AlertStore } from '../alerts/alert-store.js';
 import { handleApi, sendError, sendJson } from '../api/api.js';
 import type { CollectorConfig } from '../config/collector-config.js';
+import { ENROLL_PATH, handleEnroll } from '../enroll/enroll-route.js';
+import { settingsFor } from '../fleet/fleet-settings.js';
+import type { FleetConfig } from '../fleet/fleet-settings.js';
 import { AgentDirectory } from '../ingest/agent-directory.js';
 import { IngestServer } from '../ingest/ingest-server.js';
 import type { IngestEvents } from '../ingest/ingest-server.js';
@@ -74,6 +77,8 @@ export interface RunningCollector {
   refreshAgents(): void;
   /** Writes the agents' liveness recorded since the last flush (also done every heartbeat). */
   flushLiveness(): Promise<void>;
+  /** Replaces the fleet's settings (a config reload) and sends connected agents whose settings changed their new ones; resolves with how many. */
+  reloadFleet(fleet: FleetConfig): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -124,7 +129,18 @@ async function serve(parts: Parts): Promise<RunningCollector> {
   const { store, logger } = deps;
   const metrics = new CollectorMetrics({ databaseSizeBytes: () => store.sizeBytes() });
   // Reloaded when the agents table changes (polled every heartbeat, and on an unknown token).
-  const agents = new AgentDirectory(store.agents, logger.child({ component: 'agents' }), () => syncAgents());
+  // An edited site changes the agent's settings: those connected are sent their new ones.
+  const agents = new AgentDirectory(store.agents, logger.child({ component: 'agents' }), () => {
+    syncAgents();
+    void pushSettings();
+  });
+  let fleet = config.fleet;
+  /** What each agent acknowledged on this collector (an agent acknowledges again at each connection). */
+  const applied = new Map<string, { version: string; at: number }>();
+  const currentSettings = (id: string): AgentSettings | undefined => {
+    const agent = agents.get(id);
+    return agent === undefined || agent.revokedAt !== undefined ? undefined : settingsFor(fleet, agent);
+  };
   const latest = new LatestResults();
   const events: IngestEvents = {
     connected: (agent) => metrics.connected(agent),
@@ -146,6 +162,10 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     maxFutureMs: config.maxFutureSkewMs,
     maxAgeMs: config.retentionDays * 86_400_000,
     heartbeatMs: config.heartbeatMs,
+    settings: {
+      for: currentSettings,
+      applied: (id, version) => applied.set(id, { version, at: now() }),
+    },
     // Every heartbeat: follow the agents table (so a revocation ends its connection in this
     // same beat) and write down who was seen.
     beforeBeat: () => {
@@ -154,6 +174,12 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     },
     events,
   });
+
+  const pushSettings = async (): Promise<number> => {
+    const sent = await ingest.pushSettings();
+    if (sent > 0) log.info({ event: 'settings-pushed', agents: sent }, 'new settings sent to connected agents');
+    return sent;
+  };
 
   const refreshAgents = (): void => {
     agents.refresh();
@@ -274,6 +300,20 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       return sendError(res, 404, 'SW_NOT_FOUND', `the request target is not a valid URL path; ${ROUTES_HINT}`);
     }
     const path = target.pathname;
+    if (path === ENROLL_PATH) {
+      if (req.method !== 'POST') return sendError(res, 405, 'SW_METHOD', `${req.method ?? ''} is not allowed; enroll with POST ${ENROLL_PATH} and {"code": "…"}`);
+      return handleEnroll(req, res, {
+        writer,
+        agent: (id) => {
+          refreshAgents();
+          return agents.get(id);
+        },
+        settings: currentSettings,
+        limiter: ingest.authLimiter,
+        now,
+        logger: logger.child({ component: 'enroll' }),
+      });
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'SW_METHOD', `${req.method ?? ''} is not allowed; the API is read-only (GET)`);
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') return readiness(res);
@@ -301,6 +341,10 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       compliance: (window, groupBy) => verdicts.compliance(window, groupBy),
       complianceParams: verdicts.params,
       alerts: (state) => alerts.report(state),
+      settings: (id) => {
+        const a = applied.get(id);
+        return { version: currentSettings(id)?.version ?? null, appliedVersion: a?.version ?? null, appliedAt: a === undefined ? null : new Date(a.at).toISOString() };
+      },
       now,
     });
     if (!handled) sendError(res, 404, 'SW_NOT_FOUND', `no route ${path}; ${ROUTES_HINT}`);
@@ -375,6 +419,10 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     maintain,
     refreshAgents,
     flushLiveness,
+    reloadFleet(next) {
+      fleet = next;
+      return pushSettings();
+    },
     close() {
       closing ??= (async () => {
         closed = true;

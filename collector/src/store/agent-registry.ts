@@ -43,6 +43,9 @@ function prepare(db: Db) {
     list: db.prepare<[], AgentRow>(`SELECT ${AGENT_COLUMNS} FROM agents ORDER BY id`),
     listWithTokens: db.prepare<[], AgentRow & { token_hash: string }>(`SELECT ${AGENT_COLUMNS}, token_hash FROM agents ORDER BY id`),
     revoke: db.prepare<[number, string]>('UPDATE agents SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+    edit: db.prepare<[string, string, string, string | null, string | null, number | null, number | null, string]>(
+      'UPDATE agents SET name = ?, site_kind = ?, technology = ?, isp = ?, area = ?, lat = ?, lon = ? WHERE id = ?',
+    ),
     rotate: db.prepare<[string, string]>('UPDATE agents SET token_hash = ? WHERE id = ? AND revoked_at IS NULL'),
     // Never moves last_seen_at backwards: touches from two collectors' threads may cross.
     touch: db.prepare<[string | null, number, string]>(
@@ -101,6 +104,15 @@ export class AgentRegistry {
   /** False if there is no such active agent. */
   revoke(id: string, now: number): boolean {
     return storeWrite(this.#path, `revoke agent ${id}`, () => this.#s.revoke.run(now, id)).changes === 1;
+  }
+
+  /** Replaces a site's description (not its id, token or history); false if there is no such agent. */
+  edit(id: string, site: Omit<NewAgent, 'id'>): boolean {
+    return (
+      storeWrite(this.#path, `edit agent ${id}`, () =>
+        this.#s.edit.run(site.name, site.siteKind, site.technology, site.isp ?? null, site.area ?? null, site.lat ?? null, site.lon ?? null, id),
+      ).changes === 1
+    );
   }
 
   /** Replaces the token hash; false if there is no such active agent. */

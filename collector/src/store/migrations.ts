@@ -127,4 +127,17 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER agents_changed AFTER UPDATE OF id, name, site_kind, technology, isp, area, lat, lon, token_hash, revoked_at ON agents
     BEGIN UPDATE agent_changes SET seq = seq + 1 WHERE id = 1; END;
   `,
+  // 4: one-time enrollment codes (enrollment-codes.ts, docs/deploy.md). Only the SHA-256 of a
+  // code is stored, like tokens'. An agent waiting for its box holds a token hash nobody knows
+  // until its code is used, which sets the real one.
+  `
+  CREATE TABLE enrollment_codes (
+    code_hash TEXT PRIMARY KEY,
+    agent_id TEXT NOT NULL REFERENCES agents (id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+  ) STRICT;
+  CREATE INDEX enrollment_codes_agent ON enrollment_codes (agent_id);
+  `,
 ];

@@ -1,6 +1,6 @@
 /**
  * The collector's store on one SQLite file (better-sqlite3, WAL): one connection and its rooms,
- * each of one concern: `agents` (registry and tokens), `writes` (group commits of results),
+ * each of one concern: `agents` (registry and tokens), `enrollment` (one-time codes), `writes` (group commits of results),
  * `results` (pages, latest, verdict scans), `rollups` (roll-ups, retention, series), and the
  * online backup. Raw results are kept for `retentionDays`; hourly roll-ups for ever.
  * Every method is synchronous except `backup`; failures are StoreErrors (store-error.ts).
@@ -9,6 +9,7 @@ import { statSync } from 'node:fs';
 import { AgentRegistry } from './agent-registry.js';
 import type { Db, DatabaseOptions } from './database.js';
 import { openDatabase } from './database.js';
+import { EnrollmentCodes } from './enrollment-codes.js';
 import { ResultQueries } from './result-queries.js';
 import { ResultWrites } from './result-writes.js';
 import { prepareResultStatements } from './results-sql.js';
@@ -46,6 +47,7 @@ export class SqliteStore {
   readonly #db: Db;
   readonly #path: string;
   readonly agents: AgentRegistry;
+  readonly enrollment: EnrollmentCodes;
   readonly writes: ResultWrites;
   readonly results: ResultQueries;
   readonly rollups: Rollups;
@@ -56,6 +58,7 @@ export class SqliteStore {
     this.#path = path;
     const statements = prepareResultStatements(db);
     this.agents = new AgentRegistry(db, path);
+    this.enrollment = new EnrollmentCodes(db, path);
     this.writes = new ResultWrites(db, path, statements);
     this.results = new ResultQueries(db, path, statements);
     this.rollups = new Rollups(db, path, retentionMs, statements);
@@ -64,6 +67,11 @@ export class SqliteStore {
   /** The database file's path, as given to `openStore`. */
   get path(): string {
     return this.#path;
+  }
+
+  /** Runs `fn` in one transaction (IMMEDIATE): all of its writes or none. */
+  transaction<T>(fn: () => T): T {
+    return this.#db.transaction(fn).immediate();
   }
 
   /** SQLite online backup of the whole database to `path` (a consistent copy while in use). */

@@ -9,6 +9,7 @@
 import type { AlertStore, NotificationKey } from '../alerts/alert-store.js';
 import type { AlertChanges } from '../alerts/alert-evaluation.js';
 import type { NotificationUpsert } from '../alerts/notification-plan.js';
+import type { Redemption } from '../store/enrollment-codes.js';
 import type { FrameBatch } from '../store/frame-batch.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
 import { StoreError } from '../store/store-error.js';
@@ -27,6 +28,8 @@ export interface WriteOps {
   commitStaged(handles: readonly number[]): InsertOutcome[];
   /** Agents' versions and last-seen times, one transaction. */
   touch(touches: readonly AgentTouch[]): void;
+  /** Uses an enrollment code (by its hash); when it is good, the agent's token hash becomes `tokenHash`. */
+  redeemEnrollment(codeHash: string, tokenHash: string, now: number): Redemption;
   /** An alert evaluation's changes and the notifications it queues, one transaction. */
   alertCommit(changes: AlertChanges, upserts: readonly NotificationUpsert[], now: number): void;
   alertsDelivered(keys: readonly NotificationKey[], now: number): void;
@@ -70,6 +73,7 @@ export function writeOps(store: SqliteStore, alerts: AlertStore): WriteOps {
       return store.writes.insertFrames(batches as FrameBatch[]);
     },
     touch: (touches) => store.agents.touch(touches),
+    redeemEnrollment: (codeHash, tokenHash, now) => store.enrollment.redeem(codeHash, tokenHash, now),
     alertCommit: (changes, upserts, now) => alerts.commit(changes, upserts, now),
     alertsDelivered: (keys, now) => alerts.markDelivered(keys, now),
     alertsFailed: (keys, failure) => alerts.markFailed(keys, failure),
@@ -92,6 +96,7 @@ export function inlineStoreWriter(ops: WriteOps): StoreWriter {
     },
     commitStaged: call('commitStaged'),
     touch: call('touch'),
+    redeemEnrollment: call('redeemEnrollment'),
     alertCommit: call('alertCommit'),
     alertsDelivered: call('alertsDelivered'),
     alertsFailed: call('alertsFailed'),

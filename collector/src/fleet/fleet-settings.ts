@@ -1,0 +1,173 @@
+/**
+ * The fleet's test settings, as the collector's config states them (`fleet:`, docs/fleet.md):
+ * defaults for every agent, then overrides matched by area prefix, site kind, technology or
+ * agent id. Every override whose `match` fits an agent applies, in the file's order, each field
+ * it gives replacing the one before: write the general ones first and the specific ones after.
+ * What no level gives comes from the agent's own config file, then from its defaults.
+ */
+import { createHash } from 'node:crypto';
+import type { AgentSettings, Site, TestSettings } from '@speedwatch/shared';
+import {
+  areaKey,
+  array,
+  durationMs,
+  endpointUrlSchema,
+  number,
+  object,
+  oneOf,
+  optional,
+  refine,
+  SETTINGS_RANGES,
+  SETTINGS_TEST_NAMES,
+  SITE_KINDS,
+  string,
+  TECHNOLOGIES,
+} from '@speedwatch/shared';
+import type { AgentRecord } from '../store/store-types.js';
+
+/** One level of settings as the config file gives it (durations already in ms). */
+export interface SettingsLevel {
+  intervalMs?: number;
+  endpoints?: string[];
+  test?: TestSettings;
+}
+
+export interface SettingsMatch {
+  /** An area path prefix, at level boundaries: "Lạng Sơn" fits "Lạng Sơn/Cao Lộc". Compared without case. */
+  area?: string;
+  siteKind?: Site['kind'];
+  technology?: Site['technology'];
+  agent?: string;
+}
+
+export interface FleetConfig {
+  defaults: SettingsLevel;
+  overrides: (SettingsLevel & { match: SettingsMatch })[];
+}
+
+export const EMPTY_FLEET_CONFIG: FleetConfig = Object.freeze({ defaults: Object.freeze({}), overrides: Object.freeze([]) as unknown as FleetConfig['overrides'] });
+
+const testLevel = refine(
+  object({
+    tests: optional(array(oneOf(SETTINGS_TEST_NAMES), { minItems: 1, maxItems: 3 })),
+    duration: optional(durationMs(SETTINGS_RANGES.durationMs.min, SETTINGS_RANGES.durationMs.max)),
+    warmup: optional(durationMs(SETTINGS_RANGES.warmupMs.min, SETTINGS_RANGES.warmupMs.max)),
+    streams: optional(number({ ...SETTINGS_RANGES.streams, integer: true })),
+    latencyCount: optional(number({ ...SETTINGS_RANGES.latencyCount, integer: true })),
+  }),
+  ['duration', 'warmup'],
+  (test, report) => {
+    if (test.duration !== undefined && test.warmup !== undefined && test.warmup >= test.duration) report('warmup', 'shorter than duration', 'must be shorter than duration');
+  },
+);
+
+const levelFields = {
+  interval: optional(durationMs(SETTINGS_RANGES.intervalMs.min, SETTINGS_RANGES.intervalMs.max)),
+  endpoints: optional(array(endpointUrlSchema, { minItems: 1, maxItems: 100 })),
+  test: optional(testLevel),
+};
+
+const matchSchema = refine(
+  object({
+    area: optional(string({ minLength: 1, maxLength: 400 })),
+    siteKind: optional(oneOf(SITE_KINDS)),
+    technology: optional(oneOf(TECHNOLOGIES)),
+    agent: optional(string({ minLength: 1, maxLength: 100 })),
+  }),
+  (match, report) => {
+    if (Object.keys(match).length === 0) report('', 'at least one of area, siteKind, technology, agent', 'an empty match would fit every agent: put those settings in fleet.defaults');
+  },
+);
+
+/** The `fleet` key of the collector's config file. */
+export const fleetConfigSchema = object({
+  defaults: optional(object(levelFields)),
+  overrides: optional(array(object({ match: matchSchema, ...levelFields }), { maxItems: 10_000 })),
+});
+
+type FileLevel = { interval?: number; endpoints?: string[]; test?: { tests?: TestSettings['tests']; duration?: number; warmup?: number; streams?: number; latencyCount?: number } };
+
+function levelOf(file: FileLevel): SettingsLevel {
+  const t = file.test;
+  const test: TestSettings | undefined =
+    t === undefined
+      ? undefined
+      : {
+          ...(t.tests === undefined ? {} : { tests: t.tests }),
+          ...(t.duration === undefined ? {} : { durationMs: t.duration }),
+          ...(t.warmup === undefined ? {} : { warmupMs: t.warmup }),
+          ...(t.streams === undefined ? {} : { streams: t.streams }),
+          ...(t.latencyCount === undefined ? {} : { latencyCount: t.latencyCount }),
+        };
+  return {
+    ...(file.interval === undefined ? {} : { intervalMs: file.interval }),
+    ...(file.endpoints === undefined ? {} : { endpoints: file.endpoints }),
+    ...(test === undefined ? {} : { test }),
+  };
+}
+
+/** The file's `fleet` key, parsed by fleetConfigSchema, in base units. */
+export function fleetConfigOf(parsed: { defaults?: FileLevel; overrides?: (FileLevel & { match: SettingsMatch })[] } | undefined): FleetConfig {
+  if (parsed === undefined) return EMPTY_FLEET_CONFIG;
+  return {
+    defaults: levelOf(parsed.defaults ?? {}),
+    overrides: (parsed.overrides ?? []).map((o) => ({ match: o.match, ...levelOf(o) })),
+  };
+}
+
+function fits(match: SettingsMatch, agent: AgentRecord): boolean {
+  if (match.agent !== undefined && match.agent !== agent.id) return false;
+  if (match.siteKind !== undefined && match.siteKind !== agent.siteKind) return false;
+  if (match.technology !== undefined && match.technology !== agent.technology) return false;
+  if (match.area !== undefined) {
+    if (agent.area === undefined) return false;
+    const prefix = areaKey(match.area);
+    const area = areaKey(agent.area);
+    if (area !== prefix && !area.startsWith(`${prefix}/`)) return false;
+  }
+  return true;
+}
+
+/** The site as the collector describes it: what results are judged by. */
+export function siteOf(agent: AgentRecord): Site {
+  return {
+    name: agent.name,
+    kind: agent.siteKind,
+    technology: agent.technology,
+    ...(agent.isp === undefined ? {} : { isp: agent.isp }),
+    ...(agent.area === undefined ? {} : { area: agent.area }),
+    ...(agent.lat === undefined ? {} : { lat: agent.lat }),
+    ...(agent.lon === undefined ? {} : { lon: agent.lon }),
+  };
+}
+
+/** The same fields in one order whichever levels gave them, so that equal settings hash alike. */
+function inKeyOrder(test: TestSettings): TestSettings {
+  const keys = ['tests', 'durationMs', 'warmupMs', 'streams', 'latencyCount'] as const;
+  return Object.fromEntries(keys.filter((k) => test[k] !== undefined).map((k) => [k, test[k]]));
+}
+
+/** An agent's settings, resolved from the fleet config and its site description. */
+export function settingsFor(config: FleetConfig, agent: AgentRecord): AgentSettings {
+  let intervalMs = config.defaults.intervalMs;
+  let endpoints = config.defaults.endpoints;
+  let test: TestSettings = { ...config.defaults.test };
+  for (const o of config.overrides) {
+    if (!fits(o.match, agent)) continue;
+    intervalMs = o.intervalMs ?? intervalMs;
+    endpoints = o.endpoints ?? endpoints;
+    test = { ...test, ...o.test };
+  }
+  // A warm-up from one level and a duration from another may cross: keep the pair usable.
+  if (test.warmupMs !== undefined && test.durationMs !== undefined && test.warmupMs >= test.durationMs) delete test.warmupMs;
+  const body = {
+    site: siteOf(agent),
+    ...(intervalMs === undefined ? {} : { intervalMs }),
+    ...(endpoints === undefined ? {} : { endpoints: [...endpoints] }),
+    ...(Object.keys(test).length === 0 ? {} : { test: inKeyOrder(test) }),
+  };
+  // The version names the content: the same settings always have the same version, so a
+  // collector restart or a reload that changes nothing for an agent pushes it nothing new.
+  const version = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
+  return { version, ...body };
+}
