@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Problem } from '@speedwatch/shared';
 import { describe, expect, it } from 'vitest';
-import { AgentConfigError, loadAgentConfig, onceArgs } from '../src/index.js';
+import { AGENT_DEFAULTS, AgentConfigError, loadAgentConfig, onceArgs, testPlan } from '../src/index.js';
 
 const EXAMPLE = new URL('../deploy/agent.example.yaml', import.meta.url).pathname;
 
@@ -44,7 +44,7 @@ describe('agent configuration', () => {
     expect(config.collector.url).toBe('ws://127.0.0.1:8600/v1/agents');
     expect(config.dataDir).toBe(join(file, '..', 'state'));
     expect(config.test).toEqual({ tests: ['latency', 'download', 'upload'], durationMs: 10_000, warmupMs: 2_000, streams: 4, latencyCount: 20 });
-    expect(onceArgs(config)).toEqual([
+    expect(onceArgs(testPlan(config, undefined, AGENT_DEFAULTS).plan)).toEqual([
       'once', '--json', '--endpoint', 'http://127.0.0.1:8601/', '--tests', 'latency,download,upload', '--duration', '10000ms',
       '--warmup', '2000ms', '--streams', '4', '--latency-count', '20', '--technology', 'fixed',
     ]);

@@ -398,11 +398,11 @@ describe('CollectorClient', () => {
       t.client.start();
       const conn = await welcomed(s, t.logs);
       expect(await nextResults(conn)).toEqual(range(1, 1));
-      for (const type of ['config', 'config', 'maintenance']) conn.send({ type, anything: [1, { deep: null }] });
+      for (const type of ['suppress', 'suppress', 'maintenance']) conn.send({ type, anything: [1, { deep: null }] });
       await t.logs.nth('unknown-message', 3);
       expect(t.logs.events('unknown-message').map((l) => [l.level, l['type']])).toEqual([
-        [LEVEL.warn, 'config'],
-        [LEVEL.debug, 'config'],
+        [LEVEL.warn, 'suppress'],
+        [LEVEL.debug, 'suppress'],
         [LEVEL.debug, 'maintenance'],
       ]);
       expect(t.logs.events('bad-frame')).toEqual([]);

@@ -3,7 +3,8 @@
  * speedwatch-agent: process-level wiring (argv, signals, exit codes) around the measurement
  * engine. `once` runs one test and prints it.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,6 +29,12 @@ Commands:
   run --config FILE    run the daemon: test on the schedule, keep results in the outbox, stream them
                        to the collector (SIGTERM/SIGINT stop it cleanly)
   check-config FILE    validate a daemon config file and list every problem
+  enroll --collector wss://HOST:PORT/v1/agents --code CODE --config FILE --data-dir DIR [--ca FILE] [--force]
+                       exchange a one-time code (from \`speedwatch-collector agents add --enroll\`)
+                       for this box's token; write the token, the collector's settings and a
+                       minimal config; the daemon's first run then tests at once
+  first-test --data-dir DIR [--timeout 10m]
+                       wait for the first test after enrollment and print it with its verdict
 
 Options:
   -h, --help     show this help
@@ -83,9 +90,11 @@ async function checkConfig(argv: string[]): Promise<number> {
   if (file === undefined || extra !== undefined) throw new UsageError('check-config takes exactly one FILE');
   try {
     const config = loadAgentConfig(file, process.env);
+    const site = config.site === undefined ? 'Site from the collector' : `Site ${JSON.stringify(config.site.name)} (${config.site.kind}, ${config.site.technology})`;
+    const endpoints = config.endpoints.resolved.length === 0 ? 'endpoints from the collector' : `${config.endpoints.resolved.length} endpoint(s)`;
     process.stdout.write(
-      `${file}: ok. Site ${JSON.stringify(config.site.name)} (${config.site.kind}, ${config.site.technology}); ` +
-        `collector ${config.collector.url}; ${config.endpoints.resolved.length} endpoint(s); ` +
+      `${file}: ok. ${site}; ` +
+        `collector ${config.collector.url}; ${endpoints}; ` +
         `a test every ${config.schedule.intervalMs / 60_000} min; data in ${config.dataDir}\n`,
     );
     return EXIT.ok;
@@ -116,8 +125,14 @@ async function run(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const logger = createLogger({ level: config.logLevel, bindings: { agent: config.site.name } });
+  const logger = createLogger({ level: config.logLevel, ...(config.site === undefined ? {} : { bindings: { agent: config.site.name } }) });
   mkdirSync(config.dataDir, { recursive: true });
+  const { loadSettings } = await import('../settings/settings-file.js');
+  const { FIRST_TEST_FILE, FIRST_TEST_MARKER } = await import('../enroll/enroll.js');
+  const stored = await loadSettings(config.dataDir);
+  if (stored.problem !== undefined) logger.warn({ event: 'settings-unreadable' }, `${stored.problem}; the config file's settings apply until the collector sends new ones`);
+  const marker = join(config.dataDir, FIRST_TEST_MARKER);
+  const firstTestNow = existsSync(marker);
   const outbox = await Outbox.open({ dir: config.dataDir, maxBytes: config.outbox.maxBytes, logger });
   let exitCode: number = EXIT.ok;
   let wake!: () => void;
@@ -132,6 +147,13 @@ async function run(argv: string[]): Promise<number> {
     version: version(),
     clock: systemClock,
     random: Math.random,
+    ...(stored.settings === undefined ? {} : { settings: stored.settings }),
+    firstTestNow,
+    onFirstTest: async (result) => {
+      const { replaceFileDurably } = await import('../outbox/durable-fs.js');
+      await replaceFileDurably(join(config.dataDir, FIRST_TEST_FILE), `${JSON.stringify({ technology: daemon.plan.site?.technology ?? 'fixed', result })}\n`);
+      rmSync(marker, { force: true });
+    },
     onFatal: (err) => {
       exitCode = err.code === 'SW_AGENT_UNAUTHORIZED' ? EXIT.unauthorized : EXIT.failed;
       wake();
@@ -139,7 +161,10 @@ async function run(argv: string[]): Promise<number> {
   });
   process.once('SIGINT', wake);
   process.once('SIGTERM', wake);
-  logger.info({ event: 'started', version: version(), pending: outbox.stats.pending, intervalMs: config.schedule.intervalMs }, 'agent started');
+  logger.info(
+    { event: 'started', version: version(), pending: outbox.stats.pending, intervalMs: daemon.plan.intervalMs, settingsVersion: daemon.plan.settingsVersion ?? null, firstTestNow },
+    'agent started',
+  );
   daemon.start();
   await stopped;
   logger.info({ event: 'stopping' }, 'stopping: the current test is stopped and its result kept');
@@ -147,6 +172,72 @@ async function run(argv: string[]): Promise<number> {
   await outbox.close();
   logger.info({ event: 'stopped', pending: outbox.stats.pending }, 'agent stopped');
   return exitCode;
+}
+
+async function enrollCommand(argv: string[]): Promise<number> {
+  const { values } = parseOrUsage(() =>
+    parseArgs({
+      args: argv,
+      strict: true,
+      options: { collector: { type: 'string' }, code: { type: 'string' }, config: { type: 'string' }, 'data-dir': { type: 'string' }, ca: { type: 'string' }, force: { type: 'boolean' } },
+    }),
+  );
+  const missing = (['collector', 'code', 'config', 'data-dir'] as const).filter((k) => values[k] === undefined);
+  if (missing.length > 0) throw new UsageError(`enroll needs ${missing.map((k) => `--${k}`).join(', ')}`);
+  const { enroll } = await import('../enroll/enroll.js');
+  const { EnrollmentCodeError } = await import('@speedwatch/shared');
+  try {
+    const done = await enroll({
+      collectorUrl: values.collector as string,
+      code: values.code as string,
+      configFile: values.config as string,
+      dataDir: values['data-dir'] as string,
+      ...(values.ca === undefined ? {} : { caFile: values.ca }),
+      force: values.force === true,
+    });
+    const s = done.site;
+    process.stdout.write(
+      `Enrolled as agent ${done.agentId}: ${s.name} (${s.kind}, ${s.technology}${s.area === undefined ? '' : `, ${s.area}`}${s.isp === undefined ? '' : `, ${s.isp}`}).\n` +
+        `Token: ${done.tokenFile} (0600). Config: ${done.configFile}.\n` +
+        (done.settings?.endpoints === undefined ? 'The collector gave no endpoints yet: the box tests once it does, or add endpoints.urls to the config.\n' : `Endpoints from the collector: ${done.settings.endpoints.join(', ')}.\n`) +
+        `Next: start the daemon (systemctl enable --now speedwatch-agent, or speedwatch-agent run --config ${done.configFile});\n` +
+        `it tests at once, and \`speedwatch-agent first-test --data-dir ${values['data-dir'] as string}\` shows that test.\n`,
+    );
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof EnrollmentCodeError) {
+      process.stderr.write(`speedwatch-agent: ${err.message} [${err.code}]\n`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+}
+
+async function firstTest(argv: string[]): Promise<number> {
+  const { values } = parseOrUsage(() => parseArgs({ args: argv, strict: true, options: { 'data-dir': { type: 'string' }, timeout: { type: 'string' } } }));
+  const dataDir = values['data-dir'];
+  if (dataDir === undefined) throw new UsageError('first-test needs --data-dir DIR');
+  const { DURATION_EXPECTED, parseDurationMs, parseMeasurementResult, TECHNOLOGIES } = await import('@speedwatch/shared');
+  const timeoutMs = values.timeout === undefined ? 10 * 60_000 : parseDurationMs(values.timeout);
+  if (timeoutMs === undefined) throw new UsageError(`--timeout: expected ${DURATION_EXPECTED}`);
+  const { FIRST_TEST_FILE } = await import('../enroll/enroll.js');
+  const path = join(dataDir, FIRST_TEST_FILE);
+  const deadline = Date.now() + timeoutMs;
+  process.stderr.write(`waiting up to ${Math.round(timeoutMs / 1000)} s for the daemon's first test (${path})…\n`);
+  for (;;) {
+    if (existsSync(path)) {
+      const saved = JSON.parse(readFileSync(path, 'utf8')) as { technology?: unknown; result?: unknown };
+      const result = parseMeasurementResult(saved.result);
+      const technology = TECHNOLOGIES.find((t) => t === saved.technology) ?? 'fixed';
+      process.stdout.write(formatSummary(result, technology));
+      return EXIT[result.status];
+    }
+    if (Date.now() >= deadline) {
+      process.stderr.write(`speedwatch-agent: no first test within ${Math.round(timeoutMs / 1000)} s; is the daemon running? (journalctl -u speedwatch-agent)\n`);
+      return EXIT.failed;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -162,6 +253,8 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'once') return once(rest);
   if (command === 'run') return run(rest);
   if (command === 'check-config') return checkConfig(rest);
+  if (command === 'enroll') return enrollCommand(rest);
+  if (command === 'first-test') return firstTest(rest);
   throw new UsageError(`unknown command ${JSON.stringify(command)}`);
 }
 

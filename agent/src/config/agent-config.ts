@@ -39,7 +39,8 @@ export interface AgentConfig {
     /** Extra CA (PEM text) for wss://. */
     ca?: string;
   };
-  site: Site;
+  /** The site as this file describes it; the collector's description replaces it once it has sent one. */
+  site?: Site;
   schedule: { intervalMs: number };
   endpoints: {
     urls?: string[];
@@ -93,12 +94,15 @@ const fileSchema = object({
       if (collector.token !== undefined && collector.tokenFile !== undefined) report('tokenFile', 'token or tokenFile', 'give collector.token or collector.tokenFile, not both');
     },
   ),
-  site: refine(siteSchema, ['lat', 'lon'], (site, report) => {
-    if ((site.lat === undefined) !== (site.lon === undefined)) report(site.lat === undefined ? 'lat' : 'lon', 'lat and lon together', 'give both site.lat and site.lon, or neither');
-  }),
+  // Optional: an enrolled box gets its site and its test settings from the collector.
+  site: optional(
+    refine(siteSchema, ['lat', 'lon'], (site, report) => {
+      if ((site.lat === undefined) !== (site.lon === undefined)) report(site.lat === undefined ? 'lat' : 'lon', 'lat and lon together', 'give both site.lat and site.lon, or neither');
+    }),
+  ),
   // Seconds are allowed for labs and tests; a fleet should keep minutes (default 15 min).
   schedule: optional(object({ interval: optional(durationMs(1000, 86_400_000)) })),
-  endpoints: refine(
+  endpoints: optional(refine(
     object({
       urls: optional(array(httpUrl, { minItems: 1, maxItems: 100 })),
       serverFile: optional(path),
@@ -110,7 +114,7 @@ const fileSchema = object({
       if ((endpoints.urls === undefined) === (endpoints.serverFile === undefined)) report('', 'exactly one of endpoints.urls or endpoints.serverFile', 'give exactly one of endpoints.urls or endpoints.serverFile');
       if (endpoints.server !== undefined && endpoints.serverFile === undefined) report('server', 'endpoints.serverFile beside it', 'only with endpoints.serverFile');
     },
-  ),
+  )),
   test: optional(
     refine(
       object({
@@ -134,7 +138,7 @@ const fileSchema = object({
 });
 
 /** A quarter of the test, at most the default warm-up. */
-function defaultWarmupMs(durationMs: number): number {
+export function defaultWarmupMs(durationMs: number): number {
   return Math.min(AGENT_DEFAULTS.warmupMs, durationMs / 4);
 }
 
@@ -216,7 +220,7 @@ export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = {}): Read
     }
   }
   if (value === undefined || problems.length > 0) throw new AgentConfigError(file, problems);
-  const { urls, serverFile, server, caFile } = value.endpoints;
+  const { urls, serverFile, server, caFile } = value.endpoints ?? {};
   const durationMsValue = value.test?.duration ?? AGENT_DEFAULTS.durationMs;
   const warmupMsValue = value.test?.warmup ?? defaultWarmupMs(durationMsValue);
 
@@ -224,7 +228,7 @@ export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = {}): Read
   if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/agents';
   return deepFreeze({
     collector: { url: url.href, token: token as string, ...(ca === undefined ? {} : { ca }) },
-    site: value.site,
+    ...(value.site === undefined ? {} : { site: value.site }),
     schedule: { intervalMs: value.schedule?.interval ?? AGENT_DEFAULTS.intervalMs },
     endpoints: {
       ...(urls === undefined ? {} : { urls }),
@@ -244,23 +248,4 @@ export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = {}): Read
     outbox: { maxBytes: value.outbox?.maxBytes ?? AGENT_DEFAULTS.outboxMaxBytes },
     logLevel: value.logLevel ?? 'info',
   });
-}
-
-/** The `speedwatch-agent once` arguments that run this config's test. */
-export function onceArgs(config: AgentConfig): string[] {
-  const e = config.endpoints;
-  return [
-    'once',
-    '--json',
-    ...(e.urls ?? []).flatMap((u) => ['--endpoint', u]),
-    ...(e.serverFile === undefined ? [] : ['--server-file', e.serverFile]),
-    ...(e.server === undefined ? [] : ['--server', e.server]),
-    ...(e.caFile === undefined ? [] : ['--ca', e.caFile]),
-    '--tests', config.test.tests.join(','),
-    '--duration', `${config.test.durationMs}ms`,
-    '--warmup', `${config.test.warmupMs}ms`,
-    '--streams', String(config.test.streams),
-    '--latency-count', String(config.test.latencyCount),
-    '--technology', config.site.technology,
-  ];
 }

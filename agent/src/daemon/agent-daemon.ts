@@ -1,16 +1,20 @@
 /**
  * The agent daemon: on the schedule, run one test in a child process, keep its result durably
- * in the outbox, and let the collector client stream the outbox. Process concerns (argv,
- * signals, exit codes) stay in bin/.
+ * in the outbox, and let the collector client stream the outbox. The collector's pushed
+ * settings (site, schedule, endpoints, test parameters) are stored in the data dir and used
+ * from the next test. Process concerns (argv, signals, exit codes) stay in bin/.
  */
 import os from 'node:os';
-import type { Logger } from '@speedwatch/shared';
+import type { AgentSettings, Logger, MeasurementResult } from '@speedwatch/shared';
 import { SpeedwatchError } from '@speedwatch/shared';
 import type { AgentConfig } from '../config/agent-config.js';
-import { onceArgs } from '../config/agent-config.js';
+import { AGENT_DEFAULTS } from '../config/agent-config.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { Clock } from '../schedule/scheduler.js';
 import { Scheduler } from '../schedule/scheduler.js';
+import { saveSettings } from '../settings/settings-file.js';
+import type { TestPlan } from '../settings/test-plan.js';
+import { onceArgs, testPlan } from '../settings/test-plan.js';
 import type { CollectorAuthError } from '../stream/collector-client.js';
 import { CollectorClient } from '../stream/collector-client.js';
 import { DEFAULT_SPEED_TEST_OPTIONS, speedTestBoundMs } from '../measure/speed-test-options.js';
@@ -18,6 +22,8 @@ import { measureInChild } from './measure-in-child.js';
 
 export interface AgentDaemonDeps {
   config: Readonly<AgentConfig>;
+  /** The settings the collector last pushed, as stored in the data dir. */
+  settings?: AgentSettings;
   outbox: Outbox;
   logger: Logger;
   /** Path of speedwatch-agent.js, run as `once` for each test. */
@@ -25,6 +31,13 @@ export interface AgentDaemonDeps {
   version: string;
   clock: Clock;
   random: () => number;
+  /**
+   * Run a test as soon as there are endpoints to test against (at start, or when the collector
+   * first sends some), not at a random point of the first interval: a box just enrolled shows
+   * the person installing it that it works. `onFirstTest` hears that test's result.
+   */
+  firstTestNow?: boolean;
+  onFirstTest?: (result: MeasurementResult) => Promise<void>;
   /**
    * The daemon cannot go on: the collector refused the token (SW_AGENT_UNAUTHORIZED), or the
    * outbox failed in a way only a restart mends (SW_OUTBOX_CLOSED). The caller should exit.
@@ -36,10 +49,18 @@ export class AgentDaemon {
   readonly #d: AgentDaemonDeps;
   readonly #client: CollectorClient;
   readonly #scheduler: Scheduler;
+  readonly #log: Logger;
+  #plan: TestPlan;
+  #firstTestPending: boolean;
+  /** Logged once until endpoints arrive. */
+  #noEndpointsLogged = false;
 
   constructor(deps: AgentDaemonDeps) {
     this.#d = deps;
     const { config, logger } = deps;
+    this.#log = logger;
+    this.#plan = this.#planFrom(deps.settings);
+    this.#firstTestPending = deps.firstTestNow === true;
     this.#client = new CollectorClient({
       url: config.collector.url,
       token: config.collector.token,
@@ -52,16 +73,15 @@ export class AgentDaemon {
         type: 'hello',
         protocol: 1,
         agent: { version: deps.version, platform: os.platform(), arch: os.arch(), node: process.versions.node },
-        site: config.site,
+        ...(this.#plan.site === undefined ? {} : { site: this.#plan.site }),
       }),
       onFatal: deps.onFatal,
+      onSettings: (settings) => this.#applySettings(settings),
     });
-    // The test's own bound (a function of its options), plus time for the child to start and stop.
-    const runBoundMs = speedTestBoundMs({ ...DEFAULT_SPEED_TEST_OPTIONS, ...config.test, endpoints: config.endpoints.resolved, agentVersion: deps.version }) + 10_000;
     const log = logger.child({ component: 'schedule' });
     this.#scheduler = new Scheduler({
-      intervalMs: config.schedule.intervalMs,
-      runBoundMs,
+      intervalMs: this.#plan.intervalMs,
+      runBoundMs: this.#runBoundMs(),
       clock: deps.clock,
       random: deps.random,
       run: ({ signal, slot }) => this.#runTest(signal, slot),
@@ -72,9 +92,15 @@ export class AgentDaemon {
     });
   }
 
+  /** The plan the next test uses. */
+  get plan(): Readonly<TestPlan> {
+    return this.#plan;
+  }
+
   start(): void {
     this.#client.start();
     this.#scheduler.start();
+    this.#maybeFirstTest();
   }
 
   /** Stops the current test (its partial result is kept), the schedule and the stream. */
@@ -83,9 +109,51 @@ export class AgentDaemon {
     await this.#client.stop();
   }
 
+  #planFrom(settings: AgentSettings | undefined): TestPlan {
+    const { plan, problems } = testPlan(this.#d.config, settings, { warmupMs: AGENT_DEFAULTS.warmupMs });
+    for (const problem of problems) this.#log.warn({ event: 'settings-problem', version: settings?.version ?? null }, problem);
+    return plan;
+  }
+
+  /** The test's own bound (a function of its options), plus time for the child to start and stop. */
+  #runBoundMs(): number {
+    const plan = this.#plan;
+    return speedTestBoundMs({ ...DEFAULT_SPEED_TEST_OPTIONS, ...plan.test, endpoints: plan.endpoints.resolved, agentVersion: this.#d.version }) + 10_000;
+  }
+
+  /** Stores the collector's settings, then uses them from the next test (the client acknowledges once this resolves). */
+  async #applySettings(settings: AgentSettings): Promise<void> {
+    if (settings.version === this.#plan.settingsVersion) return;
+    await saveSettings(this.#d.config.dataDir, settings);
+    const before = this.#plan;
+    this.#plan = this.#planFrom(settings);
+    const runBoundMs = this.#runBoundMs();
+    if (this.#plan.intervalMs !== before.intervalMs || runBoundMs !== this.#scheduler.runBoundMs) {
+      this.#scheduler.reschedule({ intervalMs: this.#plan.intervalMs, runBoundMs });
+    }
+    this.#log.info(
+      { event: 'settings-applied', version: settings.version, intervalMs: this.#plan.intervalMs, endpoints: this.#plan.endpoints.resolved.length, site: this.#plan.site?.name ?? null },
+      'new settings from the collector, used from the next test',
+    );
+    this.#maybeFirstTest();
+  }
+
+  #maybeFirstTest(): void {
+    if (!this.#firstTestPending || this.#plan.endpoints.resolved.length === 0) return;
+    if (this.#scheduler.runNow()) this.#log.info({ event: 'first-test' }, 'first test after enrollment: starting now');
+  }
+
   async #runTest(signal: AbortSignal, slot: number): Promise<void> {
-    const { config, logger } = this.#d;
-    const result = await measureInChild({ bin: this.#d.bin, args: onceArgs(config), signal, technology: config.site.technology });
+    const { logger } = this.#d;
+    const plan = this.#plan;
+    if (plan.endpoints.resolved.length === 0) {
+      if (!this.#noEndpointsLogged) {
+        this.#noEndpointsLogged = true;
+        logger.warn({ event: 'no-endpoints' }, 'no test: neither the config file nor the collector names endpoints yet; waiting for the collector\'s settings');
+      }
+      return;
+    }
+    const result = await measureInChild({ bin: this.#d.bin, args: onceArgs(plan), signal, technology: plan.site?.technology ?? 'fixed' });
     try {
       await this.#d.outbox.append(result);
     } catch (err) {
@@ -104,9 +172,14 @@ export class AgentDaemon {
         uploadMbps: result.upload?.mbps ?? null,
         latencyMs: result.latency?.medianMs ?? null,
         errorCode: result.error?.code ?? null,
+        settingsVersion: plan.settingsVersion ?? null,
       },
       'test finished and stored in the outbox',
     );
     this.#client.notify();
+    if (this.#firstTestPending) {
+      this.#firstTestPending = false;
+      await this.#d.onFirstTest?.(result).catch((err: unknown) => logger.warn({ event: 'first-test-record-failed', err }, 'could not record the first test for `speedwatch-agent enroll`'));
+    }
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The few file-system steps durability rests on, with what each one guarantees.
  */
-import { open } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 
 /**
@@ -42,4 +43,27 @@ export async function syncDirectory(dir: string): Promise<void> {
 /** The message of whatever was thrown, for an error message of our own. */
 export function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Replaces `path` with `data` so that a power cut leaves the old file or the new one, never a
+ * mix: written to a temporary file beside it (with `mode`), fsynced, renamed over it, and the
+ * directory fsynced.
+ */
+export async function replaceFileDurably(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const temp = `${path}.tmp-${process.pid}`;
+  const file = await open(temp, 'w', mode);
+  try {
+    await writeFully(file, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  try {
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+  await syncDirectory(dirname(path));
 }

@@ -21,6 +21,11 @@
  *   starts after it, and calling it again returns the same promise.
  * - A run that throws or rejects is reported (`failed` event with the error as `err`) and the
  *   schedule goes on.
+ * - `reschedule()` changes the interval and the run bound (settings pushed by the collector):
+ *   with no run in progress the next slot starts at once and its run is planned in it, as if
+ *   `start()` were called again; during a run, the new values apply from the run's end.
+ * - `runNow()` starts the planned slot's run at once (a box just enrolled, a "test now") unless
+ *   a run is in progress; the schedule then goes on from that slot as usual.
  * - Options are checked at construction: every one out of range is listed in one
  *   ScheduleOptionsError (SW_SCHEDULE_OPTIONS).
  * - Times are milliseconds on the clock's timeline. `systemClock` is monotonic
@@ -153,6 +158,13 @@ interface Timer {
  */
 export class Scheduler {
   readonly #o: Readonly<SchedulerOptions> & { readonly abortGraceMs: number };
+  /** `intervalMs` and `runBoundMs` as of the latest reschedule. */
+  #intervalMs: number;
+  #runBoundMs: number;
+  /** A reschedule during a run: the slots restart at its end. */
+  #restartAfterRun = false;
+  /** The slot whose run `#planTimer` will start. */
+  #plannedSlot = 0;
   #state: 'idle' | 'running' | 'stopped' = 'idle';
   /** Clock time of `start()`: the beginning of slot 0. */
   #t0 = 0;
@@ -165,6 +177,54 @@ export class Scheduler {
     const { problems } = parseAll(optionsSchema, o);
     if (problems.length > 0) throw new ScheduleOptionsError(problems);
     this.#o = Object.freeze({ ...o, abortGraceMs: o.abortGraceMs ?? DEFAULT_ABORT_GRACE_MS });
+    this.#intervalMs = o.intervalMs;
+    this.#runBoundMs = o.runBoundMs;
+  }
+
+  get intervalMs(): number {
+    return this.#intervalMs;
+  }
+
+  get runBoundMs(): number {
+    return this.#runBoundMs;
+  }
+
+  /**
+   * New interval and run bound. With no run in progress, the next slot starts now (its run at
+   * a random point of it); during a run, the slots restart when it ends.
+   * @throws ScheduleOptionsError for values out of range.
+   */
+  reschedule(next: { intervalMs: number; runBoundMs: number }): void {
+    const { problems } = parseAll(optionsSchema, { ...this.#o, ...next });
+    if (problems.length > 0) throw new ScheduleOptionsError(problems);
+    this.#intervalMs = next.intervalMs;
+    this.#runBoundMs = next.runBoundMs;
+    if (this.#state !== 'running') return;
+    if (this.#current !== undefined) {
+      this.#restartAfterRun = true;
+      return;
+    }
+    this.#clear(this.#planTimer);
+    this.#planTimer = undefined;
+    const slot = this.#plannedSlot;
+    this.#t0 = this.#o.clock.now() - slot * this.#intervalMs;
+    this.#plan(slot);
+  }
+
+  /** Starts the planned slot's run now; false (nothing done) while a run is in progress or when not running. */
+  runNow(): boolean {
+    if (this.#state !== 'running' || this.#current !== undefined || this.#planTimer === undefined) return false;
+    this.#clear(this.#planTimer);
+    const slot = this.#plannedSlot;
+    const plannedAt = this.#o.clock.now();
+    this.#emit({ type: 'planned', at: plannedAt, slot, plannedAt, catchUp: false });
+    this.#planTimer = {
+      handle: this.#o.clock.setTimeout(() => {
+        this.#planTimer = undefined;
+        this.#begin(slot, plannedAt);
+      }, 0),
+    };
+    return true;
   }
 
   /** True from `start()` until `stop()` is called. */
@@ -206,8 +266,10 @@ export class Scheduler {
 
   /** Plans slot `slot`'s run at a random point of the slot, or right away if that point has passed. */
   #plan(slot: number): void {
-    const { clock, intervalMs } = this.#o;
+    const { clock } = this.#o;
+    const intervalMs = this.#intervalMs;
     const now = clock.now();
+    this.#plannedSlot = slot;
     const plannedAt = this.#t0 + slot * intervalMs + this.#o.random() * intervalMs;
     this.#emit({ type: 'planned', at: now, slot, plannedAt, catchUp: plannedAt < now });
     // Even a catch-up goes through a timer: a run never starts inside start() or a settle handler.
@@ -237,7 +299,8 @@ export class Scheduler {
       release,
     };
     this.#current = run;
-    run.boundTimer = { handle: clock.setTimeout(() => this.#overran(run), this.#o.runBoundMs) };
+    const runBoundMs = this.#runBoundMs;
+    run.boundTimer = { handle: clock.setTimeout(() => this.#overran(run, runBoundMs), runBoundMs) };
     this.#emit({ type: 'started', at: run.startedAt, slot, plannedAt });
     let settled: Promise<void>;
     try {
@@ -252,10 +315,10 @@ export class Scheduler {
     );
   }
 
-  #overran(run: ActiveRun): void {
+  #overran(run: ActiveRun, runBoundMs: number): void {
     run.boundTimer = undefined;
     if (this.#current !== run) return;
-    this.#emit({ type: 'overran', at: this.#o.clock.now(), slot: run.slot, startedAt: run.startedAt, runBoundMs: this.#o.runBoundMs });
+    this.#emit({ type: 'overran', at: this.#o.clock.now(), slot: run.slot, startedAt: run.startedAt, runBoundMs });
     this.#abort(run, 'bound');
   }
 
@@ -266,7 +329,7 @@ export class Scheduler {
     this.#clear(run.boundTimer);
     run.boundTimer = undefined;
     run.graceTimer = { handle: this.#o.clock.setTimeout(() => this.#abandon(run, cause), this.#o.abortGraceMs) };
-    const why = cause === 'bound' ? `the run overran its bound of ${this.#o.runBoundMs} ms` : 'the scheduler was stopped';
+    const why = cause === 'bound' ? `the run overran its bound of ${this.#runBoundMs} ms` : 'the scheduler was stopped';
     run.controller.abort(new DOMException(why, 'AbortError'));
   }
 
@@ -299,7 +362,11 @@ export class Scheduler {
   /** After slot `slot`'s run ended at `endedAt`: skip the slots that passed entirely, plan the next. */
   #next(slot: number, endedAt: number): void {
     if (this.#state !== 'running') return;
-    const endSlot = Math.floor((endedAt - this.#t0) / this.#o.intervalMs);
+    if (this.#restartAfterRun) {
+      this.#restartAfterRun = false;
+      this.#t0 = endedAt - (slot + 1) * this.#intervalMs;
+    }
+    const endSlot = Math.floor((endedAt - this.#t0) / this.#intervalMs);
     const next = Math.max(slot + 1, endSlot);
     const count = next - slot - 1;
     if (count > 0) this.#emit({ type: 'skipped', at: endedAt, count, firstSlot: slot + 1, lastSlot: next - 1 });

@@ -23,7 +23,7 @@
  */
 import WebSocket from 'ws';
 import type { RawData } from 'ws';
-import type { HelloMessage, Logger, MeasurementResult, ReceivedCollectorMessage, WireLimits } from '@speedwatch/shared';
+import type { AgentSettings, HelloMessage, Logger, MeasurementResult, ReceivedCollectorMessage, WireLimits } from '@speedwatch/shared';
 import { CLOSE_CODES, parseCollectorMessage, SpeedwatchError, ValidationError } from '@speedwatch/shared';
 import type { Clock } from '../schedule/scheduler.js';
 import { systemClock } from '../schedule/scheduler.js';
@@ -91,11 +91,17 @@ export interface CollectorClientOptions {
   random?: () => number;
   /** Called once when the collector refuses the token: the client has stopped. */
   onFatal: (err: CollectorAuthError) => void;
+  /**
+   * Settings pushed by the collector (`config`, already validated). Once the returned promise
+   * resolves (they are stored), the client acknowledges them with `config-applied`; a rejection
+   * is logged and nothing is acknowledged. None: pushed settings are ignored.
+   */
+  onSettings?: (settings: AgentSettings) => Promise<void>;
 }
 
 export type ClientState = 'connecting' | 'open' | 'waiting' | 'stopped';
 
-type Settings = Required<Omit<CollectorClientOptions, 'ca'>> & { ca?: string };
+type Settings = Required<Omit<CollectorClientOptions, 'ca' | 'onSettings'>> & Pick<CollectorClientOptions, 'ca' | 'onSettings'>;
 
 /** One WebSocket and everything that lives and dies with it. */
 interface Connection {
@@ -459,6 +465,25 @@ export class CollectorClient {
         const text = printable(message.message, 300);
         log.warn({ event: 'rejected', resultId: id, code }, `collector rejected a result: ${text}`);
         this.#settle(conn, [id], () => this.#o.queue.deadLetter(id, code, message.message));
+        return;
+      }
+      case 'config': {
+        const { settings } = message;
+        const onSettings = this.#o.onSettings;
+        if (onSettings === undefined) return;
+        log.info({ event: 'settings-received', version: settings.version }, 'the collector sent settings');
+        let applying: Promise<void>;
+        try {
+          applying = onSettings(settings);
+        } catch (err) {
+          applying = Promise.reject(err);
+        }
+        applying.then(
+          () => {
+            if (conn === this.#conn && !conn.closing && conn.ws.readyState === WebSocket.OPEN) conn.ws.send(JSON.stringify({ type: 'config-applied', version: settings.version }));
+          },
+          (err: unknown) => log.error({ event: 'settings-failed', err, version: settings.version }, 'could not apply the settings the collector sent; keeping the ones in force'),
+        );
         return;
       }
       case 'error': {

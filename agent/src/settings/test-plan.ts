@@ -1,0 +1,87 @@
+/**
+ * What the daemon tests with: the collector's pushed settings over the config file's, over the
+ * defaults, field by field. The collector is the controller (docs/fleet.md); the config file
+ * keeps a box testing before its first contact and names what the collector leaves open.
+ */
+import type { AgentSettings, Site, Technology } from '@speedwatch/shared';
+import { ValidationError } from '@speedwatch/shared';
+import type { AgentConfig } from '../config/agent-config.js';
+import type { Endpoint } from '../measure/endpoints.js';
+import { endpointFromBaseUrl } from '../measure/endpoints.js';
+import type { TestName } from '../measure/speed-test-options.js';
+
+export interface TestPlan {
+  intervalMs: number;
+  /** Where the endpoints came from: `once` is given the same. */
+  endpoints: { urls?: string[]; serverFile?: string; server?: string; caFile?: string; resolved: Endpoint[] };
+  test: { tests: TestName[]; durationMs: number; warmupMs: number; streams: number; latencyCount: number };
+  /** The site: the collector's description once it has sent one, else the config file's. */
+  site?: Site;
+  /** The version of the pushed settings in force, if any. */
+  settingsVersion?: string;
+}
+
+/** Default warm-up: a quarter of the test, at most 2 s (as the config file's). */
+function warmupFor(durationMs: number, defaultWarmupMs: number): number {
+  return Math.min(defaultWarmupMs, durationMs / 4);
+}
+
+/**
+ * The plan from `config` and `pushed`. Pushed endpoints that this agent cannot use (a URL its
+ * parser refuses) leave the config file's in force; `problems` says so.
+ */
+export function testPlan(config: Readonly<AgentConfig>, pushed: AgentSettings | undefined, defaults: { warmupMs: number }): { plan: TestPlan; problems: string[] } {
+  const problems: string[] = [];
+  let endpoints: TestPlan['endpoints'] = config.endpoints;
+  if (pushed?.endpoints !== undefined) {
+    try {
+      const urls = pushed.endpoints;
+      const resolved = urls.map((u, i) => endpointFromBaseUrl(u, urls.length > 1 ? u : undefined, `settings.endpoints[${i}]`));
+      endpoints = { urls, resolved, ...(config.endpoints.caFile === undefined ? {} : { caFile: config.endpoints.caFile }) };
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      problems.push(`the collector's endpoints cannot be used (${err.message}); the config file's stay`);
+    }
+  }
+  const t = pushed?.test;
+  // A duration pushed without a warm-up gets the default warm-up for that duration, not the file's.
+  const durationMs = t?.durationMs ?? config.test.durationMs;
+  const warmupMs = t?.warmupMs ?? (t?.durationMs === undefined ? config.test.warmupMs : warmupFor(durationMs, defaults.warmupMs));
+  const site = pushed?.site ?? config.site;
+  return {
+    plan: {
+      intervalMs: pushed?.intervalMs ?? config.schedule.intervalMs,
+      endpoints,
+      test: {
+        tests: t?.tests ?? config.test.tests,
+        durationMs,
+        warmupMs: warmupMs < durationMs ? warmupMs : warmupFor(durationMs, defaults.warmupMs),
+        streams: t?.streams ?? config.test.streams,
+        latencyCount: t?.latencyCount ?? config.test.latencyCount,
+      },
+      ...(site === undefined ? {} : { site }),
+      ...(pushed === undefined ? {} : { settingsVersion: pushed.version }),
+    },
+    problems,
+  };
+}
+
+/** The `speedwatch-agent once` arguments that run this plan's test. */
+export function onceArgs(plan: TestPlan): string[] {
+  const e = plan.endpoints;
+  const technology: Technology | undefined = plan.site?.technology;
+  return [
+    'once',
+    '--json',
+    ...(e.urls ?? []).flatMap((u) => ['--endpoint', u]),
+    ...(e.serverFile === undefined ? [] : ['--server-file', e.serverFile]),
+    ...(e.server === undefined ? [] : ['--server', e.server]),
+    ...(e.caFile === undefined ? [] : ['--ca', e.caFile]),
+    '--tests', plan.test.tests.join(','),
+    '--duration', `${plan.test.durationMs}ms`,
+    '--warmup', `${plan.test.warmupMs}ms`,
+    '--streams', String(plan.test.streams),
+    '--latency-count', String(plan.test.latencyCount),
+    ...(technology === undefined ? [] : ['--technology', technology]),
+  ];
+}
