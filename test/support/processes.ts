@@ -10,7 +10,7 @@ const ROOT = here.slice(0, here.lastIndexOf('/test/') + 1);
 /** Built entry points (npm test builds before it runs). */
 export const BIN = {
   agent: `${ROOT}agent/dist/src/bin/speedwatch-agent.js`,
-  endpoint: `${ROOT}collector/dist/src/bin/speedwatch-endpoint.js`,
+  endpoint: `${ROOT}endpoint/dist/src/bin/speedwatch-endpoint.js`,
   collector: `${ROOT}collector/dist/src/bin/speedwatch-collector.js`,
 } as const;
 
