@@ -24,7 +24,7 @@ function files(dir: string, keep: (name: string) => boolean): string[] {
 /** The TypeScript of every package outside its tests: each package's src, and the test package's tools. */
 const SOURCES = [
   ...['shared', 'agent', 'collector', 'endpoint'].flatMap((pkg) => files(join(ROOT, pkg, 'src'), (n) => n.endsWith('.ts'))),
-  ...['support', 'bench', 'demo', 'docs'].flatMap((dir) => files(join(ROOT, 'test', dir), (n) => n.endsWith('.ts') && !n.endsWith('.test.ts'))),
+  ...['support', 'bench', 'demo', 'docs', 'release'].flatMap((dir) => files(join(ROOT, 'test', dir), (n) => n.endsWith('.ts') && !n.endsWith('.test.ts'))),
 ];
 const ERRORS_DOC = join(ROOT, 'docs', 'errors.md');
 const read = (path: string): string => readFileSync(path, 'utf8');
