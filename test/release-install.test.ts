@@ -6,7 +6,7 @@
  * and installed sizes (the figures in README.md and docs/deploy.md).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -149,6 +149,30 @@ describe('the agent and endpoint tarballs on a box with Node and npm only', () =
       await endpoint?.stop();
     }
   }, 60_000);
+
+  it('runs the installed agent the way its shipped systemd unit does (node with the unit\'s flags, the bin in /usr/bin)', async () => {
+    const prefix = prefixes.get('agent') ?? '';
+    const shipped = join(prefix, 'lib', 'node_modules', '@speedwatch', 'agent', 'deploy');
+    const unit = readFileSync(join(shipped, 'systemd', 'speedwatch-agent.service'), 'utf8');
+    const config = join(dir, 'agent.yaml');
+    writeFileSync(join(dir, 'agent.token'), 'swa_release-test-token\n');
+    mkdirSync(join(dir, 'agent-data'));
+    writeFileSync(
+      config,
+      readFileSync(join(shipped, 'agent.example.yaml'), 'utf8').replace('/etc/speedwatch/agent.token', join(dir, 'agent.token')).replace('/var/lib/speedwatch', join(dir, 'agent-data')),
+    );
+    const lines = unit.split('\n').filter((line) => /^ExecStart(Pre)?=/.test(line));
+    expect(lines).toHaveLength(2);
+    for (const line of lines) {
+      // The command up to the bin, as the unit gives it, then check-config on the shipped example.
+      const argv = line.replace(/^ExecStart(Pre)?=/, '').split(' ');
+      const upToBin = argv.slice(0, argv.indexOf('/usr/bin/speedwatch-agent') + 1);
+      expect(upToBin.at(-1)).toBe('/usr/bin/speedwatch-agent');
+      const local = upToBin.map((arg) => (arg === '/usr/bin/node' ? process.execPath : arg === '/usr/bin/speedwatch-agent' ? join(prefix, 'bin', 'speedwatch-agent') : arg));
+      const run = await runToEnd(local[0] ?? '', [...local.slice(1), 'check-config', config], 20_000, env);
+      expect({ line, code: run.code, stderr: run.stderr }).toEqual({ line, code: 0, stderr: '' });
+    }
+  });
 
   it('prints the agent\'s packed and installed sizes', async () => {
     const packed = tarball('agent');
