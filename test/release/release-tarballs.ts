@@ -95,10 +95,13 @@ export async function packDeployable(root: string, deployable: Deployable, outDi
 /**
  * Lays out `stage` as the installed package: the deployable at its root, each bundled
  * dependency under `node_modules/` where Node's resolution finds it in this workspace. Returns
- * the deployable's manifest and the names of the packages bundled. Throws if a dependency is missing, two copies would land in one
- * place, a bundled package is native or runs install scripts, or the build is missing.
+ * the deployable's manifest and the names of the packages bundled. Throws if a dependency is
+ * missing, two copies would land in one place, a bundled package is native or runs install
+ * scripts, or the build is missing.
  */
-export function stageDeployable(root: string, deployable: Deployable, stage: string, log: ReleaseLog): { manifest: Manifest; bundled: string[] } {
+export function stageDeployable(repositoryRoot: string, deployable: Deployable, stage: string, log: ReleaseLog): { manifest: Manifest; bundled: string[] } {
+  // Real paths throughout: resolution compares the folders it walks with the root.
+  const root = realpathSync(repositoryRoot);
   const ownDir = join(root, deployable.dir);
   const own = readManifest(ownDir);
   for (const name of deployable.fromRegistry) {
