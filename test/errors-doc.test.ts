@@ -23,8 +23,8 @@ function files(dir: string, keep: (name: string) => boolean): string[] {
 
 /** The TypeScript of every package outside its tests: each package's src, and the test package's tools. */
 const SOURCES = [
-  ...['shared', 'agent', 'collector'].flatMap((pkg) => files(join(ROOT, pkg, 'src'), (n) => n.endsWith('.ts'))),
-  ...['support', 'bench', 'demo', 'docs'].flatMap((dir) => files(join(ROOT, 'test', dir), (n) => n.endsWith('.ts') && !n.endsWith('.test.ts'))),
+  ...['shared', 'agent', 'collector', 'endpoint'].flatMap((pkg) => files(join(ROOT, pkg, 'src'), (n) => n.endsWith('.ts'))),
+  ...['support', 'bench', 'demo', 'docs', 'release'].flatMap((dir) => files(join(ROOT, 'test', dir), (n) => n.endsWith('.ts') && !n.endsWith('.test.ts'))),
 ];
 const ERRORS_DOC = join(ROOT, 'docs', 'errors.md');
 const read = (path: string): string => readFileSync(path, 'utf8');
@@ -48,7 +48,7 @@ function docRows(doc: string): { component: string; code: string; cells: string[
 }
 
 describe('the error-code registry', () => {
-  it('holds every SW_ code named in the source of shared, agent, collector and the test tools', () => {
+  it('holds every SW_ code named in the source of shared, agent, collector, endpoint and the test tools', () => {
     const named = codesIn(SOURCES);
     expect(named.size).toBeGreaterThan(50);
     expect([...named].filter(([code]) => !isErrorCode(code)).map(([code, where]) => `${code} (${where})`)).toEqual([]);
@@ -104,7 +104,7 @@ describe('docs/errors.md', () => {
 
 describe('the other docs and the READMEs', () => {
   it('name no code that is not in the registry', () => {
-    const readmes = ['README.md', 'shared/README.md', 'agent/README.md', 'collector/README.md'].map((p) => join(ROOT, p)).filter((p) => existsSync(p));
+    const readmes = ['README.md', 'shared/README.md', 'agent/README.md', 'collector/README.md', 'endpoint/README.md'].map((p) => join(ROOT, p)).filter((p) => existsSync(p));
     const docs = [...files(join(ROOT, 'docs'), (n) => n.endsWith('.md')), ...readmes];
     expect(docs.length).toBeGreaterThan(5);
     expect([...codesIn(docs)].filter(([code]) => !isErrorCode(code)).map(([code, where]) => `${code} (${where})`)).toEqual([]);

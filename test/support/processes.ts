@@ -10,7 +10,7 @@ const ROOT = here.slice(0, here.lastIndexOf('/test/') + 1);
 /** Built entry points (npm test builds before it runs). */
 export const BIN = {
   agent: `${ROOT}agent/dist/src/bin/speedwatch-agent.js`,
-  endpoint: `${ROOT}collector/dist/src/bin/speedwatch-endpoint.js`,
+  endpoint: `${ROOT}endpoint/dist/src/bin/speedwatch-endpoint.js`,
   collector: `${ROOT}collector/dist/src/bin/speedwatch-collector.js`,
 } as const;
 
@@ -37,15 +37,17 @@ export function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
 
 /**
  * Starts `command` and resolves once a stdout line satisfies `ready` (returning that line),
- * or rejects after `timeoutMs` or if the process exits first.
+ * or rejects after `timeoutMs` or if the process exits first. `env` replaces the environment
+ * (default: this process's).
  */
 export async function startUntil(
   command: string,
   args: readonly string[],
   ready: (line: string) => boolean,
   timeoutMs = 10_000,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<Running & { line: string }> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   child.stderr?.on('data', (d: Buffer) => {
     out += d.toString();
@@ -92,10 +94,10 @@ export interface Finished {
   stderr: string;
 }
 
-/** Runs `command` to completion; kills it and rejects after `timeoutMs`. */
-export function runToEnd(command: string, args: readonly string[], timeoutMs: number): Promise<Finished> {
+/** Runs `command` to completion; kills it and rejects after `timeoutMs`. `env` replaces the environment (default: this process's). */
+export function runToEnd(command: string, args: readonly string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<Finished> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

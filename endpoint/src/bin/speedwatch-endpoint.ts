@@ -24,11 +24,11 @@ import {
   string,
 } from '@speedwatch/shared';
 import type { LogLevel, OptionalSchema, Problem, Schema } from '@speedwatch/shared';
-import { EndpointListenError, EndpointOptionsError } from '../endpoint/endpoint-error.js';
-import { ENDPOINT_DEFAULTS, resolveEndpointOptions } from '../endpoint/options.js';
-import type { EndpointOptions } from '../endpoint/options.js';
-import { startEndpoint } from '../endpoint/server.js';
-import type { RunningEndpoint } from '../endpoint/server.js';
+import { EndpointListenError, EndpointOptionsError } from '../endpoint-error.js';
+import { ENDPOINT_DEFAULTS, resolveEndpointOptions } from '../options.js';
+import type { EndpointOptions } from '../options.js';
+import { startEndpoint } from '../server.js';
+import type { RunningEndpoint } from '../server.js';
 
 const NAME = 'speedwatch-endpoint';
 
