@@ -41,6 +41,8 @@ export interface AgentConfig {
   };
   site: Site;
   schedule: { intervalMs: number };
+  /** The `health` message (docs/protocol.md#health): sent after each welcome and every `intervalMs`. */
+  health: { intervalMs: number };
   endpoints: {
     urls?: string[];
     /** A LibreSpeed server-list file. */
@@ -73,6 +75,7 @@ const path = string({ minLength: 1, maxLength: 4096 });
 
 export const AGENT_DEFAULTS = Object.freeze({
   intervalMs: 15 * 60_000,
+  healthIntervalMs: 5 * 60_000,
   durationMs: 10_000,
   warmupMs: 2_000,
   streams: 4,
@@ -98,6 +101,7 @@ const fileSchema = object({
   }),
   // Seconds are allowed for labs and tests; a fleet should keep minutes (default 15 min).
   schedule: optional(object({ interval: optional(durationMs(1000, 86_400_000)) })),
+  health: optional(object({ interval: optional(durationMs(1000, 86_400_000)) })),
   endpoints: refine(
     object({
       urls: optional(array(httpUrl, { minItems: 1, maxItems: 100 })),
@@ -226,6 +230,7 @@ export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = {}): Read
     collector: { url: url.href, token: token as string, ...(ca === undefined ? {} : { ca }) },
     site: value.site,
     schedule: { intervalMs: value.schedule?.interval ?? AGENT_DEFAULTS.intervalMs },
+    health: { intervalMs: value.health?.interval ?? AGENT_DEFAULTS.healthIntervalMs },
     endpoints: {
       ...(urls === undefined ? {} : { urls }),
       ...(serverFile === undefined ? {} : { serverFile: at(serverFile) }),

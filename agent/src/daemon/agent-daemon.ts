@@ -15,6 +15,9 @@ import type { CollectorAuthError } from '../stream/collector-client.js';
 import { CollectorClient } from '../stream/collector-client.js';
 import { DEFAULT_SPEED_TEST_OPTIONS, speedTestBoundMs } from '../measure/speed-test-options.js';
 import { measureInChild } from './measure-in-child.js';
+import type { BoxHealth } from '../health/box-health.js';
+import { readBoxHealth } from '../health/box-health.js';
+import { TestHistory } from '../health/test-history.js';
 
 export interface AgentDaemonDeps {
   config: Readonly<AgentConfig>;
@@ -30,16 +33,21 @@ export interface AgentDaemonDeps {
    * outbox failed in a way only a restart mends (SW_OUTBOX_CLOSED). The caller should exit.
    */
   onFatal: (err: CollectorAuthError | SpeedwatchError) => void;
+  /** The box's figures for the `health` message. Default: readBoxHealth of the data directory, /sys/class/thermal. */
+  boxHealth?: () => Promise<BoxHealth>;
 }
 
 export class AgentDaemon {
   readonly #d: AgentDaemonDeps;
   readonly #client: CollectorClient;
   readonly #scheduler: Scheduler;
+  readonly #history = new TestHistory();
 
   constructor(deps: AgentDaemonDeps) {
     this.#d = deps;
     const { config, logger } = deps;
+    const software = { version: deps.version, platform: os.platform(), arch: os.arch(), node: process.versions.node };
+    const boxHealth = deps.boxHealth ?? (() => readBoxHealth({ dataDir: config.dataDir }));
     this.#client = new CollectorClient({
       url: config.collector.url,
       token: config.collector.token,
@@ -48,13 +56,10 @@ export class AgentDaemon {
       logger: logger.child({ component: 'stream' }),
       clock: deps.clock,
       random: deps.random,
-      hello: () => ({
-        type: 'hello',
-        protocol: 1,
-        agent: { version: deps.version, platform: os.platform(), arch: os.arch(), node: process.versions.node },
-        site: config.site,
-      }),
+      hello: () => ({ type: 'hello', protocol: 1, agent: software, site: config.site }),
       onFatal: deps.onFatal,
+      health: async () => ({ agent: software, ...(await boxHealth()), ...this.#history.figures() }),
+      healthIntervalMs: config.health.intervalMs,
     });
     // The test's own bound (a function of its options), plus time for the child to start and stop.
     const runBoundMs = speedTestBoundMs({ ...DEFAULT_SPEED_TEST_OPTIONS, ...config.test, endpoints: config.endpoints.resolved, agentVersion: deps.version }) + 10_000;
@@ -86,6 +91,7 @@ export class AgentDaemon {
   async #runTest(signal: AbortSignal, slot: number): Promise<void> {
     const { config, logger } = this.#d;
     const result = await measureInChild({ bin: this.#d.bin, args: onceArgs(config), signal, technology: config.site.technology });
+    this.#history.record(result);
     try {
       await this.#d.outbox.append(result);
     } catch (err) {
