@@ -127,4 +127,18 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER agents_changed AFTER UPDATE OF id, name, site_kind, technology, isp, area, lat, lon, token_hash, revoked_at ON agents
     BEGIN UPDATE agent_changes SET seq = seq + 1 WHERE id = 1; END;
   `,
+  // Fleet health (branch fleet-health): each agent's latest `health` report
+  // (docs/protocol.md#health-agent--collector), written by the store writer at most once per
+  // agent per heartbeat and loaded at start. received_at is the collector's clock at receipt
+  // (ms); skew_ms the agent's clock minus it; report the message as validated, without its type
+  // (JSON). Self-contained: it touches no other table, so its place in this list may change
+  // when it is merged beside other migrations.
+  `
+  CREATE TABLE agent_health (
+    agent_id TEXT PRIMARY KEY REFERENCES agents (id),
+    received_at INTEGER NOT NULL,
+    skew_ms INTEGER NOT NULL,
+    report TEXT NOT NULL
+  ) STRICT;
+  `,
 ];

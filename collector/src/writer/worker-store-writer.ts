@@ -56,6 +56,7 @@ export class WorkerStoreWriter implements StoreWriter {
   readonly commitStaged = this.#caller('commitStaged');
   #nextHandle = 0;
   readonly touch = this.#caller('touch');
+  readonly saveHealth = this.#caller('saveHealth');
   readonly alertCommit = this.#caller('alertCommit');
   readonly alertsDelivered = this.#caller('alertsDelivered');
   readonly alertsFailed = this.#caller('alertsFailed');
