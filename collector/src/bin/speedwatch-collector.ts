@@ -8,12 +8,14 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Site } from '@speedwatch/shared';
 import { createLogger, SpeedwatchError, siteSchema, UsageError, ValidationError } from '@speedwatch/shared';
+import { healthView } from '../api/api.js';
 import type { CollectorConfig, ConfigOverrides } from '../config/collector-config.js';
 import { ConfigError, loadCollectorConfig } from '../config/collector-config.js';
 import { hashToken, newToken } from '../ingest/tokens.js';
 import { WorkerMaintenance } from '../maintenance/worker-maintenance.js';
 import { startCollector } from '../server/collector-server.js';
 import { openStore } from '../store/sqlite-store.js';
+import type { AgentHealthRecord } from '../store/store-types.js';
 import { WorkerStoreWriter } from '../writer/worker-store-writer.js';
 
 const USAGE = `Usage: speedwatch-collector <command> [options]
@@ -29,7 +31,9 @@ Commands:
   agents add --db PATH --id ID --name NAME --site-kind office|school|clinic|other
              --technology fixed|mobile [--isp ISP] [--area "province/district/commune"] [--lat N --lon N]
         create an agent and print its token (the only line on stdout; only its hash is stored)
-  agents list --db PATH [--json]       list agents
+  agents list --db PATH [--json]       list agents: id, technology, site kind, area, ISP, name, state,
+                                       then from the latest health report: version, outbox backlog,
+                                       free disk, CPU temperature, last test (- where unknown)
   agents revoke ID --db PATH           revoke an agent's token (it is disconnected within a heartbeat)
   agents rotate ID --db PATH           give an agent a new token (printed) and invalidate the old one
   backup --db PATH --out FILE          online backup of the database to FILE
@@ -212,12 +216,14 @@ async function agents(argv: string[]): Promise<number> {
       const store = openStore(needDb(values.db));
       try {
         const list = store.agents.list();
+        const health = new Map(store.health.list().records.map((r) => [r.agentId, r]));
         if (values.json === true) {
-          process.stdout.write(`${JSON.stringify(list)}\n`);
+          process.stdout.write(`${JSON.stringify(list.map((a) => ({ ...a, health: healthView(health.get(a.id)) })))}\n`);
         } else {
           for (const a of list) {
             const state = a.revokedAt === undefined ? 'active' : `revoked ${new Date(a.revokedAt).toISOString()}`;
-            process.stdout.write(`${a.id}\t${a.technology}\t${a.siteKind}\t${a.area ?? '-'}\t${a.isp ?? '-'}\t${a.name}\t${state}\n`);
+            const site = `${a.id}\t${a.technology}\t${a.siteKind}\t${a.area ?? '-'}\t${a.isp ?? '-'}\t${a.name}\t${state}`;
+            process.stdout.write(`${site}\t${healthColumns(health.get(a.id), a.version)}\n`);
           }
         }
       } finally {
@@ -250,6 +256,19 @@ async function agents(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown agents command ${JSON.stringify(sub ?? '')}; expected add, list, revoke or rotate`);
   }
+}
+
+/** `agents list`'s health columns: version, backlog, free disk, CPU temperature, last test (`-` where unknown). */
+function healthColumns(record: AgentHealthRecord | undefined, helloVersion: string | undefined): string {
+  const r = record?.report;
+  const last = r?.lastTest;
+  return [
+    r?.agent.version ?? helloVersion ?? '-',
+    r === undefined ? '-' : `backlog ${r.backlog}`,
+    r?.diskFreeBytes === undefined ? '-' : `${r.diskFreeBytes >= 1e9 ? `${(r.diskFreeBytes / 1e9).toFixed(1)} GB` : `${Math.round(r.diskFreeBytes / 1e6)} MB`} free`,
+    r?.cpuTemperatureCelsius === undefined ? '-' : `${r.cpuTemperatureCelsius.toFixed(1)} °C`,
+    last === undefined ? '-' : `${last.status}${last.errorCode === undefined ? '' : ` ${last.errorCode}`}${(r?.failedTestsInARow ?? 0) > 1 ? ` (${r?.failedTestsInARow} in a row)` : ''}`,
+  ].join('\t');
 }
 
 async function backup(argv: string[]): Promise<number> {
