@@ -58,7 +58,7 @@ function addAgent(id: string, technology: 'fixed' | 'mobile'): string {
   writeFileSync(
     join(agentDir, 'agent.yaml'),
     `collector:\n  url: ws://127.0.0.1:${collectorPort}/v1/agents\n  tokenFile: token\nsite:\n  name: ${id}\n  kind: school\n  technology: ${technology}\n` +
-      `schedule:\n  interval: 3s\nendpoints:\n  urls: [${endpoint.url}]\ntest:\n  duration: 1500ms\n  warmup: 300ms\n  streams: 2\n  latencyCount: 3\ndataDir: state\nlogLevel: info\n`,
+      `schedule:\n  interval: 3s\nhealth:\n  interval: 2s\nendpoints:\n  urls: [${endpoint.url}]\ntest:\n  duration: 1500ms\n  warmup: 300ms\n  streams: 2\n  latencyCount: 3\ndataDir: state\nlogLevel: info\n`,
   );
   return agentDir;
 }
@@ -121,6 +121,22 @@ describe('agent daemons, collector and endpoint as processes', () => {
     expect(new Set(stored).size).toBe(stored.length);
     for (const id of target) expect(stored).toContain(id);
   }, 90_000);
+
+  it('report their health: version, free disk of the data directory, outbox and the last test', async () => {
+    type Health = { agent: { version: string; node: string | null }; diskFreeBytes: number | null; backlog: number; lastTest: { status: string } | null; clockSkewSeconds: number } | null;
+    let health: Health = null;
+    await until('a health report with a test from school-a', async () => {
+      const res = await fetch(`http://127.0.0.1:${collectorPort}/api/v1/agents`);
+      health = ((await res.json()) as { agents: { id: string; health: Health }[] }).agents.find((a) => a.id === 'school-a')?.health ?? null;
+      return health?.lastTest != null;
+    }, 20_000);
+    const seen = health as unknown as NonNullable<Health>;
+    expect(seen.agent.node).toBe(process.versions.node);
+    expect(seen.diskFreeBytes).toBeGreaterThan(0);
+    expect(seen.backlog).toBeGreaterThanOrEqual(0);
+    expect(['ok', 'partial', 'failed']).toContain(seen.lastTest?.status);
+    expect(Math.abs(seen.clockSkewSeconds)).toBeLessThan(5);
+  }, 30_000);
 
   it('deliver the backlog of an agent killed with SIGKILL mid-test, and recover a torn outbox', async () => {
     const b = agents.get('clinic-b') as AgentProc;

@@ -77,6 +77,7 @@ beforeAll(async () => {
         ws.send(JSON.stringify({ type: 'welcome', protocol: 1, agentId: 'hostile', serverTime: new Date().toISOString(), limits: { maxFrameBytes: 1_048_576, maxBatch: 500, maxMessagesPerMinute: 120 } }));
         return;
       }
+      if (message.type !== 'results') return; // health: this collector answers only batches
       const ids = (message.results ?? []).map((r) => r.id);
       if (++batches === 1) {
         ws.send('null');

@@ -61,22 +61,27 @@ describe('collector under slow and idle connections', () => {
     expect(health.status).toBe(200);
     expect(performance.now() - started).toBeLessThan(1000);
     const ws = new WebSocket(`${url.replace(/^http/, 'ws')}v1/agents`, { headers: { authorization: `Bearer ${token}` } });
+    // Every message in arrival order: the welcome and the settings after it may come in one read.
     const messages: { type: string; ids?: string[] }[] = [];
-    const next = (): Promise<{ type: string; ids?: string[] }> =>
-      new Promise((resolve) => ws.once('message', (d) => resolve(JSON.parse(d.toString()) as { type: string; ids?: string[] })));
+    let wake: (() => void) | undefined;
+    ws.on('message', (d) => {
+      messages.push(JSON.parse(d.toString()) as { type: string; ids?: string[] });
+      wake?.();
+    });
+    const until = async (count: number): Promise<void> => {
+      while (messages.length < count) await new Promise<void>((resolve) => (wake = resolve));
+    };
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
     });
-    let answer = next();
     ws.send(JSON.stringify({ type: 'hello', protocol: 1, agent: { version: 'test' }, clock: new Date().toISOString() }));
-    messages.push(await answer);
+    await until(2);
     const id = randomUUID();
     const startedAt = new Date(Date.now() - 60_000).toISOString();
-    answer = next();
     ws.send(JSON.stringify({ type: 'results', results: [{ schemaVersion: 1, id, status: 'failed', startedAt, finishedAt: new Date().toISOString(), error: { phase: 'select', code: 'SW_DNS', message: 'x' }, errors: [{ phase: 'select', code: 'SW_DNS', message: 'x' }] }] }));
-    messages.push(await answer);
-    expect(messages).toEqual([expect.objectContaining({ type: 'welcome' }), { type: 'ack', ids: [id] }]);
+    await until(3);
+    expect(messages).toEqual([expect.objectContaining({ type: 'welcome' }), expect.objectContaining({ type: 'config' }), { type: 'ack', ids: [id] }]);
 
     // The header timeout (10 s, checked every second) cuts the slow and the silent connections.
     const deadline = opened + 15_000;

@@ -89,15 +89,25 @@ describe('collector over TLS', () => {
   it('takes an agent over wss:// with the test CA: hello, results, ack', async () => {
     const ws = await open(`${url.replace(/^https/, 'wss')}v1/agents`, ca);
     try {
-      const next = (): Promise<{ type: string; ids?: string[] }> => new Promise((resolve) => ws.once('message', (d) => resolve(JSON.parse(d.toString()) as { type: string; ids?: string[] })));
-      let answer = next();
+      // Every message in arrival order: welcome and the settings after it may come in one read.
+      const inbox: { type: string; ids?: string[] }[] = [];
+      let wake: (() => void) | undefined;
+      ws.on('message', (d) => {
+        inbox.push(JSON.parse(d.toString()) as { type: string; ids?: string[] });
+        wake?.();
+      });
+      const next = async (): Promise<{ type: string; ids?: string[] }> => {
+        while (inbox.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+        return inbox.shift() as { type: string; ids?: string[] };
+      };
       ws.send(JSON.stringify({ type: 'hello', protocol: 1, agent: { version: 'test' }, clock: new Date().toISOString() }));
-      expect((await answer).type).toBe('welcome');
+      expect((await next()).type).toBe('welcome');
+      // Welcome is followed by the agent's settings.
+      expect((await next()).type).toBe('config');
       const startedAt = new Date(Date.now() - 60_000).toISOString();
       const id = randomUUID();
-      answer = next();
       ws.send(JSON.stringify({ type: 'results', results: [{ schemaVersion: 1, id, status: 'failed', startedAt, finishedAt: new Date().toISOString(), errors: [{ phase: 'select', code: 'SW_DNS', message: 'x' }], error: { phase: 'select', code: 'SW_DNS', message: 'x' } }] }));
-      expect(await answer).toEqual({ type: 'ack', ids: [id] });
+      expect(await next()).toEqual({ type: 'ack', ids: [id] });
     } finally {
       ws.close();
     }

@@ -57,4 +57,37 @@ describe.skipIf(why !== undefined)('alerts in a real Prometheus scraping a live 
       await agent.close();
     }
   }, 90_000);
+
+  it('shows SpeedwatchAgentDiskLow and SpeedwatchAgentTestsFailing for an agent whose health report is short of disk and failing, with its site labels', async () => {
+    const agent = await AgentConnection.open(collector!.url, collector!.tokens.get('clinic-1')!);
+    try {
+      const now = Date.now();
+      agent.send(
+        JSON.stringify({
+          type: 'health',
+          clock: new Date(now).toISOString(),
+          agent: { version: 'test' },
+          backlog: 0,
+          dropped: 0,
+          lastTest: { status: 'failed', finishedAt: new Date(now - 60_000).toISOString(), errorCode: 'SW_DNS' },
+          failedTestsInARow: 3,
+          diskFreeBytes: 50_000_000,
+        }),
+      );
+      const fleet = await until(
+        'both fleet-health alerts in Prometheus',
+        async () => {
+          const found = (await alerts()).filter((a) => a.labels['alertname'] === 'SpeedwatchAgentDiskLow' || a.labels['alertname'] === 'SpeedwatchAgentTestsFailing');
+          return found.length === 2 ? found : undefined;
+        },
+        30_000,
+      );
+      for (const alert of fleet) {
+        expect(alert.labels).toMatchObject({ agent_id: 'clinic-1', site_kind: 'clinic', technology: 'mobile', isp: 'Viettel', area: 'Lạng Sơn/Cao Lộc', severity: 'warning' });
+      }
+      expect(fleet.find((a) => a.labels['alertname'] === 'SpeedwatchAgentDiskLow')?.annotations['summary']).toBe('clinic-1 is short of disk: 50MB free');
+    } finally {
+      await agent.close();
+    }
+  }, 60_000);
 });

@@ -22,7 +22,11 @@ export { DEFAULT_ABORT_GRACE_MS, Scheduler, systemClock } from './schedule/sched
 export { ScheduleOptionsError } from './schedule/schedule-error.js';
 export type { AbortCause, Clock, SchedulerEvent, SchedulerOptions } from './schedule/scheduler.js';
 export { CollectorAuthError, CollectorClient, DEFAULT_MAX_BAD_FRAMES, MAX_COLLECTOR_FRAME_BYTES } from './stream/collector-client.js';
-export type { ClientState, CollectorClientOptions, ResultQueue } from './stream/collector-client.js';
+export type { ClientState, CollectorClientOptions, HealthFigures, ResultQueue } from './stream/collector-client.js';
 export type { ConnectCause, ConnectProblem } from './stream/connect-problem.js';
 export { AgentDaemon } from './daemon/agent-daemon.js';
+export { CPU_ZONE_TYPES, DEFAULT_THERMAL_DIR, readBoxHealth } from './health/box-health.js';
+export type { BoxHealth, BoxHealthOptions, HealthFs } from './health/box-health.js';
+export { TestHistory } from './health/test-history.js';
+export type { TestFigures } from './health/test-history.js';
 export { measureInChild } from './daemon/measure-in-child.js';

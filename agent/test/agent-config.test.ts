@@ -34,6 +34,7 @@ describe('agent configuration', () => {
     const config = loadAgentConfig(file);
     expect(config.site).toMatchObject({ kind: 'school', technology: 'fixed', area: 'Lạng Sơn/Cao Lộc/Hợp Thành' });
     expect(config.schedule.intervalMs).toBe(15 * 60_000);
+    expect(config.health.intervalMs).toBe(5 * 60_000);
     expect(config.outbox.maxBytes).toBe(64 * 1024 * 1024);
     expect(config.collector.token).toBe('swa_exampleexampleexampleexample');
   });
@@ -80,10 +81,10 @@ describe('agent configuration', () => {
     [
       'mistakes in every section at once, files included',
       'collector:\n  url: ws://127.0.0.1:8600\n  tokenFile: nope\n  caFile: ca.pem\nsite: { name: S, kind: school, technology: fixed, lat: 95 }\n' +
-        'endpoints:\n  urls: [http://127.0.0.1:8601/, "http://bad host/"]\nschedule: { interval: 1ms }\ntest: { duration: 2s, warmup: 3s, streams: 0 }\n' +
+        'endpoints:\n  urls: [http://127.0.0.1:8601/, "http://bad host/"]\nschedule: { interval: 1ms }\nhealth: { interval: 0s }\ntest: { duration: 2s, warmup: 3s, streams: 0 }\n' +
         'outbox: { maxBytes: 1KiB }\ndataDir: state\nlogLevel: loud\n',
       {},
-      ['collector.caFile', 'collector.tokenFile', 'endpoints.urls[1]', 'logLevel', 'outbox.maxBytes', 'schedule.interval', 'site.lat', 'test.streams', 'test.warmup'],
+      ['collector.caFile', 'collector.tokenFile', 'endpoints.urls[1]', 'health.interval', 'logLevel', 'outbox.maxBytes', 'schedule.interval', 'site.lat', 'test.streams', 'test.warmup'],
     ],
   ])('refuses %s, naming the key', (_case, text, env, paths) => {
     const found = problems(write(text), env);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Outbox } from '../src/outbox/outbox.js';
-import type { CollectorAuthError, CollectorClientOptions } from '../src/stream/collector-client.js';
+import type { CollectorAuthError, CollectorClientOptions, HealthFigures } from '../src/stream/collector-client.js';
 import { CollectorClient, DEFAULT_MAX_BAD_FRAMES } from '../src/stream/collector-client.js';
 import type { CollectorStub, StubConnection, StubOptions } from './collector-stub.js';
 import { LEVEL, LogCapture, startCollectorStub, within } from './collector-stub.js';
@@ -278,6 +278,132 @@ describe('CollectorClient', () => {
       expect(await within(conn.closed, 5000, 'the close')).toBe(1000);
       expect(t.clock.dueIn()).toEqual([]);
       expect(t.client.state).toBe('stopped');
+    });
+  });
+
+  describe('health', () => {
+    const HEALTH_MS = 300_000;
+    /** Health every 5 min; pings rarely, so that fake time can jump past several health messages. */
+    const withHealth = (health: CollectorClientOptions['health']): Partial<CollectorClientOptions> => ({
+      ...(health === undefined ? {} : { health }),
+      healthIntervalMs: HEALTH_MS,
+      pingIntervalMs: 100 * HEALTH_MS,
+    });
+    const figures = async (): Promise<HealthFigures> => ({ agent: { version: '0.1.0' }, diskFreeBytes: 1_000_000_000, cpuTemperatureCelsius: 50.5 });
+
+    /** The next `n` messages, by type (health is gathered asynchronously, so it may follow the first batch). */
+    async function take(conn: StubConnection, n: number): Promise<Map<string, Record<string, unknown>>> {
+      const byType = new Map<string, Record<string, unknown>>();
+      for (let i = 0; i < n; i++) {
+        const message = await conn.messages.next(`message ${i + 1} of ${n}`);
+        byType.set(message['type'] as string, message);
+      }
+      return byType;
+    }
+
+    it('sends health after the welcome, with its clock and the outbox figures, then every healthIntervalMs', async () => {
+      const s = await stub();
+      const t = await setup(s.url, 2, withHealth(figures));
+      t.client.start();
+      const conn = await welcomed(s, t.logs);
+      const first = await take(conn, 2);
+      expect(first.get('health')).toEqual({
+        type: 'health',
+        clock: '2025-03-01T08:00:00.000Z',
+        agent: { version: '0.1.0' },
+        diskFreeBytes: 1_000_000_000,
+        cpuTemperatureCelsius: 50.5,
+        backlog: 2,
+        dropped: 0,
+      });
+      conn.send({ type: 'ack', ids: (first.get('results')?.['results'] as { id: string }[]).map((r) => r.id) });
+      await outboxHolds(t, []);
+      await t.clock.advance(HEALTH_MS - 1);
+      expect(conn.messages.size).toBe(0);
+      await t.clock.advance(1);
+      expect(await conn.messages.next('the second health')).toMatchObject({ type: 'health', backlog: 0 });
+      await t.clock.advance(HEALTH_MS);
+      expect(await conn.messages.next('the third health')).toMatchObject({ type: 'health' });
+    });
+
+    it('sends no health without a health source', async () => {
+      const s = await stub();
+      const t = await setup(s.url, 0, withHealth(undefined));
+      t.client.start();
+      const conn = await welcomed(s, t.logs);
+      await t.clock.advance(3 * HEALTH_MS);
+      expect(conn.messages.size).toBe(0);
+    });
+
+    it('stops sending health on a connection whose collector refuses it (an older collector), keeps the batch in flight, and tries again on the next connection', async () => {
+      const s = await stub();
+      const t = await setup(s.url, 2, withHealth(figures));
+      t.client.start();
+      const conn = await welcomed(s, t.logs);
+      const first = await take(conn, 2);
+      expect([...first.keys()].sort()).toEqual(['health', 'results']);
+      // What a collector without `health` answers (collector/src/ingest before this message).
+      conn.send({ type: 'error', code: 'SW_PROTOCOL_MESSAGE', message: 'unknown message type "health"; expected hello or results' });
+      expect(await t.logs.nth('health-refused', 1)).toMatchObject({ level: LEVEL.info, code: 'SW_PROTOCOL_MESSAGE' });
+      expect(t.logs.events('collector-error')).toEqual([]);
+      // The batch was not refused: its ack settles it, and nothing is sent again.
+      conn.send({ type: 'ack', ids: range(1, 2) });
+      await outboxHolds(t, []);
+      await t.clock.advance(3 * HEALTH_MS);
+      expect(conn.messages.size).toBe(0);
+
+      conn.ws.close(1001, 'collector restarting');
+      await t.clock.advance((await t.logs.nth('disconnected', 1))['retryInMs'] as number);
+      const second = await welcomed(s, t.logs);
+      expect(await second.messages.next('health on the new connection')).toMatchObject({ type: 'health', backlog: 0 });
+    });
+
+    it('takes an SW_PROTOCOL_MESSAGE error as the batch\'s when no health was sent', async () => {
+      const s = await stub();
+      const t = await setup(s.url, 1, withHealth(undefined));
+      t.client.start();
+      const conn = await welcomed(s, t.logs);
+      expect(await nextResults(conn)).toEqual(range(1, 1));
+      conn.send({ type: 'error', code: 'SW_PROTOCOL_MESSAGE', message: 'results.results: expected an array' });
+      expect(await t.logs.nth('collector-error', 1)).toMatchObject({ code: 'SW_PROTOCOL_MESSAGE' });
+      await t.clock.advance(2500);
+      expect(await nextResults(conn)).toEqual(range(1, 1));
+    });
+
+    it('skips a health message whose figures cannot be gathered or are not valid, streams meanwhile, and tries again at the next interval', async () => {
+      const s = await stub();
+      let calls = 0;
+      const t = await setup(
+        s.url,
+        1,
+        withHealth(async () => {
+          calls++;
+          if (calls === 1) throw new Error('statfs: EIO');
+          if (calls === 2) return { agent: { version: '0.1.0' }, cpuTemperatureCelsius: 9000 };
+          return figures();
+        }),
+      );
+      t.client.start();
+      const conn = await welcomed(s, t.logs);
+      expect(await nextResults(conn)).toEqual(range(1, 1));
+      expect(await t.logs.nth('health-failed', 1)).toMatchObject({ level: LEVEL.warn });
+      conn.send({ type: 'ack', ids: range(1, 1) });
+      await outboxHolds(t, []);
+      await t.clock.advance(HEALTH_MS);
+      expect(await t.logs.nth('health-invalid', 1)).toMatchObject({ level: LEVEL.warn, path: 'health.cpuTemperatureCelsius' });
+      await t.clock.advance(HEALTH_MS);
+      expect(await conn.messages.next('health at the third try')).toMatchObject({ type: 'health', cpuTemperatureCelsius: 50.5 });
+      expect(s.accepted()).toBe(1);
+    });
+
+    it('stops while the health figures are still being gathered (a hung statfs), leaving no timer armed', async () => {
+      const s = await stub();
+      const t = await setup(s.url, 0, withHealth(() => new Promise<HealthFigures>(() => {})));
+      t.client.start();
+      const conn = await welcomed(s, t.logs);
+      await within(t.client.stop(), 5000, 'stop()');
+      expect(await within(conn.closed, 5000, 'the close')).toBe(1000);
+      expect(t.clock.dueIn()).toEqual([]);
     });
   });
 

@@ -33,11 +33,13 @@ describe('alerts configuration', () => {
       evaluateIntervalMs: 60_000,
       scheduleIntervalMs: 900_000,
       verdictWindow: '24h',
-      forMs: { siteBelowTarget: 3_600_000, groupBelowTarget: 21_600_000, agentSilent: 300_000, agentDisconnected: 900_000, collectorRejecting: 600_000 },
+      forMs: { siteBelowTarget: 3_600_000, groupBelowTarget: 21_600_000, agentSilent: 300_000, agentDisconnected: 900_000, collectorRejecting: 600_000, agentDiskLow: 900_000, agentTestsFailing: 300_000 },
+      // 100 MB free, 3 failed tests in a row, an ok test within 6 h: as the Prometheus rules.
+      fleetHealth: { diskFreeBelowBytes: 100_000_000, failedTestsInARow: 3, okTestWithinMs: 21_600_000 },
       delivery: { timeoutMs: 10_000, attempts: 4, backoffMs: 1000, maxBackoffMs: 300_000, concurrency: 4 },
     });
     expect(alerts).toEqual(COLLECTOR_DEFAULTS.alerts);
-    expect(Object.isFrozen(alerts.forMs) && Object.isFrozen(alerts.delivery) && Object.isFrozen(alerts.webhooks)).toBe(true);
+    expect(Object.isFrozen(alerts.forMs) && Object.isFrozen(alerts.fleetHealth) && Object.isFrozen(alerts.delivery) && Object.isFrozen(alerts.webhooks)).toBe(true);
   });
 
   it('reads webhooks, human durations and delivery settings; what is left out keeps its default', () => {
@@ -50,7 +52,8 @@ describe('alerts configuration', () => {
           '  scheduleInterval: 1h',
           '  verdictWindow: 7d',
           '  externalUrl: https://speedwatch.example.org',
-          '  for: { siteBelowTarget: 2h, agentDisconnected: 0 }',
+          '  for: { siteBelowTarget: 2h, agentDisconnected: 0, agentDiskLow: 1h }',
+          '  fleetHealth: { diskFreeBelow: 1GiB, failedTestsInARow: 5 }',
           '  delivery: { timeout: 5s, attempts: 6, backoff: 500ms, concurrency: 2 }',
         ].join('\n'),
       ),
@@ -60,7 +63,8 @@ describe('alerts configuration', () => {
     expect(alerts.scheduleIntervalMs).toBe(3_600_000);
     expect(alerts.verdictWindow).toBe('7d');
     expect(alerts.externalUrl).toBe('https://speedwatch.example.org/'); // a trailing slash, so paths append
-    expect(alerts.forMs).toEqual({ ...COLLECTOR_DEFAULTS.alerts.forMs, siteBelowTarget: 7_200_000, agentDisconnected: 0 });
+    expect(alerts.forMs).toEqual({ ...COLLECTOR_DEFAULTS.alerts.forMs, siteBelowTarget: 7_200_000, agentDisconnected: 0, agentDiskLow: 3_600_000 });
+    expect(alerts.fleetHealth).toEqual({ diskFreeBelowBytes: 1024 ** 3, failedTestsInARow: 5, okTestWithinMs: 21_600_000 });
     expect(alerts.delivery).toEqual({ timeoutMs: 5000, attempts: 6, backoffMs: 500, maxBackoffMs: 300_000, concurrency: 2 });
   });
 
@@ -75,6 +79,9 @@ describe('alerts configuration', () => {
     ['a longest backoff under the first', 'alerts: { delivery: { backoff: 10s, maxBackoff: 1s } }', ['alerts.delivery.maxBackoff']],
     ['an unknown key', 'alerts: { webhook: http://a.example/h }', ['alerts.webhook']],
     ['a window the verdicts do not compute', 'alerts: { verdictWindow: 12h }', ['alerts.verdictWindow']],
+    ['a disk bar that is not a size', 'alerts: { fleetHealth: { diskFreeBelow: lots } }', ['alerts.fleetHealth.diskFreeBelow']],
+    ['no failed test needed to alert', 'alerts: { fleetHealth: { failedTestsInARow: 0 } }', ['alerts.fleetHealth.failedTestsInARow']],
+    ['an ok test needed every second', 'alerts: { fleetHealth: { okTestWithin: 1s } }', ['alerts.fleetHealth.okTestWithin']],
     [
       'several mistakes at once',
       'alerts: { webhooks: [ftp://x], for: { agentSilent: -5, siteBelow: 1h }, delivery: { attempts: 0, backoff: 10s, maxBackoff: 1s }, verdictWindow: 30d }',

@@ -14,7 +14,7 @@ import { planNotifications } from '../src/alerts/notification-plan.js';
 import { RejectionRate } from '../src/alerts/rejection-rate.js';
 import { backoffDelayMs } from '../src/alerts/retry-backoff.js';
 import { ZERO_TIME, webhookMessage } from '../src/alerts/webhook-payload.js';
-import type { AgentRecord, VerdictSample } from '../src/store/store-types.js';
+import type { AgentHealthRecord, AgentRecord, HealthReport, VerdictSample } from '../src/store/store-types.js';
 import { DEFAULT_VERDICT_CONFIG } from '../src/verdict/verdict-config.js';
 import { agentVerdicts } from '../src/verdict/verdicts.js';
 import type { AgentVerdict } from '../src/verdict/verdicts.js';
@@ -26,6 +26,7 @@ const OPTIONS = {
   forMs: COLLECTOR_DEFAULTS.alerts.forMs,
   scheduleIntervalMs: 15 * MIN,
   verdictWindow: '24h',
+  fleetHealth: COLLECTOR_DEFAULTS.alerts.fleetHealth,
 };
 
 function agent(id: string, fields: Partial<AgentRecord> = {}): AgentRecord {
@@ -50,6 +51,7 @@ function inputs(agents: readonly AgentRecord[], now: number, overrides: Partial<
     agents,
     activity: new Map(agents.map((a) => [a.id, { lastResultAt: now - 5 * MIN, latestDownloadMbps: a.technology === 'fixed' ? 120 : 60 }])),
     connected: new Set(agents.map((a) => a.id)),
+    health: new Map(),
     verdicts: (id) => verdicts.get(id),
     targets: DEFAULT_VERDICT_CONFIG.targets,
     rejectedPerSecond: new Map(),
@@ -173,6 +175,76 @@ describe('alertConditions', () => {
     });
   });
 
+  describe('fleet health', () => {
+    /** Agent `a`'s latest health report, received at T0, with these figures. */
+    const reported = (figures: Partial<HealthReport>): Map<string, AgentHealthRecord> =>
+      new Map([['a', { agentId: 'a', receivedAt: T0, skewMs: 0, report: { clock: new Date(T0).toISOString(), agent: { version: '0.1.0' }, backlog: 0, dropped: 0, ...figures } }]]);
+    const conditions = (figures: Partial<HealthReport>, options = OPTIONS) =>
+      alertConditions(inputs([agent('a'), agent('b')], T0, { health: reported(figures) }), options, T0);
+
+    describe('SpeedwatchAgentDiskLow', () => {
+      // The default bar is 100 MB (10^8 bytes): exactly at it is enough.
+      it.each([
+        [100_000_000, false],
+        [99_999_999, true],
+        [0, true],
+      ])('with %d bytes free: %s', (free, holds) => {
+        const set = conditions({ diskFreeBytes: free });
+        expect(names(set)).toEqual(holds ? [ALERT_NAMES.agentDiskLow] : []);
+        if (holds) {
+          expect(set.active[0]?.labels).toMatchObject({ agent_id: 'a', site_kind: 'school', severity: 'warning' });
+          expect(set.active[0]?.value).toBe(free);
+          expect(set.active[0]?.forMs).toBe(15 * MIN);
+        }
+      });
+
+      it('names the site, the free space and the bar in the annotations', () => {
+        const set = conditions({ diskFreeBytes: 52_400_000 });
+        expect(set.active[0]?.annotations['summary']).toBe('Trường a (a) is short of disk: 52 MB free');
+        expect(set.active[0]?.annotations['description']).toContain(`had 52 MB free in the file system of the agent's data directory at its latest health report (${new Date(T0).toISOString()}), under 100 MB`);
+      });
+
+      it('follows the configured bar, and does not hold for a report without a disk figure or an agent without a report', () => {
+        const options = { ...OPTIONS, fleetHealth: { ...OPTIONS.fleetHealth, diskFreeBelowBytes: 2_000_000_000 } };
+        expect(names(conditions({ diskFreeBytes: 1_500_000_000 }, options))).toEqual([ALERT_NAMES.agentDiskLow]);
+        expect(names(conditions({}, options))).toEqual([]);
+      });
+    });
+
+    describe('SpeedwatchAgentTestsFailing', () => {
+      const failedTest = { status: 'failed' as const, finishedAt: new Date(T0 - MIN).toISOString(), errorCode: 'SW_DNS' };
+      it.each<[string, Partial<HealthReport>, boolean]>([
+        ['2 failed tests in a row', { lastTest: failedTest, failedTestsInARow: 2, lastOkTestAt: new Date(T0 - HOUR).toISOString() }, false],
+        ['3 failed tests in a row', { lastTest: failedTest, failedTestsInARow: 3, lastOkTestAt: new Date(T0 - HOUR).toISOString() }, true],
+        ['3 failed tests in a row and no ok test since the daemon started', { lastTest: failedTest, failedTestsInARow: 3 }, true],
+        ['partial tests only, the last ok one 6 h before the report', { lastTest: { ...failedTest, status: 'partial' }, failedTestsInARow: 0, lastOkTestAt: new Date(T0 - 6 * HOUR).toISOString() }, false],
+        ['partial tests only, the last ok one 6 h and a second before the report', { lastTest: { ...failedTest, status: 'partial' }, failedTestsInARow: 0, lastOkTestAt: new Date(T0 - 6 * HOUR - 1000).toISOString() }, true],
+        ['no test yet since the daemon started', {}, false],
+      ])('%s: %s', (_name, figures, holds) => {
+        const set = conditions(figures);
+        expect(names(set)).toEqual(holds ? [ALERT_NAMES.agentTestsFailing] : []);
+        if (holds) {
+          expect(set.active[0]?.labels).toMatchObject({ agent_id: 'a', severity: 'warning' });
+          expect(set.active[0]?.value).toBe(figures.failedTestsInARow);
+          expect(set.active[0]?.forMs).toBe(5 * MIN);
+        }
+      });
+
+      it('says how many failed, the latest ok test and the latest error code', () => {
+        const set = conditions({ lastTest: failedTest, failedTestsInARow: 4, lastOkTestAt: new Date(T0 - HOUR).toISOString() });
+        expect(set.active[0]?.annotations['summary']).toBe('Trường a (a) is failing its speed tests');
+        expect(set.active[0]?.annotations['description']).toContain(`4 failed tests in a row, the latest ok test at ${new Date(T0 - HOUR).toISOString()}; the bars are 3 failed tests in a row or no ok test for 6 h.`);
+        expect(set.active[0]?.annotations['description']).toContain(`Its latest test (${failedTest.finishedAt}) was failed with SW_DNS.`);
+      });
+
+      it('follows the configured bars', () => {
+        const options = { ...OPTIONS, fleetHealth: { ...OPTIONS.fleetHealth, failedTestsInARow: 1, okTestWithinMs: 30 * MIN } };
+        expect(names(conditions({ lastTest: failedTest, failedTestsInARow: 1 }, options))).toEqual([ALERT_NAMES.agentTestsFailing]);
+        expect(names(conditions({ lastTest: { ...failedTest, status: 'ok' }, failedTestsInARow: 0, lastOkTestAt: new Date(T0 - 31 * MIN).toISOString() }, options))).toEqual([ALERT_NAMES.agentTestsFailing]);
+      });
+    });
+  });
+
   describe('SpeedwatchGroupBelowTarget', () => {
     it("holds when the median of an area's latest downloads is under its technology's target, per technology", () => {
       const agents = [agent('s1'), agent('s2'), agent('s3'), agent('c1', { technology: 'mobile', siteKind: 'clinic' })];
@@ -217,7 +289,10 @@ describe('alertConditions', () => {
 
   it('leaves revoked agents out of every rule', () => {
     const revoked = agent('gone', { revokedAt: T0 - HOUR });
-    const set = alertConditions(inputs([revoked], T0, { connected: new Set(), activity: new Map([['gone', { lastResultAt: T0 - 5 * HOUR, latestDownloadMbps: 5 }]]) }), OPTIONS, T0);
+    const health = new Map<string, AgentHealthRecord>([
+      ['gone', { agentId: 'gone', receivedAt: T0, skewMs: 0, report: { clock: new Date(T0).toISOString(), agent: { version: '0.1.0' }, backlog: 0, dropped: 0, diskFreeBytes: 0, failedTestsInARow: 9 } }],
+    ]);
+    const set = alertConditions(inputs([revoked], T0, { connected: new Set(), health, activity: new Map([['gone', { lastResultAt: T0 - 5 * HOUR, latestDownloadMbps: 5 }]]) }), OPTIONS, T0);
     expect(set.active).toEqual([]);
   });
 });

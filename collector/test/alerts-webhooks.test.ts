@@ -34,7 +34,7 @@ const NEVER = 7 * 24 * HOUR;
 
 /** SpeedwatchSiteBelowTarget after an hour (its default) and the other rules never, unless overridden. */
 function forMs(overrides: Partial<AlertsConfig['forMs']> = {}): AlertsConfig['forMs'] {
-  return { siteBelowTarget: HOUR, groupBelowTarget: NEVER, agentSilent: NEVER, agentDisconnected: NEVER, collectorRejecting: NEVER, ...overrides };
+  return { siteBelowTarget: HOUR, groupBelowTarget: NEVER, agentSilent: NEVER, agentDisconnected: NEVER, collectorRejecting: NEVER, agentDiskLow: NEVER, agentTestsFailing: NEVER, ...overrides };
 }
 
 class FakeClock implements AlertClock {

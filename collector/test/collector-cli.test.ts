@@ -47,7 +47,7 @@ describe('speedwatch-collector agents', () => {
 
   it('lists agents, as text and JSON', async () => {
     const text = await cli('agents', 'list', '--db', db);
-    expect(text.stdout).toMatch(/^clinic-1\tmobile\tclinic\tLạng Sơn\/Cao Lộc\/Hợp Thành\tViettel\tSite clinic-1\tactive$/m);
+    expect(text.stdout).toMatch(/^clinic-1\tmobile\tclinic\tLạng Sơn\/Cao Lộc\/Hợp Thành\tViettel\tSite clinic-1\tactive\t-\t-\t-\t-\t-$/m);
     const json = JSON.parse((await cli('agents', 'list', '--db', db, '--json')).stdout) as { id: string }[];
     expect(json.map((a) => a.id)).toEqual(['clinic-1']);
   });

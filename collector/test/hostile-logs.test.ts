@@ -116,7 +116,7 @@ beforeAll(async () => {
       ...COLLECTOR_DEFAULTS.alerts,
       webhooks,
       evaluateIntervalMs: DAY,
-      forMs: { siteBelowTarget: NEVER, groupBelowTarget: NEVER, agentSilent: NEVER, agentDisconnected: 0, collectorRejecting: NEVER },
+      forMs: { siteBelowTarget: NEVER, groupBelowTarget: NEVER, agentSilent: NEVER, agentDisconnected: 0, collectorRejecting: NEVER, agentDiskLow: NEVER, agentTestsFailing: NEVER },
       delivery: { ...COLLECTOR_DEFAULTS.alerts.delivery, attempts: 2, backoffMs: 10, maxBackoffMs: 10, timeoutMs: 2_000 },
     },
   };

@@ -86,6 +86,9 @@ export class SimAgent {
   /** false while offline: a lost connection is not retried. */
   #online = false;
   #stopped = false;
+  /** The version of the settings last received and acked, and when it was acked (performance.now()). */
+  settingsVersion: string | undefined;
+  settingsAckedAt = 0;
   /** Pings received since `markHold`, and whether the agent dropped since then. */
   pingsSinceMark = 0;
   droppedSinceMark = false;
@@ -316,7 +319,7 @@ export class SimAgent {
   }
 
   #onMessage(text: string): void {
-    let message: { type?: unknown; ids?: unknown; id?: unknown; code?: unknown; message?: unknown };
+    let message: { type?: unknown; ids?: unknown; id?: unknown; code?: unknown; message?: unknown; settings?: { version?: unknown } };
     try {
       message = JSON.parse(text) as typeof message;
     } catch {
@@ -332,6 +335,15 @@ export class SimAgent {
         return;
       case 'ack':
         return this.#settle(Array.isArray(message.ids) ? (message.ids as string[]) : [], true);
+      case 'config': {
+        // As the agent does: keep the settings (here: their version), then acknowledge them.
+        const version = String(message.settings?.version);
+        this.#c.counters.settings++;
+        this.#ws?.send(JSON.stringify({ type: 'config-applied', version }));
+        this.settingsVersion = version;
+        this.settingsAckedAt = performance.now();
+        return;
+      }
       case 'reject':
         this.#refused(`reject ${String(message.code)}: ${String(message.message)}`, false);
         return this.#settle([String(message.id)], false);

@@ -94,6 +94,8 @@ class AgentsProcess {
         return this.#connect();
       case 'hold':
         return this.#hold(command.durationMs);
+      case 'push':
+        return this.#push();
       case 'offline':
         return this.#offline();
       case 'storm':
@@ -138,6 +140,16 @@ class AgentsProcess {
       droppedAgents: this.#agents.length - steady.length,
       counters: snapshot(this.#context.counters),
     };
+  }
+
+  /** Waits until every agent has acked settings of another version than it had when the command came. */
+  async #push(): Promise<FleetEvent> {
+    const started = performance.now();
+    const before = new Map(this.#agents.map((a) => [a, a.settingsVersion]));
+    const pushed = (a: SimAgent): boolean => a.settingsVersion !== undefined && a.settingsVersion !== before.get(a);
+    const ok = await until(() => this.#agents.every(pushed), SETTLE_TIMEOUT_MS);
+    if (!ok) return { event: 'failed', message: `${this.#plan.label}: ${this.#agents.filter(pushed).length} of ${this.#agents.length} agents acked new settings within ${SETTLE_TIMEOUT_MS} ms` };
+    return { event: 'pushed', elapsedMs: Math.max(...this.#agents.map((a) => a.settingsAckedAt)) - started, counters: snapshot(this.#context.counters) };
   }
 
   async #offline(): Promise<FleetEvent> {

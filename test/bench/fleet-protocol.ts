@@ -59,6 +59,8 @@ export type FleetCommand =
   | { cmd: 'connect' }
   /** Send results at the plan's pace with random drops for `durationMs`, then stop and wait until every agent is connected with nothing unacked. */
   | { cmd: 'hold'; durationMs: number }
+  /** The collector was just told to push new settings: answers once every agent has received and acked settings of another version than it had. */
+  | { cmd: 'push' }
   /** Every agent drops its connection and accumulates `backlog` results. */
   | { cmd: 'offline' }
   /** Every agent reconnects at once and replays its backlog. */
@@ -92,6 +94,8 @@ export interface FleetCounters {
   connectFailures: Record<string, number>;
   /** Pings received from the collector. */
   pings: number;
+  /** `config` messages received (each acked with config-applied, as the agent does). */
+  settings: number;
   /** `reject` and `error` messages received (0 in a clean run); the first one is in `firstRefusal`. */
   refusals: number;
   firstRefusal?: string;
@@ -112,6 +116,7 @@ export function zeroCounters(): FleetCounters {
     agentHeartbeatDrops: 0,
     connectFailures: {},
     pings: 0,
+    settings: 0,
     refusals: 0,
   };
 }
@@ -134,6 +139,8 @@ export type FleetEvent =
       counters: FleetCounters;
     }
   | { event: 'offline'; backlog: number; counters: FleetCounters }
+  /** Every agent acked new settings; elapsedMs from the command to the last ack sent. */
+  | { event: 'pushed'; elapsedMs: number; counters: FleetCounters }
   | {
       event: 'drained';
       /** Results acked from the storm's start until every outbox was empty. */

@@ -277,7 +277,7 @@ function promSum(text: string, name: string): number {
 // ---------------------------------------------------------------------------------------------
 // The run
 
-type Phase = 'setup' | 'connect' | 'hold' | 'offline' | 'storm' | 'stop';
+type Phase = 'setup' | 'connect' | 'hold' | 'push' | 'offline' | 'storm' | 'stop';
 
 /** What one run measured; the JSON line is `{"bench":"fleet", …FleetReport}`. */
 export interface FleetReport {
@@ -357,6 +357,9 @@ export interface FleetReport {
   stormWelcomeS: { p50: number; p90: number };
   stormDrainS: { p50: number; p90: number };
   stormResultsPerS: number;
+  /** From SIGHUP with new fleet settings until every agent had acked them: as the agents saw it, and until /api/v1/agents showed every agent's applied version current. */
+  pushAgentsS: number;
+  pushS: number;
   /** Each failed check, in words; empty when the run is clean. */
   failures: string[];
 }
@@ -393,6 +396,7 @@ function sumCounters(list: readonly FleetCounters[]): FleetCounters {
     total.drops += c.drops;
     total.agentHeartbeatDrops += c.agentHeartbeatDrops;
     total.pings += c.pings;
+    total.settings += c.settings;
     total.refusals += c.refusals;
     addCounts(total.unexpectedCloses, c.unexpectedCloses);
     addCounts(total.connectFailures, c.connectFailures);
@@ -613,6 +617,29 @@ async function run(o: FleetOptions, say: (line: string) => void, scope: Scope, s
       `pings per steady agent min ${pingsMin}, median ${pingsMedian}; random drops ${holdCounters.drops}; collector peak RSS ${mb(collectorPeak.get('hold') ?? Number.NaN)} MB`,
   );
 
+  // 2b. A settings push: the fleet config changes and the collector is told (SIGHUP), as an
+  // operator changing the schedule of the whole fleet would.
+  phase = 'push';
+  say(`phase 2b: new fleet settings, SIGHUP: every agent must receive and acknowledge them`);
+  writeFileSync(configPath, JSON.stringify({ logLevel: o.collectorLogLevel, heartbeat: o.heartbeatMs, fleet: { defaults: { interval: '20m', test: { streams: 2 } } } }));
+  clock = performance.now();
+  process.kill(collector.pid, 'SIGHUP');
+  const pushed = await all({ cmd: 'push' }, 'pushed', 5 * 60_000);
+  // Each agents process timed it from the command, sent just after the signal.
+  const pushAgentsS = Math.max(...pushed.map((p) => p.elapsedMs)) / 1000;
+  let behind = o.agents;
+  await waitFor(
+    async () => {
+      const { agents } = (await (await fetch(`${listening.url}api/v1/agents`)).json()) as { agents: { settings: { version: string | null; appliedVersion: string | null } }[] };
+      behind = agents.filter((a) => a.settings.version === null || a.settings.appliedVersion !== a.settings.version).length;
+      return behind === 0;
+    },
+    5 * 60_000,
+    'the API did not show every agent with its new settings applied',
+  );
+  const pushS = (performance.now() - clock) / 1000;
+  say(`  every agent acked the new settings ${pushAgentsS.toFixed(1)} s after SIGHUP; /api/v1/agents showed all applied after ${pushS.toFixed(1)} s`);
+
   // 3. Reconnect storm.
   phase = 'offline';
   say(`phase 3: every agent goes offline and accumulates ${o.backlog} results`);
@@ -733,6 +760,8 @@ async function run(o: FleetOptions, say: (line: string) => void, scope: Scope, s
     stormWelcomeS: { p50: seconds(Math.max(...drained.map((e) => e.welcomeMs.p50))), p90: seconds(Math.max(...drained.map((e) => e.welcomeMs.p90))) },
     stormDrainS: { p50: seconds(Math.max(...drained.map((e) => e.drainMs.p50))), p90: seconds(Math.max(...drained.map((e) => e.drainMs.p90))) },
     stormResultsPerS: Math.round(stormResults / (stormMs / 1000)),
+    pushAgentsS: Math.round(pushAgentsS * 10) / 10,
+    pushS: Math.round(pushS * 10) / 10,
     failures,
   };
 }
@@ -762,6 +791,7 @@ export function fleetRows(r: FleetReport): BenchRow[] {
     row('storm: agents dropped by the heartbeat', int(r.stormHeartbeatDrops)),
     row('connections closed by the collector unasked, hold / storm (by close code)', `${closes(r.unexpectedCloses.hold)} / ${closes(r.unexpectedCloses.storm)}`),
     row('results made / sent (with resends) / acked / stored', `${int(r.resultsGenerated)} / ${int(r.resultsSent)} / ${int(r.acked)} / ${int(r.stored)}`),
+    row(`settings push (SIGHUP) to ${int(r.agents)} agents: all acked, agents' view / the API's`, `${r.pushAgentsS} s / ${r.pushS} s`, `<= 30 s${mark(r.pushS <= 30)}`),
     row('lost (acked, not stored) / duplicated', `${int(r.lost)} / ${int(r.duplicated)}`, `0 / 0${mark(r.lost === 0 && r.duplicated === 0)}`),
   ];
 }

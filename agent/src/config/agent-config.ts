@@ -42,6 +42,8 @@ export interface AgentConfig {
   /** The site as this file describes it; the collector's description replaces it once it has sent one. */
   site?: Site;
   schedule: { intervalMs: number };
+  /** The `health` message (docs/protocol.md#health): sent after each welcome and every `intervalMs`. */
+  health: { intervalMs: number };
   endpoints: {
     urls?: string[];
     /** A LibreSpeed server-list file. */
@@ -74,6 +76,7 @@ const path = string({ minLength: 1, maxLength: 4096 });
 
 export const AGENT_DEFAULTS = Object.freeze({
   intervalMs: 15 * 60_000,
+  healthIntervalMs: 5 * 60_000,
   durationMs: 10_000,
   warmupMs: 2_000,
   streams: 4,
@@ -102,6 +105,7 @@ const fileSchema = object({
   ),
   // Seconds are allowed for labs and tests; a fleet should keep minutes (default 15 min).
   schedule: optional(object({ interval: optional(durationMs(1000, 86_400_000)) })),
+  health: optional(object({ interval: optional(durationMs(1000, 86_400_000)) })),
   endpoints: optional(refine(
     object({
       urls: optional(array(httpUrl, { minItems: 1, maxItems: 100 })),
@@ -230,6 +234,7 @@ export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = {}): Read
     collector: { url: url.href, token: token as string, ...(ca === undefined ? {} : { ca }) },
     ...(value.site === undefined ? {} : { site: value.site }),
     schedule: { intervalMs: value.schedule?.interval ?? AGENT_DEFAULTS.intervalMs },
+    health: { intervalMs: value.health?.interval ?? AGENT_DEFAULTS.healthIntervalMs },
     endpoints: {
       ...(urls === undefined ? {} : { urls }),
       ...(serverFile === undefined ? {} : { serverFile: at(serverFile) }),

@@ -19,6 +19,9 @@ import type { CollectorAuthError } from '../stream/collector-client.js';
 import { CollectorClient } from '../stream/collector-client.js';
 import { DEFAULT_SPEED_TEST_OPTIONS, speedTestBoundMs } from '../measure/speed-test-options.js';
 import { measureInChild } from './measure-in-child.js';
+import type { BoxHealth } from '../health/box-health.js';
+import { readBoxHealth } from '../health/box-health.js';
+import { TestHistory } from '../health/test-history.js';
 
 export interface AgentDaemonDeps {
   config: Readonly<AgentConfig>;
@@ -43,6 +46,8 @@ export interface AgentDaemonDeps {
    * outbox failed in a way only a restart mends (SW_OUTBOX_CLOSED). The caller should exit.
    */
   onFatal: (err: CollectorAuthError | SpeedwatchError) => void;
+  /** The box's figures for the `health` message. Default: readBoxHealth of the data directory, /sys/class/thermal. */
+  boxHealth?: () => Promise<BoxHealth>;
 }
 
 export class AgentDaemon {
@@ -54,6 +59,7 @@ export class AgentDaemon {
   #firstTestPending: boolean;
   /** Logged once until endpoints arrive. */
   #noEndpointsLogged = false;
+  readonly #history = new TestHistory();
 
   constructor(deps: AgentDaemonDeps) {
     this.#d = deps;
@@ -61,6 +67,8 @@ export class AgentDaemon {
     this.#log = logger;
     this.#plan = this.#planFrom(deps.settings);
     this.#firstTestPending = deps.firstTestNow === true;
+    const software = { version: deps.version, platform: os.platform(), arch: os.arch(), node: process.versions.node };
+    const boxHealth = deps.boxHealth ?? (() => readBoxHealth({ dataDir: config.dataDir }));
     this.#client = new CollectorClient({
       url: config.collector.url,
       token: config.collector.token,
@@ -72,11 +80,13 @@ export class AgentDaemon {
       hello: () => ({
         type: 'hello',
         protocol: 1,
-        agent: { version: deps.version, platform: os.platform(), arch: os.arch(), node: process.versions.node },
+        agent: software,
         ...(this.#plan.site === undefined ? {} : { site: this.#plan.site }),
       }),
       onFatal: deps.onFatal,
       onSettings: (settings) => this.#applySettings(settings),
+      health: async () => ({ agent: software, ...(await boxHealth()), ...this.#history.figures() }),
+      healthIntervalMs: config.health.intervalMs,
     });
     const log = logger.child({ component: 'schedule' });
     this.#scheduler = new Scheduler({
@@ -154,6 +164,7 @@ export class AgentDaemon {
       return;
     }
     const result = await measureInChild({ bin: this.#d.bin, args: onceArgs(plan), signal, technology: plan.site?.technology ?? 'fixed' });
+    this.#history.record(result);
     try {
       await this.#d.outbox.append(result);
     } catch (err) {

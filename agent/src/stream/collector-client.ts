@@ -17,14 +17,19 @@
  * - A `welcome` without limits, or with limits out of WIRE_LIMIT_RANGES, is a bad frame.
  * Nothing the collector sends throws out of the client, so nothing it sends stops the daemon.
  *
+ * With a `health` source, a `health` message goes after each welcome and every
+ * `healthIntervalMs`. A collector that does not know it answers `error` SW_PROTOCOL_MESSAGE:
+ * on that connection no more is sent, and the error is not taken as the batch's
+ * (docs/protocol.md#health-agent--collector).
+ *
  * A connection that ends before the collector's welcome is a ConnectProblem (connect-problem.ts),
  * logged at warn with the URL and a hint when its cause appears or changes, at debug on the
  * retries that meet it again. Every time and timer goes through the injected Clock.
  */
 import WebSocket from 'ws';
 import type { RawData } from 'ws';
-import type { AgentSettings, HelloMessage, Logger, MeasurementResult, ReceivedCollectorMessage, WireLimits } from '@speedwatch/shared';
-import { CLOSE_CODES, parseCollectorMessage, SpeedwatchError, ValidationError } from '@speedwatch/shared';
+import type { AgentSettings, HealthMessage, HelloMessage, Logger, MeasurementResult, ReceivedCollectorMessage, WireLimits } from '@speedwatch/shared';
+import { CLOSE_CODES, healthSchema, parseCollectorMessage, SpeedwatchError, ValidationError } from '@speedwatch/shared';
 import type { Clock } from '../schedule/scheduler.js';
 import { systemClock } from '../schedule/scheduler.js';
 import type { ConnectProblem } from './connect-problem.js';
@@ -57,6 +62,9 @@ export const MAX_COLLECTOR_FRAME_BYTES = 1024 * 1024;
 
 /** Bad frames on one connection that close it (see the top of this file). */
 export const DEFAULT_MAX_BAD_FRAMES = 10;
+
+/** What a health source gives; the client adds the type, its clock and the outbox's figures. */
+export type HealthFigures = Omit<HealthMessage, 'type' | 'clock' | 'backlog' | 'dropped'>;
 
 export interface CollectorClientOptions {
   url: string;
@@ -97,11 +105,19 @@ export interface CollectorClientOptions {
    * is logged and nothing is acknowledged. None: pushed settings are ignored.
    */
   onSettings?: (settings: AgentSettings) => Promise<void>;
+  /**
+   * The figures of the `health` message; without it none is sent. Called after each welcome
+   * and every `healthIntervalMs`, never twice at once; it should not throw (a throw or a
+   * rejection is logged and that message skipped).
+   */
+  health?: () => Promise<HealthFigures>;
+  /** Milliseconds between two `health` messages on one connection. Default 300 000. */
+  healthIntervalMs?: number;
 }
 
 export type ClientState = 'connecting' | 'open' | 'waiting' | 'stopped';
 
-type Settings = Required<Omit<CollectorClientOptions, 'ca' | 'onSettings'>> & Pick<CollectorClientOptions, 'ca' | 'onSettings'>;
+type Settings = Required<Omit<CollectorClientOptions, 'ca' | 'health' | 'onSettings'>> & Pick<CollectorClientOptions, 'ca' | 'health' | 'onSettings'>;
 
 /** One WebSocket and everything that lives and dies with it. */
 interface Connection {
@@ -125,11 +141,17 @@ interface Connection {
   readonly inFlight: Set<string>;
   /** After an `error` message, no batch is sent until this pause ends. */
   paused: boolean;
+  /** `health` messages sent on this connection, and how many of them the collector refused. */
+  healthSent: number;
+  healthRefused: number;
+  /** Figures being gathered for a `health` message. */
+  healthGathering: boolean;
   connectTimer: unknown;
   pingTimer: unknown;
   ackTimer: unknown;
   pauseTimer: unknown;
   closeTimer: unknown;
+  healthTimer: unknown;
 }
 
 export class CollectorClient {
@@ -158,6 +180,7 @@ export class CollectorClient {
       ackTimeoutMs: 60_000,
       connectTimeoutMs: 15_000,
       closeGraceMs: 2000,
+      healthIntervalMs: 300_000,
       maxBadFrames: DEFAULT_MAX_BAD_FRAMES,
       clock: systemClock,
       wallNow: Date.now,
@@ -249,11 +272,15 @@ export class CollectorClient {
       alive: true,
       inFlight: new Set(),
       paused: false,
+      healthSent: 0,
+      healthRefused: 0,
+      healthGathering: false,
       connectTimer: undefined,
       pingTimer: undefined,
       ackTimer: undefined,
       pauseTimer: undefined,
       closeTimer: undefined,
+      healthTimer: undefined,
     };
     this.#conn = conn;
     conn.connectTimer = clock.setTimeout(() => {
@@ -444,6 +471,7 @@ export class CollectorClient {
         conn.welcomed = true;
         this.#state = 'open';
         log.info({ event: 'welcome', agentId: message.agentId, limits: message.limits, skewMs: Date.parse(message.serverTime) - this.#o.wallNow() }, 'collector said welcome');
+        this.#sendHealth(conn);
         this.#pump(conn);
         return;
       }
@@ -487,6 +515,17 @@ export class CollectorClient {
         return;
       }
       case 'error': {
+        if (message.code === 'SW_PROTOCOL_MESSAGE' && conn.healthSent > conn.healthRefused) {
+          // A collector that does not know `health` (or refuses this one): the batch is not
+          // concerned, since the agent's batches never earn this code.
+          conn.healthRefused++;
+          this.#clear(conn.healthTimer);
+          conn.healthTimer = undefined;
+          if (conn.healthRefused === 1) {
+            log.info({ event: 'health-refused', code: message.code }, `the collector refused the health message (${printable(message.message, 300)}); no more is sent on this connection`);
+          }
+          return;
+        }
         // Nothing in the batch was stored: send it again after a pause (the collector may be
         // rate limiting or unable to store; it closes the connection if it must).
         const pauseMs = Math.round(this.#o.random() * this.#o.backoffInitialMs * 5);
@@ -554,12 +593,53 @@ export class CollectorClient {
     }, this.#o.ackTimeoutMs);
   }
 
+  /**
+   * Gathers the health figures and sends them, then arms the next message; nothing while the
+   * previous gathering runs, on a connection that is going, or once the collector refused one.
+   */
+  #sendHealth(conn: Connection): void {
+    const source = this.#o.health;
+    if (source === undefined || conn.healthGathering) return;
+    conn.healthGathering = true;
+    // Not awaited by stop(): a statfs on a hung file system cannot be cancelled, and the daemon
+    // must still stop. Every step checks that its connection is still the one in use.
+    void this.#gatherAndSend(conn, source).finally(() => {
+      conn.healthGathering = false;
+      if (conn !== this.#conn || conn.closing || this.#stopped || conn.healthRefused > 0) return;
+      conn.healthTimer = this.#o.clock.setTimeout(() => {
+        conn.healthTimer = undefined;
+        this.#sendHealth(conn);
+      }, this.#o.healthIntervalMs);
+    });
+  }
+
+  /** One `health` message; never rejects. */
+  async #gatherAndSend(conn: Connection, source: () => Promise<HealthFigures>): Promise<void> {
+    try {
+      const figures = await source();
+      if (conn !== this.#conn || conn.closing || this.#stopped || conn.healthRefused > 0 || conn.ws.readyState !== WebSocket.OPEN) return;
+      const stats = this.#o.queue.stats;
+      let message: HealthMessage;
+      try {
+        message = healthSchema.parse({ type: 'health', clock: new Date(this.#o.wallNow()).toISOString(), ...figures, backlog: stats.pending, dropped: stats.dropped }, 'health');
+      } catch (err) {
+        conn.log.warn({ event: 'health-invalid', path: err instanceof ValidationError ? err.path : null, err }, 'the health figures are not valid; this message is skipped');
+        return;
+      }
+      conn.ws.send(JSON.stringify(message));
+      conn.healthSent++;
+    } catch (err) {
+      conn.log.warn({ event: 'health-failed', err }, 'could not gather or send the health figures; this message is skipped');
+    }
+  }
+
   #clearConnectionTimers(conn: Connection): void {
     this.#clear(conn.connectTimer);
     this.#clear(conn.pingTimer);
     this.#clear(conn.ackTimer);
     this.#clear(conn.pauseTimer);
-    conn.connectTimer = conn.pingTimer = conn.ackTimer = conn.pauseTimer = undefined;
+    this.#clear(conn.healthTimer);
+    conn.connectTimer = conn.pingTimer = conn.ackTimer = conn.pauseTimer = conn.healthTimer = undefined;
   }
 
   #clear(handle: unknown): void {

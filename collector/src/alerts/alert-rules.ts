@@ -7,8 +7,8 @@
  */
 import { median } from '@speedwatch/shared';
 import type { Technology } from '@speedwatch/shared';
-import type { AlertForDurations } from '../config/collector-config.js';
-import type { AgentRecord } from '../store/store-types.js';
+import type { AlertForDurations, FleetHealthThresholds } from '../config/collector-config.js';
+import type { AgentHealthRecord, AgentRecord } from '../store/store-types.js';
 import type { CollectorTarget } from '../verdict/verdict-config.js';
 import type { AgentVerdict, MetricCheck } from '../verdict/verdicts.js';
 import { fingerprint } from './alert-fingerprint.js';
@@ -21,6 +21,8 @@ export const ALERT_NAMES = Object.freeze({
   agentSilent: 'SpeedwatchAgentSilent',
   agentDisconnected: 'SpeedwatchAgentDisconnected',
   collectorRejecting: 'SpeedwatchCollectorRejecting',
+  agentDiskLow: 'SpeedwatchAgentDiskLow',
+  agentTestsFailing: 'SpeedwatchAgentTestsFailing',
 } as const satisfies Record<keyof AlertForDurations, string>);
 
 /** An agent is silent after this many schedule intervals without a result. */
@@ -36,6 +38,8 @@ export interface AlertRuleOptions {
   scheduleIntervalMs: number;
   /** The verdict window whose `below` is SpeedwatchSiteBelowTarget, e.g. `24h`. */
   verdictWindow: string;
+  /** SpeedwatchAgentDiskLow's and SpeedwatchAgentTestsFailing's bars. */
+  fleetHealth: Readonly<FleetHealthThresholds>;
 }
 
 /** What the store knows of an agent's results. */
@@ -53,6 +57,8 @@ export interface AlertInputs {
   activity: ReadonlyMap<string, AgentActivity>;
   /** Agents with a WebSocket connection now. */
   connected: ReadonlySet<string>;
+  /** Each agent's latest health report (absent: it has sent none). */
+  health: ReadonlyMap<string, AgentHealthRecord>;
   /**
    * The agent's verdicts as last computed, or undefined when they have not been computed since
    * the agent was added (or since the collector started): its SiteBelowTarget state is then held.
@@ -72,7 +78,7 @@ export interface AlertCondition {
   fingerprint: string;
   labels: Labels;
   annotations: Readonly<Record<string, string>>;
-  /** The figure the condition is about: Mbps, ms, seconds silent, refusals a second, or 0. */
+  /** The figure the condition is about: Mbps, ms, seconds silent, refusals a second, bytes free, failed tests in a row, or 0. */
   value: number;
   /** How long the condition must hold before the alert fires, ms. */
   forMs: number;
@@ -136,6 +142,47 @@ export function alertConditions(input: AlertInputs, options: AlertRuleOptions, n
         },
         (now - last) / 1000,
       );
+    }
+
+    const health = input.health.get(agent.id);
+    if (health !== undefined) {
+      const { report } = health;
+      const reportedAt = new Date(health.receivedAt).toISOString();
+      const bar = options.fleetHealth;
+      const free = report.diskFreeBytes;
+      if (free !== undefined && free < bar.diskFreeBelowBytes) {
+        add(
+          'agentDiskLow',
+          { ...labels, severity: 'warning' },
+          {
+            summary: `${agent.name} (${agent.id}) is short of disk: ${bytes(free)} free`,
+            description:
+              `Site ${site} had ${bytes(free)} free in the file system of the agent's data directory at its latest health report (${reportedAt}), ` +
+              `under ${bytes(bar.diskFreeBelowBytes)}: its outbox and logs need room. Free some space on the box or give it a larger card.`,
+          },
+          free,
+        );
+      }
+      const failed = report.failedTestsInARow ?? 0;
+      const lastOk = report.lastOkTestAt === undefined ? undefined : Date.parse(report.lastOkTestAt);
+      const noOkForMs = lastOk === undefined ? undefined : health.receivedAt - lastOk;
+      if (failed >= bar.failedTestsInARow || (noOkForMs !== undefined && noOkForMs > bar.okTestWithinMs)) {
+        const last = report.lastTest;
+        const lastWords = last === undefined ? '' : ` Its latest test (${last.finishedAt}) was ${last.status}${last.errorCode === undefined ? '' : ` with ${last.errorCode}`}.`;
+        add(
+          'agentTestsFailing',
+          { ...labels, severity: 'warning' },
+          {
+            summary: `${agent.name} (${agent.id}) is failing its speed tests`,
+            description:
+              `Site ${site}, at its latest health report (${reportedAt}): ${plural(failed, 'failed test')} in a row` +
+              `${lastOk === undefined ? '' : `, the latest ok test at ${new Date(lastOk).toISOString()}`}; ` +
+              `the bars are ${bar.failedTestsInARow} failed tests in a row or no ok test for ${duration(bar.okTestWithinMs)}.${lastWords} ` +
+              'See `speedwatch-collector agents list` and `journalctl -u speedwatch-agent` on the box.',
+          },
+          failed,
+        );
+      }
     }
 
     if (!input.connected.has(agent.id)) {
@@ -256,6 +303,19 @@ function plural(count: number, noun: string): string {
 /** Mbps with one decimal, as the Prometheus rules print them (`printf "%.1f"`). */
 function mbps(value: number): string {
   return value.toFixed(1);
+}
+
+/** Bytes for people, in powers of 1000 as the config's sizes: `950 kB`, `52.4 MB`, `1.2 GB`. */
+function bytes(value: number): string {
+  if (value < 1000) return `${value} B`;
+  const units = ['kB', 'MB', 'GB', 'TB', 'PB'];
+  let scaled = value / 1000;
+  let unit = 0;
+  while (scaled >= 1000 && unit < units.length - 1) {
+    scaled /= 1000;
+    unit++;
+  }
+  return `${scaled < 10 ? scaled.toFixed(1) : Math.round(scaled)} ${units[unit] as string}`;
 }
 
 /** `15 min`, `1 h`, `1 h 30 min`, `45 s`. */

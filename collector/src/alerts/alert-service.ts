@@ -8,7 +8,7 @@
 import { ValidationError } from '@speedwatch/shared';
 import type { Logger } from '@speedwatch/shared';
 import type { AlertsConfig } from '../config/collector-config.js';
-import type { AgentRecord } from '../store/store-types.js';
+import type { AgentHealthRecord, AgentRecord } from '../store/store-types.js';
 import type { AgentActivity } from './alert-rules.js';
 import type { CollectorTarget } from '../verdict/verdict-config.js';
 import type { AgentVerdict } from '../verdict/verdicts.js';
@@ -30,6 +30,8 @@ export interface AlertSources {
   connectedIds(): ReadonlySet<string>;
   /** Per agent id: its latest result's start and latest download (absent for an agent with no result). */
   activity(agentIds: readonly string[]): ReadonlyMap<string, AgentActivity>;
+  /** Each agent's latest health report. */
+  health(): ReadonlyMap<string, AgentHealthRecord>;
   /** The agent's verdicts as last computed; undefined when not computed yet. */
   verdicts(agentId: string): readonly AgentVerdict[] | undefined;
   targets: readonly CollectorTarget[];
@@ -189,11 +191,12 @@ export class AlertService {
         agents,
         activity: sources.activity(agents.map((agent) => agent.id)),
         connected: sources.connectedIds(),
+        health: sources.health(),
         verdicts: (id) => sources.verdicts(id),
         targets: sources.targets,
         rejectedPerSecond: this.#rates.perSecond(now),
       },
-      { forMs: config.forMs, scheduleIntervalMs: config.scheduleIntervalMs, verdictWindow: config.verdictWindow },
+      { forMs: config.forMs, scheduleIntervalMs: config.scheduleIntervalMs, verdictWindow: config.verdictWindow, fleetHealth: config.fleetHealth },
       now,
     );
     const evaluation = evaluateAlerts(this.#alerts, conditions, now);

@@ -6,7 +6,7 @@ import type { ServerResponse } from 'node:http';
 import type { ErrorCodeCarriedBy } from '@speedwatch/shared';
 import { SERIES_METRICS } from '../store/store-types.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
-import type { AgentRecord, SeriesMetric } from '../store/store-types.js';
+import type { AgentHealthRecord, AgentRecord, SeriesMetric } from '../store/store-types.js';
 import type { LatestFigures } from '../server/latest-results.js';
 import { BadParameterError, Params } from './query-params.js';
 
@@ -18,6 +18,8 @@ export interface ApiDeps {
   agent: (id: string) => AgentRecord | undefined;
   /** An agent's latest result (from memory). */
   latest: (id: string) => LatestFigures | undefined;
+  /** An agent's latest health report (from memory). */
+  health: (id: string) => AgentHealthRecord | undefined;
   /** Agents connected now. */
   connectedIds: () => ReadonlySet<string>;
   /** Verdicts per agent id, as last computed (absent until the first computation). */
@@ -77,6 +79,30 @@ function summary(latest: LatestFigures | undefined): unknown {
   };
 }
 
+/**
+ * An agent's latest health report for /api/v1/agents: when it arrived, the clock skew then, and
+ * every figure of the report, null where the agent could not read it (docs/collector.md#fleet-health).
+ */
+export function healthView(record: AgentHealthRecord | undefined): unknown {
+  if (record === undefined) return null;
+  const r = record.report;
+  return {
+    reportedAt: new Date(record.receivedAt).toISOString(),
+    clockSkewSeconds: record.skewMs / 1000,
+    agentClock: r.clock,
+    agent: { version: r.agent.version, platform: r.agent.platform ?? null, arch: r.agent.arch ?? null, node: r.agent.node ?? null },
+    uptimeSeconds: r.uptimeSeconds ?? null,
+    systemUptimeSeconds: r.systemUptimeSeconds ?? null,
+    backlog: r.backlog,
+    dropped: r.dropped,
+    lastTest: r.lastTest === undefined ? null : { status: r.lastTest.status, finishedAt: r.lastTest.finishedAt, errorCode: r.lastTest.errorCode ?? null },
+    failedTestsInARow: r.failedTestsInARow ?? null,
+    lastOkTestAt: r.lastOkTestAt ?? null,
+    diskFreeBytes: r.diskFreeBytes ?? null,
+    cpuTemperatureCelsius: r.cpuTemperatureCelsius ?? null,
+  };
+}
+
 function requireAgent(params: Params, deps: ApiDeps, name = 'agent'): string {
   const agent = params.string(name);
   if (agent === undefined) throw new BadParameterError(name, 'required');
@@ -107,6 +133,7 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
         lastSeenAt: a.lastSeenAt === undefined ? null : new Date(a.lastSeenAt).toISOString(),
         revokedAt: a.revokedAt === undefined ? null : new Date(a.revokedAt).toISOString(),
         latest: summary(deps.latest(a.id)),
+        health: healthView(deps.health(a.id)),
         verdicts: deps.agentVerdicts(a.id) ?? null,
         settings: deps.settings(a.id),
       }));

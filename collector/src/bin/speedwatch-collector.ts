@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Site } from '@speedwatch/shared';
 import { createLogger, DURATION_EXPECTED, parseDurationMs, SpeedwatchError, siteSchema, UsageError, ValidationError } from '@speedwatch/shared';
+import { healthView } from '../api/api.js';
 import type { CollectorConfig, ConfigOverrides } from '../config/collector-config.js';
 import type { NewAgent } from '../store/store-types.js';
 import { ConfigError, loadCollectorConfig } from '../config/collector-config.js';
@@ -21,6 +22,7 @@ import type { SqliteStore } from '../store/sqlite-store.js';
 import { WorkerMaintenance } from '../maintenance/worker-maintenance.js';
 import { startCollector } from '../server/collector-server.js';
 import { openStore } from '../store/sqlite-store.js';
+import type { AgentHealthRecord } from '../store/store-types.js';
 import { WorkerStoreWriter } from '../writer/worker-store-writer.js';
 
 const USAGE = `Usage: speedwatch-collector <command> [options]
@@ -45,7 +47,9 @@ Commands:
         a new one-time code for an agent (a new box, a lost token); its earlier codes end
   agents edit ID --db PATH [--name N] [--site-kind K] [--technology T] [--isp I] [--area A] [--lat N --lon N]
         change a site's description; its id, token and history stay
-  agents list --db PATH [--json]       list agents
+  agents list --db PATH [--json]       list agents: id, technology, site kind, area, ISP, name, state,
+                                       then from the latest health report: version, outbox backlog,
+                                       free disk, CPU temperature, last test (- where unknown)
   agents revoke ID --db PATH           revoke an agent's token (it is disconnected within a heartbeat)
   agents rotate ID --db PATH           give an agent a new token (printed) and invalidate the old one
   backup --db PATH --out FILE          online backup of the database to FILE
@@ -380,8 +384,9 @@ async function agents(argv: string[]): Promise<number> {
       try {
         const list = store.agents.list();
         const codes = store.enrollment.latestByAgent();
+        const health = new Map(store.health.list().records.map((r) => [r.agentId, r]));
         if (values.json === true) {
-          process.stdout.write(`${JSON.stringify(list.map((a) => ({ ...a, ...(codes.has(a.id) ? { enrollment: codes.get(a.id) } : {}) })))}\n`);
+          process.stdout.write(`${JSON.stringify(list.map((a) => ({ ...a, health: healthView(health.get(a.id)), ...(codes.has(a.id) ? { enrollment: codes.get(a.id) } : {}) })))}\n`);
         } else {
           const now = Date.now();
           for (const a of list) {
@@ -389,7 +394,8 @@ async function agents(argv: string[]): Promise<number> {
             const waiting = code !== undefined && code.usedAt === undefined && a.lastSeenAt === undefined;
             const enrollState = waiting ? (code.expiresAt > now ? `, waiting for enrollment (code until ${new Date(code.expiresAt).toISOString()})` : ', enrollment code expired') : '';
             const state = a.revokedAt === undefined ? `active${enrollState}` : `revoked ${new Date(a.revokedAt).toISOString()}`;
-            process.stdout.write(`${a.id}\t${a.technology}\t${a.siteKind}\t${a.area ?? '-'}\t${a.isp ?? '-'}\t${a.name}\t${state}\n`);
+            const site = `${a.id}\t${a.technology}\t${a.siteKind}\t${a.area ?? '-'}\t${a.isp ?? '-'}\t${a.name}\t${state}`;
+            process.stdout.write(`${site}\t${healthColumns(health.get(a.id), a.version)}\n`);
           }
         }
       } finally {
@@ -422,6 +428,19 @@ async function agents(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown agents command ${JSON.stringify(sub ?? '')}; expected add, import, enroll, edit, list, revoke or rotate`);
   }
+}
+
+/** `agents list`'s health columns: version, backlog, free disk, CPU temperature, last test (`-` where unknown). */
+function healthColumns(record: AgentHealthRecord | undefined, helloVersion: string | undefined): string {
+  const r = record?.report;
+  const last = r?.lastTest;
+  return [
+    r?.agent.version ?? helloVersion ?? '-',
+    r === undefined ? '-' : `backlog ${r.backlog}`,
+    r?.diskFreeBytes === undefined ? '-' : `${r.diskFreeBytes >= 1e9 ? `${(r.diskFreeBytes / 1e9).toFixed(1)} GB` : `${Math.round(r.diskFreeBytes / 1e6)} MB`} free`,
+    r?.cpuTemperatureCelsius === undefined ? '-' : `${r.cpuTemperatureCelsius.toFixed(1)} °C`,
+    last === undefined ? '-' : `${last.status}${last.errorCode === undefined ? '' : ` ${last.errorCode}`}${(r?.failedTestsInARow ?? 0) > 1 ? ` (${r?.failedTestsInARow} in a row)` : ''}`,
+  ].join('\t');
 }
 
 async function backup(argv: string[]): Promise<number> {

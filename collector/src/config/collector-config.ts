@@ -60,6 +60,18 @@ export interface AlertForDurations {
   agentSilent: number;
   agentDisconnected: number;
   collectorRejecting: number;
+  agentDiskLow: number;
+  agentTestsFailing: number;
+}
+
+/** The fleet-health alerts' thresholds, judged on each agent's latest health report. */
+export interface FleetHealthThresholds {
+  /** SpeedwatchAgentDiskLow below this many bytes free in the agent's data directory. */
+  diskFreeBelowBytes: number;
+  /** SpeedwatchAgentTestsFailing at this many failed tests in a row… */
+  failedTestsInARow: number;
+  /** …or when the latest ok test finished more than this long (ms) before the report. */
+  okTestWithinMs: number;
 }
 
 /** Delivery of notifications to webhooks. */
@@ -88,6 +100,7 @@ export interface AlertsConfig {
   /** Base of `externalURL` and `generatorURL` in notifications; the collector's own URL when absent. */
   externalUrl?: string;
   forMs: Readonly<AlertForDurations>;
+  fleetHealth: Readonly<FleetHealthThresholds>;
   delivery: Readonly<AlertDelivery>;
 }
 
@@ -115,7 +128,10 @@ export const COLLECTOR_DEFAULTS: Readonly<CollectorConfig> = Object.freeze({
       agentSilent: 5 * 60_000,
       agentDisconnected: 15 * 60_000,
       collectorRejecting: 10 * 60_000,
+      agentDiskLow: 15 * 60_000,
+      agentTestsFailing: 5 * 60_000,
     }),
+    fleetHealth: Object.freeze({ diskFreeBelowBytes: 100_000_000, failedTestsInARow: 3, okTestWithinMs: 6 * 3_600_000 }),
     delivery: Object.freeze({ timeoutMs: 10_000, attempts: 4, backoffMs: 1000, maxBackoffMs: 5 * 60_000, concurrency: 4 }),
   }),
   fleet: EMPTY_FLEET_CONFIG,
@@ -209,6 +225,15 @@ const fileSchema = refine(
                 agentSilent: forDuration,
                 agentDisconnected: forDuration,
                 collectorRejecting: forDuration,
+                agentDiskLow: forDuration,
+                agentTestsFailing: forDuration,
+              }),
+            ),
+            fleetHealth: optional(
+              object({
+                diskFreeBelow: optional(sizeBytes(0, Number.MAX_SAFE_INTEGER)),
+                failedTestsInARow: optional(number({ min: 1, max: 10_000, integer: true })),
+                okTestWithin: optional(durationMs(60_000, 365 * 86_400_000)),
               }),
             ),
             delivery: optional(
@@ -323,6 +348,7 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
   const d = COLLECTOR_DEFAULTS;
   const da = d.alerts;
   const alertsFor = parsed.alerts?.for;
+  const fleetHealth = parsed.alerts?.fleetHealth;
   const delivery = parsed.alerts?.delivery;
   const externalUrl = parsed.alerts?.externalUrl;
   const alerts: AlertsConfig = Object.freeze({
@@ -337,6 +363,13 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
       agentSilent: alertsFor?.agentSilent ?? da.forMs.agentSilent,
       agentDisconnected: alertsFor?.agentDisconnected ?? da.forMs.agentDisconnected,
       collectorRejecting: alertsFor?.collectorRejecting ?? da.forMs.collectorRejecting,
+      agentDiskLow: alertsFor?.agentDiskLow ?? da.forMs.agentDiskLow,
+      agentTestsFailing: alertsFor?.agentTestsFailing ?? da.forMs.agentTestsFailing,
+    }),
+    fleetHealth: Object.freeze({
+      diskFreeBelowBytes: fleetHealth?.diskFreeBelow ?? da.fleetHealth.diskFreeBelowBytes,
+      failedTestsInARow: fleetHealth?.failedTestsInARow ?? da.fleetHealth.failedTestsInARow,
+      okTestWithinMs: fleetHealth?.okTestWithin ?? da.fleetHealth.okTestWithinMs,
     }),
     delivery: Object.freeze({
       timeoutMs: delivery?.timeout ?? da.delivery.timeoutMs,

@@ -9,11 +9,11 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import type { AgentSettings, CollectorMessage, Logger, RejectCode, WireErrorCode, WireLimits } from '@speedwatch/shared';
-import { AGENTS_PATH, CLOSE_CODES, configAppliedSchema, helloSchema, parseMeasurementResult, PROTOCOL_VERSION, resultsSchema, ValidationError } from '@speedwatch/shared';
+import { AGENTS_PATH, CLOSE_CODES, configAppliedSchema, healthSchema, helloSchema, parseMeasurementResult, PROTOCOL_VERSION, resultsSchema, ValidationError } from '@speedwatch/shared';
 import type { ResultFigures } from '../store/result-row.js';
 import { resultFigures } from '../store/result-row.js';
 import { frameBatch } from '../store/frame-batch.js';
-import type { AgentRecord, InsertOutcome } from '../store/store-types.js';
+import type { AgentHealthRecord, AgentRecord, InsertOutcome } from '../store/store-types.js';
 import type { StoreWriter } from '../writer/store-writer.js';
 import type { AgentDirectory } from './agent-directory.js';
 import type { RejectReason } from './ingest-errors.js';
@@ -32,6 +32,8 @@ export interface IngestEvents {
   rejected(reason: RejectReason, count: number): void;
   committed(seconds: number, results: number): void;
   clockSkew(agent: AgentRecord, skewMs: number): void;
+  /** A valid `health` message arrived (its clock skew has been reported through clockSkew). */
+  health(agent: AgentRecord, record: AgentHealthRecord): void;
 }
 
 export interface IngestOptions {
@@ -347,7 +349,11 @@ export class IngestServer {
       return this.#onResults(session, message, text);
     }
     if (type === 'config-applied') return this.#onConfigApplied(session, message);
-    this.#error(session, 'message', 'SW_PROTOCOL_MESSAGE', `unknown message type ${JSON.stringify(printable(type)).slice(0, 60)}; expected hello, results or config-applied`);
+    if (type === 'health') {
+      if (!session.helloDone) return this.#error(session, 'hello_required', 'SW_HELLO_REQUIRED', 'send hello before health');
+      return this.#onHealth(session, message);
+    }
+    this.#error(session, 'message', 'SW_PROTOCOL_MESSAGE', `unknown message type ${JSON.stringify(printable(type)).slice(0, 60)}; expected hello, results, health or config-applied`);
   }
 
   #onConfigApplied(session: Session, message: unknown): void {
@@ -390,6 +396,25 @@ export class IngestServer {
       }
     }
     return sent;
+  }
+
+  /** Not answered when valid: the report is kept (in memory, written at the next heartbeat) and shown. */
+  #onHealth(session: Session, message: unknown): void {
+    let health;
+    try {
+      health = healthSchema.parse(message, 'health');
+    } catch (err) {
+      return this.#error(session, 'message', 'SW_PROTOCOL_MESSAGE', err instanceof ValidationError ? err.message : String(err));
+    }
+    const now = this.#o.now();
+    const { type: _type, ...report } = health;
+    const record: AgentHealthRecord = { agentId: session.agent.id, receivedAt: now, skewMs: Date.parse(report.clock) - now, report };
+    this.#o.events.clockSkew(session.agent, record.skewMs);
+    this.#o.events.health(session.agent, record);
+    session.log.debug(
+      { event: 'health', skewMs: record.skewMs, backlog: report.backlog, diskFreeBytes: report.diskFreeBytes ?? null, lastTestStatus: report.lastTest?.status ?? null },
+      'health',
+    );
   }
 
   #onHello(session: Session, message: unknown): void {

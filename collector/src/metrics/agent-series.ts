@@ -20,6 +20,32 @@ export const AGENT_GAUGES = [
   ['speedwatch_agent_connected', '1 while the agent holds a WebSocket connection to the collector.'],
 ] as const;
 
+/**
+ * The per-agent figures of the `health` message, labelled `agent_id` only (as the clock skew):
+ * [name, TYPE, HELP]. Site labels come from a join with speedwatch_agent_connected, as the
+ * shipped rules do; leaving them out keeps a 10 000-agent scrape about 8 MB smaller.
+ */
+export const HEALTH_FAMILIES = [
+  ['speedwatch_agent_health_reported_timestamp_seconds', 'gauge', "When the collector received the agent's latest health report, Unix seconds."],
+  ['speedwatch_agent_uptime_seconds', 'gauge', 'How long the agent daemon had been running, at its latest health report.'],
+  ['speedwatch_agent_system_uptime_seconds', 'gauge', "How long the agent's box had been up since boot, at its latest health report."],
+  ['speedwatch_agent_disk_free_bytes', 'gauge', "Bytes available in the file system of the agent's data directory, at its latest health report."],
+  ['speedwatch_agent_cpu_temperature_celsius', 'gauge', "The agent's CPU temperature, at its latest health report (absent where the box has no sensor)."],
+  ['speedwatch_agent_outbox_backlog_results', 'gauge', "Results in the agent's outbox not yet acked, at its latest health report."],
+  ['speedwatch_agent_outbox_dropped_results_total', 'counter', "Results the agent's outbox dropped for lack of space, in total, as of its latest health report."],
+  ['speedwatch_agent_failed_tests_in_a_row', 'gauge', "The agent's latest tests in a row whose status was failed (since its daemon started), at its latest health report."],
+  ['speedwatch_agent_last_ok_test_timestamp_seconds', 'gauge', "When the agent's latest ok test finished (since its daemon started), Unix seconds, at its latest health report."],
+] as const;
+
+export type HealthFigure = 'reportedAt' | 'uptime' | 'systemUptime' | 'diskFree' | 'cpuTemperature' | 'backlog' | 'dropped' | 'failedInARow' | 'lastOkTest';
+const HEALTH_INDEX: Record<HealthFigure, number> = { reportedAt: 0, uptime: 1, systemUptime: 2, diskFree: 3, cpuTemperature: 4, backlog: 5, dropped: 6, failedInARow: 7, lastOkTest: 8 };
+
+/** An agent's health figures in base units (absent ones left out), and its last test's status. */
+export interface HealthValues {
+  figures: Partial<Record<HealthFigure, number>>;
+  lastTestStatus?: string;
+}
+
 export type AgentGauge = 'download' | 'upload' | 'latency' | 'jitter' | 'loss' | 'downloadLoaded' | 'uploadLoaded' | 'lastResult' | 'connected';
 const INDEX: Record<AgentGauge, number> = { download: 0, upload: 1, latency: 2, jitter: 3, loss: 4, downloadLoaded: 5, uploadLoaded: 6, lastResult: 7, connected: 8 };
 
@@ -46,20 +72,27 @@ interface AgentState {
   version?: string;
   /** Window name → verdict. */
   verdicts: Map<string, string>;
+  /** HEALTH_FAMILIES' values, NaN where absent; undefined before the first report. */
+  health?: Float64Array;
+  lastTestStatus?: string;
   /** The agent's lines of each family (FAMILY_HEADERS order), UTF-8, empty where it has none; undefined once a value changed. */
   lines?: Buffer[];
 }
 
-/** The families rendered per agent: the gauges, then clock skew, info and verdicts. */
-const FAMILY_COUNT = AGENT_GAUGES.length + 3;
+/** The families rendered per agent: the gauges, then clock skew, info, verdicts, the health figures and the last test's status. */
 const SKEW = AGENT_GAUGES.length;
 const INFO = SKEW + 1;
 const VERDICT = INFO + 1;
+const HEALTH = VERDICT + 1;
+const LAST_TEST = HEALTH + HEALTH_FAMILIES.length;
+const FAMILY_COUNT = LAST_TEST + 1;
 const FAMILY_HEADERS: readonly Buffer[] = [
   ...AGENT_GAUGES.map(([name, help]) => `# HELP ${name} ${help}\n# TYPE ${name} gauge\n`),
   "# HELP speedwatch_agent_clock_skew_seconds Agent clock minus collector clock at the agent's last hello.\n# TYPE speedwatch_agent_clock_skew_seconds gauge\n",
   '# HELP speedwatch_agent_info Agent metadata (version once it has said hello; lat and lon when the site has coordinates); always 1.\n# TYPE speedwatch_agent_info gauge\n',
   "# HELP speedwatch_agent_verdict 1 for the agent's current verdict per window (meets, below, insufficient-data, no-data).\n# TYPE speedwatch_agent_verdict gauge\n",
+  ...HEALTH_FAMILIES.map(([name, type, help]) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`),
+  "# HELP speedwatch_agent_last_test_status 1 for the status (ok, partial, failed) of the agent's latest test, at its latest health report.\n# TYPE speedwatch_agent_last_test_status gauge\n",
 ].map((header) => Buffer.from(header));
 
 /** Every line of one agent, by family, encoded (empty for a family where it has none). */
@@ -77,6 +110,11 @@ function agentLines(state: AgentState): Buffer[] {
   let verdicts = '';
   for (const [window, verdict] of state.verdicts) verdicts += `speedwatch_agent_verdict{${state.idLabel},window="${escapeLabel(window)}",verdict="${escapeLabel(verdict)}"} 1\n`;
   lines[VERDICT] = verdicts;
+  HEALTH_FAMILIES.forEach(([name], index) => {
+    const value = state.health?.[index] ?? Number.NaN;
+    lines[HEALTH + index] = Number.isNaN(value) ? '' : `${name}{${state.idLabel}} ${format(value)}\n`;
+  });
+  lines[LAST_TEST] = state.lastTestStatus === undefined ? '' : `speedwatch_agent_last_test_status{${state.idLabel},status="${escapeLabel(state.lastTestStatus)}"} 1\n`;
   return lines.map((text) => (text === '' ? EMPTY : Buffer.from(text)));
 }
 
@@ -149,6 +187,20 @@ export class AgentSeries {
     const windows = new Map<string, string>(states);
     if (sameEntries(state.verdicts, windows)) return;
     state.verdicts = windows;
+    delete state.lines;
+  }
+
+  /** Replaces one agent's health figures (a new report). */
+  setHealth(agentId: string, health: HealthValues): void {
+    const state = this.#agents.get(agentId);
+    if (state === undefined) return;
+    const values = new Float64Array(HEALTH_FAMILIES.length).fill(Number.NaN);
+    for (const [figure, value] of Object.entries(health.figures) as [HealthFigure, number][]) values[HEALTH_INDEX[figure]] = value;
+    const same = state.health !== undefined && values.every((v, i) => Object.is(v, (state.health as Float64Array)[i]));
+    if (same && state.lastTestStatus === health.lastTestStatus) return;
+    state.health = values;
+    if (health.lastTestStatus === undefined) delete state.lastTestStatus;
+    else state.lastTestStatus = health.lastTestStatus;
     delete state.lines;
   }
 

@@ -7,12 +7,12 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { BITS_PER_MBPS } from '@speedwatch/shared';
-import type { AgentRecord } from '../store/store-types.js';
+import type { AgentHealthRecord, AgentRecord } from '../store/store-types.js';
 import type { ResultFigures } from '../store/result-row.js';
 import type { IngestEvents } from '../ingest/ingest-server.js';
 import type { RejectReason } from '../ingest/ingest-errors.js';
 import { AgentSeries } from './agent-series.js';
-import type { AgentGauge, SiteLabelValues } from './agent-series.js';
+import type { AgentGauge, HealthValues, SiteLabelValues } from './agent-series.js';
 
 
 /** Payload bytes per second in one Mbps. */
@@ -33,6 +33,19 @@ function siteLabels(agent: AgentRecord): SiteLabelValues {
     area: agent.area ?? '',
     ...(agent.lat === undefined || agent.lon === undefined ? {} : { lat: agent.lat, lon: agent.lon }),
   };
+}
+
+/** A health report's figures in base units: seconds, bytes, °C, Unix seconds. */
+function healthValues(record: AgentHealthRecord): HealthValues {
+  const { report } = record;
+  const figures: HealthValues['figures'] = { reportedAt: record.receivedAt / 1000, backlog: report.backlog, dropped: report.dropped };
+  if (report.uptimeSeconds !== undefined) figures.uptime = report.uptimeSeconds;
+  if (report.systemUptimeSeconds !== undefined) figures.systemUptime = report.systemUptimeSeconds;
+  if (report.diskFreeBytes !== undefined) figures.diskFree = report.diskFreeBytes;
+  if (report.cpuTemperatureCelsius !== undefined) figures.cpuTemperature = report.cpuTemperatureCelsius;
+  if (report.failedTestsInARow !== undefined) figures.failedInARow = report.failedTestsInARow;
+  if (report.lastOkTestAt !== undefined) figures.lastOkTest = Date.parse(report.lastOkTestAt) / 1000;
+  return report.lastTest === undefined ? { figures } : { figures, lastTestStatus: report.lastTest.status };
 }
 
 export class CollectorMetrics implements IngestEvents {
@@ -195,5 +208,17 @@ export class CollectorMetrics implements IngestEvents {
   clockSkew(agent: AgentRecord, skewMs: number): void {
     this.#ensure(agent); // carries the version the hello just reported
     this.#series.setSkew(agent.id, skewMs / 1000);
+  }
+
+  health(agent: AgentRecord, record: AgentHealthRecord): void {
+    this.#ensure(agent);
+    this.#series.setHealth(agent.id, healthValues(record));
+  }
+
+  /** An agent's latest health report as loaded at start, with its clock skew then. */
+  seedHealth(agentId: string, record: AgentHealthRecord): void {
+    if (!this.#series.has(agentId)) return;
+    this.#series.setSkew(agentId, record.skewMs / 1000);
+    this.#series.setHealth(agentId, healthValues(record));
   }
 }

@@ -24,6 +24,7 @@ import { ENROLL_PATH, handleEnroll } from '../enroll/enroll-route.js';
 import { settingsFor } from '../fleet/fleet-settings.js';
 import type { FleetConfig } from '../fleet/fleet-settings.js';
 import { AgentDirectory } from '../ingest/agent-directory.js';
+import { FleetHealth } from '../ingest/fleet-health.js';
 import { IngestServer } from '../ingest/ingest-server.js';
 import type { IngestEvents } from '../ingest/ingest-server.js';
 import { inlineMaintenance } from '../maintenance/maintenance-runner.js';
@@ -75,7 +76,7 @@ export interface RunningCollector {
   maintain(): Promise<void>;
   /** Re-reads the agents table if it changed (also done every heartbeat). */
   refreshAgents(): void;
-  /** Writes the agents' liveness recorded since the last flush (also done every heartbeat). */
+  /** Writes the agents' liveness and health reports recorded since the last flush (also done every heartbeat). */
   flushLiveness(): Promise<void>;
   /** Replaces the fleet's settings (a config reload) and sends connected agents whose settings changed their new ones; resolves with how many. */
   reloadFleet(fleet: FleetConfig): Promise<number>;
@@ -142,6 +143,13 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     return agent === undefined || agent.revokedAt !== undefined ? undefined : settingsFor(fleet, agent);
   };
   const latest = new LatestResults();
+  // Each agent's latest health report: from the database now, then from its `health` messages.
+  const fleetHealth = new FleetHealth();
+  const loadedHealth = store.health.list();
+  fleetHealth.load(loadedHealth.records);
+  if (loadedHealth.unreadable.length > 0) {
+    log.warn({ event: 'health-unreadable', agents: loadedHealth.unreadable.slice(0, 20), count: loadedHealth.unreadable.length }, 'stored health reports that are no longer valid were skipped; the agents report again within minutes');
+  }
   const events: IngestEvents = {
     connected: (agent) => metrics.connected(agent),
     disconnected: (agent) => metrics.disconnected(agent),
@@ -152,6 +160,10 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     rejected: (reason, count) => metrics.rejected(reason, count),
     committed: (seconds) => metrics.committed(seconds),
     clockSkew: (agent, skewMs) => metrics.clockSkew(agent, skewMs),
+    health(agent, record) {
+      fleetHealth.record(record);
+      metrics.health(agent, record);
+    },
   };
   const ingest = new IngestServer({
     agents,
@@ -194,22 +206,38 @@ async function serve(parts: Parts): Promise<RunningCollector> {
         latest.remove(agent.id);
       } else if (!known.has(agent.id)) {
         metrics.setAgent(agent, undefined, connected.has(agent.id));
+        const health = fleetHealth.get(agent.id);
+        if (health !== undefined) metrics.seedHealth(agent.id, health);
       }
     }
   };
   syncAgents();
 
   let flushing: Promise<void> | undefined;
+  /** Liveness and health reports since the last flush, one write each (so at most one per agent per heartbeat). */
   const flushLiveness = (): Promise<void> => {
     flushing ??= (async () => {
       const touches = agents.takeTouches();
-      if (touches.length === 0) return;
-      try {
-        await writer.touch(touches);
-      } catch (err) {
-        agents.returnTouches(touches);
-        log.warn({ event: 'liveness-flush-failed', err, agents: touches.length }, 'could not record when agents were last seen; will retry');
-      }
+      const reports = fleetHealth.takeDirty();
+      const touched = async (): Promise<void> => {
+        if (touches.length === 0) return;
+        try {
+          await writer.touch(touches);
+        } catch (err) {
+          agents.returnTouches(touches);
+          log.warn({ event: 'liveness-flush-failed', err, agents: touches.length }, 'could not record when agents were last seen; will retry');
+        }
+      };
+      const reported = async (): Promise<void> => {
+        if (reports.length === 0) return;
+        try {
+          await writer.saveHealth(reports);
+        } catch (err) {
+          fleetHealth.returnDirty(reports);
+          log.warn({ event: 'health-flush-failed', err, agents: reports.length }, 'could not record the agents\' health reports; will retry');
+        }
+      };
+      await Promise.all([touched(), reported()]);
     })().finally(() => {
       flushing = undefined;
     });
@@ -224,6 +252,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       agents: () => agents.list(),
       connectedIds: () => ingest.connectedIds(),
       activity: (ids) => latest.activity(ids),
+      health: () => fleetHealth.all(),
       verdicts: (agentId) => verdicts.forAgent(agentId),
       targets: verdicts.config.targets,
       rejectedTotals: async () => {
@@ -336,6 +365,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       agents: () => agents.list(),
       agent: (id) => agents.get(id),
       latest: (id) => latest.latest(id),
+      health: (id) => fleetHealth.get(id),
       connectedIds: () => ingest.connectedIds(),
       agentVerdicts: (id) => verdicts.forAgent(id),
       compliance: (window, groupBy) => verdicts.compliance(window, groupBy),

@@ -140,4 +140,17 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX enrollment_codes_agent ON enrollment_codes (agent_id);
   `,
+  // 5: fleet health, each agent's latest `health` report
+  // (docs/protocol.md#health-agent--collector), written by the store writer at most once per
+  // agent per heartbeat and loaded at start. received_at is the collector's clock at receipt
+  // (ms); skew_ms the agent's clock minus it; report the message as validated, without its type
+  // (JSON).
+  `
+  CREATE TABLE agent_health (
+    agent_id TEXT PRIMARY KEY REFERENCES agents (id),
+    received_at INTEGER NOT NULL,
+    skew_ms INTEGER NOT NULL,
+    report TEXT NOT NULL
+  ) STRICT;
+  `,
 ];

@@ -1,11 +1,12 @@
 /**
  * The collector's store on one SQLite file (better-sqlite3, WAL): one connection and its rooms,
- * each of one concern: `agents` (registry and tokens), `enrollment` (one-time codes), `writes` (group commits of results),
+ * each of one concern: `agents` (registry and tokens), `enrollment` (one-time codes), `health` (agents' latest health), `writes` (group commits of results),
  * `results` (pages, latest, verdict scans), `rollups` (roll-ups, retention, series), and the
  * online backup. Raw results are kept for `retentionDays`; hourly roll-ups for ever.
  * Every method is synchronous except `backup`; failures are StoreErrors (store-error.ts).
  */
 import { statSync } from 'node:fs';
+import { AgentHealthTable } from './agent-health.js';
 import { AgentRegistry } from './agent-registry.js';
 import type { Db, DatabaseOptions } from './database.js';
 import { openDatabase } from './database.js';
@@ -48,6 +49,8 @@ export class SqliteStore {
   readonly #path: string;
   readonly agents: AgentRegistry;
   readonly enrollment: EnrollmentCodes;
+  /** Each agent's latest health report. */
+  readonly health: AgentHealthTable;
   readonly writes: ResultWrites;
   readonly results: ResultQueries;
   readonly rollups: Rollups;
@@ -59,6 +62,7 @@ export class SqliteStore {
     const statements = prepareResultStatements(db);
     this.agents = new AgentRegistry(db, path);
     this.enrollment = new EnrollmentCodes(db, path);
+    this.health = new AgentHealthTable(db, path);
     this.writes = new ResultWrites(db, path, statements);
     this.results = new ResultQueries(db, path, statements);
     this.rollups = new Rollups(db, path, retentionMs, statements);

@@ -2,7 +2,7 @@
  * The types the collector's store speaks in (store/sqlite-store.ts and its rooms).
  * Times are milliseconds since the epoch (UTC) unless a name says otherwise.
  */
-import type { MeasurementResult, ResultStatus, SiteKind, Technology } from '@speedwatch/shared';
+import type { HealthMessage, MeasurementResult, ResultStatus, SiteKind, Technology } from '@speedwatch/shared';
 
 export interface AgentRecord {
   /** Chosen by the operator (`agents add --id`), e.g. "lso-caoloc-thcs-hopthanh". */
@@ -92,4 +92,17 @@ export interface AgentTouch {
   id: string;
   version?: string;
   lastSeenAt: number;
+}
+
+/** An agent's `health` message as kept: validated, without its `type`. */
+export type HealthReport = Omit<HealthMessage, 'type'>;
+
+/** An agent's latest health report and when the collector received it (table `agent_health`). */
+export interface AgentHealthRecord {
+  agentId: string;
+  /** The collector's clock when the report arrived, ms. */
+  receivedAt: number;
+  /** The agent's clock (the report's `clock`) minus the collector's at receipt, ms. */
+  skewMs: number;
+  report: HealthReport;
 }

@@ -1,6 +1,6 @@
 /**
  * Every write the serving thread needs, as asynchronous calls: results (group commits of frame
- * batches), agents' liveness, and the alerts' state. The collector process runs them on a
+ * batches), agents' liveness and health, and the alerts' state. The collector process runs them on a
  * thread of their own (worker-store-writer.ts) with its own SQLite connection, so that a commit
  * in progress, or a lock held by another process, never stops the event loop that serves the
  * agents, the API and /metrics. In-process uses (tests, embedding) can write on the calling
@@ -13,7 +13,7 @@ import type { Redemption } from '../store/enrollment-codes.js';
 import type { FrameBatch } from '../store/frame-batch.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
 import { StoreError } from '../store/store-error.js';
-import type { AgentTouch, InsertOutcome } from '../store/store-types.js';
+import type { AgentHealthRecord, AgentTouch, InsertOutcome } from '../store/store-types.js';
 import type { ThreadHeap } from './store-writer-protocol.js';
 
 /** The writes, as the thread that owns the connections runs them (synchronously). */
@@ -30,6 +30,8 @@ export interface WriteOps {
   touch(touches: readonly AgentTouch[]): void;
   /** Uses an enrollment code (by its hash); when it is good, the agent's token hash becomes `tokenHash`. */
   redeemEnrollment(codeHash: string, tokenHash: string, now: number): Redemption;
+  /** Agents' latest health reports, one transaction. */
+  saveHealth(records: readonly AgentHealthRecord[]): void;
   /** An alert evaluation's changes and the notifications it queues, one transaction. */
   alertCommit(changes: AlertChanges, upserts: readonly NotificationUpsert[], now: number): void;
   alertsDelivered(keys: readonly NotificationKey[], now: number): void;
@@ -74,6 +76,7 @@ export function writeOps(store: SqliteStore, alerts: AlertStore): WriteOps {
     },
     touch: (touches) => store.agents.touch(touches),
     redeemEnrollment: (codeHash, tokenHash, now) => store.enrollment.redeem(codeHash, tokenHash, now),
+    saveHealth: (records) => store.health.save(records),
     alertCommit: (changes, upserts, now) => alerts.commit(changes, upserts, now),
     alertsDelivered: (keys, now) => alerts.markDelivered(keys, now),
     alertsFailed: (keys, failure) => alerts.markFailed(keys, failure),
@@ -97,6 +100,7 @@ export function inlineStoreWriter(ops: WriteOps): StoreWriter {
     commitStaged: call('commitStaged'),
     touch: call('touch'),
     redeemEnrollment: call('redeemEnrollment'),
+    saveHealth: call('saveHealth'),
     alertCommit: call('alertCommit'),
     alertsDelivered: call('alertsDelivered'),
     alertsFailed: call('alertsFailed'),

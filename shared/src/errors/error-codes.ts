@@ -165,13 +165,13 @@ export const ERROR_CODES = deepFreeze({
   },
   SW_PROTOCOL_MESSAGE: {
     component: 'collector-ingest',
-    meaning: 'A message of unknown `type` or the wrong shape; the message names the field.',
-    action: 'Fix the agent, or upgrade it if the protocol version differs.',
+    meaning: 'A message of unknown `type` or the wrong shape; the message names the field. Collectors older than the `health` message answer it so.',
+    action: 'Fix the agent, or upgrade it if the protocol version differs. For `health`: upgrade the collector (agents stop sending it on that connection by themselves).',
     carriers: ['error message'],
   },
   SW_HELLO_REQUIRED: {
     component: 'collector-ingest',
-    meaning: '`results` arrived before `hello`.',
+    meaning: '`results` or `health` arrived before `hello`.',
     action: 'Send `hello` first on every connection.',
     carriers: ['error message'],
   },

@@ -4,9 +4,11 @@
  * comes from its bearer token at the upgrade, never from a message.
  */
 import type { ErrorCodeCarriedBy } from '../errors/error-codes.js';
+import type { ResultStatus } from '../result/result.js';
+import { RESULT_STATUSES } from '../result/result.js';
 import { ValidationError } from '../errors/speedwatch-error.js';
 import type { Schema } from '../validate/schema.js';
-import { array, number, object, oneOf, optional, string } from '../validate/schema.js';
+import { array, number, object, oneOf, optional, refine, string } from '../validate/schema.js';
 import type { AgentSettings } from './agent-settings.js';
 import { agentSettingsSchema } from './agent-settings.js';
 import type { Site } from './site.js';
@@ -42,7 +44,46 @@ export interface ConfigAppliedMessage {
   version: string;
 }
 
-export type AgentMessage = HelloMessage | ResultsMessage | ConfigAppliedMessage;
+/**
+ * Agent → collector, right after `welcome` and every few minutes (docs/protocol.md#health): how
+ * the box is doing. Every figure but the clock, the version and the outbox is optional: a
+ * figure the agent could not read is left out, never guessed.
+ */
+export interface HealthMessage {
+  type: 'health';
+  /** The agent's clock when it sent the message (ISO 8601 UTC), to measure clock skew. */
+  clock: string;
+  agent: { version: string; platform?: string; arch?: string; node?: string };
+  /** Seconds the agent daemon has been running. */
+  uptimeSeconds?: number;
+  /** Seconds the box has been up (since boot). */
+  systemUptimeSeconds?: number;
+  /** Results in the outbox not yet acked. */
+  backlog: number;
+  /** Results the outbox dropped for lack of space, in total (it survives restarts). */
+  dropped: number;
+  /** The latest test the daemon ran since it started; absent before its first. */
+  lastTest?: HealthLastTest;
+  /** Tests in a row, up to the latest, whose status was `failed` (0 after any other). */
+  failedTestsInARow?: number;
+  /** When the latest `ok` test since the daemon started finished (ISO 8601 UTC). */
+  lastOkTestAt?: string;
+  /** Bytes free to the agent in its data directory's file system (statfs: blocks available × block size). */
+  diskFreeBytes?: number;
+  /** The CPU's temperature, °C, where the box has a thermal zone for it. */
+  cpuTemperatureCelsius?: number;
+}
+
+/** The latest test, as `health` reports it. */
+export interface HealthLastTest {
+  status: ResultStatus;
+  /** The result's finishedAt (ISO 8601 UTC). */
+  finishedAt: string;
+  /** The result's first error code, when it has one (any well-formed SW_ code: the agent may be newer). */
+  errorCode?: string;
+}
+
+export type AgentMessage = HelloMessage | ResultsMessage | HealthMessage | ConfigAppliedMessage;
 
 /** Collector → agent, answer to hello. */
 export interface WelcomeMessage {
@@ -149,19 +190,28 @@ const timestamp = string({
   patternName: 'an ISO 8601 UTC timestamp',
 });
 
+/** A timestamp that is also a real instant (the pattern alone admits month 13): what a figure is computed from. */
+const instant = refine(timestamp, (value, report) => {
+  if (!Number.isFinite(Date.parse(value))) report('', 'a date and time that exist');
+});
+
+const agentSoftware = object({
+  version: string({ minLength: 1, maxLength: 50 }),
+  platform: optional(string({ maxLength: 50 })),
+  arch: optional(string({ maxLength: 50 })),
+  node: optional(string({ maxLength: 50 })),
+});
+
+const outboxCount = number({ min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
+
 export const helloSchema: Schema<HelloMessage> = object({
   type: oneOf(['hello']),
   protocol: oneOf([PROTOCOL_VERSION]),
-  agent: object({
-    version: string({ minLength: 1, maxLength: 50 }),
-    platform: optional(string({ maxLength: 50 })),
-    arch: optional(string({ maxLength: 50 })),
-    node: optional(string({ maxLength: 50 })),
-  }),
+  agent: agentSoftware,
   site: optional(siteSchema),
   clock: timestamp,
-  backlog: optional(number({ min: 0, max: Number.MAX_SAFE_INTEGER, integer: true })),
-  dropped: optional(number({ min: 0, max: Number.MAX_SAFE_INTEGER, integer: true })),
+  backlog: optional(outboxCount),
+  dropped: optional(outboxCount),
 });
 
 /** `welcome.limits`: every limit present, a whole number within WIRE_LIMIT_RANGES. */
@@ -180,6 +230,38 @@ const ackedId = string({ minLength: 1, maxLength: 64 });
 const errorCode = string({ pattern: /^SW_[A-Z0-9_]{1,61}$/, patternName: 'an error code (SW_ and up to 61 capitals, digits or _)' });
 /** Words from the collector for people: validation messages name a field path, so allow a few lines. */
 const humanMessage = string({ maxLength: 2000 });
+
+/** Bounds of `health`'s figures: wide enough for any real box, narrow enough to refuse garbage. */
+export const HEALTH_RANGES = {
+  /** Seconds: 0 to about 317 years. */
+  uptimeSeconds: { min: 0, max: 10_000_000_000 },
+  /** Bytes: 0 to 2^53 − 1 (8 PiB). */
+  diskFreeBytes: { min: 0, max: Number.MAX_SAFE_INTEGER },
+  /** °C: what a sensor can report, from a frozen box to a broken one. */
+  cpuTemperatureCelsius: { min: -100, max: 250 },
+  failedTestsInARow: { min: 0, max: 1_000_000_000 },
+} as const;
+
+export const healthSchema: Schema<HealthMessage> = object({
+  type: oneOf(['health']),
+  clock: instant,
+  agent: agentSoftware,
+  uptimeSeconds: optional(number(HEALTH_RANGES.uptimeSeconds)),
+  systemUptimeSeconds: optional(number(HEALTH_RANGES.uptimeSeconds)),
+  backlog: outboxCount,
+  dropped: outboxCount,
+  lastTest: optional(
+    object({
+      status: oneOf(RESULT_STATUSES),
+      finishedAt: instant,
+      errorCode: optional(errorCode),
+    }),
+  ),
+  failedTestsInARow: optional(number({ ...HEALTH_RANGES.failedTestsInARow, integer: true })),
+  lastOkTestAt: optional(instant),
+  diskFreeBytes: optional(number({ ...HEALTH_RANGES.diskFreeBytes, integer: true })),
+  cpuTemperatureCelsius: optional(number(HEALTH_RANGES.cpuTemperatureCelsius)),
+});
 
 export const welcomeSchema: Schema<WelcomeMessage> = object({
   type: oneOf(['welcome']),
