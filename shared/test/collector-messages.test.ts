@@ -101,7 +101,7 @@ describe('parseCollectorMessage', () => {
 
   it('describes a refused type by its kind and length, never by its text', () => {
     expect(errorOf({ type: '\u202eKCA' }).message).toBe(
-      'type: expected one of "welcome", "ack", "reject", "error", "config", or a future type of 1 to 32 lowercase letters, digits, _ or -, got a string of 4 characters',
+      'type: expected one of "welcome", "ack", "reject", "error", "config", "test-now", or a future type of 1 to 32 lowercase letters, digits, _ or -, got a string of 4 characters',
     );
   });
 });

@@ -59,6 +59,8 @@ export class AgentDaemon {
   #firstTestPending: boolean;
   /** Logged once until endpoints arrive. */
   #noEndpointsLogged = false;
+  /** A test-now waiting for its delay. */
+  #testNowTimer: unknown;
   readonly #history = new TestHistory();
 
   constructor(deps: AgentDaemonDeps) {
@@ -85,6 +87,7 @@ export class AgentDaemon {
       }),
       onFatal: deps.onFatal,
       onSettings: (settings) => this.#applySettings(settings),
+      onTestNow: (delayMs) => this.#testNow(delayMs),
       health: async () => ({ agent: software, ...(await boxHealth()), ...this.#history.figures() }),
       healthIntervalMs: config.health.intervalMs,
     });
@@ -115,6 +118,8 @@ export class AgentDaemon {
 
   /** Stops the current test (its partial result is kept), the schedule and the stream. */
   async stop(): Promise<void> {
+    if (this.#testNowTimer !== undefined) this.#d.clock.clearTimeout(this.#testNowTimer);
+    this.#testNowTimer = undefined;
     await this.#scheduler.stop();
     await this.#client.stop();
   }
@@ -142,20 +147,38 @@ export class AgentDaemon {
       this.#scheduler.reschedule({ intervalMs: this.#plan.intervalMs, runBoundMs });
     }
     this.#log.info(
-      { event: 'settings-applied', version: settings.version, intervalMs: this.#plan.intervalMs, endpoints: this.#plan.endpoints.resolved.length, site: this.#plan.site?.name ?? null },
+      { event: 'settings-applied', version: settings.version, intervalMs: this.#plan.intervalMs, endpoints: this.#plan.endpoints.resolved.length, site: this.#plan.site?.name ?? null, paused: this.#plan.paused },
       'new settings from the collector, used from the next test',
     );
     this.#maybeFirstTest();
   }
 
+  /** The collector's "test now": after `delayMs`, unless a test runs then or the agent is paused (a newer request replaces a waiting one). */
+  #testNow(delayMs: number): void {
+    if (this.#plan.paused) {
+      this.#log.info({ event: 'test-now-ignored', reason: 'paused' }, 'test now: ignored, the agent is paused');
+      return;
+    }
+    if (this.#testNowTimer !== undefined) this.#d.clock.clearTimeout(this.#testNowTimer);
+    this.#testNowTimer = this.#d.clock.setTimeout(() => {
+      this.#testNowTimer = undefined;
+      const started = this.#scheduler.runNow();
+      this.#log.info({ event: started ? 'test-now' : 'test-now-ignored', ...(started ? {} : { reason: 'a test is running' }) }, started ? 'test now: starting' : 'test now: a test is already running');
+    }, delayMs);
+  }
+
   #maybeFirstTest(): void {
-    if (!this.#firstTestPending || this.#plan.endpoints.resolved.length === 0) return;
+    if (!this.#firstTestPending || this.#plan.paused || this.#plan.endpoints.resolved.length === 0) return;
     if (this.#scheduler.runNow()) this.#log.info({ event: 'first-test' }, 'first test after enrollment: starting now');
   }
 
   async #runTest(signal: AbortSignal, slot: number): Promise<void> {
     const { logger } = this.#d;
     const plan = this.#plan;
+    if (plan.paused) {
+      logger.info({ event: 'test-skipped', reason: 'paused', slot }, 'no test: paused from the collector');
+      return;
+    }
     if (plan.endpoints.resolved.length === 0) {
       if (!this.#noEndpointsLogged) {
         this.#noEndpointsLogged = true;

@@ -19,6 +19,8 @@ export interface TestPlan {
   site?: Site;
   /** The version of the pushed settings in force, if any. */
   settingsVersion?: string;
+  /** Paused from the collector: no test runs. */
+  paused: boolean;
 }
 
 /** Default warm-up: a quarter of the test, at most 2 s (as the config file's). */
@@ -61,6 +63,7 @@ export function testPlan(config: Readonly<AgentConfig>, pushed: AgentSettings | 
       },
       ...(site === undefined ? {} : { site }),
       ...(pushed === undefined ? {} : { settingsVersion: pushed.version }),
+      paused: pushed?.paused === true,
     },
     problems,
   };

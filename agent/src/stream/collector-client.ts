@@ -105,6 +105,8 @@ export interface CollectorClientOptions {
    * is logged and nothing is acknowledged. None: pushed settings are ignored.
    */
   onSettings?: (settings: AgentSettings) => Promise<void>;
+  /** The collector asks for a test `delayMs` from now (`test-now`). None: ignored. */
+  onTestNow?: (delayMs: number) => void;
   /**
    * The figures of the `health` message; without it none is sent. Called after each welcome
    * and every `healthIntervalMs`, never twice at once; it should not throw (a throw or a
@@ -117,7 +119,7 @@ export interface CollectorClientOptions {
 
 export type ClientState = 'connecting' | 'open' | 'waiting' | 'stopped';
 
-type Settings = Required<Omit<CollectorClientOptions, 'ca' | 'health' | 'onSettings'>> & Pick<CollectorClientOptions, 'ca' | 'health' | 'onSettings'>;
+type Settings = Required<Omit<CollectorClientOptions, 'ca' | 'health' | 'onSettings' | 'onTestNow'>> & Pick<CollectorClientOptions, 'ca' | 'health' | 'onSettings' | 'onTestNow'>;
 
 /** One WebSocket and everything that lives and dies with it. */
 interface Connection {
@@ -495,6 +497,10 @@ export class CollectorClient {
         this.#settle(conn, [id], () => this.#o.queue.deadLetter(id, code, message.message));
         return;
       }
+      case 'test-now':
+        log.info({ event: 'test-now-received', delayMs: message.delayMs }, 'the collector asked for a test');
+        this.#o.onTestNow?.(message.delayMs);
+        return;
       case 'config': {
         const { settings } = message;
         const onSettings = this.#o.onSettings;

@@ -132,6 +132,7 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
         connected: connected.has(a.id),
         lastSeenAt: a.lastSeenAt === undefined ? null : new Date(a.lastSeenAt).toISOString(),
         revokedAt: a.revokedAt === undefined ? null : new Date(a.revokedAt).toISOString(),
+        pausedAt: a.pausedAt === undefined ? null : new Date(a.pausedAt).toISOString(),
         latest: summary(deps.latest(a.id)),
         health: healthView(deps.health(a.id)),
         verdicts: deps.agentVerdicts(a.id) ?? null,

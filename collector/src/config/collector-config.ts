@@ -42,6 +42,12 @@ export interface CollectorConfig {
   maintenanceIntervalMs: number;
   /** When set, /api/v1/* and /metrics need `Authorization: Bearer <readToken>`. */
   readToken?: string;
+  /**
+   * When set, the API's actions (`POST /api/v1/tests`, `/pause`, `/resume`) take
+   * `Authorization: Bearer <adminToken>`, which also reads what the read token reads. Unset:
+   * the actions are refused.
+   */
+  adminToken?: string;
   /** When set, the collector serves https and wss only, with this PEM certificate chain and key. */
   tls?: { cert: Buffer; key: Buffer };
   logLevel: LogLevel;
@@ -199,6 +205,8 @@ const fileSchema = refine(
         maintenanceInterval: optional(durationMs(1000, 86_400_000)),
         readToken: optional(readTokenText),
         readTokenFile: optional(string({ minLength: 1, maxLength: 4096 })),
+        adminToken: optional(readTokenText),
+        adminTokenFile: optional(string({ minLength: 1, maxLength: 4096 })),
         tlsCertFile: optional(string({ minLength: 1, maxLength: 4096 })),
         tlsKeyFile: optional(string({ minLength: 1, maxLength: 4096 })),
         logLevel: optional(logLevel),
@@ -259,6 +267,7 @@ const fileSchema = refine(
       ['readToken', 'readTokenFile'],
       (config, report) => {
         if (config.readToken !== undefined && config.readTokenFile !== undefined) report('readTokenFile', 'readToken or readTokenFile', 'give readToken or readTokenFile, not both');
+        if (config.adminToken !== undefined && config.adminTokenFile !== undefined) report('adminTokenFile', 'adminToken or adminTokenFile', 'give adminToken or adminTokenFile, not both');
       },
     ),
     ['tlsCertFile', 'tlsKeyFile'],
@@ -290,6 +299,7 @@ export const ENV_KEYS: Readonly<Record<string, string>> = Object.freeze({
   SPEEDWATCH_PORT: 'port',
   SPEEDWATCH_DB: 'db',
   SPEEDWATCH_READ_TOKEN: 'readToken',
+  SPEEDWATCH_ADMIN_TOKEN: 'adminToken',
   SPEEDWATCH_TLS_CERT_FILE: 'tlsCertFile',
   SPEEDWATCH_TLS_KEY_FILE: 'tlsKeyFile',
   SPEEDWATCH_LOG_LEVEL: 'logLevel',
@@ -318,16 +328,20 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
   const { value: parsed, partial, problems: schemaProblems } = parseAll(fileSchema, raw);
   const problems: Problem[] = [...schemaProblems];
   const readError = (err: unknown): string => (err as { code?: string }).code ?? String(err);
-  let readToken = partial?.readToken;
-  const tokenFile = partial?.readTokenFile;
-  if (tokenFile !== undefined) {
+  const secret = (given: string | undefined, fileKey: string, file: string | undefined): string | undefined => {
+    if (file === undefined) return given;
     try {
-      readToken = readFileSync(tokenFile, 'utf8').trim();
-      if (readToken.length < 16) problems.push(problemAt('readTokenFile', `${tokenFile} holds fewer than 16 characters`));
+      const text = readFileSync(file, 'utf8').trim();
+      if (text.length < 16) problems.push(problemAt(fileKey, `${file} holds fewer than 16 characters`));
+      return text;
     } catch (err) {
-      problems.push(problemAt('readTokenFile', `cannot read ${tokenFile} (${readError(err)})`));
+      problems.push(problemAt(fileKey, `cannot read ${file} (${readError(err)})`));
+      return undefined;
     }
-  }
+  };
+  const readToken = secret(partial?.readToken, 'readTokenFile', partial?.readTokenFile);
+  const adminToken = secret(partial?.adminToken, 'adminTokenFile', partial?.adminTokenFile);
+  if (adminToken !== undefined && adminToken === readToken) problems.push(problemAt('adminToken', 'must differ from readToken: whoever reads dashboards must not start tests'));
   let tls: { cert: Buffer; key: Buffer } | undefined;
   if (partial?.tlsCertFile !== undefined && partial.tlsKeyFile !== undefined) {
     const read = (key: string, file: string, marker: RegExp, what: string): Buffer | undefined => {
@@ -394,6 +408,7 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
     maintenanceIntervalMs: parsed.maintenanceInterval ?? d.maintenanceIntervalMs,
     logLevel: parsed.logLevel ?? d.logLevel,
     ...(readToken === undefined ? {} : { readToken }),
+    ...(adminToken === undefined ? {} : { adminToken }),
     ...(tls === undefined ? {} : { tls: Object.freeze(tls) }),
     verdicts: parsed.verdicts ?? d.verdicts,
     alerts,

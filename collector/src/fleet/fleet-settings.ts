@@ -115,7 +115,8 @@ export function fleetConfigOf(parsed: { defaults?: FileLevel; overrides?: (FileL
   };
 }
 
-function fits(match: SettingsMatch, agent: AgentRecord): boolean {
+/** Whether `agent` fits every field `match` gives. */
+export function matchesAgent(match: SettingsMatch, agent: AgentRecord): boolean {
   if (match.agent !== undefined && match.agent !== agent.id) return false;
   if (match.siteKind !== undefined && match.siteKind !== agent.siteKind) return false;
   if (match.technology !== undefined && match.technology !== agent.technology) return false;
@@ -153,7 +154,7 @@ export function settingsFor(config: FleetConfig, agent: AgentRecord): AgentSetti
   let endpoints = config.defaults.endpoints;
   let test: TestSettings = { ...config.defaults.test };
   for (const o of config.overrides) {
-    if (!fits(o.match, agent)) continue;
+    if (!matchesAgent(o.match, agent)) continue;
     intervalMs = o.intervalMs ?? intervalMs;
     endpoints = o.endpoints ?? endpoints;
     test = { ...test, ...o.test };
@@ -165,6 +166,7 @@ export function settingsFor(config: FleetConfig, agent: AgentRecord): AgentSetti
     ...(intervalMs === undefined ? {} : { intervalMs }),
     ...(endpoints === undefined ? {} : { endpoints: [...endpoints] }),
     ...(Object.keys(test).length === 0 ? {} : { test: inKeyOrder(test) }),
+    ...(agent.pausedAt === undefined ? {} : { paused: true }),
   };
   // The version names the content: the same settings always have the same version, so a
   // collector restart or a reload that changes nothing for an agent pushes it nothing new.

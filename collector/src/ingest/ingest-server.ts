@@ -379,6 +379,14 @@ export class IngestServer {
     return true;
   }
 
+  /** Asks a connected, welcomed agent for a test `delayMs` from now; false when it is not connected. */
+  requestTest(agentId: string, delayMs: number): boolean {
+    const session = this.#sessions.get(agentId);
+    if (session === undefined || !session.helloDone) return false;
+    this.#send(session, { type: 'test-now', delayMs });
+    return true;
+  }
+
   /**
    * Sends every connected agent whose settings changed (a reload, an edited site) its new
    * ones, a few hundred per turn of the event loop so that a push to 10 000 agents does not

@@ -18,6 +18,7 @@ import { SYSTEM_CLOCK } from '../alerts/alert-clock.js';
 import type { AlertClock } from '../alerts/alert-clock.js';
 import { openAlertStore } from '../alerts/alert-store.js';
 import type { AlertStore } from '../alerts/alert-store.js';
+import { ACTION_PATHS, handleAction } from '../api/actions.js';
 import { handleApi, sendError, sendJson } from '../api/api.js';
 import type { CollectorConfig } from '../config/collector-config.js';
 import { ENROLL_PATH, handleEnroll } from '../enroll/enroll-route.js';
@@ -313,12 +314,14 @@ async function serve(parts: Parts): Promise<RunningCollector> {
   maintenanceTimer.unref();
   owned.push(() => clearInterval(maintenanceTimer));
 
-  const authorised = (req: IncomingMessage): boolean => {
-    if (config.readToken === undefined) return true;
+  const bearerIs = (req: IncomingMessage, token: string): boolean => {
     const given = Buffer.from(/^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '');
-    const expected = Buffer.from(config.readToken);
+    const expected = Buffer.from(token);
     return given.length === expected.length && timingSafeEqual(given, expected);
   };
+  /** Reads: open without a read token; else the read token or the admin token. */
+  const authorised = (req: IncomingMessage): boolean =>
+    config.readToken === undefined || bearerIs(req, config.readToken) || (config.adminToken !== undefined && bearerIs(req, config.adminToken));
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let target: URL;
@@ -341,6 +344,20 @@ async function serve(parts: Parts): Promise<RunningCollector> {
         limiter: ingest.authLimiter,
         now,
         logger: logger.child({ component: 'enroll' }),
+      });
+    }
+    if ((ACTION_PATHS as readonly string[]).includes(path)) {
+      if (req.method !== 'POST') return sendError(res, 405, 'SW_METHOD', `${req.method ?? ''} is not allowed; POST to ${path}`);
+      if (config.adminToken === undefined) return sendError(res, 403, 'SW_ADMIN_DISABLED', 'this collector has no adminToken, so its actions are off; set adminToken or adminTokenFile in its config');
+      if (!bearerIs(req, config.adminToken)) return sendError(res, 401, 'SW_UNAUTHORIZED', `${path} needs Authorization: Bearer <admin token>`);
+      return handleAction(path as (typeof ACTION_PATHS)[number], req, res, {
+        agents: () => agents.list(),
+        connectedIds: () => ingest.connectedIds(),
+        requestTest: (id, delayMs) => ingest.requestTest(id, delayMs),
+        writer,
+        refreshAgents,
+        now,
+        random: deps.random ?? Math.random,
       });
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'SW_METHOD', `${req.method ?? ''} is not allowed; the API is read-only (GET)`);

@@ -21,6 +21,7 @@ interface AgentRow {
   revoked_at: number | null;
   version: string | null;
   last_seen_at: number | null;
+  paused_at: number | null;
 }
 
 /** An agent and the hash of its current token, as the in-memory directory loads them. */
@@ -30,7 +31,7 @@ export interface AgentWithToken {
   tokenHash?: string;
 }
 
-const AGENT_COLUMNS = 'id, name, site_kind, technology, isp, area, lat, lon, created_at, revoked_at, version, last_seen_at';
+const AGENT_COLUMNS = 'id, name, site_kind, technology, isp, area, lat, lon, created_at, revoked_at, version, last_seen_at, paused_at';
 
 function prepare(db: Db) {
   return {
@@ -46,6 +47,8 @@ function prepare(db: Db) {
     edit: db.prepare<[string, string, string, string | null, string | null, number | null, number | null, string]>(
       'UPDATE agents SET name = ?, site_kind = ?, technology = ?, isp = ?, area = ?, lat = ?, lon = ? WHERE id = ?',
     ),
+    pause: db.prepare<[number, string]>('UPDATE agents SET paused_at = ? WHERE id = ? AND revoked_at IS NULL AND paused_at IS NULL'),
+    resume: db.prepare<[string]>('UPDATE agents SET paused_at = NULL WHERE id = ? AND paused_at IS NOT NULL'),
     rotate: db.prepare<[string, string]>('UPDATE agents SET token_hash = ? WHERE id = ? AND revoked_at IS NULL'),
     // Never moves last_seen_at backwards: touches from two collectors' threads may cross.
     touch: db.prepare<[string | null, number, string]>(
@@ -59,6 +62,7 @@ export class AgentRegistry {
   readonly #path: string;
   readonly #s: ReturnType<typeof prepare>;
   readonly #touchTx: (touches: readonly AgentTouch[]) => void;
+  readonly #pauseTx: (ids: readonly string[], at: number | undefined) => string[];
 
   constructor(db: Db, path: string) {
     this.#path = path;
@@ -66,6 +70,9 @@ export class AgentRegistry {
     this.#touchTx = db.transaction((touches: readonly AgentTouch[]) => {
       for (const t of touches) this.#s.touch.run(t.version ?? null, t.lastSeenAt, t.id);
     });
+    this.#pauseTx = db.transaction((ids: readonly string[], at: number | undefined) =>
+      ids.filter((id) => (at === undefined ? this.#s.resume.run(id) : this.#s.pause.run(at, id)).changes === 1),
+    );
   }
 
   /** Registers an agent with the hash of its token; `SW_AGENT_EXISTS` if the id is taken. */
@@ -115,6 +122,11 @@ export class AgentRegistry {
     );
   }
 
+  /** Pauses (`at` the time) or resumes (`at` undefined) agents, one transaction; returns the ids whose state changed. */
+  setPaused(ids: readonly string[], at: number | undefined): string[] {
+    return storeWrite(this.#path, `${at === undefined ? 'resume' : 'pause'} ${ids.length} agents`, () => this.#pauseTx(ids, at));
+  }
+
   /** Replaces the token hash; false if there is no such active agent. */
   rotate(id: string, tokenHash: string): boolean {
     return storeWrite(this.#path, `rotate the token of agent ${id}`, () => this.#s.rotate.run(tokenHash, id)).changes === 1;
@@ -147,5 +159,6 @@ function toAgent(row: AgentRow): AgentRecord {
   if (row.revoked_at !== null) agent.revokedAt = row.revoked_at;
   if (row.version !== null) agent.version = row.version;
   if (row.last_seen_at !== null) agent.lastSeenAt = row.last_seen_at;
+  if (row.paused_at !== null) agent.pausedAt = row.paused_at;
   return agent;
 }

@@ -153,4 +153,12 @@ export const MIGRATIONS: readonly string[] = [
     report TEXT NOT NULL
   ) STRICT;
   `,
+  // 6: agents paused from the API (POST /api/v1/pause): they keep their connection and stop
+  // testing until resumed. A change moves agent_changes.seq, so every collector's in-memory
+  // agent table reloads and the agents are sent their new settings.
+  `
+  ALTER TABLE agents ADD COLUMN paused_at INTEGER;
+  CREATE TRIGGER agents_paused AFTER UPDATE OF paused_at ON agents
+    BEGIN UPDATE agent_changes SET seq = seq + 1 WHERE id = 1; END;
+  `,
 ];

@@ -21,9 +21,11 @@ export interface AgentRecord {
   /** From the agent's latest hello. */
   version?: string;
   lastSeenAt?: number;
+  /** Set while paused from the API: the agent stays connected and runs no test. */
+  pausedAt?: number;
 }
 
-export type NewAgent = Omit<AgentRecord, 'createdAt' | 'revokedAt' | 'version' | 'lastSeenAt'>;
+export type NewAgent = Omit<AgentRecord, 'createdAt' | 'revokedAt' | 'version' | 'lastSeenAt' | 'pausedAt'>;
 
 /** One stored result, with the fields queries need pulled out of the JSON document. */
 export interface StoredResult {

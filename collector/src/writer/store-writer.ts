@@ -28,6 +28,8 @@ export interface WriteOps {
   commitStaged(handles: readonly number[]): InsertOutcome[];
   /** Agents' versions and last-seen times, one transaction. */
   touch(touches: readonly AgentTouch[]): void;
+  /** Pauses (`at` set) or resumes agents; returns the ids whose state changed. */
+  setPaused(ids: readonly string[], at: number | undefined): string[];
   /** Uses an enrollment code (by its hash); when it is good, the agent's token hash becomes `tokenHash`. */
   redeemEnrollment(codeHash: string, tokenHash: string, now: number): Redemption;
   /** Agents' latest health reports, one transaction. */
@@ -75,6 +77,7 @@ export function writeOps(store: SqliteStore, alerts: AlertStore): WriteOps {
       return store.writes.insertFrames(batches as FrameBatch[]);
     },
     touch: (touches) => store.agents.touch(touches),
+    setPaused: (ids, at) => store.agents.setPaused(ids, at),
     redeemEnrollment: (codeHash, tokenHash, now) => store.enrollment.redeem(codeHash, tokenHash, now),
     saveHealth: (records) => store.health.save(records),
     alertCommit: (changes, upserts, now) => alerts.commit(changes, upserts, now),
@@ -99,6 +102,7 @@ export function inlineStoreWriter(ops: WriteOps): StoreWriter {
     },
     commitStaged: call('commitStaged'),
     touch: call('touch'),
+    setPaused: call('setPaused'),
     redeemEnrollment: call('redeemEnrollment'),
     saveHealth: call('saveHealth'),
     alertCommit: call('alertCommit'),

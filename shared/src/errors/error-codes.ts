@@ -224,6 +224,12 @@ export const ERROR_CODES = deepFreeze({
     action: 'Fix each listed line; the header names the columns (`id,name,site_kind,technology`, optionally `isp,area,lat,lon`).',
     carriers: ['SitesFileError'],
   },
+  SW_ADMIN_DISABLED: {
+    component: 'collector-api',
+    meaning: 'An action (`POST /api/v1/tests`, `/pause`, `/resume`) on a collector with no `adminToken` (HTTP 403): actions are off.',
+    action: 'Set `adminToken` or `adminTokenFile` (or SPEEDWATCH_ADMIN_TOKEN), different from the read token, and send it as `Authorization: Bearer`.',
+    carriers: ['HTTP 403'],
+  },
   SW_BAD_PARAMETER: {
     component: 'collector-api',
     meaning: 'An API query parameter is missing, unknown or malformed (HTTP 400); `parameter` names it.',
@@ -232,8 +238,8 @@ export const ERROR_CODES = deepFreeze({
   },
   SW_UNAUTHORIZED: {
     component: 'collector-api',
-    meaning: 'The API or /metrics needs `Authorization: Bearer <read token>` (HTTP 401).',
-    action: 'Send the read token configured as `readToken`.',
+    meaning: 'The API or /metrics needs `Authorization: Bearer <read token>` (or the admin token), or an action needs the admin token (HTTP 401).',
+    action: 'Send the read token configured as `readToken`; for actions, the `adminToken`.',
     carriers: ['HTTP 401'],
   },
   SW_NOT_FOUND: {
@@ -244,7 +250,7 @@ export const ERROR_CODES = deepFreeze({
   },
   SW_METHOD: {
     component: 'collector-api',
-    meaning: 'A method other than GET or HEAD (HTTP 405): the API is read-only; or other than POST at `/v1/enroll`.',
+    meaning: 'A method other than GET or HEAD on a read route (HTTP 405), or other than POST on `/v1/enroll` and the actions.',
     action: 'Use GET.',
     carriers: ['HTTP 405'],
   },

@@ -7,7 +7,7 @@
 import type { Site } from './site.js';
 import { siteSchema } from './site.js';
 import type { Schema } from '../validate/schema.js';
-import { array, number, object, oneOf, optional, refine, string } from '../validate/schema.js';
+import { array, boolean, number, object, oneOf, optional, refine, string } from '../validate/schema.js';
 
 export const SETTINGS_TEST_NAMES = ['latency', 'download', 'upload'] as const;
 export type SettingsTestName = (typeof SETTINGS_TEST_NAMES)[number];
@@ -30,6 +30,8 @@ export interface AgentSettings {
   /** Base URLs of i-Speed/LibreSpeed-style endpoints; the agent picks the nearest. */
   endpoints?: string[];
   test?: TestSettings;
+  /** Paused from the collector: stay connected, run no test until settings without it come. */
+  paused?: boolean;
 }
 
 /** The ranges of the settings, as the agent's config file has them. */
@@ -64,4 +66,5 @@ export const agentSettingsSchema: Schema<AgentSettings> = object({
   intervalMs: optional(int(SETTINGS_RANGES.intervalMs)),
   endpoints: optional(array(endpointUrlSchema, { minItems: 1, maxItems: 100 })),
   test: optional(testSettingsSchema),
+  paused: optional(boolean()),
 });

@@ -130,10 +130,22 @@ export interface ConfigMessage {
   settings: AgentSettings;
 }
 
-export type CollectorMessage = WelcomeMessage | AckMessage | RejectMessage | ErrorMessage | ConfigMessage;
+/**
+ * Collector → agent: run a test `delayMs` from now, outside the schedule (an operator's "test
+ * now"; an area's agents get spread delays). Ignored while a test runs or the agent is paused.
+ */
+export interface TestNowMessage {
+  type: 'test-now';
+  delayMs: number;
+}
+
+/** The longest `test-now` delay: an hour. */
+export const MAX_TEST_NOW_DELAY_MS = 3_600_000;
+
+export type CollectorMessage = WelcomeMessage | AckMessage | RejectMessage | ErrorMessage | ConfigMessage | TestNowMessage;
 
 /** The `type`s of CollectorMessage, the messages this version of the protocol knows. */
-export const COLLECTOR_MESSAGE_TYPES = ['welcome', 'ack', 'reject', 'error', 'config'] as const;
+export const COLLECTOR_MESSAGE_TYPES = ['welcome', 'ack', 'reject', 'error', 'config', 'test-now'] as const;
 
 /**
  * What `parseCollectorMessage` returns for a well-formed message type this version does not
@@ -286,7 +298,12 @@ export const ackSchema: Schema<AckMessage> = object({
 export type ReceivedRejectMessage = Omit<RejectMessage, 'code'> & { code: string };
 export type ReceivedErrorMessage = Omit<ErrorMessage, 'code'> & { code: string };
 /** A collector message as an agent receives it (parseCollectorMessage). */
-export type ReceivedCollectorMessage = WelcomeMessage | AckMessage | ReceivedRejectMessage | ReceivedErrorMessage | ConfigMessage;
+export type ReceivedCollectorMessage = WelcomeMessage | AckMessage | ReceivedRejectMessage | ReceivedErrorMessage | ConfigMessage | TestNowMessage;
+
+export const testNowSchema: Schema<TestNowMessage> = object({
+  type: oneOf(['test-now']),
+  delayMs: number({ min: 0, max: MAX_TEST_NOW_DELAY_MS, integer: true }),
+});
 
 export const configMessageSchema: Schema<ConfigMessage> = object({
   type: oneOf(['config']),
@@ -339,6 +356,8 @@ export function parseCollectorMessage(value: unknown): ReceivedCollectorMessage 
       return errorMessageSchema.parse(value, 'error');
     case 'config':
       return configMessageSchema.parse(value, 'config');
+    case 'test-now':
+      return testNowSchema.parse(value, 'test-now');
   }
   if (typeof type === 'string' && FUTURE_TYPE.test(type)) return { type: 'unknown', received: type };
   throw new ValidationError('type', TYPE_EXPECTED, { message: `expected ${TYPE_EXPECTED}, got ${kindOf(type)}` });
