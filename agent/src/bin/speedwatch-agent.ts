@@ -268,9 +268,14 @@ async function installServiceCommand(argv: string[]): Promise<number> {
         'no-start': { type: 'boolean' },
         wait: { type: 'string' },
         force: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
     }),
   );
+  if (values.help === true) {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT.ok;
+  }
   const missing = (['collector', 'code'] as const).filter((k) => values[k] === undefined);
   if (missing.length > 0) throw new UsageError(`install-service needs ${missing.map((k) => `--${k}`).join(', ')}`);
   if (!USER_NAME.test(values.user)) throw new UsageError(`--user ${JSON.stringify(values.user)}: expected a user name (a-z, 0-9, _ and -, starting with a letter or _, at most 32)`);
