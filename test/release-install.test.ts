@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpath
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseMeasurementResult } from '@speedwatch/shared';
+import { makeEnrollmentCode, parseMeasurementResult } from '@speedwatch/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPLOYABLES, packRelease } from './release/release-tarballs.js';
 import type { PackedTarball } from './release/release-tarballs.js';
@@ -172,6 +172,22 @@ describe('the agent and endpoint tarballs on a box with Node and npm only', () =
       const run = await runToEnd(local[0] ?? '', [...local.slice(1), 'check-config', config], 20_000, env);
       expect({ line, code: run.code, stderr: run.stderr }).toEqual({ line, code: 0, stderr: '' });
     }
+  });
+
+  it('has install-service write the unit from the installed package, naming the installed bin', async () => {
+    const prefix = prefixes.get('agent') ?? '';
+    const root = join(dir, 'install-root');
+    mkdirSync(root);
+    const bin = join(prefix, 'lib', 'node_modules', '@speedwatch', 'agent', 'bin', 'speedwatch-agent.js');
+    // A well-formed code and no collector: the unit is written before enrollment, which then fails.
+    const code = makeEnrollmentCode(new Uint8Array(9).fill(7));
+    const run = await runToEnd(join(prefix, 'bin', 'speedwatch-agent'), ['install-service', '--collector', 'ws://127.0.0.1:9/v1/agents', '--code', code, '--root', root, '--no-start'], 20_000, env);
+    expect(run.stderr).toContain('[SW_ENROLL_FAILED]');
+    const unit = readFileSync(join(root, 'etc', 'systemd', 'system', 'speedwatch-agent.service'), 'utf8');
+    const shipped = readFileSync(join(prefix, 'lib', 'node_modules', '@speedwatch', 'agent', 'deploy', 'systemd', 'speedwatch-agent.service'), 'utf8');
+    // The shipped unit, its command lines naming this node and the installed bin.
+    const filled = shipped.split('\n').map((line) => (/^ExecStart(Pre)?=/.test(line) ? line.replace('/usr/bin/node', process.execPath).replace('/usr/bin/speedwatch-agent', realpathSync(bin)) : line));
+    expect(unit.split('\n')).toEqual(filled);
   });
 
   it('prints the agent\'s packed and installed sizes', async () => {

@@ -3,13 +3,13 @@
  * speedwatch-agent: process-level wiring (argv, signals, exit codes) around the measurement
  * engine. `once` runs one test and prints it.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
-import { createLogger, SpeedwatchError, UsageError } from '@speedwatch/shared';
+import { createLogger, DURATION_EXPECTED, parseDurationMs, SpeedwatchError, UsageError } from '@speedwatch/shared';
 // Each command loads only what it needs (below, with import()): `once` never loads the
 // daemon's WebSocket and YAML code, and `run` never loads the HTTP client. Memory is the reason.
 import { parseOnceArgs, ONCE_USAGE } from '../cli/once-options.js';
@@ -35,6 +35,12 @@ Commands:
                        minimal config; the daemon's first run then tests at once
   first-test --data-dir DIR [--timeout 10m]
                        wait for the first test after enrollment and print it with its verdict
+  install-service --collector wss://HOST:PORT/v1/agents --code CODE [--ca FILE] [--user speedwatch]
+                  [--no-start] [--wait 10m] [--force] [--root DIR]
+                       as root on the box: create the service user, /etc/speedwatch and
+                       /var/lib/speedwatch, write the systemd unit, enroll, start the service and
+                       wait for its first test (--root DIR: write under DIR instead of /; no user,
+                       no start)
 
 Options:
   -h, --help     show this help
@@ -42,9 +48,13 @@ Options:
 
 const EXIT = { ok: 0, usage: 1, partial: 2, failed: 3, unauthorized: 4 } as const;
 
+/** The agent package's package.json (built to dist/src/bin/: the package is three levels up). */
+function manifest(): { version: string; engines?: { node?: string } } {
+  return createRequire(import.meta.url)('../../../package.json') as { version: string; engines?: { node?: string } };
+}
+
 function version(): string {
-  const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
-  return pkg.version;
+  return manifest().version;
 }
 
 async function once(argv: string[]): Promise<number> {
@@ -213,31 +223,110 @@ async function enrollCommand(argv: string[]): Promise<number> {
   }
 }
 
+function parseWaitMs(flag: string, text: string | undefined): number {
+  if (text === undefined) return 10 * 60_000;
+  const ms = parseDurationMs(text);
+  if (ms === undefined) throw new UsageError(`${flag}: expected ${DURATION_EXPECTED}`);
+  return ms;
+}
+
+/** Waits for the daemon's first test in `dataDir` and prints it with its verdict; the exit status is the test's. */
+async function printFirstTest(dataDir: string, timeoutMs: number): Promise<number> {
+  const { FIRST_TEST_FILE } = await import('../enroll/enroll.js');
+  const { waitForFirstTest } = await import('../enroll/first-test.js');
+  process.stderr.write(`waiting up to ${Math.round(timeoutMs / 1000)} s for the daemon's first test (${join(dataDir, FIRST_TEST_FILE)})…\n`);
+  const first = await waitForFirstTest(dataDir, timeoutMs);
+  if (first === undefined) {
+    process.stderr.write(`speedwatch-agent: no first test within ${Math.round(timeoutMs / 1000)} s; is the daemon running? (journalctl -u speedwatch-agent)\n`);
+    return EXIT.failed;
+  }
+  process.stdout.write(formatSummary(first.result, first.technology));
+  return EXIT[first.result.status];
+}
+
 async function firstTest(argv: string[]): Promise<number> {
   const { values } = parseOrUsage(() => parseArgs({ args: argv, strict: true, options: { 'data-dir': { type: 'string' }, timeout: { type: 'string' } } }));
   const dataDir = values['data-dir'];
   if (dataDir === undefined) throw new UsageError('first-test needs --data-dir DIR');
-  const { DURATION_EXPECTED, parseDurationMs, parseMeasurementResult, TECHNOLOGIES } = await import('@speedwatch/shared');
-  const timeoutMs = values.timeout === undefined ? 10 * 60_000 : parseDurationMs(values.timeout);
-  if (timeoutMs === undefined) throw new UsageError(`--timeout: expected ${DURATION_EXPECTED}`);
-  const { FIRST_TEST_FILE } = await import('../enroll/enroll.js');
-  const path = join(dataDir, FIRST_TEST_FILE);
-  const deadline = Date.now() + timeoutMs;
-  process.stderr.write(`waiting up to ${Math.round(timeoutMs / 1000)} s for the daemon's first test (${path})…\n`);
-  for (;;) {
-    if (existsSync(path)) {
-      const saved = JSON.parse(readFileSync(path, 'utf8')) as { technology?: unknown; result?: unknown };
-      const result = parseMeasurementResult(saved.result);
-      const technology = TECHNOLOGIES.find((t) => t === saved.technology) ?? 'fixed';
-      process.stdout.write(formatSummary(result, technology));
-      return EXIT[result.status];
-    }
-    if (Date.now() >= deadline) {
-      process.stderr.write(`speedwatch-agent: no first test within ${Math.round(timeoutMs / 1000)} s; is the daemon running? (journalctl -u speedwatch-agent)\n`);
-      return EXIT.failed;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+  return printFirstTest(dataDir, parseWaitMs('--timeout', values.timeout));
+}
+
+/** A user name useradd takes on Debian (NAME_REGEX), at most 32 characters. */
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+async function installServiceCommand(argv: string[]): Promise<number> {
+  const { values } = parseOrUsage(() =>
+    parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        collector: { type: 'string' },
+        code: { type: 'string' },
+        ca: { type: 'string' },
+        user: { type: 'string', default: 'speedwatch' },
+        root: { type: 'string', default: '/' },
+        'no-start': { type: 'boolean' },
+        wait: { type: 'string' },
+        force: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
+  if (values.help === true) {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT.ok;
   }
+  const missing = (['collector', 'code'] as const).filter((k) => values[k] === undefined);
+  if (missing.length > 0) throw new UsageError(`install-service needs ${missing.map((k) => `--${k}`).join(', ')}`);
+  if (!USER_NAME.test(values.user)) throw new UsageError(`--user ${JSON.stringify(values.user)}: expected a user name (a-z, 0-9, _ and -, starting with a letter or _, at most 32)`);
+  const waitMs = parseWaitMs('--wait', values.wait);
+  const { installService } = await import('../install/install-service.js');
+  const { InstallError } = await import('../install/install-error.js');
+  const { EnrollmentCodeError } = await import('@speedwatch/shared');
+  const { execFile } = await import('node:child_process');
+  const packageDir = fileURLToPath(new URL('../../../', import.meta.url));
+  let installed;
+  try {
+    installed = await installService(
+      {
+        collectorUrl: values.collector as string,
+        code: values.code as string,
+        ...(values.ca === undefined ? {} : { caFile: resolve(values.ca) }),
+        user: values.user,
+        root: resolve(values.root),
+        start: values['no-start'] !== true,
+        force: values.force === true,
+        unitTemplate: readFileSync(join(packageDir, 'deploy', 'systemd', 'speedwatch-agent.service'), 'utf8'),
+        nodePath: process.execPath,
+        binPath: realpathSync(join(packageDir, 'bin', 'speedwatch-agent.js')),
+        nodeVersion: process.versions.node,
+        nodeRange: manifest().engines?.node ?? '>=20.18.1',
+      },
+      {
+        uid: process.getuid?.(),
+        systemdRunning: existsSync('/run/systemd/system'),
+        run: (command, args) =>
+          new Promise((done, fail) => {
+            execFile(command, args, { encoding: 'utf8' }, (err, stdout, stderr) => {
+              // A string code is a command that could not be started (ENOENT); a number, its exit status.
+              if (err !== null && typeof err.code === 'string') fail(err);
+              else done({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr });
+            });
+          }),
+        say: (line) => process.stdout.write(`${line}\n`),
+      },
+    );
+  } catch (err) {
+    // Refusals before anything is written exit 1, like a bad option; a failed step (and a failed
+    // enrollment, EnrollError, which main reports) exits 3.
+    if (err instanceof EnrollmentCodeError || (err instanceof InstallError && err.code !== 'SW_INSTALL_FAILED')) {
+      process.stderr.write(`speedwatch-agent: ${err.message} [${err.code}]\n`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+  if (!installed.started || waitMs === 0) return EXIT.ok;
+  return printFirstTest(installed.dataDirOnDisk, waitMs);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -255,6 +344,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'check-config') return checkConfig(rest);
   if (command === 'enroll') return enrollCommand(rest);
   if (command === 'first-test') return firstTest(rest);
+  if (command === 'install-service') return installServiceCommand(rest);
   throw new UsageError(`unknown command ${JSON.stringify(command)}`);
 }
 

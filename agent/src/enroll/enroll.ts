@@ -37,6 +37,27 @@ export interface EnrollOptions {
   force?: boolean;
   /** Longest wait for the collector's answer, ms. Default 20 000. */
   timeoutMs?: number;
+  /**
+   * Write under this directory as if it were `/` (an image being prepared, a test): `configFile`,
+   * `dataDir` and `caFile` are then the paths the daemon will see, which the config names, and
+   * are read and written under `root`. Default: `/`.
+   */
+  root?: string;
+}
+
+/** What enroll has checked before it sends the code, and where it writes. */
+export interface EnrollPlan {
+  /** The code, normalised. */
+  code: string;
+  urls: { agents: URL; enroll: URL };
+  /** Absolute paths as the daemon sees them (the config names these). */
+  configFile: string;
+  dataDir: string;
+  caFile?: string;
+  /** The CA file's PEM text. */
+  ca?: string;
+  /** Where a path the daemon sees is on this machine's disk (under `root`). */
+  onDisk: (path: string) => string;
 }
 
 export interface Enrolled {
@@ -87,29 +108,41 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-export async function enroll(o: EnrollOptions): Promise<Enrolled> {
+/**
+ * Checks what can be checked without sending the code or writing anything: the code's check
+ * character, the collector URL, the config file not already there (unless `force`), the CA file
+ * readable. Throws EnrollmentCodeError or EnrollError, as enroll would.
+ */
+export async function planEnrollment(o: EnrollOptions): Promise<EnrollPlan> {
   const code = parseEnrollmentCode(o.code);
   const urls = collectorUrls(o.collectorUrl);
+  const root = o.root === undefined ? '/' : resolve(o.root);
+  const onDisk = (path: string): string => (root === '/' ? path : join(root, path));
   const configFile = resolve(o.configFile);
   const dataDir = resolve(o.dataDir);
   const caFile = o.caFile === undefined ? undefined : resolve(o.caFile);
-  if (o.force !== true && (await exists(configFile))) throw failed(`${configFile} exists; this box looks enrolled already. Give --force to replace it (the old token stops working once the new code is used)`);
+  if (o.force !== true && (await exists(onDisk(configFile)))) throw failed(`${onDisk(configFile)} exists; this box looks enrolled already. Give --force to replace it (the old token stops working once the new code is used)`);
   let ca: string | undefined;
   if (caFile !== undefined) {
     try {
-      ca = await readFile(caFile, 'utf8');
+      ca = await readFile(onDisk(caFile), 'utf8');
     } catch (err) {
-      throw failed(`cannot read the CA file ${caFile}: ${(err as Error).message}`, err);
+      throw failed(`cannot read the CA file ${onDisk(caFile)}: ${(err as Error).message}`, err);
     }
   }
+  return { code, urls, configFile, dataDir, ...(caFile === undefined ? {} : { caFile }), ...(ca === undefined ? {} : { ca }), onDisk };
+}
+
+export async function enroll(o: EnrollOptions): Promise<Enrolled> {
+  const { code, urls, configFile, dataDir, caFile, ca, onDisk } = await planEnrollment(o);
   try {
-    await mkdir(dataDir, { recursive: true, mode: 0o750 });
-    const probe = join(dataDir, `.enroll-probe-${process.pid}`);
+    await mkdir(onDisk(dataDir), { recursive: true, mode: 0o750 });
+    const probe = join(onDisk(dataDir), `.enroll-probe-${process.pid}`);
     await writeFile(probe, '');
     await rm(probe);
-    await mkdir(resolve(configFile, '..'), { recursive: true });
+    await mkdir(resolve(onDisk(configFile), '..'), { recursive: true });
   } catch (err) {
-    throw failed(`cannot write in ${dataDir} or beside ${configFile}: ${(err as Error).message}; run enroll as the user the daemon runs as, or as root`, err);
+    throw failed(`cannot write in ${onDisk(dataDir)} or beside ${onDisk(configFile)}: ${(err as Error).message}; run enroll as the user the daemon runs as, or as root`, err);
   }
 
   const dispatcher = new Agent({ connect: { ...(ca === undefined ? {} : { ca }), timeout: o.timeoutMs ?? 20_000 } });
@@ -156,16 +189,16 @@ export async function enroll(o: EnrollOptions): Promise<Enrolled> {
   // The code is used now: write the token first, the config (which says "enrolled") last.
   const tokenFile = join(dataDir, TOKEN_FILE);
   try {
-    await replaceFileDurably(tokenFile, `${answer.token}\n`, 0o600);
-    if (answer.settings !== undefined) await saveSettings(dataDir, answer.settings);
-    await writeFile(join(dataDir, FIRST_TEST_MARKER), `${answer.agentId}\n`);
-    await rm(join(dataDir, FIRST_TEST_FILE), { force: true });
+    await replaceFileDurably(onDisk(tokenFile), `${answer.token}\n`, 0o600);
+    if (answer.settings !== undefined) await saveSettings(onDisk(dataDir), answer.settings);
+    await writeFile(onDisk(join(dataDir, FIRST_TEST_MARKER)), `${answer.agentId}\n`);
+    await rm(onDisk(join(dataDir, FIRST_TEST_FILE)), { force: true });
     const config = {
       collector: { url: urls.agents.href, tokenFile, ...(caFile === undefined ? {} : { caFile }) },
       dataDir,
     };
     const header = `# speedwatch agent ${answer.agentId} (${answer.site.name}), written by \`speedwatch-agent enroll\` at ${new Date().toISOString()}.\n# The site and the test settings come from the collector (docs/fleet.md); keys added here apply until it sends its own.\n`;
-    await replaceFileDurably(configFile, header + toYaml(config), 0o640);
+    await replaceFileDurably(onDisk(configFile), header + toYaml(config), 0o640);
   } catch (err) {
     throw failed(`the code was used, but writing the token or the config failed (${(err as Error).message}): issue a new code with \`speedwatch-collector agents enroll ${answer.agentId}\` and enroll again`, err);
   }

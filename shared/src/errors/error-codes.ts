@@ -17,6 +17,7 @@ export const ERROR_COMPONENTS = [
   'alert-webhooks',
   'agent-daemon',
   'enrollment',
+  'install',
 ] as const;
 export type ErrorComponent = (typeof ERROR_COMPONENTS)[number];
 
@@ -430,6 +431,31 @@ export const ERROR_CODES = deepFreeze({
     meaning: 'The enrollment did not complete: the collector could not be reached, answered something that is not an enrollment answer, or the token and config could not be written.',
     action: 'The message names the URL or the file; check `--collector` (and `--ca` for wss), the network, and that the data dir is writable. Nothing was half-written: run `enroll` again.',
     carriers: ['EnrollError'],
+  },
+  // Install: `speedwatch-agent install-service` setting up a box (user, directories, unit, enrollment, start).
+  SW_INSTALL_NODE_VERSION: {
+    component: 'install',
+    meaning: 'The Node.js running `install-service` is older than the agent needs (`engines.node` in its package.json, 20.18.1). Nothing was written.',
+    action: 'Install Node.js 20.18.1 or newer (NodeSource `setup_20.x`, or the nodejs.org tarball unpacked into `/usr/local`), `npm install -g` the agent again with it, and run `install-service` again.',
+    carriers: ['InstallError'],
+  },
+  SW_INSTALL_NOT_ROOT: {
+    component: 'install',
+    meaning: '`install-service` ran as a user other than root without `--root`: it creates a user, writes to `/etc` and `/var/lib` and starts a service. Nothing was written.',
+    action: 'Run it as root (`sudo speedwatch-agent install-service …`).',
+    carriers: ['InstallError'],
+  },
+  SW_INSTALL_PATH_HIDDEN: {
+    component: 'install',
+    meaning: 'Node or the agent is installed under `/home`, `/root` or `/run/user` (nvm, a per-user npm prefix) or under `/tmp`, which the unit\'s `ProtectHome=yes` and `PrivateTmp=yes` hide from the service. Nothing was written.',
+    action: 'Install Node.js for the whole system (NodeSource, or `/usr/local`), then `npm install -g` the agent with it and run `install-service` again.',
+    carriers: ['InstallError'],
+  },
+  SW_INSTALL_FAILED: {
+    component: 'install',
+    meaning: 'A step of `install-service` failed: creating the user, a directory or the unit file, setting ownership, or `systemctl`. The message names the step, the command and what it printed.',
+    action: 'Fix what the message names and run `install-service` again; once the box is enrolled, give `--force` with a new code (`speedwatch-collector agents enroll ID`), or finish the remaining steps by hand (docs/deploy.md).',
+    carriers: ['InstallError'],
   },
 } as const satisfies Record<`SW_${string}`, ErrorCodeInfo>);
 
