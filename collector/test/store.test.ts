@@ -57,7 +57,7 @@ describe('SqliteStore', () => {
       const tables = db
         .prepare<[], { name: string; strict: number }>("SELECT name, strict FROM pragma_table_list WHERE schema = 'main' AND name NOT LIKE 'sqlite_%'")
         .all();
-      expect(tables.map((t) => t.name).sort()).toEqual(['agent_changes', 'agent_health', 'agents', 'alert_notifications', 'alerts', 'dirty_hours', 'enrollment_codes', 'results', 'rollup_state', 'rollups_hourly']);
+      expect(tables.map((t) => t.name).sort()).toEqual(['agent_changes', 'agent_health', 'agents', 'alert_notifications', 'alerts', 'area_units', 'dirty_hours', 'enrollment_codes', 'results', 'rollup_state', 'rollups_hourly']);
       expect(tables.every((t) => t.strict === 1)).toBe(true);
     });
 

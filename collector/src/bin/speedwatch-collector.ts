@@ -12,12 +12,15 @@ import { healthView } from '../api/api.js';
 import type { CollectorConfig, ConfigOverrides } from '../config/collector-config.js';
 import type { NewAgent } from '../store/store-types.js';
 import { ConfigError, loadCollectorConfig } from '../config/collector-config.js';
+import { AREAS_USAGE, areasCommand } from '../cli/areas-command.js';
+import { args, needDb } from '../cli/cli-args.js';
 import { DEFAULT_CODE_LIFETIME_MS, issueCode } from '../enroll/issue-code.js';
 import type { IssuedCode } from '../enroll/issue-code.js';
 import { hashToken, newToken } from '../ingest/tokens.js';
 import { AreaNames } from '../sites/area-match.js';
 import { csvField } from '../sites/csv.js';
 import { AGENT_ID, AGENT_ID_RULE, parseSitesFile, SitesFileError } from '../sites/sites-file.js';
+import { areaPath } from '../store/area-units.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
 import { WorkerMaintenance } from '../maintenance/worker-maintenance.js';
 import { startCollector } from '../server/collector-server.js';
@@ -37,39 +40,26 @@ Commands:
         list every problem (exit 1), or print a one-line summary (exit 0); opens no database
   agents add --db PATH --id ID --name NAME --site-kind office|school|clinic|other
              --technology fixed|mobile [--isp ISP] [--area "province/district/commune"] [--lat N --lon N]
-             [--enroll [--expires 7d]]
+             [--area-code CODE] [--enroll [--expires 7d]]
         create an agent and print its token (the only line on stdout; only its hash is stored);
         with --enroll, a one-time code for \`speedwatch-agent enroll\` instead of a token
   agents import FILE.csv --db PATH [--expires 7d]
-        add every site of a CSV (header: id,name,site_kind,technology[,isp,area,lat,lon]) in one
+        add every site of a CSV (header: id,name,site_kind,technology[,isp,area|area_code,lat,lon]) in one
         transaction, and print a CSV of their enrollment codes (id,name,code,expires_at)
   agents enroll ID --db PATH [--expires 7d]
         a new one-time code for an agent (a new box, a lost token); its earlier codes end
-  agents edit ID --db PATH [--name N] [--site-kind K] [--technology T] [--isp I] [--area A] [--lat N --lon N]
+  agents edit ID --db PATH [--name N] [--site-kind K] [--technology T] [--isp I] [--area A | --area-code C] [--lat N --lon N]
         change a site's description; its id, token and history stay
   agents list --db PATH [--json]       list agents: id, technology, site kind, area, ISP, name, state,
                                        then from the latest health report: version, outbox backlog,
                                        free disk, CPU temperature, last test (- where unknown)
   agents revoke ID --db PATH           revoke an agent's token (it is disconnected within a heartbeat)
   agents rotate ID --db PATH           give an agent a new token (printed) and invalidate the old one
+${AREAS_USAGE}
   backup --db PATH --out FILE          online backup of the database to FILE
 
 Environment: SPEEDWATCH_DB, SPEEDWATCH_HOST, SPEEDWATCH_PORT, SPEEDWATCH_READ_TOKEN, SPEEDWATCH_LOG_LEVEL,
 SPEEDWATCH_TLS_CERT_FILE, SPEEDWATCH_TLS_KEY_FILE override the config file; flags override both.`;
-
-/** Runs parseArgs, turning its errors into UsageError (one line, then the usage). */
-function args<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-}
-
-function needDb(db: unknown): string {
-  if (typeof db !== 'string' || db === '') throw new UsageError('--db PATH is required');
-  return db;
-}
 
 /** The flags that override the config file's keys, for serve and check-config alike. */
 const OVERRIDE_FLAGS = {
@@ -184,6 +174,7 @@ const SITE_FLAGS = {
   technology: { type: 'string' },
   isp: { type: 'string' },
   area: { type: 'string' },
+  'area-code': { type: 'string' },
   lat: { type: 'string' },
   lon: { type: 'string' },
 } as const;
@@ -227,6 +218,13 @@ function matchArea(store: SqliteStore, typed: string, except?: string): string {
   return matchAreaIn(areaNames(store, except), typed);
 }
 
+/** The path of names of the unit `code`, as the registry has it today (`areas import`). */
+function areaOfCode(store: SqliteStore, code: string): string {
+  const path = areaPath(store.areaUnits.all(), code, Date.now());
+  if ('problem' in path) throw new UsageError(`--area-code: ${path.problem}`);
+  return path.path;
+}
+
 function siteFromFlags(values: Record<string, string | boolean | undefined>): Site {
   const raw: Record<string, unknown> = {
     name: values['name'],
@@ -256,6 +254,7 @@ async function agents(argv: string[]): Promise<number> {
       if (id === undefined || !AGENT_ID.test(id)) throw new UsageError(`--id must be ${AGENT_ID_RULE}`);
       if (values.expires !== undefined && values.enroll !== true) throw new UsageError('--expires goes with --enroll');
       const lifetimeMs = codeLifetime(values.expires);
+      if (values.area !== undefined && values['area-code'] !== undefined) throw new UsageError('give --area or --area-code, not both');
       const site = siteFromFlags(values);
       if ((site.lat === undefined) !== (site.lon === undefined)) throw new UsageError('--lat and --lon go together');
       // Without --enroll the token is printed; with it, nobody ever sees this one: the code sets the real one.
@@ -264,9 +263,10 @@ async function agents(argv: string[]): Promise<number> {
       const store = openStore(db);
       try {
         const now = Date.now();
-        const area = site.area === undefined ? undefined : matchArea(store, site.area);
+        const areaCode = values['area-code'];
+        const area = areaCode !== undefined ? areaOfCode(store, areaCode) : site.area === undefined ? undefined : matchArea(store, site.area);
         const issued = store.transaction(() => {
-          store.agents.add(agentOf(id, { ...site, ...(area === undefined ? {} : { area }) }), hashToken(token), now);
+          store.agents.add({ ...agentOf(id, { ...site, ...(area === undefined ? {} : { area }) }), ...(areaCode === undefined ? {} : { areaCode }) }, hashToken(token), now);
           return values.enroll === true ? issueCode(store, id, now, lifetimeMs) : undefined;
         });
         if (issued === undefined) {
@@ -300,7 +300,8 @@ async function agents(argv: string[]): Promise<number> {
         const existing = new Set(store.agents.list().map((a) => a.id));
         let sites;
         try {
-          sites = parseSitesFile(file, text, (id) => existing.has(id));
+          const units = store.areaUnits.all();
+          sites = parseSitesFile(file, text, (id) => existing.has(id), (code) => areaPath(units, code, Date.now()));
         } catch (err) {
           if (err instanceof SitesFileError) {
             process.stderr.write(`speedwatch-collector: ${err.message}\n`);
@@ -313,7 +314,8 @@ async function agents(argv: string[]): Promise<number> {
         const issued: IssuedCode[] = store.transaction(() =>
           sites.map((agent) => {
             const typed = agent.area;
-            const stored = typed === undefined ? agent : { ...agent, area: matchAreaIn(names, typed, `${agent.id}: `) };
+            // An area from the registry is stored as the registry has it.
+            const stored = typed === undefined || agent.areaCode !== undefined ? agent : { ...agent, area: matchAreaIn(names, typed, `${agent.id}: `) };
             if (stored.area !== undefined) names.add(stored.area);
             store.agents.add(stored, hashToken(newToken()), now);
             return issueCode(store, agent.id, now, lifetimeMs);
@@ -367,10 +369,15 @@ async function agents(argv: string[]): Promise<number> {
         const merged = { ...current, ...Object.fromEntries(changed.map((flag) => [flag, values[flag as keyof typeof SITE_FLAGS]])) };
         // An empty --isp or --area removes it.
         for (const key of ['isp', 'area', 'lat', 'lon']) if (merged[key] === '') delete merged[key];
+        if (changed.includes('area') && changed.includes('area-code')) throw new UsageError('give --area or --area-code, not both');
+        // A new --area-code names the area; a new --area drops the code; otherwise both stay.
+        const newCode = values['area-code'];
+        const areaCode = newCode !== undefined ? newCode : changed.includes('area') ? undefined : agent.areaCode;
+        if (newCode !== undefined) merged['area'] = areaOfCode(store, newCode);
         const site = siteFromFlags(merged);
         if ((site.lat === undefined) !== (site.lon === undefined)) throw new UsageError('--lat and --lon go together');
-        const area = site.area === undefined ? undefined : matchArea(store, site.area, id);
-        const { id: _id, ...description } = agentOf(id, { ...site, ...(area === undefined ? {} : { area }) });
+        const area = site.area === undefined ? undefined : newCode !== undefined ? site.area : matchArea(store, site.area, id);
+        const { id: _id, ...description } = { ...agentOf(id, { ...site, ...(area === undefined ? {} : { area }) }), ...(areaCode === undefined ? {} : { areaCode }) };
         store.agents.edit(id, description);
         process.stderr.write(`agent ${id} edited (${changed.map((f) => `--${f}`).join(', ')}); its results and roll-ups are judged by the new description from the next verdict refresh\n`);
       } finally {
@@ -469,6 +476,8 @@ async function main(argv: string[]): Promise<number> {
       return checkConfig(rest);
     case 'agents':
       return agents(rest);
+    case 'areas':
+      return areasCommand(rest);
     case 'backup':
       return backup(rest);
     default:

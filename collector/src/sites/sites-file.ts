@@ -1,6 +1,7 @@
 /**
  * The sites CSV of `speedwatch-collector agents import`: a header row naming the columns
- * (`id,name,site_kind,technology` required; `isp,area,lat,lon` optional, in any order), then
+ * (`id,name,site_kind,technology` required; `isp,area,area_code,lat,lon` optional, in any order;
+ * `area_code` names the area by its unit in the registry, instead of `area`), then
  * one site a row. Every problem of the file is listed at once, each with its line and column.
  */
 import type { Problem } from '@speedwatch/shared';
@@ -8,7 +9,7 @@ import { OptionsError, problemAt, siteSchema, ValidationError } from '@speedwatc
 import type { NewAgent } from '../store/store-types.js';
 import { parseCsv } from './csv.js';
 
-export const SITE_COLUMNS = ['id', 'name', 'site_kind', 'technology', 'isp', 'area', 'lat', 'lon'] as const;
+export const SITE_COLUMNS = ['id', 'name', 'site_kind', 'technology', 'isp', 'area', 'area_code', 'lat', 'lon'] as const;
 const REQUIRED = ['id', 'name', 'site_kind', 'technology'] as const;
 /** The same rule as `agents add --id`. */
 export const AGENT_ID = /^[a-z0-9][a-z0-9._-]{0,99}$/;
@@ -26,7 +27,12 @@ export class SitesFileError extends OptionsError {
 const SCHEMA_KEY: Record<string, string> = { kind: 'site_kind', name: 'name', technology: 'technology', isp: 'isp', area: 'area', lat: 'lat', lon: 'lon' };
 
 /** The agents the file describes, in file order. `taken` says whether an id already exists. */
-export function parseSitesFile(file: string, text: string, taken: (id: string) => boolean): NewAgent[] {
+export function parseSitesFile(
+  file: string,
+  text: string,
+  taken: (id: string) => boolean,
+  areaOfCode: (code: string) => { path: string } | { problem: string } = () => ({ problem: 'the area registry is empty (areas import loads it)' }),
+): NewAgent[] {
   let rows: string[][];
   try {
     rows = parseCsv(text);
@@ -66,12 +72,20 @@ export function parseSitesFile(file: string, text: string, taken: (id: string) =
       const text = cell(name);
       return text === undefined ? undefined : Number.isFinite(Number(text)) ? Number(text) : text;
     };
+    const areaCode = cell('area_code');
+    let area = cell('area');
+    if (areaCode !== undefined) {
+      const resolved = areaOfCode(areaCode);
+      if (area !== undefined) problems.push(problemAt(`${line} area_code`, 'give area or area_code, not both'));
+      else if ('problem' in resolved) problems.push(problemAt(`${line} area_code`, resolved.problem));
+      else area = resolved.path;
+    }
     const raw = {
       name: cell('name'),
       kind: cell('site_kind'),
       technology: cell('technology'),
       ...(cell('isp') === undefined ? {} : { isp: cell('isp') }),
-      ...(cell('area') === undefined ? {} : { area: cell('area') }),
+      ...(area === undefined ? {} : { area }),
       ...(cell('lat') === undefined ? {} : { lat: number('lat') }),
       ...(cell('lon') === undefined ? {} : { lon: number('lon') }),
     };
@@ -85,6 +99,7 @@ export function parseSitesFile(file: string, text: string, taken: (id: string) =
         technology: site.technology,
         ...(site.isp === undefined ? {} : { isp: site.isp }),
         ...(site.area === undefined ? {} : { area: site.area }),
+        ...(areaCode === undefined ? {} : { areaCode }),
         ...(site.lat === undefined ? {} : { lat: site.lat, lon: site.lon as number }),
       });
     } catch (err) {

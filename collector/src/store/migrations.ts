@@ -161,4 +161,18 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER agents_paused AFTER UPDATE OF paused_at ON agents
     BEGIN UPDATE agent_changes SET seq = seq + 1 WHERE id = 1; END;
   `,
+  // 7: the optional registry of administrative units (area-units.ts, `areas import`): official
+  // codes, names and parents, with the dates each unit was valid (Vietnam's units were
+  // reorganised in 2025: provinces merged, the district level removed). Sites may name their area
+  // by code (agents.area_code); the path of names is resolved from the registry as of a date.
+  `
+  CREATE TABLE area_units (
+    code TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    parent_code TEXT,
+    valid_from INTEGER,
+    valid_to INTEGER
+  ) STRICT;
+  ALTER TABLE agents ADD COLUMN area_code TEXT;
+  `,
 ];

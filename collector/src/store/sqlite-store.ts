@@ -10,6 +10,7 @@ import { AgentHealthTable } from './agent-health.js';
 import { AgentRegistry } from './agent-registry.js';
 import type { Db, DatabaseOptions } from './database.js';
 import { openDatabase } from './database.js';
+import { AreaUnits } from './area-units.js';
 import { EnrollmentCodes } from './enrollment-codes.js';
 import { ResultQueries } from './result-queries.js';
 import { ResultWrites } from './result-writes.js';
@@ -49,6 +50,8 @@ export class SqliteStore {
   readonly #path: string;
   readonly agents: AgentRegistry;
   readonly enrollment: EnrollmentCodes;
+  /** The optional registry of administrative units. */
+  readonly areaUnits: AreaUnits;
   /** Each agent's latest health report. */
   readonly health: AgentHealthTable;
   readonly writes: ResultWrites;
@@ -62,6 +65,7 @@ export class SqliteStore {
     const statements = prepareResultStatements(db);
     this.agents = new AgentRegistry(db, path);
     this.enrollment = new EnrollmentCodes(db, path);
+    this.areaUnits = new AreaUnits(db, path);
     this.health = new AgentHealthTable(db, path);
     this.writes = new ResultWrites(db, path, statements);
     this.results = new ResultQueries(db, path, statements);

@@ -13,6 +13,8 @@ export interface AgentRecord {
   isp?: string;
   /** "province/district/commune". */
   area?: string;
+  /** The official code of the area's unit, when the site names its area by code (area-units.ts). */
+  areaCode?: string;
   lat?: number;
   lon?: number;
   createdAt: number;

@@ -231,6 +231,12 @@ export const ERROR_CODES = deepFreeze({
     action: 'Set `adminToken` or `adminTokenFile` (or SPEEDWATCH_ADMIN_TOKEN), different from the read token, and send it as `Authorization: Bearer`.',
     carriers: ['HTTP 403'],
   },
+  SW_AREAS_FILE: {
+    component: 'collector-api',
+    meaning: 'The units CSV of `areas import` is not usable; every problem is listed at once with its line and column, and nothing was imported.',
+    action: 'Fix each listed line; the header names the columns (`code,name`, optionally `parent_code,valid_from,valid_to`, dates as YYYY-MM-DD).',
+    carriers: ['AreaUnitsFileError'],
+  },
   SW_BAD_PARAMETER: {
     component: 'collector-api',
     meaning: 'An API query parameter is missing, unknown or malformed (HTTP 400); `parameter` names it.',
