@@ -22,6 +22,9 @@ const dir = mkdtempSync(join(tmpdir(), 'sw-install-service-'));
 const db = join(dir, 'collector.db');
 /** The agent package's bin, as the unit must run it (install-service takes its real path). */
 const AGENT_BIN = realpathSync(new URL('../agent/bin/speedwatch-agent.js', import.meta.url).pathname);
+/** The checkout, and the agent's bin as the box in the mount namespace sees it (bound at /mnt/speedwatch). */
+const REPO = AGENT_BIN.slice(0, -'/agent/bin/speedwatch-agent.js'.length);
+const BOX_AGENT_BIN = '/mnt/speedwatch/agent/bin/speedwatch-agent.js';
 let endpoint: (Running & { url: string }) | undefined;
 let collector: (Running & { line: string }) | undefined;
 let agentsWs = '';
@@ -235,6 +238,11 @@ describe('speedwatch-agent install-service', () => {
         'mount -t tmpfs -o mode=0755 tmpfs /var/lib',
         'mount -t tmpfs -o mode=0755 tmpfs /var/log',
         'if [ -d /run/systemd ]; then mount -t tmpfs tmpfs /run/systemd; fi',
+        // The checkout may live where the unit's ProtectHome/PrivateTmp would hide it (a clone in
+        // /tmp, as CI's may be): install-service refuses such paths, so the box sees it at /mnt.
+        'mount -t tmpfs -o mode=0755 tmpfs /mnt',
+        'mkdir /mnt/speedwatch',
+        'mount --bind "$REPO" /mnt/speedwatch',
         'set +e',
         '"$NODE" "$AGENT" install-service --collector "$COLLECTOR" --code "$CODE" >"$OUT/install.out" 2>"$OUT/install.err"; echo $? >"$OUT/install.rc"',
         'getent passwd speedwatch >"$OUT/passwd"',
@@ -250,7 +258,8 @@ describe('speedwatch-agent install-service', () => {
         ...process.env,
         OUT: out,
         NODE: process.execPath,
-        AGENT: AGENT_BIN,
+        REPO: REPO,
+        AGENT: BOX_AGENT_BIN,
         COLLECTOR: agentsWs,
         CODE: boxCode,
       });
@@ -283,7 +292,7 @@ describe('speedwatch-agent install-service', () => {
       const said = read('install.out');
       expect(said).toContain('Not started (systemd does not run this machine (no /run/systemd/system)).');
       expect(said).toContain('systemctl daemon-reload && systemctl enable --now speedwatch-agent.service');
-      expect(said).toContain(`runuser -u speedwatch -- ${process.execPath} ${AGENT_BIN} run --config /etc/speedwatch/agent.yaml`);
+      expect(said).toContain(`runuser -u speedwatch -- ${process.execPath} ${BOX_AGENT_BIN} run --config /etc/speedwatch/agent.yaml`);
     });
 
     it('leaves a box whose daemon, run as the user, tests at once; first-test prints it with its verdict', (ctx) => {

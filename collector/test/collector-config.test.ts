@@ -145,9 +145,11 @@ describe("docs/collector.md's example configuration", () => {
     expect(block).toBeDefined();
     // The example points at a secret file that does not exist here; point it at one that does.
     const secret = file('token', 'a-long-read-token-0123456789\n');
-    const config = loadCollectorConfig({ file: file('c.yaml', (block as string).replace('/etc/speedwatch/read-token', secret)) });
+    const admin = file('admin-token', 'a-long-admin-token-0123456789\n');
+    const config = loadCollectorConfig({ file: file('c.yaml', (block as string).replace('/etc/speedwatch/read-token', secret).replace('/etc/speedwatch/admin-token', admin)) });
     expect(config.port).toBe(8600);
     expect(config.verdicts.windows.map((w) => w.name)).toEqual(['24h', '7d', '30d']);
     expect(config.verdicts.minTests.area?.[3]).toBe(300);
+    expect(config.fleet.overrides).toHaveLength(1);
   });
 });
