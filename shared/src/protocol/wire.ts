@@ -11,6 +11,7 @@ import type { Schema } from '../validate/schema.js';
 import { array, number, object, oneOf, optional, refine, string } from '../validate/schema.js';
 import type { AgentSettings } from './agent-settings.js';
 import { agentSettingsSchema } from './agent-settings.js';
+import { agentVersionSchema, releaseBytesSchema, releasePathSchema, sha256Schema } from './release.js';
 import type { Site } from './site.js';
 import { siteSchema } from './site.js';
 
@@ -130,10 +131,29 @@ export interface ConfigMessage {
   settings: AgentSettings;
 }
 
-export type CollectorMessage = WelcomeMessage | AckMessage | RejectMessage | ErrorMessage | ConfigMessage;
+/**
+ * Collector → agent, after `config` when the fleet config names an agent version for this agent
+ * (`agentVersion`, docs/fleet.md "Upgrades"), and again whenever that changes: the release to
+ * run. The agent downloads `path` from the collector with its token, checks the size and the
+ * SHA-256 given here, and installs it if its `autoUpgrade` is on. Not answered. A new message
+ * type rather than a field of `config`, so that agents that do not know it ignore it.
+ */
+export interface UpgradeMessage {
+  type: 'upgrade';
+  /** The version to run, e.g. `0.2.0`. */
+  version: string;
+  /** SHA-256 of the tarball, lowercase hex. */
+  sha256: string;
+  /** Where the collector serves it, e.g. `/v1/releases/speedwatch-agent-0.2.0.tgz`. */
+  path: string;
+  /** The tarball's size in bytes. */
+  bytes: number;
+}
+
+export type CollectorMessage = WelcomeMessage | AckMessage | RejectMessage | ErrorMessage | ConfigMessage | UpgradeMessage;
 
 /** The `type`s of CollectorMessage, the messages this version of the protocol knows. */
-export const COLLECTOR_MESSAGE_TYPES = ['welcome', 'ack', 'reject', 'error', 'config'] as const;
+export const COLLECTOR_MESSAGE_TYPES = ['welcome', 'ack', 'reject', 'error', 'config', 'upgrade'] as const;
 
 /**
  * What `parseCollectorMessage` returns for a well-formed message type this version does not
@@ -286,11 +306,19 @@ export const ackSchema: Schema<AckMessage> = object({
 export type ReceivedRejectMessage = Omit<RejectMessage, 'code'> & { code: string };
 export type ReceivedErrorMessage = Omit<ErrorMessage, 'code'> & { code: string };
 /** A collector message as an agent receives it (parseCollectorMessage). */
-export type ReceivedCollectorMessage = WelcomeMessage | AckMessage | ReceivedRejectMessage | ReceivedErrorMessage | ConfigMessage;
+export type ReceivedCollectorMessage = WelcomeMessage | AckMessage | ReceivedRejectMessage | ReceivedErrorMessage | ConfigMessage | UpgradeMessage;
 
 export const configMessageSchema: Schema<ConfigMessage> = object({
   type: oneOf(['config']),
   settings: agentSettingsSchema,
+});
+
+export const upgradeMessageSchema: Schema<UpgradeMessage> = object({
+  type: oneOf(['upgrade']),
+  version: agentVersionSchema,
+  sha256: sha256Schema,
+  path: releasePathSchema,
+  bytes: releaseBytesSchema,
 });
 
 export const configAppliedSchema: Schema<ConfigAppliedMessage> = object({
@@ -339,6 +367,8 @@ export function parseCollectorMessage(value: unknown): ReceivedCollectorMessage 
       return errorMessageSchema.parse(value, 'error');
     case 'config':
       return configMessageSchema.parse(value, 'config');
+    case 'upgrade':
+      return upgradeMessageSchema.parse(value, 'upgrade');
   }
   if (typeof type === 'string' && FUTURE_TYPE.test(type)) return { type: 'unknown', received: type };
   throw new ValidationError('type', TYPE_EXPECTED, { message: `expected ${TYPE_EXPECTED}, got ${kindOf(type)}` });
