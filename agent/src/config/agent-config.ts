@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import type { LogLevel, Problem, Site } from '@speedwatch/shared';
 import {
   array,
+  boolean,
   deepFreeze,
   durationMs,
   LOG_LEVELS,
@@ -60,6 +61,11 @@ export interface AgentConfig {
   dataDir: string;
   outbox: { maxBytes: number };
   logLevel: LogLevel;
+  /**
+   * Install the agent release the collector announces, on its own (docs/fleet.md, "Upgrades").
+   * Default false: announcements are kept for `speedwatch-agent upgrade`.
+   */
+  autoUpgrade: boolean;
 }
 
 /** The config file is not usable; `problems` lists every problem, each with its key path. */
@@ -139,6 +145,7 @@ const fileSchema = object({
   // The outbox keeps its live records in memory too: a Pi's RAM bounds it.
   outbox: optional(object({ maxBytes: optional(sizeBytes(1024 * 1024, 256 * 1024 * 1024)) })),
   logLevel: optional(oneOf(Object.keys(LOG_LEVELS) as LogLevel[])),
+  autoUpgrade: optional(boolean()),
 });
 
 /** A quarter of the test, at most the default warm-up. */
@@ -252,5 +259,6 @@ export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = {}): Read
     dataDir: at(value.dataDir),
     outbox: { maxBytes: value.outbox?.maxBytes ?? AGENT_DEFAULTS.outboxMaxBytes },
     logLevel: value.logLevel ?? 'info',
+    autoUpgrade: value.autoUpgrade ?? false,
   });
 }

@@ -28,7 +28,7 @@
  */
 import WebSocket from 'ws';
 import type { RawData } from 'ws';
-import type { AgentSettings, HealthMessage, HelloMessage, Logger, MeasurementResult, ReceivedCollectorMessage, WireLimits } from '@speedwatch/shared';
+import type { AgentSettings, HealthMessage, HelloMessage, Logger, MeasurementResult, ReceivedCollectorMessage, UpgradeMessage, WireLimits } from '@speedwatch/shared';
 import { CLOSE_CODES, healthSchema, parseCollectorMessage, SpeedwatchError, ValidationError } from '@speedwatch/shared';
 import type { Clock } from '../schedule/scheduler.js';
 import { systemClock } from '../schedule/scheduler.js';
@@ -105,6 +105,10 @@ export interface CollectorClientOptions {
    * is logged and nothing is acknowledged. None: pushed settings are ignored.
    */
   onSettings?: (settings: AgentSettings) => Promise<void>;
+  /** Each valid `welcome`, once its connection is open for results (a new version on trial is confirmed by it). */
+  onWelcome?: () => void;
+  /** A release announced by the collector (`upgrade`, already validated). None: announcements are ignored. */
+  onUpgrade?: (offer: UpgradeMessage) => void;
   /**
    * The figures of the `health` message; without it none is sent. Called after each welcome
    * and every `healthIntervalMs`, never twice at once; it should not throw (a throw or a
@@ -117,7 +121,8 @@ export interface CollectorClientOptions {
 
 export type ClientState = 'connecting' | 'open' | 'waiting' | 'stopped';
 
-type Settings = Required<Omit<CollectorClientOptions, 'ca' | 'health' | 'onSettings'>> & Pick<CollectorClientOptions, 'ca' | 'health' | 'onSettings'>;
+type Hooks = 'ca' | 'health' | 'onSettings' | 'onWelcome' | 'onUpgrade';
+type Settings = Required<Omit<CollectorClientOptions, Hooks>> & Pick<CollectorClientOptions, Hooks>;
 
 /** One WebSocket and everything that lives and dies with it. */
 interface Connection {
@@ -471,8 +476,14 @@ export class CollectorClient {
         conn.welcomed = true;
         this.#state = 'open';
         log.info({ event: 'welcome', agentId: message.agentId, limits: message.limits, skewMs: Date.parse(message.serverTime) - this.#o.wallNow() }, 'collector said welcome');
+        this.#hook('onWelcome', () => this.#o.onWelcome?.());
         this.#sendHealth(conn);
         this.#pump(conn);
+        return;
+      }
+      case 'upgrade': {
+        log.debug({ event: 'upgrade-received', version: message.version }, 'the collector announced an agent release');
+        this.#hook('onUpgrade', () => this.#o.onUpgrade?.(message));
         return;
       }
       case 'ack': {
@@ -630,6 +641,15 @@ export class CollectorClient {
       conn.healthSent++;
     } catch (err) {
       conn.log.warn({ event: 'health-failed', err }, 'could not gather or send the health figures; this message is skipped');
+    }
+  }
+
+  /** Runs a hook of the owner's; a throw is logged, never let out (nothing the collector sends stops the client). */
+  #hook(name: string, run: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      this.#o.logger.error({ event: 'hook-failed', hook: name, err }, `the ${name} hook failed`);
     }
   }
 
