@@ -5,6 +5,7 @@
  * ones; the end-to-end test with real releases is test/agent-upgrade.test.ts.
  */
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { gzipSync } from 'node:zlib';
 import type { UpgradeMessage } from '@speedwatch/shared';
 import { createLogger } from '@speedwatch/shared';
 import { afterEach, describe, expect, it } from 'vitest';
+import { upgradeCommand } from '../src/cli/upgrade-command.js';
 import type { Downloaded, DownloadOptions } from '../src/upgrade/download-release.js';
 import { installRelease } from '../src/upgrade/install-release.js';
 import { EXIT_RESTART, launch, LAUNCHED_ENV } from '../src/upgrade/launcher.js';
@@ -23,6 +25,7 @@ import { currentVersion, readUpgradeState, switchCurrent, writeUpgradeState } fr
 import type { UpgradeState } from '../src/upgrade/upgrade-state.js';
 import { Upgrader } from '../src/upgrade/upgrader.js';
 import { FakeClock } from './fake-clock.js';
+import { listen } from './util.js';
 
 const dirs: string[] = [];
 function tempDir(prefix: string): string {
@@ -499,5 +502,75 @@ describe('the launcher', () => {
     const { config, dataDir } = box();
     symlinkSync('/usr/lib', join(dataDir, 'current'));
     expect((await run(config)).result).toBe(false);
+  });
+});
+
+describe('speedwatch-agent upgrade (by hand)', () => {
+  /** A box with a config, and a collector stand-in serving `tarball` to the right token. */
+  async function setup(): Promise<{ config: string; dataDir: string; tarball: Buffer; file: string; url: string; requests: string[]; close: () => Promise<void> }> {
+    const root = tempDir('sw-by-hand-');
+    const dataDir = join(root, 'data');
+    mkdirSync(dataDir);
+    const tarball = tarOf(packageTree('0.2.0'));
+    const file = join(root, 'speedwatch-agent-0.2.0.tgz');
+    writeFileSync(file, tarball);
+    const requests: string[] = [];
+    const server = createServer((req, res) => {
+      requests.push(`${req.method ?? ''} ${req.url ?? ''} ${req.headers.authorization ?? ''}`);
+      if (req.headers.authorization !== 'Bearer swa_by-hand-token') res.writeHead(401).end();
+      else res.writeHead(200, { 'content-length': tarball.length }).end(tarball);
+    });
+    const { url, port, close } = await listen(server);
+    writeFileSync(join(root, 'token'), 'swa_by-hand-token\n');
+    writeFileSync(join(root, 'agent.yaml'), `collector: { url: 'ws://127.0.0.1:${port}/v1/agents', tokenFile: token }\ndataDir: data\n`);
+    return { config: join(root, 'agent.yaml'), dataDir, tarball, file, url, requests, close };
+  }
+
+  async function upgrade(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const out = { code: 0, stdout: '', stderr: '' };
+    out.code = await upgradeCommand(argv, '0.1.0', { stdout: (t) => (out.stdout += t), stderr: (t) => (out.stderr += t) });
+    return out;
+  }
+
+  it('installs the release the collector announced, downloaded with the token, and says to restart', async () => {
+    const box = await setup();
+    try {
+      writeUpgradeState(box.dataDir, { failed: [], offer: { version: '0.2.0', sha256: sha256(box.tarball), path: '/v1/releases/speedwatch-agent-0.2.0.tgz', bytes: box.tarball.length, receivedAt: 'x' } });
+      const run = await upgrade(['--config', box.config]);
+      expect(run).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Installed version 0\.2\.0 .* \(it was 0\.1\.0\).*\nRestart the service to run it: systemctl restart speedwatch-agent\./s) as unknown });
+      expect(box.requests).toEqual(['GET /v1/releases/speedwatch-agent-0.2.0.tgz Bearer swa_by-hand-token']);
+      expect(currentVersion(box.dataDir)).toBe('0.2.0');
+      expect(readUpgradeState(box.dataDir).state.trial).toMatchObject({ version: '0.2.0', state: 'installed' });
+      expect(await upgrade(['--config', box.config])).toMatchObject({ code: 0, stdout: expect.stringMatching(/is the version installed: nothing to do/) as unknown });
+    } finally {
+      await box.close();
+    }
+  });
+
+  it('installs a local tarball given with its SHA-256, and refuses it with another', async () => {
+    const box = await setup();
+    try {
+      const wrong = await upgrade(['--config', box.config, '--file', box.file, '--sha256', 'f'.repeat(64)]);
+      expect(wrong.code).toBe(3);
+      expect(wrong.stderr).toMatch(/\[SW_UPGRADE_HASH\]/);
+      expect(currentVersion(box.dataDir)).toBeUndefined();
+      expect((await upgrade(['--config', box.config, '--file', box.file, '--sha256', sha256(box.tarball).toUpperCase()])).code).toBe(0);
+      expect(currentVersion(box.dataDir)).toBe('0.2.0');
+      expect(box.requests).toEqual([]);
+    } finally {
+      await box.close();
+    }
+  });
+
+  it('says so when the collector announced nothing, and needs --file and --sha256 together', async () => {
+    const box = await setup();
+    try {
+      const run = await upgrade(['--config', box.config]);
+      expect(run.code).toBe(3);
+      expect(run.stderr).toMatch(/\[SW_UPGRADE_NOT_ANNOUNCED\]/);
+      await expect(upgrade(['--config', box.config, '--file', box.file])).rejects.toThrow(/--file and --sha256 go together/);
+    } finally {
+      await box.close();
+    }
   });
 });
