@@ -111,7 +111,8 @@ export async function launch(runArgs: readonly string[], given: Partial<LaunchDe
   const log = deps.logger;
   try {
     const dataDir = await dataDirOf(runArgs);
-    if (dataDir === undefined) return false;
+    // No data dir yet (a first start creates it): nothing was installed by an upgrade.
+    if (dataDir === undefined || !existsSync(dataDir)) return false;
     deps.env[LAUNCHED_ENV] = deps.ownVersion;
     const read = readUpgradeState(dataDir);
     if (read.problem !== undefined) log.warn({ event: 'upgrade-state-unreadable' }, `${read.problem}; starting without it`);
