@@ -148,6 +148,11 @@ const fileSchema = object({
   autoUpgrade: optional(boolean()),
 });
 
+/** A host name or address of this machine's loopback interface. */
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
+
 /** A quarter of the test, at most the default warm-up. */
 export function defaultWarmupMs(durationMs: number): number {
   return Math.min(AGENT_DEFAULTS.warmupMs, durationMs / 4);
@@ -198,6 +203,11 @@ export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = {}): Read
   // A token given but not usable is reported where it was given, not again as missing.
   if (token === undefined && !bad('collector') && !bad('SPEEDWATCH_AGENT_TOKEN_FILE')) {
     problems.push(problemAt('collector.token', 'required (or collector.tokenFile, or SPEEDWATCH_AGENT_TOKEN)'));
+  }
+
+  // A release runs as the agent: over plain ws:// anyone on the path could announce one of their own.
+  if (partial?.autoUpgrade === true && collector?.url !== undefined && collector.url.startsWith('ws://') && !isLoopback(new URL(collector.url).hostname)) {
+    problems.push(problemAt('autoUpgrade', 'needs a wss:// collector.url (or a collector on this host): over ws:// anyone on the path could announce a release of their own, and the agent would run it'));
   }
 
   let ca: string | undefined;
