@@ -95,6 +95,9 @@ export async function upgradeCommand(argv: string[], ownVersion: string, out: Up
         out.stdout(`Version ${running}, the one the collector announces, is the version installed: nothing to do.\n`);
         return 0;
       }
+      if (config.collector.url.startsWith('ws://')) {
+        out.stderr(`warning: this announcement came over plain ws://, where anyone on the path could have written it; install only a version you expect (${offer.version})\n`);
+      }
       const http = new URL(config.collector.url);
       http.protocol = http.protocol === 'wss:' ? 'https:' : 'http:';
       const url = new URL(offer.path, http).href;
