@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { EXIT_RESTART } from '@speedwatch/agent';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packDeployable } from './release/release-tarballs.js';
-import { BIN, runToEnd, startUntil, stopChild } from './support/processes.js';
+import { BIN, runToEnd, startEndpointProcess, startUntil, stopChild } from './support/processes.js';
 import type { Running } from './support/processes.js';
 
 const ROOT = new URL('../', import.meta.url).pathname.replace(/\/$/, '');
@@ -35,6 +35,7 @@ let prefix = '';
 /** A PATH with node and npm only, and the environment the installed agent runs in. */
 let env: NodeJS.ProcessEnv = {};
 let collector: (Running & { line: string }) | undefined;
+let endpoint: (Running & { url: string }) | undefined;
 let collectorUrl = '';
 let port = 0;
 let supervisor: Supervisor | undefined;
@@ -96,11 +97,13 @@ function unitRestartRule(unit: string): (code: number | null) => boolean {
   return (code) => code !== null && (force.includes(code) || (code !== 0 && !prevent.includes(code)));
 }
 
+/** Short tests every 4 s against the endpoint, so that upgrades meet tests in progress (they wait for them). */
 function writeCollectorConfig(agentVersion?: string): void {
   writeFileSync(
     collectorConfig,
     `db: ${join(dir, 'collector.db')}\nport: ${port}\nheartbeat: 1s\nlogLevel: info\nreleases: { dir: ${releases} }\n` +
-      (agentVersion === undefined ? '' : `fleet: { defaults: { agentVersion: ${agentVersion} } }\n`),
+      `fleet:\n  defaults:\n    interval: 4s\n    endpoints: [${endpoint?.url ?? ''}]\n    test: { duration: 1500ms, warmup: 300ms, streams: 2, latencyCount: 3 }\n` +
+      (agentVersion === undefined ? '' : `    agentVersion: ${agentVersion}\n`),
   );
 }
 
@@ -167,6 +170,7 @@ beforeAll(async () => {
   const install = await runToEnd(join(binDir, 'npm'), ['install', '-g', '--omit=dev', '--offline', '--no-audit', '--no-fund', '--prefix', prefix, base.file], 120_000, env);
   if (install.code !== 0) throw new Error(`npm install -g ${base.file} exited ${install.code}\n${install.stderr}`);
 
+  endpoint = await startEndpointProcess(['--host', '127.0.0.1', '--port', '0', '--max-mbps', '50', '--log-level', 'warn']);
   writeCollectorConfig();
   collector = await startUntil(process.execPath, [BIN.collector, 'serve', '--config', collectorConfig], (line) => line.includes('"event":"listening"'));
   collectorUrl = (JSON.parse(collector.line) as { url: string }).url;
@@ -182,6 +186,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await supervisor?.stop();
   await collector?.stop();
+  await endpoint?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -222,6 +227,12 @@ describe('upgrades from the collector', () => {
     expect(readlinkSync(join(dataDir, 'current'))).toBe('versions/0.2.0');
     expect(upgradeState().trial).toBeUndefined();
     expect(hellos('0.2.0')).toBe(1);
+    // And it measures: a test run by 0.2.0 (its `once`, from versions/0.2.0) reaches the collector.
+    const result = await until('a result of 0.2.0', 20_000, async () => {
+      const { results } = (await (await fetch(`${collectorUrl}api/v1/results?agent=${AGENT_ID}&limit=1000`)).json()) as { results: { status: string; errors?: unknown[]; agent?: { version: string } }[] };
+      return results.find((r) => r.agent?.version === '0.2.0');
+    });
+    expect({ status: result.status, errors: result.errors ?? [] }).toEqual({ status: 'ok', errors: [] });
   }, 60_000);
 
   it.each([
