@@ -173,7 +173,7 @@ describe('Upgrader', () => {
   }
 
   /** `serve` gives the bytes each download gets (default: a real 0.2.0 tarball). */
-  function harness(options: { auto?: boolean; version?: string; serve?: () => Buffer | Error; dataDir?: string } = {}): Harness {
+  function harness(options: { auto?: boolean; version?: string; serve?: () => Buffer | Error; dataDir?: string; fromVersionsDir?: boolean } = {}): Harness {
     const dataDir = options.dataDir ?? tempDir('sw-data-');
     const clock = new FakeClock();
     let lines = '';
@@ -190,7 +190,7 @@ describe('Upgrader', () => {
     h.upgrader = new Upgrader({
       dataDir,
       version: options.version ?? '0.1.0',
-      fromVersionsDir: false,
+      fromVersionsDir: options.fromVersionsDir ?? false,
       auto: options.auto ?? true,
       collectorUrl: 'ws://collector.test:8600/v1/agents',
       token: 'swa_test-token',
@@ -319,6 +319,19 @@ describe('Upgrader', () => {
       expect(existsSync(join(dataDir, 'versions', '0.0.9'))).toBe(false);
       expect(existsSync(join(dataDir, 'versions', '0.1.0'))).toBe(true);
       expect(events(h)).toEqual(['upgrade-trial', 'upgrade-confirmed']);
+    });
+
+    it('goes on to a newer version announced right after the welcome that confirmed it', async () => {
+      const dataDir = onTrial('started', '0.1.0');
+      const next = tarOf(packageTree('0.3.0'));
+      const h = harness({ dataDir, version: '0.2.0', serve: () => next, fromVersionsDir: true });
+      h.upgrader.start();
+      h.upgrader.welcomed();
+      h.upgrader.offered(offerOf(next, '0.3.0'));
+      await h.upgrader.idle();
+      expect(h.restarts).toBe(1);
+      expect(currentVersion(dataDir)).toBe('0.3.0');
+      expect(readUpgradeState(dataDir).state.trial).toMatchObject({ version: '0.3.0', previous: '0.2.0', state: 'installed' });
     });
 
     it('rolls back and asks for a restart when no welcome comes within its bound', async () => {

@@ -123,9 +123,7 @@ export class Upgrader {
       writeUpgradeState(this.#o.dataDir, rest);
     }
     this.#log.info({ event: 'upgrade-confirmed', version: trial.version, previous: trial.previous ?? null }, `version ${trial.version} was welcomed by the collector: the upgrade is done`);
-    this.#running ??= this.#prune(trial).finally(() => {
-      this.#running = undefined;
-    });
+    this.#run(() => this.#prune(trial));
   }
 
   /** The collector announced a release. */
@@ -206,7 +204,13 @@ export class Upgrader {
     }
     this.#clear(this.#retryTimer);
     this.#retryTimer = undefined;
-    this.#running = this.#upgrade(offer).finally(() => {
+    this.#run(() => this.#upgrade(offer));
+  }
+
+  /** Runs `work` (one at a time), then an announcement that came meanwhile. */
+  #run(work: () => Promise<void>): void {
+    if (this.#running !== undefined) return;
+    this.#running = work().finally(() => {
       this.#running = undefined;
       const next = this.#next;
       this.#next = undefined;
