@@ -73,7 +73,14 @@ async function until<T>(what: string, timeoutMs: number, check: () => Promise<T 
 function allApplied(): Promise<Map<string, SettingsView['settings']>> {
   return until('every agent acknowledged its settings', 20_000, async () => {
     const settings = await settingsOf();
-    return AGENTS.every((a) => settings.get(a.id)?.version !== null && settings.get(a.id)?.appliedVersion === settings.get(a.id)?.version) ? settings : undefined;
+    // Listed, with settings, and acknowledged: an agent not listed yet (the collector has not
+    // read the agents table since they were added) has acknowledged nothing.
+    return AGENTS.every((a) => {
+      const s = settings.get(a.id);
+      return s !== undefined && s.version !== null && s.appliedVersion === s.version;
+    })
+      ? settings
+      : undefined;
   });
 }
 

@@ -30,3 +30,16 @@ export type { BoxHealth, BoxHealthOptions, HealthFs } from './health/box-health.
 export { TestHistory } from './health/test-history.js';
 export type { TestFigures } from './health/test-history.js';
 export { measureInChild } from './daemon/measure-in-child.js';
+export { UpgradeError } from './upgrade/upgrade-error.js';
+export type { UpgradeErrorCode } from './upgrade/upgrade-error.js';
+export { DEFAULT_DOWNLOAD_TIMEOUT_MS, DEFAULT_RETRY_MS, DEFAULT_TRIAL_MS, Upgrader } from './upgrade/upgrader.js';
+export type { UpgraderOptions } from './upgrade/upgrader.js';
+export { AGENT_BIN, installRelease, MAX_UNPACKED_BYTES } from './upgrade/install-release.js';
+export type { Installed, InstallOptions } from './upgrade/install-release.js';
+export { downloadRelease } from './upgrade/download-release.js';
+export type { Downloaded, DownloadOptions } from './upgrade/download-release.js';
+export { EXIT_RESTART, LAUNCHED_ENV, launch } from './upgrade/launcher.js';
+export { readTar } from './upgrade/tar.js';
+export type { TarFile } from './upgrade/tar.js';
+export { CURRENT_LINK, UPGRADE_FILE, VERSIONS_DIR, currentVersion, readUpgradeState } from './upgrade/upgrade-state.js';
+export type { FailedUpgrade, Offer, Trial, UpgradeState } from './upgrade/upgrade-state.js';

@@ -51,6 +51,12 @@ describe('agent configuration', () => {
     ]);
   });
 
+  it('takes autoUpgrade (default off) from a wss:// collector, or a ws:// one on this host', () => {
+    expect(loadAgentConfig(write(MINIMAL)).autoUpgrade).toBe(false);
+    expect(loadAgentConfig(write(`${MINIMAL}autoUpgrade: true\n`)).autoUpgrade).toBe(true);
+    expect(loadAgentConfig(write(`${MINIMAL.replace('ws://127.0.0.1:8600', 'wss://collector.example:8600')}autoUpgrade: true\n`)).autoUpgrade).toBe(true);
+  });
+
   it('lets SPEEDWATCH_AGENT_TOKEN override the token file', () => {
     expect(loadAgentConfig(write(MINIMAL), { SPEEDWATCH_AGENT_TOKEN: 'swa_fromtheenvironment' }).collector.token).toBe('swa_fromtheenvironment');
   });
@@ -78,6 +84,8 @@ describe('agent configuration', () => {
     ['an outbox bigger than a Pi can hold', `${MINIMAL}outbox: { maxBytes: 2GiB }\n`, {}, ['outbox.maxBytes']],
     ['a latitude without a longitude', MINIMAL.replace('technology: fixed }', 'technology: fixed, lat: 21.8 }'), {}, ['site.lon']],
     ['not YAML', 'collector: [\n', {}, ['']],
+    ['autoUpgrade from a collector over plain ws://', MINIMAL.replace('ws://127.0.0.1:8600', 'ws://collector.example:8600') + 'autoUpgrade: true\n', {}, ['autoUpgrade']],
+    ['an autoUpgrade that is not true or false', `${MINIMAL}autoUpgrade: yes please\n`, {}, ['autoUpgrade']],
     [
       'mistakes in every section at once, files included',
       'collector:\n  url: ws://127.0.0.1:8600\n  tokenFile: nope\n  caFile: ca.pem\nsite: { name: S, kind: school, technology: fixed, lat: 95 }\n' +

@@ -52,6 +52,7 @@ export {
   parseCollectorMessage,
   rejectSchema,
   resultsSchema,
+  upgradeMessageSchema,
   welcomeSchema,
   wireLimitsSchema,
 } from './protocol/wire.js';
@@ -73,6 +74,7 @@ export type {
   RejectMessage,
   ResultsMessage,
   UnknownCollectorMessage,
+  UpgradeMessage,
   WelcomeMessage,
   WireErrorCode,
   WireLimits,
@@ -87,3 +89,14 @@ export {
 } from './enroll/enrollment-code.js';
 export { SETTINGS_RANGES, SETTINGS_TEST_NAMES, agentSettingsSchema, endpointUrlSchema, testSettingsSchema } from './protocol/agent-settings.js';
 export type { AgentSettings, SettingsTestName, TestSettings } from './protocol/agent-settings.js';
+export {
+  AGENT_VERSION_PATTERN,
+  MAX_RELEASE_BYTES,
+  RELEASES_PATH,
+  agentReleaseFile,
+  agentVersionSchema,
+  releaseBytesSchema,
+  releasePathSchema,
+  sha256Schema,
+  versionOfReleaseFile,
+} from './protocol/release.js';

@@ -4,6 +4,8 @@ import { parseCollectorMessage, ValidationError, WIRE_LIMIT_RANGES } from '../sr
 const LIMITS = { maxFrameBytes: 1_048_576, maxBatch: 500, maxMessagesPerMinute: 120 };
 const WELCOME = { type: 'welcome', protocol: 1, agentId: 'lso-caoloc-thcs-hopthanh', serverTime: '2025-03-01T08:00:00.120Z', limits: LIMITS };
 const ID = '0b7e6d0c-8f1a-4e59-9d5e-2d1f0c9a7b31';
+const SHA = 'a'.repeat(64);
+const UPGRADE = { type: 'upgrade', version: '0.2.0', sha256: SHA, path: '/v1/releases/speedwatch-agent-0.2.0.tgz', bytes: 652_123 };
 
 function errorOf(value: unknown): ValidationError {
   try {
@@ -37,6 +39,9 @@ describe('parseCollectorMessage', () => {
     ['a reject', { type: 'reject', id: ID, code: 'SW_VALIDATION', message: 'download.mbps: expected a finite number >= 0, got -1' }],
     ['a reject of a result without an id', { type: 'reject', id: '#3', code: 'SW_VALIDATION', message: 'id: expected an id (required)' }],
     ['an error', { type: 'error', code: 'SW_RATE_LIMITED', message: 'over 120 messages a minute' }],
+    ['an upgrade', UPGRADE],
+    ['an upgrade to a pre-release with build metadata', { ...UPGRADE, version: '1.0.0-rc.1+pi', path: '/v1/releases/speedwatch-agent-1.0.0-rc.1+pi.tgz' }],
+    ['an upgrade of the largest tarball', { ...UPGRADE, bytes: 32 * 1024 * 1024 }],
   ])('accepts %s and returns it as it is', (_name, message) => {
     expect(parseCollectorMessage(message)).toEqual(message);
   });
@@ -92,6 +97,16 @@ describe('parseCollectorMessage', () => {
     ['an error without a code', { type: 'error', message: 'no' }, 'error.code', /required/],
     ['an error code with a newline', { type: 'error', code: 'SW_X\n', message: 'no' }, 'error.code', /SW_/],
     ['an error message that is an object', { type: 'error', code: 'SW_X', message: {} }, 'error.message', /a string/],
+    // An upgrade names a directory on the box and a path on the collector: nothing else may pass.
+    ['an upgrade to a version with a slash', { ...UPGRADE, version: '0.2.0/../../etc' }, 'upgrade.version', /a version like 0\.2\.0/],
+    ['an upgrade to a version that is not semver', { ...UPGRADE, version: 'latest' }, 'upgrade.version', /a version like/],
+    ['an upgrade whose hash is in capitals', { ...UPGRADE, sha256: SHA.toUpperCase() }, 'upgrade.sha256', /lowercase hex/],
+    ['an upgrade whose hash is short', { ...UPGRADE, sha256: 'abc' }, 'upgrade.sha256', /64 lowercase hex/],
+    ['an upgrade from another host', { ...UPGRADE, path: 'http://evil.example/speedwatch-agent-0.2.0.tgz' }, 'upgrade.path', /\/v1\/releases\//],
+    ['an upgrade path outside the releases', { ...UPGRADE, path: '/v1/releases/../api/v1/agents' }, 'upgrade.path', /\/v1\/releases\//],
+    ['an upgrade of an empty tarball', { ...UPGRADE, bytes: 0 }, 'upgrade.bytes', />= 1/],
+    ['an upgrade over the size limit', { ...UPGRADE, bytes: 32 * 1024 * 1024 + 1 }, 'upgrade.bytes', /<= 33554432/],
+    ['an upgrade with an unknown field', { ...UPGRADE, url: 'http://x/' }, 'upgrade.url', /unknown field/],
   ])('refuses %s, naming the field', (_name, value, path, expected) => {
     const err = errorOf(value);
     expect(err.code).toBe('SW_VALIDATION');
@@ -101,7 +116,7 @@ describe('parseCollectorMessage', () => {
 
   it('describes a refused type by its kind and length, never by its text', () => {
     expect(errorOf({ type: '\u202eKCA' }).message).toBe(
-      'type: expected one of "welcome", "ack", "reject", "error", "config", "test-now", or a future type of 1 to 32 lowercase letters, digits, _ or -, got a string of 4 characters',
+      'type: expected one of "welcome", "ack", "reject", "error", "config", "test-now", "upgrade", or a future type of 1 to 32 lowercase letters, digits, _ or -, got a string of 4 characters',
     );
   });
 });

@@ -42,7 +42,7 @@ describe('errorCodesCarriedBy', () => {
   it('lists the codes a carrier carries, in registry order', () => {
     expect(errorCodesCarriedBy('WebhookError')).toEqual(['SW_WEBHOOK_STATUS', 'SW_WEBHOOK_TIMEOUT', 'SW_WEBHOOK_NETWORK']);
     expect(errorCodesCarriedBy('reject message')).toEqual(['SW_VALIDATION', 'SW_DUPLICATE_ID', 'SW_TIMESTAMP']);
-    expect(errorCodesCarriedBy('HTTP 503')).toEqual(['SW_STORE_UNAVAILABLE']);
+    expect(errorCodesCarriedBy('HTTP 503')).toEqual(['SW_STORE_UNAVAILABLE', 'SW_RELEASE_BUSY']);
   });
 
   it('lists the codes of several carriers once each', () => {

@@ -65,11 +65,27 @@ export async function packRelease(root: string, outDir: string, log: ReleaseLog,
   return packed;
 }
 
+/** For tests: a release as another version would be (upgrades between two builds of this tree). */
+export interface PackOptions {
+  /** The version written in the staged package.json, and so in the tarball's name. */
+  version?: string;
+  /** Changes the staged package before it is packed (a build that cannot start, say). */
+  patch?: (stage: string) => void;
+}
+
 /** Stages one deployable in a temporary directory and runs `npm pack` there; the directory is removed after. */
-export async function packDeployable(root: string, deployable: Deployable, outDir: string, log: ReleaseLog): Promise<PackedTarball> {
+export async function packDeployable(root: string, deployable: Deployable, outDir: string, log: ReleaseLog, options: PackOptions = {}): Promise<PackedTarball> {
   const stage = mkdtempSync(join(tmpdir(), `speedwatch-release-${deployable.dir}-`));
   try {
-    const { manifest, bundled } = stageDeployable(root, deployable, stage, log);
+    const staged = stageDeployable(root, deployable, stage, log);
+    const { bundled } = staged;
+    let { manifest } = staged;
+    if (options.version !== undefined) {
+      const path = join(stage, 'package.json');
+      writeFileSync(path, `${JSON.stringify({ ...(JSON.parse(readFileSync(path, 'utf8')) as object), version: options.version }, null, 2)}\n`);
+      manifest = { ...manifest, version: options.version };
+    }
+    options.patch?.(stage);
     const result = await npmPack(stage, outDir);
     const left = bundled.filter((name) => !result.bundled.includes(name));
     if (left.length > 0) throw new Error(`npm pack left ${left.join(', ')} out of ${manifest.name}'s tarball`);

@@ -41,12 +41,16 @@ Commands:
                        /var/lib/speedwatch, write the systemd unit, enroll, start the service and
                        wait for its first test (--root DIR: write under DIR instead of /; no user,
                        no start)
+  upgrade --config FILE [--file PATH --sha256 HEX]
+                       install the agent release the collector announces (or a local tarball)
+                       beside this one; it runs from the service's next start
 
 Options:
   -h, --help     show this help
   --version      print the version`;
 
-const EXIT = { ok: 0, usage: 1, partial: 2, failed: 3, unauthorized: 4 } as const;
+/** `restart` (75): stopped to be restarted by the service manager, into an upgrade just installed or a rolled-back version (docs/fleet.md, "Upgrades"). */
+const EXIT = { ok: 0, usage: 1, partial: 2, failed: 3, unauthorized: 4, restart: 75 } as const;
 
 /** The agent package's package.json (built to dist/src/bin/: the package is three levels up). */
 function manifest(): { version: string; engines?: { node?: string } } {
@@ -149,11 +153,19 @@ async function run(argv: string[]): Promise<number> {
   const stopped = new Promise<void>((resolve) => {
     wake = resolve;
   });
+  const { inVersionsDir } = await import('../upgrade/upgrade-state.js');
   const daemon = new AgentDaemon({
     config,
     outbox,
     logger,
     bin: fileURLToPath(import.meta.url),
+    upgrade: {
+      fromVersionsDir: inVersionsDir(config.dataDir, fileURLToPath(import.meta.url)),
+      restart: () => {
+        exitCode = EXIT.restart;
+        wake();
+      },
+    },
     version: version(),
     clock: systemClock,
     random: Math.random,
@@ -169,8 +181,13 @@ async function run(argv: string[]): Promise<number> {
       wake();
     },
   });
-  process.once('SIGINT', wake);
-  process.once('SIGTERM', wake);
+  // Stopped by a signal, not by a failure: a version on trial is tried again at the next start.
+  const onSignal = (): void => {
+    daemon.postponeTrial();
+    wake();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   logger.info(
     { event: 'started', version: version(), pending: outbox.stats.pending, intervalMs: daemon.plan.intervalMs, settingsVersion: daemon.plan.settingsVersion ?? null, firstTestNow },
     'agent started',
@@ -345,6 +362,10 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'enroll') return enrollCommand(rest);
   if (command === 'first-test') return firstTest(rest);
   if (command === 'install-service') return installServiceCommand(rest);
+  if (command === 'upgrade') {
+    const { upgradeCommand } = await import('../cli/upgrade-command.js');
+    return upgradeCommand(rest, version(), { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+  }
   throw new UsageError(`unknown command ${JSON.stringify(command)}`);
 }
 

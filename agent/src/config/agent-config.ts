@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import type { LogLevel, Problem, Site } from '@speedwatch/shared';
 import {
   array,
+  boolean,
   deepFreeze,
   durationMs,
   LOG_LEVELS,
@@ -60,6 +61,11 @@ export interface AgentConfig {
   dataDir: string;
   outbox: { maxBytes: number };
   logLevel: LogLevel;
+  /**
+   * Install the agent release the collector announces, on its own (docs/fleet.md, "Upgrades").
+   * Default false: announcements are kept for `speedwatch-agent upgrade`.
+   */
+  autoUpgrade: boolean;
 }
 
 /** The config file is not usable; `problems` lists every problem, each with its key path. */
@@ -139,7 +145,13 @@ const fileSchema = object({
   // The outbox keeps its live records in memory too: a Pi's RAM bounds it.
   outbox: optional(object({ maxBytes: optional(sizeBytes(1024 * 1024, 256 * 1024 * 1024)) })),
   logLevel: optional(oneOf(Object.keys(LOG_LEVELS) as LogLevel[])),
+  autoUpgrade: optional(boolean()),
 });
+
+/** A host name or address of this machine's loopback interface. */
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
 
 /** A quarter of the test, at most the default warm-up. */
 export function defaultWarmupMs(durationMs: number): number {
@@ -191,6 +203,11 @@ export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = {}): Read
   // A token given but not usable is reported where it was given, not again as missing.
   if (token === undefined && !bad('collector') && !bad('SPEEDWATCH_AGENT_TOKEN_FILE')) {
     problems.push(problemAt('collector.token', 'required (or collector.tokenFile, or SPEEDWATCH_AGENT_TOKEN)'));
+  }
+
+  // A release runs as the agent: over plain ws:// anyone on the path could announce one of their own.
+  if (partial?.autoUpgrade === true && collector?.url !== undefined && collector.url.startsWith('ws://') && !isLoopback(new URL(collector.url).hostname)) {
+    problems.push(problemAt('autoUpgrade', 'needs a wss:// collector.url (or a collector on this host): over ws:// anyone on the path could announce a release of their own, and the agent would run it'));
   }
 
   let ca: string | undefined;
@@ -252,5 +269,6 @@ export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = {}): Read
     dataDir: at(value.dataDir),
     outbox: { maxBytes: value.outbox?.maxBytes ?? AGENT_DEFAULTS.outboxMaxBytes },
     logLevel: value.logLevel ?? 'info',
+    autoUpgrade: value.autoUpgrade ?? false,
   });
 }

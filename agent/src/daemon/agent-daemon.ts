@@ -5,7 +5,7 @@
  * from the next test. Process concerns (argv, signals, exit codes) stay in bin/.
  */
 import os from 'node:os';
-import type { AgentSettings, Logger, MeasurementResult } from '@speedwatch/shared';
+import type { AgentSettings, Logger, MeasurementResult, UpgradeMessage } from '@speedwatch/shared';
 import { SpeedwatchError } from '@speedwatch/shared';
 import type { AgentConfig } from '../config/agent-config.js';
 import { AGENT_DEFAULTS } from '../config/agent-config.js';
@@ -22,6 +22,8 @@ import { measureInChild } from './measure-in-child.js';
 import type { BoxHealth } from '../health/box-health.js';
 import { readBoxHealth } from '../health/box-health.js';
 import { TestHistory } from '../health/test-history.js';
+import type { UpgraderOptions } from '../upgrade/upgrader.js';
+import { Upgrader } from '../upgrade/upgrader.js';
 
 export interface AgentDaemonDeps {
   config: Readonly<AgentConfig>;
@@ -48,6 +50,13 @@ export interface AgentDaemonDeps {
   onFatal: (err: CollectorAuthError | SpeedwatchError) => void;
   /** The box's figures for the `health` message. Default: readBoxHealth of the data directory, /sys/class/thermal. */
   boxHealth?: () => Promise<BoxHealth>;
+  /**
+   * Upgrades from the collector (docs/fleet.md, "Upgrades"): the announced release is kept,
+   * and installed when the config's `autoUpgrade` is on; a version on trial is confirmed by the
+   * welcome. `restart` is called when the daemon should stop and exit with the restart status.
+   * None: announcements are ignored.
+   */
+  upgrade?: Pick<UpgraderOptions, 'restart' | 'fromVersionsDir'> & Partial<Pick<UpgraderOptions, 'trialMs' | 'retryMs' | 'download' | 'now'>>;
 }
 
 export class AgentDaemon {
@@ -62,6 +71,10 @@ export class AgentDaemon {
   /** A test-now waiting for its delay. */
   #testNowTimer: unknown;
   readonly #history = new TestHistory();
+  readonly #upgrader: Upgrader | undefined;
+  /** The test in progress, if any; while `#held`, no new test starts (an upgrade is being installed). */
+  #testing: Promise<void> | undefined;
+  #held = false;
 
   constructor(deps: AgentDaemonDeps) {
     this.#d = deps;
@@ -71,6 +84,23 @@ export class AgentDaemon {
     this.#firstTestPending = deps.firstTestNow === true;
     const software = { version: deps.version, platform: os.platform(), arch: os.arch(), node: process.versions.node };
     const boxHealth = deps.boxHealth ?? (() => readBoxHealth({ dataDir: config.dataDir }));
+    const upgrade = deps.upgrade;
+    this.#upgrader =
+      upgrade === undefined
+        ? undefined
+        : new Upgrader({
+            ...upgrade,
+            dataDir: config.dataDir,
+            version: deps.version,
+            auto: config.autoUpgrade,
+            collectorUrl: config.collector.url,
+            token: config.collector.token,
+            ...(config.collector.ca === undefined ? {} : { ca: config.collector.ca }),
+            logger: logger.child({ component: 'upgrade' }),
+            clock: deps.clock,
+            random: deps.random,
+            quiesce: () => this.#quiesce(),
+          });
     this.#client = new CollectorClient({
       url: config.collector.url,
       token: config.collector.token,
@@ -88,6 +118,9 @@ export class AgentDaemon {
       onFatal: deps.onFatal,
       onSettings: (settings) => this.#applySettings(settings),
       onTestNow: (delayMs) => this.#testNow(delayMs),
+      ...(this.#upgrader === undefined
+        ? {}
+        : { onWelcome: () => this.#upgrader?.welcomed(), onUpgrade: (offer: UpgradeMessage) => this.#upgrader?.offered(offer) }),
       health: async () => ({ agent: software, ...(await boxHealth()), ...this.#history.figures() }),
       healthIntervalMs: config.health.intervalMs,
     });
@@ -97,7 +130,7 @@ export class AgentDaemon {
       runBoundMs: this.#runBoundMs(),
       clock: deps.clock,
       random: deps.random,
-      run: ({ signal, slot }) => this.#runTest(signal, slot),
+      run: ({ signal, slot }) => this.#track(this.#runTest(signal, slot)),
       onEvent: (event) => {
         const level = event.type === 'failed' || event.type === 'overran' || event.type === 'abandoned' ? 'warn' : 'info';
         log[level]({ ...event, event: `schedule-${event.type}` }, `schedule: ${event.type}`);
@@ -111,17 +144,41 @@ export class AgentDaemon {
   }
 
   start(): void {
+    this.#upgrader?.start();
     this.#client.start();
     this.#scheduler.start();
     this.#maybeFirstTest();
   }
 
-  /** Stops the current test (its partial result is kept), the schedule and the stream. */
+  /** Stops the current test (its partial result is kept), the schedule, an upgrade in progress and the stream. */
   async stop(): Promise<void> {
     if (this.#testNowTimer !== undefined) this.#d.clock.clearTimeout(this.#testNowTimer);
     this.#testNowTimer = undefined;
     await this.#scheduler.stop();
+    await this.#upgrader?.stop();
     await this.#client.stop();
+  }
+
+  /** Stopped by a signal (not by a failure): a version on trial gets its trial again at the next start. */
+  postponeTrial(): void {
+    this.#upgrader?.postponeTrial();
+  }
+
+  #track(test: Promise<void>): Promise<void> {
+    const tracked = test.finally(() => {
+      if (this.#testing === tracked) this.#testing = undefined;
+    });
+    this.#testing = tracked;
+    return tracked;
+  }
+
+  /** Waits for the test in progress and holds new ones off until the returned function is called. */
+  async #quiesce(): Promise<() => void> {
+    this.#held = true;
+    await this.#testing?.catch(() => undefined);
+    return () => {
+      this.#held = false;
+    };
   }
 
   #planFrom(settings: AgentSettings | undefined): TestPlan {
@@ -175,6 +232,10 @@ export class AgentDaemon {
   async #runTest(signal: AbortSignal, slot: number): Promise<void> {
     const { logger } = this.#d;
     const plan = this.#plan;
+    if (this.#held) {
+      logger.info({ event: 'test-held', slot }, 'no test in this slot: an upgrade is being installed');
+      return;
+    }
     if (plan.paused) {
       logger.info({ event: 'test-skipped', reason: 'paused', slot }, 'no test: paused from the collector');
       return;

@@ -28,7 +28,7 @@
  */
 import WebSocket from 'ws';
 import type { RawData } from 'ws';
-import type { AgentSettings, HealthMessage, HelloMessage, Logger, MeasurementResult, ReceivedCollectorMessage, WireLimits } from '@speedwatch/shared';
+import type { AgentSettings, HealthMessage, HelloMessage, Logger, MeasurementResult, ReceivedCollectorMessage, UpgradeMessage, WireLimits } from '@speedwatch/shared';
 import { CLOSE_CODES, healthSchema, parseCollectorMessage, SpeedwatchError, ValidationError } from '@speedwatch/shared';
 import type { Clock } from '../schedule/scheduler.js';
 import { systemClock } from '../schedule/scheduler.js';
@@ -107,6 +107,10 @@ export interface CollectorClientOptions {
   onSettings?: (settings: AgentSettings) => Promise<void>;
   /** The collector asks for a test `delayMs` from now (`test-now`). None: ignored. */
   onTestNow?: (delayMs: number) => void;
+  /** Each valid `welcome`, once its connection is open for results (a new version on trial is confirmed by it). */
+  onWelcome?: () => void;
+  /** A release announced by the collector (`upgrade`, already validated). None: announcements are ignored. */
+  onUpgrade?: (offer: UpgradeMessage) => void;
   /**
    * The figures of the `health` message; without it none is sent. Called after each welcome
    * and every `healthIntervalMs`, never twice at once; it should not throw (a throw or a
@@ -119,7 +123,8 @@ export interface CollectorClientOptions {
 
 export type ClientState = 'connecting' | 'open' | 'waiting' | 'stopped';
 
-type Settings = Required<Omit<CollectorClientOptions, 'ca' | 'health' | 'onSettings' | 'onTestNow'>> & Pick<CollectorClientOptions, 'ca' | 'health' | 'onSettings' | 'onTestNow'>;
+type Hooks = 'ca' | 'health' | 'onSettings' | 'onTestNow' | 'onWelcome' | 'onUpgrade';
+type Settings = Required<Omit<CollectorClientOptions, Hooks>> & Pick<CollectorClientOptions, Hooks>;
 
 /** One WebSocket and everything that lives and dies with it. */
 interface Connection {
@@ -473,8 +478,14 @@ export class CollectorClient {
         conn.welcomed = true;
         this.#state = 'open';
         log.info({ event: 'welcome', agentId: message.agentId, limits: message.limits, skewMs: Date.parse(message.serverTime) - this.#o.wallNow() }, 'collector said welcome');
+        this.#hook('onWelcome', () => this.#o.onWelcome?.());
         this.#sendHealth(conn);
         this.#pump(conn);
+        return;
+      }
+      case 'upgrade': {
+        log.debug({ event: 'upgrade-received', version: message.version }, 'the collector announced an agent release');
+        this.#hook('onUpgrade', () => this.#o.onUpgrade?.(message));
         return;
       }
       case 'ack': {
@@ -636,6 +647,15 @@ export class CollectorClient {
       conn.healthSent++;
     } catch (err) {
       conn.log.warn({ event: 'health-failed', err }, 'could not gather or send the health figures; this message is skipped');
+    }
+  }
+
+  /** Runs a hook of the owner's; a throw is logged, never let out (nothing the collector sends stops the client). */
+  #hook(name: string, run: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      this.#o.logger.error({ event: 'hook-failed', hook: name, err }, `the ${name} hook failed`);
     }
   }
 

@@ -27,8 +27,11 @@ export interface ApiDeps {
   /** Compliance by window and grouping, the groups as JSON text. */
   compliance: (window: string | undefined, groupBy: string | undefined) => { computedAt: string | null; groupBy: string; window: string | null; groupsJson: string };
   complianceParams: { windows: readonly string[]; groupBy: readonly string[] };
-  /** The version of the settings the agent should have, and the one it last acknowledged on this collector. */
-  settings: (agentId: string) => { version: string | null; appliedVersion: string | null; appliedAt: string | null };
+  /**
+   * The version of the settings the agent should have, the one it last acknowledged on this
+   * collector, and the agent version the fleet config announces to it (docs/fleet.md, "Upgrades").
+   */
+  settings: (agentId: string) => { version: string | null; appliedVersion: string | null; appliedAt: string | null; agentVersion: string | null };
   /** The collector's own alerts, pending and firing, or only those in `state`. */
   alerts: (state: 'pending' | 'firing' | undefined) => unknown;
   now: () => number;

@@ -95,6 +95,13 @@ function loadConfig(file: string | undefined, flags: ConfigOverrides): Readonly<
   }
 }
 
+/** The announced agent releases, for check-config: each version with the start of its SHA-256. */
+function releasesLine(config: Readonly<CollectorConfig>): string {
+  const tarballs = [...(config.releases?.byFile.values() ?? [])];
+  if (tarballs.length === 0) return '';
+  return `; agent releases announced: ${tarballs.map((t) => `${t.version} (sha256 ${t.sha256.slice(0, 12)}…, ${t.bytes} bytes)`).join(', ')}`;
+}
+
 async function checkConfig(argv: string[]): Promise<number> {
   const { values, positionals } = args(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: OVERRIDE_FLAGS }));
   const [file, extra] = positionals;
@@ -107,7 +114,8 @@ async function checkConfig(argv: string[]): Promise<number> {
     `${file}: ok. Listening on ${scheme}://${config.host}:${config.port}; database ${config.db}; ` +
       `verdict windows ${config.verdicts.windows.map((w) => w.name).join(', ')}; ` +
       `${webhooks} alert webhook${webhooks === 1 ? '' : 's'}; API ${config.readToken === undefined ? 'open' : 'behind the read token'}; ` +
-      `fleet settings: ${config.fleet.defaults.endpoints?.length ?? 0} default endpoint(s), ${config.fleet.overrides.length} override(s)\n`,
+      `fleet settings: ${config.fleet.defaults.endpoints?.length ?? 0} default endpoint(s), ${config.fleet.overrides.length} override(s)` +
+      `${releasesLine(config)}\n`,
   );
   return 0;
 }
@@ -152,7 +160,7 @@ async function serve(argv: string[]): Promise<number> {
       logger.error({ event: 'reload-refused', problems: err.problems }, 'SIGHUP: the config is not valid; the settings in force stay and nothing is pushed');
       return;
     }
-    running.reloadFleet(next.fleet).then(
+    running.reloadFleet(next.fleet, next.releases).then(
       (sent) => logger.info({ event: 'reloaded', overrides: next.fleet.overrides.length, agentsSent: sent }, 'SIGHUP: fleet settings reloaded'),
       (err: unknown) => logger.error({ event: 'reload-failed', err }, 'SIGHUP: pushing the new settings failed'),
     );

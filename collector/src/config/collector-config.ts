@@ -24,8 +24,10 @@ import {
   ValidationError,
   WIRE_LIMIT_RANGES,
 } from '@speedwatch/shared';
-import { EMPTY_FLEET_CONFIG, fleetConfigOf, fleetConfigSchema } from '../fleet/fleet-settings.js';
+import { EMPTY_FLEET_CONFIG, fleetConfigOf, fleetConfigSchema, namedAgentVersions } from '../fleet/fleet-settings.js';
 import type { FleetConfig } from '../fleet/fleet-settings.js';
+import { loadReleases } from '../releases/release-dir.js';
+import type { ReleasesConfig } from '../releases/release-dir.js';
 import { DEFAULT_VERDICT_CONFIG, verdictConfigSchema } from '../verdict/verdict-config.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 
@@ -57,6 +59,11 @@ export interface CollectorConfig {
   alerts: AlertsConfig;
   /** The test settings pushed to agents (docs/fleet.md): defaults and overrides. */
   fleet: FleetConfig;
+  /**
+   * The agent releases served at /v1/releases/ (docs/fleet.md, "Upgrades"): the tarball of each
+   * version `fleet` names, hashed when this config was loaded. Absent without `releases.dir`.
+   */
+  releases?: ReleasesConfig;
 }
 
 /** How long each alert's condition must hold before it fires (Prometheus' `for`), ms. */
@@ -212,6 +219,7 @@ const fileSchema = refine(
         logLevel: optional(logLevel),
         verdicts: optional(verdictConfigSchema),
         fleet: optional(fleetConfigSchema),
+        releases: optional(object({ dir: string({ minLength: 1, maxLength: 4096 }) })),
         alerts: optional(
           object({
             webhooks: optional(
@@ -358,6 +366,8 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
     const key = read('tlsKeyFile', partial.tlsKeyFile, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'private key');
     if (cert !== undefined && key !== undefined) tls = { cert, key };
   }
+  // Every agentVersion must have its tarball in releases.dir: a reload naming a missing one is refused.
+  const releases = loadReleases(partial?.releases?.dir, namedAgentVersions(fleetConfigOf(partial?.fleet)), problems);
   if (parsed === undefined || problems.length > 0) throw new ConfigError(problems);
   const d = COLLECTOR_DEFAULTS;
   const da = d.alerts;
@@ -413,6 +423,7 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
     verdicts: parsed.verdicts ?? d.verdicts,
     alerts,
     fleet: fleetConfigOf(parsed.fleet),
+    ...(releases === undefined ? {} : { releases: Object.freeze(releases) }),
   });
 }
 

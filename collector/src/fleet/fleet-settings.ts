@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { AgentSettings, Site, TestSettings } from '@speedwatch/shared';
 import {
+  agentVersionSchema,
   areaKey,
   array,
   durationMs,
@@ -30,6 +31,11 @@ export interface SettingsLevel {
   intervalMs?: number;
   endpoints?: string[];
   test?: TestSettings;
+  /**
+   * The agent version to run (docs/fleet.md, "Upgrades"): announced in an `upgrade` message,
+   * not in the pushed settings, so it does not change their version.
+   */
+  agentVersion?: string;
 }
 
 export interface SettingsMatch {
@@ -65,6 +71,7 @@ const levelFields = {
   interval: optional(durationMs(SETTINGS_RANGES.intervalMs.min, SETTINGS_RANGES.intervalMs.max)),
   endpoints: optional(array(endpointUrlSchema, { minItems: 1, maxItems: 100 })),
   test: optional(testLevel),
+  agentVersion: optional(agentVersionSchema),
 };
 
 const matchSchema = refine(
@@ -85,7 +92,12 @@ export const fleetConfigSchema = object({
   overrides: optional(array(object({ match: matchSchema, ...levelFields }), { maxItems: 10_000 })),
 });
 
-type FileLevel = { interval?: number; endpoints?: string[]; test?: { tests?: TestSettings['tests']; duration?: number; warmup?: number; streams?: number; latencyCount?: number } };
+type FileLevel = {
+  interval?: number;
+  endpoints?: string[];
+  test?: { tests?: TestSettings['tests']; duration?: number; warmup?: number; streams?: number; latencyCount?: number };
+  agentVersion?: string;
+};
 
 function levelOf(file: FileLevel): SettingsLevel {
   const t = file.test;
@@ -103,6 +115,7 @@ function levelOf(file: FileLevel): SettingsLevel {
     ...(file.interval === undefined ? {} : { intervalMs: file.interval }),
     ...(file.endpoints === undefined ? {} : { endpoints: file.endpoints }),
     ...(test === undefined ? {} : { test }),
+    ...(file.agentVersion === undefined ? {} : { agentVersion: file.agentVersion }),
   };
 }
 
@@ -127,6 +140,23 @@ export function matchesAgent(match: SettingsMatch, agent: AgentRecord): boolean 
     if (area !== prefix && !area.startsWith(`${prefix}/`)) return false;
   }
   return true;
+}
+
+/** The agent version the fleet config names for `agent`, by the same rules as its settings; undefined when none does. */
+export function agentVersionFor(config: FleetConfig, agent: AgentRecord): string | undefined {
+  let version = config.defaults.agentVersion;
+  for (const o of config.overrides) if (o.agentVersion !== undefined && matchesAgent(o.match, agent)) version = o.agentVersion;
+  return version;
+}
+
+/** Every agent version the fleet config names, with the key that names it (`fleet.overrides[2].agentVersion`). */
+export function namedAgentVersions(config: FleetConfig): { version: string; key: string }[] {
+  const named: { version: string; key: string }[] = [];
+  if (config.defaults.agentVersion !== undefined) named.push({ version: config.defaults.agentVersion, key: 'fleet.defaults.agentVersion' });
+  config.overrides.forEach((o, i) => {
+    if (o.agentVersion !== undefined) named.push({ version: o.agentVersion, key: `fleet.overrides[${i}].agentVersion` });
+  });
+  return named;
 }
 
 /** The site as the collector describes it: what results are judged by. */

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
-import type { AgentSettings, CollectorMessage, Logger, RejectCode, WireErrorCode, WireLimits } from '@speedwatch/shared';
+import type { AgentSettings, CollectorMessage, Logger, RejectCode, UpgradeMessage, WireErrorCode, WireLimits } from '@speedwatch/shared';
 import { AGENTS_PATH, CLOSE_CODES, configAppliedSchema, healthSchema, helloSchema, parseMeasurementResult, PROTOCOL_VERSION, resultsSchema, ValidationError } from '@speedwatch/shared';
 import type { ResultFigures } from '../store/result-row.js';
 import { resultFigures } from '../store/result-row.js';
@@ -68,6 +68,8 @@ export interface SettingsSource {
   for(agentId: string): AgentSettings | undefined;
   /** The agent acknowledged `version` (stored on the box, used from its next test). */
   applied(agentId: string, version: string): void;
+  /** The agent release the fleet config names for the agent, announced after its settings; undefined when none. */
+  release?(agentId: string): UpgradeMessage | undefined;
 }
 
 interface Session {
@@ -81,6 +83,8 @@ interface Session {
   log: Logger;
   /** The version of the settings last sent on this connection. */
   settingsSent?: string;
+  /** The release last announced on this connection, as `version sha256`. */
+  releaseSent?: string;
 }
 
 /**
@@ -369,14 +373,32 @@ export class IngestServer {
     this.#o.settings?.applied(session.agent.id, applied.version);
   }
 
-  /** Sends the agent its settings if they differ from what this connection was last sent. */
+  /**
+   * Sends the agent its settings if they differ from what this connection was last sent, then
+   * the release it should run if that differs from the one last announced on it.
+   */
   #pushSettings(session: Session): boolean {
     if (!session.helloDone) return false;
-    const settings = this.#o.settings?.for(session.agent.id);
-    if (settings === undefined || settings.version === session.settingsSent) return false;
-    session.settingsSent = settings.version;
-    this.#send(session, { type: 'config', settings });
-    return true;
+    const source = this.#o.settings;
+    const settings = source?.for(session.agent.id);
+    let sent = false;
+    if (settings !== undefined && settings.version !== session.settingsSent) {
+      session.settingsSent = settings.version;
+      this.#send(session, { type: 'config', settings });
+      sent = true;
+    }
+    const release = source?.release?.(session.agent.id);
+    const key = release === undefined ? undefined : `${release.version} ${release.sha256}`;
+    if (key !== session.releaseSent) {
+      if (key === undefined) delete session.releaseSent;
+      else session.releaseSent = key;
+      if (release !== undefined) {
+        this.#send(session, release);
+        session.log.debug({ event: 'upgrade-announced', version: release.version, sha256: release.sha256 }, 'agent release announced');
+        sent = true;
+      }
+    }
+    return sent;
   }
 
   /** Asks a connected, welcomed agent for a test `delayMs` from now; false when it is not connected. */
@@ -388,9 +410,9 @@ export class IngestServer {
   }
 
   /**
-   * Sends every connected agent whose settings changed (a reload, an edited site) its new
-   * ones, a few hundred per turn of the event loop so that a push to 10 000 agents does not
-   * stop the others. Resolves with how many were sent.
+   * Sends every connected agent whose settings or announced release changed (a reload, an
+   * edited site) the new ones, a few hundred per turn of the event loop so that a push to
+   * 10 000 agents does not stop the others. Resolves with how many agents were sent something.
    */
   async pushSettings(): Promise<number> {
     let sent = 0;
@@ -453,6 +475,7 @@ export class IngestServer {
     });
     // Every welcome is followed by the settings, even a repeated hello's: the agent may have restarted its state.
     delete session.settingsSent;
+    delete session.releaseSent;
     this.#pushSettings(session);
     if (this.#overLimit) this.#pause(session);
   }

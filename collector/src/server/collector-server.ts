@@ -12,7 +12,8 @@ import { createServer as createTlsServer } from 'node:https';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
-import type { AgentSettings, Logger } from '@speedwatch/shared';
+import type { AgentSettings, Logger, UpgradeMessage } from '@speedwatch/shared';
+import { RELEASES_PATH } from '@speedwatch/shared';
 import { AlertService, checkVerdictWindow } from '../alerts/alert-service.js';
 import { SYSTEM_CLOCK } from '../alerts/alert-clock.js';
 import type { AlertClock } from '../alerts/alert-clock.js';
@@ -22,8 +23,11 @@ import { ACTION_PATHS, handleAction } from '../api/actions.js';
 import { handleApi, sendError, sendJson } from '../api/api.js';
 import type { CollectorConfig } from '../config/collector-config.js';
 import { ENROLL_PATH, handleEnroll } from '../enroll/enroll-route.js';
-import { settingsFor } from '../fleet/fleet-settings.js';
+import { agentVersionFor, settingsFor } from '../fleet/fleet-settings.js';
 import type { FleetConfig } from '../fleet/fleet-settings.js';
+import { announcement, releaseOf } from '../releases/release-dir.js';
+import type { ReleasesConfig } from '../releases/release-dir.js';
+import { releaseRoute } from '../releases/release-route.js';
 import { AgentDirectory } from '../ingest/agent-directory.js';
 import { FleetHealth } from '../ingest/fleet-health.js';
 import { IngestServer } from '../ingest/ingest-server.js';
@@ -79,8 +83,11 @@ export interface RunningCollector {
   refreshAgents(): void;
   /** Writes the agents' liveness and health reports recorded since the last flush (also done every heartbeat). */
   flushLiveness(): Promise<void>;
-  /** Replaces the fleet's settings (a config reload) and sends connected agents whose settings changed their new ones; resolves with how many. */
-  reloadFleet(fleet: FleetConfig): Promise<number>;
+  /**
+   * Replaces the fleet's settings and the releases served (a config reload) and sends connected
+   * agents whose settings or announced release changed the new ones; resolves with how many.
+   */
+  reloadFleet(fleet: FleetConfig, releases?: ReleasesConfig): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -137,11 +144,19 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     void pushSettings();
   });
   let fleet = config.fleet;
+  let releases = config.releases;
   /** What each agent acknowledged on this collector (an agent acknowledges again at each connection). */
   const applied = new Map<string, { version: string; at: number }>();
   const currentSettings = (id: string): AgentSettings | undefined => {
     const agent = agents.get(id);
     return agent === undefined || agent.revokedAt !== undefined ? undefined : settingsFor(fleet, agent);
+  };
+  /** The release the fleet config names for the agent; a loaded config has the tarball of every version it names. */
+  const currentRelease = (id: string): UpgradeMessage | undefined => {
+    const agent = agents.get(id);
+    const version = agent === undefined || agent.revokedAt !== undefined ? undefined : agentVersionFor(fleet, agent);
+    const tarball = version === undefined ? undefined : releaseOf(releases, version);
+    return tarball === undefined ? undefined : announcement(tarball);
   };
   const latest = new LatestResults();
   // Each agent's latest health report: from the database now, then from its `health` messages.
@@ -178,6 +193,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     settings: {
       for: currentSettings,
       applied: (id, version) => applied.set(id, { version, at: now() }),
+      release: currentRelease,
     },
     // Every heartbeat: follow the agents table (so a revocation ends its connection in this
     // same beat) and write down who was seen.
@@ -323,6 +339,13 @@ async function serve(parts: Parts): Promise<RunningCollector> {
   const authorised = (req: IncomingMessage): boolean =>
     config.readToken === undefined || bearerIs(req, config.readToken) || (config.adminToken !== undefined && bearerIs(req, config.adminToken));
 
+  const serveRelease = releaseRoute({
+    releases: () => releases,
+    authenticate: (tokenHash) => agents.authenticate(tokenHash),
+    limiter: ingest.authLimiter,
+    logger: logger.child({ component: 'releases' }),
+  });
+
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let target: URL;
     try {
@@ -360,6 +383,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
         random: deps.random ?? Math.random,
       });
     }
+    if (path.startsWith(RELEASES_PATH)) return serveRelease(req, res, path);
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'SW_METHOD', `${req.method ?? ''} is not allowed; the API is read-only (GET)`);
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') return readiness(res);
@@ -390,7 +414,12 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       alerts: (state) => alerts.report(state),
       settings: (id) => {
         const a = applied.get(id);
-        return { version: currentSettings(id)?.version ?? null, appliedVersion: a?.version ?? null, appliedAt: a === undefined ? null : new Date(a.at).toISOString() };
+        return {
+          version: currentSettings(id)?.version ?? null,
+          appliedVersion: a?.version ?? null,
+          appliedAt: a === undefined ? null : new Date(a.at).toISOString(),
+          agentVersion: currentRelease(id)?.version ?? null,
+        };
       },
       now,
     });
@@ -466,8 +495,9 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     maintain,
     refreshAgents,
     flushLiveness,
-    reloadFleet(next) {
+    reloadFleet(next, nextReleases) {
       fleet = next;
+      releases = nextReleases;
       return pushSettings();
     },
     close() {

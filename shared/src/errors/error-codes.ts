@@ -18,6 +18,7 @@ export const ERROR_COMPONENTS = [
   'agent-daemon',
   'enrollment',
   'install',
+  'upgrade',
 ] as const;
 export type ErrorComponent = (typeof ERROR_COMPONENTS)[number];
 
@@ -245,14 +246,14 @@ export const ERROR_CODES = deepFreeze({
   },
   SW_UNAUTHORIZED: {
     component: 'collector-api',
-    meaning: 'The API or /metrics needs `Authorization: Bearer <read token>` (or the admin token), or an action needs the admin token (HTTP 401).',
-    action: 'Send the read token configured as `readToken`; for actions, the `adminToken`.',
+    meaning: 'The API or /metrics needs `Authorization: Bearer <read token>` (or the admin token), or an action needs the admin token (HTTP 401); a release download (`/v1/releases/`) needs an agent\'s token.',
+    action: 'Send the read token configured as `readToken`; for actions, the `adminToken`; for a release, the token of an agent that is not revoked.',
     carriers: ['HTTP 401'],
   },
   SW_NOT_FOUND: {
     component: 'collector-api',
-    meaning: 'No such API route (HTTP 404).',
-    action: 'See the routes in the README.',
+    meaning: 'No such API route, or no release of that name announced by the fleet config (HTTP 404).',
+    action: 'See the routes in the README; a release is served only while some `agentVersion` names it.',
     carriers: ['HTTP 404'],
   },
   SW_METHOD: {
@@ -260,6 +261,12 @@ export const ERROR_CODES = deepFreeze({
     meaning: 'A method other than GET or HEAD on a read route (HTTP 405), or other than POST on `/v1/enroll` and the actions.',
     action: 'Use GET.',
     carriers: ['HTTP 405'],
+  },
+  SW_AUTH_RATE_LIMITED: {
+    component: 'collector-api',
+    meaning: 'Too many failed token attempts from this address (HTTP 429, with `Retry-After`) at `/v1/releases/`; the token was not looked at. Failed tokens and enrollment codes count together.',
+    action: 'Wait the seconds given; check the token the request sends.',
+    carriers: ['HTTP 429'],
   },
   SW_INTERNAL: {
     component: 'collector-api',
@@ -462,6 +469,49 @@ export const ERROR_CODES = deepFreeze({
     meaning: 'A step of `install-service` failed: creating the user, a directory or the unit file, setting ownership, or `systemctl`. The message names the step, the command and what it printed.',
     action: 'Fix what the message names and run `install-service` again; once the box is enrolled, give `--force` with a new code (`speedwatch-collector agents enroll ID`), or finish the remaining steps by hand (docs/deploy.md).',
     carriers: ['InstallError'],
+  },
+  // Upgrades: the collector serving release tarballs, the agent installing them (docs/fleet.md, "Upgrades").
+  SW_RELEASE_BUSY: {
+    component: 'upgrade',
+    meaning: 'The collector is already sending as many release tarballs as it allows at once (16); HTTP 503 with `Retry-After`.',
+    action: 'Nothing: the agent tries again after the seconds given, with jitter. Stage large rollouts with `fleet.overrides`.',
+    carriers: ['HTTP 503'],
+  },
+  SW_UPGRADE_DOWNLOAD: {
+    component: 'upgrade',
+    meaning: 'The agent could not download the announced release: the collector unreachable, an HTTP status other than 200, a cut transfer, or no end within 5 minutes. Nothing was installed.',
+    action: 'The agent tries again after 15 minutes (or the `Retry-After` given) and at its next connection; check the collector\'s `releases.dir` and its log.',
+    carriers: ['UpgradeError'],
+  },
+  SW_UPGRADE_HASH: {
+    component: 'upgrade',
+    meaning: 'The downloaded release is not what the collector announced over the WebSocket: its SHA-256 or its size differs. Nothing was installed, and this version with this hash is not tried again.',
+    action: 'The tarball in the collector\'s `releases.dir` changed after the collector hashed it (or something between them altered it): put the right file back and reload the collector (`systemctl reload speedwatch-collector`), which hashes it again and announces the new hash.',
+    carriers: ['UpgradeError'],
+  },
+  SW_UPGRADE_PACKAGE: {
+    component: 'upgrade',
+    meaning: 'The release is not an installable agent package: not gzip or tar, an entry outside `package/` or a link, over 64 MiB unpacked, or a `package.json` that is not `@speedwatch/agent` at the announced version. Nothing was installed, and it is not tried again.',
+    action: 'Put a tarball made by `npm run release` in `releases.dir`, named after the version in its `package.json`.',
+    carriers: ['UpgradeError'],
+  },
+  SW_UPGRADE_INSTALL: {
+    component: 'upgrade',
+    meaning: 'The release could not be written into the data directory (`versions/`, `current`, `upgrade.json`): disk full, permissions. The version in use stays.',
+    action: 'Free disk space or fix the data directory\'s owner (the service\'s user); the agent tries again later.',
+    carriers: ['UpgradeError'],
+  },
+  SW_UPGRADE_ROLLED_BACK: {
+    component: 'upgrade',
+    meaning: 'A newly installed version could not be loaded, stopped, or was not welcomed by the collector within 2 minutes of its start; the version before it runs again, and the new one is not tried again until the collector announces another version or hash.',
+    action: 'See the log lines of the failed version (`journalctl -u speedwatch-agent`) and `failed` in `upgrade.json` in the data directory; fix the release and announce a new one.',
+    carriers: ['UpgradeError'],
+  },
+  SW_UPGRADE_NOT_ANNOUNCED: {
+    component: 'upgrade',
+    meaning: '`speedwatch-agent upgrade` found no release announced by the collector in the data directory (the daemon stores the latest announcement it receives).',
+    action: 'Set `agentVersion` in the collector\'s `fleet` config and reload it, let the daemon connect, or install a local tarball with `--file PATH --sha256 HEX`.',
+    carriers: ['UpgradeError'],
   },
 } as const satisfies Record<`SW_${string}`, ErrorCodeInfo>);
 

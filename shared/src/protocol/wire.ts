@@ -11,6 +11,7 @@ import type { Schema } from '../validate/schema.js';
 import { array, number, object, oneOf, optional, refine, string } from '../validate/schema.js';
 import type { AgentSettings } from './agent-settings.js';
 import { agentSettingsSchema } from './agent-settings.js';
+import { agentVersionSchema, releaseBytesSchema, releasePathSchema, sha256Schema } from './release.js';
 import type { Site } from './site.js';
 import { siteSchema } from './site.js';
 
@@ -142,10 +143,29 @@ export interface TestNowMessage {
 /** The longest `test-now` delay: an hour. */
 export const MAX_TEST_NOW_DELAY_MS = 3_600_000;
 
-export type CollectorMessage = WelcomeMessage | AckMessage | RejectMessage | ErrorMessage | ConfigMessage | TestNowMessage;
+/**
+ * Collector → agent, after `config` when the fleet config names an agent version for this agent
+ * (`agentVersion`, docs/fleet.md "Upgrades"), and again whenever that changes: the release to
+ * run. The agent downloads `path` from the collector with its token, checks the size and the
+ * SHA-256 given here, and installs it if its `autoUpgrade` is on. Not answered. A new message
+ * type rather than a field of `config`, so that agents that do not know it ignore it.
+ */
+export interface UpgradeMessage {
+  type: 'upgrade';
+  /** The version to run, e.g. `0.2.0`. */
+  version: string;
+  /** SHA-256 of the tarball, lowercase hex. */
+  sha256: string;
+  /** Where the collector serves it, e.g. `/v1/releases/speedwatch-agent-0.2.0.tgz`. */
+  path: string;
+  /** The tarball's size in bytes. */
+  bytes: number;
+}
+
+export type CollectorMessage = WelcomeMessage | AckMessage | RejectMessage | ErrorMessage | ConfigMessage | TestNowMessage | UpgradeMessage;
 
 /** The `type`s of CollectorMessage, the messages this version of the protocol knows. */
-export const COLLECTOR_MESSAGE_TYPES = ['welcome', 'ack', 'reject', 'error', 'config', 'test-now'] as const;
+export const COLLECTOR_MESSAGE_TYPES = ['welcome', 'ack', 'reject', 'error', 'config', 'test-now', 'upgrade'] as const;
 
 /**
  * What `parseCollectorMessage` returns for a well-formed message type this version does not
@@ -298,7 +318,7 @@ export const ackSchema: Schema<AckMessage> = object({
 export type ReceivedRejectMessage = Omit<RejectMessage, 'code'> & { code: string };
 export type ReceivedErrorMessage = Omit<ErrorMessage, 'code'> & { code: string };
 /** A collector message as an agent receives it (parseCollectorMessage). */
-export type ReceivedCollectorMessage = WelcomeMessage | AckMessage | ReceivedRejectMessage | ReceivedErrorMessage | ConfigMessage | TestNowMessage;
+export type ReceivedCollectorMessage = WelcomeMessage | AckMessage | ReceivedRejectMessage | ReceivedErrorMessage | ConfigMessage | TestNowMessage | UpgradeMessage;
 
 export const testNowSchema: Schema<TestNowMessage> = object({
   type: oneOf(['test-now']),
@@ -308,6 +328,14 @@ export const testNowSchema: Schema<TestNowMessage> = object({
 export const configMessageSchema: Schema<ConfigMessage> = object({
   type: oneOf(['config']),
   settings: agentSettingsSchema,
+});
+
+export const upgradeMessageSchema: Schema<UpgradeMessage> = object({
+  type: oneOf(['upgrade']),
+  version: agentVersionSchema,
+  sha256: sha256Schema,
+  path: releasePathSchema,
+  bytes: releaseBytesSchema,
 });
 
 export const configAppliedSchema: Schema<ConfigAppliedMessage> = object({
@@ -358,6 +386,8 @@ export function parseCollectorMessage(value: unknown): ReceivedCollectorMessage 
       return configMessageSchema.parse(value, 'config');
     case 'test-now':
       return testNowSchema.parse(value, 'test-now');
+    case 'upgrade':
+      return upgradeMessageSchema.parse(value, 'upgrade');
   }
   if (typeof type === 'string' && FUTURE_TYPE.test(type)) return { type: 'unknown', received: type };
   throw new ValidationError('type', TYPE_EXPECTED, { message: `expected ${TYPE_EXPECTED}, got ${kindOf(type)}` });
