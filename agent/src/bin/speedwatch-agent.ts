@@ -142,7 +142,7 @@ async function run(argv: string[]): Promise<number> {
   const logger = createLogger({ level: config.logLevel, ...(config.site === undefined ? {} : { bindings: { agent: config.site.name } }) });
   mkdirSync(config.dataDir, { recursive: true });
   const { loadSettings } = await import('../settings/settings-file.js');
-  const { FIRST_TEST_FILE, FIRST_TEST_MARKER } = await import('../enroll/enroll.js');
+  const { FIRST_TEST_FILE, FIRST_TEST_MARKER } = await import('../enroll/enrollment-files.js');
   const stored = await loadSettings(config.dataDir);
   if (stored.problem !== undefined) logger.warn({ event: 'settings-unreadable' }, `${stored.problem}; the config file's settings apply until the collector sends new ones`);
   const marker = join(config.dataDir, FIRST_TEST_MARKER);
@@ -249,7 +249,7 @@ function parseWaitMs(flag: string, text: string | undefined): number {
 
 /** Waits for the daemon's first test in `dataDir` and prints it with its verdict; the exit status is the test's. */
 async function printFirstTest(dataDir: string, timeoutMs: number): Promise<number> {
-  const { FIRST_TEST_FILE } = await import('../enroll/enroll.js');
+  const { FIRST_TEST_FILE } = await import('../enroll/enrollment-files.js');
   const { waitForFirstTest } = await import('../enroll/first-test.js');
   process.stderr.write(`waiting up to ${Math.round(timeoutMs / 1000)} s for the daemon's first test (${join(dataDir, FIRST_TEST_FILE)})…\n`);
   const first = await waitForFirstTest(dataDir, timeoutMs);

@@ -16,11 +16,9 @@ import { saveSettings } from '../settings/settings-file.js';
 import { EnrollError } from './enroll-error.js';
 import type { EnrollErrorCode } from './enroll-error.js';
 
-/** In the data dir: the agent's token, and the marker asking the daemon to test at once. */
-export const TOKEN_FILE = 'token';
-export const FIRST_TEST_MARKER = 'first-test-pending';
-/** In the data dir: the first test's result, written by the daemon for `first-test`. */
-export const FIRST_TEST_FILE = 'first-test.json';
+import { FIRST_TEST_FILE, FIRST_TEST_MARKER, TOKEN_FILE } from './enrollment-files.js';
+
+export { FIRST_TEST_FILE, FIRST_TEST_MARKER, TOKEN_FILE } from './enrollment-files.js';
 
 export const ENROLL_PATH = '/v1/enroll';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { MeasurementResult, Technology } from '@speedwatch/shared';
 import { parseMeasurementResult, TECHNOLOGIES } from '@speedwatch/shared';
 import { sleep } from '../measure/sleep.js';
-import { FIRST_TEST_FILE } from './enroll.js';
+import { FIRST_TEST_FILE } from './enrollment-files.js';
 
 export interface FirstTest {
   result: MeasurementResult;
