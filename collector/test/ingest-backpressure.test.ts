@@ -88,13 +88,13 @@ describe('ingest backpressure', () => {
     const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
     client.send({ type: 'results', results: batches[0] });
     await pause(100);
-    expect(ingest.backpressure).toEqual({ pendingResults: 60, queuedFrames: 0, pausedConnections: 0 });
+    expect(ingest.backpressure).toEqual({ pendingResults: 60, queuedFrames: 0, pausedConnections: 0, waitingWelcomes: 0 });
     client.send({ type: 'results', results: batches[1] });
     await pause(100);
-    expect(ingest.backpressure).toEqual({ pendingResults: 120, queuedFrames: 0, pausedConnections: 1 });
+    expect(ingest.backpressure).toEqual({ pendingResults: 120, queuedFrames: 0, pausedConnections: 1, waitingWelcomes: 0 });
     client.send({ type: 'results', results: batches[2] });
     await pause(500); // five heartbeats: a paused agent is not dropped
-    expect(ingest.backpressure).toEqual({ pendingResults: 120, queuedFrames: 0, pausedConnections: 1 });
+    expect(ingest.backpressure).toEqual({ pendingResults: 120, queuedFrames: 0, pausedConnections: 1, waitingWelcomes: 0 });
     expect(client.ws.readyState).toBe(client.ws.OPEN);
     expect(writer.commits).toBe(0);
     writer.release();
@@ -102,6 +102,67 @@ describe('ingest backpressure', () => {
     while (acked.size < 180) for (const id of (await client.next('ack', 5000))['ids'] as string[]) acked.add(id);
     expect(acked).toEqual(new Set(batches.flat().map((r) => r.id)));
     expect(store.results.page({ limit: 1000 }).results).toHaveLength(180);
-    expect(ingest.backpressure).toEqual({ pendingResults: 0, queuedFrames: 0, pausedConnections: 0 });
+    expect(ingest.backpressure).toEqual({ pendingResults: 0, queuedFrames: 0, pausedConnections: 0, waitingWelcomes: 0 });
+  });
+
+  /** An ingest server over a real store with commits held, and `n` agents connected (not said hello). */
+  async function heldIngest(n: number) {
+    const dir = mkdtempSync(join(tmpdir(), 'sw-backpressure-'));
+    const store = openStore(join(dir, 'speedwatch.db'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => store.close());
+    const tokens = Array.from({ length: n }, (_, i) => {
+      const token = newToken();
+      store.agents.add({ id: `school-${i}`, name: `School ${i}`, siteKind: 'school', technology: 'fixed' }, hashToken(token), Date.now());
+      return token;
+    });
+    const writer = gatedWriter(store);
+    const ingest = new IngestServer({
+      agents: new AgentDirectory(store.agents, createLogger({ level: 'silent' })),
+      writer,
+      logger: createLogger({ level: 'silent' }),
+      now: Date.now,
+      limits: { ...COLLECTOR_DEFAULTS.limits, maxMessagesPerMinute: 1000 },
+      maxFutureMs: 600_000,
+      maxAgeMs: 30 * 86_400_000,
+      heartbeatMs: 1000,
+      events: new CollectorMetrics({ databaseSizeBytes: () => 0 }),
+      maxPendingResults: 100,
+    });
+    const server = http.createServer();
+    server.on('upgrade', (req, socket, head) => ingest.handleUpgrade(req, socket, head));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())), () => ingest.close());
+    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/agents`;
+    const clients = await Promise.all(tokens.map((t) => connectAgent(url, t)));
+    for (const c of clients) cleanups.push(() => c.ws.terminate());
+    // Cleanups run last-first: the held commits go before ingest.close() waits for them.
+    cleanups.push(() => writer.release());
+    const [first, second] = clients as [(typeof clients)[number], (typeof clients)[number]];
+    // The first goes over the limit: 120 results pending, commits held.
+    await first.hello();
+    first.send({ type: 'results', results: Array.from({ length: 120 }, () => makeResult()) });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(ingest.backpressure).toMatchObject({ pendingResults: 120, pausedConnections: 1 });
+    second.send({ type: 'hello', protocol: 1, agent: { version: 'test' }, clock: new Date().toISOString() });
+    return { ingest, writer, first, second, helloAt: performance.now() };
+  }
+
+  it('holds the welcome of a hello that comes while over the limits until there is room', async () => {
+    const { ingest, writer, second } = await heldIngest(2);
+    const welcome = second.next('welcome', 2000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ingest.backpressure.waitingWelcomes).toBe(1);
+    writer.release();
+    await welcome;
+    expect(ingest.backpressure).toMatchObject({ pendingResults: 0, pausedConnections: 0, waitingWelcomes: 0 });
+  });
+
+  it('welcomes a waiting hello after 2.5 s even while over the limits, and pauses its connection', async () => {
+    const { ingest, second, helloAt } = await heldIngest(2);
+    await second.next('welcome', 5000);
+    const waitedMs = performance.now() - helloAt;
+    expect(waitedMs).toBeGreaterThan(2_200);
+    expect(waitedMs).toBeLessThan(4_000);
+    expect(ingest.backpressure).toMatchObject({ pendingResults: 120, pausedConnections: 2, waitingWelcomes: 0 });
   });
 });

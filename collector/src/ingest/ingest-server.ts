@@ -83,6 +83,10 @@ interface Session {
   log: Logger;
   /** The version of the settings last sent on this connection. */
   settingsSent?: string;
+  /** Welcome sent: the agent may send results (a hello may wait for it while ingest is over its limits). */
+  welcomed: boolean;
+  /** When its hello arrived, while its welcome waits (performance.now()). */
+  helloAt?: number;
   /** The release last announced on this connection, as `version sha256`. */
   releaseSent?: string;
 }
@@ -143,6 +147,12 @@ export const MAX_QUEUED_FRAME_BYTES = 8 * 1024 * 1024;
 /** Paused connections resumed per turn of the event loop (see #maybeResume). */
 const RESUME_PER_TURN = 64;
 
+/**
+ * Longest a hello waits for its welcome while ingest is over its limits. The agent gives up
+ * on a welcome after 15 s; in the 10 000-agent storm every agent was welcomed within 8 s.
+ */
+const MAX_WELCOME_WAIT_MS = 2_500;
+
 /** A text frame read from a connection and waiting to be parsed. */
 interface ReadFrame {
   session: Session;
@@ -165,8 +175,11 @@ export class IngestServer {
   #pendingResults = 0;
   /** Sessions not being read while #pendingResults or the frames read are over their limits. */
   readonly #paused = new Set<Session>();
-  /** Between #pauseAll and #maybeResume: a connection welcomed meanwhile is paused too. */
+  /** Between #pauseAll and #maybeResume: a connection welcomed meanwhile is paused too, and a hello's welcome waits. */
   #overLimit = false;
+  /** Hellos whose welcome waits for ingest to be under its limits, in order of arrival. */
+  readonly #waitingWelcome = new Set<Session>();
+  #welcomeTimer: NodeJS.Timeout | undefined;
   /** The next turn's resumptions, while connections are being resumed a few at a time. */
   #resuming: NodeJS.Immediate | undefined;
   /** Frames read and not yet parsed. */
@@ -196,8 +209,8 @@ export class IngestServer {
   }
 
   /** Results read and not yet committed, frames read and not yet parsed, and the connections not being read because of them. */
-  get backpressure(): { pendingResults: number; queuedFrames: number; pausedConnections: number } {
-    return { pendingResults: this.#pendingResults, queuedFrames: this.#frames.length, pausedConnections: this.#paused.size };
+  get backpressure(): { pendingResults: number; queuedFrames: number; pausedConnections: number; waitingWelcomes: number } {
+    return { pendingResults: this.#pendingResults, queuedFrames: this.#frames.length, pausedConnections: this.#paused.size, waitingWelcomes: this.#waitingWelcome.size };
   }
 
   /** Failed authentications per address; enrollment's failed codes count here too, so guessing either is limited alike. */
@@ -242,6 +255,7 @@ export class IngestServer {
   /** Closes every agent connection with 1001 (going away) and stops the heartbeat. */
   async close(): Promise<void> {
     clearInterval(this.#heartbeat);
+    clearInterval(this.#welcomeTimer);
     clearImmediate(this.#resuming);
     // Parse, commit and ack what is already read before the connections go.
     this.#frames.drainNow();
@@ -282,6 +296,7 @@ export class IngestServer {
       tokenHash,
       ws,
       helloDone: false,
+      welcomed: false,
       alive: true,
       bucket: new TokenBucket(this.#o.limits.maxMessagesPerMinute, 60_000, this.#o.now),
       violations: 0,
@@ -305,6 +320,7 @@ export class IngestServer {
     ws.on('close', (code) => {
       if (this.#sessions.get(agent.id) === session) this.#sessions.delete(agent.id);
       this.#paused.delete(session);
+      this.#waitingWelcome.delete(session);
       this.#o.events.disconnected(agent);
       log.info({ event: 'disconnected', code }, 'agent disconnected');
     });
@@ -378,7 +394,7 @@ export class IngestServer {
    * the release it should run if that differs from the one last announced on it.
    */
   #pushSettings(session: Session): boolean {
-    if (!session.helloDone) return false;
+    if (!session.welcomed) return false;
     const source = this.#o.settings;
     const settings = source?.for(session.agent.id);
     let sent = false;
@@ -404,7 +420,7 @@ export class IngestServer {
   /** Asks a connected, welcomed agent for a test `delayMs` from now; false when it is not connected. */
   requestTest(agentId: string, delayMs: number): boolean {
     const session = this.#sessions.get(agentId);
-    if (session === undefined || !session.helloDone) return false;
+    if (session === undefined || !session.welcomed) return false;
     this.#send(session, { type: 'test-now', delayMs });
     return true;
   }
@@ -466,11 +482,27 @@ export class IngestServer {
     session.agent = { ...session.agent, version: hello.agent.version };
     this.#o.events.clockSkew(session.agent, skewMs);
     session.log.info({ event: 'hello', version: hello.agent.version, skewMs, backlog: hello.backlog ?? null, dropped: hello.dropped ?? null }, 'hello');
+    if (this.#overLimit && !session.welcomed) {
+      // Over the limits: a welcomed agent sends its backlog at once, and a paused connection
+      // still holds what it had read (the storm's memory). Its welcome waits for room, at most
+      // MAX_WELCOME_WAIT_MS, well inside the agent's 15 s welcome timeout.
+      session.helloAt = performance.now();
+      this.#waitingWelcome.add(session);
+      this.#welcomeTimer ??= setInterval(() => this.#welcomeOverdue(), 250);
+      return;
+    }
+    this.#welcome(session);
+  }
+
+  #welcome(session: Session): void {
+    this.#waitingWelcome.delete(session);
+    delete session.helloAt;
+    session.welcomed = true;
     this.#send(session, {
       type: 'welcome',
       protocol: PROTOCOL_VERSION,
       agentId: session.agent.id,
-      serverTime: new Date(now).toISOString(),
+      serverTime: new Date(this.#o.now()).toISOString(),
       limits: this.#o.limits,
     });
     // Every welcome is followed by the settings, even a repeated hello's: the agent may have restarted its state.
@@ -478,6 +510,20 @@ export class IngestServer {
     delete session.releaseSent;
     this.#pushSettings(session);
     if (this.#overLimit) this.#pause(session);
+  }
+
+  /** Welcomes the hellos that have waited MAX_WELCOME_WAIT_MS, over the limits or not. */
+  #welcomeOverdue(): void {
+    const due = performance.now() - MAX_WELCOME_WAIT_MS;
+    for (const session of this.#waitingWelcome) {
+      if ((session.helloAt ?? 0) > due) break; // in order of arrival
+      if (session.ws.readyState === session.ws.OPEN) this.#welcome(session);
+      else this.#waitingWelcome.delete(session);
+    }
+    if (this.#waitingWelcome.size === 0) {
+      clearInterval(this.#welcomeTimer);
+      this.#welcomeTimer = undefined;
+    }
   }
 
   #onResults(session: Session, message: unknown, text: string): void {
@@ -536,7 +582,7 @@ export class IngestServer {
    */
   #pauseAll(): void {
     this.#overLimit = true;
-    for (const session of this.#sessions.values()) if (session.helloDone) this.#pause(session);
+    for (const session of this.#sessions.values()) if (session.welcomed) this.#pause(session);
   }
 
   #pause(session: Session): void {
@@ -552,7 +598,7 @@ export class IngestServer {
    * event loop stopped for tens of milliseconds).
    */
   #maybeResume(): void {
-    if (this.#paused.size === 0 || this.#resuming !== undefined) return;
+    if ((this.#paused.size === 0 && this.#waitingWelcome.size === 0) || this.#resuming !== undefined) return;
     if (this.#pendingResults > (this.#o.maxPendingResults ?? MAX_PENDING_RESULTS) * RESUME_SHARE) return;
     if (this.#frames.bytes > MAX_QUEUED_FRAME_BYTES / 2) return;
     this.#overLimit = false;
@@ -562,7 +608,13 @@ export class IngestServer {
       this.#paused.delete(paused);
       paused.ws.resume();
     }
-    if (this.#paused.size > 0) {
+    // Connections holding read data first; then the hellos that waited, as many a turn.
+    for (const waiting of this.#waitingWelcome) {
+      if (resumed++ >= RESUME_PER_TURN || this.#overLimit) break;
+      if (waiting.ws.readyState === waiting.ws.OPEN) this.#welcome(waiting);
+      else this.#waitingWelcome.delete(waiting);
+    }
+    if (this.#paused.size > 0 || (this.#waitingWelcome.size > 0 && !this.#overLimit)) {
       this.#resuming = setImmediate(() => {
         this.#resuming = undefined;
         this.#maybeResume();
