@@ -11,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** The repository root, from this file's place under test/ (its source or test/dist/). */
+const HERE = fileURLToPath(import.meta.url);
+const ROOT = HERE.slice(0, HERE.lastIndexOf('/test/') + 1);
 
 export interface BuiltConsole {
   /** collector/dist/console/ */

@@ -30,7 +30,8 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
+  // Not no-referrer: with it a browser sends `Origin: null` on the login form's post.
+  'referrer-policy': 'same-origin',
   'cross-origin-opener-policy': 'same-origin',
 });
 
@@ -210,8 +211,13 @@ function parseManifest(value: unknown, path: string): ConsoleManifest {
   return { js: m.js, css: m.css };
 }
 
-/** A form post from another origin (the Origin header, when the browser sends one, names another host) is refused. */
+/**
+ * A form post from another site is refused: by `Sec-Fetch-Site` where the browser sends it,
+ * else by the Origin header naming another host. A client sending neither (curl) is let through.
+ */
 function sameOrigin(req: IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined) return site === 'same-origin' || site === 'none';
   const origin = req.headers.origin;
   if (origin === undefined) return true;
   try {
@@ -246,6 +252,7 @@ function shellPage(manifest: ConsoleManifest, loginRequired: boolean): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Speedwatch</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${ASSETS_PREFIX}${manifest.css}">
 <script type="module" src="${ASSETS_PREFIX}${manifest.js}"></script>
 </head>
@@ -271,6 +278,7 @@ function loginPage(error: false | 'wrong' | 'rate-limited', manifest: ConsoleMan
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Speedwatch — Đăng nhập / Log in</title>
+<link rel="icon" href="data:,">
 ${manifest === undefined ? '' : `<link rel="stylesheet" href="${ASSETS_PREFIX}${manifest.css}">\n`}</head>
 <body>
 <main class="login">
