@@ -246,6 +246,12 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 60_000 }, () => {
         expect(await page.locator('[data-field="rule"]').count()).toBeGreaterThan(0);
       }
     }
+    // Communes start folded under their district; its button unfolds them.
+    const district = (await page.getAttribute('tr.level-2 .fold >> xpath=ancestor::tr', 'data-area')) ?? '';
+    expect(await page.locator(`tr.level-3[data-area^="${district}/"]`).first().isVisible()).toBe(false);
+    await page.click('tr.level-2 .fold');
+    expect(await page.locator(`tr.level-3[data-area^="${district}/"]`).first().isVisible()).toBe(true);
+    await page.screenshot({ path: join(shots, 'overview-vi-30d-district-open.png') });
     // A Vietnamese decimal comma, as the plan writes 102,5 Mbps.
     expect(await page.locator('.card .target').first().textContent()).toMatch(/≥ \d+,0 Mbps/);
     expect(problems).toEqual([]);

@@ -48,7 +48,7 @@ function verdictCell(verdict: string, tests: number, minTests: number, f: Format
     'td',
     { class: `verdict v-${verdict}`, 'data-field': 'verdict', 'data-verdict': verdict },
     label,
-    verdict === 'insufficient-data' ? h('small', { class: 'bites', 'data-field': 'rule' }, f.t.needs(f.count(tests), f.count(minTests))) : null,
+    verdict === 'insufficient-data' ? h('small', { class: 'bites', 'data-field': 'rule', title: f.t.needsTitle }, f.t.needs(f.count(tests), f.count(minTests))) : null,
   );
 }
 
@@ -57,13 +57,15 @@ const optional = (value: number | null, format: (v: number) => string): string =
 function areaTable(rows: readonly AreaRow[], f: Formatter): HTMLElement {
   const { t } = f;
   const body = h('tbody');
+  // Communes (level 3 and below) start folded under their district; a district's button unfolds them.
+  const toggles = new Map<string, HTMLButtonElement>();
   for (const row of rows) {
     const name = row.area === '(none)' ? t.noArea : (row.area.split('/').at(-1) ?? row.area);
     const parent = row.level > 1 ? row.area.split('/').slice(0, -1).join('/') : '';
     const tr = h(
       'tr',
       { class: `level-${row.level}`, 'data-area': row.area, 'data-technology': row.technology, 'data-level': String(row.level), ...(parent === '' ? {} : { 'data-parent': parent }) },
-      h('th', { scope: 'row', class: 'area-name' }, name),
+      h('th', { scope: 'row', class: 'area-name' }, row.level === 2 ? districtToggle(row.area, toggles, body, f) : null, name),
       h('td', {}, t.technology[row.technology] ?? row.technology),
       h('td', { class: 'num', 'data-field': 'tests' }, f.count(row.tests)),
       h('td', { class: 'num', 'data-field': 'median' }, optional(row.medianMbps, f.mbps)),
@@ -71,6 +73,7 @@ function areaTable(rows: readonly AreaRow[], f: Formatter): HTMLElement {
       h('td', { class: 'num', 'data-field': 'share' }, optional(row.shareAtTarget, f.percent)),
       verdictCell(row.verdict, row.tests, row.minTests, f),
     );
+    if (row.level >= 3) tr.hidden = true;
     body.append(tr);
   }
   return h(
@@ -83,6 +86,23 @@ function areaTable(rows: readonly AreaRow[], f: Formatter): HTMLElement {
       body,
     ),
   );
+}
+
+/** The district's fold button: one per district (its first row), unfolding the rows below it. */
+function districtToggle(district: string, toggles: Map<string, HTMLButtonElement>, body: HTMLElement, f: Formatter): HTMLButtonElement | null {
+  if (toggles.has(district)) return null;
+  const button = h('button', { type: 'button', class: 'fold', 'aria-expanded': 'false', 'aria-label': `${f.t.expand}: ${district}` }, '▸');
+  button.addEventListener('click', () => {
+    const open = button.getAttribute('aria-expanded') !== 'true';
+    button.setAttribute('aria-expanded', String(open));
+    button.textContent = open ? '▾' : '▸';
+    for (const tr of body.querySelectorAll<HTMLElement>('tr')) {
+      const area = tr.dataset['area'] ?? '';
+      if (area.startsWith(`${district}/`)) tr.hidden = !open;
+    }
+  });
+  toggles.set(district, button);
+  return button;
 }
 
 function slowestTable(sites: readonly SlowSite[], f: Formatter): HTMLElement {
