@@ -25,4 +25,11 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'separate-type-imports' }],
     },
   },
+  {
+    // The console runs in the browser (bundled by test/console/build-console.ts), never in Node.
+    files: ['collector/console/**/*.ts'],
+    languageOptions: {
+      globals: { window: 'readonly', document: 'readonly', localStorage: 'readonly', fetch: 'readonly', performance: 'readonly', navigator: 'readonly' },
+    },
+  },
 );

@@ -24,6 +24,8 @@ export interface Deployable {
   readonly dir: string;
   /** Runtime dependencies npm fetches at install instead of the tarball carrying them (native modules). */
   readonly fromRegistry: readonly string[];
+  /** Built folders under `dist/` shipped as they are (the collector's console, built by npm run build). */
+  readonly assets?: readonly string[];
 }
 
 /** What `npm run release` packs. The agent and the endpoint need no registry at install. */
@@ -31,7 +33,8 @@ export const DEPLOYABLES: readonly Deployable[] = [
   { dir: 'agent', fromRegistry: [] },
   { dir: 'endpoint', fromRegistry: [] },
   // better-sqlite3 is native: npm fetches a prebuilt binary for the box or compiles it there.
-  { dir: 'collector', fromRegistry: ['better-sqlite3'] },
+  // Its console (dist/console/: manifest.json and hashed assets) is served at /.
+  { dir: 'collector', fromRegistry: ['better-sqlite3'], assets: ['console'] },
 ];
 
 export interface PackedTarball {
@@ -126,6 +129,11 @@ export function stageDeployable(repositoryRoot: string, deployable: Deployable, 
   const bundled = bundleClosure(root, deployable, own);
 
   copyWorkspacePackage(ownDir, stage, own, { withDeploy: true });
+  for (const folder of deployable.assets ?? []) {
+    const built = join(ownDir, 'dist', folder);
+    if (!existsSync(join(built, 'manifest.json'))) throw new Error(`${own.name}: ${built} is not built; run npm run build`);
+    cpSync(built, join(stage, 'dist', folder), { recursive: true });
+  }
   writeManifest(stage, own, Object.keys(own.dependencies).filter((name) => !deployable.fromRegistry.includes(name)));
   for (const [dest, source] of bundled) {
     const target = join(stage, dest);

@@ -8,6 +8,7 @@ import { SERIES_METRICS } from '../store/store-types.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
 import type { AgentHealthRecord, AgentRecord, SeriesMetric } from '../store/store-types.js';
 import type { LatestFigures } from '../server/latest-results.js';
+import type { OverviewAnswer } from './overview-wire.js';
 import { BadParameterError, Params } from './query-params.js';
 
 export interface ApiDeps {
@@ -27,6 +28,8 @@ export interface ApiDeps {
   /** Compliance by window and grouping, the groups as JSON text. */
   compliance: (window: string | undefined, groupBy: string | undefined) => { computedAt: string | null; groupBy: string; window: string | null; groupsJson: string };
   complianceParams: { windows: readonly string[]; groupBy: readonly string[] };
+  /** The console's overview for one window (a name from `complianceParams.windows`). */
+  overview: (window: string) => OverviewAnswer;
   /**
    * The version of the settings the agent should have, the one it last acknowledged on this
    * collector, and the agent version the fleet config announces to it (docs/fleet.md, "Upgrades").
@@ -217,6 +220,13 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
     // The groups arrive as JSON text from the maintenance thread: spliced in, not parsed again.
     const head = JSON.stringify({ computedAt: report.computedAt, groupBy: report.groupBy, window: report.window });
     sendJsonText(res, 200, `${head.slice(0, -1)},"groups":${report.groupsJson}}`);
+  },
+
+  '/api/v1/overview'(search, res, deps) {
+    const params = new Params(search, ['window']);
+    const window = params.oneOf('window', deps.complianceParams.windows) ?? deps.complianceParams.windows[0];
+    if (window === undefined) throw new BadParameterError('window', 'this collector judges no window');
+    sendJson(res, 200, deps.overview(window));
   },
 
   '/api/v1/alerts'(search, res, deps) {

@@ -22,6 +22,9 @@ import type { AlertStore } from '../alerts/alert-store.js';
 import { ACTION_PATHS, handleAction } from '../api/actions.js';
 import { handleApi, sendError, sendJson } from '../api/api.js';
 import type { CollectorConfig } from '../config/collector-config.js';
+import { buildOverview } from '../api/overview.js';
+import { ConsoleRoute } from '../console/console-route.js';
+import { ConsoleSessions, SESSION_DEFAULTS } from '../console/console-sessions.js';
 import { ENROLL_PATH, handleEnroll } from '../enroll/enroll-route.js';
 import { agentVersionFor, settingsFor } from '../fleet/fleet-settings.js';
 import type { FleetConfig } from '../fleet/fleet-settings.js';
@@ -67,6 +70,10 @@ export interface CollectorDeps {
   alertClock?: AlertClock;
   /** In [0, 1), for the webhook retries' jitter. Default Math.random. */
   random?: () => number;
+  /** The built console (manifest.json, assets/). Default: collector/dist/console/ (console-route.ts). */
+  consoleDir?: string;
+  /** The IANA time zone the console shows times in. Default Asia/Ho_Chi_Minh. */
+  consoleTimeZone?: string;
 }
 
 export interface RunningCollector {
@@ -92,7 +99,7 @@ export interface RunningCollector {
 }
 
 /** The routes, for a 404's message. */
-const ROUTES_HINT = 'see /api/v1/agents, /api/v1/results, /api/v1/series, /api/v1/compliance, /api/v1/alerts, /metrics';
+const ROUTES_HINT = 'see / (the console), /api/v1/agents, /api/v1/results, /api/v1/series, /api/v1/compliance, /api/v1/overview, /api/v1/alerts, /metrics';
 
 export async function startCollector(config: Readonly<CollectorConfig>, deps: CollectorDeps): Promise<RunningCollector> {
   const { store, logger } = deps;
@@ -335,9 +342,22 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     const expected = Buffer.from(token);
     return given.length === expected.length && timingSafeEqual(given, expected);
   };
-  /** Reads: open without a read token; else the read token or the admin token. */
+  const consoleRoute = new ConsoleRoute({
+    ...(deps.consoleDir === undefined ? {} : { dir: deps.consoleDir }),
+    readToken: config.readToken,
+    adminToken: config.adminToken,
+    sessions: new ConsoleSessions({ ...SESSION_DEFAULTS, now }),
+    limiter: ingest.authLimiter,
+    secure: config.tls !== undefined,
+    sessionTtlMs: SESSION_DEFAULTS.ttlMs,
+    logger: logger.child({ component: 'console' }),
+  });
+  /** Reads: open without a read token; else the read token, the admin token, or a console session (its cookie). */
   const authorised = (req: IncomingMessage): boolean =>
-    config.readToken === undefined || bearerIs(req, config.readToken) || (config.adminToken !== undefined && bearerIs(req, config.adminToken));
+    config.readToken === undefined ||
+    bearerIs(req, config.readToken) ||
+    (config.adminToken !== undefined && bearerIs(req, config.adminToken)) ||
+    consoleRoute.hasSession(req);
 
   const serveRelease = releaseRoute({
     releases: () => releases,
@@ -384,6 +404,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       });
     }
     if (path.startsWith(RELEASES_PATH)) return serveRelease(req, res, path);
+    if (await consoleRoute.handle(path, req, res)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'SW_METHOD', `${req.method ?? ''} is not allowed; the API is read-only (GET)`);
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') return readiness(res);
@@ -411,6 +432,18 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       agentVerdicts: (id) => verdicts.forAgent(id),
       compliance: (window, groupBy) => verdicts.compliance(window, groupBy),
       complianceParams: verdicts.params,
+      overview: (window) =>
+        buildOverview({
+          window,
+          windows: verdicts.params.windows,
+          computedAt: verdicts.computedAt,
+          timeZone: deps.consoleTimeZone ?? 'Asia/Ho_Chi_Minh',
+          agents: agents.list(),
+          agentVerdicts: (id) => verdicts.forAgent(id),
+          areaGroups: verdicts.groups('area', window),
+          targets: verdicts.config.targets,
+          agentMinTests: verdicts.config.minTests.agent,
+        }),
       alerts: (state) => alerts.report(state),
       settings: (id) => {
         const a = applied.get(id);

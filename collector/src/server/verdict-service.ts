@@ -7,7 +7,7 @@
 import type { CollectorMetrics } from '../metrics/collector-metrics.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 import { GROUP_BY } from '../verdict/verdicts.js';
-import type { AgentVerdict, GroupBy } from '../verdict/verdicts.js';
+import type { AgentVerdict, GroupBy, GroupVerdict } from '../verdict/verdicts.js';
 import type { VerdictSnapshot } from './verdict-snapshot.js';
 
 /** /api/v1/compliance's answer; `groups` is JSON text of the GroupVerdict[] asked for. */
@@ -32,6 +32,8 @@ export class VerdictService {
   #agents = new Map<string, AgentEntry>();
   /** `${groupBy}\0${window}` → JSON of that window's GroupVerdict[]. */
   #groups = new Map<string, string>();
+  /** Parsed entries of `#groups`, filled when asked for (the overview), emptied by each snapshot. */
+  #parsedGroups = new Map<string, GroupVerdict[]>();
 
   constructor(config: VerdictConfig) {
     this.config = config;
@@ -59,6 +61,7 @@ export class VerdictService {
       metrics.setAgentVerdicts(agentId, []);
     }
     this.#groups = new Map(snapshot.groups.map((g) => [`${g.groupBy}\u0000${g.window}`, g.json]));
+    this.#parsedGroups = new Map();
     this.#computedAt = snapshot.computedAt;
     metrics.setTargets(this.config.targets);
   }
@@ -83,5 +86,17 @@ export class VerdictService {
       window: window ?? null,
       groupsJson: `[${parts.map((json) => json.slice(1, -1)).join(',')}]`,
     };
+  }
+
+  /** One window's group verdicts for a grouping, as objects (parsed once per snapshot); empty before the first. */
+  groups(groupBy: GroupBy, window: string): readonly GroupVerdict[] {
+    const key = `${groupBy}\u0000${window}`;
+    let parsed = this.#parsedGroups.get(key);
+    if (parsed === undefined) {
+      // Written by VerdictDiffer from computed verdicts.
+      parsed = JSON.parse(this.#groups.get(key) ?? '[]') as GroupVerdict[];
+      this.#parsedGroups.set(key, parsed);
+    }
+    return parsed;
   }
 }

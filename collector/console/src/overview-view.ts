@@ -1,0 +1,136 @@
+/**
+ * The overview page: per technology the sites meeting, below, with too few tests and silent;
+ * the area tree (province → district → commune) with tests, median and mean download, share at
+ * target and verdict, the minimum-sample rule shown where it bites; the slowest sites.
+ * Every figure cell carries `data-field` and its row `data-area`/`data-agent` and
+ * `data-technology`, which the browser test reads back against the API.
+ */
+import type { AreaRow, OverviewAnswer, SlowSite, TechnologySummary } from '../../src/api/overview-wire.js';
+import { h } from './dom.js';
+import type { Formatter } from './i18n.js';
+
+export function renderOverview(data: OverviewAnswer, f: Formatter): HTMLElement {
+  const { t } = f;
+  return h(
+    'div',
+    { class: 'overview' },
+    data.computedAt === null ? h('p', { class: 'notice' }, t.notYet) : h('p', { class: 'computed' }, `${t.computedAt}: `, h('time', { datetime: data.computedAt }, f.time(data.computedAt))),
+    h('section', { class: 'cards', 'aria-label': t.sites }, ...data.technologies.map((s) => technologyCard(s, f))),
+    h('section', {}, h('h2', {}, t.areaTree), areaTable(data.areas, f)),
+    h('section', {}, h('h2', {}, t.slowest), slowestTable(data.slowest, f)),
+  );
+}
+
+function technologyCard(s: TechnologySummary, f: Formatter): HTMLElement {
+  const { t } = f;
+  const item = (field: string, label: string, value: number, cls: string): HTMLElement =>
+    h('div', { class: `count ${cls}` }, h('span', { class: 'value', 'data-field': field }, f.count(value)), h('span', { class: 'label' }, label));
+  return h(
+    'article',
+    { class: 'card', 'data-technology': s.technology },
+    h('h2', {}, t.technology[s.technology] ?? s.technology, ' ', h('span', { class: 'target' }, `${t.target} ≥ ${f.mbps(s.targetMbps)} Mbps`)),
+    h('p', { class: 'sites' }, `${t.sites}: `, h('span', { 'data-field': 'sites' }, f.count(s.sites))),
+    h(
+      'div',
+      { class: 'counts' },
+      item('meets', t.meets, s.meets, 'v-meets'),
+      item('below', t.below, s.below, 'v-below'),
+      item('insufficientData', t.insufficient, s.insufficientData, 'v-insufficient-data'),
+      item('noData', t.silent, s.noData, 'v-no-data'),
+    ),
+    h('p', { class: 'rule' }, t.minRule(f.count(s.minTests))),
+  );
+}
+
+function verdictCell(verdict: string, tests: number, minTests: number, f: Formatter): HTMLElement {
+  const label = f.t.verdicts[verdict] ?? verdict;
+  return h(
+    'td',
+    { class: `verdict v-${verdict}`, 'data-field': 'verdict', 'data-verdict': verdict },
+    label,
+    verdict === 'insufficient-data' ? h('small', { class: 'bites', 'data-field': 'rule', title: f.t.needsTitle }, f.t.needs(f.count(tests), f.count(minTests))) : null,
+  );
+}
+
+const optional = (value: number | null, format: (v: number) => string): string => (value === null ? '–' : format(value));
+
+function areaTable(rows: readonly AreaRow[], f: Formatter): HTMLElement {
+  const { t } = f;
+  const body = h('tbody');
+  // Communes (level 3 and below) start folded under their district; a district's button unfolds them.
+  const toggles = new Map<string, HTMLButtonElement>();
+  for (const row of rows) {
+    const name = row.area === '(none)' ? t.noArea : (row.area.split('/').at(-1) ?? row.area);
+    const parent = row.level > 1 ? row.area.split('/').slice(0, -1).join('/') : '';
+    const tr = h(
+      'tr',
+      { class: `level-${row.level}`, 'data-area': row.area, 'data-technology': row.technology, 'data-level': String(row.level), ...(parent === '' ? {} : { 'data-parent': parent }) },
+      h('th', { scope: 'row', class: 'area-name' }, row.level === 2 ? districtToggle(row.area, toggles, body, f) : null, name),
+      h('td', {}, t.technology[row.technology] ?? row.technology),
+      h('td', { class: 'num', 'data-field': 'tests' }, f.count(row.tests)),
+      h('td', { class: 'num', 'data-field': 'median' }, optional(row.medianMbps, f.mbps)),
+      h('td', { class: 'num', 'data-field': 'mean' }, optional(row.meanMbps, f.mbps)),
+      h('td', { class: 'num', 'data-field': 'share' }, optional(row.shareAtTarget, f.percent)),
+      verdictCell(row.verdict, row.tests, row.minTests, f),
+    );
+    if (row.level >= 3) tr.hidden = true;
+    body.append(tr);
+  }
+  return h(
+    'div',
+    { class: 'scroll' },
+    h(
+      'table',
+      { class: 'areas' },
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t.area), h('th', { scope: 'col' }, ''), h('th', { scope: 'col', class: 'num' }, t.tests), h('th', { scope: 'col', class: 'num' }, `${t.median} (Mbps)`), h('th', { scope: 'col', class: 'num' }, `${t.mean} (Mbps)`), h('th', { scope: 'col', class: 'num' }, t.share), h('th', { scope: 'col' }, t.verdict))),
+      body,
+    ),
+  );
+}
+
+/** The district's fold button: one per district (its first row), unfolding the rows below it. */
+function districtToggle(district: string, toggles: Map<string, HTMLButtonElement>, body: HTMLElement, f: Formatter): HTMLButtonElement | null {
+  if (toggles.has(district)) return null;
+  const button = h('button', { type: 'button', class: 'fold', 'aria-expanded': 'false', 'aria-label': `${f.t.expand}: ${district}` }, '▸');
+  button.addEventListener('click', () => {
+    const open = button.getAttribute('aria-expanded') !== 'true';
+    button.setAttribute('aria-expanded', String(open));
+    button.textContent = open ? '▾' : '▸';
+    for (const tr of body.querySelectorAll<HTMLElement>('tr')) {
+      const area = tr.dataset['area'] ?? '';
+      if (area.startsWith(`${district}/`)) tr.hidden = !open;
+    }
+  });
+  toggles.set(district, button);
+  return button;
+}
+
+function slowestTable(sites: readonly SlowSite[], f: Formatter): HTMLElement {
+  const { t } = f;
+  return h(
+    'div',
+    { class: 'scroll' },
+    h(
+      'table',
+      { class: 'slowest' },
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t.site), h('th', { scope: 'col' }, t.area), h('th', { scope: 'col' }, ''), h('th', { scope: 'col', class: 'num' }, t.tests), h('th', { scope: 'col', class: 'num' }, `${t.median} (Mbps)`), h('th', { scope: 'col', class: 'num' }, `${t.target} (Mbps)`), h('th', { scope: 'col' }, t.verdict))),
+      h(
+        'tbody',
+        {},
+        ...sites.map((s) =>
+          h(
+            'tr',
+            { 'data-agent': s.agentId, 'data-technology': s.technology },
+            h('th', { scope: 'row' }, s.name, h('small', { class: 'id' }, s.agentId)),
+            h('td', {}, s.area ?? t.noArea),
+            h('td', {}, t.technology[s.technology] ?? s.technology),
+            h('td', { class: 'num', 'data-field': 'tests' }, f.count(s.tests)),
+            h('td', { class: 'num', 'data-field': 'median' }, f.mbps(s.medianMbps)),
+            h('td', { class: 'num' }, f.mbps(s.targetMbps)),
+            verdictCell(s.verdict, s.tests, s.minTests, f),
+          ),
+        ),
+      ),
+    ),
+  );
+}

@@ -1,0 +1,108 @@
+/**
+ * /api/v1/overview: the console's overview page in one answer, built on the serving thread from
+ * the verdicts the maintenance thread last computed (no database read): sites per technology by
+ * verdict, the area tree, and the slowest sites. Pure: the caller passes what it holds.
+ */
+import type { AgentRecord } from '../store/store-types.js';
+import type { CollectorTarget } from '../verdict/verdict-config.js';
+import type { AgentVerdict, GroupVerdict } from '../verdict/verdicts.js';
+import { OVERVIEW_PRECISION, OVERVIEW_SLOWEST } from './overview-wire.js';
+import type { AreaRow, OverviewAnswer, SlowSite, TechnologySummary } from './overview-wire.js';
+
+export interface OverviewInputs {
+  window: string;
+  windows: readonly string[];
+  computedAt: number | undefined;
+  timeZone: string;
+  /** Every agent, revoked ones included (left out here). */
+  agents: readonly AgentRecord[];
+  /** An agent's verdicts, window by window; undefined before its first computation. */
+  agentVerdicts: (agentId: string) => readonly AgentVerdict[] | undefined;
+  /** The window's area groups (`groupBy: 'area'`), in the order the verdicts give them. */
+  areaGroups: readonly GroupVerdict[];
+  targets: readonly CollectorTarget[];
+  /** `verdicts.minTests.agent`. */
+  agentMinTests: number;
+}
+
+const round = (value: number, decimals: number): number => {
+  const f = 10 ** decimals;
+  return Math.round(value * f) / f;
+};
+const mbps = (value: number | undefined): number | null => (value === undefined ? null : round(value, OVERVIEW_PRECISION.mbps));
+const share = (value: number | undefined): number | null => (value === undefined ? null : round(value, OVERVIEW_PRECISION.share));
+
+export function buildOverview(inputs: OverviewInputs): OverviewAnswer {
+  const downloadTargets = new Map<string, number>();
+  for (const t of inputs.targets) if (t.metric === 'download') downloadTargets.set(t.technology, t.minMbps);
+  const technologies = new Map<string, TechnologySummary>();
+  for (const [technology, targetMbps] of downloadTargets) {
+    technologies.set(technology, { technology, targetMbps, sites: 0, meets: 0, below: 0, insufficientData: 0, noData: 0, minTests: inputs.agentMinTests });
+  }
+  const slow: (SlowSite & { ratio: number })[] = [];
+  for (const agent of inputs.agents) {
+    if (agent.revokedAt !== undefined) continue;
+    const summary = technologies.get(agent.technology);
+    if (summary === undefined) continue;
+    summary.sites += 1;
+    const verdict = inputs.agentVerdicts(agent.id)?.find((v) => v.window === inputs.window);
+    switch (verdict?.verdict) {
+      case 'meets':
+        summary.meets += 1;
+        break;
+      case 'below':
+        summary.below += 1;
+        break;
+      case 'insufficient-data':
+        summary.insufficientData += 1;
+        break;
+      default:
+        summary.noData += 1;
+    }
+    const download = verdict?.download;
+    if (verdict !== undefined && download !== undefined && download.tests > 0) {
+      slow.push({
+        agentId: agent.id,
+        name: agent.name,
+        area: agent.area ?? null,
+        technology: agent.technology,
+        tests: download.tests,
+        minTests: verdict.minTests,
+        medianMbps: round(download.median, OVERVIEW_PRECISION.mbps),
+        targetMbps: summary.targetMbps,
+        verdict: verdict.verdict,
+        ratio: download.median / summary.targetMbps,
+      });
+    }
+  }
+  slow.sort((a, b) => a.ratio - b.ratio || a.agentId.localeCompare(b.agentId));
+  const slowest = slow.slice(0, OVERVIEW_SLOWEST).map(({ ratio: _ratio, ...site }) => site);
+
+  const areas: AreaRow[] = inputs.areaGroups.map((g) => {
+    const check = g.checks.find((c) => c.target.metric === 'download');
+    return {
+      area: g.group,
+      level: g.level ?? 0,
+      technology: g.technology,
+      agents: g.agents,
+      agentsReporting: g.agentsReporting,
+      tests: g.download?.tests ?? 0,
+      minTests: check?.minTests ?? g.minTests,
+      medianMbps: mbps(g.download?.median),
+      meanMbps: mbps(g.download?.mean),
+      shareAtTarget: share(g.download?.shareAtTarget),
+      verdict: check?.verdict ?? g.verdict,
+    };
+  });
+
+  return {
+    computedAt: inputs.computedAt === undefined ? null : new Date(inputs.computedAt).toISOString(),
+    window: inputs.window,
+    windows: [...inputs.windows],
+    timeZone: inputs.timeZone,
+    precision: { ...OVERVIEW_PRECISION },
+    technologies: [...technologies.values()],
+    areas,
+    slowest,
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * A realistic fleet for the console's tests: 300 sites across Lạng Sơn's districts and communes
+ * with 30 days of results, written through the store's production write path (frame batches,
+ * as ingest commits them). Deterministic (a seeded generator): about two thirds meet their
+ * target, a fifth are below, some test too rarely for a 24 h verdict, some went silent days ago
+ * and a few never reported.
+ */
+import { randomUUID } from 'node:crypto';
+import { batchOfResults, hashToken, newToken, openStore } from '@speedwatch/collector';
+import type { NewAgent } from '@speedwatch/collector';
+import { parseMeasurementResult } from '@speedwatch/shared';
+import type { MeasurementResult, Technology } from '@speedwatch/shared';
+
+/** Lạng Sơn's districts (and its city), each with some of its communes and wards. */
+export const LANG_SON: Readonly<Record<string, readonly string[]>> = {
+  'Thành phố Lạng Sơn': ['Chi Lăng', 'Đông Kinh', 'Hoàng Văn Thụ', 'Tam Thanh', 'Vĩnh Trại'],
+  'Cao Lộc': ['Hợp Thành', 'Gia Cát', 'Đồng Đăng', 'Tân Liên', 'Hải Yến'],
+  'Văn Lãng': ['Na Sầm', 'Hoàng Việt', 'Tân Mỹ', 'Thụy Hùng'],
+  'Tràng Định': ['Thất Khê', 'Chi Lăng', 'Kim Đồng', 'Quốc Khánh'],
+  'Bình Gia': ['Bình Gia', 'Hoa Thám', 'Thiện Thuật'],
+  'Văn Quan': ['Văn Quan', 'Tràng Các', 'Yên Phúc'],
+  'Bắc Sơn': ['Bắc Sơn', 'Vũ Sơn', 'Hưng Vũ', 'Chiến Thắng'],
+  'Hữu Lũng': ['Hữu Lũng', 'Minh Sơn', 'Đồng Tân', 'Yên Bình', 'Sơn Hà'],
+  'Chi Lăng': ['Đồng Mỏ', 'Chi Lăng', 'Quang Lang', 'Vân An'],
+  'Lộc Bình': ['Lộc Bình', 'Na Dương', 'Khuất Xá', 'Tú Đoạn'],
+  'Đình Lập': ['Đình Lập', 'Bắc Xa', 'Thái Bình'],
+};
+
+export type SiteBehaviour = 'meets' | 'below' | 'rare' | 'went-silent' | 'never';
+
+export interface SeededSite {
+  agent: NewAgent;
+  behaviour: SiteBehaviour;
+  results: number;
+}
+
+const KINDS = ['school', 'office', 'clinic', 'school', 'office'] as const;
+const ISPS = ['VNPT', 'Viettel', 'FPT'] as const;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** Park–Miller, so every run seeds the same fleet. */
+function generator(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 48_271) % 2_147_483_647;
+    return state / 2_147_483_647;
+  };
+}
+
+function result(startedAt: number, technology: Technology, downloadMbps: number, uploadMbps: number, latencyMs: number): MeasurementResult {
+  const throughput = (mbps: number) => {
+    const bytes = Math.round(mbps * 1_000_000);
+    return { mbps, bytes, durationMs: 8_000, streams: 4, warmupMs: 2_000, totalBytes: Math.round(bytes * 1.25), sampleIntervalMs: 5_000, samplesMbps: [mbps, mbps] };
+  };
+  return parseMeasurementResult({
+    schemaVersion: 1,
+    id: randomUUID(),
+    status: 'ok',
+    startedAt: new Date(startedAt).toISOString(),
+    finishedAt: new Date(startedAt + 24_000).toISOString(),
+    technology,
+    endpoint: { name: 'vnpt-ls', url: 'https://speedtest-ls.example.vn/backend/', reason: 'only' },
+    agent: { version: '0.1.0', platform: 'linux', arch: 'arm64', node: 'v20.20.2' },
+    latency: { count: 10, minMs: latencyMs * 0.9, medianMs: latencyMs, meanMs: latencyMs, p90Ms: latencyMs * 1.2, maxMs: latencyMs * 1.5, jitterMs: 1.5, lossRatio: 0, samplesMs: [latencyMs] },
+    download: throughput(downloadMbps),
+    upload: throughput(uploadMbps),
+  });
+}
+
+/**
+ * Writes `sites` sites and their results over the `days` before `now` into the database at
+ * `dbPath` (created and migrated if new), and closes it. Normal sites test every 2 hours.
+ */
+export function seedFleet(dbPath: string, now: number, { sites = 300, days = 30 }: { sites?: number; days?: number } = {}): SeededSite[] {
+  const random = generator(20_251_130);
+  const store = openStore(dbPath);
+  const seeded: SeededSite[] = [];
+  try {
+    const places = Object.entries(LANG_SON).flatMap(([district, communes]) => communes.map((commune) => ({ district, commune })));
+    for (let i = 0; i < sites; i += 1) {
+      const place = places[i % places.length] as { district: string; commune: string };
+      const technology: Technology = random() < 0.7 ? 'fixed' : 'mobile';
+      const kind = KINDS[i % KINDS.length] as (typeof KINDS)[number];
+      const roll = random();
+      const behaviour: SiteBehaviour = roll < 0.02 ? 'never' : roll < 0.08 ? 'went-silent' : roll < 0.14 ? 'rare' : roll < 0.34 ? 'below' : 'meets';
+      const id = `lso-${String(i + 1).padStart(3, '0')}`;
+      const agent: NewAgent = {
+        id,
+        name: `${kind === 'school' ? 'Trường' : kind === 'clinic' ? 'Trạm y tế' : 'UBND'} ${place.commune} ${i + 1}`,
+        siteKind: kind,
+        technology,
+        isp: ISPS[i % ISPS.length] as string,
+        area: `Lạng Sơn/${place.district}/${place.commune}`,
+        lat: 21.4 + random() * 0.9,
+        lon: 106.2 + random() * 1.1,
+      };
+      store.agents.add(agent, hashToken(newToken()), now - days * DAY);
+      const target = technology === 'fixed' ? 102 : 42;
+      const level = behaviour === 'below' ? 0.55 + random() * 0.35 : 1.08 + random() * 0.6;
+      const everyMs = behaviour === 'rare' ? 8 * HOUR : 2 * HOUR;
+      const stopAt = behaviour === 'went-silent' ? now - (2 + Math.floor(random() * 10)) * DAY : now;
+      const results: MeasurementResult[] = [];
+      if (behaviour !== 'never') {
+        for (let at = now - days * DAY + Math.floor(random() * everyMs); at < stopAt; at += everyMs) {
+          const evening = new Date(at).getUTCHours() >= 12 && new Date(at).getUTCHours() < 16; // 19–23 h in Vietnam
+          const download = Math.round(target * level * (evening ? 0.8 : 1) * (0.85 + random() * 0.3) * 100) / 100;
+          results.push(result(at, technology, download, Math.round(download * 0.4 * 100) / 100, 8 + random() * 20));
+        }
+      }
+      for (let from = 0; from < results.length; from += 500) {
+        store.writes.insertFrames([batchOfResults(id, now, results.slice(from, from + 500))]);
+      }
+      seeded.push({ agent, behaviour, results: results.length });
+    }
+  } finally {
+    store.close();
+  }
+  return seeded;
+}
