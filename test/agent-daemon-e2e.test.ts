@@ -173,10 +173,19 @@ describe('agent daemons, collector and endpoint as processes', () => {
 
   it('stop an agent whose token is revoked, with exit status 4 and a clear error', async () => {
     const c = agents.get('office-c') as AgentProc;
-    await until('office-c connected', () => c.log.includes('"event":"welcome"'), 20_000);
+    // Connected now, as the collector sees it: after the outage of the tests before, an agent may
+    // still be in its reconnect backoff, and a revocation would then reach it only at its next try.
+    await until(
+      'office-c connected',
+      async () => {
+        const { agents: listed } = (await (await fetch(`http://127.0.0.1:${collectorPort}/api/v1/agents`)).json()) as { agents: { id: string; connected: boolean }[] };
+        return listed.some((a) => a.id === 'office-c' && a.connected);
+      },
+      60_000,
+    );
     execFileSync(process.execPath, [COLLECTOR, 'agents', 'revoke', 'office-c', '--db', db]);
     const code = await Promise.race([c.exit, new Promise((r) => setTimeout(() => r('still running'), 45_000))]);
     expect(code).toBe(4);
     expect(c.log).toMatch(/"event":"unauthorized".*revoked/);
-  }, 60_000);
+  }, 120_000);
 });
