@@ -80,6 +80,7 @@ describe('agent configuration', () => {
     ['a missing token file', MINIMAL.replace('tokenFile: token', 'tokenFile: nope'), {}, ['collector.tokenFile']],
     ['a missing token file in the environment', MINIMAL, { SPEEDWATCH_AGENT_TOKEN_FILE: '/nonexistent/token' }, ['SPEEDWATCH_AGENT_TOKEN_FILE']],
     ['a warm-up as long as the test', `${MINIMAL}test: { duration: 5s, warmup: 5s }\n`, {}, ['test.warmup']],
+    ['a warm-up leaving under 1 s to measure', `${MINIMAL}test: { duration: 3s, warmup: 2500ms }\n`, {}, ['test.warmup']],
     ['a warm-up as long as the default test', `${MINIMAL}test: { warmup: 10s }\n`, {}, ['test.warmup']],
     ['an outbox bigger than a Pi can hold', `${MINIMAL}outbox: { maxBytes: 2GiB }\n`, {}, ['outbox.maxBytes']],
     ['a latitude without a longitude', MINIMAL.replace('technology: fixed }', 'technology: fixed, lat: 21.8 }'), {}, ['site.lon']],

@@ -48,7 +48,9 @@ describe('speedwatch-agent once', () => {
       [['--endpoint', 'http://h/', '--duration', 'long'], /--duration must be a duration/],
       [['--endpoint', 'http://h/', '--tests', 'download,jitter'], /unknown test "jitter"/],
       [['--endpoint', 'http://h/', '--technology', 'satellite'], /--technology must be one of fixed, mobile/],
-      [['--endpoint', 'http://h/', '--duration', '4', '--warmup', '4'], /--warmup 4 must be shorter than --duration/],
+      [['--endpoint', 'http://h/', '--duration', '4', '--warmup', '4'], /--warmup 4 must leave at least 1 s of --duration \(4 s\) to measure/],
+      // 0.5 s left to measure: no rate could come of it.
+      [['--endpoint', 'http://h/', '--duration', '4', '--warmup', '3.5'], /--warmup 3.5 must leave at least 1 s/],
       [['--endpoint', 'http://h/', '--bogus'], /Unknown option '--bogus'/],
       [['--server-file', '/nonexistent/servers.json'], /--server-file \/nonexistent\/servers.json: cannot read \(ENOENT\)/],
     ])('refuses %j', (argv, message) => {

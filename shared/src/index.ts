@@ -87,7 +87,7 @@ export {
   makeEnrollmentCode,
   parseEnrollmentCode,
 } from './enroll/enrollment-code.js';
-export { SETTINGS_RANGES, SETTINGS_TEST_NAMES, agentSettingsSchema, endpointUrlSchema, testSettingsSchema } from './protocol/agent-settings.js';
+export { MIN_THROUGHPUT_WINDOW_MS, SETTINGS_RANGES, SETTINGS_TEST_NAMES, agentSettingsSchema, defaultWarmupFor, endpointUrlSchema, testSettingsSchema } from './protocol/agent-settings.js';
 export type { AgentSettings, SettingsTestName, TestSettings } from './protocol/agent-settings.js';
 export {
   AGENT_VERSION_PATTERN,

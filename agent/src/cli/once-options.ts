@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Technology } from '@speedwatch/shared';
-import { parseDurationMs, TECHNOLOGIES, UsageError, ValidationError } from '@speedwatch/shared';
+import { MIN_THROUGHPUT_WINDOW_MS, parseDurationMs, TECHNOLOGIES, UsageError, ValidationError } from '@speedwatch/shared';
 import type { Endpoint } from '../measure/endpoints.js';
 import { endpointFromBaseUrl, endpointsFromServerList } from '../measure/endpoints.js';
 import type { SpeedTestOptions, TestName } from '../measure/speed-test-options.js';
@@ -73,9 +73,14 @@ export function parseOnceArgs(argv: readonly string[]): OnceCommand {
   const technology = oneOfFlag('--technology', values.technology, TECHNOLOGIES) ?? 'fixed';
   const tests = parseTests(values.tests);
   const durationMs = secondsFlag('--duration', values.duration, 1, 3600) ?? DEFAULT_SPEED_TEST_OPTIONS.durationMs;
-  const warmupMs = secondsFlag('--warmup', values.warmup, 0, 3600) ?? DEFAULT_SPEED_TEST_OPTIONS.warmupMs;
-  if (values.warmup !== undefined && warmupMs >= durationMs) {
-    throw new UsageError(`--warmup ${values.warmup} must be shorter than --duration (${durationMs / 1000} s)`);
+  // Without --warmup: the default 2 s, less when the test is too short to leave 1 s to measure.
+  const warmupMs = secondsFlag('--warmup', values.warmup, 0, 3600) ?? Math.max(0, Math.min(DEFAULT_SPEED_TEST_OPTIONS.warmupMs, durationMs - MIN_THROUGHPUT_WINDOW_MS));
+  if (durationMs - warmupMs < MIN_THROUGHPUT_WINDOW_MS) {
+    throw new UsageError(
+      values.warmup === undefined
+        ? `--duration ${values.duration ?? ''} leaves less than ${MIN_THROUGHPUT_WINDOW_MS / 1000} s to measure; give at least 1 s`
+        : `--warmup ${values.warmup} must leave at least ${MIN_THROUGHPUT_WINDOW_MS / 1000} s of --duration (${durationMs / 1000} s) to measure`,
+    );
   }
   const ca = values.ca === undefined ? undefined : readText('--ca', values.ca);
   return {

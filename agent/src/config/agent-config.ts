@@ -26,6 +26,8 @@ import {
   sizeBytes,
   string,
   ValidationError,
+  defaultWarmupFor,
+  MIN_THROUGHPUT_WINDOW_MS,
 } from '@speedwatch/shared';
 import type { Endpoint } from '../measure/endpoints.js';
 import { endpointFromBaseUrl, endpointsFromServerList } from '../measure/endpoints.js';
@@ -137,7 +139,9 @@ const fileSchema = object({
       ['duration', 'warmup'],
       (test, report) => {
         const durationMs = test.duration ?? AGENT_DEFAULTS.durationMs;
-        if ((test.warmup ?? defaultWarmupMs(durationMs)) >= durationMs) report('warmup', `shorter than test.duration (${durationMs} ms)`, 'must be shorter than test.duration');
+        if (durationMs - (test.warmup ?? defaultWarmupMs(durationMs)) < MIN_THROUGHPUT_WINDOW_MS) {
+          report('warmup', `at least ${MIN_THROUGHPUT_WINDOW_MS} ms shorter than test.duration (${durationMs} ms)`, `must leave at least ${MIN_THROUGHPUT_WINDOW_MS / 1000} s of test.duration to measure`);
+        }
       },
     ),
   ),
@@ -155,7 +159,7 @@ function isLoopback(hostname: string): boolean {
 
 /** A quarter of the test, at most the default warm-up. */
 export function defaultWarmupMs(durationMs: number): number {
-  return Math.min(AGENT_DEFAULTS.warmupMs, durationMs / 4);
+  return defaultWarmupFor(durationMs, AGENT_DEFAULTS.warmupMs);
 }
 
 /** Reads and validates `file`. Relative paths in it are taken from the file's directory. Throws AgentConfigError listing every problem. */

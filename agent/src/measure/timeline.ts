@@ -4,10 +4,11 @@
  * interpolated between them, since the server read those bytes steadily in between.
  */
 import type { ThroughputResult } from '@speedwatch/shared';
-import { mbpsFromBytes, round } from '@speedwatch/shared';
+import { MIN_THROUGHPUT_WINDOW_MS, mbpsFromBytes, round } from '@speedwatch/shared';
 
-/** The measured window must be at least this long to report a rate. */
-export const MIN_WINDOW_MS = 1000;
+/** The measured window must be at least this long to report a rate (options that leave less are refused). */
+export const MIN_WINDOW_MS = MIN_THROUGHPUT_WINDOW_MS;
+const WINDOW_SLACK_MS = 2;
 
 export class Timeline {
   // Parallel arrays of (ms since phase start, cumulative bytes), in time order.
@@ -77,7 +78,9 @@ export function throughputFromCurve(
   endMs: number,
 ): ThroughputResult | undefined {
   const windowMs = endMs - options.warmupMs;
-  if (windowMs < MIN_WINDOW_MS) return undefined;
+  // Node's timers run on a loop time cached at whole milliseconds: a phase that ends on its
+  // deadline may read up to a millisecond short of it on performance.now().
+  if (windowMs < MIN_WINDOW_MS - WINDOW_SLACK_MS) return undefined;
   const bytes = Math.round(bytesAt(endMs) - bytesAt(options.warmupMs));
   if (bytes <= 0) return undefined;
   return {

@@ -4,7 +4,7 @@
  * keeps a box testing before its first contact and names what the collector leaves open.
  */
 import type { AgentSettings, Site, Technology } from '@speedwatch/shared';
-import { ValidationError } from '@speedwatch/shared';
+import { defaultWarmupFor, MIN_THROUGHPUT_WINDOW_MS, ValidationError } from '@speedwatch/shared';
 import type { AgentConfig } from '../config/agent-config.js';
 import type { Endpoint } from '../measure/endpoints.js';
 import { endpointFromBaseUrl } from '../measure/endpoints.js';
@@ -23,9 +23,9 @@ export interface TestPlan {
   paused: boolean;
 }
 
-/** Default warm-up: a quarter of the test, at most 2 s (as the config file's). */
+/** Default warm-up: a quarter of the test, at most 2 s, leaving 1 s to measure (as the config file's). */
 function warmupFor(durationMs: number, defaultWarmupMs: number): number {
-  return Math.min(defaultWarmupMs, durationMs / 4);
+  return defaultWarmupFor(durationMs, defaultWarmupMs);
 }
 
 /**
@@ -57,7 +57,8 @@ export function testPlan(config: Readonly<AgentConfig>, pushed: AgentSettings | 
       test: {
         tests: t?.tests ?? config.test.tests,
         durationMs,
-        warmupMs: warmupMs < durationMs ? warmupMs : warmupFor(durationMs, defaults.warmupMs),
+        // A warm-up from one level and a duration from another may leave too little to measure.
+        warmupMs: durationMs - warmupMs >= MIN_THROUGHPUT_WINDOW_MS ? warmupMs : warmupFor(durationMs, defaults.warmupMs),
         streams: t?.streams ?? config.test.streams,
         latencyCount: t?.latencyCount ?? config.test.latencyCount,
       },

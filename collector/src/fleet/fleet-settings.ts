@@ -13,6 +13,7 @@ import {
   array,
   durationMs,
   endpointUrlSchema,
+  MIN_THROUGHPUT_WINDOW_MS,
   number,
   object,
   oneOf,
@@ -63,7 +64,9 @@ const testLevel = refine(
   }),
   ['duration', 'warmup'],
   (test, report) => {
-    if (test.duration !== undefined && test.warmup !== undefined && test.warmup >= test.duration) report('warmup', 'shorter than duration', 'must be shorter than duration');
+    if (test.duration !== undefined && test.warmup !== undefined && test.duration - test.warmup < MIN_THROUGHPUT_WINDOW_MS) {
+      report('warmup', `at least ${MIN_THROUGHPUT_WINDOW_MS} ms shorter than duration`, `must leave at least ${MIN_THROUGHPUT_WINDOW_MS / 1000} s of duration to measure`);
+    }
   },
 );
 
@@ -190,7 +193,7 @@ export function settingsFor(config: FleetConfig, agent: AgentRecord): AgentSetti
     test = { ...test, ...o.test };
   }
   // A warm-up from one level and a duration from another may cross: keep the pair usable.
-  if (test.warmupMs !== undefined && test.durationMs !== undefined && test.warmupMs >= test.durationMs) delete test.warmupMs;
+  if (test.warmupMs !== undefined && test.durationMs !== undefined && test.durationMs - test.warmupMs < MIN_THROUGHPUT_WINDOW_MS) delete test.warmupMs;
   const body = {
     site: siteOf(agent),
     ...(intervalMs === undefined ? {} : { intervalMs }),

@@ -34,6 +34,17 @@ export interface AgentSettings {
   paused?: boolean;
 }
 
+/**
+ * The shortest measured window of a throughput phase (duration less warm-up): a shorter one
+ * gives no rate, so no setting, flag or config may leave less.
+ */
+export const MIN_THROUGHPUT_WINDOW_MS = 1000;
+
+/** The warm-up to use when none is given: a quarter of the test, at most `defaultMs`, and always leaving MIN_THROUGHPUT_WINDOW_MS to measure. */
+export function defaultWarmupFor(durationMs: number, defaultMs = 2000): number {
+  return Math.max(0, Math.min(defaultMs, durationMs / 4, durationMs - MIN_THROUGHPUT_WINDOW_MS));
+}
+
 /** The ranges of the settings, as the agent's config file has them. */
 export const SETTINGS_RANGES = {
   intervalMs: { min: 1000, max: 86_400_000 },
@@ -56,7 +67,9 @@ export const testSettingsSchema: Schema<TestSettings> = refine(
   }),
   ['warmupMs'],
   (test, report) => {
-    if (test.warmupMs !== undefined && test.durationMs !== undefined && test.warmupMs >= test.durationMs) report('warmupMs', 'shorter than durationMs', 'must be shorter than durationMs');
+    if (test.warmupMs !== undefined && test.durationMs !== undefined && test.durationMs - test.warmupMs < MIN_THROUGHPUT_WINDOW_MS) {
+      report('warmupMs', `at least ${MIN_THROUGHPUT_WINDOW_MS} ms shorter than durationMs`, `must leave at least ${MIN_THROUGHPUT_WINDOW_MS / 1000} s of durationMs to measure`);
+    }
   },
 );
 

@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest';
+import { agentSettingsSchema, defaultWarmupFor, MIN_THROUGHPUT_WINDOW_MS } from '../src/index.js';
+
+const site = { name: 'S', kind: 'school', technology: 'fixed' };
+
+describe('pushed agent settings', () => {
+  it('take a warm-up that leaves at least 1 s of the test to measure, and refuse one that leaves less', () => {
+    expect(agentSettingsSchema.parse({ version: 'v1', site, test: { durationMs: 3000, warmupMs: 2000 } }).test).toEqual({ durationMs: 3000, warmupMs: 2000 });
+    expect(() => agentSettingsSchema.parse({ version: 'v1', site, test: { durationMs: 3000, warmupMs: 2500 } }, 'settings')).toThrow(/settings\.test\.warmupMs: must leave at least 1 s/);
+  });
+
+  it('default the warm-up to a quarter of the test, at most 2 s, always leaving 1 s', () => {
+    expect([1000, 1200, 2000, 4000, 10_000, 60_000].map((d) => defaultWarmupFor(d))).toEqual([0, 200, 500, 1000, 2000, 2000]);
+    for (let d = 1000; d <= 20_000; d += 250) expect(d - defaultWarmupFor(d)).toBeGreaterThanOrEqual(MIN_THROUGHPUT_WINDOW_MS);
+  });
+});
