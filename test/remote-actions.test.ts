@@ -60,7 +60,7 @@ beforeAll(async () => {
   writeFileSync(
     config,
     `db: ${db}\nport: 0\nheartbeat: 1s\nreadToken: ${READ}\nadminToken: ${ADMIN}\nfleet:\n  defaults:\n    interval: 1h\n    endpoints: [${endpoint.url}]\n` +
-      `    test: { tests: [latency, download], duration: 1000ms, warmup: 200ms, streams: 1, latencyCount: 3 }\n` +
+      `    test: { tests: [latency, download], duration: 1200ms, warmup: 200ms, streams: 1, latencyCount: 3 }\n` +
       `  overrides:\n    - match: { agent: badinh-1 }\n      interval: 2s\n`,
   );
   collector = await startUntil(process.execPath, [BIN.collector, 'serve', '--config', config], (line) => line.includes('"event":"listening"'));
