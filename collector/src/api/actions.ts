@@ -12,6 +12,7 @@ import { matchesAgent } from '../fleet/fleet-settings.js';
 import type { AgentRecord } from '../store/store-types.js';
 import type { StoreWriter } from '../writer/store-writer.js';
 import { sendError, sendJson } from './api.js';
+import { readBodyText } from '../server/request-body.js';
 
 export const ACTION_PATHS = ['/api/v1/tests', '/api/v1/pause', '/api/v1/resume'] as const;
 const MAX_BODY_BYTES = 4096;
@@ -49,20 +50,9 @@ const selectionSchema = refine(
   },
 );
 
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    bytes += chunk.length;
-    if (bytes > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** The body as a selection, or undefined once a 400 has been sent. */
 async function selection(req: IncomingMessage, res: ServerResponse): Promise<Selection | undefined> {
-  const text = await readBody(req);
+  const text = await readBodyText(req, MAX_BODY_BYTES);
   if (text === undefined) {
     sendError(res, 400, 'SW_BAD_PARAMETER', `the body is over ${MAX_BODY_BYTES} bytes`, { parameter: 'body' });
     return undefined;

@@ -16,6 +16,7 @@ import type { Logger } from '@speedwatch/shared';
 import type { AuthFailureLimiter } from '../ingest/auth-limiter.js';
 import type { ConsoleSessions } from './console-sessions.js';
 import { sessionCookie, sessionIdOf } from './console-sessions.js';
+import { readBodyText } from '../server/request-body.js';
 
 /** Where `npm run build` writes the console: collector/dist/console/ beside dist/src/. */
 export const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../console/', import.meta.url));
@@ -157,7 +158,7 @@ export class ConsoleRoute {
       res.setHeader('retry-after', String(waitS));
       return this.#send(res, 429, 'text/html; charset=utf-8', loginPage('rate-limited', this.#manifest), 'no-store');
     }
-    const body = await readBody(req);
+    const body = await readBodyText(req, MAX_LOGIN_BODY_BYTES);
     const token = body === undefined ? undefined : new URLSearchParams(body).get('token') ?? undefined;
     if (token === undefined || !(equalSecret(token, readToken) || (adminToken !== undefined && equalSecret(token, adminToken)))) {
       limiter.failed(address);
@@ -231,17 +232,6 @@ function equalSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
-}
-
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    bytes += chunk.length;
-    if (bytes > MAX_LOGIN_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The page the script renders into; no inline script or style. */

@@ -14,6 +14,7 @@ import type { AuthFailureLimiter } from '../ingest/auth-limiter.js';
 import { hashToken, newToken } from '../ingest/tokens.js';
 import type { AgentRecord } from '../store/store-types.js';
 import type { StoreWriter } from '../writer/store-writer.js';
+import { readBodyText } from '../server/request-body.js';
 
 export const ENROLL_PATH = '/v1/enroll';
 /** A code is 17 characters; the body has room for it and some whitespace, nothing more. */
@@ -46,17 +47,6 @@ export function hashEnrollmentCode(canonical: string): string {
   return createHash('sha256').update(`enroll:${canonical}`, 'utf8').digest('hex');
 }
 
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    bytes += chunk.length;
-    if (bytes > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 export async function handleEnroll(req: IncomingMessage, res: ServerResponse, deps: EnrollDeps): Promise<void> {
   const address = req.socket.remoteAddress ?? '';
   const log = deps.logger;
@@ -71,7 +61,7 @@ export async function handleEnroll(req: IncomingMessage, res: ServerResponse, de
     log.warn({ event: 'enroll-refused', code, remoteAddress: address }, 'enrollment refused');
     sendError(res, status, code, message);
   };
-  const body = await readBody(req);
+  const body = await readBodyText(req, MAX_BODY_BYTES);
   let code: string;
   try {
     if (body === undefined) throw new EnrollmentCodeError(`the request body is over ${MAX_BODY_BYTES} bytes`);
