@@ -6,30 +6,18 @@
  * required and a wrong token refused. Screenshots go to a folder printed in the output.
  * Without /usr/bin/chromium the suite is skipped with the reason, except under CI, where it fails.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole } from './console/build-console.js';
-import type { BuiltConsole } from './console/build-console.js';
-import { seedFleet } from './support/console-fleet.js';
-import { BIN, startUntil } from './support/processes.js';
-import type { Running } from './support/processes.js';
+import { chromiumMissing, firstPage, launchBrowser, logIn as logInAt, ready, startConsoleCollector, watch } from './support/browser.js';
+import type { ConsoleCollector, PageElement, PageGlobals } from './support/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const READ_TOKEN = 'console-test-read-token-0123456789';
 
-function chromiumMissing(): string | undefined {
-  if (existsSync(CHROMIUM)) return undefined;
-  const why = `${CHROMIUM} is missing (apt-get install -y chromium)`;
-  if (process.env['CI'] === 'true') throw new Error(`the console's browser test cannot run under CI: ${why}`);
-  console.warn(`console browser test SKIPPED: ${why}`);
-  return why;
-}
-
-const skip = chromiumMissing() !== undefined;
+const skip = chromiumMissing("the console's browser test") !== undefined;
 
 interface Overview {
   computedAt: string | null;
@@ -39,25 +27,6 @@ interface Overview {
   technologies: { technology: string; targetMbps: number; sites: number; meets: number; below: number; insufficientData: number; noData: number; minTests: number }[];
   areas: { area: string; level: number; technology: string; tests: number; minTests: number; medianMbps: number | null; meanMbps: number | null; shareAtTarget: number | null; verdict: string }[];
   slowest: { agentId: string; technology: string; tests: number; medianMbps: number; verdict: string }[];
-}
-
-/**
- * The page's DOM as the functions run in the page see it. This package's TypeScript has no DOM
- * types, and page code cannot be text: the console's CSP forbids eval, as it should.
- */
-interface PageElement {
-  textContent: string | null;
-  getAttribute: (name: string) => string | null;
-  querySelector: (selector: string) => PageElement | null;
-}
-interface PageDocument {
-  querySelectorAll: (selector: string) => Iterable<PageElement>;
-  body: { dataset: Record<string, string | undefined> };
-  documentElement: { lang: string; scrollWidth: number };
-}
-interface PageGlobals {
-  document: PageDocument;
-  innerWidth: number;
 }
 
 /** Reads the overview's figures off the page; runs in the page. */
@@ -77,87 +46,30 @@ interface ShownFigures {
   slowest: unknown[];
 }
 
-/** What a page did wrong: console errors, uncaught exceptions, failed requests, HTTP errors. */
-function watch(page: Page): string[] {
-  const problems: string[] = [];
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
-  });
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText ?? ''}`));
-  page.on('response', (res) => {
-    if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.url()}`);
-  });
-  return problems;
-}
-
 describe.skipIf(skip)('the console in Chromium', { timeout: 60_000 }, () => {
-  let dir: string;
   let shots: string;
-  let collector: (Running & { line: string }) | undefined;
+  let collector: ConsoleCollector;
   let url: string;
-  let built: BuiltConsole;
   const contexts: BrowserContext[] = [];
 
-  const api = async (path: string): Promise<Overview> => {
-    const res = await fetch(new URL(path, url), { headers: { authorization: `Bearer ${READ_TOKEN}` } });
-    expect(res.status).toBe(200);
-    return (await res.json()) as Overview;
-  };
-
+  const api = (path: string): Promise<Overview> => collector.api<Overview>(path);
   const browser = async (viewport: { width: number; height: number }, isMobile = false): Promise<BrowserContext> => {
-    const profile = mkdtempSync(join(dir, 'profile-'));
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-      viewport,
-      isMobile,
-      hasTouch: isMobile,
-      deviceScaleFactor: isMobile ? 2 : 1,
-      timezoneId: 'Europe/Paris', // the page must show the collector's zone, not the browser's
-    });
+    const context = await launchBrowser(collector.dir, viewport, isMobile);
     contexts.push(context);
     return context;
   };
-
-  const logIn = async (page: Page, token: string): Promise<void> => {
-    await page.goto(url);
-    await page.waitForURL('**/console/login');
-    await page.fill('#token', token);
-    await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
-  };
-
-  const ready = async (page: Page, window?: string): Promise<void> => {
-    await page.waitForSelector('body[data-state="ready"]', { timeout: 15_000 });
-    if (window !== undefined) await page.waitForSelector(`body[data-state="ready"] .switch button[data-value="${window}"][aria-pressed="true"]`, { timeout: 15_000 });
-  };
+  const logIn = (page: Page, token: string): Promise<void> => logInAt(page, url, token);
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'speedwatch-console-'));
     shots = mkdtempSync(join(tmpdir(), 'speedwatch-console-screenshots-'));
     console.log(`console screenshots: ${shots}`);
-    built = await buildConsole();
-    const now = Date.now();
-    const seedStarted = performance.now();
-    const sites = seedFleet(join(dir, 'collector.db'), now);
-    console.log(`seeded ${sites.length} sites, ${sites.reduce((n, s) => n + s.results, 0)} results in ${Math.round(performance.now() - seedStarted)} ms`);
-    const config = join(dir, 'collector.yaml');
-    writeFileSync(config, `host: 127.0.0.1\nport: 0\ndb: ${join(dir, 'collector.db')}\nreadToken: ${READ_TOKEN}\nlogLevel: warn\n`);
-    collector = await startUntil(process.execPath, [BIN.collector, 'serve', '--config', config], (line) => line.includes('"event":"listening"'), 20_000);
-    url = (JSON.parse(collector.line) as { url: string }).url;
-    // Ready once the first maintenance pass has computed the verdicts.
-    const deadline = Date.now() + 60_000;
-    while ((await fetch(new URL('/readyz', url))).status !== 200) {
-      if (Date.now() > deadline) throw new Error(`the collector was not ready within 60 s:\n${collector.output()}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    collector = await startConsoleCollector({ readToken: READ_TOKEN });
+    url = collector.url;
   }, 180_000);
 
   afterAll(async () => {
     for (const context of contexts) await context.close();
     await collector?.stop();
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   it('serves the page and its assets with a CSP without inline script, nosniff and frame-ancestors none', async () => {
@@ -167,21 +79,21 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 60_000 }, () => {
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).not.toContain('unsafe-inline');
     expect(login.headers.get('x-content-type-options')).toBe('nosniff');
-    const js = await fetch(new URL(`/console/assets/${built.js}`, url), { headers: { 'accept-encoding': 'gzip' } });
+    const js = await fetch(new URL(`/console/assets/${collector.built.js}`, url), { headers: { 'accept-encoding': 'gzip' } });
     expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(js.headers.get('cache-control')).toContain('immutable');
-    const css = await fetch(new URL(`/console/assets/${built.css}`, url));
+    const css = await fetch(new URL(`/console/assets/${collector.built.css}`, url));
     expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
     // No session: the page sends to the login, the API refuses.
     expect((await fetch(new URL('/', url), { redirect: 'manual' })).headers.get('location')).toBe('/console/login');
     expect((await fetch(new URL('/api/v1/overview', url))).status).toBe(401);
-    console.log(`console script: ${built.jsBytes} B, ${built.jsGzipBytes} B gzipped; style sheet ${built.cssGzipBytes} B gzipped`);
-    expect(built.jsGzipBytes).toBeLessThan(300 * 1024);
+    console.log(`console script: ${collector.built.jsBytes} B, ${collector.built.jsGzipBytes} B gzipped; style sheet ${collector.built.cssGzipBytes} B gzipped`);
+    expect(collector.built.jsGzipBytes).toBeLessThan(300 * 1024);
   });
 
   it('refuses a wrong read token and lets the right one in with an HttpOnly, SameSite=Strict cookie', async () => {
     const context = await browser({ width: 1280, height: 900 });
-    const page = context.pages()[0] ?? (await context.newPage());
+    const page = await firstPage(context);
     await logIn(page, 'not-the-read-token-at-all-000000');
     expect(await page.locator('.login-error').textContent()).toContain('Wrong token');
     expect(await context.cookies()).toEqual([]);
@@ -275,7 +187,7 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 60_000 }, () => {
 
   it('fits a phone: no sideways scrolling of the page, tables scroll in their own box', async () => {
     const context = await browser({ width: 390, height: 844 }, true);
-    const page = context.pages()[0] ?? (await context.newPage());
+    const page = await firstPage(context);
     await logIn(page, READ_TOKEN);
     await ready(page);
     const problems = watch(page);

@@ -14,6 +14,7 @@ const STRINGS = {
   vi: {
     title: 'Giám sát tốc độ băng rộng',
     overview: 'Tổng quan',
+    navigation: 'Các trang',
     window: 'Khoảng thời gian',
     windowNames: { '24h': '24 giờ', '7d': '7 ngày', '30d': '30 ngày' } as Record<string, string>,
     technology: { fixed: 'Cố định', mobile: 'Di động' } as Record<string, string>,
@@ -46,6 +47,7 @@ const STRINGS = {
   en: {
     title: 'Broadband speed watch',
     overview: 'Overview',
+    navigation: 'Pages',
     window: 'Window',
     windowNames: { '24h': '24 hours', '7d': '7 days', '30d': '30 days' } as Record<string, string>,
     technology: { fixed: 'Fixed', mobile: 'Mobile' } as Record<string, string>,

@@ -1,45 +1,56 @@
 /**
- * The console's entry point: reads the remembered language and window, fetches the overview in
- * one request and renders it. A 401 (no or expired session) goes to the login page. When the
- * page is drawn, `document.body.dataset.renderMs` holds the time from this script's start.
+ * The console's entry point: routes the location hash to a page (pages.ts), draws the header
+ * (navigation, the page's window, the language) and the page. A 401 (no or expired session) goes
+ * to the login page. When a page is drawn, `document.body.dataset.renderMs` holds the time from
+ * the start of its drawing (the script's start for the first), and `dataset.page` its name.
  */
-import { fetchOverview, LoginNeeded } from './api-client.js';
+import { LoginNeeded } from './api-client.js';
 import { h } from './dom.js';
 import { formatter, LANGS, saveLang, savedLang, savedWindow, saveWindow } from './i18n.js';
 import type { Lang } from './i18n.js';
-import { renderOverview } from './overview-view.js';
-
-const started = performance.now();
+import { hrefOf } from './links.js';
+import { PAGES, routeOf } from './pages.js';
+import type { PageView } from './pages.js';
 
 interface State {
   lang: Lang;
   window: string | undefined;
 }
 
+let started = performance.now();
+/** Each drawing's number: an answer arriving after a newer drawing began is dropped. */
+let drawing = 0;
+
 async function show(app: HTMLElement, state: State): Promise<void> {
+  const mine = ++drawing;
+  const route = routeOf(window.location.hash);
   document.documentElement.lang = state.lang;
   document.body.dataset['state'] = 'loading';
+  document.body.dataset['page'] = route.page.name === '' ? 'overview' : route.page.name;
   try {
-    const data = await fetchOverview(state.window);
-    const f = formatter(state.lang, data.timeZone);
-    document.title = `${f.t.overview} — Speedwatch`;
-    app.replaceChildren(header(app, state, data.windows, data.window), h('main', {}, renderOverview(data, f)));
+    const view = await route.page.load({ lang: state.lang, window: state.window, argument: route.argument, query: route.query, redraw: () => void show(app, state) });
+    if (mine !== drawing) return;
+    document.title = `${view.title} — Speedwatch`;
+    app.replaceChildren(header(app, state, view, route.page.name), h('main', {}, view.body));
     document.body.dataset['state'] = 'ready';
     document.body.dataset['renderMs'] = String(Math.round(performance.now() - started));
   } catch (err) {
+    if (mine !== drawing) return;
     if (err instanceof LoginNeeded) {
       window.location.assign('/console/login');
       return;
     }
     const f = formatter(state.lang, 'Asia/Ho_Chi_Minh');
-    app.replaceChildren(h('p', { class: 'notice error', role: 'alert' }, `${f.t.error}: ${err instanceof Error ? err.message : String(err)}`));
+    app.replaceChildren(
+      header(app, state, undefined, route.page.name),
+      h('p', { class: 'notice error', role: 'alert' }, `${f.t.error}: ${err instanceof Error ? err.message : String(err)}`),
+    );
     document.body.dataset['state'] = 'error';
   }
 }
 
-function header(app: HTMLElement, state: State, windows: readonly string[], current: string): HTMLElement {
-  const f = formatter(state.lang, 'Asia/Ho_Chi_Minh');
-  const { t } = f;
+function header(app: HTMLElement, state: State, view: PageView | undefined, current: string): HTMLElement {
+  const { t } = formatter(state.lang, 'Asia/Ho_Chi_Minh');
   const switcher = (label: string, values: readonly string[], selected: string, name: (v: string) => string, choose: (v: string) => void): HTMLElement =>
     h(
       'div',
@@ -50,21 +61,36 @@ function header(app: HTMLElement, state: State, windows: readonly string[], curr
         return button;
       }),
     );
+  const windows = view?.windows;
   const loginRequired = document.body.dataset['login'] === 'required';
   return h(
     'header',
     {},
-    h('h1', {}, 'Speedwatch ', h('span', { class: 'subtitle' }, t.title)),
+    h('h1', {}, h('a', { href: hrefOf(''), class: 'home' }, 'Speedwatch'), ' ', h('span', { class: 'subtitle' }, t.title)),
+    h(
+      'nav',
+      { 'aria-label': t.navigation },
+      ...PAGES.filter((page) => page.nav !== undefined).map((page) =>
+        h('a', { href: hrefOf(page.name), 'data-page': page.name === '' ? 'overview' : page.name, ...(page.name === current ? { 'aria-current': 'page' } : {}) }, page.nav?.(t) ?? page.name),
+      ),
+    ),
     h(
       'div',
       { class: 'controls' },
-      switcher(t.window, windows, current, (w) => t.windowNames[w] ?? w, (w) => {
-        saveWindow(localStorage, w);
-        void show(app, { ...state, window: w });
-      }),
+      windows === undefined
+        ? null
+        : switcher(t.window, windows.list, windows.current, (w) => t.windowNames[w] ?? w, (w) => {
+            saveWindow(localStorage, w);
+            state.window = w;
+            started = performance.now();
+            void show(app, state);
+          }),
       switcher('Language', LANGS, state.lang, (l) => (l === 'vi' ? 'Tiếng Việt' : 'English'), (l) => {
         saveLang(localStorage, l as Lang);
-        void show(app, { ...state, lang: l as Lang, window: current });
+        state.lang = l as Lang;
+        if (windows !== undefined) state.window = windows.current;
+        started = performance.now();
+        void show(app, state);
       }),
       loginRequired ? h('form', { method: 'post', action: '/console/logout', class: 'logout' }, h('button', { type: 'submit' }, t.logout)) : null,
     ),
@@ -72,4 +98,11 @@ function header(app: HTMLElement, state: State, windows: readonly string[], curr
 }
 
 const app = document.getElementById('app');
-if (app !== null) void show(app, { lang: savedLang(localStorage), window: savedWindow(localStorage) });
+if (app !== null) {
+  const state: State = { lang: savedLang(localStorage), window: savedWindow(localStorage) };
+  window.addEventListener('hashchange', () => {
+    started = performance.now();
+    void show(app, state);
+  });
+  void show(app, state);
+}

@@ -6,8 +6,23 @@
  * `data-technology`, which the browser test reads back against the API.
  */
 import type { AreaRow, OverviewAnswer, SlowSite, TechnologySummary } from '../../src/api/overview-wire.js';
+import { fetchOverview } from './api-client.js';
 import { h } from './dom.js';
+import { formatter } from './i18n.js';
+import { hrefOf } from './links.js';
 import type { Formatter } from './i18n.js';
+import type { ConsolePage } from './pages.js';
+
+/** The overview as a console page: one request, `/api/v1/overview?window=…`. */
+export const overviewPage: ConsolePage = {
+  name: '',
+  nav: (t) => t.overview,
+  async load({ lang, window }) {
+    const data = await fetchOverview(window);
+    const f = formatter(lang, data.timeZone);
+    return { title: f.t.overview, body: renderOverview(data, f), windows: { list: data.windows, current: data.window } };
+  },
+};
 
 export function renderOverview(data: OverviewAnswer, f: Formatter): HTMLElement {
   const { t } = f;
@@ -121,7 +136,7 @@ function slowestTable(sites: readonly SlowSite[], f: Formatter): HTMLElement {
           h(
             'tr',
             { 'data-agent': s.agentId, 'data-technology': s.technology },
-            h('th', { scope: 'row' }, s.name, h('small', { class: 'id' }, s.agentId)),
+            h('th', { scope: 'row' }, h('a', { href: hrefOf('site', s.agentId) }, s.name), h('small', { class: 'id' }, s.agentId)),
             h('td', {}, s.area ?? t.noArea),
             h('td', {}, t.technology[s.technology] ?? s.technology),
             h('td', { class: 'num', 'data-field': 'tests' }, f.count(s.tests)),
