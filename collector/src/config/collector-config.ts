@@ -28,6 +28,7 @@ import { EMPTY_FLEET_CONFIG, fleetConfigOf, fleetConfigSchema, namedAgentVersion
 import type { FleetConfig } from '../fleet/fleet-settings.js';
 import { loadReleases } from '../releases/release-dir.js';
 import type { ReleasesConfig } from '../releases/release-dir.js';
+import { isTimeZone } from '../report/report-range.js';
 import { DEFAULT_VERDICT_CONFIG, verdictConfigSchema } from '../verdict/verdict-config.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 
@@ -53,6 +54,11 @@ export interface CollectorConfig {
   /** When set, the collector serves https and wss only, with this PEM certificate chain and key. */
   tls?: { cert: Buffer; key: Buffer };
   logLevel: LogLevel;
+  /**
+   * The IANA time zone the console shows times in and reports read dates in (a month, a
+   * `--from 2026-11-01`); default Asia/Ho_Chi_Minh, whatever zone the server runs in.
+   */
+  timeZone: string;
   /** What verdicts are judged against (docs/verdicts.md): the file's `verdicts`, defaults filled in. */
   verdicts: VerdictConfig;
   /** The collector's own alerts (docs/alerts.md). */
@@ -127,6 +133,7 @@ export const COLLECTOR_DEFAULTS: Readonly<CollectorConfig> = Object.freeze({
   heartbeatMs: 30_000,
   maintenanceIntervalMs: 60_000,
   logLevel: 'info',
+  timeZone: 'Asia/Ho_Chi_Minh',
   verdicts: DEFAULT_VERDICT_CONFIG,
   // The `for` durations and the 15-minute schedule are those of the shipped Prometheus rules
   // (deploy/prometheus/speedwatch.rules.yml), so both ways of alerting say the same thing.
@@ -178,6 +185,16 @@ const httpUrl: Schema<string> = {
     return value as string;
   },
 };
+/** An IANA time zone this runtime knows. */
+const timeZoneName: Schema<string> = {
+  expected: 'an IANA time zone such as Asia/Ho_Chi_Minh',
+  parse(value, path = '') {
+    if (typeof value !== 'string' || value.length > 64 || !isTimeZone(value)) {
+      throw new ValidationError(path, `an IANA time zone such as Asia/Ho_Chi_Minh, got ${JSON.stringify(typeof value === 'string' ? value.slice(0, 64) : typeof value)}`);
+    }
+    return value;
+  },
+};
 const forDuration = optional(durationMs(0, 7 * 86_400_000));
 
 /** The read token; a refused one is described by its length, never echoed (it is a secret, if a short one). */
@@ -217,6 +234,7 @@ const fileSchema = refine(
         tlsCertFile: optional(string({ minLength: 1, maxLength: 4096 })),
         tlsKeyFile: optional(string({ minLength: 1, maxLength: 4096 })),
         logLevel: optional(logLevel),
+        timeZone: optional(timeZoneName),
         verdicts: optional(verdictConfigSchema),
         fleet: optional(fleetConfigSchema),
         releases: optional(object({ dir: string({ minLength: 1, maxLength: 4096 }) })),
@@ -417,6 +435,7 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
     heartbeatMs: parsed.heartbeat ?? d.heartbeatMs,
     maintenanceIntervalMs: parsed.maintenanceInterval ?? d.maintenanceIntervalMs,
     logLevel: parsed.logLevel ?? d.logLevel,
+    timeZone: parsed.timeZone ?? d.timeZone,
     ...(readToken === undefined ? {} : { readToken }),
     ...(adminToken === undefined ? {} : { adminToken }),
     ...(tls === undefined ? {} : { tls: Object.freeze(tls) }),

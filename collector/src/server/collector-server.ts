@@ -72,8 +72,6 @@ export interface CollectorDeps {
   random?: () => number;
   /** The built console (manifest.json, assets/). Default: collector/dist/console/ (console-route.ts). */
   consoleDir?: string;
-  /** The IANA time zone the console shows times in. Default Asia/Ho_Chi_Minh. */
-  consoleTimeZone?: string;
 }
 
 export interface RunningCollector {
@@ -437,7 +435,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
           window,
           windows: verdicts.params.windows,
           computedAt: verdicts.computedAt,
-          timeZone: deps.consoleTimeZone ?? 'Asia/Ho_Chi_Minh',
+          timeZone: config.timeZone,
           agents: agents.list(),
           agentVerdicts: (id) => verdicts.forAgent(id),
           areaGroups: verdicts.groups('area', window),

@@ -93,6 +93,23 @@ export class ResultQueries {
    * of them in ts order, with it only those stored after that row, in the order stored. Returns
    * the rowid to pass as `afterRowid` next time (rowids only grow: see the retention delete).
    */
+  /** Passes `visit` each result with `from <= ts < to` in ts order, in one read (a report's range). */
+  scanVerdictRowsBetween(from: number, to: number, visit: (row: VerdictRow) => void): void {
+    checkTime('from', from);
+    checkTime('to', to);
+    storeRead(this.#path, 'read verdict samples of a range', () => {
+      for (const row of this.#s.samplesBetween.iterate(from, to)) visit(row);
+    });
+  }
+
+  /**
+   * The time before which the retention deleted raw results (a range starting earlier is
+   * incomplete), or undefined if it never deleted any.
+   */
+  deletedBefore(): number | undefined {
+    return storeRead(this.#path, 'read the retention horizon', () => this.#s.deletedBefore.get()?.ts ?? undefined);
+  }
+
   scanVerdictRows(from: number, afterRowid: number | undefined, visit: (row: VerdictRow) => void): number {
     checkTime('from', from);
     if (afterRowid !== undefined) {

@@ -49,7 +49,9 @@ export interface ResultStatements {
   latestFigures: Stmt<[agentId: string], FiguresRow>;
   samplesFromTs: Stmt<[from: number], VerdictRow>;
   samplesSinceRowid: Stmt<[afterRowid: number, from: number], VerdictRow>;
+  samplesBetween: Stmt<[from: number, to: number], VerdictRow>;
   maxRowid: Stmt<[], { n: number | null }>;
+  deletedBefore: Stmt<[], { ts: number | null }>;
   metricValues: Record<SeriesMetric, MetricValuesStatement>;
   oldestTs: Stmt<[], { ts: number | null }>;
   rollupSource: Stmt<[from: number, to: number], RollupSourceRow>;
@@ -106,7 +108,13 @@ export function prepareResultStatements(db: Db): ResultStatements {
         'SELECT rowid, agent_id, ts, status, download_mbps, upload_mbps, latency_ms FROM results NOT INDEXED WHERE rowid > ? AND ts >= ? ORDER BY rowid',
       )
       .raw(true),
+    samplesBetween: db
+      .prepare<[number, number], VerdictRow>(
+        'SELECT rowid, agent_id, ts, status, download_mbps, upload_mbps, latency_ms FROM results INDEXED BY results_ts WHERE ts >= ? AND ts < ? ORDER BY ts',
+      )
+      .raw(true),
     maxRowid: db.prepare<[], { n: number | null }>('SELECT max(rowid) AS n FROM results'),
+    deletedBefore: db.prepare<[], { ts: number | null }>('SELECT deleted_before AS ts FROM rollup_state WHERE id = 1'),
 
     metricValues,
     oldestTs: db.prepare<[], { ts: number | null }>('SELECT min(ts) AS ts FROM results'),

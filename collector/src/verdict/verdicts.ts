@@ -117,15 +117,34 @@ export function agentVerdicts(
   config: VerdictConfig,
   window?: string,
 ): AgentVerdict[] {
-  const windows = selectWindows(config, window);
+  return agentVerdictsOver(agents, source, rangesOf(selectWindows(config, window), now), config);
+}
+
+/**
+ * A named span of time a verdict is judged over: `from <= ts < to`. A rolling window is
+ * `{ from: now - ms, to: now }`; a report's is a calendar month or any dates.
+ */
+export interface VerdictRange {
+  name: string;
+  from: number;
+  to: number;
+}
+
+/** As agentVerdicts, over explicit ranges (in the order given) instead of the configured windows. */
+export function agentVerdictsOver(
+  agents: readonly AgentRecord[],
+  source: readonly VerdictSample[] | SampleColumns,
+  ranges: readonly VerdictRange[],
+  config: VerdictConfig,
+): AgentVerdict[] {
   const targets = targetsByTechnology(config.targets);
   const samples = columnsOf(source);
   const active = agents.filter((agent) => agent.revokedAt === undefined);
   const rows: Row[] = active.map((agent) => ({ technology: agent.technology, minTests: config.minTests.agent }));
   const rowsOfAgent = rowsOfSampleAgents(samples, active, (index) => [index]);
   const out: AgentVerdict[] = [];
-  for (const { name, ms } of windows) {
-    const buckets = fillBuckets({ samples, rowsOfAgent, rowCount: rows.length, from: now - ms, to: now });
+  for (const { name, from, to } of ranges) {
+    const buckets = fillBuckets({ samples, rowsOfAgent, rowCount: rows.length, from, to });
     active.forEach((agent, index) => {
       out.push({ agentId: agent.id, ...judge(buckets, index, rows[index] as Row, name, targets) });
     });
@@ -152,7 +171,17 @@ export function groupVerdicts(
   groupBy: GroupBy,
   window?: string,
 ): GroupVerdict[] {
-  const windows = selectWindows(config, window);
+  return groupVerdictsOver(agents, source, rangesOf(selectWindows(config, window), now), config, groupBy);
+}
+
+/** As groupVerdicts, over explicit ranges (in the order given) instead of the configured windows. */
+export function groupVerdictsOver(
+  agents: readonly AgentRecord[],
+  source: readonly VerdictSample[] | SampleColumns,
+  ranges: readonly VerdictRange[],
+  config: VerdictConfig,
+  groupBy: GroupBy,
+): GroupVerdict[] {
   const targets = targetsByTechnology(config.targets);
   const samples = columnsOf(source);
   const active = agents.filter((agent) => agent.revokedAt === undefined);
@@ -183,8 +212,8 @@ export function groupVerdicts(
   const rowsOfAgent = rowsOfSampleAgents(samples, active, (index) => (keysOfAgent[index] as string[]).map((key) => indexOfKey.get(key) as number));
 
   const out: GroupVerdict[] = [];
-  for (const { name, ms } of windows) {
-    const buckets = fillBuckets({ samples, rowsOfAgent, rowCount: rows.length, from: now - ms, to: now });
+  for (const { name, from, to } of ranges) {
+    const buckets = fillBuckets({ samples, rowsOfAgent, rowCount: rows.length, from, to });
     rows.forEach((row, index) => {
       const verdict: GroupVerdict = {
         groupBy,
@@ -224,6 +253,10 @@ function selectWindows(config: VerdictConfig, name: string | undefined): readonl
     throw new ValidationError('window', `one of ${config.windows.map((w) => JSON.stringify(w.name)).join(', ')}, got ${JSON.stringify(name)}`);
   }
   return found;
+}
+
+function rangesOf(windows: readonly VerdictWindow[], now: number): VerdictRange[] {
+  return windows.map(({ name, ms }) => ({ name, from: now - ms, to: now }));
 }
 
 function targetsByTechnology(targets: readonly CollectorTarget[]): Map<Technology, TechnologyTargets> {

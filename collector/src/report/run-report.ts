@@ -1,0 +1,49 @@
+/**
+ * Reports and range compliance read from a store: the agents, the range's results (one read,
+ * held as columns: about 40 bytes a test), the retention horizon. Run where a long read does
+ * not stall anything that serves: the command line, or the collector's report thread.
+ */
+import type { SqliteStore } from '../store/sqlite-store.js';
+import { SampleWindow } from '../verdict/sample-window.js';
+import type { SampleColumns } from '../verdict/sample-columns.js';
+import type { VerdictConfig } from '../verdict/verdict-config.js';
+import { groupVerdictsOver } from '../verdict/verdicts.js';
+import type { GroupBy, GroupVerdict } from '../verdict/verdicts.js';
+import { buildComplianceReport } from './compliance-report.js';
+import type { ComplianceReport } from './compliance-report.js';
+import type { ReportRange } from './report-range.js';
+
+type ReportStore = Pick<SqliteStore, 'agents' | 'results'>;
+
+/** The results of `range` as verdict columns. */
+export function rangeSamples(store: ReportStore, range: ReportRange): SampleColumns {
+  const window = new SampleWindow({ scanVerdictRows: (from, _after, visit) => (store.results.scanVerdictRowsBetween(from, range.to, visit), 0) }, range.to - range.from);
+  window.update(range.to);
+  return window.columns();
+}
+
+export interface ReportRequest {
+  range: ReportRange;
+  area?: string | undefined;
+  config: VerdictConfig;
+  timeZone: string;
+  now: number;
+}
+
+export function runReport(store: ReportStore, request: ReportRequest): ComplianceReport {
+  return buildComplianceReport({
+    agents: store.agents.list(),
+    samples: rangeSamples(store, request.range),
+    range: request.range,
+    area: request.area,
+    config: request.config,
+    timeZone: request.timeZone,
+    now: request.now,
+    deletedBefore: store.results.deletedBefore(),
+  });
+}
+
+/** `/api/v1/compliance` over a month or dates instead of a rolling window. */
+export function runRangeCompliance(store: ReportStore, range: ReportRange, groupBy: GroupBy, config: VerdictConfig): GroupVerdict[] {
+  return groupVerdictsOver(store.agents.list(), rangeSamples(store, range), [{ name: range.name, from: range.from, to: range.to }], config, groupBy);
+}
