@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * speedwatch-collector: process-level wiring (argv, env, signals, exit codes) for `serve`,
- * `check-config`, agent identity (`agents add|list|revoke|rotate`) and `backup`.
+ * `check-config`, agent identity (`agents add|list|revoke|rotate`), `areas`, `report` and `backup`.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -13,6 +13,7 @@ import type { CollectorConfig, ConfigOverrides } from '../config/collector-confi
 import type { NewAgent } from '../store/store-types.js';
 import { ConfigError, loadCollectorConfig } from '../config/collector-config.js';
 import { AREAS_USAGE, areasCommand } from '../cli/areas-command.js';
+import { REPORT_USAGE, reportCommand } from '../cli/report-command.js';
 import { args, needDb } from '../cli/cli-args.js';
 import { DEFAULT_CODE_LIFETIME_MS, issueCode } from '../enroll/issue-code.js';
 import type { IssuedCode } from '../enroll/issue-code.js';
@@ -56,6 +57,7 @@ Commands:
   agents revoke ID --db PATH           revoke an agent's token (it is disconnected within a heartbeat)
   agents rotate ID --db PATH           give an agent a new token (printed) and invalidate the old one
 ${AREAS_USAGE}
+${REPORT_USAGE}
   backup --db PATH --out FILE          online backup of the database to FILE
 
 Environment: SPEEDWATCH_DB, SPEEDWATCH_HOST, SPEEDWATCH_PORT, SPEEDWATCH_READ_TOKEN, SPEEDWATCH_LOG_LEVEL,
@@ -486,6 +488,8 @@ async function main(argv: string[]): Promise<number> {
       return agents(rest);
     case 'areas':
       return areasCommand(rest);
+    case 'report':
+      return reportCommand(rest);
     case 'backup':
       return backup(rest);
     default:

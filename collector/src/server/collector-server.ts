@@ -21,6 +21,8 @@ import { openAlertStore } from '../alerts/alert-store.js';
 import type { AlertStore } from '../alerts/alert-store.js';
 import { ACTION_PATHS, handleAction } from '../api/actions.js';
 import { handleApi, sendError, sendJson } from '../api/api.js';
+import { handleReportApi, isReportRequest } from '../api/report-routes.js';
+import { ReportJobs } from '../report/report-jobs.js';
 import type { CollectorConfig } from '../config/collector-config.js';
 import { buildOverview } from '../api/overview.js';
 import { ConsoleRoute } from '../console/console-route.js';
@@ -97,7 +99,7 @@ export interface RunningCollector {
 }
 
 /** The routes, for a 404's message. */
-const ROUTES_HINT = 'see / (the console), /api/v1/agents, /api/v1/results, /api/v1/series, /api/v1/compliance, /api/v1/overview, /api/v1/alerts, /metrics';
+const ROUTES_HINT = 'see / (the console), /api/v1/agents, /api/v1/results, /api/v1/series, /api/v1/compliance, /api/v1/report, /api/v1/overview, /api/v1/alerts, /metrics';
 
 export async function startCollector(config: Readonly<CollectorConfig>, deps: CollectorDeps): Promise<RunningCollector> {
   const { store, logger } = deps;
@@ -164,6 +166,8 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     return tarball === undefined ? undefined : announcement(tarball);
   };
   const latest = new LatestResults();
+  // Reports and range compliance read months of results: on threads of their own.
+  const reports = new ReportJobs({ path: store.path, storeOptions: { retentionDays: config.retentionDays }, verdicts: verdicts.config, timeZone: config.timeZone, logger: logger.child({ component: 'reports' }) });
   // Each agent's latest health report: from the database now, then from its `health` messages.
   const fleetHealth = new FleetHealth();
   const loadedHealth = store.health.list();
@@ -420,6 +424,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       res.end(series);
       return;
     }
+    if (isReportRequest(path, target.searchParams)) return handleReportApi(path, target.searchParams, res, { run: (job) => reports.run(job, now()), timeZone: config.timeZone });
     const handled = handleApi(path, target.searchParams, res, {
       store,
       agents: () => agents.list(),
@@ -535,6 +540,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       closing ??= (async () => {
         closed = true;
         clearInterval(maintenanceTimer);
+        await reports.close();
         await alerts.close();
         await ingest.close();
         await flushLiveness();

@@ -322,6 +322,18 @@ export const ERROR_CODES = deepFreeze({
     action: 'Check `--out` and free space.',
     carriers: ['StoreError'],
   },
+  SW_REPORT_BUSY: {
+    component: 'collector-api',
+    meaning: 'Too many reports or range compliance queries are waiting (one runs at a time, four wait); the API answers 429 with `Retry-After`.',
+    action: 'Retry in a minute; for many reports, use `speedwatch-collector report` on the database.',
+    carriers: ['ReportBusyError', 'HTTP 429'],
+  },
+  SW_REPORT_FAILED: {
+    component: 'collector-api',
+    meaning: 'A report could not be built: it ran past its time limit (120 s) or its thread failed reading the database (HTTP 500).',
+    action: 'Ask for a shorter range or a smaller area; see the collector log for a database error.',
+    carriers: ['ReportFailedError', 'HTTP 500'],
+  },
   // Collector: alert webhooks (logged, and in /api/v1/alerts as `webhooks[].lastError`).
   SW_WEBHOOK_STATUS: {
     component: 'alert-webhooks',
