@@ -4,6 +4,7 @@
  * a precise error instead of a page of `undefined`.
  */
 import type { OverviewAnswer } from '../../src/api/overview-wire.js';
+import type { ComplianceReport } from '../../src/report/report-wire.js';
 
 /** The session expired or was never opened: the page goes to the login. */
 export class LoginNeeded extends Error {
@@ -40,4 +41,28 @@ export async function fetchOverview(window: string | undefined): Promise<Overvie
   }
   // The rest of the shape is the collector's overview-wire.ts, built from the same source.
   return body as unknown as OverviewAnswer;
+}
+
+/** Thrown for an API answer 400: the message names the parameter at fault, shown as is. */
+export class BadRequest extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BadRequest';
+  }
+}
+
+/** GET /api/v1/report?… (JSON), checked; a 400's message (a bad month, an unknown area) is kept. */
+export async function fetchReport(query: URLSearchParams): Promise<ComplianceReport> {
+  const search = new URLSearchParams(query);
+  search.set('format', 'json');
+  const path = `/api/v1/report?${search.toString()}`;
+  const res = await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' } });
+  if (res.status === 401) throw new LoginNeeded();
+  const body = (await res.json().catch(() => undefined)) as unknown;
+  if (res.status === 400 && isObject(body) && isObject(body['error']) && typeof body['error']['message'] === 'string') throw new BadRequest(body['error']['message']);
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+  if (!isObject(body) || !isObject(body['range']) || !Array.isArray(body['totals']) || !Array.isArray(body['byKind']) || !Array.isArray(body['sites']) || !Array.isArray(body['areas'])) {
+    throw new Error(`${path}: not a report (is the collector the same version as the console?)`);
+  }
+  return body as unknown as ComplianceReport;
 }

@@ -9,7 +9,7 @@ import { areaLooseKey, ValidationError } from '@speedwatch/shared';
 import type { ReportJob, ReportFormat } from '../report/report-protocol.js';
 import { REPORT_LANGS } from '../report/report-labels.js';
 import type { ReportLang } from '../report/report-labels.js';
-import { parseReportRange } from '../report/report-range.js';
+import { parseReportRange, previousMonth } from '../report/report-range.js';
 import type { ReportRange } from '../report/report-range.js';
 import { ReportBusyError } from '../report/report-jobs.js';
 import type { JobOutput } from '../report/report-jobs.js';
@@ -20,6 +20,7 @@ import { BadParameterError, Params } from './query-params.js';
 export interface ReportApiDeps {
   run: (job: ReportJob) => Promise<JobOutput>;
   timeZone: string;
+  now: () => number;
 }
 
 const FORMATS: readonly ReportFormat[] = ['json', 'csv', 'xlsx'];
@@ -30,8 +31,10 @@ const CONTENT_TYPES: Record<ReportFormat, string> = {
   xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
 };
 
-function rangeOf(params: Params, timeZone: string): ReportRange {
+/** The range asked for; with none, `fallbackMonth` (the report's default: the last month that is over). */
+function rangeOf(params: Params, timeZone: string, fallbackMonth?: string): ReportRange {
   const given = { month: params.string('month', 7), from: params.string('from', 40), to: params.string('to', 40) };
+  if (fallbackMonth !== undefined && given.month === undefined && given.from === undefined && given.to === undefined) given.month = fallbackMonth;
   try {
     return parseReportRange(given, timeZone);
   } catch (err) {
@@ -58,7 +61,7 @@ export async function handleReportApi(path: string, search: URLSearchParams, res
   try {
     if (path === '/api/v1/report') {
       const params = new Params(search, ['month', 'from', 'to', 'area', 'format', 'lang']);
-      const range = rangeOf(params, deps.timeZone);
+      const range = rangeOf(params, deps.timeZone, previousMonth(deps.now(), deps.timeZone));
       const area = params.string('area', 400);
       const format = params.oneOf('format', FORMATS) ?? 'json';
       const lang = params.oneOf<ReportLang>('lang', REPORT_LANGS) ?? 'vi';

@@ -7,116 +7,18 @@
  * `/api/v1/compliance` over the same span say the same thing. Figures are rounded here, once, so
  * the JSON, the CSV, the XLSX and the printed page carry the same numbers.
  */
-import { areaKey, canonicalArea, TECHNOLOGIES, ValidationError } from '@speedwatch/shared';
-import type { Technology } from '@speedwatch/shared';
+import { areaKey, areaLevels, canonicalArea, TECHNOLOGIES, ValidationError } from '@speedwatch/shared';
 import type { AgentRecord, VerdictSample } from '../store/store-types.js';
+import { REPORT_PRECISION } from './report-wire.js';
+import type { ComplianceReport, MetricFigures, ReportGroupRow, ReportNote, ReportSiteRow, SiteVerdictCounts } from './report-wire.js';
 import type { SampleColumns } from '../verdict/sample-columns.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 import { agentVerdictsOver, groupVerdictsOver } from '../verdict/verdicts.js';
 import type { AgentVerdict, Figures, GroupVerdict, Verdict } from '../verdict/verdicts.js';
+
+export type { ComplianceReport } from './report-wire.js';
 import type { ReportRange } from './report-range.js';
 import { zonedDate } from './report-range.js';
-
-/** Decimals of the report's figures. */
-export const REPORT_PRECISION = Object.freeze({ mbps: 1, share: 3 });
-
-/** Median and mean of one metric over the tests carrying it, Mbps. */
-export interface MetricFigures {
-  tests: number;
-  median: number;
-  mean: number;
-}
-
-/** How many sites of a row got each verdict on their own tests. */
-export interface SiteVerdictCounts {
-  meets: number;
-  below: number;
-  insufficientData: number;
-  noData: number;
-}
-
-/** One row of the totals or of the per-kind table. */
-export interface ReportGroupRow {
-  technology: Technology;
-  /** The site kind; absent in the totals. */
-  siteKind?: string;
-  targetMbps: number;
-  /** Unrevoked sites of the technology (and kind) in the area. */
-  sites: number;
-  /** Of those, sites with a result in the range. */
-  sitesReporting: number;
-  siteVerdicts: SiteVerdictCounts;
-  /** `ok` and `partial` results. */
-  tests: number;
-  failedTests: number;
-  /** The fewest tests the row's verdict needs. */
-  minTests: number;
-  download: MetricFigures | null;
-  upload: MetricFigures | null;
-  /** Share of download tests at the target or better, 0..1. */
-  shareAtTarget: number | null;
-  verdict: Verdict;
-}
-
-export interface ReportSiteRow {
-  agentId: string;
-  name: string;
-  siteKind: string;
-  technology: Technology;
-  isp: string | null;
-  area: string | null;
-  targetMbps: number;
-  tests: number;
-  failedTests: number;
-  minTests: number;
-  download: MetricFigures | null;
-  upload: MetricFigures | null;
-  shareAtTarget: number | null;
-  verdict: Verdict;
-}
-
-export interface ComplianceReport {
-  generatedAt: string;
-  range: {
-    name: string;
-    month: string | null;
-    /** The first instant in the range, ISO 8601. */
-    from: string;
-    /** The first instant after it (exclusive). */
-    to: string;
-    timeZone: string;
-    /** The first and last days covered, in the time zone (inclusive). */
-    firstDay: string;
-    lastDay: string;
-  };
-  /** The area reported on (any level), or null for every site. */
-  area: string | null;
-  /**
-   * False when results of the range may be missing: it starts before the retention deleted raw
-   * results, or it is not over yet. `notes` says which.
-   */
-  complete: boolean;
-  notes: ReportNote[];
-  precision: typeof REPORT_PRECISION;
-  method: ReportMethod;
-  totals: ReportGroupRow[];
-  byKind: ReportGroupRow[];
-  sites: ReportSiteRow[];
-}
-
-export type ReportNote = { code: 'retention'; deletedBefore: string } | { code: 'not-over'; at: string } | { code: 'no-sites' };
-
-/** What the figures mean, stated in the report itself. */
-export interface ReportMethod {
-  units: 'Mbps = 10^6 bit/s of payload (HTTP body bytes), ms';
-  statistic: 'median';
-  /** Tests a site's verdict needs. */
-  minTestsSite: number;
-  /** Tests an area's (or a kind's) verdict needs at each level: province, district, commune, 4. */
-  minTestsArea: number[];
-  minTestsGroup: number;
-  targets: { technology: Technology; metric: string; minMbps?: number; maxMs?: number }[];
-}
 
 export interface ReportInputs {
   agents: readonly AgentRecord[];
@@ -258,5 +160,6 @@ export function buildComplianceReport(inputs: ReportInputs): ComplianceReport {
     totals,
     byKind,
     sites,
+    areas: [...new Set(inputs.agents.flatMap((agent) => (agent.revokedAt === undefined && agent.area !== undefined ? areaLevels(agent.area) : [])))].sort((a, b) => a.localeCompare(b, 'vi')),
   };
 }

@@ -3,7 +3,7 @@
  * verdicts and the method, for the CSV, the XLSX and the command line. The console has its own
  * strings (collector/console/src/i18n.ts); these are what a filed document says.
  */
-import type { ReportNote } from './compliance-report.js';
+import type { ReportNote } from './report-wire.js';
 
 export type ReportLang = 'vi' | 'en';
 

@@ -83,6 +83,12 @@ export function parseRangeEnd(text: string, field: string, timeZone: string): nu
   throw new ValidationError(field, `a date (YYYY-MM-DD, midnight in ${timeZone}) or a time with its offset (e.g. 2026-11-01T08:00:00+07:00), got ${JSON.stringify(text.slice(0, 40))}`);
 }
 
+/** The calendar month before the one `now` falls in, in `timeZone`: a report's default, the last month that is over. */
+export function previousMonth(now: number, timeZone: string): string {
+  const [year, month] = zonedDate(now, timeZone).split('-').map(Number) as [number, number];
+  return month === 1 ? `${year - 1}-12` : `${year}-${String(month - 1).padStart(2, '0')}`;
+}
+
 /**
  * The range `month`, or `from`/`to`, name: exactly one of the two forms. Throws
  * ValidationError (`SW_VALIDATION`) naming the field: a malformed month or date, both forms or

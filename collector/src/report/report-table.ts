@@ -3,7 +3,7 @@
  * site kind, sites), then every figure, numbers as numbers (rounded by the report), words in the
  * report's language. Empty cells are null.
  */
-import type { ComplianceReport, MetricFigures, ReportGroupRow, ReportSiteRow } from './compliance-report.js';
+import type { ComplianceReport, MetricFigures, ReportGroupRow, ReportSiteRow } from './report-wire.js';
 import type { ReportLabels } from './report-labels.js';
 
 export type Cell = string | number | null;
