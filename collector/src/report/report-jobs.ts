@@ -53,7 +53,7 @@ export class ReportFailedError extends SpeedwatchError {
 export class ReportJobs {
   readonly #options: ReportJobsOptions;
   #queue: Promise<unknown> = Promise.resolve();
-  #waiting = 0;
+  #accepted = 0;
   readonly #running = new Set<Worker>();
   #closed = false;
 
@@ -65,12 +65,10 @@ export class ReportJobs {
   run(job: ReportJob, now: number): Promise<JobOutput> {
     if (this.#closed) return Promise.reject(new ReportFailedError('the collector is stopping'));
     const maxWaiting = this.#options.maxWaiting ?? 4;
-    if (this.#waiting >= maxWaiting) return Promise.reject(new ReportBusyError(this.#waiting));
-    this.#waiting++;
-    const result = this.#queue.then(() => {
-      this.#waiting--;
-      return this.#runThread(job, now);
-    });
+    // Accepted and not finished: the one running and those waiting behind it.
+    if (this.#accepted > maxWaiting) return Promise.reject(new ReportBusyError(this.#accepted - 1));
+    this.#accepted++;
+    const result = this.#queue.then(() => this.#runThread(job, now)).finally(() => this.#accepted--);
     this.#queue = result.catch(() => undefined);
     return result;
   }
