@@ -4,6 +4,7 @@
  * a precise error instead of a page of `undefined`.
  */
 import type { OverviewAnswer } from '../../src/api/overview-wire.js';
+import type { SiteAnswer } from '../../src/api/site-wire.js';
 
 /** The session expired or was never opened: the page goes to the login. */
 export class LoginNeeded extends Error {
@@ -13,10 +14,31 @@ export class LoginNeeded extends Error {
   }
 }
 
+/** The API refused the request: its status, and its `{ error: { code, message, parameter } }` when it sent one. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string | undefined;
+  readonly parameter: string | undefined;
+
+  constructor(path: string, status: number, error: Record<string, unknown> | undefined) {
+    const message = typeof error?.['message'] === 'string' ? error['message'] : undefined;
+    super(`${path}: HTTP ${status}${message === undefined ? '' : `: ${message}`}`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = typeof error?.['code'] === 'string' ? error['code'] : undefined;
+    this.parameter = typeof error?.['parameter'] === 'string' ? error['parameter'] : undefined;
+  }
+}
+
 async function getJson(path: string): Promise<unknown> {
   const res = await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' } });
   if (res.status === 401) throw new LoginNeeded();
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+  if (!res.ok) {
+    // The API's errors are JSON; a proxy's page is not, and keeps only the status.
+    const body = (await res.json().catch(() => undefined)) as unknown;
+    const error = isObject(body) && isObject(body['error']) ? body['error'] : undefined;
+    throw new ApiError(path, res.status, error);
+  }
   return (await res.json()) as unknown;
 }
 
@@ -40,4 +62,29 @@ export async function fetchOverview(window: string | undefined): Promise<Overvie
   }
   // The rest of the shape is the collector's overview-wire.ts, built from the same source.
   return body as unknown as OverviewAnswer;
+}
+
+/** GET /api/v1/site?agent=…&window=…, checked. */
+export async function fetchSite(agentId: string, window: string | undefined): Promise<SiteAnswer> {
+  const query = new URLSearchParams({ agent: agentId, ...(window === undefined ? {} : { window }) });
+  const path = `/api/v1/site?${query.toString()}`;
+  const body = await getJson(path);
+  if (
+    !isObject(body) ||
+    typeof body['window'] !== 'string' ||
+    !Array.isArray(body['windows']) ||
+    typeof body['timeZone'] !== 'string' ||
+    !isObject(body['site']) ||
+    !isObject(body['connection']) ||
+    !Array.isArray(body['targets']) ||
+    !Array.isArray(body['verdicts']) ||
+    !isObject(body['series']) ||
+    !isObject(body['series']['points']) ||
+    !Array.isArray(body['recent']) ||
+    !(body['health'] === null || isObject(body['health']))
+  ) {
+    throw new Error(`${path}: not a site answer (is the collector the same version as the console?)`);
+  }
+  // The rest of the shape is the collector's site-wire.ts, built from the same source.
+  return body as unknown as SiteAnswer;
 }

@@ -5,6 +5,7 @@
  */
 import type { Lang, Strings } from './i18n.js';
 import { overviewPage } from './overview-view.js';
+import { sitePage } from './site-view.js';
 
 /** What a page gets to load and draw itself. */
 export interface PageContext {
@@ -36,7 +37,7 @@ export interface ConsolePage {
 }
 
 /** In the navigation bar's order. */
-export const PAGES: readonly [ConsolePage, ...ConsolePage[]] = [overviewPage];
+export const PAGES: readonly [ConsolePage, ...ConsolePage[]] = [overviewPage, sitePage];
 
 export interface Route {
   page: ConsolePage;
