@@ -36,3 +36,4 @@ export { agentVerdicts, GROUP_BY, groupVerdicts } from './verdict/verdicts.js';
 export type { AgentVerdict, GroupBy, GroupVerdict, Verdict } from './verdict/verdicts.js';
 export { DEFAULT_VERDICT_CONFIG, parseVerdictConfig, verdictConfigSchema } from './verdict/verdict-config.js';
 export type { VerdictConfig } from './verdict/verdict-config.js';
+export type { SiteAnswer } from './api/site-wire.js';

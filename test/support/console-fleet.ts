@@ -3,13 +3,14 @@
  * with 30 days of results, written through the store's production write path (frame batches,
  * as ingest commits them). Deterministic (a seeded generator): about two thirds meet their
  * target, a fifth are below, some test too rarely for a 24 h verdict, some went silent days ago
- * and a few never reported.
+ * and a few never reported. Every 37th test of a site failed (no endpoint answered); every
+ * site that tested has a health report from its box, sent with its last test.
  */
 import { randomUUID } from 'node:crypto';
 import { batchOfResults, hashToken, newToken, openStore } from '@speedwatch/collector';
 import type { NewAgent } from '@speedwatch/collector';
 import { parseMeasurementResult } from '@speedwatch/shared';
-import type { MeasurementResult, Technology } from '@speedwatch/shared';
+import type { HealthMessage, MeasurementResult, Technology } from '@speedwatch/shared';
 
 /** Lạng Sơn's districts (and its city), each with some of its communes and wards. */
 export const LANG_SON: Readonly<Record<string, readonly string[]>> = {
@@ -65,7 +66,38 @@ function result(startedAt: number, technology: Technology, downloadMbps: number,
     latency: { count: 10, minMs: latencyMs * 0.9, medianMs: latencyMs, meanMs: latencyMs, p90Ms: latencyMs * 1.2, maxMs: latencyMs * 1.5, jitterMs: 1.5, lossRatio: 0, samplesMs: [latencyMs] },
     download: throughput(downloadMbps),
     upload: throughput(uploadMbps),
+    // Bufferbloat: the round trip while the link is loaded, a few times the idle one.
+    loadedLatency: { download: { count: 20, medianMs: latencyMs * 3, p90Ms: latencyMs * 4, lossRatio: 0 }, upload: { count: 20, medianMs: latencyMs * 4, p90Ms: latencyMs * 6, lossRatio: 0 } },
   });
+}
+
+/** A test in which no endpoint answered. */
+function failedResult(startedAt: number, technology: Technology): MeasurementResult {
+  return parseMeasurementResult({
+    schemaVersion: 1,
+    id: randomUUID(),
+    status: 'failed',
+    startedAt: new Date(startedAt).toISOString(),
+    finishedAt: new Date(startedAt + 5_000).toISOString(),
+    technology,
+    agent: { version: '0.1.0', platform: 'linux', arch: 'arm64', node: 'v20.20.2' },
+    error: { phase: 'select', code: 'SW_CONNECT_TIMEOUT', message: 'no endpoint answered within 5 s' },
+  });
+}
+
+/** What the box of site number `i` reported with its last test at `at` (figures vary with `i`, not the generator). */
+function healthReport(i: number, at: number): Omit<HealthMessage, 'type'> {
+  return {
+    clock: new Date(at + ((i % 7) - 3) * 1000).toISOString(),
+    agent: { version: '0.1.0', platform: 'linux', arch: 'arm64', node: 'v20.20.2' },
+    uptimeSeconds: (1 + (i % 20)) * 5 * 3600,
+    systemUptimeSeconds: (1 + (i % 20)) * 5 * 3600 + 600,
+    backlog: i % 5,
+    dropped: 0,
+    failedTestsInARow: 0,
+    diskFreeBytes: (2 + (i % 30)) * 1_000_000_000 + 250_000_000,
+    cpuTemperatureCelsius: 40 + (i % 25) + 0.5,
+  };
 }
 
 /**
@@ -105,11 +137,18 @@ export function seedFleet(dbPath: string, now: number, { sites = 300, days = 30 
         for (let at = now - days * DAY + Math.floor(random() * everyMs); at < stopAt; at += everyMs) {
           const evening = new Date(at).getUTCHours() >= 12 && new Date(at).getUTCHours() < 16; // 19–23 h in Vietnam
           const download = Math.round(target * level * (evening ? 0.8 : 1) * (0.85 + random() * 0.3) * 100) / 100;
-          results.push(result(at, technology, download, Math.round(download * 0.4 * 100) / 100, 8 + random() * 20));
+          const latency = 8 + random() * 20;
+          results.push(results.length % 37 === 36 ? failedResult(at, technology) : result(at, technology, download, Math.round(download * 0.4 * 100) / 100, latency));
         }
       }
       for (let from = 0; from < results.length; from += 500) {
         store.writes.insertFrames([batchOfResults(id, now, results.slice(from, from + 500))]);
+      }
+      const last = results.at(-1);
+      if (last !== undefined) {
+        const at = Date.parse(last.finishedAt);
+        const report = healthReport(i, at);
+        store.health.save([{ agentId: id, receivedAt: at, skewMs: Date.parse(report.clock) - at, report }]);
       }
       seeded.push({ agent, behaviour, results: results.length });
     }

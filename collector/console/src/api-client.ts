@@ -5,6 +5,7 @@
  */
 import type { OverviewAnswer } from '../../src/api/overview-wire.js';
 import type { ComplianceReport } from '../../src/report/report-wire.js';
+import type { SiteAnswer } from '../../src/api/site-wire.js';
 
 /** The session expired or was never opened: the page goes to the login. */
 export class LoginNeeded extends Error {
@@ -14,10 +15,34 @@ export class LoginNeeded extends Error {
   }
 }
 
+/** The API refused the request: its status, and its `{ error: { code, message, parameter } }` when it sent one. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string | undefined;
+  readonly parameter: string | undefined;
+  /** The API's own message (names what was wrong), when it sent one. */
+  readonly detail: string | undefined;
+
+  constructor(path: string, status: number, error: Record<string, unknown> | undefined) {
+    const message = typeof error?.['message'] === 'string' ? error['message'] : undefined;
+    super(`${path}: HTTP ${status}${message === undefined ? '' : `: ${message}`}`);
+    this.name = 'ApiError';
+    this.detail = message;
+    this.status = status;
+    this.code = typeof error?.['code'] === 'string' ? error['code'] : undefined;
+    this.parameter = typeof error?.['parameter'] === 'string' ? error['parameter'] : undefined;
+  }
+}
+
 async function getJson(path: string): Promise<unknown> {
   const res = await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' } });
   if (res.status === 401) throw new LoginNeeded();
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+  if (!res.ok) {
+    // The API's errors are JSON; a proxy's page is not, and keeps only the status.
+    const body = (await res.json().catch(() => undefined)) as unknown;
+    const error = isObject(body) && isObject(body['error']) ? body['error'] : undefined;
+    throw new ApiError(path, res.status, error);
+  }
   return (await res.json()) as unknown;
 }
 
@@ -43,26 +68,39 @@ export async function fetchOverview(window: string | undefined): Promise<Overvie
   return body as unknown as OverviewAnswer;
 }
 
-/** Thrown for an API answer 400: the message names the parameter at fault, shown as is. */
-export class BadRequest extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BadRequest';
-  }
-}
-
-/** GET /api/v1/report?… (JSON), checked; a 400's message (a bad month, an unknown area) is kept. */
+/** GET /api/v1/report?… (JSON), checked; a 400 (a bad month, an unknown area) is an ApiError with the API's message. */
 export async function fetchReport(query: URLSearchParams): Promise<ComplianceReport> {
   const search = new URLSearchParams(query);
   search.set('format', 'json');
   const path = `/api/v1/report?${search.toString()}`;
-  const res = await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' } });
-  if (res.status === 401) throw new LoginNeeded();
-  const body = (await res.json().catch(() => undefined)) as unknown;
-  if (res.status === 400 && isObject(body) && isObject(body['error']) && typeof body['error']['message'] === 'string') throw new BadRequest(body['error']['message']);
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+  const body = await getJson(path);
   if (!isObject(body) || !isObject(body['range']) || !Array.isArray(body['totals']) || !Array.isArray(body['byKind']) || !Array.isArray(body['sites']) || !Array.isArray(body['areas'])) {
     throw new Error(`${path}: not a report (is the collector the same version as the console?)`);
   }
   return body as unknown as ComplianceReport;
+}
+
+/** GET /api/v1/site?agent=…&window=…, checked. */
+export async function fetchSite(agentId: string, window: string | undefined): Promise<SiteAnswer> {
+  const query = new URLSearchParams({ agent: agentId, ...(window === undefined ? {} : { window }) });
+  const path = `/api/v1/site?${query.toString()}`;
+  const body = await getJson(path);
+  if (
+    !isObject(body) ||
+    typeof body['window'] !== 'string' ||
+    !Array.isArray(body['windows']) ||
+    typeof body['timeZone'] !== 'string' ||
+    !isObject(body['site']) ||
+    !isObject(body['connection']) ||
+    !Array.isArray(body['targets']) ||
+    !Array.isArray(body['verdicts']) ||
+    !isObject(body['series']) ||
+    !isObject(body['series']['points']) ||
+    !Array.isArray(body['recent']) ||
+    !(body['health'] === null || isObject(body['health']))
+  ) {
+    throw new Error(`${path}: not a site answer (is the collector the same version as the console?)`);
+  }
+  // The rest of the shape is the collector's site-wire.ts, built from the same source.
+  return body as unknown as SiteAnswer;
 }

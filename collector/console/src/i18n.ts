@@ -52,6 +52,56 @@ const STRINGS = {
     logout: 'Đăng xuất',
     error: 'Không tải được dữ liệu',
     verdicts: { meets: 'Đạt', below: 'Không đạt', 'insufficient-data': 'Chưa đủ mẫu', 'no-data': 'Không có số liệu' } as Record<string, string>,
+    siteNotFound: (id: string) => `Không có điểm đo “${id}”.`,
+    noSiteGiven: 'Chưa chọn điểm đo.',
+    backToOverview: 'Về trang tổng quan',
+    kinds: { school: 'Trường học', office: 'Cơ quan', clinic: 'Trạm y tế', other: 'Khác' } as Record<string, string>,
+    kind: 'Loại điểm',
+    technologyLabel: 'Công nghệ',
+    isp: 'Nhà mạng',
+    coordinates: 'Tọa độ',
+    connection: 'Kết nối',
+    connected: 'Đang kết nối',
+    disconnected: 'Không kết nối',
+    lastSeen: 'lần cuối',
+    neverConnected: 'Chưa từng kết nối',
+    paused: 'Đang tạm dừng đo',
+    revoked: 'Đã thu hồi',
+    verdictsByWindow: 'Kết luận theo khoảng thời gian',
+    failedTests: 'Lần đo lỗi',
+    medianUpload: 'Trung vị tải lên',
+    medianLatency: 'Trung vị độ trễ',
+    throughputChart: 'Tải xuống và tải lên (Mbps, trung vị mỗi khoảng)',
+    latencyChart: 'Độ trễ và jitter (ms, trung vị mỗi khoảng)',
+    download: 'Tải xuống',
+    upload: 'Tải lên',
+    latency: 'Độ trễ',
+    jitter: 'Jitter',
+    targetOf: (what: string) => `Chỉ tiêu ${what.toLowerCase()}`,
+    noTestsInWindow: 'Không có lần đo nào trong khoảng thời gian này.',
+    meanJitter: 'Jitter trung bình',
+    meanLoss: 'Tỷ lệ mất gói trung bình',
+    loadedLatency: 'Độ trễ khi có tải',
+    whileDownloading: 'khi tải xuống',
+    whileUploading: 'khi tải lên',
+    notMeasured: 'chưa đo',
+    health: 'Tình trạng thiết bị',
+    noHealth: 'Thiết bị chưa gửi báo cáo tình trạng.',
+    reportedAt: 'Báo cáo lúc',
+    version: 'Phiên bản',
+    uptime: 'Thời gian chạy',
+    diskFree: 'Dung lượng trống',
+    cpuTemperature: 'Nhiệt độ CPU',
+    backlog: 'Kết quả chờ gửi',
+    failedInARow: 'Lần đo lỗi liên tiếp',
+    clockSkew: 'Lệch đồng hồ',
+    recentTests: (n: string) => `${n} lần đo gần nhất`,
+    time: 'Thời điểm',
+    status: 'Trạng thái',
+    endpoint: 'Máy chủ đo',
+    loss: 'Mất gói',
+    statuses: { ok: 'Thành công', partial: 'Một phần', failed: 'Lỗi' } as Record<string, string>,
+    noTests: 'Chưa có lần đo nào.',
   },
   en: {
     title: 'Broadband speed watch',
@@ -94,6 +144,56 @@ const STRINGS = {
     logout: 'Log out',
     error: 'Could not load the data',
     verdicts: { meets: 'Meets', below: 'Below', 'insufficient-data': 'Too few tests', 'no-data': 'No data' } as Record<string, string>,
+    siteNotFound: (id: string) => `No site “${id}”.`,
+    noSiteGiven: 'No site chosen.',
+    backToOverview: 'Back to the overview',
+    kinds: { school: 'School', office: 'Office', clinic: 'Clinic', other: 'Other' } as Record<string, string>,
+    kind: 'Kind',
+    technologyLabel: 'Technology',
+    isp: 'ISP',
+    coordinates: 'Coordinates',
+    connection: 'Connection',
+    connected: 'Connected',
+    disconnected: 'Not connected',
+    lastSeen: 'last seen',
+    neverConnected: 'Never connected',
+    paused: 'Tests paused',
+    revoked: 'Revoked',
+    verdictsByWindow: 'Verdict per window',
+    failedTests: 'Failed tests',
+    medianUpload: 'Median upload',
+    medianLatency: 'Median latency',
+    throughputChart: 'Download and upload (Mbps, median per bucket)',
+    latencyChart: 'Latency and jitter (ms, median per bucket)',
+    download: 'Download',
+    upload: 'Upload',
+    latency: 'Latency',
+    jitter: 'Jitter',
+    targetOf: (what: string) => `${what} target`,
+    noTestsInWindow: 'No test in this window.',
+    meanJitter: 'Mean jitter',
+    meanLoss: 'Mean packet loss',
+    loadedLatency: 'Latency under load',
+    whileDownloading: 'while downloading',
+    whileUploading: 'while uploading',
+    notMeasured: 'not measured',
+    health: 'Box health',
+    noHealth: 'The box has sent no health report.',
+    reportedAt: 'Reported at',
+    version: 'Version',
+    uptime: 'Uptime',
+    diskFree: 'Disk free',
+    cpuTemperature: 'CPU temperature',
+    backlog: 'Results waiting to send',
+    failedInARow: 'Failed tests in a row',
+    clockSkew: 'Clock skew',
+    recentTests: (n: string) => `Latest ${n} tests`,
+    time: 'Time',
+    status: 'Status',
+    endpoint: 'Test server',
+    loss: 'Loss',
+    statuses: { ok: 'OK', partial: 'Partial', failed: 'Failed' } as Record<string, string>,
+    noTests: 'No test yet.',
   },
 } satisfies Record<Lang, unknown>;
 
@@ -102,6 +202,10 @@ export type Strings = (typeof STRINGS)['vi'];
 /** Formatting for one language and time zone. */
 export interface Formatter {
   lang: Lang;
+  /** The BCP 47 locale numbers and times are formatted for. */
+  locale: string;
+  /** The IANA zone times are shown in. */
+  timeZone: string;
   t: Strings;
   /** Mbps with one decimal: `102,5` (vi), `102.5` (en). */
   mbps: (value: number) => string;
@@ -111,6 +215,18 @@ export interface Formatter {
   percent: (value: number) => string;
   /** A time (ISO 8601) in the time zone. */
   time: (iso: string) => string;
+  /** Milliseconds with one decimal, without the unit. */
+  ms: (value: number) => string;
+  /** A loss ratio 0..1 as a percentage with two decimals (the ratio's 4). */
+  loss: (ratio: number) => string;
+  /** Seconds as hours with one decimal, or days from 48 h: `5,2 giờ`, `12,5 ngày`. */
+  duration: (seconds: number) => string;
+  /** Bytes as gigabytes (10⁹) with one decimal: `12,5 GB`. */
+  gigabytes: (bytes: number) => string;
+  /** °C with one decimal. */
+  celsius: (value: number) => string;
+  /** Seconds with one decimal: `2,1 giây`. */
+  seconds: (value: number) => string;
 }
 
 export function formatter(lang: Lang, timeZone: string): Formatter {
@@ -119,13 +235,28 @@ export function formatter(lang: Lang, timeZone: string): Formatter {
   const count = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
   const percent = new Intl.NumberFormat(locale, { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 });
   const time = new Intl.DateTimeFormat(locale, { timeZone, dateStyle: 'short', timeStyle: 'medium' });
+  const percent2 = new Intl.NumberFormat(locale, { style: 'percent', minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const unit = (name: string) => new Intl.NumberFormat(locale, { style: 'unit', unit: name, unitDisplay: 'short', minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  const hours = unit('hour');
+  const days = unit('day');
+  const gigabytes = unit('gigabyte');
+  const celsius = unit('celsius');
+  const seconds = unit('second');
   return {
     lang,
+    locale,
+    timeZone,
     t: STRINGS[lang],
     mbps: (value) => mbps.format(value),
     count: (value) => count.format(value),
     percent: (value) => percent.format(value),
     time: (iso) => time.format(new Date(iso)),
+    ms: (value) => mbps.format(value),
+    loss: (ratio) => percent2.format(ratio),
+    duration: (s) => (s < 48 * 3600 ? hours.format(s / 3600) : days.format(s / 86_400)),
+    gigabytes: (bytes) => gigabytes.format(bytes / 1e9),
+    celsius: (value) => celsius.format(value),
+    seconds: (value) => seconds.format(value),
   };
 }
 

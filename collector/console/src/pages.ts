@@ -6,6 +6,7 @@
 import type { Lang, Strings } from './i18n.js';
 import { overviewPage } from './overview-view.js';
 import { reportPage } from './report-view.js';
+import { sitePage } from './site-view.js';
 
 /** What a page gets to load and draw itself. */
 export interface PageContext {
@@ -37,7 +38,7 @@ export interface ConsolePage {
 }
 
 /** In the navigation bar's order. */
-export const PAGES: readonly [ConsolePage, ...ConsolePage[]] = [overviewPage, reportPage];
+export const PAGES: readonly [ConsolePage, ...ConsolePage[]] = [overviewPage, reportPage, sitePage];
 
 export interface Route {
   page: ConsolePage;

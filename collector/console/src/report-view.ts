@@ -9,7 +9,7 @@
 import type { ComplianceReport, MetricFigures, ReportGroupRow, ReportSiteRow } from '../../src/report/report-wire.js';
 import { reportLabels } from '../../src/report/report-labels.js';
 import type { ReportLabels } from '../../src/report/report-labels.js';
-import { BadRequest, fetchReport } from './api-client.js';
+import { ApiError, fetchReport } from './api-client.js';
 import { h } from './dom.js';
 import { formatter } from './i18n.js';
 import type { Formatter } from './i18n.js';
@@ -33,9 +33,9 @@ export const reportPage: ConsolePage = {
     try {
       report = await fetchReport(asked);
     } catch (err) {
-      if (!(err instanceof BadRequest)) throw err;
+      if (!(err instanceof ApiError) || err.status !== 400) throw err;
       const f = formatter(lang, 'Asia/Ho_Chi_Minh');
-      return { title: f.t.reports, body: h('div', { class: 'report' }, controls(undefined, asked, f), h('p', { class: 'notice error', role: 'alert', 'data-field': 'report-error' }, err.message)) };
+      return { title: f.t.reports, body: h('div', { class: 'report' }, controls(undefined, asked, f), h('p', { class: 'notice error', role: 'alert', 'data-field': 'report-error' }, err.detail ?? err.message)) };
     }
     const f = formatter(lang, report.range.timeZone);
     const download = (format: 'csv' | 'xlsx'): string => {

@@ -9,7 +9,10 @@ import type { SqliteStore } from '../store/sqlite-store.js';
 import type { AgentHealthRecord, AgentRecord, SeriesMetric } from '../store/store-types.js';
 import type { LatestFigures } from '../server/latest-results.js';
 import type { OverviewAnswer } from './overview-wire.js';
+import { healthView } from './health-view.js';
 import { BadParameterError, Params } from './query-params.js';
+import { sitePage } from './site-page.js';
+import type { SiteDeps } from './site-page.js';
 
 export interface ApiDeps {
   /** Reads of results and series (the serving thread's connection). */
@@ -30,6 +33,8 @@ export interface ApiDeps {
   complianceParams: { windows: readonly string[]; groupBy: readonly string[] };
   /** The console's overview for one window (a name from `complianceParams.windows`). */
   overview: (window: string) => OverviewAnswer;
+  /** What the console's site page needs beyond the above (/api/v1/site). */
+  site: SiteDeps;
   /**
    * The version of the settings the agent should have, the one it last acknowledged on this
    * collector, and the agent version the fleet config announces to it (docs/fleet.md, "Upgrades").
@@ -82,30 +87,6 @@ function summary(latest: LatestFigures | undefined): unknown {
     downloadMbps: latest.downloadMbps,
     uploadMbps: latest.uploadMbps,
     latencyMs: latest.latencyMs,
-  };
-}
-
-/**
- * An agent's latest health report for /api/v1/agents: when it arrived, the clock skew then, and
- * every figure of the report, null where the agent could not read it (docs/collector.md#fleet-health).
- */
-export function healthView(record: AgentHealthRecord | undefined): unknown {
-  if (record === undefined) return null;
-  const r = record.report;
-  return {
-    reportedAt: new Date(record.receivedAt).toISOString(),
-    clockSkewSeconds: record.skewMs / 1000,
-    agentClock: r.clock,
-    agent: { version: r.agent.version, platform: r.agent.platform ?? null, arch: r.agent.arch ?? null, node: r.agent.node ?? null },
-    uptimeSeconds: r.uptimeSeconds ?? null,
-    systemUptimeSeconds: r.systemUptimeSeconds ?? null,
-    backlog: r.backlog,
-    dropped: r.dropped,
-    lastTest: r.lastTest === undefined ? null : { status: r.lastTest.status, finishedAt: r.lastTest.finishedAt, errorCode: r.lastTest.errorCode ?? null },
-    failedTestsInARow: r.failedTestsInARow ?? null,
-    lastOkTestAt: r.lastOkTestAt ?? null,
-    diskFreeBytes: r.diskFreeBytes ?? null,
-    cpuTemperatureCelsius: r.cpuTemperatureCelsius ?? null,
   };
 }
 
@@ -227,6 +208,10 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
     const window = params.oneOf('window', deps.complianceParams.windows) ?? deps.complianceParams.windows[0];
     if (window === undefined) throw new BadParameterError('window', 'this collector judges no window');
     sendJson(res, 200, deps.overview(window));
+  },
+
+  '/api/v1/site'(search, res, deps) {
+    sendJson(res, 200, sitePage(search, deps));
   },
 
   '/api/v1/alerts'(search, res, deps) {

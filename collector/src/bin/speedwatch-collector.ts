@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Site } from '@speedwatch/shared';
 import { createLogger, DURATION_EXPECTED, parseDurationMs, SpeedwatchError, siteSchema, UsageError, ValidationError } from '@speedwatch/shared';
-import { healthView } from '../api/api.js';
+import { healthView } from '../api/health-view.js';
 import type { CollectorConfig, ConfigOverrides } from '../config/collector-config.js';
 import type { NewAgent } from '../store/store-types.js';
 import { ConfigError, loadCollectorConfig } from '../config/collector-config.js';

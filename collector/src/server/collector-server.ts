@@ -99,7 +99,7 @@ export interface RunningCollector {
 }
 
 /** The routes, for a 404's message. */
-const ROUTES_HINT = 'see / (the console), /api/v1/agents, /api/v1/results, /api/v1/series, /api/v1/compliance, /api/v1/report, /api/v1/overview, /api/v1/alerts, /metrics';
+const ROUTES_HINT = 'see / (the console), /api/v1/agents, /api/v1/results, /api/v1/series, /api/v1/compliance, /api/v1/report, /api/v1/overview, /api/v1/site, /api/v1/alerts, /metrics';
 
 export async function startCollector(config: Readonly<CollectorConfig>, deps: CollectorDeps): Promise<RunningCollector> {
   const { store, logger } = deps;
@@ -447,6 +447,13 @@ async function serve(parts: Parts): Promise<RunningCollector> {
           targets: verdicts.config.targets,
           agentMinTests: verdicts.config.minTests.agent,
         }),
+      site: {
+        windows: verdicts.config.windows,
+        targets: verdicts.config.targets,
+        timeZone: deps.consoleTimeZone ?? 'Asia/Ho_Chi_Minh',
+        computedAt: () => verdicts.computedAt,
+        verdicts: (id) => verdicts.forAgent(id),
+      },
       alerts: (state) => alerts.report(state),
       settings: (id) => {
         const a = applied.get(id);

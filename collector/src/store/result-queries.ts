@@ -58,6 +58,17 @@ export class ResultQueries {
   }
 
   /**
+   * The agent's latest `limit` results (1..10 000), newest first (by ts, then id): the console's
+   * list of a site's recent tests, which `page`'s ascending order would reach only at the end.
+   */
+  recent(agentId: string, limit: number): StoredResult[] {
+    if (!(Number.isInteger(limit) && limit >= 1 && limit <= MAX_QUERY_LIMIT)) {
+      throw new StoreError('SW_STORE_ARGUMENT', `limit must be an integer from 1 to ${MAX_QUERY_LIMIT}, got ${limit}`);
+    }
+    return storeRead(this.#path, `read the latest results of agent ${agentId}`, () => this.#s.recentAgent.all(agentId, limit)).map(toStoredResult);
+  }
+
+  /**
    * For each listed agent with a result: the figures of its latest result, and its latest
    * download (which a later result without a download phase does not replace).
    */

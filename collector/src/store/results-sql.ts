@@ -45,6 +45,7 @@ export interface ResultStatements {
   insert: Stmt<ResultRow>;
   pageAll: Stmt<[low: number, to: number, afterTs: number, afterId: string, limit: number], DocumentRow>;
   pageAgent: Stmt<[agentId: string, low: number, to: number, afterTs: number, afterId: string, limit: number], DocumentRow>;
+  recentAgent: Stmt<[agentId: string, limit: number], DocumentRow>;
   latestDownload: Stmt<[agentId: string], { ts: number; download_mbps: number }>;
   latestFigures: Stmt<[agentId: string], FiguresRow>;
   samplesFromTs: Stmt<[from: number], VerdictRow>;
@@ -83,6 +84,11 @@ export function prepareResultStatements(db: Db): ResultStatements {
     pageAgent: db.prepare<[string, number, number, number, string, number], DocumentRow>(
       `SELECT ${RESULT_COLUMNS} FROM results INDEXED BY results_agent_ts
        WHERE agent_id = ? AND ts >= ? AND ts < ? AND (ts > ? OR id > ?) ORDER BY ts, id LIMIT ?`,
+    ),
+
+    // An agent's latest results, newest first: the index read backwards, no sort.
+    recentAgent: db.prepare<[string, number], DocumentRow>(
+      `SELECT ${RESULT_COLUMNS} FROM results INDEXED BY results_agent_ts WHERE agent_id = ? ORDER BY ts DESC, id DESC LIMIT ?`,
     ),
 
     // The figures of the latest result without parsing its document in JavaScript: the two
