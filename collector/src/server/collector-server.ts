@@ -450,7 +450,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       site: {
         windows: verdicts.config.windows,
         targets: verdicts.config.targets,
-        timeZone: deps.consoleTimeZone ?? 'Asia/Ho_Chi_Minh',
+        timeZone: config.timeZone,
         computedAt: () => verdicts.computedAt,
         verdicts: (id) => verdicts.forAgent(id),
       },
