@@ -12,7 +12,7 @@ import type { AgentVerdict } from '../verdict/verdicts.js';
 import { csvField } from '../sites/csv.js';
 import type { OverviewAnswer } from './overview-wire.js';
 import { BadParameterError, Params } from './query-params.js';
-import { API_PRECISION, roundMbps, roundMs, roundOrNull, roundResult, roundSeriesPoint, roundShare, roundTo, roundVerdict } from './rounding.js';
+import { API_PRECISION, roundMbps, roundMs, roundOrNull, roundResult, roundSeriesPoint, roundShare, roundTo } from './rounding.js';
 
 export interface ApiDeps {
   /** Reads of results and series (the serving thread's connection). */
@@ -26,7 +26,7 @@ export interface ApiDeps {
   health: (id: string) => AgentHealthRecord | undefined;
   /** Agents connected now. */
   connectedIds: () => ReadonlySet<string>;
-  /** Verdicts per agent id, as last computed (absent until the first computation). */
+  /** Verdicts per agent id, as last computed, figures rounded to API_PRECISION (absent until the first computation). */
   agentVerdicts: (agentId: string) => readonly AgentVerdict[] | undefined;
   /** Compliance by window and grouping, the groups as JSON text (its figures rounded to API_PRECISION already). */
   compliance: (window: string | undefined, groupBy: string | undefined) => { computedAt: string | null; groupBy: string; window: string | null; groupsJson: string };
@@ -145,7 +145,7 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
         pausedAt: a.pausedAt === undefined ? null : new Date(a.pausedAt).toISOString(),
         latest: summary(deps.latest(a.id)),
         health: healthView(deps.health(a.id)),
-        verdicts: deps.agentVerdicts(a.id)?.map(roundVerdict) ?? null,
+        verdicts: deps.agentVerdicts(a.id) ?? null,
         settings: deps.settings(a.id),
       }));
     sendJson(res, 200, { precision: API_PRECISION, agents });
