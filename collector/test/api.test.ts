@@ -102,13 +102,14 @@ describe('HTTP API', () => {
     expect(byArea.body.groups.map((g: any) => `${g.group}|${g.technology}`)).toContain('Lạng Sơn/Cao Lộc|mobile');
   });
 
-  it('exports CSV with a header and one line per result', async () => {
+  it('exports CSV with a header and one line per result, naming the site', async () => {
     const { status, text } = await get('api/v1/results.csv?agent=clinic-1');
     expect(status).toBe(200);
+    // fetch's text() drops the leading byte-order mark (api-precision.test.ts checks the bytes).
     const lines = text.trim().split('\n');
-    expect(lines[0]).toBe('id,agent_id,started_at,status,download_mbps,upload_mbps,latency_ms,jitter_ms,loss_ratio');
+    expect(lines[0]).toBe('id,agent_id,site_name,site_kind,technology,isp,area,area_code,started_at,status,download_mbps,upload_mbps,latency_ms,jitter_ms,loss_ratio');
     expect(lines).toHaveLength(13);
-    expect(lines[1]).toMatch(/^[0-9a-f-]{36},clinic-1,\d{4}-.*,ok,30,40,5,1,0$/);
+    expect(lines[1]).toMatch(/^[0-9a-f-]{36},clinic-1,Site clinic-1,clinic,mobile,Viettel,Lạng Sơn\/Cao Lộc\/Hợp Thành,,\d{4}-.*,ok,30,40,5,1,0$/);
   });
 
   it.each([

@@ -13,6 +13,7 @@ import http from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMeasurementResult } from '@speedwatch/shared';
+import { parseCsv } from '../src/sites/csv.js';
 import { SERIES_METRICS } from '../src/store/store-types.js';
 import type { TestCollector } from './ingest-util.js';
 import { makeResult, startTestCollector } from './ingest-util.js';
@@ -51,7 +52,7 @@ const OTHER_PATHS = ['/healthz', '/readyz', '/metrics'];
 /** Paths with handlers of their own (the console, enrollment, the admin actions, releases), each tested elsewhere: here they must only never fail. */
 const OWN_HANDLERS = (path: string): boolean =>
   path === '/' || path.startsWith('/console/') || path === '/favicon.ico' || path === '/v1/enroll' || path.startsWith('/v1/releases/') || ['/api/v1/tests', '/api/v1/pause', '/api/v1/resume'].includes(path);
-const CSV_HEADER = 'id,agent_id,started_at,status,download_mbps,upload_mbps,latency_ms,jitter_ms,loss_ratio';
+const CSV_HEADER = ['id', 'agent_id', 'site_name', 'site_kind', 'technology', 'isp', 'area', 'area_code', 'started_at', 'status', 'download_mbps', 'upload_mbps', 'latency_ms', 'jitter_ms', 'loss_ratio'];
 
 let t: TestCollector;
 let keepAlive: http.Agent;
@@ -224,14 +225,14 @@ function checkOk(reply: Reply, route: string, search: URLSearchParams): void {
     }
     case '/api/v1/results.csv': {
       expect(reply.contentType).toMatch(/^text\/csv/);
-      const lines = reply.text.split('\n');
-      expect(lines[0]).toBe(CSV_HEADER);
-      expect(lines[lines.length - 1]).toBe('');
-      for (const line of lines.slice(1, -1)) {
-        const cells = line.split(',');
-        expect(cells).toHaveLength(9);
+      expect(reply.text.startsWith('\uFEFF')).toBe(true);
+      expect(reply.text.endsWith('\n')).toBe(true);
+      const [header, ...rows] = parseCsv(reply.text);
+      expect(header).toEqual(CSV_HEADER);
+      for (const cells of rows) {
+        expect(cells).toHaveLength(CSV_HEADER.length);
         if (agent !== null) expect(cells[1]).toBe(agent);
-        const ts = Date.parse(cells[2] as string);
+        const ts = Date.parse(cells[8] as string);
         expect(ts >= from && ts < to).toBe(true);
       }
       break;
@@ -324,7 +325,7 @@ describe('the API under generated hostile queries', () => {
         const csv = await request(`/api/v1/results.csv?${search}`);
         expect(csv.status).toBe(200);
         const stored = t.store.results.page({ ...query, limit: 10_000 }).results.map((r) => r.id);
-        expect(csv.text.split('\n').slice(1, -1).map((line) => line.split(',')[0])).toEqual(stored);
+        expect(parseCsv(csv.text).slice(1).map((row) => row[0])).toEqual(stored);
         // JSON, page by page with the cursors it hands out.
         if (limit !== undefined) search.set('limit', String(limit));
         const ids: string[] = [];

@@ -20,7 +20,7 @@ function agentVerdict(agentId: string, window: string, verdict: AgentVerdict['ve
 }
 
 function groupVerdict(groupBy: GroupBy, group: string, window: string, verdict: GroupVerdict['verdict']): GroupVerdict {
-  return { groupBy, group, window, verdict, technology: 'fixed', tests: 40, failedTests: 1, minTests: 30, agents: 2, agentsReporting: 2 } as unknown as GroupVerdict;
+  return { groupBy, group, window, verdict, technology: 'fixed', tests: 40, failedTests: 1, minTests: 30, agents: 2, agentsReporting: 2, checks: [] } as unknown as GroupVerdict;
 }
 
 function set(computedAt: number, agents: AgentVerdict[], groups: GroupVerdict[]): VerdictSet {
@@ -91,6 +91,22 @@ describe('VerdictDiffer and VerdictService', () => {
     expect(JSON.parse(service.compliance('7d', undefined).groupsJson)).toEqual([groups[1]]);
     expect(JSON.parse(service.compliance('24h', 'isp').groupsJson)).toEqual([groups[2], groups[3]]);
     expect(JSON.parse(service.compliance('30d', 'isp').groupsJson)).toEqual([]);
+  });
+
+  it('sends group figures rounded for the API, and agents\' figures as computed (the alerts read them)', () => {
+    const ugly = 30.003500000000003;
+    const group: GroupVerdict = {
+      ...groupVerdict('all', 'all', '24h', 'below'),
+      download: { tests: 40, median: ugly, mean: 31.00049, shareAtTarget: 1 / 3 },
+      latency: { tests: 40, median: 12.34567, mean: 12.9 },
+      checks: [{ target: { technology: 'fixed', metric: 'download', minMbps: 102 }, tests: 40, minTests: 30, median: ugly, verdict: 'below' }],
+    };
+    const snapshot = new VerdictDiffer(WINDOWS).snapshot(set(1, [agentVerdict('a', '24h', 'below', ugly)], [group]));
+    expect((JSON.parse(snapshot.agents[0]?.json ?? '[]') as AgentVerdict[])[0]?.download?.median).toBe(ugly);
+    const [sent] = JSON.parse(snapshot.groups.find((g) => g.groupBy === 'all' && g.window === '24h')?.json ?? '[]') as GroupVerdict[];
+    expect(sent?.download).toEqual({ tests: 40, median: 30.004, mean: 31, shareAtTarget: 0.3333 });
+    expect(sent?.latency).toEqual({ tests: 40, median: 12.346, mean: 12.9 });
+    expect(sent?.checks[0]?.median).toBe(30.004);
   });
 
   it('replaces everything on a full snapshot from a restarted maintenance thread', () => {

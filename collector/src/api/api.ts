@@ -8,11 +8,14 @@ import { SERIES_METRICS } from '../store/store-types.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
 import type { AgentHealthRecord, AgentRecord, SeriesMetric } from '../store/store-types.js';
 import type { LatestFigures } from '../server/latest-results.js';
+import type { AgentVerdict } from '../verdict/verdicts.js';
+import { csvField } from '../sites/csv.js';
 import type { OverviewAnswer } from './overview-wire.js';
 import { healthView } from './health-view.js';
 import { BadParameterError, Params } from './query-params.js';
 import { sitePage } from './site-page.js';
 import type { SiteDeps } from './site-page.js';
+import { API_PRECISION, roundMbps, roundMs, roundOrNull, roundResult, roundSeriesPoint, roundShare } from './rounding.js';
 
 export interface ApiDeps {
   /** Reads of results and series (the serving thread's connection). */
@@ -26,9 +29,9 @@ export interface ApiDeps {
   health: (id: string) => AgentHealthRecord | undefined;
   /** Agents connected now. */
   connectedIds: () => ReadonlySet<string>;
-  /** Verdicts per agent id, as last computed (absent until the first computation). */
-  agentVerdicts: (agentId: string) => unknown;
-  /** Compliance by window and grouping, the groups as JSON text. */
+  /** Verdicts per agent id, as last computed, figures rounded to API_PRECISION (absent until the first computation). */
+  agentVerdicts: (agentId: string) => readonly AgentVerdict[] | undefined;
+  /** Compliance by window and grouping, the groups as JSON text (its figures rounded to API_PRECISION already). */
   compliance: (window: string | undefined, groupBy: string | undefined) => { computedAt: string | null; groupBy: string; window: string | null; groupsJson: string };
   complianceParams: { windows: readonly string[]; groupBy: readonly string[] };
   /** The console's overview for one window (a name from `complianceParams.windows`). */
@@ -84,9 +87,9 @@ function summary(latest: LatestFigures | undefined): unknown {
     id: latest.id,
     startedAt: new Date(latest.ts).toISOString(),
     status: latest.status,
-    downloadMbps: latest.downloadMbps,
-    uploadMbps: latest.uploadMbps,
-    latencyMs: latest.latencyMs,
+    downloadMbps: roundOrNull(latest.downloadMbps, roundMbps),
+    uploadMbps: roundOrNull(latest.uploadMbps, roundMbps),
+    latencyMs: roundOrNull(latest.latencyMs, roundMs),
   };
 }
 
@@ -125,7 +128,7 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
         verdicts: deps.agentVerdicts(a.id) ?? null,
         settings: deps.settings(a.id),
       }));
-    sendJson(res, 200, { agents });
+    sendJson(res, 200, { precision: API_PRECISION, agents });
   },
 
   '/api/v1/results'(search, res, deps) {
@@ -143,7 +146,8 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
       ...(cursor === undefined ? {} : { cursor }),
     });
     sendJson(res, 200, {
-      results: page.results.map((r) => ({ agentId: r.agentId, receivedAt: new Date(r.receivedAt).toISOString(), ...r.result })),
+      precision: API_PRECISION,
+      results: page.results.map((r) => ({ agentId: r.agentId, receivedAt: new Date(r.receivedAt).toISOString(), ...roundResult(r.result) })),
       nextCursor: page.nextCursor ?? null,
     });
   },
@@ -155,7 +159,9 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
     const from = params.time('from');
     const to = params.time('to');
     res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="speedwatch-results.csv"', 'cache-control': 'no-store' });
-    res.write('id,agent_id,started_at,status,download_mbps,upload_mbps,latency_ms,jitter_ms,loss_ratio\n');
+    // The byte-order mark is how Excel knows the file is UTF-8 (without it, Vietnamese names come out garbled).
+    res.write(`\uFEFF${RESULTS_CSV_COLUMNS.join(',')}\n`);
+    const sites = new Map<string, string>();
     let cursor: string | undefined;
     do {
       const page = deps.store.results.page({
@@ -166,7 +172,18 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
         ...(cursor === undefined ? {} : { cursor }),
       });
       const lines = page.results.map((r) =>
-        [r.id, csv(r.agentId), r.result.startedAt, r.status, r.downloadMbps ?? '', r.uploadMbps ?? '', r.latencyMs ?? '', r.jitterMs ?? '', r.lossRatio ?? ''].join(','),
+        [
+          r.id,
+          csvField(r.agentId),
+          siteCells(sites, r.agentId, deps),
+          r.result.startedAt,
+          r.status,
+          roundOrNull(r.downloadMbps, roundMbps) ?? '',
+          roundOrNull(r.uploadMbps, roundMbps) ?? '',
+          roundOrNull(r.latencyMs, roundMs) ?? '',
+          roundOrNull(r.jitterMs, roundMs) ?? '',
+          roundOrNull(r.lossRatio, roundShare) ?? '',
+        ].join(','),
       );
       if (lines.length > 0) res.write(`${lines.join('\n')}\n`);
       cursor = page.nextCursor;
@@ -184,12 +201,13 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
     if ((to - from) / step > 10_000) throw new BadParameterError('step', `gives ${Math.ceil((to - from) / step)} points; at most 10000`);
     const points = deps.store.rollups.series(agent, metric, from, to, step);
     sendJson(res, 200, {
+      precision: API_PRECISION,
       agent,
       metric,
       from: new Date(from).toISOString(),
       to: new Date(to).toISOString(),
       stepMs: step,
-      points: points.map((p) => ({ ...p, ts: new Date(p.ts).toISOString() })),
+      points: points.map((p) => ({ ...roundSeriesPoint(metric, p), ts: new Date(p.ts).toISOString() })),
     });
   },
 
@@ -199,7 +217,7 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
     const groupBy = params.oneOf('groupBy', deps.complianceParams.groupBy);
     const report = deps.compliance(window, groupBy);
     // The groups arrive as JSON text from the maintenance thread: spliced in, not parsed again.
-    const head = JSON.stringify({ computedAt: report.computedAt, groupBy: report.groupBy, window: report.window });
+    const head = JSON.stringify({ computedAt: report.computedAt, groupBy: report.groupBy, window: report.window, precision: API_PRECISION });
     sendJsonText(res, 200, `${head.slice(0, -1)},"groups":${report.groupsJson}}`);
   },
 
@@ -220,6 +238,16 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
   },
 };
 
-function csv(text: string): string {
-  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+/** The columns of /api/v1/results.csv, in order (docs/collector.md#csv-export). */
+export const RESULTS_CSV_COLUMNS = ['id', 'agent_id', 'site_name', 'site_kind', 'technology', 'isp', 'area', 'area_code', 'started_at', 'status', 'download_mbps', 'upload_mbps', 'latency_ms', 'jitter_ms', 'loss_ratio'] as const;
+
+/** The site columns of an agent's rows, escaped once per agent per export; empty for an agent no longer registered. */
+function siteCells(cache: Map<string, string>, agentId: string, deps: ApiDeps): string {
+  let cells = cache.get(agentId);
+  if (cells === undefined) {
+    const a = deps.agent(agentId);
+    cells = [a?.name, a?.siteKind, a?.technology, a?.isp, a?.area, a?.areaCode].map((v) => csvField(v ?? '')).join(',');
+    cache.set(agentId, cells);
+  }
+  return cells;
 }

@@ -7,6 +7,7 @@ import type { AgentRecord } from '../store/store-types.js';
 import type { CollectorTarget } from '../verdict/verdict-config.js';
 import type { AgentVerdict, GroupVerdict } from '../verdict/verdicts.js';
 import { OVERVIEW_PRECISION, OVERVIEW_SLOWEST } from './overview-wire.js';
+import { roundTo } from './rounding.js';
 import type { AreaRow, OverviewAnswer, SlowSite, TechnologySummary } from './overview-wire.js';
 
 export interface OverviewInputs {
@@ -25,12 +26,8 @@ export interface OverviewInputs {
   agentMinTests: number;
 }
 
-const round = (value: number, decimals: number): number => {
-  const f = 10 ** decimals;
-  return Math.round(value * f) / f;
-};
-const mbps = (value: number | undefined): number | null => (value === undefined ? null : round(value, OVERVIEW_PRECISION.mbps));
-const share = (value: number | undefined): number | null => (value === undefined ? null : round(value, OVERVIEW_PRECISION.share));
+const mbps = (value: number | undefined): number | null => (value === undefined ? null : roundTo(value, OVERVIEW_PRECISION.mbps));
+const share = (value: number | undefined): number | null => (value === undefined ? null : roundTo(value, OVERVIEW_PRECISION.share));
 
 export function buildOverview(inputs: OverviewInputs): OverviewAnswer {
   const downloadTargets = new Map<string, number>();
@@ -68,7 +65,7 @@ export function buildOverview(inputs: OverviewInputs): OverviewAnswer {
         technology: agent.technology,
         tests: download.tests,
         minTests: verdict.minTests,
-        medianMbps: round(download.median, OVERVIEW_PRECISION.mbps),
+        medianMbps: roundTo(download.median, OVERVIEW_PRECISION.mbps),
         targetMbps: summary.targetMbps,
         verdict: verdict.verdict,
         ratio: download.median / summary.targetMbps,

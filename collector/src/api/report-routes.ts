@@ -15,6 +15,7 @@ import { ReportBusyError } from '../report/report-jobs.js';
 import type { JobOutput } from '../report/report-jobs.js';
 import { GROUP_BY } from '../verdict/verdicts.js';
 import { sendError } from './api.js';
+import { API_PRECISION } from './rounding.js';
 import { BadParameterError, Params } from './query-params.js';
 
 export interface ReportApiDeps {
@@ -76,7 +77,7 @@ export async function handleReportApi(path: string, search: URLSearchParams, res
     const range = rangeOf(params, deps.timeZone);
     const groupBy = params.oneOf('groupBy', GROUP_BY) ?? 'all';
     const output = await deps.run({ kind: 'compliance', range, groupBy });
-    const head = JSON.stringify({ computedAt: new Date().toISOString(), groupBy, window: range.name, from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString() });
+    const head = JSON.stringify({ computedAt: new Date(deps.now()).toISOString(), groupBy, window: range.name, from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(), precision: API_PRECISION });
     const text = `${head.slice(0, -1)},"groups":${String(output.body)}}`;
     res.writeHead(200, { 'content-type': CONTENT_TYPES.json, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', 'server-timing': `report;dur=${output.ms}` }).end(text);
   } catch (err) {

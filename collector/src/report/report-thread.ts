@@ -5,6 +5,7 @@
  */
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
+import { roundVerdict } from '../api/rounding.js';
 import { openStore } from '../store/sqlite-store.js';
 import { reportCsv } from './report-csv.js';
 import { reportLabels } from './report-labels.js';
@@ -29,7 +30,8 @@ async function run(): Promise<FromReportThread> {
     const { job } = init;
     if (job.kind === 'compliance') {
       const groups = runRangeCompliance(store, job.range, job.groupBy, init.verdicts);
-      return { type: 'done', body: JSON.stringify(groups), rows: groups.length };
+      // Rounded as the rolling windows' groups are (the API's precision).
+      return { type: 'done', body: JSON.stringify(groups.map(roundVerdict)), rows: groups.length };
     }
     const report = runReport(store, { range: job.range, area: job.area, config: init.verdicts, timeZone: init.timeZone, now: init.now });
     const labels = reportLabels(job.lang);

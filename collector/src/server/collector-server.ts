@@ -432,7 +432,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       latest: (id) => latest.latest(id),
       health: (id) => fleetHealth.get(id),
       connectedIds: () => ingest.connectedIds(),
-      agentVerdicts: (id) => verdicts.forAgent(id),
+      agentVerdicts: (id) => verdicts.forApi(id),
       compliance: (window, groupBy) => verdicts.compliance(window, groupBy),
       complianceParams: verdicts.params,
       overview: (window) =>

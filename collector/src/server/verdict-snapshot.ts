@@ -6,6 +6,7 @@
  * verdicts only when something asks for them.
  */
 import { createHash } from 'node:crypto';
+import { roundVerdict } from '../api/rounding.js';
 import type { AgentRecord } from '../store/store-types.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 import { agentVerdicts, GROUP_BY, groupVerdicts } from '../verdict/verdicts.js';
@@ -38,7 +39,7 @@ export interface VerdictSnapshot {
   agents: AgentVerdictsText[];
   /** Agents that no longer have verdicts (revoked). */
   removed: string[];
-  /** Per grouping and window, JSON of that window's GroupVerdict[]. */
+  /** Per grouping and window, JSON of that window's GroupVerdict[], figures rounded for the API (api/rounding.ts). */
   groups: { groupBy: GroupBy; window: string; json: string }[];
 }
 
@@ -83,7 +84,8 @@ export class VerdictDiffer {
     this.#sent = sent;
     this.#first = false;
     const groups = set.groups.flatMap(([groupBy, list]) =>
-      this.#windows.map((window) => ({ groupBy, window, json: JSON.stringify(list.filter((g) => g.window === window)) })),
+      // Only the API reads groups, so they cross already rounded for the wire (agents' verdicts feed the alerts too, at full precision).
+      this.#windows.map((window) => ({ groupBy, window, json: JSON.stringify(list.filter((g) => g.window === window).map(roundVerdict)) })),
     );
     return { computedAt: set.computedAt, full, agents, removed, groups };
   }
