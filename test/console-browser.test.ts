@@ -133,6 +133,14 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 60_000 }, () => {
     expect(js.headers.get('cache-control')).toContain('immutable');
     const css = await fetch(new URL(`/console/assets/${collector.built.css}`, url));
     expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
+    // The map's outlines: JSON the script fetches from its own origin (connect-src 'self').
+    expect(csp).toContain("connect-src 'self'");
+    const outlines = await fetch(new URL(`/console/assets/${collector.built.boundaries}`, url), { headers: { 'accept-encoding': 'gzip' } });
+    expect(outlines.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(outlines.headers.get('cache-control')).toContain('immutable');
+    const countries = ((await outlines.json()) as { features: { properties: { name: string } }[] }).features.map((c) => c.properties.name);
+    expect(countries.sort()).toEqual(['Cambodia', 'China', 'Laos', 'Thailand', 'Vietnam']);
+    console.log(`map outlines: ${collector.built.boundariesBytes} B, ${collector.built.boundariesGzipBytes} B gzipped`);
     // No session: the page sends to the login, the API refuses.
     expect((await fetch(new URL('/', url), { redirect: 'manual' })).headers.get('location')).toBe('/console/login');
     expect((await fetch(new URL('/api/v1/overview', url))).status).toBe(401);

@@ -84,6 +84,9 @@ export function siteMap(sites: readonly MapSite[], outlines: Outlines | undefine
     placed.push({ site, x: Math.round(point[0] * 10) / 10, y: Math.round(point[1] * 10) / 10 });
   }
 
+  // Smaller dots for a larger fleet, so that thousands still show their mix of colours.
+  drawing.style.setProperty('--dot', `${dotPx(placed.length)}px`);
+
   const tip = h('div', { class: 'map-tip', role: 'status' });
   tip.hidden = true;
   const frame = h('div', { class: 'map-frame' }, drawing, tip);
@@ -198,6 +201,11 @@ export function siteMap(sites: readonly MapSite[], outlines: Outlines | undefine
       ),
     ),
   );
+}
+
+/** A dot's diameter in screen pixels: 8 up to 500 sites, then shrinking as 1/√n to 3. */
+function dotPx(sites: number): number {
+  return Math.round(Math.min(8, Math.max(3, 8 * Math.sqrt(500 / Math.max(1, sites)))) * 10) / 10;
 }
 
 /**
