@@ -27,6 +27,55 @@ interface Overview {
   technologies: { technology: string; targetMbps: number; sites: number; meets: number; below: number; insufficientData: number; noData: number; minTests: number }[];
   areas: { area: string; level: number; technology: string; tests: number; minTests: number; medianMbps: number | null; meanMbps: number | null; shareAtTarget: number | null; verdict: string }[];
   slowest: { agentId: string; technology: string; tests: number; medianMbps: number; verdict: string }[];
+  sites: { id: string; name: string; technology: string; lat: number | null; lon: number | null; verdict: string }[];
+}
+
+/** Sites seeded without coordinates: the map leaves them out and says how many. */
+const UNPLACED = 3;
+const VERDICTS = ['meets', 'below', 'insufficient-data', 'no-data'] as const;
+
+interface ShownMap {
+  width: number;
+  height: number;
+  /** Per verdict path: its class, the ids it lists and the dots its `d` draws. */
+  paths: { verdict: string | null; cls: string | null; ids: string[]; dots: [number, number][]; stroke: string }[];
+  /** The colour of each verdict's count on the technology cards and its legend swatch. */
+  cardColours: Record<string, string>;
+  swatchColours: Record<string, string>;
+  legend: Record<string, string | undefined>;
+  countries: { name: string | null; length: number }[];
+  unplaced: { hidden: boolean; text: string | null };
+  /** The drawing's box on the page, CSS pixels. */
+  box: { left: number; top: number; width: number; height: number };
+}
+
+/** Reads the map off the page; runs in the page. */
+function readMap(): ShownMap {
+  const { document, getComputedStyle } = globalThis as unknown as PageGlobals & { getComputedStyle: (e: PageElement) => { stroke: string; color: string; backgroundColor: string } };
+  const svg = document.querySelector('svg.map') as (PageElement & { viewBox: { baseVal: { width: number; height: number } }; getBoundingClientRect: () => { left: number; top: number; width: number; height: number } }) | null;
+  if (svg === null) throw new Error('no svg.map on the page');
+  const paths = [...document.querySelectorAll('svg.map path.dots')].map((p) => ({
+    verdict: p.getAttribute('data-verdict'),
+    cls: p.getAttribute('class'),
+    ids: (p.getAttribute('data-sites') ?? '').split(' ').filter((id) => id !== ''),
+    dots: [...(p.getAttribute('d') ?? '').matchAll(/M([\d.-]+) ([\d.-]+)h0/g)].map((m) => [Number(m[1]), Number(m[2])] as [number, number]),
+    stroke: getComputedStyle(p).stroke,
+  }));
+  const colour = (selector: string, css: 'color' | 'backgroundColor'): Record<string, string> =>
+    Object.fromEntries([...document.querySelectorAll(selector)].map((e) => [(e.getAttribute('class') ?? '').replace(/.*\bv-/, '').split(' ')[0] ?? '', getComputedStyle(e)[css]]));
+  const note = document.querySelector('[data-field="unplaced"]') as (PageElement & { hidden: boolean }) | null;
+  const r = svg.getBoundingClientRect();
+  return {
+    width: svg.viewBox.baseVal.width,
+    height: svg.viewBox.baseVal.height,
+    paths,
+    cardColours: Object.fromEntries([...document.querySelectorAll('.card:first-of-type .count')].map((c) => [(c.getAttribute('class') ?? '').replace('count v-', ''), getComputedStyle(c.querySelector('.value') as PageElement).color])),
+    swatchColours: colour('.legend .swatch', 'backgroundColor'),
+    legend: Object.fromEntries([...document.querySelectorAll('.legend li')].map((li) => [li.getAttribute('data-verdict') ?? '', li.querySelector('.value')?.textContent ?? undefined])),
+    countries: [...document.querySelectorAll('svg.map path.country')].map((c) => ({ name: c.getAttribute('data-country'), length: (c.getAttribute('d') ?? '').length })),
+    unplaced: { hidden: note?.hidden ?? true, text: note?.textContent ?? null },
+    box: { left: r.left, top: r.top, width: r.width, height: r.height },
+  };
 }
 
 /** Reads the overview's figures off the page; runs in the page. */
@@ -63,7 +112,7 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 60_000 }, () => {
   beforeAll(async () => {
     shots = mkdtempSync(join(tmpdir(), 'speedwatch-console-screenshots-'));
     console.log(`console screenshots: ${shots}`);
-    collector = await startConsoleCollector({ readToken: READ_TOKEN });
+    collector = await startConsoleCollector({ readToken: READ_TOKEN, seed: { unplaced: UNPLACED } });
     url = collector.url;
   }, 180_000);
 
@@ -84,6 +133,14 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 60_000 }, () => {
     expect(js.headers.get('cache-control')).toContain('immutable');
     const css = await fetch(new URL(`/console/assets/${collector.built.css}`, url));
     expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
+    // The map's outlines: JSON the script fetches from its own origin (connect-src 'self').
+    expect(csp).toContain("connect-src 'self'");
+    const outlines = await fetch(new URL(`/console/assets/${collector.built.boundaries}`, url), { headers: { 'accept-encoding': 'gzip' } });
+    expect(outlines.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(outlines.headers.get('cache-control')).toContain('immutable');
+    const countries = ((await outlines.json()) as { features: { properties: { name: string } }[] }).features.map((c) => c.properties.name);
+    expect(countries.sort()).toEqual(['Cambodia', 'China', 'Laos', 'Thailand', 'Vietnam']);
+    console.log(`map outlines: ${collector.built.boundariesBytes} B, ${collector.built.boundariesGzipBytes} B gzipped`);
     // No session: the page sends to the login, the API refuses.
     expect((await fetch(new URL('/', url), { redirect: 'manual' })).headers.get('location')).toBe('/console/login');
     expect((await fetch(new URL('/api/v1/overview', url))).status).toBe(401);
@@ -130,6 +187,38 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 60_000 }, () => {
     expect(shown.slowest).toEqual(data.slowest.map((s) => ({ agent: s.agentId, tests: fmt.count.format(s.tests), median: fmt.mbps.format(s.medianMbps) })));
   };
 
+  /**
+   * Checks the map against the API: one path per verdict with that verdict's class, listing
+   * exactly the API's sites with coordinates and that verdict (for the technology shown), one
+   * dot each, inside the drawing, in the same colour as the cards' counts and the legend.
+   */
+  const expectMap = async (page: Page, data: Overview, fmt: typeof vi, technology = 'all'): Promise<ShownMap> => {
+    const shown = await page.evaluate(readMap);
+    const mine = data.sites.filter((site) => technology === 'all' || site.technology === technology);
+    const placed = mine.filter((site) => site.lat !== null && site.lon !== null);
+    expect(shown.paths.map((p) => p.verdict).sort()).toEqual([...VERDICTS].sort());
+    for (const path of shown.paths) {
+      const verdict = path.verdict ?? '';
+      expect(path.cls).toBe(`dots v-${verdict}`);
+      expect(path.ids).toEqual(placed.filter((site) => site.verdict === verdict).map((site) => site.id));
+      expect(path.dots).toHaveLength(path.ids.length);
+      expect(shown.legend[verdict]).toBe(fmt.count.format(path.ids.length));
+      expect(path.stroke).toBe(shown.cardColours[verdict]);
+      expect(path.stroke).toBe(shown.swatchColours[verdict]);
+      for (const [x, y] of path.dots) {
+        expect(x).toBeGreaterThanOrEqual(0);
+        expect(x).toBeLessThanOrEqual(shown.width);
+        expect(y).toBeGreaterThanOrEqual(0);
+        expect(y).toBeLessThanOrEqual(shown.height);
+      }
+    }
+    expect(shown.paths.reduce((n, p) => n + p.dots.length, 0)).toBe(placed.length);
+    const missing = mine.length - placed.length;
+    expect(shown.unplaced.hidden).toBe(missing === 0);
+    if (missing > 0) expect(shown.unplaced.text).toContain(fmt.count.format(missing));
+    return shown;
+  };
+
   it('shows, in Vietnamese, the same figures as the API for each window, and the seeded fleet in them', async () => {
     const context = contexts[0] as BrowserContext;
     const page = context.pages()[0] as Page;
@@ -144,6 +233,7 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 60_000 }, () => {
       const data = await api(`/api/v1/overview?window=${window}`);
       expect(data.computedAt).not.toBeNull();
       await expectFigures(page, data, vi);
+      await expectMap(page, data, vi);
       await page.screenshot({ path: join(shots, `overview-vi-${window}.png`), fullPage: true });
       // The seeded fleet shows every kind of site: some meet, some below, some too rare, some silent.
       const fixed = data.technologies.find((t) => t.technology === 'fixed');
@@ -169,6 +259,62 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 60_000 }, () => {
     expect(problems).toEqual([]);
   });
 
+  it('draws the fleet on a map zoomed to it, over the borders, and opens a site from its dot', async () => {
+    const context = contexts[0] as BrowserContext;
+    const page = context.pages()[0] as Page;
+    const problems = watch(page);
+    await page.goto(url);
+    await ready(page);
+    const window = (await page.getAttribute('header .switch button[aria-pressed="true"]', 'data-value')) ?? '';
+    const data = await api(`/api/v1/overview?window=${window}`);
+    const placed = data.sites.filter((site) => site.lat !== null);
+    expect(placed.length).toBe(data.sites.length - UNPLACED);
+    // The seeded fleet lies in Lạng Sơn, on the Chinese border.
+    for (const site of placed) {
+      expect(site.lat).toBeGreaterThanOrEqual(21.3);
+      expect(site.lat).toBeLessThanOrEqual(22.5);
+      expect(site.lon).toBeGreaterThanOrEqual(106.1);
+      expect(site.lon).toBeLessThanOrEqual(107.4);
+    }
+    await page.locator('svg.map').scrollIntoViewIfNeeded();
+    const shown = await expectMap(page, data, vi);
+    // Zoomed to the fleet: its dots span the drawing less the margin, one way or the other.
+    const xs = shown.paths.flatMap((p) => p.dots.map(([x]) => x));
+    const ys = shown.paths.flatMap((p) => p.dots.map(([, y]) => y));
+    const spanX = (Math.max(...xs) - Math.min(...xs)) / shown.width;
+    const spanY = (Math.max(...ys) - Math.min(...ys)) / shown.height;
+    expect(Math.max(spanX, spanY)).toBeGreaterThan(0.85);
+    // Vietnam's outline and China's beside it are drawn in the view.
+    const lengths = Object.fromEntries(shown.countries.map((c) => [c.name, c.length]));
+    expect(lengths['Vietnam']).toBeGreaterThan(200);
+    expect(lengths['China']).toBeGreaterThan(200);
+    await page.locator('.map-section').screenshot({ path: join(shots, 'overview-map-desktop.png') });
+
+    // Pointing at a dot names its site; clicking it opens the site's page.
+    const below = shown.paths.find((p) => p.verdict === 'below');
+    const [x, y] = below?.dots[0] ?? [0, 0];
+    const site = data.sites.find((s) => s.id === below?.ids[0]);
+    const scale = shown.box.width / shown.width;
+    await page.mouse.move(shown.box.left + x * scale, shown.box.top + y * scale);
+    await page.waitForSelector('.map-tip:not([hidden])');
+    expect(await page.locator('.map-tip').textContent()).toContain(site?.name);
+    expect(await page.locator('.map-tip .verdict').getAttribute('class')).toBe('verdict v-below');
+    await page.locator('.map-section').screenshot({ path: join(shots, 'overview-map-tooltip.png') });
+    await page.mouse.click(shown.box.left + x * scale, shown.box.top + y * scale);
+    await page.waitForSelector(`body[data-state="ready"][data-route="#/site/${site?.id ?? ''}"]`);
+    expect(new URL(page.url()).hash).toBe(`#/site/${site?.id ?? ''}`);
+
+    // One technology at a time: the dots and the legend follow the switch.
+    await page.goBack();
+    await page.waitForSelector('body[data-state="ready"][data-route=""]');
+    for (const technology of ['mobile', 'fixed', 'all']) {
+      await page.click(`.map-switch button[data-value="${technology}"]`);
+      const dots = await expectMap(page, data, vi, technology);
+      if (technology !== 'all') expect(dots.paths.reduce((n, p) => n + p.ids.length, 0)).toBe(placed.filter((s) => s.technology === technology).length);
+    }
+    expect(problems).toEqual([]);
+  });
+
   it('switches to English, remembers it across a reload, and shows the same figures', async () => {
     const context = contexts[0] as BrowserContext;
     const page = context.pages()[0] as Page;
@@ -180,12 +326,14 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 60_000 }, () => {
     expect(await page.getAttribute('html', 'lang')).toBe('en');
     const window = (await page.getAttribute('.switch button[aria-pressed="true"]', 'data-value')) ?? '';
     expect(window).toBe('30d'); // the window chosen last, remembered too
-    await expectFigures(page, await api(`/api/v1/overview?window=${window}`), en);
+    const data = await api(`/api/v1/overview?window=${window}`);
+    await expectFigures(page, data, en);
+    await expectMap(page, data, en);
     await page.screenshot({ path: join(shots, 'overview-en-30d.png'), fullPage: true });
     expect(problems).toEqual([]);
   });
 
-  it('fits a phone: no sideways scrolling of the page, tables scroll in their own box', async () => {
+  it('fits a phone: no sideways scrolling of the page or of a table, the map as wide as the screen', async () => {
     const context = await browser({ width: 390, height: 844 }, true);
     const page = await firstPage(context);
     await logIn(page, READ_TOKEN);
@@ -194,8 +342,22 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 60_000 }, () => {
     await page.reload();
     await ready(page);
     expect(await page.evaluate(() => { const g = globalThis as unknown as PageGlobals; return g.document.documentElement.scrollWidth <= g.innerWidth; })).toBe(true);
-    await expectFigures(page, await api('/api/v1/overview?window=24h'), vi);
+    // Each table row is a block on a phone: no box scrolls sideways either.
+    const boxes = await page.evaluate(() => [...(globalThis as unknown as PageGlobals).document.querySelectorAll('.scroll')].map((b) => { const e = b as unknown as { scrollWidth: number; clientWidth: number }; return e.scrollWidth - e.clientWidth; }));
+    expect(boxes.length).toBeGreaterThan(0);
+    expect(boxes.every((overflow) => overflow <= 0)).toBe(true);
+    const data = await api('/api/v1/overview?window=24h');
+    await expectFigures(page, data, vi);
+    const map = await expectMap(page, data, vi);
+    expect(map.box.width).toBeGreaterThan(340);
+    expect(map.box.width).toBeLessThanOrEqual(390);
     await page.screenshot({ path: join(shots, 'overview-phone-vi-24h.png'), fullPage: true });
+    await page.locator('.map-section').screenshot({ path: join(shots, 'overview-map-phone.png') });
+    await page.click('tr.level-2 .fold');
+    await page.locator('table.areas').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(shots, 'overview-phone-areas.png') });
+    await page.locator('table.slowest').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(shots, 'overview-phone-slowest.png') });
     expect(problems).toEqual([]);
   });
 });

@@ -2,21 +2,27 @@
  * `npm run bench`: every benchmark, each figure beside a peer or ceiling measured in the same
  * run (curl, undici, raw better-sqlite3, the HTTP floor), as ratios. Prints one table and one
  * JSON line. BENCH_RUNS (default 3) repetitions, medians reported; BENCH_PARTS picks
- * parts (agent,daemon,collector); BENCH_SERIES_ROWS sizes the series database (default 10 000 000),
- * BENCH_VERDICT_AGENTS the verdict refresh's fleet (default 1 000).
+ * parts (agent,daemon,collector,console); BENCH_SERIES_ROWS sizes the series database (default 10 000 000),
+ * BENCH_VERDICT_AGENTS the verdict refresh's fleet (default 1 000), BENCH_CONSOLE_SITES the
+ * console's fleet (default 10 000) and BENCH_CONSOLE_DAYS its days of results (default 2).
  */
 import { benchAgent } from './agent-bench.js';
 import { benchAgentDaemon } from './agent-daemon-bench.js';
 import type { BenchRow } from './collector-bench.js';
 import { benchCollector, formatBenchTable } from './collector-bench.js';
+import { benchConsoleRender } from './console-render.js';
 
 const runs = Number(process.env['BENCH_RUNS'] ?? 3);
-const parts = new Set((process.env['BENCH_PARTS'] ?? 'agent,daemon,collector').split(',').map((p) => p.trim()));
+const parts = new Set((process.env['BENCH_PARTS'] ?? 'agent,daemon,collector,console').split(',').map((p) => p.trim()));
 const seriesRows = Number(process.env['BENCH_SERIES_ROWS'] ?? 10_000_000);
 const verdictAgents = Number(process.env['BENCH_VERDICT_AGENTS'] ?? 1_000);
 if (!Number.isInteger(verdictAgents) || verdictAgents < 1) throw new Error(`BENCH_VERDICT_AGENTS must be a positive integer, got ${JSON.stringify(process.env['BENCH_VERDICT_AGENTS'])}`);
+const consoleSites = Number(process.env['BENCH_CONSOLE_SITES'] ?? 10_000);
+if (!Number.isInteger(consoleSites) || consoleSites < 1) throw new Error(`BENCH_CONSOLE_SITES must be a positive integer, got ${JSON.stringify(process.env['BENCH_CONSOLE_SITES'])}`);
+const consoleDays = Number(process.env['BENCH_CONSOLE_DAYS'] ?? 2);
+if (!Number.isInteger(consoleDays) || consoleDays < 1) throw new Error(`BENCH_CONSOLE_DAYS must be a positive integer, got ${JSON.stringify(process.env['BENCH_CONSOLE_DAYS'])}`);
 for (const part of parts) {
-  if (!['agent', 'daemon', 'collector'].includes(part)) throw new Error(`BENCH_PARTS: unknown part ${JSON.stringify(part)} (agent, daemon, collector)`);
+  if (!['agent', 'daemon', 'collector', 'console'].includes(part)) throw new Error(`BENCH_PARTS: unknown part ${JSON.stringify(part)} (agent, daemon, collector, console)`);
 }
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`BENCH_RUNS must be a positive integer, got ${JSON.stringify(process.env['BENCH_RUNS'])}`);
 
@@ -36,6 +42,11 @@ if (parts.has('collector')) {
   const out = await benchCollector({ runs, seriesRows, verdictAgents });
   rows.push(...out.rows);
   summary['collector'] = out.summary;
+}
+if (parts.has('console')) {
+  const out = await benchConsoleRender({ runs, sites: consoleSites, days: consoleDays });
+  rows.push(...out.rows);
+  summary['console'] = out.summary;
 }
 process.stdout.write(`${formatBenchTable(rows)}\n`);
 process.stdout.write(`${JSON.stringify({ bench: 'speedwatch', ...summary })}\n`);

@@ -12,7 +12,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { buildConsole } from '../console/build-console.js';
 import type { BuiltConsole } from '../console/build-console.js';
 import { seedFleet } from './console-fleet.js';
-import type { SeededSite } from './console-fleet.js';
+import type { SeedOptions, SeededSite } from './console-fleet.js';
 import { BIN, startUntil } from './processes.js';
 import type { Running } from './processes.js';
 
@@ -103,6 +103,8 @@ export interface ConsoleCollector {
   sites: SeededSite[];
   built: BuiltConsole;
   process: Running & { line: string };
+  /** How long seeding took, ms. */
+  seedMs: number;
   /** GET with the read token (else the admin token); the parsed JSON, expecting 200. */
   api: <T = unknown>(path: string) => Promise<T>;
   stop: () => Promise<void>;
@@ -114,18 +116,22 @@ export interface ConsoleCollectorOptions {
   /** More collector config, YAML lines. */
   config?: string;
   now?: number;
+  /** The fleet: 300 sites with 30 days of results unless said. */
+  seed?: SeedOptions;
 }
 
 /**
- * Builds the console, seeds 300 Lạng Sơn sites with 30 days of results, and starts a real
- * collector process on them; resolves once its first maintenance pass computed the verdicts.
+ * Builds the console, seeds Lạng Sơn sites (300 with 30 days of results unless `seed` says
+ * otherwise), and starts a real collector process on them; resolves once its first maintenance
+ * pass computed the verdicts.
  */
 export async function startConsoleCollector(options: ConsoleCollectorOptions = {}): Promise<ConsoleCollector> {
   const dir = mkdtempSync(join(tmpdir(), 'speedwatch-console-'));
   const built = await buildConsole();
   const seedStarted = performance.now();
-  const sites = seedFleet(join(dir, 'collector.db'), options.now ?? Date.now());
-  console.log(`seeded ${sites.length} sites, ${sites.reduce((n, s) => n + s.results, 0)} results in ${Math.round(performance.now() - seedStarted)} ms`);
+  const sites = seedFleet(join(dir, 'collector.db'), options.now ?? Date.now(), options.seed);
+  const seedMs = performance.now() - seedStarted;
+  console.log(`seeded ${sites.length} sites, ${sites.reduce((n, s) => n + s.results, 0)} results in ${Math.round(seedMs)} ms`);
   const config = join(dir, 'collector.yaml');
   const lines = ['host: 127.0.0.1', 'port: 0', `db: ${join(dir, 'collector.db')}`, 'logLevel: warn'];
   if (options.readToken !== undefined) lines.push(`readToken: ${options.readToken}`);
@@ -148,6 +154,7 @@ export async function startConsoleCollector(options: ConsoleCollectorOptions = {
     sites,
     built,
     process: running,
+    seedMs,
     async api<T>(path: string): Promise<T> {
       const res = await fetch(new URL(path, url), token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
       if (res.status !== 200) throw new Error(`GET ${path}: HTTP ${res.status} ${await res.text()}`);

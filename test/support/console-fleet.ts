@@ -27,6 +27,27 @@ export const LANG_SON: Readonly<Record<string, readonly string[]>> = {
   'Đình Lập': ['Đình Lập', 'Bắc Xa', 'Thái Bình'],
 };
 
+/**
+ * Near each district's centre (its town), degrees: sites are placed around it, so the fleet lies
+ * in Lạng Sơn (21.3–22.5 N, 106.1–107.4 E) on the Chinese border, not in a rectangle that spills
+ * into China.
+ */
+const DISTRICT_CENTRES: Readonly<Record<string, { lat: number; lon: number }>> = {
+  'Thành phố Lạng Sơn': { lat: 21.85, lon: 106.76 },
+  'Cao Lộc': { lat: 21.87, lon: 106.84 },
+  'Văn Lãng': { lat: 22.0, lon: 106.56 },
+  'Tràng Định': { lat: 22.23, lon: 106.47 },
+  'Bình Gia': { lat: 21.95, lon: 106.37 },
+  'Văn Quan': { lat: 21.86, lon: 106.55 },
+  'Bắc Sơn': { lat: 21.9, lon: 106.3 },
+  'Hữu Lũng': { lat: 21.5, lon: 106.35 },
+  'Chi Lăng': { lat: 21.66, lon: 106.58 },
+  'Lộc Bình': { lat: 21.73, lon: 106.93 },
+  'Đình Lập': { lat: 21.55, lon: 107.1 },
+};
+/** How far from its district's centre a site may be, degrees (about 8 km). */
+const SPREAD_DEGREES = 0.075;
+
 export type SiteBehaviour = 'meets' | 'below' | 'rare' | 'went-silent' | 'never';
 
 export interface SeededSite {
@@ -100,15 +121,24 @@ function healthReport(i: number, at: number): Omit<HealthMessage, 'type'> {
   };
 }
 
+export interface SeedOptions {
+  sites?: number;
+  days?: number;
+  /** How many sites (every n-th, spread over the fleet) are registered without coordinates. */
+  unplaced?: number;
+}
+
 /**
  * Writes `sites` sites and their results over the `days` before `now` into the database at
  * `dbPath` (created and migrated if new), and closes it. Normal sites test every 2 hours.
  */
-export function seedFleet(dbPath: string, now: number, { sites = 300, days = 30 }: { sites?: number; days?: number } = {}): SeededSite[] {
+export function seedFleet(dbPath: string, now: number, { sites = 300, days = 30, unplaced = 0 }: SeedOptions = {}): SeededSite[] {
   const random = generator(20_251_130);
   const store = openStore(dbPath);
   const seeded: SeededSite[] = [];
   try {
+    // Every `every`-th site, `unplaced` of them, has no coordinates; 0: all have.
+    const every = unplaced > 0 ? Math.max(1, Math.floor(sites / unplaced)) : 0;
     const places = Object.entries(LANG_SON).flatMap(([district, communes]) => communes.map((commune) => ({ district, commune })));
     for (let i = 0; i < sites; i += 1) {
       const place = places[i % places.length] as { district: string; commune: string };
@@ -117,6 +147,13 @@ export function seedFleet(dbPath: string, now: number, { sites = 300, days = 30 
       const roll = random();
       const behaviour: SiteBehaviour = roll < 0.02 ? 'never' : roll < 0.08 ? 'went-silent' : roll < 0.14 ? 'rare' : roll < 0.34 ? 'below' : 'meets';
       const id = `lso-${String(i + 1).padStart(3, '0')}`;
+      const centre = DISTRICT_CENTRES[place.district] ?? { lat: 21.85, lon: 106.76 };
+      // Uniform over a disc around the centre: villages, not a grid.
+      const radius = Math.sqrt(random()) * SPREAD_DEGREES;
+      const angle = random() * 2 * Math.PI;
+      const lat = centre.lat + radius * Math.sin(angle);
+      const lon = centre.lon + radius * Math.cos(angle);
+      const placed = every === 0 || (i + 1) % every !== 0 || (i + 1) / every > unplaced;
       const agent: NewAgent = {
         id,
         name: `${kind === 'school' ? 'Trường' : kind === 'clinic' ? 'Trạm y tế' : 'UBND'} ${place.commune} ${i + 1}`,
@@ -124,8 +161,7 @@ export function seedFleet(dbPath: string, now: number, { sites = 300, days = 30 
         technology,
         isp: ISPS[i % ISPS.length] as string,
         area: `Lạng Sơn/${place.district}/${place.commune}`,
-        lat: 21.4 + random() * 0.9,
-        lon: 106.2 + random() * 1.1,
+        ...(placed ? { lat, lon } : {}),
       };
       store.agents.add(agent, hashToken(newToken()), now - days * DAY);
       const target = technology === 'fixed' ? 102 : 42;

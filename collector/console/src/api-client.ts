@@ -60,6 +60,7 @@ export async function fetchOverview(window: string | undefined): Promise<Overvie
     !Array.isArray(body['technologies']) ||
     !Array.isArray(body['areas']) ||
     !Array.isArray(body['slowest']) ||
+    !Array.isArray(body['sites']) ||
     !(body['computedAt'] === null || typeof body['computedAt'] === 'string')
   ) {
     throw new Error(`${path}: not an overview answer (is the collector the same version as the console?)`);

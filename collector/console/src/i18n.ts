@@ -102,6 +102,18 @@ const STRINGS = {
     loss: 'Mất gói',
     statuses: { ok: 'Thành công', partial: 'Một phần', failed: 'Lỗi' } as Record<string, string>,
     noTests: 'Chưa có lần đo nào.',
+    /** Labels of a table's figures where a phone shows each row as a block (no column heads). */
+    short: { tests: 'Số lần đo', median: 'Trung vị', mean: 'Trung bình', share: 'Đạt chỉ tiêu', target: 'Chỉ tiêu' },
+    map: {
+      title: 'Bản đồ các điểm đo',
+      all: 'Tất cả',
+      label: (sites: string) => `Bản đồ ${sites} điểm đo, tô màu theo kết luận`,
+      unplaced: (sites: string) => `${sites} điểm đo chưa có toạ độ nên không hiện trên bản đồ.`,
+      noOutlines: 'Không tải được đường biên giới; các điểm vẫn hiện đúng vị trí.',
+      open: 'Bấm vào một điểm để xem trang của điểm đó.',
+      source: 'Biên giới: Natural Earth 1:10m.',
+      countries: { Vietnam: 'Việt Nam', China: 'Trung Quốc', Laos: 'Lào', Cambodia: 'Campuchia', Thailand: 'Thái Lan' } as Record<string, string>,
+    },
   },
   en: {
     title: 'Broadband speed watch',
@@ -194,6 +206,18 @@ const STRINGS = {
     loss: 'Loss',
     statuses: { ok: 'OK', partial: 'Partial', failed: 'Failed' } as Record<string, string>,
     noTests: 'No test yet.',
+    /** Labels of a table's figures where a phone shows each row as a block (no column heads). */
+    short: { tests: 'Tests', median: 'Median', mean: 'Mean', share: 'At target', target: 'Target' },
+    map: {
+      title: 'Map of the sites',
+      all: 'All',
+      label: (sites: string) => `Map of ${sites} sites, coloured by verdict`,
+      unplaced: (sites: string) => `${sites} sites have no coordinates and are not on the map.`,
+      noOutlines: 'The country outlines could not be loaded; the sites are still in place.',
+      open: 'Click a site to open its page.',
+      source: 'Borders: Natural Earth 1:10m.',
+      countries: { Vietnam: 'Vietnam', China: 'China', Laos: 'Laos', Cambodia: 'Cambodia', Thailand: 'Thailand' } as Record<string, string>,
+    },
   },
 } satisfies Record<Lang, unknown>;
 

@@ -2,7 +2,8 @@
  * The console's entry point: routes the location hash to a page (pages.ts), draws the header
  * (navigation, the page's window, the language) and the page. A 401 (no or expired session) goes
  * to the login page. When a page is drawn, `document.body.dataset.renderMs` holds the time from
- * the start of its drawing (the script's start for the first), and `dataset.page` its name.
+ * the start of its drawing (the script's start for the first), `dataset.page` its name and
+ * `dataset.route` the hash it was drawn for (a test waits on it after following a link).
  */
 import { LoginNeeded } from './api-client.js';
 import { h } from './dom.js';
@@ -33,6 +34,7 @@ async function show(app: HTMLElement, state: State): Promise<void> {
     document.title = `${view.title} — Speedwatch`;
     app.replaceChildren(header(app, state, view, route.page.name), h('main', {}, view.body));
     document.body.dataset['state'] = 'ready';
+    document.body.dataset['route'] = window.location.hash;
     document.body.dataset['renderMs'] = String(Math.round(performance.now() - started));
   } catch (err) {
     if (mine !== drawing) return;

@@ -1,7 +1,8 @@
 /**
  * The overview page: per technology the sites meeting, below, with too few tests and silent;
  * the area tree (province → district → commune) with tests, median and mean download, share at
- * target and verdict, the minimum-sample rule shown where it bites; the slowest sites.
+ * target and verdict, the minimum-sample rule shown where it bites; the slowest sites; the map
+ * of the sites by verdict (site-map.ts).
  * Every figure cell carries `data-field` and its row `data-area`/`data-agent` and
  * `data-technology`, which the browser test reads back against the API.
  */
@@ -11,26 +12,30 @@ import { h } from './dom.js';
 import { formatter } from './i18n.js';
 import { hrefOf } from './links.js';
 import type { Formatter } from './i18n.js';
+import { fetchOutlines } from './map-outlines.js';
+import type { Outlines } from './map-outlines.js';
 import type { ConsolePage } from './pages.js';
+import { siteMap } from './site-map.js';
 
-/** The overview as a console page: one request, `/api/v1/overview?window=…`. */
+/** The overview as a console page: one request, `/api/v1/overview?window=…`, beside the map's outlines (a cached asset). */
 export const overviewPage: ConsolePage = {
   name: '',
   nav: (t) => t.overview,
   async load({ lang, window }) {
-    const data = await fetchOverview(window);
+    const [data, outlines] = await Promise.all([fetchOverview(window), fetchOutlines()]);
     const f = formatter(lang, data.timeZone);
-    return { title: f.t.overview, body: renderOverview(data, f), windows: { list: data.windows, current: data.window } };
+    return { title: f.t.overview, body: renderOverview(data, outlines, f), windows: { list: data.windows, current: data.window } };
   },
 };
 
-export function renderOverview(data: OverviewAnswer, f: Formatter): HTMLElement {
+export function renderOverview(data: OverviewAnswer, outlines: Outlines | undefined, f: Formatter): HTMLElement {
   const { t } = f;
   return h(
     'div',
     { class: 'overview' },
     data.computedAt === null ? h('p', { class: 'notice' }, t.notYet) : h('p', { class: 'computed' }, `${t.computedAt}: `, h('time', { datetime: data.computedAt }, f.time(data.computedAt))),
     h('section', { class: 'cards', 'aria-label': t.sites }, ...data.technologies.map((s) => technologyCard(s, f))),
+    siteMap(data.sites, outlines, f),
     h('section', {}, h('h2', {}, t.areaTree), areaTable(data.areas, f)),
     h('section', {}, h('h2', {}, t.slowest), slowestTable(data.slowest, f)),
   );
@@ -81,11 +86,11 @@ function areaTable(rows: readonly AreaRow[], f: Formatter): HTMLElement {
       'tr',
       { class: `level-${row.level}`, 'data-area': row.area, 'data-technology': row.technology, 'data-level': String(row.level), ...(parent === '' ? {} : { 'data-parent': parent }) },
       h('th', { scope: 'row', class: 'area-name' }, row.level === 2 ? districtToggle(row.area, toggles, body, f) : null, name),
-      h('td', {}, t.technology[row.technology] ?? row.technology),
-      h('td', { class: 'num', 'data-field': 'tests' }, f.count(row.tests)),
-      h('td', { class: 'num', 'data-field': 'median' }, optional(row.medianMbps, f.mbps)),
-      h('td', { class: 'num', 'data-field': 'mean' }, optional(row.meanMbps, f.mbps)),
-      h('td', { class: 'num', 'data-field': 'share' }, optional(row.shareAtTarget, f.percent)),
+      h('td', { class: 'tech' }, t.technology[row.technology] ?? row.technology),
+      h('td', { class: 'num', 'data-field': 'tests', 'data-label': t.short.tests }, f.count(row.tests)),
+      h('td', { class: 'num mbps', 'data-field': 'median', 'data-label': t.short.median }, optional(row.medianMbps, f.mbps)),
+      h('td', { class: 'num mbps mean', 'data-field': 'mean', 'data-label': t.short.mean }, optional(row.meanMbps, f.mbps)),
+      h('td', { class: 'num', 'data-field': 'share', 'data-label': t.short.share }, optional(row.shareAtTarget, f.percent)),
       verdictCell(row.verdict, row.tests, row.minTests, f),
     );
     if (row.level >= 3) tr.hidden = true;
@@ -96,7 +101,7 @@ function areaTable(rows: readonly AreaRow[], f: Formatter): HTMLElement {
     { class: 'scroll' },
     h(
       'table',
-      { class: 'areas' },
+      { class: 'areas stack' },
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t.area), h('th', { scope: 'col' }, ''), h('th', { scope: 'col', class: 'num' }, t.tests), h('th', { scope: 'col', class: 'num' }, `${t.median} (Mbps)`), h('th', { scope: 'col', class: 'num' }, `${t.mean} (Mbps)`), h('th', { scope: 'col', class: 'num' }, t.share), h('th', { scope: 'col' }, t.verdict))),
       body,
     ),
@@ -127,7 +132,7 @@ function slowestTable(sites: readonly SlowSite[], f: Formatter): HTMLElement {
     { class: 'scroll' },
     h(
       'table',
-      { class: 'slowest' },
+      { class: 'slowest stack' },
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t.site), h('th', { scope: 'col' }, t.area), h('th', { scope: 'col' }, ''), h('th', { scope: 'col', class: 'num' }, t.tests), h('th', { scope: 'col', class: 'num' }, `${t.median} (Mbps)`), h('th', { scope: 'col', class: 'num' }, `${t.target} (Mbps)`), h('th', { scope: 'col' }, t.verdict))),
       h(
         'tbody',
@@ -137,11 +142,11 @@ function slowestTable(sites: readonly SlowSite[], f: Formatter): HTMLElement {
             'tr',
             { 'data-agent': s.agentId, 'data-technology': s.technology },
             h('th', { scope: 'row' }, h('a', { href: hrefOf('site', s.agentId) }, s.name), h('small', { class: 'id' }, s.agentId)),
-            h('td', {}, s.area ?? t.noArea),
-            h('td', {}, t.technology[s.technology] ?? s.technology),
-            h('td', { class: 'num', 'data-field': 'tests' }, f.count(s.tests)),
-            h('td', { class: 'num', 'data-field': 'median' }, f.mbps(s.medianMbps)),
-            h('td', { class: 'num' }, f.mbps(s.targetMbps)),
+            h('td', { class: 'place' }, s.area ?? t.noArea),
+            h('td', { class: 'tech' }, t.technology[s.technology] ?? s.technology),
+            h('td', { class: 'num', 'data-field': 'tests', 'data-label': t.short.tests }, f.count(s.tests)),
+            h('td', { class: 'num mbps', 'data-field': 'median', 'data-label': t.short.median }, f.mbps(s.medianMbps)),
+            h('td', { class: 'num mbps', 'data-label': t.short.target }, f.mbps(s.targetMbps)),
             verdictCell(s.verdict, s.tests, s.minTests, f),
           ),
         ),

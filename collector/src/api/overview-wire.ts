@@ -7,8 +7,8 @@
 
 export type OverviewVerdict = 'meets' | 'below' | 'insufficient-data' | 'no-data';
 
-/** Decimals the figures are rounded to. */
-export const OVERVIEW_PRECISION = Object.freeze({ mbps: 1, share: 3 });
+/** Decimals the figures are rounded to; coordinates (degrees) to 4, about 11 m. */
+export const OVERVIEW_PRECISION = Object.freeze({ mbps: 1, share: 3, degrees: 4 });
 
 /** How many of the slowest sites the overview lists. */
 export const OVERVIEW_SLOWEST = 10;
@@ -63,6 +63,18 @@ export interface SlowSite {
   verdict: OverviewVerdict;
 }
 
+/** A site on the overview's map: where it is and its own verdict over the window. */
+export interface MapSite {
+  /** The agent's id. */
+  id: string;
+  name: string;
+  technology: string;
+  /** Degrees (WGS 84), rounded to `precision.degrees`; both null when the site has no coordinates. */
+  lat: number | null;
+  lon: number | null;
+  verdict: OverviewVerdict;
+}
+
 export interface OverviewAnswer {
   /** When the verdicts were computed (ISO 8601); null before the first computation. */
   computedAt: string | null;
@@ -71,8 +83,13 @@ export interface OverviewAnswer {
   windows: string[];
   /** The time zone the console shows times in (IANA name). */
   timeZone: string;
-  precision: { mbps: number; share: number };
+  precision: { mbps: number; share: number; degrees: number };
   technologies: TechnologySummary[];
   areas: AreaRow[];
   slowest: SlowSite[];
+  /**
+   * Every site counted in `technologies`, in the collector's agent order, with the same verdict
+   * that counted it: the map's dots (those with coordinates) and how many cannot be drawn.
+   */
+  sites: MapSite[];
 }

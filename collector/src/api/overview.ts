@@ -1,14 +1,15 @@
 /**
  * /api/v1/overview: the console's overview page in one answer, built on the serving thread from
  * the verdicts the maintenance thread last computed (no database read): sites per technology by
- * verdict, the area tree, and the slowest sites. Pure: the caller passes what it holds.
+ * verdict, the area tree, the slowest sites and every site with its place and verdict for the
+ * map. Pure: the caller passes what it holds.
  */
 import type { AgentRecord } from '../store/store-types.js';
 import type { CollectorTarget } from '../verdict/verdict-config.js';
 import type { AgentVerdict, GroupVerdict } from '../verdict/verdicts.js';
 import { OVERVIEW_PRECISION, OVERVIEW_SLOWEST } from './overview-wire.js';
 import { roundTo } from './rounding.js';
-import type { AreaRow, OverviewAnswer, SlowSite, TechnologySummary } from './overview-wire.js';
+import type { AreaRow, MapSite, OverviewAnswer, OverviewVerdict, SlowSite, TechnologySummary } from './overview-wire.js';
 
 export interface OverviewInputs {
   window: string;
@@ -28,6 +29,9 @@ export interface OverviewInputs {
 
 const mbps = (value: number | undefined): number | null => (value === undefined ? null : roundTo(value, OVERVIEW_PRECISION.mbps));
 const share = (value: number | undefined): number | null => (value === undefined ? null : roundTo(value, OVERVIEW_PRECISION.share));
+/** Both coordinates or neither: a site with one of them cannot be placed. */
+const coordinates = (agent: AgentRecord): { lat: number | null; lon: number | null } =>
+  agent.lat === undefined || agent.lon === undefined ? { lat: null, lon: null } : { lat: roundTo(agent.lat, OVERVIEW_PRECISION.degrees), lon: roundTo(agent.lon, OVERVIEW_PRECISION.degrees) };
 
 export function buildOverview(inputs: OverviewInputs): OverviewAnswer {
   const downloadTargets = new Map<string, number>();
@@ -37,13 +41,15 @@ export function buildOverview(inputs: OverviewInputs): OverviewAnswer {
     technologies.set(technology, { technology, targetMbps, sites: 0, meets: 0, below: 0, insufficientData: 0, noData: 0, minTests: inputs.agentMinTests });
   }
   const slow: (SlowSite & { ratio: number })[] = [];
+  const sites: MapSite[] = [];
   for (const agent of inputs.agents) {
     if (agent.revokedAt !== undefined) continue;
     const summary = technologies.get(agent.technology);
     if (summary === undefined) continue;
     summary.sites += 1;
     const verdict = inputs.agentVerdicts(agent.id)?.find((v) => v.window === inputs.window);
-    switch (verdict?.verdict) {
+    const shown: OverviewVerdict = verdict?.verdict ?? 'no-data';
+    switch (shown) {
       case 'meets':
         summary.meets += 1;
         break;
@@ -56,6 +62,7 @@ export function buildOverview(inputs: OverviewInputs): OverviewAnswer {
       default:
         summary.noData += 1;
     }
+    sites.push({ id: agent.id, name: agent.name, technology: agent.technology, ...coordinates(agent), verdict: shown });
     const download = verdict?.download;
     if (verdict !== undefined && download !== undefined && download.tests > 0) {
       slow.push({
@@ -101,5 +108,6 @@ export function buildOverview(inputs: OverviewInputs): OverviewAnswer {
     technologies: [...technologies.values()],
     areas,
     slowest,
+    sites,
   };
 }
