@@ -114,6 +114,8 @@ export interface ConsoleCollectorOptions {
   /** More collector config, YAML lines. */
   config?: string;
   now?: number;
+  /** Runs on the seeded database before the collector starts (more state: health reports, paused boxes). */
+  afterSeed?: (dbPath: string) => void;
 }
 
 /**
@@ -126,6 +128,7 @@ export async function startConsoleCollector(options: ConsoleCollectorOptions = {
   const seedStarted = performance.now();
   const sites = seedFleet(join(dir, 'collector.db'), options.now ?? Date.now());
   console.log(`seeded ${sites.length} sites, ${sites.reduce((n, s) => n + s.results, 0)} results in ${Math.round(performance.now() - seedStarted)} ms`);
+  options.afterSeed?.(join(dir, 'collector.db'));
   const config = join(dir, 'collector.yaml');
   const lines = ['host: 127.0.0.1', 'port: 0', `db: ${join(dir, 'collector.db')}`, 'logLevel: warn'];
   if (options.readToken !== undefined) lines.push(`readToken: ${options.readToken}`);
