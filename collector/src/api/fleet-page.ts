@@ -61,9 +61,23 @@ export function problemsOf(box: { agent: AgentRecord; connected: boolean; lastRe
   return FLEET_PROBLEMS.filter((p) => found.has(p));
 }
 
-function matches(filter: FleetFilter, box: FleetBox): boolean {
-  if (filter === 'revoked') return box.revokedAt !== null;
-  if (box.revokedAt !== null) return false;
+/** What is worked out for every box; the answer's full entry is built only for the boxes listed. */
+interface Judged {
+  agent: AgentRecord;
+  connected: boolean;
+  lastResultAt: number | undefined;
+  health: AgentHealthRecord | undefined;
+  intervalMs: number;
+  silentAfterMs: number;
+  version: string | null;
+  problems: FleetProblem[];
+  score: number;
+}
+
+function matches(filter: FleetFilter, box: Judged): boolean {
+  const revoked = box.agent.revokedAt !== undefined;
+  if (filter === 'revoked') return revoked;
+  if (revoked) return false;
   switch (filter) {
     case 'all':
       return true;
@@ -79,10 +93,41 @@ function matches(filter: FleetFilter, box: FleetBox): boolean {
 }
 
 /** Worst first: by the worst problem, then the next…; then the longest without a result; then by id. */
-function severity(box: FleetBox): number {
+function severity(problems: readonly FleetProblem[]): number {
   let score = 0;
-  for (const problem of box.problems) score += 2 ** (FLEET_PROBLEMS.length - FLEET_PROBLEMS.indexOf(problem));
+  for (const problem of problems) score += 2 ** (FLEET_PROBLEMS.length - FLEET_PROBLEMS.indexOf(problem));
   return score;
+}
+
+function boxOf(j: Judged): FleetBox {
+  const { agent, health } = j;
+  return {
+    id: agent.id,
+    name: agent.name,
+    siteKind: agent.siteKind,
+    technology: agent.technology,
+    area: agent.area ?? null,
+    isp: agent.isp ?? null,
+    version: j.version,
+    connected: j.connected,
+    lastSeenAt: iso(agent.lastSeenAt),
+    lastResultAt: iso(j.lastResultAt),
+    intervalMs: j.intervalMs,
+    silentAfterMs: j.silentAfterMs,
+    pausedAt: iso(agent.pausedAt),
+    revokedAt: iso(agent.revokedAt),
+    health:
+      health === undefined
+        ? null
+        : {
+            reportedAt: new Date(health.receivedAt).toISOString(),
+            diskFreeBytes: health.report.diskFreeBytes ?? null,
+            failedTestsInARow: health.report.failedTestsInARow ?? null,
+            lastOkTestAt: health.report.lastOkTestAt ?? null,
+            clockSkewSeconds: health.skewMs / 1000,
+          },
+    problems: j.problems,
+  };
 }
 
 export function buildFleet(inputs: FleetInputs): FleetAnswer {
@@ -98,8 +143,7 @@ export function buildFleet(inputs: FleetInputs): FleetAnswer {
   };
   const counts: FleetCounts = { boxes: 0, ok: 0, connected: 0, silent: 0, disconnected: 0, unhealthy: 0, testsFailing: 0, diskLow: 0, clockSkew: 0, paused: 0, revoked: 0 };
   const versions = new Map<string | null, number>();
-  const listed: { box: FleetBox; score: number; lastResultAt: number }[] = [];
-  let matched = 0;
+  const listed: Judged[] = [];
   for (const agent of inputs.agents) {
     const connected = inputs.connected.has(agent.id);
     const lastResultAt = inputs.lastResultAt(agent.id);
@@ -109,33 +153,6 @@ export function buildFleet(inputs: FleetInputs): FleetAnswer {
     const revoked = agent.revokedAt !== undefined;
     const problems = revoked ? [] : problemsOf({ agent, connected, lastResultAt, silentAfterMs, health }, fleetHealth, now);
     const version = agent.version ?? health?.report.agent.version ?? null;
-    const box: FleetBox = {
-      id: agent.id,
-      name: agent.name,
-      siteKind: agent.siteKind,
-      technology: agent.technology,
-      area: agent.area ?? null,
-      isp: agent.isp ?? null,
-      version,
-      connected,
-      lastSeenAt: iso(agent.lastSeenAt),
-      lastResultAt: iso(lastResultAt),
-      intervalMs,
-      silentAfterMs,
-      pausedAt: iso(agent.pausedAt),
-      revokedAt: iso(agent.revokedAt),
-      health:
-        health === undefined
-          ? null
-          : {
-              reportedAt: new Date(health.receivedAt).toISOString(),
-              diskFreeBytes: health.report.diskFreeBytes ?? null,
-              failedTestsInARow: health.report.failedTestsInARow ?? null,
-              lastOkTestAt: health.report.lastOkTestAt ?? null,
-              clockSkewSeconds: health.skewMs / 1000,
-            },
-      problems,
-    };
     if (revoked) {
       counts.revoked += 1;
     } else {
@@ -151,12 +168,11 @@ export function buildFleet(inputs: FleetInputs): FleetAnswer {
       if (problems.includes('paused')) counts.paused += 1;
       versions.set(version, (versions.get(version) ?? 0) + 1);
     }
-    if (matches(inputs.filter, box)) {
-      matched += 1;
-      listed.push({ box, score: severity(box), lastResultAt: lastResultAt ?? Number.NEGATIVE_INFINITY });
-    }
+    const judged: Judged = { agent, connected, lastResultAt, health, intervalMs, silentAfterMs, version, problems, score: severity(problems) };
+    if (matches(inputs.filter, judged)) listed.push(judged);
   }
-  listed.sort((a, b) => b.score - a.score || a.lastResultAt - b.lastResultAt || (a.box.id < b.box.id ? -1 : a.box.id > b.box.id ? 1 : 0));
+  const since = (j: Judged): number => j.lastResultAt ?? Number.NEGATIVE_INFINITY;
+  listed.sort((a, b) => b.score - a.score || since(a) - since(b) || (a.agent.id < b.agent.id ? -1 : a.agent.id > b.agent.id ? 1 : 0));
   return {
     generatedAt: new Date(now).toISOString(),
     timeZone: inputs.timeZone,
@@ -166,8 +182,8 @@ export function buildFleet(inputs: FleetInputs): FleetAnswer {
       .map(([version, boxes]) => ({ version, boxes }))
       .sort((a, b) => b.boxes - a.boxes || (a.version === null ? 1 : b.version === null ? -1 : a.version.localeCompare(b.version))),
     filter: inputs.filter,
-    matched,
+    matched: listed.length,
     limit: inputs.limit,
-    boxes: listed.slice(0, inputs.limit).map((entry) => entry.box),
+    boxes: listed.slice(0, inputs.limit).map(boxOf),
   };
 }
