@@ -261,7 +261,7 @@ ${manifest === undefined ? '' : `<link rel="stylesheet" href="${ASSETS_PREFIX}${
 <main class="login">
 <h1>Speedwatch</h1>
 <form method="post" action="${LOGIN_PATH}">
-<label for="token">Mã truy cập (read token) / Read token</label>
+<label for="token">Mã truy cập (read hoặc admin token) / Read or admin token</label>
 <input id="token" name="token" type="password" autocomplete="current-password" required>
 <button type="submit">Đăng nhập / Log in</button>
 </form>
