@@ -396,4 +396,59 @@ describe("the collector's own alerts", () => {
     expect(bad.status).toBe(400);
     expect(bad.body).toMatchObject({ error: { code: 'SW_BAD_PARAMETER', parameter: 'state' } });
   });
+
+  it('lists where each notification went at /api/v1/alerts/deliveries: delivered or failed, attempts and error, webhooks by host only', async () => {
+    const clock = new FakeClock();
+    const good = await startReceiver();
+    const bad = await startReceiver({ reply: () => ({ status: 500 }) });
+    // Paths and queries often carry a receiver's secret: they must appear nowhere in the answer.
+    const goodUrl = `${good.url}/SECRET-PATH?token=s3cr3t-query`;
+    const badUrl = `${bad.url}/SECRET-PATH-2`;
+    const running = await start(tempDb(), clock, { webhooks: [goodUrl, badUrl], forMs: forMs({ agentDisconnected: 0 }), delivery: { ...COLLECTOR_DEFAULTS.alerts.delivery, attempts: 2 } });
+    const { collector } = running;
+    const token = addAgent(running, 'clinic-1', 'mobile', clock.now());
+    await evaluate(collector);
+    const deliveries = async (): Promise<{ text: string; body: any }> => {
+      const text = await (await fetch(`${collector.url}api/v1/alerts/deliveries`)).text();
+      return { text, body: JSON.parse(text) };
+    };
+    const [alert] = (await getAlerts(collector)).body.alerts;
+    expect(alert).toMatchObject({ alertname: 'SpeedwatchAgentDisconnected', state: 'firing' });
+    const first = await deliveries();
+    expect(first.body.timeZone).toBe('Asia/Ho_Chi_Minh');
+    const [goodId, badId] = first.body.webhooks.map((w: { id: string }) => w.id);
+    expect(first.body.webhooks).toEqual([
+      { id: goodId, name: `http://127.0.0.1:${good.port}/…` },
+      { id: badId, name: `http://127.0.0.1:${bad.port}/…` },
+    ]);
+    const at = new Date(clock.now()).toISOString();
+    expect(first.body.deliveries).toEqual(
+      [
+        { webhook: goodId, fingerprint: alert?.fingerprint, alertname: 'SpeedwatchAgentDisconnected', notified: 'firing', state: 'delivered', attempts: 1, lastError: null, deliveredAt: at, nextAttemptAt: null },
+        {
+          webhook: badId,
+          fingerprint: alert?.fingerprint,
+          alertname: 'SpeedwatchAgentDisconnected',
+          notified: 'firing',
+          state: 'failed',
+          attempts: 2,
+          lastError: `SW_WEBHOOK_STATUS: POST http://127.0.0.1:${bad.port}/…: HTTP 500: failure 500`,
+          deliveredAt: null,
+          nextAttemptAt: expect.stringMatching(/^\d{4}-/),
+        },
+      ].sort((a, b) => (a.webhook < b.webhook ? -1 : 1)),
+    );
+    expect(first.text).not.toMatch(/SECRET|s3cr3t/);
+    expect(bad.posts).toHaveLength(2);
+
+    // The box connects: the alert resolves; the good webhook hears it (its row goes), the bad one still fails.
+    const client = await connectAgent(`${collector.url.replace(/^http/, 'ws')}v1/agents`, token);
+    await client.hello();
+    clock.ms += 10 * MIN;
+    await evaluate(collector);
+    client.ws.terminate();
+    expect((await getAlerts(collector)).body.alerts).toEqual([]);
+    expect(good.posts.map((p) => p.body.status)).toEqual(['firing', 'resolved']);
+    expect((await deliveries()).body.deliveries).toMatchObject([{ webhook: badId, notified: 'resolved', state: 'failed', attempts: 2, deliveredAt: null }]);
+  });
 });

@@ -118,6 +118,8 @@ export interface ConsoleCollectorOptions {
   now?: number;
   /** The fleet: 300 sites with 30 days of results unless said. */
   seed?: SeedOptions;
+  /** Runs on the seeded database before the collector starts (more state: health reports, paused boxes). */
+  afterSeed?: (dbPath: string) => void;
 }
 
 /**
@@ -132,6 +134,7 @@ export async function startConsoleCollector(options: ConsoleCollectorOptions = {
   const sites = seedFleet(join(dir, 'collector.db'), options.now ?? Date.now(), options.seed);
   const seedMs = performance.now() - seedStarted;
   console.log(`seeded ${sites.length} sites, ${sites.reduce((n, s) => n + s.results, 0)} results in ${Math.round(seedMs)} ms`);
+  options.afterSeed?.(join(dir, 'collector.db'));
   const config = join(dir, 'collector.yaml');
   const lines = ['host: 127.0.0.1', 'port: 0', `db: ${join(dir, 'collector.db')}`, 'logLevel: warn'];
   if (options.readToken !== undefined) lines.push(`readToken: ${options.readToken}`);

@@ -3,6 +3,8 @@
  * Answers are checked before use: a collector of another version, or a proxy's error page, gives
  * a precise error instead of a page of `undefined`.
  */
+import type { AlertDeliveriesAnswer, AlertsAnswer } from '../../src/api/alerts-wire.js';
+import type { FleetAnswer, SessionAnswer } from '../../src/api/fleet-wire.js';
 import type { OverviewAnswer } from '../../src/api/overview-wire.js';
 import type { ComplianceReport } from '../../src/report/report-wire.js';
 import type { SiteAnswer } from '../../src/api/site-wire.js';
@@ -104,4 +106,71 @@ export async function fetchSite(agentId: string, window: string | undefined): Pr
   }
   // The rest of the shape is the collector's site-wire.ts, built from the same source.
   return body as unknown as SiteAnswer;
+}
+
+/** GET /api/v1/session: the role the page acts with and its CSRF token. */
+export async function fetchSession(): Promise<SessionAnswer> {
+  const body = await getJson('/api/v1/session');
+  if (!isObject(body) || (body['role'] !== 'read' && body['role'] !== 'admin') || !(body['csrfToken'] === null || typeof body['csrfToken'] === 'string') || typeof body['actions'] !== 'boolean') {
+    throw new Error('/api/v1/session: not a session answer (is the collector the same version as the console?)');
+  }
+  return body as unknown as SessionAnswer;
+}
+
+/** GET /api/v1/fleet?problem=…, checked. */
+export async function fetchFleet(problem: string): Promise<FleetAnswer> {
+  const path = `/api/v1/fleet?problem=${encodeURIComponent(problem)}`;
+  const body = await getJson(path);
+  if (!isObject(body) || typeof body['timeZone'] !== 'string' || !isObject(body['counts']) || !isObject(body['rules']) || !Array.isArray(body['versions']) || !Array.isArray(body['boxes']) || typeof body['matched'] !== 'number') {
+    throw new Error(`${path}: not a fleet answer (is the collector the same version as the console?)`);
+  }
+  return body as unknown as FleetAnswer;
+}
+
+/** GET /api/v1/alerts and /api/v1/alerts/deliveries, together, checked. */
+export async function fetchAlerts(): Promise<{ alerts: AlertsAnswer; deliveries: AlertDeliveriesAnswer }> {
+  const [alerts, deliveries] = await Promise.all([getJson('/api/v1/alerts'), getJson('/api/v1/alerts/deliveries')]);
+  if (!isObject(alerts) || !Array.isArray(alerts['alerts']) || !Array.isArray(alerts['webhooks'])) throw new Error('/api/v1/alerts: not an alerts answer (is the collector the same version as the console?)');
+  if (!isObject(deliveries) || typeof deliveries['timeZone'] !== 'string' || !Array.isArray(deliveries['deliveries']) || !Array.isArray(deliveries['webhooks'])) {
+    throw new Error('/api/v1/alerts/deliveries: not a deliveries answer (is the collector the same version as the console?)');
+  }
+  return { alerts: alerts as unknown as AlertsAnswer, deliveries: deliveries as unknown as AlertDeliveriesAnswer };
+}
+
+/** An action the collector refused: its HTTP status and the API's `SW_…` code and message. */
+export class ActionRefused extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = 'ActionRefused';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/**
+ * POSTs an action with the session cookie and the session's CSRF token in `X-CSRF-Token`
+ * (docs/console.md#admin-actions-and-csrf); resolves with the answer's JSON on 2xx, throws
+ * ActionRefused with the API's code otherwise.
+ */
+export async function postAction(path: string, body: unknown, csrfToken: string): Promise<unknown> {
+  const res = await fetch(path, {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'content-type': 'application/json', accept: 'application/json', 'x-csrf-token': csrfToken },
+    body: JSON.stringify(body),
+  });
+  if (res.status === 401) throw new LoginNeeded();
+  let answer: unknown;
+  try {
+    answer = await res.json();
+  } catch {
+    throw new ActionRefused(res.status, 'HTTP', `${path}: HTTP ${res.status}`);
+  }
+  if (!res.ok) {
+    const error = isObject(answer) && isObject(answer['error']) ? answer['error'] : {};
+    throw new ActionRefused(res.status, typeof error['code'] === 'string' ? error['code'] : 'HTTP', typeof error['message'] === 'string' ? error['message'] : `HTTP ${res.status}`);
+  }
+  return answer;
 }

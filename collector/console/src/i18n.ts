@@ -10,6 +10,23 @@ export const LANGS: readonly Lang[] = ['vi', 'en'];
 
 const LOCALES: Record<Lang, string> = { vi: 'vi-VN', en: 'en-GB' };
 
+/** A whole number of minutes in its two largest units: `5 min`, `2 h 30 min`, `9 d 1 h` (units as given, largest first). */
+function spell(minutes: number, [day, hour, minute]: readonly [string, string, string]): string {
+  const m = Math.max(0, Math.round(minutes));
+  const parts: [number, string][] = [
+    [Math.floor(m / 1440), day],
+    [Math.floor(m / 60) % 24, hour],
+    [m % 60, minute],
+  ];
+  const first = parts.findIndex(([n]) => n > 0);
+  if (first === -1) return `0 ${minute}`;
+  return parts
+    .slice(first, first + 2)
+    .filter(([n]) => n > 0)
+    .map(([n, unit]) => `${n} ${unit}`)
+    .join(' ');
+}
+
 const STRINGS = {
   vi: {
     title: 'Giám sát tốc độ băng rộng',
@@ -114,6 +131,125 @@ const STRINGS = {
       source: 'Biên giới: Natural Earth 1:10m.',
       countries: { Vietnam: 'Việt Nam', China: 'Trung Quốc', Laos: 'Lào', Cambodia: 'Campuchia', Thailand: 'Thái Lan' } as Record<string, string>,
     },
+    fleet: {
+      nav: 'Thiết bị',
+      title: 'Thiết bị đo',
+      generatedAt: 'Cập nhật lúc',
+      boxes: 'Thiết bị',
+      connected: 'Đang kết nối',
+      problems: {
+        silent: 'Im lặng',
+        disconnected: 'Mất kết nối',
+        'tests-failing': 'Đo lỗi liên tiếp',
+        'disk-low': 'Sắp hết bộ nhớ',
+        'clock-skew': 'Lệch đồng hồ',
+        paused: 'Tạm dừng',
+      } as Record<string, string>,
+      filters: {
+        all: 'Tất cả',
+        problems: 'Có vấn đề',
+        ok: 'Bình thường',
+        unhealthy: 'Trục trặc',
+        silent: 'Im lặng',
+        disconnected: 'Mất kết nối',
+        'tests-failing': 'Đo lỗi liên tiếp',
+        'disk-low': 'Sắp hết bộ nhớ',
+        'clock-skew': 'Lệch đồng hồ',
+        paused: 'Tạm dừng',
+        revoked: 'Đã thu hồi',
+      } as Record<string, string>,
+      filter: 'Lọc theo vấn đề',
+      problemsColumn: 'Vấn đề',
+      rules: (r: { silent: string; min: string; disk: string; failed: string; okWithin: string; skew: string }) =>
+        `Im lặng: không có kết quả đo quá ${r.silent} lần chu kỳ đo của thiết bị và ít nhất ${r.min} (thiết bị chưa từng gửi thì tính từ lúc thêm). ` +
+        `Trục trặc (theo ngưỡng của cảnh báo): còn dưới ${r.disk} bộ nhớ, ${r.failed} lần đo lỗi liên tiếp hoặc không có lần đo thành công trong ${r.okWithin}, đồng hồ lệch quá ${r.skew}. ` +
+        'Thiết bị tạm dừng không bị coi là im lặng; thiết bị đã thu hồi được ẩn.',
+      versions: 'Phiên bản phần mềm',
+      version: 'Phiên bản',
+      unknownVersion: '(chưa rõ)',
+      box: 'Thiết bị',
+      lastResult: 'Kết quả gần nhất',
+      lastSeen: 'Liên lạc gần nhất',
+      health: 'Tình trạng',
+      actions: 'Thao tác',
+      ok: 'Bình thường',
+      revoked: 'Đã thu hồi',
+      never: 'chưa có',
+      showing: (shown: string, matched: string) => `Hiển thị ${shown} trên ${matched} thiết bị`,
+      none: 'Không có thiết bị nào.',
+      diskFree: (v: string) => `${v} trống`,
+      failedInARow: (n: string) => `${n} lần lỗi liên tiếp`,
+      skew: (s: string) => `lệch ${s} giây`,
+      testNow: 'Đo ngay',
+      pause: 'Tạm dừng',
+      resume: 'Tiếp tục',
+      requested: (id: string, delay: string) => `${id}: đã yêu cầu đo, bắt đầu sau ${delay} giây.`,
+      notConnected: (id: string) => `${id}: thiết bị không kết nối nên chưa đo được; thiết bị sẽ đo theo lịch khi kết nối lại.`,
+      isPaused: (id: string) => `${id}: thiết bị đang tạm dừng; hãy cho tiếp tục trước khi đo.`,
+      paused: (id: string) => `${id}: đã tạm dừng đo.`,
+      resumed: (id: string) => `${id}: đã cho đo tiếp.`,
+      unchanged: (id: string) => `${id}: không thay đổi.`,
+      refused: (message: string, code: string) => `Bị từ chối (${code}): ${message}`,
+      enroll: {
+        title: 'Cấp mã đăng ký cho điểm đo mới',
+        intro: 'Mã dùng một lần; người lắp đặt nhập mã trên thiết bị bằng lệnh speedwatch-agent enroll. Mã chỉ hiện một lần.',
+        id: 'Mã điểm đo (id)',
+        name: 'Tên điểm đo',
+        kind: 'Loại',
+        kinds: { school: 'Trường học', office: 'Cơ quan', clinic: 'Trạm y tế', other: 'Khác' } as Record<string, string>,
+        technology: 'Công nghệ',
+        isp: 'Nhà mạng',
+        area: 'Địa bàn (tỉnh/huyện/xã)',
+        expires: 'Hiệu lực',
+        expiry: { '1d': '1 ngày', '7d': '7 ngày', '14d': '14 ngày', '30d': '30 ngày' } as Record<string, string>,
+        submit: 'Cấp mã',
+        issued: (id: string) => `Mã đăng ký cho ${id}`,
+        validUntil: 'Hiệu lực đến',
+        onTheBox: 'Trên thiết bị:',
+        nearDuplicate: (area: string) => `Lưu ý: địa bàn này gần giống địa bàn đã có "${area}". Nếu là một nơi, hãy sửa lại.`,
+      },
+    },
+    alerts: {
+      nav: 'Cảnh báo',
+      title: 'Cảnh báo',
+      evaluatedAt: 'Đánh giá lúc',
+      notEvaluated: 'Chưa đánh giá lần nào.',
+      firing: 'Đang báo',
+      pending: 'Đang chờ',
+      none: 'Không có cảnh báo nào đang chờ hay đang báo.',
+      alert: 'Cảnh báo',
+      site: 'Điểm đo / địa bàn',
+      severity: 'Mức độ',
+      value: 'Giá trị',
+      since: 'Từ lúc',
+      firedAt: 'Báo lúc',
+      notifications: 'Thông báo đã gửi',
+      noWebhooks: 'Chưa cấu hình webhook: cảnh báo chỉ được liệt kê ở đây.',
+      webhooks: 'Webhook',
+      undelivered: (n: string) => `${n} chưa gửi được`,
+      lastError: 'Lỗi gần nhất',
+      allKinds: 'Tất cả',
+      showing: (shown: string, matched: string) => `Hiển thị ${shown} trên ${matched} cảnh báo`,
+      resolvedTitle: 'Cảnh báo đã hết, đang gửi thông báo',
+      states: { queued: 'Chờ gửi', delivered: 'Đã gửi', failed: 'Gửi lỗi' } as Record<string, string>,
+      notified: { firing: 'báo', resolved: 'hết' } as Record<string, string>,
+      attempts: (_n: number, text: string) => `${text} lần thử`,
+      nextAttempt: 'thử lại lúc',
+      severities: { critical: 'Nghiêm trọng', warning: 'Cần chú ý', info: 'Thông tin' } as Record<string, string>,
+      names: {
+        SpeedwatchSiteBelowTarget: 'Điểm đo dưới chỉ tiêu',
+        SpeedwatchGroupBelowTarget: 'Địa bàn dưới chỉ tiêu',
+        SpeedwatchAgentSilent: 'Thiết bị im lặng',
+        SpeedwatchAgentDisconnected: 'Thiết bị mất kết nối',
+        SpeedwatchAgentDiskLow: 'Thiết bị sắp hết bộ nhớ',
+        SpeedwatchAgentTestsFailing: 'Thiết bị đo lỗi liên tiếp',
+        SpeedwatchCollectorRejecting: 'Máy thu từ chối dữ liệu',
+      } as Record<string, string>,
+      silentFor: (d: string) => `im lặng ${d}`,
+      failedInARow: (n: string) => `${n} lần lỗi`,
+      perSecond: (v: string) => `${v}/giây`,
+    },
+    duration: (minutes: number) => spell(minutes, ['ngày', 'giờ', 'phút']),
   },
   en: {
     title: 'Broadband speed watch',
@@ -218,6 +354,125 @@ const STRINGS = {
       source: 'Borders: Natural Earth 1:10m.',
       countries: { Vietnam: 'Vietnam', China: 'China', Laos: 'Laos', Cambodia: 'Cambodia', Thailand: 'Thailand' } as Record<string, string>,
     },
+    fleet: {
+      nav: 'Fleet',
+      title: 'Fleet',
+      generatedAt: 'As of',
+      boxes: 'Boxes',
+      connected: 'Connected',
+      problems: {
+        silent: 'Silent',
+        disconnected: 'Disconnected',
+        'tests-failing': 'Tests failing',
+        'disk-low': 'Disk low',
+        'clock-skew': 'Clock skew',
+        paused: 'Paused',
+      } as Record<string, string>,
+      filters: {
+        all: 'All',
+        problems: 'With a problem',
+        ok: 'OK',
+        unhealthy: 'Unhealthy',
+        silent: 'Silent',
+        disconnected: 'Disconnected',
+        'tests-failing': 'Tests failing',
+        'disk-low': 'Disk low',
+        'clock-skew': 'Clock skew',
+        paused: 'Paused',
+        revoked: 'Revoked',
+      } as Record<string, string>,
+      filter: 'Filter by problem',
+      problemsColumn: 'Problems',
+      rules: (r: { silent: string; min: string; disk: string; failed: string; okWithin: string; skew: string }) =>
+        `Silent: no result for more than ${r.silent} times the box's test interval and at least ${r.min} (since it was added, for a box that never sent one). ` +
+        `Unhealthy (the alerts' bars): less than ${r.disk} free, ${r.failed} failed tests in a row or no ok test for ${r.okWithin}, a clock off by more than ${r.skew}. ` +
+        'A paused box is not silent; revoked boxes are hidden.',
+      versions: 'Agent versions',
+      version: 'Version',
+      unknownVersion: '(unknown)',
+      box: 'Box',
+      lastResult: 'Latest result',
+      lastSeen: 'Last seen',
+      health: 'Health',
+      actions: 'Actions',
+      ok: 'OK',
+      revoked: 'Revoked',
+      never: 'never',
+      showing: (shown: string, matched: string) => `Showing ${shown} of ${matched} boxes`,
+      none: 'No box.',
+      diskFree: (v: string) => `${v} free`,
+      failedInARow: (n: string) => `${n} failed in a row`,
+      skew: (s: string) => `clock off ${s} s`,
+      testNow: 'Test now',
+      pause: 'Pause',
+      resume: 'Resume',
+      requested: (id: string, delay: string) => `${id}: test requested, starting in ${delay} s.`,
+      notConnected: (id: string) => `${id}: the box is not connected, so no test was requested; it tests on its schedule once it reconnects.`,
+      isPaused: (id: string) => `${id}: the box is paused; resume it before asking for a test.`,
+      paused: (id: string) => `${id}: tests paused.`,
+      resumed: (id: string) => `${id}: tests resumed.`,
+      unchanged: (id: string) => `${id}: no change.`,
+      refused: (message: string, code: string) => `Refused (${code}): ${message}`,
+      enroll: {
+        title: 'Issue an enrollment code for a new site',
+        intro: 'A one-time code; the installer types it on the box with speedwatch-agent enroll. The code is shown once.',
+        id: 'Site id',
+        name: 'Site name',
+        kind: 'Kind',
+        kinds: { school: 'School', office: 'Office', clinic: 'Clinic', other: 'Other' } as Record<string, string>,
+        technology: 'Technology',
+        isp: 'ISP',
+        area: 'Area (province/district/commune)',
+        expires: 'Valid for',
+        expiry: { '1d': '1 day', '7d': '7 days', '14d': '14 days', '30d': '30 days' } as Record<string, string>,
+        submit: 'Issue code',
+        issued: (id: string) => `Enrollment code for ${id}`,
+        validUntil: 'Valid until',
+        onTheBox: 'On the box:',
+        nearDuplicate: (area: string) => `Note: this area resembles the existing "${area}". If they are one place, correct it.`,
+      },
+    },
+    alerts: {
+      nav: 'Alerts',
+      title: 'Alerts',
+      evaluatedAt: 'Evaluated at',
+      notEvaluated: 'Not evaluated yet.',
+      firing: 'Firing',
+      pending: 'Pending',
+      none: 'No alert is pending or firing.',
+      alert: 'Alert',
+      site: 'Site / area',
+      severity: 'Severity',
+      value: 'Value',
+      since: 'Since',
+      firedAt: 'Fired at',
+      notifications: 'Notifications',
+      noWebhooks: 'No webhook is configured: alerts are listed here only.',
+      webhooks: 'Webhooks',
+      undelivered: (n: string) => `${n} undelivered`,
+      lastError: 'Latest error',
+      allKinds: 'All',
+      showing: (shown: string, matched: string) => `Showing ${shown} of ${matched} alerts`,
+      resolvedTitle: 'Resolved alerts still being notified',
+      states: { queued: 'Queued', delivered: 'Delivered', failed: 'Failed' } as Record<string, string>,
+      notified: { firing: 'firing', resolved: 'resolved' } as Record<string, string>,
+      attempts: (n: number, text: string) => `${text} attempt${n === 1 ? '' : 's'}`,
+      nextAttempt: 'next try',
+      severities: { critical: 'Critical', warning: 'Warning', info: 'Info' } as Record<string, string>,
+      names: {
+        SpeedwatchSiteBelowTarget: 'Site below target',
+        SpeedwatchGroupBelowTarget: 'Area below target',
+        SpeedwatchAgentSilent: 'Box silent',
+        SpeedwatchAgentDisconnected: 'Box disconnected',
+        SpeedwatchAgentDiskLow: 'Box short of disk',
+        SpeedwatchAgentTestsFailing: 'Box failing its tests',
+        SpeedwatchCollectorRejecting: 'Collector rejecting input',
+      } as Record<string, string>,
+      silentFor: (d: string) => `silent ${d}`,
+      failedInARow: (n: string) => `${n} failed`,
+      perSecond: (v: string) => `${v}/s`,
+    },
+    duration: (minutes: number) => spell(minutes, ['d', 'h', 'min']),
   },
 } satisfies Record<Lang, unknown>;
 
@@ -251,6 +506,10 @@ export interface Formatter {
   celsius: (value: number) => string;
   /** Seconds with one decimal: `2,1 giây`. */
   seconds: (value: number) => string;
+  /** A size in powers of 1000, as the config writes them: `12,9 GB` (vi), `12.9 GB` (en). */
+  bytes: (value: number) => string;
+  /** A number with at most `digits` decimals. */
+  decimal: (value: number, digits: number) => string;
 }
 
 export function formatter(lang: Lang, timeZone: string): Formatter {
@@ -266,6 +525,7 @@ export function formatter(lang: Lang, timeZone: string): Formatter {
   const gigabytes = unit('gigabyte');
   const celsius = unit('celsius');
   const seconds = unit('second');
+  const oneDecimal = new Intl.NumberFormat(locale, { maximumFractionDigits: 1 });
   return {
     lang,
     locale,
@@ -281,6 +541,17 @@ export function formatter(lang: Lang, timeZone: string): Formatter {
     gigabytes: (bytes) => gigabytes.format(bytes / 1e9),
     celsius: (value) => celsius.format(value),
     seconds: (value) => seconds.format(value),
+    bytes: (value) => {
+      const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+      let scaled = value;
+      let unit = 0;
+      while (scaled >= 1000 && unit < units.length - 1) {
+        scaled /= 1000;
+        unit += 1;
+      }
+      return `${(unit === 0 ? count : oneDecimal).format(scaled)} ${units[unit] ?? ''}`;
+    },
+    decimal: (value, digits) => new Intl.NumberFormat(locale, { maximumFractionDigits: digits }).format(value),
   };
 }
 

@@ -1,9 +1,11 @@
 /**
- * The console's pages and its hash routes: `#/` the overview, `#/site/<agent id>`, and each page
+ * The console's pages and its hash routes: `#/` the overview, `#/fleet`, `#/alerts`, `#/site/<agent id>`, and each page
  * a module registers here. A route is `#/<page>[/<argument>][?<query>]`; the hash keeps every
  * page on the one document the collector serves (and its CSP), with no server routes to add.
  */
 import type { Lang, Strings } from './i18n.js';
+import { alertsPage } from './alerts-view.js';
+import { fleetPage } from './fleet-view.js';
 import { overviewPage } from './overview-view.js';
 import { reportPage } from './report-view.js';
 import { sitePage } from './site-view.js';
@@ -38,7 +40,7 @@ export interface ConsolePage {
 }
 
 /** In the navigation bar's order. */
-export const PAGES: readonly [ConsolePage, ...ConsolePage[]] = [overviewPage, reportPage, sitePage];
+export const PAGES: readonly [ConsolePage, ...ConsolePage[]] = [overviewPage, fleetPage, alertsPage, reportPage, sitePage];
 
 export interface Route {
   page: ConsolePage;

@@ -150,7 +150,7 @@ export function alertConditions(input: AlertInputs, options: AlertRuleOptions, n
       const reportedAt = new Date(health.receivedAt).toISOString();
       const bar = options.fleetHealth;
       const free = report.diskFreeBytes;
-      if (free !== undefined && free < bar.diskFreeBelowBytes) {
+      if (free !== undefined && diskIsLow(health, bar)) {
         add(
           'agentDiskLow',
           { ...labels, severity: 'warning' },
@@ -165,8 +165,7 @@ export function alertConditions(input: AlertInputs, options: AlertRuleOptions, n
       }
       const failed = report.failedTestsInARow ?? 0;
       const lastOk = report.lastOkTestAt === undefined ? undefined : Date.parse(report.lastOkTestAt);
-      const noOkForMs = lastOk === undefined ? undefined : health.receivedAt - lastOk;
-      if (failed >= bar.failedTestsInARow || (noOkForMs !== undefined && noOkForMs > bar.okTestWithinMs)) {
+      if (testsAreFailing(health, bar)) {
         const last = report.lastTest;
         const lastWords = last === undefined ? '' : ` Its latest test (${last.finishedAt}) was ${last.status}${last.errorCode === undefined ? '' : ` with ${last.errorCode}`}.`;
         add(
@@ -229,6 +228,24 @@ export function alertConditions(input: AlertInputs, options: AlertRuleOptions, n
     }
   }
   return { active, heldFingerprints, heldAlertnames };
+}
+
+/** SpeedwatchAgentDiskLow's condition: the report gives the free space and it is under the bar. */
+export function diskIsLow(health: AgentHealthRecord, bar: Readonly<FleetHealthThresholds>): boolean {
+  const free = health.report.diskFreeBytes;
+  return free !== undefined && free < bar.diskFreeBelowBytes;
+}
+
+/**
+ * SpeedwatchAgentTestsFailing's condition: as many failed tests in a row as the bar, or the
+ * latest ok test older than the bar when the report arrived (not now: an agent that stops
+ * reporting keeps its state, and the disconnected and silent rules cover it).
+ */
+export function testsAreFailing(health: AgentHealthRecord, bar: Readonly<FleetHealthThresholds>): boolean {
+  const { report } = health;
+  const lastOk = report.lastOkTestAt === undefined ? undefined : Date.parse(report.lastOkTestAt);
+  const noOkForMs = lastOk === undefined ? undefined : health.receivedAt - lastOk;
+  return (report.failedTestsInARow ?? 0) >= bar.failedTestsInARow || (noOkForMs !== undefined && noOkForMs > bar.okTestWithinMs);
 }
 
 interface BelowTargetGroup {

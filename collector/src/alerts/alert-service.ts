@@ -7,6 +7,7 @@
  */
 import { ValidationError } from '@speedwatch/shared';
 import type { Logger } from '@speedwatch/shared';
+import type { AlertDeliveriesAnswer, AlertsAnswer, AlertView } from '../api/alerts-wire.js';
 import type { AlertsConfig } from '../config/collector-config.js';
 import type { AgentHealthRecord, AgentRecord } from '../store/store-types.js';
 import type { AgentActivity } from './alert-rules.js';
@@ -57,27 +58,9 @@ export interface AlertServiceOptions {
   maxAlertsPerPost?: number;
 }
 
-/** An alert as `/api/v1/alerts` shows it. */
-export interface AlertView {
-  fingerprint: string;
-  alertname: string;
-  state: AlertState;
-  labels: Readonly<Record<string, string>>;
-  annotations: Readonly<Record<string, string>>;
-  value: number | null;
-  /** When the condition was first seen holding (ISO 8601). */
-  activeAt: string;
-  /** When it fired (ISO 8601); null while pending. */
-  startsAt: string | null;
-}
-
-export interface AlertsReport {
-  /** The latest evaluation (ISO 8601); null before the first. */
-  evaluatedAt: string | null;
-  alerts: AlertView[];
-  /** Each configured webhook: URL without path or query, and what waits for it. */
-  webhooks: { id: string; url: string; undelivered: number; lastError: string | null }[];
-}
+/** What `/api/v1/alerts` answers, and one alert in it (alerts-wire.ts, shared with the console). */
+export type AlertsReport = AlertsAnswer;
+export type { AlertView };
 
 /** Throws ValidationError (`alerts.verdictWindow`) unless the window is one the verdicts compute. */
 export function checkVerdictWindow(config: Readonly<AlertsConfig>, windows: readonly string[]): void {
@@ -231,6 +214,33 @@ export class AlertService {
         const waiting = backlog.get(w.id);
         return { id: w.id, url: w.redacted, undelivered: waiting?.undelivered ?? 0, lastError: waiting?.lastError ?? null };
       }),
+    };
+  }
+
+  /**
+   * Where each notification of each configured webhook went (alert_notifications, read on this
+   * thread's connection), the webhooks named by scheme, host and port only.
+   */
+  deliveries(timeZone: string): AlertDeliveriesAnswer {
+    const known = new Set(this.#webhooks.map((w) => w.id));
+    const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+    return {
+      timeZone,
+      webhooks: this.#webhooks.map((w) => ({ id: w.id, name: w.redacted })),
+      deliveries: this.#o.store
+        .deliveries()
+        .filter((d) => known.has(d.webhook))
+        .map((d) => ({
+          webhook: d.webhook,
+          fingerprint: d.fingerprint,
+          alertname: d.alertname,
+          notified: d.status,
+          state: d.deliveredAt !== undefined ? 'delivered' : d.lastError !== undefined || d.attempts > 0 ? 'failed' : 'queued',
+          attempts: d.attempts,
+          lastError: d.lastError ?? null,
+          deliveredAt: iso(d.deliveredAt),
+          nextAttemptAt: d.deliveredAt === undefined ? iso(d.nextAttemptAt) : null,
+        })),
     };
   }
 

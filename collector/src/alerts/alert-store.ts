@@ -35,6 +35,23 @@ export interface DueNotification {
 /** Identifies one queued state: a newer state of the same (webhook, alert) has a higher seq. */
 export type NotificationKey = Pick<DueNotification, 'webhook' | 'fingerprint' | 'seq'>;
 
+/** What became of one (webhook, alert) notification: its latest state queued and its delivery. */
+export interface NotificationDelivery {
+  webhook: string;
+  fingerprint: string;
+  alertname: string;
+  /** The state the webhook is to hear. */
+  status: NotificationStatus;
+  /** POSTs made for this state (the delivering one included, once delivered). */
+  attempts: number;
+  /** ms; absent while undelivered. */
+  deliveredAt?: number;
+  /** ms; when an undelivered one is tried again. */
+  nextAttemptAt: number;
+  /** The latest failure, e.g. `SW_WEBHOOK_STATUS: POST https://hooks.example.org/…: HTTP 500`; absent once delivered. */
+  lastError?: string;
+}
+
 export interface WebhookBacklog {
   /** Notifications not delivered yet. */
   undelivered: number;
@@ -66,12 +83,13 @@ interface NotificationRow {
 type Db = Database.Database;
 
 /** What the alerts read: synchronous, cheap reads of their own tables. */
-export type AlertReads = Pick<AlertStore, 'loadAlerts' | 'notificationStates' | 'due' | 'backlog'>;
+export type AlertReads = Pick<AlertStore, 'loadAlerts' | 'notificationStates' | 'due' | 'backlog' | 'deliveries'>;
 
 /** What the alerts write, asynchronously (the collector runs them on the store writer thread). */
 export interface AlertWrites {
   alertCommit(changes: AlertChanges, upserts: readonly NotificationUpsert[], now: number): Promise<void>;
-  alertsDelivered(keys: readonly NotificationKey[], now: number): Promise<void>;
+  /** `attempts`: the POSTs of the round that delivered them, the delivering one included. */
+  alertsDelivered(keys: readonly NotificationKey[], now: number, attempts: number): Promise<void>;
   alertsFailed(keys: readonly NotificationKey[], failure: { attempts: number; nextAttemptAt: number; error: string }): Promise<void>;
   forgetWebhooks(keep: readonly string[]): Promise<number>;
 }
@@ -80,7 +98,7 @@ export interface AlertWrites {
 export function alertWritesOn(store: AlertStore): AlertWrites {
   return {
     alertCommit: async (changes, upserts, now) => store.commit(changes, upserts, now),
-    alertsDelivered: async (keys, now) => store.markDelivered(keys, now),
+    alertsDelivered: async (keys, now, attempts) => store.markDelivered(keys, now, attempts),
     alertsFailed: async (keys, failure) => store.markFailed(keys, failure),
     forgetWebhooks: async (keep) => store.forgetWebhooks(keep),
   };
@@ -116,7 +134,7 @@ export class AlertStore {
   readonly #path: string;
   readonly #s: Statements;
   readonly #commitTx: Database.Transaction<(evaluation: AlertChanges, upserts: readonly NotificationUpsert[], now: number) => void>;
-  readonly #deliveredTx: Database.Transaction<(keys: readonly NotificationKey[], now: number) => void>;
+  readonly #deliveredTx: Database.Transaction<(keys: readonly NotificationKey[], now: number, attempts: number) => void>;
   readonly #failedTx: Database.Transaction<(keys: readonly NotificationKey[], failure: { attempts: number; nextAttemptAt: number; error: string }) => void>;
 
   /** Use `openAlertStore`. */
@@ -152,11 +170,11 @@ export class AlertStore {
         });
       }
     });
-    this.#deliveredTx = db.transaction((keys, now) => {
+    this.#deliveredTx = db.transaction((keys, now, attempts) => {
       for (const key of keys) {
         // A delivered resolution is final: nothing about that alert is left to say.
         this.#s.deleteResolved.run(key.webhook, key.fingerprint, key.seq);
-        this.#s.markDelivered.run(now, key.webhook, key.fingerprint, key.seq);
+        this.#s.markDelivered.run(now, attempts, key.webhook, key.fingerprint, key.seq);
       }
     });
     this.#failedTx = db.transaction((keys, failure) => {
@@ -214,9 +232,12 @@ export class AlertStore {
     }));
   }
 
-  /** Marks these states delivered (a resolution is removed); a state replaced since (higher seq) is left alone. */
-  markDelivered(keys: readonly NotificationKey[], now: number): void {
-    this.#write('mark alert notifications delivered', () => this.#deliveredTx.immediate(keys, now));
+  /**
+   * Marks these states delivered (a resolution is removed) after `attempts` POSTs in the
+   * delivering round, added to those of earlier rounds; a state replaced since (higher seq) is left alone.
+   */
+  markDelivered(keys: readonly NotificationKey[], now: number, attempts = 1): void {
+    this.#write('mark alert notifications delivered', () => this.#deliveredTx.immediate(keys, now, attempts));
   }
 
   /** Records a failed round: `attempts` is the new total, `nextAttemptAt` when to try again (ms). */
@@ -241,6 +262,20 @@ export class AlertStore {
       out.set(row.webhook, row.last_error === null ? { undelivered: row.undelivered } : { undelivered: row.undelivered, lastError: row.last_error });
     }
     return out;
+  }
+
+  /** Every (webhook, alert) notification kept: undelivered ones, and the delivered firing states. */
+  deliveries(): NotificationDelivery[] {
+    return this.#read('read alert notification deliveries', () => this.#s.deliveries.all()).map((row) => ({
+      webhook: row.webhook,
+      fingerprint: row.fingerprint,
+      alertname: row.alertname,
+      status: row.status,
+      attempts: row.attempts,
+      nextAttemptAt: row.next_attempt_at,
+      ...(row.delivered_at === null ? {} : { deliveredAt: row.delivered_at }),
+      ...(row.last_error === null ? {} : { lastError: row.last_error }),
+    }));
   }
 
   /** Closes this connection; closing twice is harmless. */
@@ -284,8 +319,12 @@ function prepareStatements(db: Db) {
     deleteResolved: db.prepare<[string, string, number]>(
       "DELETE FROM alert_notifications WHERE webhook = ? AND fingerprint = ? AND seq = ? AND status = 'resolved'",
     ),
-    markDelivered: db.prepare<[number, string, string, number]>(
-      'UPDATE alert_notifications SET delivered_at = ?, attempts = 0, last_error = NULL WHERE webhook = ? AND fingerprint = ? AND seq = ?',
+    markDelivered: db.prepare<[number, number, string, string, number]>(
+      'UPDATE alert_notifications SET delivered_at = ?, attempts = attempts + ?, last_error = NULL WHERE webhook = ? AND fingerprint = ? AND seq = ?',
+    ),
+    deliveries: db.prepare<[], { webhook: string; fingerprint: string; alertname: string; status: NotificationStatus; attempts: number; delivered_at: number | null; next_attempt_at: number; last_error: string | null }>(
+      `SELECT webhook, fingerprint, alertname, status, attempts, delivered_at, next_attempt_at, last_error FROM alert_notifications
+       ORDER BY fingerprint, webhook`,
     ),
     markFailed: db.prepare<[number, number, string, string, string, number]>(
       `UPDATE alert_notifications SET attempts = ?, next_attempt_at = ?, last_error = ?

@@ -122,7 +122,7 @@ export class WebhookNotifier {
       made++;
       try {
         await post(batch.webhook, body, delivery.timeoutMs, signal);
-        await writes.alertsDelivered(keys, clock.now());
+        await writes.alertsDelivered(keys, clock.now(), made);
         log.info({ event: 'webhook-delivered', status: message.status, alerts: keys.length, attempts: made }, 'alert notification delivered');
         return 'delivered';
       } catch (err) {

@@ -1,6 +1,7 @@
 /**
  * The JSON API under /api/v1 (and CSV export). Every parameter is validated; a bad one gets
- * 400 with a message naming it. Reads only: writes come from agents over ingest.
+ * 400 with a message naming it. Reads only: writes come from agents over ingest, and from the
+ * actions behind the admin token (actions.ts, enrollment-codes.ts).
  */
 import type { ServerResponse } from 'node:http';
 import type { ErrorCodeCarriedBy } from '@speedwatch/shared';
@@ -10,6 +11,10 @@ import type { AgentHealthRecord, AgentRecord, SeriesMetric } from '../store/stor
 import type { LatestFigures } from '../server/latest-results.js';
 import type { AgentVerdict } from '../verdict/verdicts.js';
 import { csvField } from '../sites/csv.js';
+import type { AlertDeliveriesAnswer } from './alerts-wire.js';
+import { DEFAULT_FLEET_LIMIT } from './fleet-page.js';
+import { FLEET_FILTERS } from './fleet-wire.js';
+import type { FleetAnswer, FleetFilter, SessionAnswer } from './fleet-wire.js';
 import type { OverviewAnswer } from './overview-wire.js';
 import { healthView } from './health-view.js';
 import { BadParameterError, Params } from './query-params.js';
@@ -45,6 +50,12 @@ export interface ApiDeps {
   settings: (agentId: string) => { version: string | null; appliedVersion: string | null; appliedAt: string | null; agentVersion: string | null };
   /** The collector's own alerts, pending and firing, or only those in `state`. */
   alerts: (state: 'pending' | 'firing' | undefined) => unknown;
+  /** Where each alert notification went, per webhook. */
+  alertDeliveries: () => AlertDeliveriesAnswer;
+  /** The console's fleet page: counts, versions, and the first `limit` boxes `filter` matches, worst first. */
+  fleet: (filter: FleetFilter, limit: number) => FleetAnswer;
+  /** Who the request is: its role and, for a console session, its CSRF token. */
+  session: () => SessionAnswer;
   now: () => number;
 }
 
@@ -235,6 +246,22 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
   '/api/v1/alerts'(search, res, deps) {
     const params = new Params(search, ['state']);
     sendJson(res, 200, deps.alerts(params.oneOf('state', ['firing', 'pending'] as const)));
+  },
+
+  '/api/v1/alerts/deliveries'(search, res, deps) {
+    new Params(search, []);
+    sendJson(res, 200, deps.alertDeliveries());
+  },
+
+  '/api/v1/fleet'(search, res, deps) {
+    const params = new Params(search, ['problem', 'limit']);
+    const filter = params.oneOf('problem', FLEET_FILTERS) ?? 'all';
+    sendJson(res, 200, deps.fleet(filter, params.integer('limit', 1, 10_000) ?? DEFAULT_FLEET_LIMIT));
+  },
+
+  '/api/v1/session'(search, res, deps) {
+    new Params(search, []);
+    sendJson(res, 200, deps.session());
   },
 };
 

@@ -15,7 +15,7 @@ import { ConfigError, loadCollectorConfig } from '../config/collector-config.js'
 import { AREAS_USAGE, areasCommand } from '../cli/areas-command.js';
 import { REPORT_USAGE, reportCommand } from '../cli/report-command.js';
 import { args, needDb } from '../cli/cli-args.js';
-import { DEFAULT_CODE_LIFETIME_MS, issueCode } from '../enroll/issue-code.js';
+import { CODE_LIFETIME_RANGE_MS, DEFAULT_CODE_LIFETIME_MS, issueCode } from '../enroll/issue-code.js';
 import type { IssuedCode } from '../enroll/issue-code.js';
 import { hashToken, newToken } from '../ingest/tokens.js';
 import { AreaNames } from '../sites/area-match.js';
@@ -192,7 +192,7 @@ const SITE_FLAGS = {
 function codeLifetime(expires: string | undefined): number {
   if (expires === undefined) return DEFAULT_CODE_LIFETIME_MS;
   const ms = parseDurationMs(expires);
-  if (ms === undefined || ms < 60_000 || ms > 366 * 86_400_000) throw new UsageError(`--expires: expected ${DURATION_EXPECTED}, from 1m to 366d`);
+  if (ms === undefined || ms < CODE_LIFETIME_RANGE_MS.min || ms > CODE_LIFETIME_RANGE_MS.max) throw new UsageError(`--expires: expected ${DURATION_EXPECTED}, from 1m to 366d`);
   return ms;
 }
 

@@ -6,7 +6,6 @@
  * `X-Content-Type-Options: nosniff` and `frame-ancestors 'none'`; nothing is fetched from
  * another origin, so the console works on an intranet with no internet.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
@@ -14,8 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { Logger } from '@speedwatch/shared';
 import type { AuthFailureLimiter } from '../ingest/auth-limiter.js';
-import type { ConsoleSessions } from './console-sessions.js';
+import type { ConsoleSession, ConsoleSessions } from './console-sessions.js';
 import { sessionCookie, sessionIdOf } from './console-sessions.js';
+import { equalSecret, sameOrigin } from './request-checks.js';
 import { readBodyText } from '../server/request-body.js';
 
 /** Where `npm run build` writes the console: collector/dist/console/ beside dist/src/. */
@@ -63,7 +63,7 @@ interface ConsoleManifest {
 export interface ConsoleDeps {
   /** The built console (manifest.json and assets/); default DEFAULT_CONSOLE_DIR. */
   dir?: string;
-  /** The read token, when the console needs a login; also the admin token, which logs in too. */
+  /** The read token, when the console needs a login; the admin token logs in too, as an admin session. */
   readToken: string | undefined;
   adminToken: string | undefined;
   sessions: ConsoleSessions;
@@ -102,6 +102,11 @@ export class ConsoleRoute {
   /** True when the request carries a live session cookie. */
   hasSession(req: IncomingMessage): boolean {
     return this.#deps.sessions.valid(sessionIdOf(req));
+  }
+
+  /** The live session the request's cookie names: its role and CSRF token. */
+  session(req: IncomingMessage): ConsoleSession | undefined {
+    return this.#deps.sessions.get(sessionIdOf(req));
   }
 
   async handle(path: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
@@ -160,13 +165,17 @@ export class ConsoleRoute {
     }
     const body = await readBodyText(req, MAX_LOGIN_BODY_BYTES);
     const token = body === undefined ? undefined : new URLSearchParams(body).get('token') ?? undefined;
-    if (token === undefined || !(equalSecret(token, readToken) || (adminToken !== undefined && equalSecret(token, adminToken)))) {
+    // Both are compared whatever the first gives, so the time taken does not say which matched.
+    const isRead = token !== undefined && equalSecret(token, readToken);
+    const isAdmin = token !== undefined && adminToken !== undefined && equalSecret(token, adminToken);
+    if (!isRead && !isAdmin) {
       limiter.failed(address);
       logger.warn({ event: 'console-login-refused', remoteAddress: address }, 'console login refused: wrong token');
       return this.#send(res, 401, 'text/html; charset=utf-8', loginPage('wrong', this.#manifest), 'no-store');
     }
-    const id = this.#deps.sessions.create();
-    logger.info({ event: 'console-login', remoteAddress: address }, 'console session opened');
+    const role = isAdmin ? 'admin' : 'read';
+    const id = this.#deps.sessions.create(role);
+    logger.info({ event: 'console-login', remoteAddress: address, role }, 'console session opened');
     res.writeHead(303, { ...SECURITY_HEADERS, location: '/', 'set-cookie': this.#cookie(id), 'cache-control': 'no-store' }).end();
   }
 
@@ -212,28 +221,6 @@ function parseManifest(value: unknown, path: string): ConsoleManifest {
   return { js: m.js, css: m.css };
 }
 
-/**
- * A form post from another site is refused: by `Sec-Fetch-Site` where the browser sends it,
- * else by the Origin header naming another host. A client sending neither (curl) is let through.
- */
-function sameOrigin(req: IncomingMessage): boolean {
-  const site = req.headers['sec-fetch-site'];
-  if (site !== undefined) return site === 'same-origin' || site === 'none';
-  const origin = req.headers.origin;
-  if (origin === undefined) return true;
-  try {
-    return new URL(origin).host === req.headers.host;
-  } catch {
-    return false;
-  }
-}
-
-function equalSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /** The page the script renders into; no inline script or style. */
 function shellPage(manifest: ConsoleManifest, loginRequired: boolean): string {
   return `<!doctype html>
@@ -274,7 +261,7 @@ ${manifest === undefined ? '' : `<link rel="stylesheet" href="${ASSETS_PREFIX}${
 <main class="login">
 <h1>Speedwatch</h1>
 <form method="post" action="${LOGIN_PATH}">
-<label for="token">Mã truy cập (read token) / Read token</label>
+<label for="token">Mã truy cập (read hoặc admin token) / Read or admin token</label>
 <input id="token" name="token" type="password" autocomplete="current-password" required>
 <button type="submit">Đăng nhập / Log in</button>
 </form>

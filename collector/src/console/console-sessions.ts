@@ -1,8 +1,11 @@
 /**
- * The console's login sessions: a read token exchanged once for a random session id, kept in
- * memory with an expiry and sent back as an HttpOnly, SameSite=Strict cookie, so no token ever
- * sits in a URL or in the page's script. Sessions die with the process (people log in again
- * after a restart) and when the read token changes.
+ * The console's login sessions: a token exchanged once for a random session id, kept in memory
+ * with an expiry and sent back as an HttpOnly, SameSite=Strict cookie, so no token ever sits in
+ * a URL or in the page's script. A session remembers which token opened it (its role: `admin`
+ * for the admin token, else `read`) and holds its own random CSRF token, which the page reads
+ * from `GET /api/v1/session` and sends back in `X-CSRF-Token` with every action (the
+ * synchronizer token pattern, docs/console.md#admin-actions-and-csrf). Sessions die with the
+ * process (people log in again after a restart).
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -10,58 +13,78 @@ import type { IncomingMessage } from 'node:http';
 /** The cookie's name. */
 export const SESSION_COOKIE = 'sw_session';
 
+/** What a session may do: read only, or the admin actions too. */
+export type SessionRole = 'read' | 'admin';
+
+export interface ConsoleSession {
+  role: SessionRole;
+  /** 256 random bits, base64url: the value actions must carry in `X-CSRF-Token`. */
+  csrfToken: string;
+}
+
 export interface SessionOptions {
   /** How long a session lasts from login, ms. */
   ttlMs: number;
   /** At most this many live sessions; the oldest is dropped first past it. */
   maxSessions: number;
   now: () => number;
-  /** Random bytes for session ids (default node:crypto randomBytes). */
+  /** Random bytes for session ids and CSRF tokens (default node:crypto randomBytes). */
   random?: (bytes: number) => Buffer;
 }
 
 export const SESSION_DEFAULTS = Object.freeze({ ttlMs: 12 * 3_600_000, maxSessions: 10_000 });
 
+interface Entry extends ConsoleSession {
+  /** ms */
+  expiresAt: number;
+}
+
 export class ConsoleSessions {
   readonly #options: SessionOptions;
-  /** Session id → expiry (ms), in order of creation. */
-  readonly #expiry = new Map<string, number>();
+  /** Session id → session, in order of creation. */
+  readonly #sessions = new Map<string, Entry>();
 
   constructor(options: SessionOptions) {
     this.#options = options;
   }
 
-  /** A new session; returns its id (256 random bits, base64url). */
-  create(): string {
-    const id = (this.#options.random ?? randomBytes)(32).toString('base64url');
-    this.#expiry.set(id, this.#options.now() + this.#options.ttlMs);
-    if (this.#expiry.size > this.#options.maxSessions) {
-      const oldest = this.#expiry.keys().next().value;
-      if (oldest !== undefined) this.#expiry.delete(oldest);
+  /** A new session with `role`; returns its id (256 random bits, base64url). */
+  create(role: SessionRole): string {
+    const random = this.#options.random ?? randomBytes;
+    const id = random(32).toString('base64url');
+    this.#sessions.set(id, { role, csrfToken: random(32).toString('base64url'), expiresAt: this.#options.now() + this.#options.ttlMs });
+    if (this.#sessions.size > this.#options.maxSessions) {
+      const oldest = this.#sessions.keys().next().value;
+      if (oldest !== undefined) this.#sessions.delete(oldest);
     }
     return id;
   }
 
-  /** True when `id` names a live session; an expired one is forgotten. */
-  valid(id: string | undefined): boolean {
-    if (id === undefined) return false;
-    const expiry = this.#expiry.get(id);
-    if (expiry === undefined) return false;
-    if (expiry <= this.#options.now()) {
-      this.#expiry.delete(id);
-      return false;
+  /** The live session `id` names; an expired one is forgotten. */
+  get(id: string | undefined): ConsoleSession | undefined {
+    if (id === undefined) return undefined;
+    const entry = this.#sessions.get(id);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= this.#options.now()) {
+      this.#sessions.delete(id);
+      return undefined;
     }
-    return true;
+    return { role: entry.role, csrfToken: entry.csrfToken };
+  }
+
+  /** True when `id` names a live session. */
+  valid(id: string | undefined): boolean {
+    return this.get(id) !== undefined;
   }
 
   /** Ends a session (logout). */
   end(id: string | undefined): void {
-    if (id !== undefined) this.#expiry.delete(id);
+    if (id !== undefined) this.#sessions.delete(id);
   }
 
   /** Live and expired sessions not yet forgotten (for tests). */
   get size(): number {
-    return this.#expiry.size;
+    return this.#sessions.size;
   }
 }
 

@@ -152,6 +152,13 @@ export function agentVersionFor(config: FleetConfig, agent: AgentRecord): string
   return version;
 }
 
+/** The test interval the fleet config gives `agent` (ms), by the same rules as its settings, without hashing them; undefined when none does. */
+export function intervalFor(config: FleetConfig, agent: AgentRecord): number | undefined {
+  let intervalMs = config.defaults.intervalMs;
+  for (const o of config.overrides) if (o.intervalMs !== undefined && matchesAgent(o.match, agent)) intervalMs = o.intervalMs;
+  return intervalMs;
+}
+
 /** Every agent version the fleet config names, with the key that names it (`fleet.overrides[2].agentVersion`). */
 export function namedAgentVersions(config: FleetConfig): { version: string; key: string }[] {
   const named: { version: string; key: string }[] = [];

@@ -6,7 +6,6 @@
  * (another thread); agents are known from an in-memory directory that follows the database.
  * The collector's own alerts start once the first maintenance has computed verdicts.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -23,12 +22,17 @@ import { ACTION_PATHS, handleAction } from '../api/actions.js';
 import { handleApi, sendError, sendJson } from '../api/api.js';
 import { handleReportApi, isReportRequest } from '../api/report-routes.js';
 import { ReportJobs } from '../report/report-jobs.js';
+import { ENROLLMENT_CODES_PATH, handleEnrollmentCode } from '../api/enrollment-codes.js';
+import { buildFleet } from '../api/fleet-page.js';
+import type { SessionAnswer } from '../api/fleet-wire.js';
 import type { CollectorConfig } from '../config/collector-config.js';
 import { buildOverview } from '../api/overview.js';
+import { authorizeAction } from '../console/action-auth.js';
 import { ConsoleRoute } from '../console/console-route.js';
 import { ConsoleSessions, SESSION_DEFAULTS } from '../console/console-sessions.js';
+import { bearerIs, bearerOf } from '../console/request-checks.js';
 import { ENROLL_PATH, handleEnroll } from '../enroll/enroll-route.js';
-import { agentVersionFor, settingsFor } from '../fleet/fleet-settings.js';
+import { agentVersionFor, intervalFor, settingsFor } from '../fleet/fleet-settings.js';
 import type { FleetConfig } from '../fleet/fleet-settings.js';
 import { announcement, releaseOf } from '../releases/release-dir.js';
 import type { ReleasesConfig } from '../releases/release-dir.js';
@@ -99,7 +103,8 @@ export interface RunningCollector {
 }
 
 /** The routes, for a 404's message. */
-const ROUTES_HINT = 'see / (the console), /api/v1/agents, /api/v1/results, /api/v1/series, /api/v1/compliance, /api/v1/report, /api/v1/overview, /api/v1/site, /api/v1/alerts, /metrics';
+const ROUTES_HINT =
+  'see / (the console), /api/v1/agents, /api/v1/results, /api/v1/series, /api/v1/compliance, /api/v1/report, /api/v1/overview, /api/v1/site, /api/v1/fleet, /api/v1/alerts, /api/v1/alerts/deliveries, /api/v1/session, /metrics';
 
 export async function startCollector(config: Readonly<CollectorConfig>, deps: CollectorDeps): Promise<RunningCollector> {
   const { store, logger } = deps;
@@ -339,11 +344,6 @@ async function serve(parts: Parts): Promise<RunningCollector> {
   maintenanceTimer.unref();
   owned.push(() => clearInterval(maintenanceTimer));
 
-  const bearerIs = (req: IncomingMessage, token: string): boolean => {
-    const given = Buffer.from(/^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '');
-    const expected = Buffer.from(token);
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  };
   const consoleRoute = new ConsoleRoute({
     ...(deps.consoleDir === undefined ? {} : { dir: deps.consoleDir }),
     readToken: config.readToken,
@@ -360,6 +360,15 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     bearerIs(req, config.readToken) ||
     (config.adminToken !== undefined && bearerIs(req, config.adminToken)) ||
     consoleRoute.hasSession(req);
+  /** Who an authorised request is, for `GET /api/v1/session`: a bearer header decides alone, as for actions. */
+  const sessionOf = (req: IncomingMessage): SessionAnswer => {
+    const actions = config.adminToken !== undefined;
+    if (bearerOf(req) !== undefined) return { role: config.adminToken !== undefined && bearerIs(req, config.adminToken) ? 'admin' : 'read', via: 'bearer', csrfToken: null, actions };
+    const session = consoleRoute.session(req);
+    if (session !== undefined) return { role: session.role, via: 'session', csrfToken: session.csrfToken, actions };
+    return { role: 'read', via: 'open', csrfToken: null, actions };
+  };
+  const timeZone = config.timeZone;
 
   const serveRelease = releaseRoute({
     releases: () => releases,
@@ -391,10 +400,21 @@ async function serve(parts: Parts): Promise<RunningCollector> {
         logger: logger.child({ component: 'enroll' }),
       });
     }
-    if ((ACTION_PATHS as readonly string[]).includes(path)) {
+    if ((ACTION_PATHS as readonly string[]).includes(path) || path === ENROLLMENT_CODES_PATH) {
       if (req.method !== 'POST') return sendError(res, 405, 'SW_METHOD', `${req.method ?? ''} is not allowed; POST to ${path}`);
-      if (config.adminToken === undefined) return sendError(res, 403, 'SW_ADMIN_DISABLED', 'this collector has no adminToken, so its actions are off; set adminToken or adminTokenFile in its config');
-      if (!bearerIs(req, config.adminToken)) return sendError(res, 401, 'SW_UNAUTHORIZED', `${path} needs Authorization: Bearer <admin token>`);
+      const auth = authorizeAction(req, path, { adminToken: config.adminToken, session: (r) => consoleRoute.session(r) });
+      if (!auth.ok) {
+        if (auth.status === 403 && auth.code !== 'SW_ADMIN_DISABLED') log.warn({ event: 'action-refused', code: auth.code, path, remoteAddress: req.socket.remoteAddress ?? '' }, 'console action refused');
+        return sendError(res, auth.status, auth.code, auth.message);
+      }
+      if (path === ENROLLMENT_CODES_PATH) {
+        return handleEnrollmentCode(
+          req,
+          res,
+          { agent: (id) => agents.get(id), agents: () => agents.list(), writer, refreshAgents, now, logger: logger.child({ component: 'enroll' }) },
+          auth.via,
+        );
+      }
       return handleAction(path as (typeof ACTION_PATHS)[number], req, res, {
         agents: () => agents.list(),
         connectedIds: () => ingest.connectedIds(),
@@ -455,6 +475,22 @@ async function serve(parts: Parts): Promise<RunningCollector> {
         verdicts: (id) => verdicts.forAgent(id),
       },
       alerts: (state) => alerts.report(state),
+      alertDeliveries: () => alerts.deliveries(timeZone),
+      fleet: (filter, limit) =>
+        buildFleet({
+          now: now(),
+          timeZone,
+          agents: agents.list(),
+          connected: ingest.connectedIds(),
+          lastResultAt: (id) => latest.latest(id)?.ts,
+          health: (id) => fleetHealth.get(id),
+          intervalMs: (agent) => intervalFor(fleet, agent),
+          defaultIntervalMs: config.alerts.scheduleIntervalMs,
+          fleetHealth: config.alerts.fleetHealth,
+          filter,
+          limit,
+        }),
+      session: () => sessionOf(req),
       settings: (id) => {
         const a = applied.get(id);
         return {

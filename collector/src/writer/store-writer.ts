@@ -13,7 +13,7 @@ import type { Redemption } from '../store/enrollment-codes.js';
 import type { FrameBatch } from '../store/frame-batch.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
 import { StoreError } from '../store/store-error.js';
-import type { AgentHealthRecord, AgentTouch, InsertOutcome } from '../store/store-types.js';
+import type { AgentHealthRecord, AgentTouch, InsertOutcome, NewAgent } from '../store/store-types.js';
 import type { ThreadHeap } from './store-writer-protocol.js';
 
 /** The writes, as the thread that owns the connections runs them (synchronously). */
@@ -32,14 +32,30 @@ export interface WriteOps {
   setPaused(ids: readonly string[], at: number | undefined): string[];
   /** Uses an enrollment code (by its hash); when it is good, the agent's token hash becomes `tokenHash`. */
   redeemEnrollment(codeHash: string, tokenHash: string, now: number): Redemption;
+  /**
+   * Issues an enrollment code (by its hash) for `agentId`, first adding the agent when `add`
+   * is given (`SW_AGENT_EXISTS` if its id is taken), one transaction; the agent's earlier unused
+   * codes end.
+   */
+  issueEnrollment(issue: EnrollmentIssue): void;
   /** Agents' latest health reports, one transaction. */
   saveHealth(records: readonly AgentHealthRecord[]): void;
   /** An alert evaluation's changes and the notifications it queues, one transaction. */
   alertCommit(changes: AlertChanges, upserts: readonly NotificationUpsert[], now: number): void;
-  alertsDelivered(keys: readonly NotificationKey[], now: number): void;
+  /** Marks notifications delivered after `attempts` POSTs in the round that delivered them. */
+  alertsDelivered(keys: readonly NotificationKey[], now: number, attempts: number): void;
   alertsFailed(keys: readonly NotificationKey[], failure: { attempts: number; nextAttemptAt: number; error: string }): void;
   /** Drops what is queued for webhooks not in `keep`; returns the rows dropped. */
   forgetWebhooks(keep: readonly string[]): number;
+}
+
+/** A code to store, and the site to add first when it is new (with a token hash nobody is given: the code sets the real one). */
+export interface EnrollmentIssue {
+  add?: { agent: NewAgent; tokenHash: string };
+  agentId: string;
+  codeHash: string;
+  now: number;
+  expiresAt: number;
 }
 
 /** The writes called and answered (staging is one-way). */
@@ -79,9 +95,14 @@ export function writeOps(store: SqliteStore, alerts: AlertStore): WriteOps {
     touch: (touches) => store.agents.touch(touches),
     setPaused: (ids, at) => store.agents.setPaused(ids, at),
     redeemEnrollment: (codeHash, tokenHash, now) => store.enrollment.redeem(codeHash, tokenHash, now),
+    issueEnrollment: ({ add, agentId, codeHash, now, expiresAt }) =>
+      store.transaction(() => {
+        if (add !== undefined) store.agents.add(add.agent, add.tokenHash, now);
+        store.enrollment.issue(agentId, codeHash, now, expiresAt);
+      }),
     saveHealth: (records) => store.health.save(records),
     alertCommit: (changes, upserts, now) => alerts.commit(changes, upserts, now),
-    alertsDelivered: (keys, now) => alerts.markDelivered(keys, now),
+    alertsDelivered: (keys, now, attempts) => alerts.markDelivered(keys, now, attempts),
     alertsFailed: (keys, failure) => alerts.markFailed(keys, failure),
     forgetWebhooks: (keep) => alerts.forgetWebhooks(keep),
   };
@@ -104,6 +125,7 @@ export function inlineStoreWriter(ops: WriteOps): StoreWriter {
     touch: call('touch'),
     setPaused: call('setPaused'),
     redeemEnrollment: call('redeemEnrollment'),
+    issueEnrollment: call('issueEnrollment'),
     saveHealth: call('saveHealth'),
     alertCommit: call('alertCommit'),
     alertsDelivered: call('alertsDelivered'),

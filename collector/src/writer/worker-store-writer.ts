@@ -57,6 +57,7 @@ export class WorkerStoreWriter implements StoreWriter {
   #nextHandle = 0;
   readonly touch = this.#caller('touch');
   readonly redeemEnrollment = this.#caller('redeemEnrollment');
+  readonly issueEnrollment = this.#caller('issueEnrollment');
   readonly setPaused = this.#caller('setPaused');
   readonly saveHealth = this.#caller('saveHealth');
   readonly alertCommit = this.#caller('alertCommit');

@@ -228,8 +228,20 @@ export const ERROR_CODES = deepFreeze({
   },
   SW_ADMIN_DISABLED: {
     component: 'collector-api',
-    meaning: 'An action (`POST /api/v1/tests`, `/pause`, `/resume`) on a collector with no `adminToken` (HTTP 403): actions are off.',
+    meaning: 'An action (`POST /api/v1/tests`, `/pause`, `/resume`, `/enrollment-codes`) on a collector with no `adminToken` (HTTP 403): actions are off.',
     action: 'Set `adminToken` or `adminTokenFile` (or SPEEDWATCH_ADMIN_TOKEN), different from the read token, and send it as `Authorization: Bearer`.',
+    carriers: ['HTTP 403'],
+  },
+  SW_ADMIN_REQUIRED: {
+    component: 'collector-api',
+    meaning: 'An action (`POST /api/v1/tests`, `/pause`, `/resume`, `/enrollment-codes`) from a console session opened with the read token (HTTP 403): actions need an admin session.',
+    action: 'Log out and log in to the console with the admin token, or send `Authorization: Bearer <admin token>` from a script.',
+    carriers: ['HTTP 403'],
+  },
+  SW_CSRF: {
+    component: 'collector-api',
+    meaning: "An action sent with the console's session cookie but without the session's CSRF token in `X-CSRF-Token`, with a wrong one, or from another site (`Sec-Fetch-Site`/`Origin`) (HTTP 403): nothing was done.",
+    action: "Send the `csrfToken` of `GET /api/v1/session` in `X-CSRF-Token`, from the console's own page; a script sends `Authorization: Bearer <admin token>` instead of the cookie.",
     carriers: ['HTTP 403'],
   },
   SW_AREAS_FILE: {
@@ -246,7 +258,7 @@ export const ERROR_CODES = deepFreeze({
   },
   SW_UNAUTHORIZED: {
     component: 'collector-api',
-    meaning: 'The API or /metrics needs `Authorization: Bearer <read token>` (or the admin token), or an action needs the admin token (HTTP 401); a release download (`/v1/releases/`) needs an agent\'s token.',
+    meaning: 'The API or /metrics needs `Authorization: Bearer <read token>` (or the admin token), or an action needs the admin token or an admin console session (HTTP 401); a release download (`/v1/releases/`) needs an agent\'s token.',
     action: 'Send the read token configured as `readToken`; for actions, the `adminToken`; for a release, the token of an agent that is not revoked.',
     carriers: ['HTTP 401'],
   },
@@ -276,9 +288,9 @@ export const ERROR_CODES = deepFreeze({
   },
   SW_AGENT_EXISTS: {
     component: 'collector-api',
-    meaning: '`agents add` with an id that already exists.',
-    action: 'Choose another id, or `agents rotate` the existing one.',
-    carriers: ['StoreError'],
+    meaning: '`agents add`, or `POST /api/v1/enrollment-codes` for a new site (HTTP 409), with an id that already exists.',
+    action: 'Choose another id; for a new code for the existing site, `agents enroll ID` or the API with `{"id"}` alone.',
+    carriers: ['StoreError', 'HTTP 409'],
   },
   SW_STORE_OPEN: {
     component: 'collector-api',
