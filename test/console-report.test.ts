@@ -251,6 +251,31 @@ describe.skipIf(skip)('the compliance report', { timeout: 90_000 }, () => {
     expect(problems).toEqual([]);
   });
 
+  it('shows the overview over a calendar month with the API figures, and goes back to a rolling window', async () => {
+    const problems = watch(page);
+    await page.goto(collector.url);
+    await ready(page);
+    await page.fill('#overview-month', month.current);
+    await page.click('.month-choice button[type="submit"]');
+    await page.waitForSelector(`body[data-state="ready"] .overview[data-month="${month.current}"]`);
+    const data = await collector.api<{ month: string; technologies: { technology: string; sites: number; meets: number; below: number; insufficientData: number; noData: number }[]; areas: { area: string; technology: string; tests: number; medianMbps: number | null }[] }>(`/api/v1/overview?month=${month.current}`);
+    expect(data.month).toBe(month.current);
+    const cards = await page.evaluate(() => [...(globalThis as unknown as PageGlobals).document.querySelectorAll('.card')].map((c) => ({ technology: c.getAttribute('data-technology'), meets: c.querySelector('[data-field="meets"]')?.textContent, below: c.querySelector('[data-field="below"]')?.textContent })));
+    expect(cards).toEqual(data.technologies.map((t) => ({ technology: t.technology, meets: vi.count.format(t.meets), below: vi.count.format(t.below) })));
+    const cao = data.areas.find((a) => a.area === AREA && a.technology === 'fixed');
+    expect(await page.textContent(`table.areas tr[data-area="${AREA}"][data-technology="fixed"] [data-field="tests"]`)).toBe(vi.count.format(cao?.tests ?? -1));
+    // The month's figures are those of the report for the same month and area.
+    const report = await reportApi(query());
+    expect(cao?.medianMbps).toBe(report.totals.find((r) => r.technology === 'fixed')?.download?.median);
+    // No rolling window is chosen while a month is shown.
+    for (const window of ['24h', '7d', '30d']) expect(await page.getAttribute(`.switch button[data-value="${window}"]`, 'aria-pressed')).toBe('false');
+    await page.screenshot({ path: join(shots, 'overview-month.png'), fullPage: false });
+    await page.click('.switch button[data-value="7d"]');
+    await page.waitForSelector('body[data-state="ready"] .overview[data-window="7d"][data-month=""]');
+    expect(page.url()).not.toContain('month=');
+    expect(problems).toEqual([]);
+  });
+
   it('names a bad month instead of drawing an empty report', async () => {
     await page.goto(`${collector.url}#/report?month=2026-13`);
     await page.waitForSelector('[data-field="report-error"]');

@@ -104,6 +104,35 @@ describe('GET /api/v1/compliance over a span', () => {
   });
 });
 
+describe('GET /api/v1/overview for a calendar month', () => {
+  it('builds the overview over the month on a report thread, as the rolling windows are built', async () => {
+    const month = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Ho_Chi_Minh', year: 'numeric', month: '2-digit' }).format(Date.now());
+    const { status, body } = await get(`api/v1/overview?month=${month}`);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ window: month, month, windows: ['24h', '7d', '30d'], timeZone: 'Asia/Ho_Chi_Minh' });
+    const district = body.areas.find((a: any) => a.area === 'Lạng Sơn/Cao Lộc');
+    const report = (await get(`api/v1/report?month=${month}&area=${encodeURIComponent('Lạng Sơn/Cao Lộc')}`)).body;
+    expect(district.medianMbps).toBe(report.totals[0].download.median);
+    expect(district.tests).toBe(report.totals[0].tests);
+    // Unless the month began within the last 12 hours, every result above is in it.
+    if (report.totals[0].tests === 12) {
+      expect(district).toMatchObject({ tests: 12, medianMbps: 105.5, verdict: 'insufficient-data' });
+      expect(body.technologies.find((t: any) => t.technology === 'fixed')).toMatchObject({ sites: 1, meets: 1 });
+      expect(body.technologies.find((t: any) => t.technology === 'mobile')).toMatchObject({ sites: 1, below: 1 });
+    }
+    expect((await get('api/v1/overview?window=24h')).body.month).toBeNull();
+  });
+
+  it.each([
+    ['month=2026-13', 'month'],
+    ['month=2026-11&window=24h', 'window'],
+  ])('answers 400 naming the parameter for %s', async (query, parameter) => {
+    const { status, body } = await get(`api/v1/overview?${query}`);
+    expect(status).toBe(400);
+    expect(body.error).toMatchObject({ code: 'SW_BAD_PARAMETER', parameter });
+  });
+});
+
 describe('ReportJobs', () => {
   const jobs = (options: { maxWaiting?: number; timeoutMs?: number }) =>
     new ReportJobs({ path: t.dbPath, storeOptions: {}, verdicts: DEFAULT_VERDICT_CONFIG, timeZone: 'Asia/Ho_Chi_Minh', logger: createLogger({ level: 'silent' }), ...options });

@@ -51,8 +51,8 @@ async function getJson(path: string): Promise<unknown> {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** GET /api/v1/overview?window=…, checked. */
-export async function fetchOverview(window: string | undefined): Promise<OverviewAnswer> {
-  const path = `/api/v1/overview${window === undefined ? '' : `?window=${encodeURIComponent(window)}`}`;
+export async function fetchOverview(window: string | undefined, month?: string): Promise<OverviewAnswer> {
+  const path = month !== undefined ? `/api/v1/overview?month=${encodeURIComponent(month)}` : `/api/v1/overview${window === undefined ? '' : `?window=${encodeURIComponent(window)}`}`;
   const body = await getJson(path);
   if (
     !isObject(body) ||

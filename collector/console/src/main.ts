@@ -85,12 +85,16 @@ function header(app: HTMLElement, state: State, view: PageView | undefined, curr
             saveWindow(localStorage, w);
             state.window = w;
             started = performance.now();
-            void show(app, state);
+            // A rolling window replaces a calendar month the route named (`#/?month=…`).
+            const route = routeOf(window.location.hash);
+            if (route.query.has('month')) window.location.hash = hrefOf(route.page.name, route.argument === '' ? undefined : route.argument);
+            else void show(app, state);
           }),
       switcher('Language', LANGS, state.lang, (l) => (l === 'vi' ? 'Tiếng Việt' : 'English'), (l) => {
         saveLang(localStorage, l as Lang);
         state.lang = l as Lang;
-        if (windows !== undefined) state.window = windows.current;
+        // The window shown stays chosen; a calendar month stays in the route, not in the state.
+        if (windows !== undefined && windows.list.includes(windows.current)) state.window = windows.current;
         started = performance.now();
         void show(app, state);
       }),

@@ -17,22 +17,40 @@ import type { Outlines } from './map-outlines.js';
 import type { ConsolePage } from './pages.js';
 import { siteMap } from './site-map.js';
 
-/** The overview as a console page: one request, `/api/v1/overview?window=…`, beside the map's outlines (a cached asset). */
+/**
+ * The overview as a console page: one request, `/api/v1/overview?window=…` (or `?month=2026-11`
+ * for a calendar month, `#/?month=2026-11`), beside the map's outlines (a cached asset).
+ */
 export const overviewPage: ConsolePage = {
   name: '',
   nav: (t) => t.overview,
-  async load({ lang, window }) {
-    const [data, outlines] = await Promise.all([fetchOverview(window), fetchOutlines()]);
+  async load({ lang, window, query }) {
+    const month = query.get('month') ?? undefined;
+    const [data, outlines] = await Promise.all([fetchOverview(window, month), fetchOutlines()]);
     const f = formatter(lang, data.timeZone);
     return { title: f.t.overview, body: renderOverview(data, outlines, f), windows: { list: data.windows, current: data.window } };
   },
 };
 
+/** A calendar month instead of a rolling window: a month field that goes to `#/?month=…`. */
+function monthChoice(data: OverviewAnswer, f: Formatter): HTMLElement {
+  const { t } = f;
+  const input = h('input', { type: 'month', name: 'month', id: 'overview-month', value: data.month ?? '', required: '' });
+  const form = h('form', { class: 'month-choice' }, h('label', { for: 'overview-month' }, `${t.calendarMonth}: `), input, h('button', { type: 'submit' }, t.showMonth));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (input.value !== '') window.location.hash = hrefOf('', undefined, { month: input.value });
+  });
+  return form;
+}
+
 export function renderOverview(data: OverviewAnswer, outlines: Outlines | undefined, f: Formatter): HTMLElement {
   const { t } = f;
   return h(
     'div',
-    { class: 'overview' },
+    { class: 'overview', 'data-window': data.window, 'data-month': data.month ?? '' },
+    monthChoice(data, f),
+    data.month !== null ? h('p', { class: 'notice month-note', 'data-field': 'month' }, t.monthShown(data.month)) : null,
     data.computedAt === null ? h('p', { class: 'notice' }, t.notYet) : h('p', { class: 'computed' }, `${t.computedAt}: `, h('time', { datetime: data.computedAt }, f.time(data.computedAt))),
     h('section', { class: 'cards', 'aria-label': t.sites }, ...data.technologies.map((s) => technologyCard(s, f))),
     siteMap(data.sites, outlines, f),

@@ -78,7 +78,13 @@ export interface MapSite {
 export interface OverviewAnswer {
   /** When the verdicts were computed (ISO 8601); null before the first computation. */
   computedAt: string | null;
+  /** The rolling window's name, or the calendar month's `YYYY-MM` when `month` is set. */
   window: string;
+  /**
+   * The calendar month judged (`2026-11`, its days in `timeZone`), or null for a rolling window.
+   * A month's figures are computed from the database when asked (a report thread), not kept.
+   */
+  month: string | null;
   /** The windows the collector judges, in config order. */
   windows: string[];
   /** The time zone the console shows times in (IANA name). */

@@ -13,6 +13,8 @@ import type { AreaRow, MapSite, OverviewAnswer, OverviewVerdict, SlowSite, Techn
 
 export interface OverviewInputs {
   window: string;
+  /** The calendar month `window` names, when it is one. */
+  month?: string | undefined;
   windows: readonly string[];
   computedAt: number | undefined;
   timeZone: string;
@@ -102,6 +104,7 @@ export function buildOverview(inputs: OverviewInputs): OverviewAnswer {
   return {
     computedAt: inputs.computedAt === undefined ? null : new Date(inputs.computedAt).toISOString(),
     window: inputs.window,
+    month: inputs.month ?? null,
     windows: [...inputs.windows],
     timeZone: inputs.timeZone,
     precision: { ...OVERVIEW_PRECISION },

@@ -22,6 +22,8 @@ export interface ReportApiDeps {
   run: (job: ReportJob) => Promise<JobOutput>;
   timeZone: string;
   now: () => number;
+  /** The rolling windows' names, which a month's overview lists beside it. */
+  windows: readonly string[];
 }
 
 const FORMATS: readonly ReportFormat[] = ['json', 'csv', 'xlsx'];
@@ -44,6 +46,10 @@ function rangeOf(params: Params, timeZone: string, fallbackMonth?: string): Repo
   }
 }
 
+function sendText(res: ServerResponse, type: string, output: JobOutput): void {
+  res.writeHead(200, { 'content-type': type, 'content-length': Buffer.byteLength(output.body), 'cache-control': 'no-store', 'server-timing': `report;dur=${output.ms}` }).end(output.body);
+}
+
 /** An ASCII file name part: "Lạng Sơn/Cao Lộc" → "lang-son-cao-loc". */
 function slug(text: string): string {
   return areaLooseKey(text)
@@ -54,7 +60,11 @@ function slug(text: string): string {
 
 /** Whether `search` asks a range-read route this module answers. */
 export function isReportRequest(path: string, search: URLSearchParams): boolean {
-  return path === '/api/v1/report' || (path === '/api/v1/compliance' && (search.has('month') || search.has('from') || search.has('to')));
+  return (
+    path === '/api/v1/report' ||
+    (path === '/api/v1/compliance' && (search.has('month') || search.has('from') || search.has('to'))) ||
+    (path === '/api/v1/overview' && search.has('month'))
+  );
 }
 
 /** Answers a request isReportRequest accepted, errors included. */
@@ -71,6 +81,13 @@ export async function handleReportApi(path: string, search: URLSearchParams, res
       const headers: Record<string, string | number> = { 'content-type': CONTENT_TYPES[format], 'content-length': Buffer.byteLength(output.body), 'cache-control': 'no-store', 'server-timing': `report;dur=${output.ms}` };
       if (format !== 'json') headers['content-disposition'] = `attachment; filename="${name}"`;
       res.writeHead(200, headers).end(output.body);
+      return;
+    }
+    if (path === '/api/v1/overview') {
+      const params = new Params(search, ['month']);
+      const range = rangeOf(params, deps.timeZone);
+      const output = await deps.run({ kind: 'overview', range, windows: deps.windows });
+      sendText(res, CONTENT_TYPES.json, output);
       return;
     }
     const params = new Params(search, ['month', 'from', 'to', 'groupBy']);

@@ -9,7 +9,8 @@ export type ReportFormat = 'json' | 'csv' | 'xlsx';
 
 export type ReportJob =
   | { kind: 'report'; range: ReportRange; area?: string; format: ReportFormat; lang: ReportLang }
-  | { kind: 'compliance'; range: ReportRange; groupBy: GroupBy };
+  | { kind: 'compliance'; range: ReportRange; groupBy: GroupBy }
+  | { kind: 'overview'; range: ReportRange; windows: readonly string[] };
 
 export interface ReportThreadInit {
   path: string;

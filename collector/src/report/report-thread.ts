@@ -11,7 +11,7 @@ import { reportCsv } from './report-csv.js';
 import { reportLabels } from './report-labels.js';
 import type { FromReportThread, ReportThreadInit } from './report-protocol.js';
 import { reportXlsx } from './report-xlsx.js';
-import { runRangeCompliance, runReport } from './run-report.js';
+import { runRangeCompliance, runRangeOverview, runReport } from './run-report.js';
 
 const port = parentPort;
 if (port === null) throw new Error('report-thread.js runs as a worker thread');
@@ -32,6 +32,10 @@ async function run(): Promise<FromReportThread> {
       const groups = runRangeCompliance(store, job.range, job.groupBy, init.verdicts);
       // Rounded as the rolling windows' groups are (the API's precision).
       return { type: 'done', body: JSON.stringify(groups.map(roundVerdict)), rows: groups.length };
+    }
+    if (job.kind === 'overview') {
+      const overview = runRangeOverview(store, job.range, job.windows, init.verdicts, init.timeZone, init.now);
+      return { type: 'done', body: JSON.stringify(overview), rows: overview.sites.length };
     }
     const report = runReport(store, { range: job.range, area: job.area, config: init.verdicts, timeZone: init.timeZone, now: init.now });
     const labels = reportLabels(job.lang);

@@ -7,8 +7,11 @@ import type { SqliteStore } from '../store/sqlite-store.js';
 import { SampleWindow } from '../verdict/sample-window.js';
 import type { SampleColumns } from '../verdict/sample-columns.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
-import { groupVerdictsOver } from '../verdict/verdicts.js';
-import type { GroupBy, GroupVerdict } from '../verdict/verdicts.js';
+import { buildOverview } from '../api/overview.js';
+import type { OverviewAnswer } from '../api/overview-wire.js';
+import { roundVerdict } from '../api/rounding.js';
+import { agentVerdictsOver, groupVerdictsOver } from '../verdict/verdicts.js';
+import type { AgentVerdict, GroupBy, GroupVerdict } from '../verdict/verdicts.js';
 import { buildComplianceReport } from './compliance-report.js';
 import type { ComplianceReport } from './compliance-report.js';
 import type { ReportRange } from './report-range.js';
@@ -40,6 +43,28 @@ export function runReport(store: ReportStore, request: ReportRequest): Complianc
     timeZone: request.timeZone,
     now: request.now,
     deletedBefore: store.results.deletedBefore(),
+  });
+}
+
+/** The console's overview over a calendar month (`/api/v1/overview?month=…`), as the rolling windows' is built. */
+export function runRangeOverview(store: ReportStore, range: ReportRange, windows: readonly string[], config: VerdictConfig, timeZone: string, now: number): OverviewAnswer {
+  const agents = store.agents.list();
+  const samples = rangeSamples(store, range);
+  const ranges = [{ name: range.name, from: range.from, to: range.to }];
+  const verdicts = new Map<string, AgentVerdict[]>();
+  for (const verdict of agentVerdictsOver(agents, samples, ranges, config)) verdicts.set(verdict.agentId, [verdict]);
+  return buildOverview({
+    window: range.name,
+    month: range.month,
+    windows,
+    computedAt: now,
+    timeZone,
+    agents,
+    agentVerdicts: (id) => verdicts.get(id),
+    // Rounded as the rolling windows' area groups are, so the page and /compliance agree.
+    areaGroups: groupVerdictsOver(agents, samples, ranges, config, 'area').map(roundVerdict),
+    targets: config.targets,
+    agentMinTests: config.minTests.agent,
   });
 }
 

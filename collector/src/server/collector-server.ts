@@ -444,7 +444,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       res.end(series);
       return;
     }
-    if (isReportRequest(path, target.searchParams)) return handleReportApi(path, target.searchParams, res, { run: (job) => reports.run(job, now()), timeZone: config.timeZone, now });
+    if (isReportRequest(path, target.searchParams)) return handleReportApi(path, target.searchParams, res, { run: (job) => reports.run(job, now()), timeZone: config.timeZone, now, windows: verdicts.params.windows });
     const handled = handleApi(path, target.searchParams, res, {
       store,
       agents: () => agents.list(),
