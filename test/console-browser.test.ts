@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole } from './console/build-console.js';
-import { chromiumMissing, firstPage, launchBrowser, logIn as logInAt, ready, startConsoleCollector, watch } from './support/browser.js';
-import type { ConsoleCollector, PageElement, PageGlobals } from './support/browser.js';
+import { chromiumMissing, FORMATS, firstPage, launchBrowser, logIn as logInAt, ready, startConsoleCollector, watch } from './support/browser.js';
+import type { ConsoleCollector, FigureFormats, PageElement, PageGlobals } from './support/browser.js';
 
 const READ_TOKEN = 'console-test-read-token-0123456789';
 
@@ -165,19 +165,10 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 60_000 }, () => {
     expect(problems).toEqual([]);
   });
 
-  const vi = {
-    mbps: new Intl.NumberFormat('vi-VN', { minimumFractionDigits: 1, maximumFractionDigits: 1 }),
-    count: new Intl.NumberFormat('vi-VN', { maximumFractionDigits: 0 }),
-    percent: new Intl.NumberFormat('vi-VN', { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 }),
-  };
-  const en = {
-    mbps: new Intl.NumberFormat('en-GB', { minimumFractionDigits: 1, maximumFractionDigits: 1 }),
-    count: new Intl.NumberFormat('en-GB', { maximumFractionDigits: 0 }),
-    percent: new Intl.NumberFormat('en-GB', { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 }),
-  };
+  const { vi, en } = FORMATS;
 
   /** Reads the overview's figures off the page and compares each with the API's, formatted for the language. */
-  const expectFigures = async (page: Page, data: Overview, fmt: typeof vi): Promise<void> => {
+  const expectFigures = async (page: Page, data: Overview, fmt: FigureFormats): Promise<void> => {
     const shown = await page.evaluate(readFigures);
     expect(shown.cards).toEqual(data.technologies.map((s) => ({ technology: s.technology, sites: fmt.count.format(s.sites), meets: fmt.count.format(s.meets), below: fmt.count.format(s.below), insufficientData: fmt.count.format(s.insufficientData), noData: fmt.count.format(s.noData) })));
     const opt = (v: number | null, f: Intl.NumberFormat): string => (v === null ? '–' : f.format(v));
@@ -192,7 +183,7 @@ describe.skipIf(skip)('the console in Chromium', { timeout: 60_000 }, () => {
    * exactly the API's sites with coordinates and that verdict (for the technology shown), one
    * dot each, inside the drawing, in the same colour as the cards' counts and the legend.
    */
-  const expectMap = async (page: Page, data: Overview, fmt: typeof vi, technology = 'all'): Promise<ShownMap> => {
+  const expectMap = async (page: Page, data: Overview, fmt: FigureFormats, technology = 'all'): Promise<ShownMap> => {
     const shown = await page.evaluate(readMap);
     const mine = data.sites.filter((site) => technology === 'all' || site.technology === technology);
     const placed = mine.filter((site) => site.lat !== null && site.lon !== null);

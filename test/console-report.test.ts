@@ -13,8 +13,8 @@ import { promisify } from 'node:util';
 import ExcelJS from 'exceljs';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumMissing, firstPage, launchBrowser, logIn, ready, startConsoleCollector, watch } from './support/browser.js';
-import type { ConsoleCollector, PageElement, PageGlobals } from './support/browser.js';
+import { chromiumMissing, FORMATS, firstPage, launchBrowser, logIn, ready, startConsoleCollector, watch } from './support/browser.js';
+import type { ConsoleCollector, FigureFormats, PageElement, PageGlobals } from './support/browser.js';
 import { BIN } from './support/processes.js';
 
 const READ_TOKEN = 'report-test-read-token-0123456789';
@@ -164,18 +164,9 @@ describe.skipIf(skip)('the compliance report', { timeout: 90_000 }, () => {
     await collector?.stop();
   });
 
-  const vi = {
-    mbps: new Intl.NumberFormat('vi-VN', { minimumFractionDigits: 1, maximumFractionDigits: 1 }),
-    count: new Intl.NumberFormat('vi-VN', { maximumFractionDigits: 0 }),
-    percent: new Intl.NumberFormat('vi-VN', { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 }),
-  };
-  const en = {
-    mbps: new Intl.NumberFormat('en-GB', { minimumFractionDigits: 1, maximumFractionDigits: 1 }),
-    count: new Intl.NumberFormat('en-GB', { maximumFractionDigits: 0 }),
-    percent: new Intl.NumberFormat('en-GB', { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 }),
-  };
+  const { vi, en } = FORMATS;
 
-  const expectPage = async (report: Report, fmt: typeof vi): Promise<void> => {
+  const expectPage = async (report: Report, fmt: FigureFormats): Promise<void> => {
     const shown = await page.evaluate(readReport);
     const opt = (v: number | null | undefined, f: Intl.NumberFormat): string => (v === null || v === undefined ? '–' : f.format(v));
     const group = (r: GroupRow): Record<string, string | null> => ({

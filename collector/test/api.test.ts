@@ -10,22 +10,16 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentClient, TestCollector } from './ingest-util.js';
 import { connectAgent, makeResult, startTestCollector } from './ingest-util.js';
+import { requestJson } from './util.js';
+import type { JsonAnswer } from './util.js';
 
 const run = promisify(execFile);
 let t: TestCollector;
 let client: AgentClient;
 const HOUR = 3_600_000;
 
-async function get(path: string, token?: string): Promise<{ status: number; body: any; text: string }> {
-  const res = await fetch(`${t.collector.url}${path}`, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
-  const text = await res.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  return { status: res.status, body, text };
+function get(path: string, token?: string): Promise<JsonAnswer> {
+  return requestJson(`${t.collector.url}${path}`, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
 }
 
 beforeAll(async () => {

@@ -10,6 +10,8 @@ import { parseReportRange } from '../src/report/report-range.js';
 import { DEFAULT_VERDICT_CONFIG } from '../src/verdict/verdict-config.js';
 import type { AgentClient, TestCollector } from './ingest-util.js';
 import { connectAgent, makeResult, startTestCollector } from './ingest-util.js';
+import { requestJson } from './util.js';
+import type { JsonAnswer } from './util.js';
 
 const HOUR = 3_600_000;
 let t: TestCollector;
@@ -20,16 +22,8 @@ const from = new Date(Date.now() - 2 * 24 * HOUR).toISOString();
 const to = new Date(Date.now() + HOUR).toISOString();
 const span = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
 
-async function get(path: string): Promise<{ status: number; body: any; headers: Headers; text: string }> {
-  const res = await fetch(`${t.collector.url}${path}`);
-  const text = await res.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  return { status: res.status, body, headers: res.headers, text };
+function get(path: string): Promise<JsonAnswer> {
+  return requestJson(`${t.collector.url}${path}`);
 }
 
 beforeAll(async () => {

@@ -8,3 +8,24 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+/** An HTTP answer with its body parsed as JSON where it is JSON (else `body` is undefined). */
+export interface JsonAnswer {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: any;
+}
+
+/** Fetches `url` and reads the answer, parsing JSON where it is JSON. */
+export async function requestJson(url: string, init: RequestInit = {}): Promise<JsonAnswer> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, body };
+}

@@ -171,6 +171,9 @@ function bundleClosure(root: string, deployable: Deployable, own: Manifest): Map
     ];
     for (const { name, optional } of needs) {
       if (top && deployable.fromRegistry.includes(name)) continue;
+      // Type declarations only (fast-csv, under exceljs, lists @types/node as a run-time
+      // dependency): nothing loads them at run time.
+      if (name.startsWith('@types/')) continue;
       const source = resolvePackage(root, from, name);
       if (source === undefined) {
         if (optional) continue;

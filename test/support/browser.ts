@@ -48,6 +48,23 @@ export interface PageGlobals {
   innerWidth: number;
 }
 
+/** How the console formats figures in each language (collector/console/src/i18n.ts), for holding a page against the API. */
+export interface FigureFormats {
+  mbps: Intl.NumberFormat;
+  count: Intl.NumberFormat;
+  percent: Intl.NumberFormat;
+}
+
+function figureFormats(locale: string): FigureFormats {
+  return {
+    mbps: new Intl.NumberFormat(locale, { minimumFractionDigits: 1, maximumFractionDigits: 1 }),
+    count: new Intl.NumberFormat(locale, { maximumFractionDigits: 0 }),
+    percent: new Intl.NumberFormat(locale, { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 }),
+  };
+}
+
+export const FORMATS: Readonly<Record<'vi' | 'en', FigureFormats>> = Object.freeze({ vi: figureFormats('vi-VN'), en: figureFormats('en-GB') });
+
 /** What a page did wrong from now on: console errors, uncaught exceptions, failed requests, HTTP errors. */
 export function watch(page: Page): string[] {
   const problems: string[] = [];
