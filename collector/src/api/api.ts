@@ -128,7 +128,7 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
       .filter((a) => includeRevoked || a.revokedAt === undefined)
       .map((a) => ({
         id: a.id,
-        site: { name: a.name, kind: a.siteKind, technology: a.technology, isp: a.isp ?? null, area: a.area ?? null, areaCode: a.areaCode ?? null, lat: a.lat ?? null, lon: a.lon ?? null },
+        site: { name: a.name, kind: a.siteKind, technology: a.technology, isp: a.isp ?? null, area: a.area ?? null, areaCode: a.areaCode ?? null, lat: a.lat ?? null, lon: a.lon ?? null, contractMbps: a.contractMbps ?? null },
         version: a.version ?? null,
         connected: connected.has(a.id),
         lastSeenAt: a.lastSeenAt === undefined ? null : new Date(a.lastSeenAt).toISOString(),

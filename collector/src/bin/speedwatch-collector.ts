@@ -41,15 +41,15 @@ Commands:
         list every problem (exit 1), or print a one-line summary (exit 0); opens no database
   agents add --db PATH --id ID --name NAME --site-kind office|school|clinic|other
              --technology fixed|mobile [--isp ISP] [--area "province/district/commune"] [--lat N --lon N]
-             [--area-code CODE] [--enroll [--expires 7d]]
+             [--area-code CODE] [--contract-mbps N] [--enroll [--expires 7d]]
         create an agent and print its token (the only line on stdout; only its hash is stored);
         with --enroll, a one-time code for \`speedwatch-agent enroll\` instead of a token
   agents import FILE.csv --db PATH [--expires 7d]
-        add every site of a CSV (header: id,name,site_kind,technology[,isp,area|area_code,lat,lon]) in one
+        add every site of a CSV (header: id,name,site_kind,technology[,isp,area|area_code,lat,lon,contract_mbps]) in one
         transaction, and print a CSV of their enrollment codes (id,name,code,expires_at)
   agents enroll ID --db PATH [--expires 7d]
         a new one-time code for an agent (a new box, a lost token); its earlier codes end
-  agents edit ID --db PATH [--name N] [--site-kind K] [--technology T] [--isp I] [--area A | --area-code C] [--lat N --lon N]
+  agents edit ID --db PATH [--name N] [--site-kind K] [--technology T] [--isp I] [--area A | --area-code C] [--lat N --lon N] [--contract-mbps N]
         change a site's description; its id, token and history stay
   agents list --db PATH [--json]       list agents: id, technology, site kind, area, ISP, name, state,
                                        then from the latest health report: version, outbox backlog,
@@ -187,6 +187,7 @@ const SITE_FLAGS = {
   'area-code': { type: 'string' },
   lat: { type: 'string' },
   lon: { type: 'string' },
+  'contract-mbps': { type: 'string' },
 } as const;
 
 function codeLifetime(expires: string | undefined): number {
@@ -206,6 +207,7 @@ function agentOf(id: string, site: Site): NewAgent {
     ...(site.area === undefined ? {} : { area: site.area }),
     ...(site.lat === undefined ? {} : { lat: site.lat }),
     ...(site.lon === undefined ? {} : { lon: site.lon }),
+    ...(site.contractMbps === undefined ? {} : { contractMbps: site.contractMbps }),
   };
 }
 
@@ -244,8 +246,9 @@ function siteFromFlags(values: Record<string, string | boolean | undefined>): Si
     ...(values['area'] === undefined ? {} : { area: values['area'] }),
     ...(values['lat'] === undefined ? {} : { lat: Number(values['lat']) }),
     ...(values['lon'] === undefined ? {} : { lon: Number(values['lon']) }),
+    ...(values['contract-mbps'] === undefined ? {} : { contractMbps: Number(values['contract-mbps']) }),
   };
-  const flagOf: Record<string, string> = { kind: '--site-kind', name: '--name', technology: '--technology', isp: '--isp', area: '--area', lat: '--lat', lon: '--lon' };
+  const flagOf: Record<string, string> = { kind: '--site-kind', name: '--name', technology: '--technology', isp: '--isp', area: '--area', lat: '--lat', lon: '--lon', contractMbps: '--contract-mbps' };
   try {
     return siteSchema.parse(raw, '');
   } catch (err) {
@@ -375,10 +378,11 @@ async function agents(argv: string[]): Promise<number> {
           ...(agent.isp === undefined ? {} : { isp: agent.isp }),
           ...(agent.area === undefined ? {} : { area: agent.area }),
           ...(agent.lat === undefined ? {} : { lat: String(agent.lat), lon: String(agent.lon) }),
+          ...(agent.contractMbps === undefined ? {} : { 'contract-mbps': String(agent.contractMbps) }),
         };
         const merged = { ...current, ...Object.fromEntries(changed.map((flag) => [flag, values[flag as keyof typeof SITE_FLAGS]])) };
         // An empty --isp or --area removes it.
-        for (const key of ['isp', 'area', 'lat', 'lon']) if (merged[key] === '') delete merged[key];
+        for (const key of ['isp', 'area', 'lat', 'lon', 'contract-mbps']) if (merged[key] === '') delete merged[key];
         if (changed.includes('area') && changed.includes('area-code')) throw new UsageError('give --area or --area-code, not both');
         // A new --area-code names the area; a new --area drops the code; otherwise both stay.
         const newCode = values['area-code'];

@@ -1,6 +1,6 @@
 /**
  * The sites CSV of `speedwatch-collector agents import`: a header row naming the columns
- * (`id,name,site_kind,technology` required; `isp,area,area_code,lat,lon` optional, in any order;
+ * (`id,name,site_kind,technology` required; `isp,area,area_code,lat,lon,contract_mbps` optional, in any order;
  * `area_code` names the area by its unit in the registry, instead of `area`), then
  * one site a row. Every problem of the file is listed at once, each with its line and column.
  */
@@ -9,7 +9,7 @@ import { OptionsError, problemAt, siteSchema, ValidationError } from '@speedwatc
 import type { NewAgent } from '../store/store-types.js';
 import { parseCsv } from './csv.js';
 
-export const SITE_COLUMNS = ['id', 'name', 'site_kind', 'technology', 'isp', 'area', 'area_code', 'lat', 'lon'] as const;
+export const SITE_COLUMNS = ['id', 'name', 'site_kind', 'technology', 'isp', 'area', 'area_code', 'lat', 'lon', 'contract_mbps'] as const;
 const REQUIRED = ['id', 'name', 'site_kind', 'technology'] as const;
 /** The same rule as `agents add --id`. */
 export const AGENT_ID = /^[a-z0-9][a-z0-9._-]{0,99}$/;
@@ -24,7 +24,7 @@ export class SitesFileError extends OptionsError {
   }
 }
 
-const SCHEMA_KEY: Record<string, string> = { kind: 'site_kind', name: 'name', technology: 'technology', isp: 'isp', area: 'area', lat: 'lat', lon: 'lon' };
+const SCHEMA_KEY: Record<string, string> = { kind: 'site_kind', name: 'name', technology: 'technology', isp: 'isp', area: 'area', lat: 'lat', lon: 'lon', contractMbps: 'contract_mbps' };
 
 /** The agents the file describes, in file order. `taken` says whether an id already exists. */
 export function parseSitesFile(
@@ -88,6 +88,7 @@ export function parseSitesFile(
       ...(area === undefined ? {} : { area }),
       ...(cell('lat') === undefined ? {} : { lat: number('lat') }),
       ...(cell('lon') === undefined ? {} : { lon: number('lon') }),
+      ...(cell('contract_mbps') === undefined ? {} : { contractMbps: number('contract_mbps') }),
     };
     try {
       const site = siteSchema.parse(raw, '');
@@ -101,6 +102,7 @@ export function parseSitesFile(
         ...(site.area === undefined ? {} : { area: site.area }),
         ...(areaCode === undefined ? {} : { areaCode }),
         ...(site.lat === undefined ? {} : { lat: site.lat, lon: site.lon as number }),
+        ...(site.contractMbps === undefined ? {} : { contractMbps: site.contractMbps }),
       });
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;

@@ -18,6 +18,7 @@ interface AgentRow {
   area_code: string | null;
   lat: number | null;
   lon: number | null;
+  contract_mbps: number | null;
   created_at: number;
   revoked_at: number | null;
   version: string | null;
@@ -32,21 +33,21 @@ export interface AgentWithToken {
   tokenHash?: string;
 }
 
-const AGENT_COLUMNS = 'id, name, site_kind, technology, isp, area, area_code, lat, lon, created_at, revoked_at, version, last_seen_at, paused_at';
+const AGENT_COLUMNS = 'id, name, site_kind, technology, isp, area, area_code, lat, lon, contract_mbps, created_at, revoked_at, version, last_seen_at, paused_at';
 
 function prepare(db: Db) {
   return {
-    insert: db.prepare<[string, string, string, string, string | null, string | null, string | null, number | null, number | null, string, number]>(
-      `INSERT INTO agents (id, name, site_kind, technology, isp, area, area_code, lat, lon, token_hash, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+    insert: db.prepare<[string, string, string, string, string | null, string | null, string | null, number | null, number | null, number | null, string, number]>(
+      `INSERT INTO agents (id, name, site_kind, technology, isp, area, area_code, lat, lon, contract_mbps, token_hash, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     ),
     get: db.prepare<[string], AgentRow>(`SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ?`),
     byTokenHash: db.prepare<[string], AgentRow>(`SELECT ${AGENT_COLUMNS} FROM agents WHERE token_hash = ? AND revoked_at IS NULL`),
     list: db.prepare<[], AgentRow>(`SELECT ${AGENT_COLUMNS} FROM agents ORDER BY id`),
     listWithTokens: db.prepare<[], AgentRow & { token_hash: string }>(`SELECT ${AGENT_COLUMNS}, token_hash FROM agents ORDER BY id`),
     revoke: db.prepare<[number, string]>('UPDATE agents SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
-    edit: db.prepare<[string, string, string, string | null, string | null, string | null, number | null, number | null, string]>(
-      'UPDATE agents SET name = ?, site_kind = ?, technology = ?, isp = ?, area = ?, area_code = ?, lat = ?, lon = ? WHERE id = ?',
+    edit: db.prepare<[string, string, string, string | null, string | null, string | null, number | null, number | null, number | null, string]>(
+      'UPDATE agents SET name = ?, site_kind = ?, technology = ?, isp = ?, area = ?, area_code = ?, lat = ?, lon = ?, contract_mbps = ? WHERE id = ?',
     ),
     pause: db.prepare<[number, string]>('UPDATE agents SET paused_at = ? WHERE id = ? AND revoked_at IS NULL AND paused_at IS NULL'),
     resume: db.prepare<[string]>('UPDATE agents SET paused_at = NULL WHERE id = ? AND paused_at IS NOT NULL'),
@@ -79,7 +80,7 @@ export class AgentRegistry {
   /** Registers an agent with the hash of its token; `SW_AGENT_EXISTS` if the id is taken. */
   add(agent: NewAgent, tokenHash: string, now: number): AgentRecord {
     const changes = storeWrite(this.#path, `add agent ${agent.id}`, () =>
-      this.#s.insert.run(agent.id, agent.name, agent.siteKind, agent.technology, agent.isp ?? null, agent.area ?? null, agent.areaCode ?? null, agent.lat ?? null, agent.lon ?? null, tokenHash, now),
+      this.#s.insert.run(agent.id, agent.name, agent.siteKind, agent.technology, agent.isp ?? null, agent.area ?? null, agent.areaCode ?? null, agent.lat ?? null, agent.lon ?? null, agent.contractMbps ?? null, tokenHash, now),
     ).changes;
     if (changes === 0) throw new StoreError('SW_AGENT_EXISTS', `agent ${agent.id} already exists`);
     return this.get(agent.id) as AgentRecord; // read back: exactly what is stored
@@ -118,7 +119,7 @@ export class AgentRegistry {
   edit(id: string, site: Omit<NewAgent, 'id'>): boolean {
     return (
       storeWrite(this.#path, `edit agent ${id}`, () =>
-        this.#s.edit.run(site.name, site.siteKind, site.technology, site.isp ?? null, site.area ?? null, site.areaCode ?? null, site.lat ?? null, site.lon ?? null, id),
+        this.#s.edit.run(site.name, site.siteKind, site.technology, site.isp ?? null, site.area ?? null, site.areaCode ?? null, site.lat ?? null, site.lon ?? null, site.contractMbps ?? null, id),
       ).changes === 1
     );
   }
@@ -158,6 +159,7 @@ function toAgent(row: AgentRow): AgentRecord {
   if (row.area_code !== null) agent.areaCode = row.area_code;
   if (row.lat !== null) agent.lat = row.lat;
   if (row.lon !== null) agent.lon = row.lon;
+  if (row.contract_mbps !== null) agent.contractMbps = row.contract_mbps;
   if (row.revoked_at !== null) agent.revokedAt = row.revoked_at;
   if (row.version !== null) agent.version = row.version;
   if (row.last_seen_at !== null) agent.lastSeenAt = row.last_seen_at;

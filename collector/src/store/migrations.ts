@@ -175,4 +175,11 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   ALTER TABLE agents ADD COLUMN area_code TEXT;
   `,
+  // 8: a site's contracted download speed (Mbps), when it declares one: representative samples
+  // leave out tests well above it (docs/verdicts.md). A change reloads every collector's agents.
+  `
+  ALTER TABLE agents ADD COLUMN contract_mbps REAL;
+  CREATE TRIGGER agents_contract_changed AFTER UPDATE OF contract_mbps ON agents
+    BEGIN UPDATE agent_changes SET seq = seq + 1 WHERE id = 1; END;
+  `,
 ];

@@ -17,6 +17,8 @@ export interface AgentRecord {
   areaCode?: string;
   lat?: number;
   lon?: number;
+  /** The contracted download speed, Mbps, when the site declares one. */
+  contractMbps?: number;
   createdAt: number;
   /** Set when revoked; a revoked agent cannot authenticate and leaves metrics. */
   revokedAt?: number;

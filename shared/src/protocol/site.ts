@@ -17,6 +17,12 @@ export interface Site {
   area?: string;
   lat?: number;
   lon?: number;
+  /**
+   * The download speed the site's contract promises, Mbps (10^6 bit/s), when it declares one: a
+   * test well above it cannot be the line's own and is left out of representative samples
+   * (docs/verdicts.md).
+   */
+  contractMbps?: number;
 }
 
 /** Area paths: 1 to 4 non-empty levels separated by "/". */
@@ -30,6 +36,7 @@ export const siteSchema: Schema<Site> = object({
   area: optional(string({ pattern: AREA, patternName: 'an area path like "province/district/commune" (1 to 4 levels)' })),
   lat: optional(number({ min: -90, max: 90 })),
   lon: optional(number({ min: -180, max: 180 })),
+  contractMbps: optional(number({ min: 0.1, max: 1_000_000 })),
 });
 
 /**
