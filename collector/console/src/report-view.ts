@@ -196,6 +196,6 @@ function reportDocument(report: ComplianceReport, labels: ReportLabels, f: Forma
       ),
     ),
     h('h3', {}, labels.method),
-    h('ul', { class: 'report-method' }, ...labels.methodLines(report.method.minTestsSite, report.method.minTestsArea).map((line) => h('li', {}, line))),
+    h('ul', { class: 'report-method' }, ...labels.methodLines(report.method).map((line) => h('li', {}, line))),
   );
 }

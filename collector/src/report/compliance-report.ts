@@ -152,6 +152,10 @@ export function buildComplianceReport(inputs: ReportInputs): ComplianceReport {
     method: {
       units: 'Mbps = 10^6 bit/s of payload (HTTP body bytes), ms',
       statistic: 'median',
+      samples:
+        config.samples === undefined || config.samples.mode === 'tests'
+          ? { mode: 'tests' }
+          : { mode: 'representative', bucketMinutes: config.samples.bucketMs / 60_000, contractMargin: config.samples.contractMargin },
       minTestsSite: config.minTests.agent,
       minTestsArea: [1, 2, 3, 4].map((level) => config.minTests.area?.[level as 1 | 2 | 3 | 4] ?? config.minTests.group),
       minTestsGroup: config.minTests.group,

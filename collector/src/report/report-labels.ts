@@ -3,7 +3,7 @@
  * verdicts and the method, for the CSV, the XLSX and the command line. The console has its own
  * strings (collector/console/src/i18n.ts); these are what a filed document says.
  */
-import type { ReportNote } from './report-wire.js';
+import type { ReportMethod, ReportNote } from './report-wire.js';
 
 export type ReportLang = 'vi' | 'en';
 
@@ -48,7 +48,7 @@ export interface ReportLabels {
   technology: Record<string, string>;
   siteKind: Record<string, string>;
   verdict: Record<string, string>;
-  methodLines: (minSite: number, minArea: readonly number[]) => string[];
+  methodLines: (method: ReportMethod) => string[];
   note: (note: ReportNote) => string;
 }
 
@@ -91,11 +91,14 @@ const VI: ReportLabels = {
   technology: { fixed: 'Cố định', mobile: 'Di động' },
   siteKind: { school: 'Trường học', clinic: 'Cơ sở y tế', office: 'Cơ quan nhà nước', other: 'Khác' },
   verdict: { meets: 'Đạt', below: 'Không đạt', 'insufficient-data': 'Chưa đủ mẫu', 'no-data': 'Không có số liệu' },
-  methodLines: (minSite, minArea) => [
+  methodLines: ({ minTestsSite: minSite, minTestsArea: minArea, samples }) => [
     'Đơn vị: 1 Mbps = 10^6 bit/giây dữ liệu tải (phần thân HTTP), không tính phần đầu giao thức.',
     'Mỗi lần đo: tải xuống và tải lên qua HTTP tới máy chủ đo kiểu i-Speed (giao thức LibreSpeed), nhiều luồng song song, bỏ giai đoạn khởi động.',
     'Kết luận theo trung vị các lần đo trong khoảng thời gian: đạt khi trung vị không thấp hơn chỉ tiêu (cố định ≥ 102 Mbps, di động ≥ 42 Mbps theo kế hoạch).',
     'Số liệu địa bàn tính trên từng lần đo của mọi điểm đo trong địa bàn (như i-Speed công bố), không phải trung vị của các trung vị.',
+    samples.mode === 'tests'
+      ? 'Mỗi lần đo là một mẫu.'
+      : `Mẫu đại diện (như VNNIC chuẩn hoá dữ liệu i-Speed): các lần đo của một điểm trong cùng ${samples.bucketMinutes} phút tính là một mẫu (trung vị của chúng); chỉ tính lần đo thành công; lần đo vượt tốc độ hợp đồng của điểm quá ${Math.round(samples.contractMargin * 100)}% bị loại.`,
     `Quy tắc mẫu tối thiểu: mỗi điểm đo cần ít nhất ${minSite} lần đo; địa bàn cấp tỉnh/huyện/xã cần ${minArea.slice(0, 3).join('/')} lần đo; ít hơn thì kết luận "Chưa đủ mẫu".`,
     'Lần đo lỗi được đếm riêng và không đưa vào số liệu. Điểm đo đã thu hồi không đưa vào báo cáo.',
   ],
@@ -146,11 +149,14 @@ const EN: ReportLabels = {
   technology: { fixed: 'Fixed', mobile: 'Mobile' },
   siteKind: { school: 'School', clinic: 'Clinic', office: 'State office', other: 'Other' },
   verdict: { meets: 'Meets', below: 'Below', 'insufficient-data': 'Too few tests', 'no-data': 'No data' },
-  methodLines: (minSite, minArea) => [
+  methodLines: ({ minTestsSite: minSite, minTestsArea: minArea, samples }) => [
     'Units: 1 Mbps = 10^6 bit/s of payload (HTTP body bytes), protocol headers not counted.',
     'Each test: download and upload over HTTP to an i-Speed-style test server (LibreSpeed protocol), several parallel streams, warm-up left out.',
     "Verdicts use the median of the period's tests: a site meets when its median is at or above the target (fixed ≥ 102 Mbps, mobile ≥ 42 Mbps in the plan).",
     "An area's figures are taken over every individual test of its sites (as i-Speed publishes them), not over per-site medians.",
+    samples.mode === 'tests'
+      ? 'Each test is a sample.'
+      : `Representative samples (as VNNIC normalises i-Speed data): a site's tests within ${samples.bucketMinutes} minutes count as one sample (their median); only successful tests count; a test above the site's contracted speed by more than ${Math.round(samples.contractMargin * 100)}% is left out.`,
     `Minimum-sample rule: a site needs at least ${minSite} tests; a province/district/commune needs ${minArea.slice(0, 3).join('/')}; with fewer the verdict is "too few tests".`,
     'Failed tests are counted apart and never enter a figure. Revoked sites are left out.',
   ],

@@ -101,6 +101,8 @@ export type ReportNote = { code: 'retention'; deletedBefore: string } | { code: 
 export interface ReportMethod {
   units: 'Mbps = 10^6 bit/s of payload (HTTP body bytes), ms';
   statistic: 'median';
+  /** What the figures are taken over: every test, or representative samples (docs/verdicts.md). */
+  samples: { mode: 'tests' } | { mode: 'representative'; bucketMinutes: number; contractMargin: number };
   /** Tests a site's verdict needs. */
   minTestsSite: number;
   /** Tests an area's (or a kind's) verdict needs at each level: province, district, commune, 4. */

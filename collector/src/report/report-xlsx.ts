@@ -48,6 +48,6 @@ export async function reportXlsx(report: ComplianceReport, labels: ReportLabels)
   const method = workbook.addWorksheet(labels.method);
   method.getColumn(1).width = 120;
   method.addRow([labels.method]).font = { bold: true, size: 14 };
-  for (const line of labels.methodLines(report.method.minTestsSite, report.method.minTestsArea)) method.addRow([line]).alignment = { wrapText: true };
+  for (const line of labels.methodLines(report.method)) method.addRow([line]).alignment = { wrapText: true };
   return Buffer.from(await workbook.xlsx.writeBuffer());
 }

@@ -61,13 +61,26 @@ export interface MinTests {
   area?: Partial<Record<AreaLevel, number>>;
 }
 
+/**
+ * What a verdict's figures are taken over: every test (the default), or representative samples
+ * the way VNNIC builds an area's figure: a site's tests within one `bucketMs` count as one sample
+ * (their median), only `ok` tests count, and a test whose download is above the site's contracted
+ * speed by more than `contractMargin` (a share: 0.1 is 10 %) is left out as implausible.
+ */
+export type SampleRule = { mode: 'tests' } | { mode: 'representative'; bucketMs: number; contractMargin: number };
+
 export interface VerdictConfig {
   /** Exactly one download target per technology; at most one upload and one latency target per technology. */
   targets: readonly CollectorTarget[];
   /** In report order; names unique. */
   windows: readonly VerdictWindow[];
   minTests: MinTests;
+  /** Absent: every test (`{ mode: 'tests' }`). */
+  samples?: SampleRule;
 }
+
+/** Representative samples' defaults: one sample per site and hour; 10 % above the contract is implausible. */
+export const REPRESENTATIVE_DEFAULTS = Object.freeze({ bucketMs: 3_600_000, contractMargin: 0.1 });
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -122,6 +135,16 @@ const windowMsSchema: Schema<number> = {
   },
 };
 
+/** A representative sample's bucket: a duration from one minute to one day. */
+const bucketSchema: Schema<number> = {
+  expected: 'a duration from 1m to 1d, such as 1h',
+  parse(value, path = '') {
+    const ms = typeof value === 'string' && value.length <= 16 ? parseDurationMs(value) : undefined;
+    if (ms === undefined || ms < 60_000 || ms > DAY_MS) throw new ValidationError(path, `a duration from 1m to 1d, such as 1h, got ${JSON.stringify(value)}`);
+    return ms;
+  },
+};
+
 /** A duration such as `7d` (named after itself), or `{name, ms}` where `ms` is milliseconds or a duration. */
 const windowSchema: Schema<VerdictWindow> = select<VerdictWindow>(`${DURATION_EXPECTED}, or {name, ms}`, (value) =>
   typeof value === 'string' ? transform(windowMsSchema, (ms) => ({ name: value, ms })) : object({ name: string({ minLength: 1, maxLength: 40 }), ms: windowMsSchema }),
@@ -144,6 +167,19 @@ const inputSchema = object({
       ),
     }),
   ),
+  samples: optional(
+    refine(
+      object({
+        mode: oneOf(['tests', 'representative'] as const),
+        bucket: optional(bucketSchema),
+        contractMargin: optional(number({ min: 0, max: 10 })),
+      }),
+      (samples, report) => {
+        // Not silently ignored: a bucket or a margin only means something for representative samples.
+        if (samples.mode !== 'representative' && (samples.bucket !== undefined || samples.contractMargin !== undefined)) report('mode', '"representative" when bucket or contractMargin is given');
+      },
+    ),
+  ),
 });
 
 /**
@@ -162,7 +198,15 @@ export const verdictConfigSchema: Schema<VerdictConfig> = transform(inputSchema,
   if (area !== undefined) minTests.area = area;
   const targets = input.targets ?? DEFAULT_VERDICT_CONFIG.targets;
   const windows = input.windows ?? DEFAULT_VERDICT_CONFIG.windows;
-  return deepFreeze({ targets: targets.map((target) => ({ ...target })), windows: windows.map((w) => ({ ...w })), minTests });
+  const config: VerdictConfig = { targets: targets.map((target) => ({ ...target })), windows: windows.map((w) => ({ ...w })), minTests };
+  if (input.samples?.mode === 'representative') {
+    config.samples = {
+      mode: 'representative',
+      bucketMs: input.samples.bucket ?? REPRESENTATIVE_DEFAULTS.bucketMs,
+      contractMargin: input.samples.contractMargin ?? REPRESENTATIVE_DEFAULTS.contractMargin,
+    };
+  }
+  return deepFreeze(config);
 });
 
 /**

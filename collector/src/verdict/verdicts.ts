@@ -12,6 +12,7 @@ import type { AreaLevel, CollectorTarget, LatencyTarget, VerdictConfig, VerdictW
 import { fillBuckets, summarise } from './window-buckets.js';
 import type { SampleColumns } from './sample-columns.js';
 import { sampleColumns } from './sample-columns.js';
+import { representativeSamples } from './representative-samples.js';
 import type { MetricField, WindowBuckets } from './window-buckets.js';
 
 /**
@@ -138,8 +139,8 @@ export function agentVerdictsOver(
   config: VerdictConfig,
 ): AgentVerdict[] {
   const targets = targetsByTechnology(config.targets);
-  const samples = columnsOf(source);
   const active = agents.filter((agent) => agent.revokedAt === undefined);
+  const samples = samplesFor(columnsOf(source), config, agents);
   const rows: Row[] = active.map((agent) => ({ technology: agent.technology, minTests: config.minTests.agent }));
   const rowsOfAgent = rowsOfSampleAgents(samples, active, (index) => [index]);
   const out: AgentVerdict[] = [];
@@ -183,8 +184,8 @@ export function groupVerdictsOver(
   groupBy: GroupBy,
 ): GroupVerdict[] {
   const targets = targetsByTechnology(config.targets);
-  const samples = columnsOf(source);
   const active = agents.filter((agent) => agent.revokedAt === undefined);
+  const samples = samplesFor(columnsOf(source), config, agents);
 
   interface GroupRow extends Row {
     key: string;
@@ -272,6 +273,14 @@ function targetsByTechnology(targets: readonly CollectorTarget[]): Map<Technolog
     out.set(technology, entry);
   }
   return out;
+}
+
+/** The samples the config's rule judges: every test, or representative samples (representative-samples.ts). */
+function samplesFor(columns: SampleColumns, config: VerdictConfig, agents: readonly AgentRecord[]): SampleColumns {
+  const rule = config.samples;
+  if (rule === undefined || rule.mode === 'tests') return columns;
+  const contracts = new Map(agents.map((agent) => [agent.id, agent.contractMbps]));
+  return representativeSamples(columns, rule, (id) => contracts.get(id));
 }
 
 function columnsOf(source: readonly VerdictSample[] | SampleColumns): SampleColumns {
