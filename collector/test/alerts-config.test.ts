@@ -30,6 +30,8 @@ describe('alerts configuration', () => {
     const { alerts } = loadCollectorConfig({});
     expect(alerts).toEqual({
       webhooks: [],
+      channels: [],
+      routes: [],
       evaluateIntervalMs: 60_000,
       scheduleIntervalMs: 900_000,
       verdictWindow: '24h',

@@ -28,7 +28,10 @@ import { EMPTY_FLEET_CONFIG, fleetConfigOf, fleetConfigSchema, namedAgentVersion
 import type { FleetConfig } from '../fleet/fleet-settings.js';
 import { loadReleases } from '../releases/release-dir.js';
 import type { ReleasesConfig } from '../releases/release-dir.js';
+import type { RouteConfig } from '../alerts/alert-routes.js';
+import type { ChannelConfig } from '../alerts/channels/channel-config.js';
 import { isTimeZone } from '../report/report-range.js';
+import { channelNamesIn, channelsSchema, checkUniqueNames, resolveAlertRouting, routesSchema } from './alert-routing-config.js';
 import { DEFAULT_VERDICT_CONFIG, verdictConfigSchema } from '../verdict/verdict-config.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 
@@ -108,8 +111,15 @@ export interface AlertDelivery {
 }
 
 export interface AlertsConfig {
-  /** Alertmanager-style webhook receivers (http or https URLs). None: alerts are evaluated and listed only. */
+  /**
+   * Alertmanager-style webhook receivers (http or https URLs), each a route of its own that
+   * takes every alert. With no webhook and no route, alerts are evaluated and listed only.
+   */
   webhooks: readonly string[];
+  /** Where routes send (docs/alerts.md#channels): e-mail, Telegram, Zalo, ntfy, webhooks; secrets read. */
+  channels: readonly ChannelConfig[];
+  /** Which alerts go to which channel, in which language, when (docs/alerts.md#routes). */
+  routes: readonly RouteConfig[];
   /** How often the conditions are evaluated, ms. */
   evaluateIntervalMs: number;
   /** The agents' test interval, ms: an agent is silent after three of them without a result. */
@@ -139,6 +149,8 @@ export const COLLECTOR_DEFAULTS: Readonly<CollectorConfig> = Object.freeze({
   // (deploy/prometheus/speedwatch.rules.yml), so both ways of alerting say the same thing.
   alerts: Object.freeze({
     webhooks: Object.freeze([]),
+    channels: Object.freeze([]),
+    routes: Object.freeze([]),
     evaluateIntervalMs: 60_000,
     scheduleIntervalMs: 15 * 60_000,
     verdictWindow: '24h',
@@ -248,6 +260,8 @@ const fileSchema = refine(
                 });
               }),
             ),
+            channels: optional(channelsSchema),
+            routes: optional(routesSchema),
             evaluateInterval: optional(durationMs(1000, 86_400_000)),
             scheduleInterval: optional(durationMs(1000, 86_400_000)),
             verdictWindow: optional(string({ minLength: 1, maxLength: 40 })),
@@ -384,6 +398,9 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
     const key = read('tlsKeyFile', partial.tlsKeyFile, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'private key');
     if (cert !== undefined && key !== undefined) tls = { cert, key };
   }
+  // Secrets of valid channels are read even when another key is bad, so that one run lists every problem.
+  checkUniqueNames(raw, problems);
+  const routing = resolveAlertRouting(partial?.alerts, channelNamesIn(raw), env, problems);
   // Every agentVersion must have its tarball in releases.dir: a reload naming a missing one is refused.
   const releases = loadReleases(partial?.releases?.dir, namedAgentVersions(fleetConfigOf(partial?.fleet)), problems);
   if (parsed === undefined || problems.length > 0) throw new ConfigError(problems);
@@ -395,6 +412,8 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
   const externalUrl = parsed.alerts?.externalUrl;
   const alerts: AlertsConfig = Object.freeze({
     webhooks: Object.freeze([...(parsed.alerts?.webhooks ?? [])]),
+    channels: Object.freeze(routing.channels),
+    routes: Object.freeze(routing.routes),
     evaluateIntervalMs: parsed.alerts?.evaluateInterval ?? da.evaluateIntervalMs,
     scheduleIntervalMs: parsed.alerts?.scheduleInterval ?? da.scheduleIntervalMs,
     verdictWindow: parsed.alerts?.verdictWindow ?? da.verdictWindow,
