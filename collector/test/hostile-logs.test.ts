@@ -200,7 +200,7 @@ describe('secrets in logs', () => {
 
     // The log saw all of it (so that its silence about secrets means something)…
     const events = new Set(lines.map((line) => (JSON.parse(line) as { event?: string }).event));
-    for (const event of ['connected', 'hello', 'unauthorized', 'token-revoked', 'webhook-retry', 'webhook-failed', 'webhook-delivered']) expect(events).toContain(event);
+    for (const event of ['connected', 'hello', 'unauthorized', 'token-revoked', 'notification-retry', 'notification-failed', 'notification-delivered']) expect(events).toContain(event);
     expect(lines.some((line) => line.includes('includes credentials'))).toBe(true);
     // …and no 16 characters in a row of any secret, nor of the API's report of webhooks.
     const log = lines.join('');

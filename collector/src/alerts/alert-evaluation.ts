@@ -6,7 +6,7 @@
  * alerts come from the store, the conditions from alert-rules.ts.
  */
 import type { Labels } from './alert-fingerprint.js';
-import type { ConditionSet } from './alert-rules.js';
+import type { AlertFacts, ConditionSet } from './alert-rules.js';
 
 export type AlertState = 'pending' | 'firing';
 
@@ -21,6 +21,10 @@ export interface AlertRecord {
   activeAt: number;
   /** When the alert fired, ms; set only when firing. */
   firedAt?: number;
+  /** The figures behind the annotations, for messages to people; absent on an alert loaded from the store and not evaluated since. */
+  facts?: AlertFacts;
+  /** When the confirmation test was asked for (SpeedwatchSiteBelowTarget, `alerts.confirm`), ms; set only while pending. */
+  confirmRequestedAt?: number;
 }
 
 export interface Evaluation {
@@ -59,6 +63,7 @@ export function evaluateAlerts(previous: readonly AlertRecord[], conditions: Con
       state: firing ? 'firing' : 'pending',
       value: condition.value,
       activeAt,
+      facts: condition.facts,
     };
     if (firing) next.firedAt = old?.firedAt ?? now;
     alerts.push(next);

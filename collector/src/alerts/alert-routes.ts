@@ -118,9 +118,10 @@ export function quietUntil(quiet: Readonly<{ from: LocalTime; to: LocalTime }> |
   return at(midnight, to, minute < to ? 0 : 1, timeZone);
 }
 
-/** The latest digest time at or before `now`: today's `at` once it has passed, else yesterday's. */
-export function digestSlot(time: LocalTime, now: number, timeZone: string): number {
+/** The latest digest time at or before `now` (ms): today's `at` once it has passed (`today`), else yesterday's. */
+export function digestSlot(time: LocalTime, now: number, timeZone: string): { at: number; today: boolean } {
   const { minute, midnight } = localDay(now, timeZone);
   const target = minuteOfDay(time);
-  return at(midnight, target, minute >= target ? 0 : -1, timeZone);
+  const today = minute >= target;
+  return { at: at(midnight, target, today ? 0 : -1, timeZone), today };
 }

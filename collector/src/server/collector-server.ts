@@ -294,6 +294,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       },
     },
     externalUrl: () => config.alerts.externalUrl ?? url,
+    timeZone: config.timeZone,
     logger,
     clock: deps.alertClock ?? { now, sleep: SYSTEM_CLOCK.sleep },
     ...(deps.random === undefined ? {} : { random: deps.random }),
@@ -475,7 +476,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
         verdicts: (id) => verdicts.forAgent(id),
       },
       alerts: (state) => alerts.report(state),
-      alertDeliveries: () => alerts.deliveries(timeZone),
+      alertDeliveries: () => alerts.deliveries(),
       fleet: (filter, limit) =>
         buildFleet({
           now: now(),
