@@ -115,6 +115,8 @@ export interface AlertCondition {
   value: number;
   /** How long the condition must hold before the alert fires, ms. */
   forMs: number;
+  /** Set on SpeedwatchSiteBelowTarget: the site and the targets it missed, which a confirmation test is judged against. */
+  confirm?: { agentId: string; missed: readonly MissedTarget[] };
 }
 
 export interface ConditionSet {
@@ -131,9 +133,11 @@ export function alertConditions(input: AlertInputs, options: AlertRuleOptions, n
   const heldFingerprints = new Set<string>();
   const heldAlertnames = new Set<string>();
   const agents = input.agents.filter((agent) => agent.revokedAt === undefined);
-  const add = (key: keyof AlertForDurations, labels: Record<string, string>, annotations: Record<string, string>, value: number, facts: AlertFacts = {}): void => {
+  const add = (key: keyof AlertForDurations, labels: Record<string, string>, annotations: Record<string, string>, value: number, facts: AlertFacts = {}): AlertCondition => {
     const all: Labels = { alertname: ALERT_NAMES[key], ...labels };
-    active.push({ fingerprint: fingerprint(all), labels: all, annotations, facts: Number.isFinite(value) ? { ...facts, value } : facts, value, forMs: options.forMs[key] });
+    const condition: AlertCondition = { fingerprint: fingerprint(all), labels: all, annotations, facts: Number.isFinite(value) ? { ...facts, value } : facts, value, forMs: options.forMs[key] };
+    active.push(condition);
+    return condition;
   };
 
   for (const agent of agents) {
@@ -149,7 +153,7 @@ export function alertConditions(input: AlertInputs, options: AlertRuleOptions, n
     } else if (verdict.verdict === 'below') {
       const below = verdict.checks.filter((check) => check.verdict === 'below');
       const latest = activity?.latestDownloadMbps;
-      add(
+      const condition = add(
         'siteBelowTarget',
         { ...labels, severity: 'warning' },
         {
@@ -161,6 +165,7 @@ export function alertConditions(input: AlertInputs, options: AlertRuleOptions, n
         below[0]?.median ?? 0,
         { ...siteFacts, window: verdict.window, missed: below.map(missedTarget), ...(latest === undefined ? {} : { latestMbps: latest }) },
       );
+      condition.confirm = { agentId: agent.id, missed: below.map(missedTarget) };
     }
 
     const last = activity?.lastResultAt;

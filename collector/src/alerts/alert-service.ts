@@ -17,6 +17,8 @@ import type { AgentVerdict } from '../verdict/verdicts.js';
 import { SYSTEM_CLOCK } from './alert-clock.js';
 import type { AlertClock } from './alert-clock.js';
 import { evaluateAlerts } from './alert-evaluation.js';
+import { confirmationGate } from './confirmation.js';
+import type { LatestFiguresView } from './confirmation.js';
 import type { AlertRecord, AlertState } from './alert-evaluation.js';
 import { REJECTING_RATE_WINDOW_MS, alertConditions } from './alert-rules.js';
 import { routeKey, webhookKey } from './alert-routes.js';
@@ -49,6 +51,10 @@ export interface AlertSources {
   targets: readonly CollectorTarget[];
   /** `speedwatch_collector_rejected_total` per reason, now. */
   rejectedTotals(): Promise<ReadonlyMap<string, number>>;
+  /** The agent's latest result as far as the collector knows (a confirmation's answer). */
+  latestResult?(agentId: string): LatestFiguresView | undefined;
+  /** Sends the agent `test-now`; false when it is not connected. */
+  requestTest?(agentId: string): boolean;
 }
 
 export interface AlertServiceOptions {
@@ -233,7 +239,10 @@ export class AlertService {
       { forMs: config.forMs, scheduleIntervalMs: config.scheduleIntervalMs, verdictWindow: config.verdictWindow, fleetHealth: config.fleetHealth },
       now,
     );
-    const evaluation = evaluateAlerts(this.#alerts, conditions, now);
+    const latestResult = sources.latestResult?.bind(sources);
+    const gate = config.confirmBelowTarget && latestResult !== undefined ? confirmationGate(latestResult, config.scheduleIntervalMs) : undefined;
+    const before = new Map(this.#alerts.map((alert) => [alert.fingerprint, alert]));
+    const evaluation = evaluateAlerts(this.#alerts, conditions, now, gate);
     const firing = evaluation.alerts.filter((alert) => alert.state === 'firing');
     const routes: PlanRoute[] = this.#routes.map((r) => ({
       key: r.key,
@@ -244,8 +253,31 @@ export class AlertService {
     await writes.alertCommit({ changed: evaluation.changed, removed: evaluation.removed }, upserts, now);
     this.#alerts = evaluation.alerts;
     this.#evaluatedAt = now;
+    if (gate !== undefined) this.#confirmations(evaluation.alerts, before, agents, now);
     for (const alert of evaluation.fired) this.#log.warn({ event: 'alert-firing', fingerprint: alert.fingerprint, labels: alert.labels }, alert.annotations['summary'] ?? 'alert firing');
     for (const alert of evaluation.resolved) this.#log.info({ event: 'alert-resolved', fingerprint: alert.fingerprint, labels: alert.labels }, 'alert resolved');
+  }
+
+  /**
+   * Asks each site whose SpeedwatchSiteBelowTarget this evaluation put into confirmation for a
+   * test now; a site not connected, or paused, is judged on its next result instead. Logs each
+   * confirmation that met the target (its alert went back to pending).
+   */
+  #confirmations(alerts: readonly AlertRecord[], before: ReadonlyMap<string, AlertRecord>, agents: readonly AgentRecord[], now: number): void {
+    for (const alert of alerts) {
+      const old = before.get(alert.fingerprint);
+      const agentId = alert.labels['agent_id'] ?? '';
+      if (alert.confirmRequestedAt === now && old?.confirmRequestedAt === undefined) {
+        const paused = agents.find((a) => a.id === agentId)?.pausedAt !== undefined;
+        const asked = !paused && (this.#o.sources.requestTest?.(agentId) ?? false);
+        this.#log.info(
+          { event: 'confirmation-requested', fingerprint: alert.fingerprint, agentId, asked },
+          asked ? 'site below target: confirmation test asked for before the alert fires' : 'site below target: the agent cannot be asked for a test now; its next result confirms or not',
+        );
+      } else if (old?.confirmRequestedAt !== undefined && alert.state === 'pending' && alert.confirmRequestedAt === undefined) {
+        this.#log.info({ event: 'confirmation-met-target', fingerprint: alert.fingerprint, agentId }, 'the confirmation test met the target: the alert stays pending');
+      }
+    }
   }
 
   /** Pending and firing alerts as of the latest evaluation (as stored, before the first), and the routes' backlog. */

@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import type { LogLevel, Problem, Schema, WireLimits } from '@speedwatch/shared';
 import {
   array,
+  boolean,
   durationMs,
   LOG_LEVELS,
   number,
@@ -126,6 +127,11 @@ export interface AlertsConfig {
   scheduleIntervalMs: number;
   /** The verdict window whose `below` makes SpeedwatchSiteBelowTarget; one of `verdicts.windows`. */
   verdictWindow: string;
+  /**
+   * Before SpeedwatchSiteBelowTarget fires, ask the site's agent for a test now and fire only if
+   * it is below too (an agent that cannot be asked: its next result). Default false.
+   */
+  confirmBelowTarget: boolean;
   /** Base of `externalURL` and `generatorURL` in notifications; the collector's own URL when absent. */
   externalUrl?: string;
   forMs: Readonly<AlertForDurations>;
@@ -154,6 +160,7 @@ export const COLLECTOR_DEFAULTS: Readonly<CollectorConfig> = Object.freeze({
     evaluateIntervalMs: 60_000,
     scheduleIntervalMs: 15 * 60_000,
     verdictWindow: '24h',
+    confirmBelowTarget: false,
     forMs: Object.freeze({
       siteBelowTarget: 3_600_000,
       groupBelowTarget: 6 * 3_600_000,
@@ -265,6 +272,7 @@ const fileSchema = refine(
             evaluateInterval: optional(durationMs(1000, 86_400_000)),
             scheduleInterval: optional(durationMs(1000, 86_400_000)),
             verdictWindow: optional(string({ minLength: 1, maxLength: 40 })),
+            confirmBelowTarget: optional(boolean()),
             externalUrl: optional(httpUrl),
             for: optional(
               object({
@@ -417,6 +425,7 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
     evaluateIntervalMs: parsed.alerts?.evaluateInterval ?? da.evaluateIntervalMs,
     scheduleIntervalMs: parsed.alerts?.scheduleInterval ?? da.scheduleIntervalMs,
     verdictWindow: parsed.alerts?.verdictWindow ?? da.verdictWindow,
+    confirmBelowTarget: parsed.alerts?.confirmBelowTarget ?? da.confirmBelowTarget,
     ...(externalUrl === undefined ? {} : { externalUrl: externalUrl.endsWith('/') ? externalUrl : `${externalUrl}/` }),
     forMs: Object.freeze({
       siteBelowTarget: alertsFor?.siteBelowTarget ?? da.forMs.siteBelowTarget,

@@ -286,6 +286,8 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       health: () => fleetHealth.all(),
       verdicts: (agentId) => verdicts.forAgent(agentId),
       targets: verdicts.config.targets,
+      latestResult: (agentId) => latest.latest(agentId),
+      requestTest: (agentId) => ingest.requestTest(agentId, 0),
       rejectedTotals: async () => {
         const totals = new Map<string, number>();
         const rejected = metrics.registry.getSingleMetric('speedwatch_collector_rejected_total');
