@@ -75,7 +75,8 @@ export class EmailChannel implements Channel {
       requireTLS: smtp.security === 'starttls',
       ignoreTLS: smtp.security === 'none',
       ...(smtp.user === undefined || password === undefined ? {} : { auth: { user: smtp.user, pass: password } }),
-      tls: { ...(smtp.ca === undefined ? {} : { ca: smtp.ca }), servername: smtp.host },
+      // nodemailer checks the certificate against `host` (an IP address against the certificate's IP entries).
+      ...(smtp.ca === undefined ? {} : { tls: { ca: smtp.ca } }),
       connectionTimeout: timeoutMs,
       greetingTimeout: timeoutMs,
       socketTimeout: timeoutMs,
@@ -92,6 +93,10 @@ export class EmailChannel implements Channel {
       return new ChannelError('SW_CHANNEL_AUTH', `${what}: authentication failed: ${reason}`, { retryable: false, cause, ...status(err) });
     }
     if (err.code === 'ETIMEDOUT') return new ChannelError('SW_CHANNEL_TIMEOUT', `${what}: no answer within ${timeoutMs} ms`, { retryable: true, cause });
+    if (err.code === 'ETLS') {
+      // Never sent in clear: with `security: starttls` the message waits for a server that takes STARTTLS.
+      return new ChannelError('SW_CHANNEL_NETWORK', `${what}: STARTTLS failed (the server does not offer it, or the TLS handshake failed): ${reason}`, { retryable: true, cause, ...status(err) });
+    }
     if (typeof err.responseCode === 'number' && err.responseCode >= 400) {
       // RFC 5321: 4yz is transient, 5yz permanent.
       return new ChannelError('SW_CHANNEL_REFUSED', `${what}: ${reason}`, { retryable: err.responseCode < 500, cause, ...status(err) });
