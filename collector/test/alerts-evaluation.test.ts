@@ -429,6 +429,12 @@ describe('planNotifications', () => {
 });
 
 describe('webhookMessage', () => {
+  it('keeps the figures stored for messages to people out of what a webhook receives', () => {
+    const alert = { labels: { alertname: 'X' }, annotations: {}, startsAt: '2026-11-25T08:00:00.000Z', endsAt: ZERO_TIME, fingerprint: 'f1', facts: { siteName: 'Trạm Y tế', value: 30 } };
+    const message = webhookMessage('X', [{ status: 'firing', alert }], 'http://collector:8600/');
+    expect(JSON.stringify(message)).not.toMatch(/facts|siteName|Trạm/);
+  });
+
   it("is Alertmanager's version 4 message, grouped by alertname, firing if any alert fires", () => {
     const a = { labels: { alertname: 'X', agent_id: 'a', severity: 'info' }, annotations: { summary: 'a down' }, startsAt: '2026-11-25T08:00:00.000Z', endsAt: ZERO_TIME, fingerprint: 'f1' };
     const b = { ...a, labels: { alertname: 'X', agent_id: 'b', severity: 'info' }, endsAt: '2026-11-25T09:00:00.000Z', fingerprint: 'f2' };

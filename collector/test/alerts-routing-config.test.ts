@@ -175,6 +175,11 @@ alerts:
     ]);
   });
 
+  it('refuses a digest routed to a webhook: a digest is a message for people', () => {
+    const found = problems('alerts:\n  channels: [{ name: am, type: webhook, url: "http://am.example.org/hook" }]\n  routes: [{ name: d, channel: am, lang: en, digest: { at: "07:30" } }]\n');
+    expect(found.map((p) => p.message)).toEqual(['alerts.routes[0].digest: a digest is a message for people: route it to an email, telegram, zalo or ntfy channel, not the webhook "am"']);
+  });
+
   it('names the channel a route points to even when that channel has problems of its own', () => {
     const found = problems('alerts:\n  channels: [{ name: nt, type: ntfy, topic: "bad topic" }]\n  routes: [{ name: r, channel: nt, lang: vi }]\n');
     expect(found.map((p) => p.path)).toEqual(['alerts.channels[0].topic']);

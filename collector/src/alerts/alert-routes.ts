@@ -64,18 +64,34 @@ export function webhookKey(url: string): string {
 
 /** Whether an alert with these labels is one the route takes (a digest route's digest aside). */
 export function routeMatches(match: Readonly<RouteMatch>, labels: Labels): boolean {
+  return routeMatcher(match)(labels);
+}
+
+/**
+ * `routeMatches` for one route, its area prefixes keyed once: an evaluation matches every
+ * firing alert against every route. `areaKeys` caches the alerts' area keys across routes.
+ */
+export function routeMatcher(match: Readonly<RouteMatch>, areaKeys: Map<string, string> = new Map()): (labels: Labels) => boolean {
+  const prefixes = match.areaPrefix?.map((prefix) => areaKey(prefix));
   const any = (values: readonly string[] | undefined, value: string | undefined): boolean => values === undefined || (value !== undefined && values.includes(value));
-  if (!any(match.siteKind, labels['site_kind'])) return false;
-  if (!any(match.technology, labels['technology'])) return false;
-  if (!any(match.severity, labels['severity'])) return false;
-  if (!any(match.alertname, labels['alertname'])) return false;
-  if (match.areaPrefix !== undefined) {
-    const area = labels['area'];
-    if (area === undefined) return false;
-    const key = areaKey(area);
-    if (!match.areaPrefix.some((prefix) => key === areaKey(prefix) || key.startsWith(`${areaKey(prefix)}/`))) return false;
-  }
-  return true;
+  return (labels) => {
+    if (!any(match.siteKind, labels['site_kind'])) return false;
+    if (!any(match.technology, labels['technology'])) return false;
+    if (!any(match.severity, labels['severity'])) return false;
+    if (!any(match.alertname, labels['alertname'])) return false;
+    if (prefixes !== undefined) {
+      const area = labels['area'];
+      if (area === undefined) return false;
+      let key = areaKeys.get(area);
+      if (key === undefined) {
+        key = areaKey(area);
+        areaKeys.set(area, key);
+      }
+      const k = key;
+      if (!prefixes.some((prefix) => k === prefix || k.startsWith(`${prefix}/`))) return false;
+    }
+    return true;
+  };
 }
 
 /** Minutes after midnight of `HH:MM`. */

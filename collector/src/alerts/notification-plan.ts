@@ -9,7 +9,7 @@
  * the first digest time of a day it is evaluated on: at once if that time has passed today. Pure.
  */
 import type { AlertRecord } from './alert-evaluation.js';
-import { DIGEST, digestSlot, routeMatches } from './alert-routes.js';
+import { DIGEST, digestSlot, routeMatcher } from './alert-routes.js';
 import type { LocalTime, RouteMatch } from './alert-routes.js';
 import { buildDigest } from './digest.js';
 import type { NotificationPayload } from './digest.js';
@@ -65,8 +65,10 @@ export function planNotifications(
   const firingNow = new Set(firing.map((alert) => alert.fingerprint));
   const latest = new Map(resolved.map((alert) => [alert.fingerprint, alert]));
   const out: NotificationUpsert[] = [];
+  const areaKeys = new Map<string, string>();
   for (const route of routes) {
-    const takes = (alert: AlertRecord): boolean => route.match === undefined || routeMatches(route.match, alert.labels);
+    const matches = route.match === undefined ? undefined : routeMatcher(route.match, areaKeys);
+    const takes = (alert: AlertRecord): boolean => matches === undefined || matches(alert.labels);
     if (route.digestAt !== undefined) {
       const { at: slot, today } = digestSlot(route.digestAt, now, timeZone);
       const state = known.get(`${route.key}\u0000${DIGEST}`);

@@ -90,10 +90,15 @@ export class RouteNotifier {
   async flush(signal: AbortSignal): Promise<FlushOutcome> {
     const now = this.#o.clock.now();
     let held = 0;
+    const quiet = new Map<string, boolean>(); // per route, once a round: a zone's time is not free to compute
     const due = this.#o.store.due(now).filter((item) => {
-      const quiet = this.heldUntil(item.route, now) !== undefined;
-      if (quiet) held++;
-      return !quiet;
+      let q = quiet.get(item.route);
+      if (q === undefined) {
+        q = this.heldUntil(item.route, now) !== undefined;
+        quiet.set(item.route, q);
+      }
+      if (q) held++;
+      return !q;
     });
     const results = await Promise.all(this.#batches(due).map((batch) => this.#limit(() => this.#deliver(batch, signal))));
     return { delivered: results.filter((r) => r === 'delivered').length, failed: results.filter((r) => r === 'failed').length, held };

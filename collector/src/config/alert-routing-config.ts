@@ -343,6 +343,10 @@ export function resolveAlertRouting(
       problems.push(problemAt(`alerts.routes[${i}].channel`, `names no channel (${JSON.stringify(r.channel.slice(0, 64))}); ${known}`));
       return;
     }
+    if (r.digest !== undefined && parsed?.channels?.find((c) => c.name === r.channel)?.type === 'webhook') {
+      problems.push(problemAt(`alerts.routes[${i}].digest`, `a digest is a message for people: route it to an email, telegram, zalo or ntfy channel, not the webhook ${JSON.stringify(r.channel)}`));
+      return;
+    }
     const m = r.match ?? {};
     const match: RouteMatch = {
       ...(m.areaPrefix === undefined ? {} : { areaPrefix: Object.freeze([...m.areaPrefix]) }),
