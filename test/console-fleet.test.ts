@@ -51,8 +51,8 @@ interface Alerts {
   webhooks: { id: string; url: string; undelivered: number }[];
 }
 interface Deliveries {
-  webhooks: { id: string; name: string }[];
-  deliveries: { webhook: string; fingerprint: string; state: string; attempts: number; lastError: string | null; deliveredAt: string | null }[];
+  routes: { id: string; name: string; channel: string; channelType: string }[];
+  deliveries: { route: string; fingerprint: string; state: string; attempts: number; lastError: string | null; deliveredAt: string | null }[];
 }
 
 /** A webhook receiver on loopback answering every POST with `status`; GET /evil serves a page that posts to the collector from this other origin. */
@@ -124,7 +124,7 @@ function readFleet(): { tiles: Record<string, string | null>; versions: { versio
 }
 
 /** The alerts page's rows; runs in the page. */
-function readAlerts(): { firing: string | null | undefined; pending: string | null | undefined; rows: { fingerprint: string | null; state: string | null; deliveries: { webhook: string | null; state: string | null }[]; activeAt: string | null | undefined }[]; text: string } {
+function readAlerts(): { firing: string | null | undefined; pending: string | null | undefined; rows: { fingerprint: string | null; state: string | null; deliveries: { route: string | null; state: string | null }[]; activeAt: string | null | undefined }[]; text: string } {
   const { document } = globalThis as unknown as PageGlobals;
   return {
     firing: document.querySelector('[data-field="firing"]')?.textContent,
@@ -133,7 +133,7 @@ function readAlerts(): { firing: string | null | undefined; pending: string | nu
       fingerprint: r.getAttribute('data-fingerprint'),
       state: r.getAttribute('data-state'),
       activeAt: r.querySelector('[data-field="activeAt"]')?.getAttribute('datetime'),
-      deliveries: [...r.querySelectorAll('li.delivery')].map((d) => ({ webhook: d.getAttribute('data-webhook'), state: d.getAttribute('data-state') })),
+      deliveries: [...r.querySelectorAll('li.delivery')].map((d) => ({ route: d.getAttribute('data-route'), state: d.getAttribute('data-state') })),
     })),
     text: document.querySelector('main')?.textContent ?? '',
   };
@@ -378,7 +378,7 @@ describe.skipIf(skip)("the console's fleet and alerts pages in Chromium", { time
     const check = async (lang: 'vi' | 'en'): Promise<void> => {
       const shown = await page.evaluate(readAlerts);
       const alerts = await collector.api<Alerts>('/api/v1/alerts');
-      const { webhooks, deliveries } = await collector.api<Deliveries>('/api/v1/alerts/deliveries');
+      const { routes, deliveries } = await collector.api<Deliveries>('/api/v1/alerts/deliveries');
       const firing = alerts.alerts.filter((a) => a.state === 'firing').length;
       expect(shown.firing).toBe(count(lang, firing));
       expect(shown.pending).toBe(count(lang, alerts.alerts.length - firing));
@@ -387,14 +387,18 @@ describe.skipIf(skip)("the console's fleet and alerts pages in Chromium", { time
       const ordered = alerts.alerts.map((a, i) => ({ a, i })).sort((x, y) => rank(x.a) - rank(y.a) || x.i - y.i).map((x) => x.a).slice(0, 500);
       expect(shown.rows.map((r) => r.fingerprint)).toEqual(ordered.map((a) => a.fingerprint));
       expect(shown.rows.map((r) => r.activeAt)).toEqual(ordered.map((a) => a.activeAt));
-      const byAlert = new Map<string, { webhook: string; state: string }[]>();
-      for (const d of deliveries) byAlert.set(d.fingerprint, [...(byAlert.get(d.fingerprint) ?? []), { webhook: d.webhook, state: d.state }]);
+      const byAlert = new Map<string, { route: string; state: string }[]>();
+      for (const d of deliveries) byAlert.set(d.fingerprint, [...(byAlert.get(d.fingerprint) ?? []), { route: d.route, state: d.state }]);
       expect(shown.rows.map((r) => r.deliveries)).toEqual(shown.rows.map((r) => byAlert.get(r.fingerprint ?? '') ?? []));
       // Both receivers heard: one delivered, one failing with its error; named by host only.
       const states = shown.rows.flatMap((r) => r.deliveries.map((d) => d.state));
       expect(states).toContain('delivered');
       expect(states).toContain('failed');
-      expect(webhooks.map((w) => w.name)).toEqual([`${good.origin}/…`, `${bad.origin}/…`]);
+      // Each entry of alerts.webhooks is a route of its own, it and its channel named by host only.
+      expect(routes.map((w) => [w.name, w.channel, w.channelType])).toEqual([
+        [`${good.origin}/…`, `${good.origin}/…`, 'webhook'],
+        [`${bad.origin}/…`, `${bad.origin}/…`, 'webhook'],
+      ]);
       expect(shown.text).toContain(`${bad.origin}/…`);
       expect(shown.text).toContain('SW_WEBHOOK_STATUS');
       expect(shown.text).not.toMatch(/SECRET|s3cr3t/);

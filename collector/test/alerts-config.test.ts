@@ -30,9 +30,12 @@ describe('alerts configuration', () => {
     const { alerts } = loadCollectorConfig({});
     expect(alerts).toEqual({
       webhooks: [],
+      channels: [],
+      routes: [],
       evaluateIntervalMs: 60_000,
       scheduleIntervalMs: 900_000,
       verdictWindow: '24h',
+      confirmBelowTarget: false,
       forMs: { siteBelowTarget: 3_600_000, groupBelowTarget: 21_600_000, agentSilent: 300_000, agentDisconnected: 900_000, collectorRejecting: 600_000, agentDiskLow: 900_000, agentTestsFailing: 300_000 },
       // 100 MB free, 3 failed tests in a row, an ok test within 6 h: as the Prometheus rules.
       fleetHealth: { diskFreeBelowBytes: 100_000_000, failedTestsInARow: 3, okTestWithinMs: 21_600_000 },

@@ -11,6 +11,7 @@ import type { AlertRecord } from '../src/alerts/alert-evaluation.js';
 import { ALERT_NAMES, alertConditions } from '../src/alerts/alert-rules.js';
 import type { AgentActivity, AlertInputs, ConditionSet } from '../src/alerts/alert-rules.js';
 import { planNotifications } from '../src/alerts/notification-plan.js';
+import type { NotificationState } from '../src/alerts/notification-plan.js';
 import { RejectionRate } from '../src/alerts/rejection-rate.js';
 import { backoffDelayMs } from '../src/alerts/retry-backoff.js';
 import { ZERO_TIME, webhookMessage } from '../src/alerts/webhook-payload.js';
@@ -380,6 +381,8 @@ describe('evaluateAlerts on a fake clock', () => {
 });
 
 describe('planNotifications', () => {
+  /** The plan for routes that take every alert (as the entries of `alerts.webhooks` do). */
+  const plan = (keys: string[], ...rest: [AlertRecord[], AlertRecord[], NotificationState[], number]) => planNotifications(keys.map((key) => ({ key })), ...rest, 'Asia/Ho_Chi_Minh');
   const firingAlert: AlertRecord = {
     fingerprint: 'f1',
     labels: { alertname: 'SpeedwatchAgentDisconnected', agent_id: 'a' },
@@ -390,42 +393,48 @@ describe('planNotifications', () => {
     firedAt: T0 + 15 * MIN,
   };
 
-  it('queues a firing alert once per webhook, and nothing for a state a webhook already has', () => {
-    const first = planNotifications(['w1', 'w2'], [firingAlert], [], [], T0 + 15 * MIN);
-    expect(first.map((u) => [u.webhook, u.status, u.seq])).toEqual([['w1', 'firing', 1], ['w2', 'firing', 1]]);
+  it('queues a firing alert once per route, and nothing for a state a route already has', () => {
+    const first = plan(['w1', 'w2'], [firingAlert], [], [], T0 + 15 * MIN);
+    expect(first.map((u) => [u.route, u.status, u.seq])).toEqual([['w1', 'firing', 1], ['w2', 'firing', 1]]);
     expect(first[0]?.alert).toEqual({ labels: firingAlert.labels, annotations: firingAlert.annotations, startsAt: new Date(T0 + 15 * MIN).toISOString(), endsAt: ZERO_TIME, fingerprint: 'f1' });
     const states = first.map((u) => ({ ...u }));
-    expect(planNotifications(['w1', 'w2'], [firingAlert], [], states, T0 + 16 * MIN)).toEqual([]);
+    expect(plan(['w1', 'w2'], [firingAlert], [], states, T0 + 16 * MIN)).toEqual([]);
   });
 
-  it('queues the firing alerts for a webhook added later, and nothing more for the others', () => {
-    const states = planNotifications(['w1'], [firingAlert], [], [], T0);
-    expect(planNotifications(['w1', 'w2'], [firingAlert], [], states, T0 + MIN).map((u) => u.webhook)).toEqual(['w2']);
+  it('queues the firing alerts for a route added later, and nothing more for the others', () => {
+    const states = plan(['w1'], [firingAlert], [], [], T0);
+    expect(plan(['w1', 'w2'], [firingAlert], [], states, T0 + MIN).map((u) => u.route)).toEqual(['w2']);
   });
 
-  it('queues a resolution, with its end time, for webhooks that were told it fired', () => {
-    const states = planNotifications(['w1'], [firingAlert], [], [], T0);
+  it('queues a resolution, with its end time, for routes that were told it fired', () => {
+    const states = plan(['w1'], [firingAlert], [], [], T0);
     const resolvedAt = T0 + HOUR;
-    const [resolution, ...rest] = planNotifications(['w1'], [], [{ ...firingAlert, annotations: { summary: 'latest' } }], states, resolvedAt);
+    const [resolution, ...rest] = plan(['w1'], [], [{ ...firingAlert, annotations: { summary: 'latest' } }], states, resolvedAt);
     expect(rest).toEqual([]);
-    expect(resolution).toMatchObject({ webhook: 'w1', status: 'resolved', seq: 2 });
+    expect(resolution).toMatchObject({ route: 'w1', status: 'resolved', seq: 2 });
     expect(resolution?.alert).toMatchObject({ annotations: { summary: 'latest' }, startsAt: new Date(T0 + 15 * MIN).toISOString(), endsAt: new Date(resolvedAt).toISOString() });
   });
 
-  it('resolves an alert a webhook heard fire even when it vanished while the collector was stopped', () => {
-    const states = planNotifications(['w1'], [firingAlert], [], [], T0);
-    const [resolution] = planNotifications(['w1'], [], [], states, T0 + HOUR);
+  it('resolves an alert a route heard fire even when it vanished while the collector was stopped', () => {
+    const states = plan(['w1'], [firingAlert], [], [], T0);
+    const [resolution] = plan(['w1'], [], [], states, T0 + HOUR);
     expect(resolution).toMatchObject({ status: 'resolved', alert: { fingerprint: 'f1', endsAt: new Date(T0 + HOUR).toISOString() } });
   });
 
   it('queues a new firing when the alert fired again with a later start', () => {
-    const states = planNotifications(['w1'], [firingAlert], [], [], T0);
-    const again = planNotifications(['w1'], [{ ...firingAlert, firedAt: T0 + 2 * HOUR }], [], states, T0 + 2 * HOUR);
+    const states = plan(['w1'], [firingAlert], [], [], T0);
+    const again = plan(['w1'], [{ ...firingAlert, firedAt: T0 + 2 * HOUR }], [], states, T0 + 2 * HOUR);
     expect(again).toMatchObject([{ status: 'firing', seq: 2, startsAt: T0 + 2 * HOUR }]);
   });
 });
 
 describe('webhookMessage', () => {
+  it('keeps the figures stored for messages to people out of what a webhook receives', () => {
+    const alert = { labels: { alertname: 'X' }, annotations: {}, startsAt: '2026-11-25T08:00:00.000Z', endsAt: ZERO_TIME, fingerprint: 'f1', facts: { siteName: 'Trạm Y tế', value: 30 } };
+    const message = webhookMessage('X', [{ status: 'firing', alert }], 'http://collector:8600/');
+    expect(JSON.stringify(message)).not.toMatch(/facts|siteName|Trạm/);
+  });
+
   it("is Alertmanager's version 4 message, grouped by alertname, firing if any alert fires", () => {
     const a = { labels: { alertname: 'X', agent_id: 'a', severity: 'info' }, annotations: { summary: 'a down' }, startsAt: '2026-11-25T08:00:00.000Z', endsAt: ZERO_TIME, fingerprint: 'f1' };
     const b = { ...a, labels: { alertname: 'X', agent_id: 'b', severity: 'info' }, endsAt: '2026-11-25T09:00:00.000Z', fingerprint: 'f2' };

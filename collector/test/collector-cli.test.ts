@@ -125,6 +125,19 @@ describe('speedwatch-collector check-config', () => {
     expect(existsSync(db)).toBe(false);
   });
 
+  it('names the alert routes and their channels once their secrets are read, and never the secrets', async () => {
+    const token = write('tg-token', '123456:check-config-secret-token\n');
+    const file = write('routes.yaml', `port: 9000\ndb: ${db}\nalerts:\n  channels: [{ name: it-tg, type: telegram, token: { file: ${token} }, chatId: "-1001" }]\n  routes: [{ name: lso, channel: it-tg, lang: vi }]\n`);
+    const { code, stdout } = await cli('check-config', file);
+    expect(code).toBe(0);
+    expect(stdout).toContain('; 0 alert webhooks, alert routes lso → it-tg over 1 channel (secrets read); ');
+    expect(stdout).not.toContain('check-config-secret-token');
+    const missing = write('unset-env.yaml', `port: 9000\ndb: ${db}\nalerts:\n  channels: [{ name: it-tg, type: telegram, token: { env: SPEEDWATCH_TEST_UNSET_TOKEN }, chatId: "-1001" }]\n`);
+    const failed = await cli('check-config', missing);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('alerts.channels[0].token.env: the environment variable SPEEDWATCH_TEST_UNSET_TOKEN is not set or is empty');
+  });
+
   it('lists every problem with its key path at once and exits 1', async () => {
     const file = write('bad.yaml', 'port: 70000\nverdicts:\n  windows: [24h, soon]\nalerts:\n  colour: red\n  delivery: { attempts: 0 }\n');
     const { code, stdout, stderr } = await cli('check-config', file);

@@ -4,9 +4,11 @@
  * near-miss, mis-schemed and revoked tokens; a token revoked, and one rotated, while connected;
  * the read token on the API and /metrics, right and wrong, and echoed back in parameters;
  * alert webhooks whose URLs carry credentials, a secret path and a secret query, delivered,
- * failing and unreachable. Then no captured line holds any 16 characters in a row of any of
- * them, and neither does /api/v1/alerts (its `lastError` is a logged message). A configuration
- * with secrets in invalid values is refused without echoing them either.
+ * failing and unreachable; alert channels with their bot token, access token, topic token and
+ * SMTP password, delivered, refused (401, Zalo's -216) and unreachable. Then no captured line
+ * holds any 16 characters in a row of any of them, and neither do /api/v1/alerts and
+ * /api/v1/alerts/deliveries (their `lastError` is a logged message). A configuration with
+ * secrets in invalid values is refused without echoing them either.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -17,7 +19,9 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { createLogger } from '@speedwatch/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChannelConfig } from '../src/alerts/channels/channel-config.js';
 import type { CollectorConfig } from '../src/config/collector-config.js';
+import { Secret } from '../src/config/secret.js';
 import { COLLECTOR_DEFAULTS, loadCollectorConfig } from '../src/config/collector-config.js';
 import { hashToken, newToken } from '../src/ingest/tokens.js';
 import type { RunningCollector } from '../src/server/collector-server.js';
@@ -26,6 +30,7 @@ import { openStore } from '../src/store/sqlite-store.js';
 import type { SqliteStore } from '../src/store/sqlite-store.js';
 import type { AgentClient } from './ingest-util.js';
 import { connectAgent, makeResult } from './ingest-util.js';
+import { fakeNtfy, fakeTelegram, fakeZalo } from './channel-servers.js';
 import { freePort } from './util.js';
 
 const DAY = 86_400_000;
@@ -42,6 +47,7 @@ const lines: string[] = [];
 let store: SqliteStore;
 let collector: RunningCollector;
 let receiver: ReturnType<typeof createServer>;
+const channelServers: { close(): Promise<void> }[] = [];
 const clients: AgentClient[] = [];
 
 function addAgent(id: string): string {
@@ -105,6 +111,24 @@ beforeAll(async () => {
     `http://127.0.0.1:${closed}/hook/${s('webhook 3 path')}?key=${s('webhook 3 query')}`,
     `http://127.0.0.1:${port}/ok/${s('webhook 4 path')}?access_token=${s('webhook 4 query')}`,
   ];
+  // Channels: for each, one whose secret the service takes, one it refuses, and one nobody listens for.
+  for (const name of ['telegram token', 'wrong telegram token', 'zalo token', 'wrong zalo token', 'ntfy token', 'wrong ntfy token', 'smtp password']) {
+    secrets.set(name, name.includes('telegram') ? `${String(Date.now()).slice(-9)}:${secret('AAE')}` : secret(name.replace(/\W/g, '-')));
+  }
+  const telegram = await fakeTelegram(s('telegram token'), ['-1001']);
+  const zalo = await fakeZalo(s('zalo token'), ['4242']);
+  const ntfy = await fakeNtfy(s('ntfy token'), ['boxes']);
+  channelServers.push(telegram, zalo, ntfy);
+  const channels: ChannelConfig[] = [
+    { type: 'telegram', name: 'tg-ok', baseUrl: telegram.baseUrl, token: new Secret(s('telegram token'), 'env A'), chatId: '-1001' },
+    { type: 'telegram', name: 'tg-refused', baseUrl: telegram.baseUrl, token: new Secret(s('wrong telegram token'), 'env B'), chatId: '-1001' },
+    { type: 'telegram', name: 'tg-unreachable', baseUrl: `http://127.0.0.1:${closed}`, token: new Secret(s('telegram token'), 'env A'), chatId: '-1001' },
+    { type: 'zalo', name: 'zalo-ok', baseUrl: zalo.baseUrl, accessToken: new Secret(s('zalo token'), 'env C'), userId: '4242' },
+    { type: 'zalo', name: 'zalo-refused', baseUrl: zalo.baseUrl, accessToken: new Secret(s('wrong zalo token'), 'env D'), userId: '4242' },
+    { type: 'ntfy', name: 'ntfy-ok', baseUrl: ntfy.baseUrl, topic: 'boxes', token: new Secret(s('ntfy token'), 'env E') },
+    { type: 'ntfy', name: 'ntfy-refused', baseUrl: ntfy.baseUrl, topic: 'boxes', token: new Secret(s('wrong ntfy token'), 'env F') },
+    { type: 'email', name: 'mail-unreachable', smtp: { host: '127.0.0.1', port: closed, security: 'starttls', user: 'alerts@example.org', password: new Secret(s('smtp password'), 'file /run/smtp') }, from: 'alerts@example.org', to: ['it@example.org'] },
+  ];
   const config: CollectorConfig = {
     ...COLLECTOR_DEFAULTS,
     port: 0,
@@ -115,6 +139,8 @@ beforeAll(async () => {
     alerts: {
       ...COLLECTOR_DEFAULTS.alerts,
       webhooks,
+      channels,
+      routes: channels.map((c) => ({ name: `to-${c.name}`, channel: c.name, match: {}, lang: 'vi' as const })),
       evaluateIntervalMs: DAY,
       forMs: { siteBelowTarget: NEVER, groupBelowTarget: NEVER, agentSilent: NEVER, agentDisconnected: 0, collectorRejecting: NEVER, agentDiskLow: NEVER, agentTestsFailing: NEVER },
       delivery: { ...COLLECTOR_DEFAULTS.alerts.delivery, attempts: 2, backoffMs: 10, maxBackoffMs: 10, timeoutMs: 2_000 },
@@ -131,12 +157,13 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of clients) c.ws.terminate();
   await collector?.close();
+  for (const server of channelServers) await server.close();
   store?.close();
   await new Promise<void>((resolve) => (receiver === undefined ? resolve() : receiver.close(() => resolve())));
 });
 
 describe('secrets in logs', () => {
-  it('logs no token, read token or webhook secret, whatever agents, API clients and webhooks do', async () => {
+  it('logs no token, read token, webhook or channel secret, whatever agents, API clients, webhooks and channels do', async () => {
     // A well-behaved agent.
     const school = (await connect(addAgent('school-1'))) as AgentClient;
     await school.hello();
@@ -195,21 +222,35 @@ describe('secrets in logs', () => {
     await collector.alerts.evaluate();
     const alerts = await get('/api/v1/alerts', `Bearer ${readToken}`);
     expect(alerts.status).toBe(200);
-    const report = JSON.parse(alerts.text) as { webhooks: { undelivered: number; lastError: string | null }[] };
+    const report = JSON.parse(alerts.text) as { webhooks: { undelivered: number; lastError: string | null }[]; routes: { name: string; undelivered: number; lastError: string | null }[] };
     expect(report.webhooks.map((w) => w.undelivered > 0)).toEqual([true, true, true, false]);
+    expect(report.routes.slice(4).map((r) => [r.name, r.undelivered > 0, r.lastError?.split(':')[0] ?? null])).toEqual([
+      ['to-tg-ok', false, null],
+      ['to-tg-refused', true, 'SW_CHANNEL_AUTH'],
+      ['to-tg-unreachable', true, 'SW_CHANNEL_NETWORK'],
+      ['to-zalo-ok', false, null],
+      ['to-zalo-refused', true, 'SW_CHANNEL_AUTH'],
+      ['to-ntfy-ok', false, null],
+      ['to-ntfy-refused', true, 'SW_CHANNEL_AUTH'],
+      ['to-mail-unreachable', true, 'SW_CHANNEL_NETWORK'],
+    ]);
+    const deliveries = await get('/api/v1/alerts/deliveries', `Bearer ${readToken}`);
+    expect(deliveries.status).toBe(200);
 
     // The log saw all of it (so that its silence about secrets means something)…
     const events = new Set(lines.map((line) => (JSON.parse(line) as { event?: string }).event));
-    for (const event of ['connected', 'hello', 'unauthorized', 'token-revoked', 'webhook-retry', 'webhook-failed', 'webhook-delivered']) expect(events).toContain(event);
+    for (const event of ['connected', 'hello', 'unauthorized', 'token-revoked', 'notification-retry', 'notification-failed', 'notification-delivered']) expect(events).toContain(event);
     expect(lines.some((line) => line.includes('includes credentials'))).toBe(true);
-    // …and no 16 characters in a row of any secret, nor of the API's report of webhooks.
+    for (const type of ['webhook', 'telegram', 'zalo', 'ntfy', 'email']) expect(lines.some((line) => line.includes(`"channelType":"${type}"`)), type).toBe(true);
+    // …and no 16 characters in a row of any secret, nor of the API's report of webhooks and routes.
     const log = lines.join('');
     for (const [name, value] of secrets) {
-      for (const text of [value, encodeURIComponent(value)]) {
+      for (const text of [value, encodeURIComponent(value), Buffer.from(value).toString('base64')]) {
         for (let i = 0; i + WINDOW <= text.length; i++) {
           const piece = text.slice(i, i + WINDOW);
           expect(log.includes(piece), `${name}: "${piece}" in the log`).toBe(false);
           expect(alerts.text.includes(piece), `${name}: "${piece}" in /api/v1/alerts`).toBe(false);
+          expect(deliveries.text.includes(piece), `${name}: "${piece}" in /api/v1/alerts/deliveries`).toBe(false);
         }
       }
     }
@@ -220,7 +261,21 @@ describe('secrets in logs', () => {
     const short = secret('short-').slice(0, 15); // one character too short to be a read token
     const password = secret('pw-');
     const file = join(dir, 'collector.yaml');
-    writeFileSync(file, ['alerts:', '  webhooks:', `    - "ftp://u:${password}@example.com/x"`, `    - "http://u:${password}@example.com/hook"`, ''].join('\n'));
+    const token = secret('inline-token-');
+    writeFileSync(
+      file,
+      [
+        'alerts:',
+        '  webhooks:',
+        `    - "ftp://u:${password}@example.com/x"`,
+        `    - "http://u:${password}@example.com/hook"`,
+        '  channels:',
+        `    - { name: tg, type: telegram, token: "${token}", chatId: "-1" }`,
+        `    - { name: mail, type: email, smtp: { host: smtp.example.org, user: u, password: "${password}" }, from: a@example.org, to: b@example.org }`,
+        `    - { name: gw, type: ntfy, topic: t, baseUrl: "https://u:${password}@ntfy.example.org" }`,
+        '',
+      ].join('\n'),
+    );
     let message = '';
     try {
       loadCollectorConfig({ file, env: { SPEEDWATCH_READ_TOKEN: short } });
@@ -229,7 +284,11 @@ describe('secrets in logs', () => {
     }
     expect(message).toMatch(/readToken/);
     expect(message).toMatch(/alerts\.webhooks\[0\]/);
+    expect(message).toMatch(/alerts\.channels\[0\]\.token: give the secret as \{file: PATH\} or \{env: NAME\}/);
+    expect(message).toMatch(/alerts\.channels\[1\]\.smtp\.password/);
+    expect(message).toMatch(/alerts\.channels\[2\]\.baseUrl/);
     expect(message).not.toContain(short);
     expect(message).not.toContain(password);
+    expect(message).not.toContain(token);
   });
 });

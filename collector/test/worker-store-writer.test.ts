@@ -121,7 +121,7 @@ describe('WorkerStoreWriter', () => {
       await writer.touch([{ id: 'site-1', version: '1.2.3', lastSeenAt: 5_000 }]);
       const alert = { fingerprint: 'f1', labels: { alertname: 'SpeedwatchAgentSilent' }, annotations: {}, state: 'pending' as const, value: 1, activeAt: 4_000 };
       await writer.alertCommit({ changed: [alert], removed: [] }, [], 4_000);
-      expect(await writer.forgetWebhooks([])).toBe(0);
+      expect(await writer.forgetRoutes([])).toBe(0);
       const store = openStore(path);
       const alerts = openAlertStore(path);
       try {

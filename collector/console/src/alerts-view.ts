@@ -1,12 +1,14 @@
 /**
  * The alerts page (`#/alerts?name=…`): the collector's pending and firing alerts (docs/alerts.md),
  * firing first, each with its site or area, severity, value and since when in the collector's
- * time zone, and where each notification went: per webhook (named by host only), queued,
- * delivered or failed, with attempts, the latest error and when it was delivered. From
+ * time zone, and where each notification went: per route (named by its name and channel, a
+ * webhook of `alerts.webhooks` by host only), queued, held by quiet hours, delivered or failed,
+ * with attempts, the latest error and when it was delivered; the routes with their channel,
+ * language, quiet hours and digest time; each digest route's latest digest. From
  * `/api/v1/alerts` and `/api/v1/alerts/deliveries`. At most MAX_ROWS alerts are drawn; a
  * filter by alert name narrows a long list (10 000 disconnected boxes are 10 000 alerts).
  */
-import type { AlertDeliveriesAnswer, AlertsAnswer, AlertView, NotificationView } from '../../src/api/alerts-wire.js';
+import type { AlertDeliveriesAnswer, AlertsAnswer, AlertView, NotificationView, RouteView } from '../../src/api/alerts-wire.js';
 import { fetchAlerts } from './api-client.js';
 import { h } from './dom.js';
 import { formatter } from './i18n.js';
@@ -31,13 +33,14 @@ export function renderAlerts(data: AlertsAnswer, deliveries: AlertDeliveriesAnsw
   const { t } = f;
   const byFingerprint = new Map<string, NotificationView[]>();
   for (const d of deliveries.deliveries) byFingerprint.set(d.fingerprint, [...(byFingerprint.get(d.fingerprint) ?? []), d]);
-  const webhookName = new Map(deliveries.webhooks.map((w) => [w.id, w.name]));
+  const routeName = new Map(deliveries.routes.map((r) => [r.id, r.name]));
   const names = [...new Set(data.alerts.map((a) => a.alertname))].sort();
   const chosen = names.includes(name) ? name : '';
   const shown = orderOf(data.alerts).filter((a) => chosen === '' || a.alertname === chosen);
   const firing = data.alerts.filter((a) => a.state === 'firing').length;
   const active = new Set(data.alerts.map((a) => a.fingerprint));
-  const resolved = deliveries.deliveries.filter((d) => !active.has(d.fingerprint));
+  const digests = deliveries.deliveries.filter((d) => d.alertname === 'digest');
+  const resolved = deliveries.deliveries.filter((d) => !active.has(d.fingerprint) && d.alertname !== 'digest');
   return h(
     'div',
     { class: 'alerts' },
@@ -48,7 +51,7 @@ export function renderAlerts(data: AlertsAnswer, deliveries: AlertDeliveriesAnsw
       h('div', { class: 'tile bad' }, h('span', { class: 'value', 'data-field': 'firing' }, f.count(firing)), h('span', { class: 'label' }, t.alerts.firing)),
       h('div', { class: 'tile warn' }, h('span', { class: 'value', 'data-field': 'pending' }, f.count(data.alerts.length - firing)), h('span', { class: 'label' }, t.alerts.pending)),
     ),
-    webhooksSection(data, f),
+    routesSection(data, deliveries.routes, f),
     names.length > 1
       ? h(
           'nav',
@@ -59,8 +62,9 @@ export function renderAlerts(data: AlertsAnswer, deliveries: AlertDeliveriesAnsw
           ),
         )
       : null,
-    data.alerts.length === 0 ? h('p', { class: 'notice', 'data-field': 'none' }, t.alerts.none) : alertsTable(shown, byFingerprint, webhookName, f),
-    resolved.length === 0 ? null : h('section', {}, h('h2', {}, t.alerts.resolvedTitle), resolvedList(resolved, webhookName, f)),
+    data.alerts.length === 0 ? h('p', { class: 'notice', 'data-field': 'none' }, t.alerts.none) : alertsTable(shown, byFingerprint, routeName, f),
+    resolved.length === 0 ? null : h('section', {}, h('h2', {}, t.alerts.resolvedTitle), resolvedList(resolved, routeName, f)),
+    digests.length === 0 ? null : h('section', { class: 'digests' }, h('h2', {}, t.alerts.digests), h('ul', { class: 'digest-deliveries' }, ...digests.map((d) => notificationItem(d, routeName, f)))),
   );
 }
 
@@ -72,26 +76,36 @@ export function orderOf(alerts: readonly AlertView[]): AlertView[] {
   return alerts.map((alert, index) => ({ alert, index })).sort((a, b) => rank(a.alert) - rank(b.alert) || a.index - b.index).map((x) => x.alert);
 }
 
-function webhooksSection(data: AlertsAnswer, f: Formatter): HTMLElement {
+function routesSection(data: AlertsAnswer, routes: readonly RouteView[], f: Formatter): HTMLElement {
   const { t } = f;
-  if (data.webhooks.length === 0) return h('p', { class: 'notice', 'data-field': 'no-webhooks' }, t.alerts.noWebhooks);
+  if (data.routes.length === 0) return h('p', { class: 'notice', 'data-field': 'no-webhooks' }, t.alerts.noWebhooks);
+  const views = new Map(routes.map((r) => [r.id, r]));
   return h(
     'section',
     { 'aria-label': t.alerts.webhooks },
     h('h2', {}, t.alerts.webhooks),
     h(
       'ul',
-      { class: 'webhooks' },
-      ...data.webhooks.map((w) =>
-        h(
+      { class: 'webhooks routes' },
+      ...data.routes.map((r) => {
+        const view = views.get(r.id);
+        const notes = [
+          view?.digestAt == null ? null : t.alerts.digestAt(view.digestAt),
+          view?.quietHours == null ? null : t.alerts.quietHours(view.quietHours.from, view.quietHours.to),
+          view === undefined || r.channelType === 'webhook' ? null : view.lang,
+        ].filter((n) => n !== null);
+        return h(
           'li',
-          { 'data-webhook': w.id },
-          h('code', {}, w.url),
+          { 'data-route': r.id, 'data-channel-type': r.channelType },
+          h('strong', { 'data-field': 'route' }, r.name),
+          r.channel === r.name ? null : h('span', {}, ' → ', h('code', { 'data-field': 'channel' }, r.channel)),
+          ` (${t.alerts.channelTypes[r.channelType] ?? r.channelType}${notes.length === 0 ? '' : `; ${notes.join('; ')}`})`,
           ' · ',
-          h('span', { class: w.undelivered > 0 ? 'bad' : 'good', 'data-field': 'undelivered' }, t.alerts.undelivered(f.count(w.undelivered))),
-          w.lastError === null ? null : h('small', { class: 'error-text', 'data-field': 'lastError' }, `${t.alerts.lastError}: ${w.lastError}`),
-        ),
-      ),
+          h('span', { class: r.undelivered > 0 ? 'bad' : 'good', 'data-field': 'undelivered' }, t.alerts.undelivered(f.count(r.undelivered))),
+          view?.heldUntil == null ? null : h('small', { 'data-field': 'heldUntil' }, ` · ${t.alerts.heldUntil} `, h('time', { datetime: view.heldUntil }, f.time(view.heldUntil))),
+          r.lastError === null ? null : h('small', { class: 'error-text', 'data-field': 'lastError' }, `${t.alerts.lastError}: ${r.lastError}`),
+        );
+      }),
     ),
   );
 }
@@ -117,14 +131,15 @@ function valueText(alert: AlertView, f: Formatter): string {
   }
 }
 
-function notificationItem(d: NotificationView, webhookName: ReadonlyMap<string, string>, f: Formatter): HTMLElement {
+function notificationItem(d: NotificationView, routeName: ReadonlyMap<string, string>, f: Formatter): HTMLElement {
   const { t } = f;
+  const what = d.alertname === 'digest' ? t.alerts.digest : (t.alerts.notified[d.notified] ?? d.notified);
   return h(
     'li',
-    { class: `delivery d-${d.state}`, 'data-webhook': d.webhook, 'data-state': d.state },
-    h('span', { class: 'hook' }, webhookName.get(d.webhook) ?? d.webhook),
+    { class: `delivery d-${d.state}`, 'data-route': d.route, 'data-state': d.state },
+    h('span', { class: 'hook' }, routeName.get(d.route) ?? d.route),
     ' ',
-    h('span', { class: 'state', 'data-field': 'state' }, `${t.alerts.states[d.state] ?? d.state} (${t.alerts.notified[d.notified] ?? d.notified})`),
+    h('span', { class: 'state', 'data-field': 'state' }, `${t.alerts.states[d.state] ?? d.state} (${what})`),
     h(
       'small',
       { class: 'id' },
@@ -136,7 +151,7 @@ function notificationItem(d: NotificationView, webhookName: ReadonlyMap<string, 
   );
 }
 
-function alertsTable(alerts: readonly AlertView[], byFingerprint: ReadonlyMap<string, NotificationView[]>, webhookName: ReadonlyMap<string, string>, f: Formatter): HTMLElement {
+function alertsTable(alerts: readonly AlertView[], byFingerprint: ReadonlyMap<string, NotificationView[]>, routeName: ReadonlyMap<string, string>, f: Formatter): HTMLElement {
   const { t } = f;
   const rows = alerts.slice(0, MAX_ROWS);
   return h(
@@ -182,6 +197,7 @@ function alertsTable(alerts: readonly AlertView[], byFingerprint: ReadonlyMap<st
                 t.alerts.names[alert.alertname] ?? alert.alertname,
                 h('small', { class: 'id' }, alert.alertname),
                 alert.annotations['summary'] === undefined ? null : h('small', { class: 'summary' }, alert.annotations['summary']),
+                alert.confirmRequestedAt === null ? null : h('small', { class: 'id', 'data-field': 'confirming' }, `${t.alerts.confirming} (`, h('time', { datetime: alert.confirmRequestedAt }, f.time(alert.confirmRequestedAt)), ')'),
               ),
               h(
                 'td',
@@ -199,7 +215,7 @@ function alertsTable(alerts: readonly AlertView[], byFingerprint: ReadonlyMap<st
                 h('time', { datetime: alert.activeAt, 'data-field': 'activeAt' }, f.time(alert.activeAt)),
                 alert.startsAt === null ? null : h('small', { class: 'id' }, `${t.alerts.firedAt}: `, h('time', { datetime: alert.startsAt, 'data-field': 'startsAt' }, f.time(alert.startsAt))),
               ),
-              h('td', { class: 'deliveries', 'data-label': t.alerts.notifications }, sent.length === 0 ? '–' : h('ul', {}, ...sent.map((d) => notificationItem(d, webhookName, f)))),
+              h('td', { class: 'deliveries', 'data-label': t.alerts.notifications }, sent.length === 0 ? '–' : h('ul', {}, ...sent.map((d) => notificationItem(d, routeName, f)))),
             );
           }),
         ),
@@ -208,10 +224,10 @@ function alertsTable(alerts: readonly AlertView[], byFingerprint: ReadonlyMap<st
   );
 }
 
-function resolvedList(resolved: readonly NotificationView[], webhookName: ReadonlyMap<string, string>, f: Formatter): HTMLElement {
+function resolvedList(resolved: readonly NotificationView[], routeName: ReadonlyMap<string, string>, f: Formatter): HTMLElement {
   return h(
     'ul',
     { class: 'resolved-deliveries' },
-    ...resolved.slice(0, MAX_ROWS).map((d) => h('li', { 'data-fingerprint': d.fingerprint }, h('strong', {}, f.t.alerts.names[d.alertname] ?? d.alertname), ' ', h('ul', {}, notificationItem(d, webhookName, f)))),
+    ...resolved.slice(0, MAX_ROWS).map((d) => h('li', { 'data-fingerprint': d.fingerprint }, h('strong', {}, f.t.alerts.names[d.alertname] ?? d.alertname), ' ', h('ul', {}, notificationItem(d, routeName, f)))),
   );
 }

@@ -130,8 +130,8 @@ export async function fetchFleet(problem: string): Promise<FleetAnswer> {
 /** GET /api/v1/alerts and /api/v1/alerts/deliveries, together, checked. */
 export async function fetchAlerts(): Promise<{ alerts: AlertsAnswer; deliveries: AlertDeliveriesAnswer }> {
   const [alerts, deliveries] = await Promise.all([getJson('/api/v1/alerts'), getJson('/api/v1/alerts/deliveries')]);
-  if (!isObject(alerts) || !Array.isArray(alerts['alerts']) || !Array.isArray(alerts['webhooks'])) throw new Error('/api/v1/alerts: not an alerts answer (is the collector the same version as the console?)');
-  if (!isObject(deliveries) || typeof deliveries['timeZone'] !== 'string' || !Array.isArray(deliveries['deliveries']) || !Array.isArray(deliveries['webhooks'])) {
+  if (!isObject(alerts) || !Array.isArray(alerts['alerts']) || !Array.isArray(alerts['routes'])) throw new Error('/api/v1/alerts: not an alerts answer (is the collector the same version as the console?)');
+  if (!isObject(deliveries) || typeof deliveries['timeZone'] !== 'string' || !Array.isArray(deliveries['deliveries']) || !Array.isArray(deliveries['routes'])) {
     throw new Error('/api/v1/alerts/deliveries: not a deliveries answer (is the collector the same version as the console?)');
   }
   return { alerts: alerts as unknown as AlertsAnswer, deliveries: deliveries as unknown as AlertDeliveriesAnswer };

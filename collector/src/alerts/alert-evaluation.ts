@@ -2,11 +2,13 @@
  * Pending and firing, as Prometheus decides them: an alert whose condition holds is pending
  * from the first evaluation that sees it (`activeAt`) and fires at the first evaluation at
  * least its `for` duration later (`firedAt`, the notification's startsAt); when the condition
- * stops holding, a pending alert is dropped and a firing one is resolved. Pure: the previous
- * alerts come from the store, the conditions from alert-rules.ts.
+ * stops holding, a pending alert is dropped and a firing one is resolved. A condition that
+ * asks for confirmation (SpeedwatchSiteBelowTarget with `alerts.confirmBelowTarget`) fires
+ * only when the `confirm` gate says so (confirmation.ts). Pure: the previous alerts come from
+ * the store, the conditions from alert-rules.ts.
  */
 import type { Labels } from './alert-fingerprint.js';
-import type { ConditionSet } from './alert-rules.js';
+import type { AlertCondition, AlertFacts, ConditionSet } from './alert-rules.js';
 
 export type AlertState = 'pending' | 'firing';
 
@@ -21,6 +23,10 @@ export interface AlertRecord {
   activeAt: number;
   /** When the alert fired, ms; set only when firing. */
   firedAt?: number;
+  /** The figures behind the annotations, for messages to people; absent on an alert loaded from the store and not evaluated since. */
+  facts?: AlertFacts;
+  /** When the confirmation test was asked for (SpeedwatchSiteBelowTarget, `alerts.confirm`), ms; set only while pending. */
+  confirmRequestedAt?: number;
 }
 
 export interface Evaluation {
@@ -39,7 +45,18 @@ export interface Evaluation {
 /** What of an evaluation is written to the store. */
 export type AlertChanges = Pick<Evaluation, 'changed' | 'removed'>;
 
-export function evaluateAlerts(previous: readonly AlertRecord[], conditions: ConditionSet, now: number): Evaluation {
+/**
+ * What to do with a pending alert whose `for` has passed and whose condition asks for
+ * confirmation: `request` a confirmation test (it stays pending, `confirmRequestedAt` now),
+ * `wait` for the one asked for, `hold` (stay pending, not asking yet), `fire`, or `restart` its
+ * pending period (the confirmation met the target).
+ */
+export type ConfirmDecision = 'request' | 'wait' | 'hold' | 'fire' | 'restart';
+
+/** Decides for a condition with `confirm` set; `previous` is the alert as it stands (pending). */
+export type ConfirmGate = (condition: AlertCondition, previous: AlertRecord | undefined, now: number) => ConfirmDecision;
+
+export function evaluateAlerts(previous: readonly AlertRecord[], conditions: ConditionSet, now: number, confirm?: ConfirmGate): Evaluation {
   const before = new Map(previous.map((alert) => [alert.fingerprint, alert]));
   const alerts: AlertRecord[] = [];
   const changed: AlertRecord[] = [];
@@ -50,8 +67,16 @@ export function evaluateAlerts(previous: readonly AlertRecord[], conditions: Con
     if (seen.has(condition.fingerprint)) continue;
     seen.add(condition.fingerprint);
     const old = before.get(condition.fingerprint);
-    const activeAt = old?.activeAt ?? now;
-    const firing = old?.state === 'firing' || now - activeAt >= condition.forMs;
+    let activeAt = old?.activeAt ?? now;
+    let firing = old?.state === 'firing' || now - activeAt >= condition.forMs;
+    let confirmRequestedAt: number | undefined;
+    if (firing && old?.state !== 'firing' && condition.confirm !== undefined && confirm !== undefined) {
+      const decision = confirm(condition, old, now);
+      if (decision !== 'fire') firing = false;
+      if (decision === 'request') confirmRequestedAt = now;
+      else if (decision === 'wait') confirmRequestedAt = old?.confirmRequestedAt ?? now;
+      else if (decision === 'restart') activeAt = now;
+    }
     const next: AlertRecord = {
       fingerprint: condition.fingerprint,
       labels: condition.labels,
@@ -59,11 +84,21 @@ export function evaluateAlerts(previous: readonly AlertRecord[], conditions: Con
       state: firing ? 'firing' : 'pending',
       value: condition.value,
       activeAt,
+      facts: condition.facts,
     };
     if (firing) next.firedAt = old?.firedAt ?? now;
+    if (confirmRequestedAt !== undefined) next.confirmRequestedAt = confirmRequestedAt;
     alerts.push(next);
     if (firing && old?.state !== 'firing') fired.push(next);
-    if (old === undefined || old.state !== next.state || !sameAnnotations(old.annotations, next.annotations)) changed.push(next);
+    if (
+      old === undefined ||
+      old.state !== next.state ||
+      old.activeAt !== next.activeAt ||
+      old.confirmRequestedAt !== next.confirmRequestedAt ||
+      !sameAnnotations(old.annotations, next.annotations)
+    ) {
+      changed.push(next);
+    }
   }
 
   const removed: AlertRecord[] = [];

@@ -73,15 +73,50 @@ export interface AlertInputs {
   rejectedPerSecond: ReadonlyMap<string, number> | undefined;
 }
 
+/** One target a site missed, as a message for people states it. */
+export interface MissedTarget {
+  metric: 'download' | 'upload' | 'latency';
+  /** The window's median: Mbps, or ms for latency. */
+  median: number;
+  tests: number;
+  /** The target: a floor in Mbps, or a ceiling in ms for latency. */
+  target: number;
+}
+
+/**
+ * What messages for people are written from (alert-text.ts), beside the labels: the figures the
+ * annotations state in English, kept as data so that each route's language can state them.
+ */
+export interface AlertFacts {
+  /** The site's name (`agent_id` is its id). */
+  siteName?: string;
+  /** The verdict window judged, e.g. `24h`. */
+  window?: string;
+  /** The targets missed over the window. */
+  missed?: readonly MissedTarget[];
+  /** The latest test's download, Mbps. */
+  latestMbps?: number;
+  /** A group alert's sites and target, Mbps. */
+  sites?: number;
+  targetMbps?: number;
+  /** The site's latest result's start (silent), ms. */
+  lastResultAt?: number;
+  /** The condition's figure (AlertCondition.value), when finite. */
+  value?: number;
+}
+
 /** An alert whose condition holds now. */
 export interface AlertCondition {
   fingerprint: string;
   labels: Labels;
   annotations: Readonly<Record<string, string>>;
+  facts: AlertFacts;
   /** The figure the condition is about: Mbps, ms, seconds silent, refusals a second, bytes free, failed tests in a row, or 0. */
   value: number;
   /** How long the condition must hold before the alert fires, ms. */
   forMs: number;
+  /** Set on SpeedwatchSiteBelowTarget: the site and the targets it missed, which a confirmation test is judged against. */
+  confirm?: { agentId: string; missed: readonly MissedTarget[] };
 }
 
 export interface ConditionSet {
@@ -98,15 +133,18 @@ export function alertConditions(input: AlertInputs, options: AlertRuleOptions, n
   const heldFingerprints = new Set<string>();
   const heldAlertnames = new Set<string>();
   const agents = input.agents.filter((agent) => agent.revokedAt === undefined);
-  const add = (key: keyof AlertForDurations, labels: Record<string, string>, annotations: Record<string, string>, value: number): void => {
+  const add = (key: keyof AlertForDurations, labels: Record<string, string>, annotations: Record<string, string>, value: number, facts: AlertFacts = {}): AlertCondition => {
     const all: Labels = { alertname: ALERT_NAMES[key], ...labels };
-    active.push({ fingerprint: fingerprint(all), labels: all, annotations, value, forMs: options.forMs[key] });
+    const condition: AlertCondition = { fingerprint: fingerprint(all), labels: all, annotations, facts: Number.isFinite(value) ? { ...facts, value } : facts, value, forMs: options.forMs[key] };
+    active.push(condition);
+    return condition;
   };
 
   for (const agent of agents) {
     const labels = siteLabels(agent);
     const activity = input.activity.get(agent.id);
     const site = describeSite(agent);
+    const siteFacts: AlertFacts = { siteName: agent.name };
 
     const verdicts = input.verdicts(agent.id);
     const verdict = verdicts?.find((v) => v.window === options.verdictWindow);
@@ -115,7 +153,7 @@ export function alertConditions(input: AlertInputs, options: AlertRuleOptions, n
     } else if (verdict.verdict === 'below') {
       const below = verdict.checks.filter((check) => check.verdict === 'below');
       const latest = activity?.latestDownloadMbps;
-      add(
+      const condition = add(
         'siteBelowTarget',
         { ...labels, severity: 'warning' },
         {
@@ -125,7 +163,9 @@ export function alertConditions(input: AlertInputs, options: AlertRuleOptions, n
             (latest === undefined ? '' : ` Its latest test measured ${mbps(latest)} Mbps.`),
         },
         below[0]?.median ?? 0,
+        { ...siteFacts, window: verdict.window, missed: below.map(missedTarget), ...(latest === undefined ? {} : { latestMbps: latest }) },
       );
+      condition.confirm = { agentId: agent.id, missed: below.map(missedTarget) };
     }
 
     const last = activity?.lastResultAt;
@@ -141,6 +181,7 @@ export function alertConditions(input: AlertInputs, options: AlertRuleOptions, n
             `${duration(options.scheduleIntervalMs)}. Check its power, network and \`journalctl -u speedwatch-agent\`.`,
         },
         (now - last) / 1000,
+        { ...siteFacts, lastResultAt: last },
       );
     }
 
@@ -161,6 +202,7 @@ export function alertConditions(input: AlertInputs, options: AlertRuleOptions, n
               `under ${bytes(bar.diskFreeBelowBytes)}: its outbox and logs need room. Free some space on the box or give it a larger card.`,
           },
           free,
+          siteFacts,
         );
       }
       const failed = report.failedTestsInARow ?? 0;
@@ -180,6 +222,7 @@ export function alertConditions(input: AlertInputs, options: AlertRuleOptions, n
               'See `speedwatch-collector agents list` and `journalctl -u speedwatch-agent` on the box.',
           },
           failed,
+          siteFacts,
         );
       }
     }
@@ -193,6 +236,7 @@ export function alertConditions(input: AlertInputs, options: AlertRuleOptions, n
           description: `Site ${site} has had no WebSocket connection to the collector for ${duration(options.forMs.agentDisconnected)} or more; its results wait in its outbox.`,
         },
         0,
+        siteFacts,
       );
     }
   }
@@ -208,6 +252,7 @@ export function alertConditions(input: AlertInputs, options: AlertRuleOptions, n
           `${mbps(group.medianMbps)} Mbps, under the plan's target of ${mbps(group.targetMbps)} Mbps.`,
       },
       group.medianMbps,
+      { sites: group.sites, targetMbps: group.targetMbps },
     );
   }
 
@@ -302,6 +347,11 @@ function siteLabels(agent: AgentRecord): Record<string, string> {
 function describeSite(agent: AgentRecord): string {
   const details = [agent.siteKind, ...(agent.isp === undefined ? [] : [`ISP ${agent.isp}`]), ...(agent.area === undefined ? [] : [`area ${agent.area}`])];
   return `${agent.name} (${agent.id}; ${details.join(', ')})`;
+}
+
+function missedTarget(check: MetricCheck): MissedTarget {
+  const { target } = check;
+  return { metric: target.metric, median: check.median ?? Number.NaN, tests: check.tests, target: 'maxMs' in target ? target.maxMs : target.minMbps };
 }
 
 function describeCheck(check: MetricCheck, technology: Technology): string {

@@ -1,13 +1,14 @@
 /**
  * The collector's own alerts, for teams without Alertmanager: the owner of the evaluation
- * timer and of delivery rounds. Each evaluation reads what the rules need (agents, their latest
- * results, connections, cached verdicts, the refusal counter), decides pending and firing,
- * writes the changes and the notifications they queue in one transaction, then runs a delivery
- * round. Serves `/api/v1/alerts`. See docs/alerts.md.
+ * timer, of the channels and of delivery rounds. Each evaluation reads what the rules need
+ * (agents, their latest results, connections, cached verdicts, the refusal counter), decides
+ * pending and firing, writes the changes and the notifications they queue for each route in one
+ * transaction, then runs a delivery round. Serves `/api/v1/alerts` and
+ * `/api/v1/alerts/deliveries`. See docs/alerts.md.
  */
 import { ValidationError } from '@speedwatch/shared';
 import type { Logger } from '@speedwatch/shared';
-import type { AlertDeliveriesAnswer, AlertsAnswer, AlertView } from '../api/alerts-wire.js';
+import type { AlertDeliveriesAnswer, AlertsAnswer, AlertView, DeliveryState } from '../api/alerts-wire.js';
 import type { AlertsConfig } from '../config/collector-config.js';
 import type { AgentHealthRecord, AgentRecord } from '../store/store-types.js';
 import type { AgentActivity } from './alert-rules.js';
@@ -16,13 +17,25 @@ import type { AgentVerdict } from '../verdict/verdicts.js';
 import { SYSTEM_CLOCK } from './alert-clock.js';
 import type { AlertClock } from './alert-clock.js';
 import { evaluateAlerts } from './alert-evaluation.js';
+import { confirmationGate } from './confirmation.js';
+import type { LatestFiguresView } from './confirmation.js';
 import type { AlertRecord, AlertState } from './alert-evaluation.js';
 import { REJECTING_RATE_WINDOW_MS, alertConditions } from './alert-rules.js';
+import { routeKey, webhookKey } from './alert-routes.js';
+import type { RouteConfig } from './alert-routes.js';
 import type { AlertReads, AlertWrites } from './alert-store.js';
+import type { Channel } from './channels/channel.js';
+import type { ChannelConfig } from './channels/channel-config.js';
+import { EmailChannel } from './channels/email-channel.js';
+import { NtfyChannel } from './channels/ntfy-channel.js';
+import { TelegramChannel } from './channels/telegram-channel.js';
+import { WebhookChannel } from './channels/webhook-channel.js';
+import { ZaloChannel } from './channels/zalo-channel.js';
 import { planNotifications } from './notification-plan.js';
+import type { PlanRoute } from './notification-plan.js';
 import { RejectionRate } from './rejection-rate.js';
-import { WebhookNotifier, webhookFromUrl } from './webhook-notifier.js';
-import type { Webhook } from './webhook-notifier.js';
+import { RouteNotifier } from './route-notifier.js';
+import type { RouteTarget } from './route-notifier.js';
 
 /** Where the rules' inputs come from, read at each evaluation. */
 export interface AlertSources {
@@ -38,6 +51,10 @@ export interface AlertSources {
   targets: readonly CollectorTarget[];
   /** `speedwatch_collector_rejected_total` per reason, now. */
   rejectedTotals(): Promise<ReadonlyMap<string, number>>;
+  /** The agent's latest result as far as the collector knows (a confirmation's answer). */
+  latestResult?(agentId: string): LatestFiguresView | undefined;
+  /** Sends the agent `test-now`; false when it is not connected. */
+  requestTest?(agentId: string): boolean;
 }
 
 export interface AlertServiceOptions {
@@ -47,15 +64,41 @@ export interface AlertServiceOptions {
   /** Their writes (on the store writer thread in the collector). */
   writes: AlertWrites;
   sources: AlertSources;
-  /** Base of `externalURL`/`generatorURL`, ending with `/`; read when a notification is built. */
+  /** Base of `externalURL`/`generatorURL` and of links to the console, ending with `/`; read when a notification is built. */
   externalUrl: () => string;
+  /** The collector's IANA time zone: quiet hours, digest times, and times in messages. */
+  timeZone: string;
   logger: Logger;
   /** Default: the system clock. */
   clock?: AlertClock;
   /** In [0, 1), for the retries' jitter. Default Math.random. */
   random?: () => number;
-  /** Alerts in one POST. Default 100. */
+  /** Alerts in one POST to a webhook. Default 100. */
   maxAlertsPerPost?: number;
+}
+
+/** A route with all delivery needs to know of it, and how the API describes it. */
+interface Route extends RouteTarget {
+  /** Absent for an entry of `alerts.webhooks`. */
+  config?: RouteConfig;
+  /** The webhook's redacted URL, for an entry of `alerts.webhooks`. */
+  webhookUrl?: string;
+}
+
+/** The channel for a configured channel; `alertsPerMessage` bounds a webhook's groups. */
+export function channelOf(config: ChannelConfig, alertsPerMessage?: number): Channel {
+  switch (config.type) {
+    case 'email':
+      return new EmailChannel(config);
+    case 'telegram':
+      return new TelegramChannel(config);
+    case 'zalo':
+      return new ZaloChannel(config);
+    case 'ntfy':
+      return new NtfyChannel(config);
+    case 'webhook':
+      return new WebhookChannel(config.url, { name: config.name, ...(alertsPerMessage === undefined ? {} : { alertsPerMessage }) });
+  }
 }
 
 /** What `/api/v1/alerts` answers, and one alert in it (alerts-wire.ts, shared with the console). */
@@ -73,8 +116,9 @@ export class AlertService {
   readonly #o: AlertServiceOptions;
   readonly #clock: AlertClock;
   readonly #log: Logger;
-  readonly #webhooks: readonly Webhook[];
-  readonly #notifier: WebhookNotifier;
+  readonly #channels: readonly Channel[];
+  readonly #routes: readonly Route[];
+  readonly #notifier: RouteNotifier;
   readonly #rates = new RejectionRate(REJECTING_RATE_WINDOW_MS);
   readonly #abort = new AbortController();
   /** Promises this service started and must see settle before `close` resolves. */
@@ -88,37 +132,50 @@ export class AlertService {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  /** Loads the stored alerts; `start` drops what is queued for webhooks no longer configured. */
+  /** Loads the stored alerts; `start` drops what is queued for routes no longer configured. */
   constructor(options: AlertServiceOptions) {
     this.#o = options;
     this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.#log = options.logger.child({ component: 'alerts' });
-    this.#webhooks = options.config.webhooks.map(webhookFromUrl);
-    this.#notifier = new WebhookNotifier({
+    const { config } = options;
+    const channels = new Map(config.channels.map((c) => [c.name, channelOf(c, options.maxAlertsPerPost)]));
+    const webhooks: Route[] = config.webhooks.map((url) => {
+      const channel = new WebhookChannel(url, options.maxAlertsPerPost === undefined ? {} : { alertsPerMessage: options.maxAlertsPerPost });
+      return { key: webhookKey(url), name: channel.redacted, channel, lang: 'en', webhookUrl: channel.redacted };
+    });
+    const routes: Route[] = config.routes.flatMap((route) => {
+      const channel = channels.get(route.channel);
+      // The config's validation has checked every route's channel; a route built by hand that names none is skipped.
+      if (channel === undefined) return [];
+      return [{ key: routeKey(route), name: route.name, channel, lang: route.lang, config: route, ...(route.quietHours === undefined ? {} : { quietHours: route.quietHours }) }];
+    });
+    this.#channels = [...channels.values(), ...webhooks.map((w) => w.channel)];
+    this.#routes = [...webhooks, ...routes];
+    this.#notifier = new RouteNotifier({
       store: options.store,
       writes: options.writes,
-      webhooks: this.#webhooks,
-      delivery: options.config.delivery,
+      targets: this.#routes,
+      delivery: config.delivery,
       externalUrl: options.externalUrl,
+      timeZone: options.timeZone,
       clock: this.#clock,
       random: options.random ?? Math.random,
       logger: this.#log,
-      ...(options.maxAlertsPerPost === undefined ? {} : { maxAlertsPerPost: options.maxAlertsPerPost }),
     });
     this.#alerts = options.store.loadAlerts();
   }
 
   /**
-   * Drops what is queued for webhooks no longer configured, then evaluates now and every
+   * Drops what is queued for routes no longer configured, then evaluates now and every
    * `evaluateInterval`, until `close`.
    */
   start(): void {
     if (this.#closed || this.#timer !== undefined) return;
-    const forgetting = this.#o.writes.forgetWebhooks(this.#webhooks.map((w) => w.id)).then(
+    const forgetting = this.#o.writes.forgetRoutes(this.#routes.map((r) => r.key)).then(
       (dropped) => {
-        if (dropped > 0) this.#log.warn({ event: 'webhooks-forgotten', notifications: dropped }, 'dropped notifications queued for webhooks no longer configured');
+        if (dropped > 0) this.#log.warn({ event: 'routes-forgotten', notifications: dropped }, 'dropped notifications queued for routes and webhooks no longer configured');
       },
-      (err: unknown) => this.#log.error({ event: 'webhooks-forget-failed', err }, 'could not drop notifications of removed webhooks; they are not delivered and are dropped at the next start'),
+      (err: unknown) => this.#log.error({ event: 'routes-forget-failed', err }, 'could not drop notifications of removed routes; they are not delivered and are dropped at the next start'),
     );
     this.#evaluating = forgetting;
     void this.#own(forgetting);
@@ -142,7 +199,7 @@ export class AlertService {
 
   /** A delivery round of what is due; joins the round in progress (which then runs once more). */
   deliver(): Promise<void> {
-    if (this.#closed || this.#webhooks.length === 0) return Promise.resolve();
+    if (this.#closed || this.#routes.length === 0) return Promise.resolve();
     if (this.#flushing !== undefined) {
       this.#flushAgain = true;
       return this.#flushing;
@@ -182,20 +239,54 @@ export class AlertService {
       { forMs: config.forMs, scheduleIntervalMs: config.scheduleIntervalMs, verdictWindow: config.verdictWindow, fleetHealth: config.fleetHealth },
       now,
     );
-    const evaluation = evaluateAlerts(this.#alerts, conditions, now);
+    const latestResult = sources.latestResult?.bind(sources);
+    const gate = config.confirmBelowTarget && latestResult !== undefined ? confirmationGate(latestResult, config.scheduleIntervalMs) : undefined;
+    const before = new Map(this.#alerts.map((alert) => [alert.fingerprint, alert]));
+    const evaluation = evaluateAlerts(this.#alerts, conditions, now, gate);
     const firing = evaluation.alerts.filter((alert) => alert.state === 'firing');
-    const upserts =
-      this.#webhooks.length === 0 ? [] : planNotifications(this.#webhooks.map((w) => w.id), firing, evaluation.resolved, store.notificationStates(), now);
+    const routes: PlanRoute[] = this.#routes.map((r) => ({
+      key: r.key,
+      ...(r.config === undefined ? {} : { match: r.config.match }),
+      ...(r.config?.digest === undefined ? {} : { digestAt: r.config.digest.at }),
+    }));
+    const upserts = routes.length === 0 ? [] : planNotifications(routes, firing, evaluation.resolved, store.notificationStates(), now, this.#o.timeZone);
     await writes.alertCommit({ changed: evaluation.changed, removed: evaluation.removed }, upserts, now);
     this.#alerts = evaluation.alerts;
     this.#evaluatedAt = now;
+    if (gate !== undefined) this.#confirmations(evaluation.alerts, before, agents, now);
     for (const alert of evaluation.fired) this.#log.warn({ event: 'alert-firing', fingerprint: alert.fingerprint, labels: alert.labels }, alert.annotations['summary'] ?? 'alert firing');
     for (const alert of evaluation.resolved) this.#log.info({ event: 'alert-resolved', fingerprint: alert.fingerprint, labels: alert.labels }, 'alert resolved');
   }
 
-  /** Pending and firing alerts as of the latest evaluation (as stored, before the first), and the webhooks' backlog. */
+  /**
+   * Asks each site whose SpeedwatchSiteBelowTarget this evaluation put into confirmation for a
+   * test now; a site not connected, or paused, is judged on its next result instead. Logs each
+   * confirmation that met the target (its alert went back to pending).
+   */
+  #confirmations(alerts: readonly AlertRecord[], before: ReadonlyMap<string, AlertRecord>, agents: readonly AgentRecord[], now: number): void {
+    for (const alert of alerts) {
+      const old = before.get(alert.fingerprint);
+      const agentId = alert.labels['agent_id'] ?? '';
+      if (alert.confirmRequestedAt === now && old?.confirmRequestedAt === undefined) {
+        const paused = agents.find((a) => a.id === agentId)?.pausedAt !== undefined;
+        const asked = !paused && (this.#o.sources.requestTest?.(agentId) ?? false);
+        this.#log.info(
+          { event: 'confirmation-requested', fingerprint: alert.fingerprint, agentId, asked },
+          asked ? 'site below target: confirmation test asked for before the alert fires' : 'site below target: the agent cannot be asked for a test now; its next result confirms or not',
+        );
+      } else if (old?.confirmRequestedAt !== undefined && alert.state === 'pending' && alert.confirmRequestedAt === undefined) {
+        this.#log.info({ event: 'confirmation-met-target', fingerprint: alert.fingerprint, agentId }, 'the confirmation test met the target: the alert stays pending');
+      }
+    }
+  }
+
+  /** Pending and firing alerts as of the latest evaluation (as stored, before the first), and the routes' backlog. */
   report(state?: AlertState): AlertsReport {
     const backlog = this.#o.store.backlog();
+    const waiting = (key: string): { undelivered: number; lastError: string | null } => {
+      const b = backlog.get(key);
+      return { undelivered: b?.undelivered ?? 0, lastError: b?.lastError ?? null };
+    };
     return {
       evaluatedAt: this.#evaluatedAt === undefined ? null : new Date(this.#evaluatedAt).toISOString(),
       alerts: this.#alerts
@@ -209,38 +300,54 @@ export class AlertService {
           value: Number.isFinite(alert.value) ? alert.value : null,
           activeAt: new Date(alert.activeAt).toISOString(),
           startsAt: alert.firedAt === undefined ? null : new Date(alert.firedAt).toISOString(),
+          confirmRequestedAt: alert.confirmRequestedAt === undefined ? null : new Date(alert.confirmRequestedAt).toISOString(),
         })),
-      webhooks: this.#webhooks.map((w) => {
-        const waiting = backlog.get(w.id);
-        return { id: w.id, url: w.redacted, undelivered: waiting?.undelivered ?? 0, lastError: waiting?.lastError ?? null };
-      }),
+      webhooks: this.#routes.flatMap((r) => (r.webhookUrl === undefined ? [] : [{ id: r.key, url: r.webhookUrl, ...waiting(r.key) }])),
+      routes: this.#routes.map((r) => ({ id: r.key, name: r.name, channel: r.channel.name, channelType: r.channel.type, ...waiting(r.key) })),
     };
   }
 
   /**
-   * Where each notification of each configured webhook went (alert_notifications, read on this
-   * thread's connection), the webhooks named by scheme, host and port only.
+   * Where each notification of each configured route went (alert_notifications, read on this
+   * thread's connection). Channels are named by their configured names, webhooks of
+   * `alerts.webhooks` by scheme, host and port only: never a URL that may hold a token.
    */
-  deliveries(timeZone: string): AlertDeliveriesAnswer {
-    const known = new Set(this.#webhooks.map((w) => w.id));
+  deliveries(): AlertDeliveriesAnswer {
+    const now = this.#clock.now();
+    const timeZone = this.#o.timeZone;
+    const known = new Set(this.#routes.map((r) => r.key));
     const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+    const held = new Map(this.#routes.map((r) => [r.key, this.#notifier.heldUntil(r.key, now)]));
     return {
       timeZone,
-      webhooks: this.#webhooks.map((w) => ({ id: w.id, name: w.redacted })),
+      routes: this.#routes.map((r) => ({
+        id: r.key,
+        name: r.name,
+        channel: r.channel.name,
+        channelType: r.channel.type,
+        lang: r.lang,
+        quietHours: r.config?.quietHours === undefined ? null : { ...r.config.quietHours },
+        digestAt: r.config?.digest?.at ?? null,
+        heldUntil: iso(held.get(r.key)),
+      })),
       deliveries: this.#o.store
         .deliveries()
-        .filter((d) => known.has(d.webhook))
-        .map((d) => ({
-          webhook: d.webhook,
-          fingerprint: d.fingerprint,
-          alertname: d.alertname,
-          notified: d.status,
-          state: d.deliveredAt !== undefined ? 'delivered' : d.lastError !== undefined || d.attempts > 0 ? 'failed' : 'queued',
-          attempts: d.attempts,
-          lastError: d.lastError ?? null,
-          deliveredAt: iso(d.deliveredAt),
-          nextAttemptAt: d.deliveredAt === undefined ? iso(d.nextAttemptAt) : null,
-        })),
+        .filter((d) => known.has(d.route))
+        .map((d) => {
+          const heldUntil = d.deliveredAt === undefined ? held.get(d.route) : undefined;
+          const state: DeliveryState = d.deliveredAt !== undefined ? 'delivered' : heldUntil !== undefined ? 'held' : d.lastError !== undefined || d.attempts > 0 ? 'failed' : 'queued';
+          return {
+            route: d.route,
+            fingerprint: d.fingerprint,
+            alertname: d.alertname,
+            notified: d.status,
+            state,
+            attempts: d.attempts,
+            lastError: d.lastError ?? null,
+            deliveredAt: iso(d.deliveredAt),
+            nextAttemptAt: d.deliveredAt === undefined ? iso(Math.max(d.nextAttemptAt, heldUntil ?? 0)) : null,
+          };
+        }),
     };
   }
 
@@ -253,6 +360,7 @@ export class AlertService {
     clearInterval(this.#timer);
     this.#abort.abort();
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    for (const channel of this.#channels) channel.close();
   }
 
   #own<T>(promise: Promise<T>): Promise<T> {

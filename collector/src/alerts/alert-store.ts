@@ -1,10 +1,10 @@
 /**
  * The alerts' state in the collector's SQLite file (tables `alerts` and
- * `alert_notifications`, created by migration 2 in store/migrations.ts), on a connection of
- * its own: the pending and firing alerts, so a restart keeps `for` progress and does not fire
- * twice; and per webhook the last state queued and whether it was delivered, which is both the
- * outbox that survives a restart and the record that keeps an unchanged state from being sent
- * again.
+ * `alert_notifications`, created by migration 2 in store/migrations.ts, routed by migration 9),
+ * on a connection of its own: the pending and firing alerts, so a restart keeps `for` progress
+ * (and a confirmation asked for) and does not fire twice; and per route the last state queued
+ * and whether it was delivered, which is both the outbox that survives a restart and the record
+ * that keeps an unchanged state from being sent again.
  *
  * Open it after `openStore` has migrated the file. Every method is synchronous; a failure is a
  * StoreError (`SW_STORE_OPEN`, `SW_STORE_READ`, `SW_STORE_WRITE`) with the SQLite error as cause.
@@ -14,35 +14,37 @@
 import Database from 'better-sqlite3';
 import { StoreError, reasonOf, storeRead, storeWrite } from '../store/store-error.js';
 import type { AlertChanges, AlertRecord } from './alert-evaluation.js';
+import type { NotificationPayload } from './digest.js';
 import type { NotificationState, NotificationUpsert } from './notification-plan.js';
-import type { NotificationStatus, WebhookAlert } from './webhook-payload.js';
+import type { NotificationStatus } from './webhook-payload.js';
 
 /** How long a statement waits for another connection's lock (the results writer) before failing. */
 const BUSY_TIMEOUT_MS = 5_000;
 
 /** A notification due for delivery. */
 export interface DueNotification {
-  webhook: string;
+  /** The route's key (routeKey, or webhookKey for an entry of `alerts.webhooks`). */
+  route: string;
   fingerprint: string;
   alertname: string;
   status: NotificationStatus;
   seq: number;
-  /** POSTs already made for this state, in earlier rounds. */
+  /** Attempts already made for this state, in earlier rounds. */
   attempts: number;
-  alert: WebhookAlert;
+  alert: NotificationPayload;
 }
 
-/** Identifies one queued state: a newer state of the same (webhook, alert) has a higher seq. */
-export type NotificationKey = Pick<DueNotification, 'webhook' | 'fingerprint' | 'seq'>;
+/** Identifies one queued state: a newer state of the same (route, alert) has a higher seq. */
+export type NotificationKey = Pick<DueNotification, 'route' | 'fingerprint' | 'seq'>;
 
-/** What became of one (webhook, alert) notification: its latest state queued and its delivery. */
+/** What became of one (route, alert) notification: its latest state queued and its delivery. */
 export interface NotificationDelivery {
-  webhook: string;
+  route: string;
   fingerprint: string;
   alertname: string;
-  /** The state the webhook is to hear. */
+  /** The state the route is to hear. */
   status: NotificationStatus;
-  /** POSTs made for this state (the delivering one included, once delivered). */
+  /** Attempts made for this state (the delivering one included, once delivered). */
   attempts: number;
   /** ms; absent while undelivered. */
   deliveredAt?: number;
@@ -52,7 +54,7 @@ export interface NotificationDelivery {
   lastError?: string;
 }
 
-export interface WebhookBacklog {
+export interface RouteBacklog {
   /** Notifications not delivered yet. */
   undelivered: number;
   /** The latest delivery failure among them, e.g. `SW_WEBHOOK_STATUS: HTTP 500 …`. */
@@ -67,10 +69,11 @@ interface AlertRow {
   value: number | null;
   active_at: number;
   fired_at: number | null;
+  confirm_requested_at: number | null;
 }
 
 interface NotificationRow {
-  webhook: string;
+  route: string;
   fingerprint: string;
   alertname: string;
   status: NotificationStatus;
@@ -91,7 +94,8 @@ export interface AlertWrites {
   /** `attempts`: the POSTs of the round that delivered them, the delivering one included. */
   alertsDelivered(keys: readonly NotificationKey[], now: number, attempts: number): Promise<void>;
   alertsFailed(keys: readonly NotificationKey[], failure: { attempts: number; nextAttemptAt: number; error: string }): Promise<void>;
-  forgetWebhooks(keep: readonly string[]): Promise<number>;
+  /** Drops what is queued for routes (keys) not in `keep`; resolves with the rows dropped. */
+  forgetRoutes(keep: readonly string[]): Promise<number>;
 }
 
 /** The writes of `store`, run on the calling thread: for tests and embedding. */
@@ -100,7 +104,7 @@ export function alertWritesOn(store: AlertStore): AlertWrites {
     alertCommit: async (changes, upserts, now) => store.commit(changes, upserts, now),
     alertsDelivered: async (keys, now, attempts) => store.markDelivered(keys, now, attempts),
     alertsFailed: async (keys, failure) => store.markFailed(keys, failure),
-    forgetWebhooks: async (keep) => store.forgetWebhooks(keep),
+    forgetRoutes: async (keep) => store.forgetRoutes(keep),
   };
 }
 
@@ -154,12 +158,13 @@ export class AlertStore {
           value: Number.isFinite(alert.value) ? alert.value : null,
           active_at: alert.activeAt,
           fired_at: alert.firedAt ?? null,
+          confirm_requested_at: alert.confirmRequestedAt ?? null,
           updated_at: now,
         });
       }
       for (const u of upserts) {
         this.#s.upsertNotification.run({
-          webhook: u.webhook,
+          route: u.route,
           fingerprint: u.fingerprint,
           alertname: u.alertname,
           status: u.status,
@@ -173,12 +178,12 @@ export class AlertStore {
     this.#deliveredTx = db.transaction((keys, now, attempts) => {
       for (const key of keys) {
         // A delivered resolution is final: nothing about that alert is left to say.
-        this.#s.deleteResolved.run(key.webhook, key.fingerprint, key.seq);
-        this.#s.markDelivered.run(now, attempts, key.webhook, key.fingerprint, key.seq);
+        this.#s.deleteResolved.run(key.route, key.fingerprint, key.seq);
+        this.#s.markDelivered.run(now, attempts, key.route, key.fingerprint, key.seq);
       }
     });
     this.#failedTx = db.transaction((keys, failure) => {
-      for (const key of keys) this.#s.markFailed.run(failure.attempts, failure.nextAttemptAt, failure.error, key.webhook, key.fingerprint, key.seq);
+      for (const key of keys) this.#s.markFailed.run(failure.attempts, failure.nextAttemptAt, failure.error, key.route, key.fingerprint, key.seq);
     });
   }
 
@@ -194,21 +199,22 @@ export class AlertStore {
         activeAt: row.active_at,
       };
       if (row.fired_at !== null) alert.firedAt = row.fired_at;
+      if (row.confirm_requested_at !== null) alert.confirmRequestedAt = row.confirm_requested_at;
       return alert;
     });
   }
 
-  /** The last state queued for every (webhook, alert), delivered or not. */
+  /** The last state queued for every (route, alert), delivered or not. */
   notificationStates(): NotificationState[] {
     return this.#read('read alert notifications', () => this.#s.notifications.all()).map((row) => ({
-      webhook: row.webhook,
+      route: row.route,
       fingerprint: row.fingerprint,
       status: row.status,
       startsAt: row.starts_at,
       seq: row.seq,
       // Parsed only when needed (a resolution): most rows are firing alerts with nothing new to say.
       get alert() {
-        return JSON.parse(row.alert) as WebhookAlert;
+        return JSON.parse(row.alert) as NotificationPayload;
       },
     }));
   }
@@ -219,16 +225,16 @@ export class AlertStore {
     this.#write('store alerts', () => this.#commitTx.immediate(evaluation, upserts, now));
   }
 
-  /** Undelivered notifications whose next attempt is due at `now`, by webhook, alert name and fingerprint. */
+  /** Undelivered notifications whose next attempt is due at `now`, by route, alert name and fingerprint. */
   due(now: number): DueNotification[] {
     return this.#read('read due alert notifications', () => this.#s.due.all(now)).map((row) => ({
-      webhook: row.webhook,
+      route: row.route,
       fingerprint: row.fingerprint,
       alertname: row.alertname,
       status: row.status,
       seq: row.seq,
       attempts: row.attempts,
-      alert: JSON.parse(row.alert) as WebhookAlert,
+      alert: JSON.parse(row.alert) as NotificationPayload,
     }));
   }
 
@@ -245,29 +251,29 @@ export class AlertStore {
     this.#write('record failed alert notifications', () => this.#failedTx.immediate(keys, failure));
   }
 
-  /** Drops what is queued for webhooks no longer configured; returns the rows dropped. */
-  forgetWebhooks(keep: readonly string[]): number {
-    return this.#write('drop notifications of removed webhooks', () => {
-      const known = this.#s.webhooks.all().map((row) => row.webhook);
+  /** Drops what is queued for routes (keys) no longer configured; returns the rows dropped. */
+  forgetRoutes(keep: readonly string[]): number {
+    return this.#write('drop notifications of removed routes', () => {
+      const known = this.#s.routes.all().map((row) => row.route);
       let dropped = 0;
-      for (const webhook of known) if (!keep.includes(webhook)) dropped += this.#s.forgetWebhook.run(webhook).changes;
+      for (const route of known) if (!keep.includes(route)) dropped += this.#s.forgetRoute.run(route).changes;
       return dropped;
     });
   }
 
-  /** Per webhook with undelivered notifications: how many, and the latest failure. */
-  backlog(): Map<string, WebhookBacklog> {
-    const out = new Map<string, WebhookBacklog>();
+  /** Per route with undelivered notifications: how many, and the latest failure. */
+  backlog(): Map<string, RouteBacklog> {
+    const out = new Map<string, RouteBacklog>();
     for (const row of this.#read('read the alert notification backlog', () => this.#s.backlog.all())) {
-      out.set(row.webhook, row.last_error === null ? { undelivered: row.undelivered } : { undelivered: row.undelivered, lastError: row.last_error });
+      out.set(row.route, row.last_error === null ? { undelivered: row.undelivered } : { undelivered: row.undelivered, lastError: row.last_error });
     }
     return out;
   }
 
-  /** Every (webhook, alert) notification kept: undelivered ones, and the delivered firing states. */
+  /** Every (route, alert) notification kept: undelivered ones, the delivered firing states and the latest digests. */
   deliveries(): NotificationDelivery[] {
     return this.#read('read alert notification deliveries', () => this.#s.deliveries.all()).map((row) => ({
-      webhook: row.webhook,
+      route: row.route,
       fingerprint: row.fingerprint,
       alertname: row.alertname,
       status: row.status,
@@ -294,49 +300,50 @@ export class AlertStore {
 
 function prepareStatements(db: Db) {
   return {
-    alerts: db.prepare<[], AlertRow>('SELECT fingerprint, labels, annotations, state, value, active_at, fired_at FROM alerts ORDER BY fingerprint'),
+    alerts: db.prepare<[], AlertRow>('SELECT fingerprint, labels, annotations, state, value, active_at, fired_at, confirm_requested_at FROM alerts ORDER BY fingerprint'),
     upsertAlert: db.prepare<[Record<string, string | number | null>]>(
-      `INSERT INTO alerts (fingerprint, alertname, labels, annotations, state, value, active_at, fired_at, updated_at)
-       VALUES (@fingerprint, @alertname, @labels, @annotations, @state, @value, @active_at, @fired_at, @updated_at)
+      `INSERT INTO alerts (fingerprint, alertname, labels, annotations, state, value, active_at, fired_at, confirm_requested_at, updated_at)
+       VALUES (@fingerprint, @alertname, @labels, @annotations, @state, @value, @active_at, @fired_at, @confirm_requested_at, @updated_at)
        ON CONFLICT (fingerprint) DO UPDATE SET labels = excluded.labels, annotations = excluded.annotations, state = excluded.state,
-         value = excluded.value, active_at = excluded.active_at, fired_at = excluded.fired_at, updated_at = excluded.updated_at`,
+         value = excluded.value, active_at = excluded.active_at, fired_at = excluded.fired_at,
+         confirm_requested_at = excluded.confirm_requested_at, updated_at = excluded.updated_at`,
     ),
     deleteAlert: db.prepare<[string]>('DELETE FROM alerts WHERE fingerprint = ?'),
     notifications: db.prepare<[], Omit<NotificationRow, 'alertname' | 'attempts'>>(
-      'SELECT webhook, fingerprint, status, starts_at, seq, alert FROM alert_notifications',
+      'SELECT route, fingerprint, status, starts_at, seq, alert FROM alert_notifications',
     ),
     upsertNotification: db.prepare<[Record<string, string | number>]>(
-      `INSERT INTO alert_notifications (webhook, fingerprint, alertname, status, starts_at, alert, seq, delivered_at, attempts, next_attempt_at, last_error)
-       VALUES (@webhook, @fingerprint, @alertname, @status, @starts_at, @alert, @seq, NULL, 0, @next_attempt_at, NULL)
-       ON CONFLICT (webhook, fingerprint) DO UPDATE SET alertname = excluded.alertname, status = excluded.status,
+      `INSERT INTO alert_notifications (route, fingerprint, alertname, status, starts_at, alert, seq, delivered_at, attempts, next_attempt_at, last_error)
+       VALUES (@route, @fingerprint, @alertname, @status, @starts_at, @alert, @seq, NULL, 0, @next_attempt_at, NULL)
+       ON CONFLICT (route, fingerprint) DO UPDATE SET alertname = excluded.alertname, status = excluded.status,
          starts_at = excluded.starts_at, alert = excluded.alert, seq = excluded.seq, delivered_at = NULL, attempts = 0,
          next_attempt_at = excluded.next_attempt_at, last_error = NULL`,
     ),
     due: db.prepare<[number], NotificationRow>(
-      `SELECT webhook, fingerprint, alertname, status, starts_at, seq, attempts, alert FROM alert_notifications
-       WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY webhook, alertname, fingerprint`,
+      `SELECT route, fingerprint, alertname, status, starts_at, seq, attempts, alert FROM alert_notifications
+       WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY route, alertname, fingerprint`,
     ),
     deleteResolved: db.prepare<[string, string, number]>(
-      "DELETE FROM alert_notifications WHERE webhook = ? AND fingerprint = ? AND seq = ? AND status = 'resolved'",
+      "DELETE FROM alert_notifications WHERE route = ? AND fingerprint = ? AND seq = ? AND status = 'resolved'",
     ),
     markDelivered: db.prepare<[number, number, string, string, number]>(
-      'UPDATE alert_notifications SET delivered_at = ?, attempts = attempts + ?, last_error = NULL WHERE webhook = ? AND fingerprint = ? AND seq = ?',
+      'UPDATE alert_notifications SET delivered_at = ?, attempts = attempts + ?, last_error = NULL WHERE route = ? AND fingerprint = ? AND seq = ?',
     ),
-    deliveries: db.prepare<[], { webhook: string; fingerprint: string; alertname: string; status: NotificationStatus; attempts: number; delivered_at: number | null; next_attempt_at: number; last_error: string | null }>(
-      `SELECT webhook, fingerprint, alertname, status, attempts, delivered_at, next_attempt_at, last_error FROM alert_notifications
-       ORDER BY fingerprint, webhook`,
+    deliveries: db.prepare<[], { route: string; fingerprint: string; alertname: string; status: NotificationStatus; attempts: number; delivered_at: number | null; next_attempt_at: number; last_error: string | null }>(
+      `SELECT route, fingerprint, alertname, status, attempts, delivered_at, next_attempt_at, last_error FROM alert_notifications
+       ORDER BY fingerprint, route`,
     ),
     markFailed: db.prepare<[number, number, string, string, string, number]>(
       `UPDATE alert_notifications SET attempts = ?, next_attempt_at = ?, last_error = ?
-       WHERE webhook = ? AND fingerprint = ? AND seq = ? AND delivered_at IS NULL`,
+       WHERE route = ? AND fingerprint = ? AND seq = ? AND delivered_at IS NULL`,
     ),
-    webhooks: db.prepare<[], { webhook: string }>('SELECT DISTINCT webhook FROM alert_notifications'),
-    forgetWebhook: db.prepare<[string]>('DELETE FROM alert_notifications WHERE webhook = ?'),
-    backlog: db.prepare<[], { webhook: string; undelivered: number; last_error: string | null }>(
-      `SELECT webhook, count(*) AS undelivered,
-         (SELECT last_error FROM alert_notifications l WHERE l.webhook = n.webhook AND l.delivered_at IS NULL AND l.last_error IS NOT NULL
+    routes: db.prepare<[], { route: string }>('SELECT DISTINCT route FROM alert_notifications'),
+    forgetRoute: db.prepare<[string]>('DELETE FROM alert_notifications WHERE route = ?'),
+    backlog: db.prepare<[], { route: string; undelivered: number; last_error: string | null }>(
+      `SELECT route, count(*) AS undelivered,
+         (SELECT last_error FROM alert_notifications l WHERE l.route = n.route AND l.delivered_at IS NULL AND l.last_error IS NOT NULL
           ORDER BY l.next_attempt_at DESC LIMIT 1) AS last_error
-       FROM alert_notifications n WHERE delivered_at IS NULL GROUP BY webhook`,
+       FROM alert_notifications n WHERE delivered_at IS NULL GROUP BY route`,
     ),
   };
 }

@@ -7,6 +7,7 @@
  */
 import type { Labels } from './alert-fingerprint.js';
 import type { AlertRecord } from './alert-evaluation.js';
+import type { AlertFacts } from './alert-rules.js';
 
 /** Alertmanager's `endsAt` for an alert that has not ended (Go's zero time). */
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -25,6 +26,8 @@ export interface WebhookAlert {
   /** RFC 3339: when it was resolved, or ZERO_TIME while firing. */
   endsAt: string;
   fingerprint: string;
+  /** The figures behind the annotations, kept for messages to people; never sent to a webhook. */
+  facts?: AlertFacts;
 }
 
 export interface WebhookMessage {
@@ -48,6 +51,7 @@ export function webhookAlert(alert: AlertRecord, resolvedAt?: number): WebhookAl
     startsAt: new Date(alert.firedAt ?? alert.activeAt).toISOString(),
     endsAt: resolvedAt === undefined ? ZERO_TIME : new Date(resolvedAt).toISOString(),
     fingerprint: alert.fingerprint,
+    ...(alert.facts === undefined ? {} : { facts: alert.facts }),
   };
 }
 

@@ -112,10 +112,12 @@ async function checkConfig(argv: string[]): Promise<number> {
   if (config === undefined) return 1;
   const scheme = config.tls === undefined ? 'http' : 'https';
   const webhooks = config.alerts.webhooks.length;
+  const { channels, routes } = config.alerts;
+  const routing = channels.length + routes.length === 0 ? '' : `, alert routes ${routes.map((r) => `${r.name} → ${r.channel}`).join(', ') || 'none'} over ${channels.length} channel${channels.length === 1 ? '' : 's'} (secrets read)`;
   process.stdout.write(
     `${file}: ok. Listening on ${scheme}://${config.host}:${config.port}; database ${config.db}; ` +
       `verdict windows ${config.verdicts.windows.map((w) => w.name).join(', ')}; ` +
-      `${webhooks} alert webhook${webhooks === 1 ? '' : 's'}; API ${config.readToken === undefined ? 'open' : 'behind the read token'}; ` +
+      `${webhooks} alert webhook${webhooks === 1 ? '' : 's'}${routing}; API ${config.readToken === undefined ? 'open' : 'behind the read token'}; ` +
       `fleet settings: ${config.fleet.defaults.endpoints?.length ?? 0} default endpoint(s), ${config.fleet.overrides.length} override(s)` +
       `${releasesLine(config)}\n`,
   );

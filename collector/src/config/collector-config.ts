@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import type { LogLevel, Problem, Schema, WireLimits } from '@speedwatch/shared';
 import {
   array,
+  boolean,
   durationMs,
   LOG_LEVELS,
   number,
@@ -28,7 +29,10 @@ import { EMPTY_FLEET_CONFIG, fleetConfigOf, fleetConfigSchema, namedAgentVersion
 import type { FleetConfig } from '../fleet/fleet-settings.js';
 import { loadReleases } from '../releases/release-dir.js';
 import type { ReleasesConfig } from '../releases/release-dir.js';
+import type { RouteConfig } from '../alerts/alert-routes.js';
+import type { ChannelConfig } from '../alerts/channels/channel-config.js';
 import { isTimeZone } from '../report/report-range.js';
+import { channelNamesIn, channelsSchema, checkUniqueNames, resolveAlertRouting, routesSchema } from './alert-routing-config.js';
 import { DEFAULT_VERDICT_CONFIG, verdictConfigSchema } from '../verdict/verdict-config.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 
@@ -108,14 +112,26 @@ export interface AlertDelivery {
 }
 
 export interface AlertsConfig {
-  /** Alertmanager-style webhook receivers (http or https URLs). None: alerts are evaluated and listed only. */
+  /**
+   * Alertmanager-style webhook receivers (http or https URLs), each a route of its own that
+   * takes every alert. With no webhook and no route, alerts are evaluated and listed only.
+   */
   webhooks: readonly string[];
+  /** Where routes send (docs/alerts.md#channels): e-mail, Telegram, Zalo, ntfy, webhooks; secrets read. */
+  channels: readonly ChannelConfig[];
+  /** Which alerts go to which channel, in which language, when (docs/alerts.md#routes). */
+  routes: readonly RouteConfig[];
   /** How often the conditions are evaluated, ms. */
   evaluateIntervalMs: number;
   /** The agents' test interval, ms: an agent is silent after three of them without a result. */
   scheduleIntervalMs: number;
   /** The verdict window whose `below` makes SpeedwatchSiteBelowTarget; one of `verdicts.windows`. */
   verdictWindow: string;
+  /**
+   * Before SpeedwatchSiteBelowTarget fires, ask the site's agent for a test now and fire only if
+   * it is below too (an agent that cannot be asked: its next result). Default false.
+   */
+  confirmBelowTarget: boolean;
   /** Base of `externalURL` and `generatorURL` in notifications; the collector's own URL when absent. */
   externalUrl?: string;
   forMs: Readonly<AlertForDurations>;
@@ -139,9 +155,12 @@ export const COLLECTOR_DEFAULTS: Readonly<CollectorConfig> = Object.freeze({
   // (deploy/prometheus/speedwatch.rules.yml), so both ways of alerting say the same thing.
   alerts: Object.freeze({
     webhooks: Object.freeze([]),
+    channels: Object.freeze([]),
+    routes: Object.freeze([]),
     evaluateIntervalMs: 60_000,
     scheduleIntervalMs: 15 * 60_000,
     verdictWindow: '24h',
+    confirmBelowTarget: false,
     forMs: Object.freeze({
       siteBelowTarget: 3_600_000,
       groupBelowTarget: 6 * 3_600_000,
@@ -248,9 +267,12 @@ const fileSchema = refine(
                 });
               }),
             ),
+            channels: optional(channelsSchema),
+            routes: optional(routesSchema),
             evaluateInterval: optional(durationMs(1000, 86_400_000)),
             scheduleInterval: optional(durationMs(1000, 86_400_000)),
             verdictWindow: optional(string({ minLength: 1, maxLength: 40 })),
+            confirmBelowTarget: optional(boolean()),
             externalUrl: optional(httpUrl),
             for: optional(
               object({
@@ -384,6 +406,9 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
     const key = read('tlsKeyFile', partial.tlsKeyFile, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'private key');
     if (cert !== undefined && key !== undefined) tls = { cert, key };
   }
+  // Secrets of valid channels are read even when another key is bad, so that one run lists every problem.
+  checkUniqueNames(raw, problems);
+  const routing = resolveAlertRouting(partial?.alerts, channelNamesIn(raw), env, problems);
   // Every agentVersion must have its tarball in releases.dir: a reload naming a missing one is refused.
   const releases = loadReleases(partial?.releases?.dir, namedAgentVersions(fleetConfigOf(partial?.fleet)), problems);
   if (parsed === undefined || problems.length > 0) throw new ConfigError(problems);
@@ -395,9 +420,12 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
   const externalUrl = parsed.alerts?.externalUrl;
   const alerts: AlertsConfig = Object.freeze({
     webhooks: Object.freeze([...(parsed.alerts?.webhooks ?? [])]),
+    channels: Object.freeze(routing.channels),
+    routes: Object.freeze(routing.routes),
     evaluateIntervalMs: parsed.alerts?.evaluateInterval ?? da.evaluateIntervalMs,
     scheduleIntervalMs: parsed.alerts?.scheduleInterval ?? da.scheduleIntervalMs,
     verdictWindow: parsed.alerts?.verdictWindow ?? da.verdictWindow,
+    confirmBelowTarget: parsed.alerts?.confirmBelowTarget ?? da.confirmBelowTarget,
     ...(externalUrl === undefined ? {} : { externalUrl: externalUrl.endsWith('/') ? externalUrl : `${externalUrl}/` }),
     forMs: Object.freeze({
       siteBelowTarget: alertsFor?.siteBelowTarget ?? da.forMs.siteBelowTarget,

@@ -286,6 +286,8 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       health: () => fleetHealth.all(),
       verdicts: (agentId) => verdicts.forAgent(agentId),
       targets: verdicts.config.targets,
+      latestResult: (agentId) => latest.latest(agentId),
+      requestTest: (agentId) => ingest.requestTest(agentId, 0),
       rejectedTotals: async () => {
         const totals = new Map<string, number>();
         const rejected = metrics.registry.getSingleMetric('speedwatch_collector_rejected_total');
@@ -294,6 +296,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       },
     },
     externalUrl: () => config.alerts.externalUrl ?? url,
+    timeZone: config.timeZone,
     logger,
     clock: deps.alertClock ?? { now, sleep: SYSTEM_CLOCK.sleep },
     ...(deps.random === undefined ? {} : { random: deps.random }),
@@ -475,7 +478,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
         verdicts: (id) => verdicts.forAgent(id),
       },
       alerts: (state) => alerts.report(state),
-      alertDeliveries: () => alerts.deliveries(timeZone),
+      alertDeliveries: () => alerts.deliveries(),
       fleet: (filter, limit) =>
         buildFleet({
           now: now(),

@@ -182,4 +182,16 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER agents_contract_changed AFTER UPDATE OF contract_mbps ON agents
     BEGIN UPDATE agent_changes SET seq = seq + 1 WHERE id = 1; END;
   `,
+  // 9: alerts routed to channels (docs/alerts.md#routes). The outbox is kept per route instead
+  // of per webhook: alert_notifications.webhook becomes route, the route's key. An entry of
+  // alerts.webhooks is a route whose key is the hash of its URL, as the column held, so the rows
+  // written before stay its outbox and its record of what it heard; a configured route's key is
+  // a hash of its name and channel, and its digest is one row with fingerprint 'digest'
+  // (starts_at: the day's digest time). alerts.confirm_requested_at: when the collector asked the
+  // site's agent for the test that confirms a SpeedwatchSiteBelowTarget before it fires (NULL:
+  // not asked).
+  `
+  ALTER TABLE alert_notifications RENAME COLUMN webhook TO route;
+  ALTER TABLE alerts ADD COLUMN confirm_requested_at INTEGER;
+  `,
 ];

@@ -45,8 +45,8 @@ export interface WriteOps {
   /** Marks notifications delivered after `attempts` POSTs in the round that delivered them. */
   alertsDelivered(keys: readonly NotificationKey[], now: number, attempts: number): void;
   alertsFailed(keys: readonly NotificationKey[], failure: { attempts: number; nextAttemptAt: number; error: string }): void;
-  /** Drops what is queued for webhooks not in `keep`; returns the rows dropped. */
-  forgetWebhooks(keep: readonly string[]): number;
+  /** Drops what is queued for routes (keys) not in `keep`; returns the rows dropped. */
+  forgetRoutes(keep: readonly string[]): number;
 }
 
 /** A code to store, and the site to add first when it is new (with a token hash nobody is given: the code sets the real one). */
@@ -104,7 +104,7 @@ export function writeOps(store: SqliteStore, alerts: AlertStore): WriteOps {
     alertCommit: (changes, upserts, now) => alerts.commit(changes, upserts, now),
     alertsDelivered: (keys, now, attempts) => alerts.markDelivered(keys, now, attempts),
     alertsFailed: (keys, failure) => alerts.markFailed(keys, failure),
-    forgetWebhooks: (keep) => alerts.forgetWebhooks(keep),
+    forgetRoutes: (keep) => alerts.forgetRoutes(keep),
   };
 }
 
@@ -130,7 +130,7 @@ export function inlineStoreWriter(ops: WriteOps): StoreWriter {
     alertCommit: call('alertCommit'),
     alertsDelivered: call('alertsDelivered'),
     alertsFailed: call('alertsFailed'),
-    forgetWebhooks: call('forgetWebhooks'),
+    forgetRoutes: call('forgetRoutes'),
     close: async () => {},
   };
 }

@@ -63,7 +63,7 @@ export class WorkerStoreWriter implements StoreWriter {
   readonly alertCommit = this.#caller('alertCommit');
   readonly alertsDelivered = this.#caller('alertsDelivered');
   readonly alertsFailed = this.#caller('alertsFailed');
-  readonly forgetWebhooks = this.#caller('forgetWebhooks');
+  readonly forgetRoutes = this.#caller('forgetRoutes');
 
   /**
    * Posts the batch to the thread now (its copy is made here, a frame at a time). While no

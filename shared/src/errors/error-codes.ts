@@ -15,6 +15,7 @@ export const ERROR_COMPONENTS = [
   'collector-ingest',
   'collector-api',
   'alert-webhooks',
+  'alert-channels',
   'agent-daemon',
   'enrollment',
   'install',
@@ -364,6 +365,38 @@ export const ERROR_CODES = deepFreeze({
     meaning: 'A notification could not be sent: DNS, connection refused or reset, TLS. Retried, and queued if every attempt fails (also across restarts).',
     action: 'Check that the receiver runs and that the collector can reach it.',
     carriers: ['WebhookError'],
+  },
+  // Collector: alert channels read by people (e-mail, Telegram, Zalo, ntfy); logged, and in
+  // /api/v1/alerts/deliveries as `deliveries[].lastError`.
+  SW_CHANNEL_AUTH: {
+    component: 'alert-channels',
+    meaning: 'The channel refused the credentials: SMTP authentication failed, a Telegram bot token was refused (HTTP 401, or 404 for a token of the wrong form), a Zalo access token is invalid or expired (`error` -216), an ntfy token was refused (HTTP 401 or 403). Not retried within the round; the notification stays queued and is tried again at later rounds.',
+    action: "Put a valid secret in the file or environment variable the channel's config names (`smtp.password`, `token`, `accessToken`) and restart the collector. A Zalo OA access token expires: refresh it (Zalo's OAuth `refresh_token`) and write the new one there.",
+    carriers: ['ChannelError'],
+  },
+  SW_CHANNEL_RATE_LIMITED: {
+    component: 'alert-channels',
+    meaning: "The channel asked the collector to slow down: Telegram's HTTP 429 (with `parameters.retry_after`, which the next attempt waits for), ntfy's HTTP 429, Zalo's `error` -32. Retried after the longer of the backoff and the wait asked for.",
+    action: 'Nothing, if it is rare; otherwise route fewer alerts to the channel (a digest route sends one message a day).',
+    carriers: ['ChannelError'],
+  },
+  SW_CHANNEL_REFUSED: {
+    component: 'alert-channels',
+    meaning: "The channel refused the message: an SMTP reply 4xx (retried) or 5xx (a recipient or sender refused), Telegram's `ok: false` (400 chat not found, 403 bot blocked or not in the chat), Zalo's `error` other than 0 (the user does not follow the OA, a parameter), ntfy's or a gateway's HTTP status. 5xx answers and SMTP 4xx replies are retried within the round; the others wait for a later round. The notification stays queued.",
+    action: "Read the description the channel gave (in the error); check the chat id, the Zalo user id (the user must follow the OA and have written to it within Zalo's window for consultation messages), the ntfy topic, or the e-mail addresses.",
+    carriers: ['ChannelError'],
+  },
+  SW_CHANNEL_TIMEOUT: {
+    component: 'alert-channels',
+    meaning: 'The channel gave no complete answer within `alerts.delivery.timeout` (for SMTP: no connection, greeting or reply in that time); retried, and queued if every attempt fails.',
+    action: "Check the service's health and the network path to it, or raise the timeout.",
+    carriers: ['ChannelError'],
+  },
+  SW_CHANNEL_NETWORK: {
+    component: 'alert-channels',
+    meaning: 'The message could not be sent: DNS, connection refused or reset, TLS (an untrusted certificate, a server without STARTTLS when `security: starttls`). Retried, and queued if every attempt fails (also across restarts).',
+    action: "Check that the collector can reach the channel's host and port; for TLS, give the server's CA in `smtp.caFile` or fix its certificate.",
+    carriers: ['ChannelError'],
   },
   // The agent daemon: config, scheduler, outbox, connection to the collector.
   SW_AGENT_CONFIG: {
