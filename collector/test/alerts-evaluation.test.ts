@@ -130,6 +130,28 @@ describe('alertConditions', () => {
       expect(names(alertConditions(inputs([school], T0, { verdicts: (id) => verdicts.get(id) }), OPTIONS, T0))).toEqual([]);
     });
 
+    it('holds under a share of the contracted speed when alerts.belowShareOfContract is set, though the plan target is met', () => {
+      const school = agent('paid', { contractMbps: 300 });
+      const verdicts = verdictsOf([school], { paid: [150, 200, 260] }, T0); // median 200 ≥ 102, < 0.8 × 300 = 240
+      const options = { ...OPTIONS, belowShareOfContract: 0.8 };
+      const set = alertConditions(inputs([school], T0, { verdicts: (id) => verdicts.get(id) }), options, T0);
+      expect(names(set)).toEqual([ALERT_NAMES.siteBelowTarget]);
+      const [alert] = set.active;
+      expect(alert?.annotations['summary']).toBe('Trường paid (paid) is below 80 % of its contracted 300.0 Mbps');
+      expect(alert?.value).toBe(200);
+      expect(alert?.facts.missed).toEqual([{ metric: 'download', median: 200, tests: 3, target: 240 }]);
+      expect(alert?.confirm).toEqual({ agentId: 'paid', missed: [{ metric: 'download', median: 200, tests: 3, target: 240 }] });
+      // Not without the setting, not for a site without a contract, not at or above the share, not on too few tests.
+      expect(names(alertConditions(inputs([school], T0, { verdicts: (id) => verdicts.get(id) }), OPTIONS, T0))).toEqual([]);
+      const plain = agent('plain');
+      const plainVerdicts = verdictsOf([plain], { plain: [150, 200, 260] }, T0);
+      expect(names(alertConditions(inputs([plain], T0, { verdicts: (id) => plainVerdicts.get(id) }), options, T0))).toEqual([]);
+      const fine = verdictsOf([school], { paid: [240, 250, 260] }, T0);
+      expect(names(alertConditions(inputs([school], T0, { verdicts: (id) => fine.get(id) }), options, T0))).toEqual([]);
+      const few = verdictsOf([school], { paid: [150, 160] }, T0);
+      expect(names(alertConditions(inputs([school], T0, { verdicts: (id) => few.get(id) }), options, T0))).toEqual([]);
+    });
+
     it('is held, neither holding nor not, while the verdicts are not computed yet', () => {
       const school = agent('a');
       const set = alertConditions(inputs([school], T0, { verdicts: () => undefined }), OPTIONS, T0);

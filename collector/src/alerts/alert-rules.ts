@@ -40,6 +40,8 @@ export interface AlertRuleOptions {
   verdictWindow: string;
   /** SpeedwatchAgentDiskLow's and SpeedwatchAgentTestsFailing's bars. */
   fleetHealth: Readonly<FleetHealthThresholds>;
+  /** A site with a contract is also below target under this share of it (`alerts.belowShareOfContract`). */
+  belowShareOfContract?: number;
 }
 
 /** What the store knows of an agent's results. */
@@ -127,6 +129,22 @@ export interface ConditionSet {
   heldAlertnames: ReadonlySet<string>;
 }
 
+/**
+ * A site judged on enough tests whose median download is under `share` of its contracted speed,
+ * as a missed target of `share × contract`; undefined when that does not hold or does not apply.
+ */
+function belowContract(agent: AgentRecord, verdict: AgentVerdict, share: number | undefined): { missed: MissedTarget; share: number; contractMbps: number } | undefined {
+  const download = verdict.download;
+  if (share === undefined || agent.contractMbps === undefined || download === undefined || download.tests < verdict.minTests) return undefined;
+  const floor = share * agent.contractMbps;
+  if (download.median >= floor) return undefined;
+  return { missed: { metric: 'download', median: download.median, tests: download.tests, target: floor }, share, contractMbps: agent.contractMbps };
+}
+
+function percent(share: number): string {
+  return `${Math.round(share * 1000) / 10} %`;
+}
+
 /** The conditions that hold at `now`. */
 export function alertConditions(input: AlertInputs, options: AlertRuleOptions, now: number): ConditionSet {
   const active: AlertCondition[] = [];
@@ -166,6 +184,21 @@ export function alertConditions(input: AlertInputs, options: AlertRuleOptions, n
         { ...siteFacts, window: verdict.window, missed: below.map(missedTarget), ...(latest === undefined ? {} : { latestMbps: latest }) },
       );
       condition.confirm = { agentId: agent.id, missed: below.map(missedTarget) };
+    } else {
+      const contract = belowContract(agent, verdict, options.belowShareOfContract);
+      if (contract !== undefined) {
+        const condition = add(
+          'siteBelowTarget',
+          { ...labels, severity: 'warning' },
+          {
+            summary: `${agent.name} (${agent.id}) is below ${percent(contract.share)} of its contracted ${mbps(contract.contractMbps)} Mbps`,
+            description: `Site ${site}: over the last ${verdict.window}, the median download was ${mbps(contract.missed.median)} Mbps over ${contract.missed.tests} tests, under ${mbps(contract.missed.target)} Mbps (${percent(contract.share)} of the ${mbps(contract.contractMbps)} Mbps the site pays for).`,
+          },
+          contract.missed.median,
+          { ...siteFacts, window: verdict.window, missed: [contract.missed] },
+        );
+        condition.confirm = { agentId: agent.id, missed: [contract.missed] };
+      }
     }
 
     const last = activity?.lastResultAt;

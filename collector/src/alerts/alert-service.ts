@@ -236,7 +236,13 @@ export class AlertService {
         targets: sources.targets,
         rejectedPerSecond: this.#rates.perSecond(now),
       },
-      { forMs: config.forMs, scheduleIntervalMs: config.scheduleIntervalMs, verdictWindow: config.verdictWindow, fleetHealth: config.fleetHealth },
+      {
+        forMs: config.forMs,
+        scheduleIntervalMs: config.scheduleIntervalMs,
+        verdictWindow: config.verdictWindow,
+        fleetHealth: config.fleetHealth,
+        ...(config.belowShareOfContract === undefined ? {} : { belowShareOfContract: config.belowShareOfContract }),
+      },
       now,
     );
     const latestResult = sources.latestResult?.bind(sources);

@@ -132,6 +132,12 @@ export interface AlertsConfig {
    * it is below too (an agent that cannot be asked: its next result). Default false.
    */
   confirmBelowTarget: boolean;
+  /**
+   * When set, a site that declares a contracted speed (`contractMbps`) is also below target when
+   * its window's median download is under this share of the contract (0.8: below 80 % of what it
+   * pays for), even where the plan's target is met. Unset: the plan's target alone.
+   */
+  belowShareOfContract?: number;
   /** Base of `externalURL` and `generatorURL` in notifications; the collector's own URL when absent. */
   externalUrl?: string;
   forMs: Readonly<AlertForDurations>;
@@ -273,6 +279,7 @@ const fileSchema = refine(
             scheduleInterval: optional(durationMs(1000, 86_400_000)),
             verdictWindow: optional(string({ minLength: 1, maxLength: 40 })),
             confirmBelowTarget: optional(boolean()),
+            belowShareOfContract: optional(number({ min: 0.01, max: 1 })),
             externalUrl: optional(httpUrl),
             for: optional(
               object({
@@ -426,6 +433,7 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
     scheduleIntervalMs: parsed.alerts?.scheduleInterval ?? da.scheduleIntervalMs,
     verdictWindow: parsed.alerts?.verdictWindow ?? da.verdictWindow,
     confirmBelowTarget: parsed.alerts?.confirmBelowTarget ?? da.confirmBelowTarget,
+    ...(parsed.alerts?.belowShareOfContract === undefined ? {} : { belowShareOfContract: parsed.alerts.belowShareOfContract }),
     ...(externalUrl === undefined ? {} : { externalUrl: externalUrl.endsWith('/') ? externalUrl : `${externalUrl}/` }),
     forMs: Object.freeze({
       siteBelowTarget: alertsFor?.siteBelowTarget ?? da.forMs.siteBelowTarget,
