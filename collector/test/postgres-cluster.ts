@@ -119,7 +119,8 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
       url: (database) => `postgres://${TEST_ROLE}@127.0.0.1:${port}/${database}`,
       async createDatabase() {
         const name = `sw_test_${++databases}`;
-        await admin(`CREATE DATABASE ${name} OWNER ${TEST_ROLE}`);
+        // A locale's collation, as a production database often has: the schema must not depend on C order.
+        await admin(`CREATE DATABASE ${name} OWNER ${TEST_ROLE} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`);
         return name;
       },
       admin,
