@@ -39,6 +39,7 @@ import { median, percentile, seededRandom, SITE_KINDS } from '@speedwatch/shared
 // at run time (as test/support/processes.ts reaches its built binaries).
 import type * as TokensModule from '../../collector/src/ingest/tokens.js';
 import type * as StoreModule from '../../collector/src/store/sqlite-store.js';
+import type * as SqliteCollectorStoreModule from '../../collector/src/store/sqlite-collector-store.js';
 import type * as FrameBatchModule from '../../collector/src/store/frame-batch.js';
 import type * as SampleWindowModule from '../../collector/src/verdict/sample-window.js';
 import type * as VerdictConfigModule from '../../collector/src/verdict/verdict-config.js';
@@ -109,6 +110,7 @@ interface Modules {
   store: typeof StoreModule;
   frameBatch: typeof FrameBatchModule;
   sampleWindow: typeof SampleWindowModule;
+  sqliteCollectorStore: typeof SqliteCollectorStoreModule;
   verdictConfig: typeof VerdictConfigModule;
   tokens: typeof TokensModule;
   verdictSnapshot: typeof VerdictSnapshotModule;
@@ -120,6 +122,7 @@ async function loadModules(): Promise<Modules> {
     store: (await load('collector/dist/src/store/sqlite-store.js')) as typeof StoreModule,
     frameBatch: (await load('collector/dist/src/store/frame-batch.js')) as typeof FrameBatchModule,
     sampleWindow: (await load('collector/dist/src/verdict/sample-window.js')) as typeof SampleWindowModule,
+    sqliteCollectorStore: (await load('collector/dist/src/store/sqlite-collector-store.js')) as typeof SqliteCollectorStoreModule,
     verdictConfig: (await load('collector/dist/src/verdict/verdict-config.js')) as typeof VerdictConfigModule,
     tokens: (await load('collector/dist/src/ingest/tokens.js')) as typeof TokensModule,
     verdictSnapshot: (await load('collector/dist/src/server/verdict-snapshot.js')) as typeof VerdictSnapshotModule,
@@ -939,18 +942,19 @@ async function benchVerdicts(ctx: Context, o: { agents: number; runs: number }):
     scope.defer(() => store.close());
     const config = ctx.mods.verdictConfig.DEFAULT_VERDICT_CONFIG;
     const longestMs = Math.max(...config.windows.map((w) => w.ms));
-    const window = new ctx.mods.sampleWindow.SampleWindow(store.results, longestMs);
+    const results = ctx.mods.sqliteCollectorStore.sqliteCollectorStore(store).results;
+    const window = new ctx.mods.sampleWindow.SampleWindow(results, longestMs);
     // What the maintenance thread does at each pass: the window topped up, every verdict, and
     // the snapshot of what changed that goes to the serving thread.
     const windowNames = config.windows.map((w) => w.name);
     const differ = new ctx.mods.verdictSnapshot.VerdictDiffer(windowNames);
-    const refresh = (t: number): void => {
-      window.update(t);
+    const refresh = async (t: number): Promise<void> => {
+      await window.update(t);
       differ.snapshot(ctx.mods.verdictSnapshot.computeVerdicts(store.agents.list(), window, t, config));
     };
-    const timed = (fn: () => void): number => {
+    const timed = async (fn: () => Promise<void>): Promise<number> => {
       const started = performance.now();
-      fn();
+      await fn();
       return performance.now() - started;
     };
     // A minute of the fleet between refreshes: agents / 15 new results.
@@ -965,7 +969,7 @@ async function benchVerdicts(ctx: Context, o: { agents: number; runs: number }):
       }
     };
     ctx.say('verdicts: first refresh (reads the window)');
-    const firstMs = timed(() => refresh(now));
+    const firstMs = await timed(() => refresh(now));
     const laterMs: number[] = [];
     const rereadMs: number[] = [];
     const agents = store.agents.list();
@@ -973,12 +977,12 @@ async function benchVerdicts(ctx: Context, o: { agents: number; runs: number }):
       ctx.signal?.throwIfAborted();
       const t = now + (run + 1) * 60_000;
       minute(t);
-      laterMs.push(timed(() => refresh(t)));
+      laterMs.push(await timed(() => refresh(t)));
       // The peer: the same verdicts from the window read again from the store.
       rereadMs.push(
-        timed(() => {
-          const fresh = new ctx.mods.sampleWindow.SampleWindow(store.results, longestMs);
-          fresh.update(t);
+        await timed(async () => {
+          const fresh = new ctx.mods.sampleWindow.SampleWindow(results, longestMs);
+          await fresh.update(t);
           new ctx.mods.verdictSnapshot.VerdictDiffer(windowNames).snapshot(ctx.mods.verdictSnapshot.computeVerdicts(agents, fresh, t, config));
         }),
       );

@@ -25,6 +25,9 @@ import { areaPath } from '../store/area-units.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
 import { WorkerMaintenance } from '../maintenance/worker-maintenance.js';
 import { startCollector } from '../server/collector-server.js';
+import { openPostgresStore } from '../store/postgres/postgres-store.js';
+import { describePostgres } from '../store/postgres/postgres-connection.js';
+import { sqliteCollectorStore } from '../store/sqlite-collector-store.js';
 import { openStore } from '../store/sqlite-store.js';
 import type { AgentHealthRecord } from '../store/store-types.js';
 import { WorkerStoreWriter } from '../writer/worker-store-writer.js';
@@ -104,6 +107,13 @@ function releasesLine(config: Readonly<CollectorConfig>): string {
   return `; agent releases announced: ${tarballs.map((t) => `${t.version} (sha256 ${t.sha256.slice(0, 12)}…, ${t.bytes} bytes)`).join(', ')}`;
 }
 
+/** Where the data goes, for check-config: never the password, only whether one is given. */
+function storeLine(config: Readonly<CollectorConfig>): string {
+  if (config.store.kind === 'sqlite') return `database ${config.db}`;
+  const password = config.store.password === undefined ? 'no password given' : 'a password given';
+  return `store ${describePostgres(config.store.url)} (${password}; alerts' state in ${config.db})`;
+}
+
 async function checkConfig(argv: string[]): Promise<number> {
   const { values, positionals } = args(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: OVERRIDE_FLAGS }));
   const [file, extra] = positionals;
@@ -113,7 +123,7 @@ async function checkConfig(argv: string[]): Promise<number> {
   const scheme = config.tls === undefined ? 'http' : 'https';
   const webhooks = config.alerts.webhooks.length;
   process.stdout.write(
-    `${file}: ok. Listening on ${scheme}://${config.host}:${config.port}; database ${config.db}; ` +
+    `${file}: ok. Listening on ${scheme}://${config.host}:${config.port}; ${storeLine(config)}; ` +
       `verdict windows ${config.verdicts.windows.map((w) => w.name).join(', ')}; ` +
       `${webhooks} alert webhook${webhooks === 1 ? '' : 's'}; API ${config.readToken === undefined ? 'open' : 'behind the read token'}; ` +
       `fleet settings: ${config.fleet.defaults.endpoints?.length ?? 0} default endpoint(s), ${config.fleet.overrides.length} override(s)` +
@@ -129,19 +139,35 @@ async function serve(argv: string[]): Promise<number> {
   const logger = createLogger({ level: config.logLevel });
   mkdirSync(dirname(config.db), { recursive: true });
   const storeOptions = { retentionDays: config.retentionDays };
-  // The serving thread only reads: a write there would wait on the event loop, so it fails at once.
-  const store = openStore(config.db, { ...storeOptions, busyTimeoutMs: 0 });
-  const opened: { close(): Promise<void> | void }[] = [store];
+  const opened: { close(): Promise<void> | void }[] = [];
   const release = async (): Promise<void> => {
     for (const part of opened.reverse()) await part.close();
   };
   let collector;
   try {
-    const writer = await WorkerStoreWriter.open(config.db, storeOptions, logger.child({ component: 'writer' }));
-    opened.push(writer);
-    const maintenance = await WorkerMaintenance.open(config.db, storeOptions, config.verdicts, logger.child({ component: 'maintenance' }));
-    opened.push(maintenance);
-    collector = await startCollector(config, { store, logger, writer, maintenance });
+    if (config.store.kind === 'postgres') {
+      // The SQLite file keeps what is not in PostgreSQL yet (the alerts' state): made and migrated here.
+      openStore(config.db).close();
+      const { url, password, poolSize } = config.store;
+      const store = await openPostgresStore({ url, poolSize, ...(password === undefined ? {} : { password }), ...storeOptions });
+      opened.push(store);
+      logger.info({ event: 'store-opened', store: store.location }, 'results in PostgreSQL');
+      // Writes go from this thread over the pool (they never stop its event loop); maintenance and
+      // reports read on threads of their own, with small pools.
+      const threads = { kind: 'postgres' as const, options: { url, poolSize: 2, ...(password === undefined ? {} : { password }), ...storeOptions } };
+      const maintenance = await WorkerMaintenance.open(threads, config.verdicts, logger.child({ component: 'maintenance' }));
+      opened.push(maintenance);
+      collector = await startCollector(config, { store, logger, maintenance });
+    } else {
+      // The serving thread only reads: a write there would wait on the event loop, so it fails at once.
+      const store = sqliteCollectorStore(openStore(config.db, { ...storeOptions, busyTimeoutMs: 0 }), storeOptions);
+      opened.push(store);
+      const writer = await WorkerStoreWriter.open(config.db, storeOptions, logger.child({ component: 'writer' }));
+      opened.push(writer);
+      const maintenance = await WorkerMaintenance.open(store.spec, config.verdicts, logger.child({ component: 'maintenance' }));
+      opened.push(maintenance);
+      collector = await startCollector(config, { store, logger, writer, maintenance });
+    }
   } catch (err) {
     await release();
     throw err;

@@ -14,6 +14,7 @@ import type { ReportLang } from '../report/report-labels.js';
 import { parseReportRange } from '../report/report-range.js';
 import { reportXlsx } from '../report/report-xlsx.js';
 import { runReport } from '../report/run-report.js';
+import { sqliteCollectorStore } from '../store/sqlite-collector-store.js';
 import { openStore } from '../store/sqlite-store.js';
 import { args, needDb } from './cli-args.js';
 
@@ -71,7 +72,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
   const store = openStore(db, { retentionDays: config.retentionDays, mustExist: true });
   let report;
   try {
-    report = runReport(store, { range, area: values.area, config: config.verdicts, timeZone: config.timeZone, now: Date.now() });
+    report = await runReport(sqliteCollectorStore(store), { range, area: values.area, config: config.verdicts, timeZone: config.timeZone, now: Date.now() });
   } finally {
     store.close();
   }

@@ -15,6 +15,7 @@ import type { CodeState, Redemption } from './enrollment-codes.js';
 import type { FrameBatch } from './frame-batch.js';
 import type { LatestActivity } from './result-queries.js';
 import type { MaintenanceOutcome } from './rollups.js';
+import type { StoreSpec } from './store-spec.js';
 import type { AgentHealthRecord, AgentRecord, AgentTouch, InsertOutcome, NewAgent, ResultQuery, SeriesMetric, SeriesPoint, StoredResult, VerdictRow } from './store-types.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
@@ -29,6 +30,8 @@ export interface CollectorStore {
   readonly kind: StoreKind;
   /** Where the data is, for messages and logs: a file path, or `postgres://user@host:port/db` (never a password). */
   readonly location: string;
+  /** How to open another connection to the same store: what worker threads are given. */
+  readonly spec: StoreSpec;
   readonly agents: AgentStore;
   readonly enrollment: EnrollmentStore;
   readonly health: HealthStore;

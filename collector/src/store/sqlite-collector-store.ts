@@ -6,7 +6,7 @@
  */
 import type { CollectorStore } from './collector-store.js';
 import { maintainAll } from './collector-store.js';
-import type { SqliteStore } from './sqlite-store.js';
+import type { SqliteStore, StoreOptions } from './sqlite-store.js';
 import { StoreError } from './store-error.js';
 
 /** Runs `fn` now; its result or its throw as a promise. */
@@ -14,12 +14,16 @@ async function now<T>(fn: () => T): Promise<T> {
   return fn();
 }
 
-/** `store` as a CollectorStore; closing it closes `store`. `sqlite` is the store itself, for SQLite-only tools (backup). */
-export function sqliteCollectorStore(store: SqliteStore): CollectorStore & { readonly sqlite: SqliteStore } {
+/**
+ * `store` as a CollectorStore; closing it closes `store`. `options` are those it was opened with
+ * (for other threads' connections). `sqlite` is the store itself, for SQLite-only tools (backup).
+ */
+export function sqliteCollectorStore(store: SqliteStore, options: StoreOptions = {}): CollectorStore & { readonly sqlite: SqliteStore } {
   const { agents, enrollment, health, areaUnits, results, rollups } = store;
   return {
     kind: 'sqlite',
     location: store.path,
+    spec: { kind: 'sqlite', path: store.path, options },
     sqlite: store,
     agents: {
       add: (agent, tokenHash, at) => now(() => agents.add(agent, tokenHash, at)),
@@ -83,4 +87,9 @@ function rowidOf(position: string): number {
   const rowid = Number(position);
   if (!Number.isSafeInteger(rowid)) throw new StoreError('SW_STORE_ARGUMENT', `not a scan position of this SQLite store: ${JSON.stringify(position.slice(0, 40))}`);
   return rowid;
+}
+
+/** The SqliteStore behind `store` when it is sqliteCollectorStore's, for what only SQLite does (its writer thread, backup). */
+export function sqliteOf(store: CollectorStore): SqliteStore | undefined {
+  return 'sqlite' in store && store.kind === 'sqlite' ? (store as { sqlite: SqliteStore }).sqlite : undefined;
 }

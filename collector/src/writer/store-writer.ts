@@ -4,13 +4,15 @@
  * thread of their own (worker-store-writer.ts) with its own SQLite connection, so that a commit
  * in progress, or a lock held by another process, never stops the event loop that serves the
  * agents, the API and /metrics. In-process uses (tests, embedding) can write on the calling
- * thread with `inlineStoreWriter`.
+ * thread with `inlineStoreWriter`. A store whose calls never stop the event loop (PostgreSQL's
+ * pool) takes the writes directly from the serving thread: `directStoreWriter`.
  */
-import type { AlertStore, NotificationKey } from '../alerts/alert-store.js';
+import type { AlertStore, AlertWrites, NotificationKey } from '../alerts/alert-store.js';
 import type { AlertChanges } from '../alerts/alert-evaluation.js';
 import type { NotificationUpsert } from '../alerts/notification-plan.js';
 import type { Redemption } from '../store/enrollment-codes.js';
 import type { FrameBatch } from '../store/frame-batch.js';
+import type { CollectorStore } from '../store/collector-store.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
 import { StoreError } from '../store/store-error.js';
 import type { AgentHealthRecord, AgentTouch, InsertOutcome, NewAgent } from '../store/store-types.js';
@@ -132,5 +134,42 @@ export function inlineStoreWriter(ops: WriteOps): StoreWriter {
     alertsFailed: call('alertsFailed'),
     forgetWebhooks: call('forgetWebhooks'),
     close: async () => {},
+  };
+}
+
+/**
+ * Writes straight to a store whose calls do not stop the event loop (PostgreSQL: network I/O on
+ * a pool), from the serving thread, with the alerts' writes to `alerts`. A batch is staged in
+ * memory here until its commit: each commit is one transaction of the store, and resolves once
+ * it has committed (the ack's promise).
+ */
+export function directStoreWriter(store: CollectorStore, alerts: AlertWrites): StoreWriter {
+  const staged = new Map<number, FrameBatch>();
+  let nextHandle = 0;
+  return {
+    stage: (batch) => {
+      const handle = nextHandle++;
+      staged.set(handle, batch);
+      return handle;
+    },
+    commitStaged: async (handles) => {
+      const batches = handles.map((handle) => staged.get(handle));
+      for (const handle of handles) staged.delete(handle);
+      const missing = handles.filter((_, i) => batches[i] === undefined);
+      if (missing.length > 0) throw new StoreError('SW_STORE_WRITE', `staged batches ${missing.join(', ')} are not known to this writer; nothing stored`);
+      return store.results.insertFrames(batches as FrameBatch[]);
+    },
+    touch: (touches) => store.agents.touch(touches),
+    setPaused: (ids, at) => store.agents.setPaused(ids, at),
+    redeemEnrollment: (codeHash, tokenHash, now) => store.enrollment.redeem(codeHash, tokenHash, now),
+    issueEnrollment: ({ add, agentId, codeHash, now, expiresAt }) => store.enrollment.issue(agentId, codeHash, now, expiresAt, add),
+    saveHealth: (records) => store.health.save(records),
+    alertCommit: (changes, upserts, now) => alerts.alertCommit(changes, upserts, now),
+    alertsDelivered: (keys, now, attempts) => alerts.alertsDelivered(keys, now, attempts),
+    alertsFailed: (keys, failure) => alerts.alertsFailed(keys, failure),
+    forgetWebhooks: (keep) => alerts.forgetWebhooks(keep),
+    close: async () => {
+      staged.clear();
+    },
   };
 }

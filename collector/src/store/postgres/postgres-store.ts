@@ -6,6 +6,7 @@
  */
 import type pg from 'pg';
 import type { CollectorStore } from '../collector-store.js';
+import type { StoreSpec } from '../store-spec.js';
 import { reasonOf, StoreError } from '../store-error.js';
 import type { PostgresConnection } from './postgres-connection.js';
 import { describePostgres, openPool } from './postgres-connection.js';
@@ -33,7 +34,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const location = describePostgres(options.url);
   try {
     await migrate(pool, location);
-    const store = new PostgresStore(new PgDb(pool, location), retentionDays * DAY_MS);
+    const store = new PostgresStore(new PgDb(pool, location), { ...options, retentionDays });
     await store.partitions.list();
     return store;
   } catch (cause) {
@@ -73,6 +74,7 @@ async function migrate(pool: pg.Pool, location: string): Promise<void> {
 
 export class PostgresStore implements CollectorStore {
   readonly kind = 'postgres' as const;
+  readonly spec: StoreSpec;
   readonly #db: PgDb;
   readonly partitions: Partitions;
   readonly agents: PgAgents;
@@ -84,15 +86,16 @@ export class PostgresStore implements CollectorStore {
   #closed: Promise<void> | undefined;
 
   /** Use `openPostgresStore`. */
-  constructor(db: PgDb, retentionMs: number) {
+  constructor(db: PgDb, options: PostgresStoreOptions & { retentionDays: number }) {
     this.#db = db;
+    this.spec = { kind: 'postgres', options };
     this.partitions = new Partitions(db);
     this.agents = new PgAgents(db);
     this.enrollment = new PgEnrollment(db);
     this.health = new PgHealth(db);
     this.areaUnits = new PgAreaUnits(db);
     this.results = new PgResults(db, this.partitions);
-    this.rollups = new PgRollups(db, this.partitions, retentionMs);
+    this.rollups = new PgRollups(db, this.partitions, options.retentionDays * DAY_MS);
   }
 
   /** postgres://user@host:port/database. */

@@ -1,0 +1,199 @@
+/**
+ * `speedwatch-collector serve` on PostgreSQL, end to end: two real collector processes on one
+ * throwaway cluster (postgres-cluster.ts), agents over WebSocket to either, results acked only
+ * once committed and stored once however often and wherever they are sent, and the API of each
+ * collector answering from PostgreSQL. The password comes from a file and is never logged.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { hashToken, newToken } from '../src/ingest/tokens.js';
+import { openPostgresStore } from '../src/store/postgres/postgres-store.js';
+import type { PostgresStore } from '../src/store/postgres/postgres-store.js';
+import { connectAgent, makeResult } from './ingest-util.js';
+import type { AgentClient } from './ingest-util.js';
+import { clusterForTests } from './postgres-cluster.js';
+
+const BIN = new URL('../dist/src/bin/speedwatch-collector.js', import.meta.url).pathname;
+const postgres = clusterForTests();
+
+interface Collector {
+  url: string;
+  wsUrl: string;
+  child: ChildProcess;
+  output: () => string;
+}
+
+const started: ChildProcess[] = [];
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(started.map(stop));
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Starts `serve` with a config naming the database (password in a file); resolves at its listening line. */
+async function serve(database: string): Promise<Collector> {
+  const cluster = postgres.cluster();
+  const dir = mkdtempSync(join(tmpdir(), 'sw-pg-collector-'));
+  dirs.push(dir);
+  writeFileSync(join(dir, 'pg-password'), `${cluster.password}\n`, { mode: 0o600 });
+  writeFileSync(
+    join(dir, 'collector.yaml'),
+    [
+      'host: 127.0.0.1',
+      'port: 0',
+      `db: ${join(dir, 'local.db')}`,
+      'heartbeat: 1s',
+      'maintenanceInterval: 1s',
+      'logLevel: debug',
+      `store: { kind: postgres, url: "${cluster.url(database)}", passwordFile: ${join(dir, 'pg-password')} }`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(process.execPath, [BIN, 'serve', '--config', join(dir, 'collector.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
+  let out = '';
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not listening within 20 s:\n${out}`)), 20_000);
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{"event":"listening"'));
+      if (line !== undefined) {
+        clearTimeout(timer);
+        resolve((JSON.parse(line) as { url: string }).url);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited (${code}) before listening:\n${out}`));
+    });
+  });
+  return { url, wsUrl: `${url.replace(/^http/, 'ws')}v1/agents`, child, output: () => out };
+}
+
+async function getJson(url: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.json() };
+}
+
+/** Polls `check` every 100 ms until it resolves true, for at most `ms`. */
+async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe.skipIf(postgres.skip)('speedwatch-collector serve on PostgreSQL', () => {
+  let store: PostgresStore;
+  let database: string;
+  const tokens = new Map<string, string>();
+  let first: Collector;
+  let second: Collector;
+  const clients: AgentClient[] = [];
+  afterAll(async () => {
+    for (const c of clients) c.ws.terminate();
+    await store?.close();
+  });
+
+  it('starts two collectors on one database, which migrates it once', async () => {
+    database = await postgres.cluster().createDatabase();
+    const cluster = postgres.cluster();
+    // Agents are added as `agents add` would (the CLI on PostgreSQL is not there yet).
+    store = await openPostgresStore({ url: cluster.url(database), password: cluster.password });
+    for (const id of ['school-1', 'clinic-1']) {
+      const token = newToken();
+      tokens.set(id, token);
+      await store.agents.add({ id, name: `Site ${id}`, siteKind: id.startsWith('school') ? 'school' : 'clinic', technology: 'fixed', area: 'Lạng Sơn/Cao Lộc' }, hashToken(token), Date.now());
+    }
+    [first, second] = await Promise.all([serve(database), serve(database)]);
+    const { rows } = await cluster.admin<{ n: string }>('SELECT count(*) AS n FROM schema_migrations', database);
+    expect(Number(rows[0]?.n)).toBe(1);
+  });
+
+  it('acks results only once committed, and stores each once however often and through whichever collector it is sent', async () => {
+    const results = Array.from({ length: 20 }, (_, i) => makeResult({ startedAt: new Date(Date.now() - (i + 2) * 60_000).toISOString(), finishedAt: new Date(Date.now() - (i + 2) * 60_000 + 25_000).toISOString() }, 100 + i));
+    const viaFirst = await connectAgent(first.wsUrl, tokens.get('school-1'));
+    const viaSecond = await connectAgent(second.wsUrl, tokens.get('clinic-1'));
+    clients.push(viaFirst, viaSecond);
+    await viaFirst.hello();
+    await viaSecond.hello();
+    viaFirst.send({ type: 'results', results: results.slice(0, 15) });
+    expect((await viaFirst.next('ack', 10_000))['ids']).toEqual(results.slice(0, 15).map((r) => r.id));
+    // The same ids again, through the other collector (from another agent, even): acked, not stored again.
+    viaSecond.send({ type: 'results', results: results.slice(10) });
+    expect(((await viaSecond.next('ack', 10_000))['ids'] as string[]).sort()).toEqual(results.slice(10).map((r) => r.id).sort());
+    viaFirst.send({ type: 'results', results });
+    await viaFirst.next('ack', 10_000);
+    const { rows } = await postgres.cluster().admin<{ agent_id: string; n: string }>('SELECT agent_id, count(*) AS n FROM results GROUP BY agent_id ORDER BY agent_id', database);
+    expect(rows.map((r) => [r.agent_id, Number(r.n)])).toEqual([
+      ['clinic-1', 5],
+      ['school-1', 15],
+    ]);
+    const ids = await postgres.cluster().admin<{ n: string }>('SELECT count(*) AS n FROM result_ids', database);
+    expect(Number(ids.rows[0]?.n)).toBe(20);
+  });
+
+  it('answers the API of either collector from PostgreSQL: results, series, the site page, agents and readiness', async () => {
+    for (const collector of [first, second]) {
+      const page = await getJson(`${collector.url}api/v1/results?agent=school-1&limit=10`);
+      expect(page.status).toBe(200);
+      expect(page.body.results).toHaveLength(10);
+      const rest = await getJson(`${collector.url}api/v1/results?agent=school-1&limit=10&cursor=${page.body.nextCursor as string}`);
+      expect(rest.body.results).toHaveLength(5);
+      expect(rest.body.nextCursor).toBeNull();
+      // Whole days come from the hourly roll-ups: an hour rolled up before its results arrived is
+      // recomputed at the next maintenance pass (every second here).
+      const daily = async (): Promise<number> =>
+        (await getJson(`${collector.url}api/v1/series?agent=school-1&metric=download_mbps&step=1d`)).body.points.reduce((n: number, p: { count: number }) => n + p.count, 0);
+      await until(async () => (await daily()) === 15, 10_000, 'the daily series counting every result');
+      const quarters = await getJson(`${collector.url}api/v1/series?agent=school-1&metric=download_mbps&step=15m`);
+      expect(quarters.body.points.reduce((n: number, p: { count: number }) => n + p.count, 0)).toBe(15);
+      const site = await getJson(`${collector.url}api/v1/site?agent=clinic-1`);
+      expect(site.body.recent).toHaveLength(5);
+      await until(async () => (await fetch(`${collector.url}readyz`)).status === 200, 20_000, 'readyz');
+      // A report reads its range on a thread of its own, with its own connection.
+      const day = (offset: number): string => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+      const report = await getJson(`${collector.url}api/v1/report?from=${day(-1)}&to=${day(1)}&area=${encodeURIComponent('Lạng Sơn/Cao Lộc')}`);
+      expect(report.status).toBe(200);
+      expect(report.body.totals.reduce((n: number, row: { tests: number }) => n + row.tests, 0)).toBe(20);
+      // The latest result of each agent, from the maintenance thread's read of PostgreSQL.
+      await until(async () => (await getJson(`${collector.url}api/v1/agents`)).body.agents.every((a: { latest: unknown }) => a.latest !== null), 20_000, 'latest results');
+    }
+  });
+
+  it('takes an agent added while it runs at its first connection, and drops a revoked one within a heartbeat', async () => {
+    const token = newToken();
+    await store.agents.add({ id: 'office-1', name: 'Office', siteKind: 'office', technology: 'fixed' }, hashToken(token), Date.now());
+    const office = await connectAgent(second.wsUrl, token);
+    clients.push(office);
+    await office.hello();
+    await store.agents.revoke('office-1', Date.now());
+    expect((await office.closed).code).toBe(4001);
+  });
+
+  it('never logs the password', () => {
+    const { password } = postgres.cluster();
+    for (const collector of [first, second]) {
+      expect(collector.output()).toContain('"event":"store-opened"');
+      expect(collector.output()).not.toContain(password);
+    }
+  });
+});
