@@ -4,11 +4,12 @@
  * once committed and stored once however often and wherever they are sent, and the API of each
  * collector answering from PostgreSQL. The password comes from a file and is never logged.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hashToken, newToken } from '../src/ingest/tokens.js';
 import { openPostgresStore } from '../src/store/postgres/postgres-store.js';
@@ -17,6 +18,7 @@ import { connectAgent, makeResult } from './ingest-util.js';
 import type { AgentClient } from './ingest-util.js';
 import { clusterForTests } from './postgres-cluster.js';
 
+const exec = promisify(execFile);
 const BIN = new URL('../dist/src/bin/speedwatch-collector.js', import.meta.url).pathname;
 const postgres = clusterForTests();
 
@@ -46,8 +48,8 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Starts `serve` with a config naming the database (password in a file); resolves at its listening line. */
-async function serve(database: string): Promise<Collector> {
+/** A config file naming the database, the password in a file beside it; returns its path. */
+function configFor(database: string): string {
   const cluster = postgres.cluster();
   const dir = mkdtempSync(join(tmpdir(), 'sw-pg-collector-'));
   dirs.push(dir);
@@ -65,7 +67,23 @@ async function serve(database: string): Promise<Collector> {
       '',
     ].join('\n'),
   );
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', join(dir, 'collector.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return join(dir, 'collector.yaml');
+}
+
+/** Runs a command of the CLI; its exit code and output. */
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], { timeout: 20_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** Starts `serve` with the config at `config`; resolves at its listening line. */
+async function serve(config: string): Promise<Collector> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   started.push(child);
   let out = '';
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -104,6 +122,7 @@ async function until(check: () => Promise<boolean>, ms: number, what: string): P
 describe.skipIf(postgres.skip)('speedwatch-collector serve on PostgreSQL', () => {
   let store: PostgresStore;
   let database: string;
+  let configs: string[] = [];
   const tokens = new Map<string, string>();
   let first: Collector;
   let second: Collector;
@@ -113,19 +132,22 @@ describe.skipIf(postgres.skip)('speedwatch-collector serve on PostgreSQL', () =>
     await store?.close();
   });
 
-  it('starts two collectors on one database, which migrates it once', async () => {
+  it('adds agents to PostgreSQL with `agents add --config`, and starts two collectors on the database, migrated once', async () => {
     database = await postgres.cluster().createDatabase();
     const cluster = postgres.cluster();
-    // Agents are added as `agents add` would (the CLI on PostgreSQL is not there yet).
-    store = await openPostgresStore({ url: cluster.url(database), password: cluster.password });
-    for (const id of ['school-1', 'clinic-1']) {
-      const token = newToken();
-      tokens.set(id, token);
-      await store.agents.add({ id, name: `Site ${id}`, siteKind: id.startsWith('school') ? 'school' : 'clinic', technology: 'fixed', area: 'Lạng Sơn/Cao Lộc' }, hashToken(token), Date.now());
+    configs = [configFor(database), configFor(database)];
+    for (const [id, kind] of [['school-1', 'school'], ['clinic-1', 'clinic']] as const) {
+      const added = await cli('agents', 'add', '--config', configs[0] as string, '--id', id, '--name', `Site ${id}`, '--site-kind', kind, '--technology', 'fixed', '--area', 'Lạng Sơn/Cao Lộc');
+      expect(added.code, added.stderr).toBe(0);
+      tokens.set(id, added.stdout.trim());
     }
-    [first, second] = await Promise.all([serve(database), serve(database)]);
+    const listed = await cli('agents', 'list', '--config', configs[1] as string, '--json');
+    expect((JSON.parse(listed.stdout) as { id: string }[]).map((a) => a.id)).toEqual(['clinic-1', 'school-1']);
+    expect((await cli('agents', 'list', '--config', configs[0] as string, '--db', '/tmp/x.db')).stderr).toContain('give --config alone');
+    [first, second] = await Promise.all([serve(configs[0] as string), serve(configs[1] as string)]);
     const { rows } = await cluster.admin<{ n: string }>('SELECT count(*) AS n FROM schema_migrations', database);
     expect(Number(rows[0]?.n)).toBe(1);
+    store = await openPostgresStore({ url: cluster.url(database), password: cluster.password });
   });
 
   it('acks results only once committed, and stores each once however often and through whichever collector it is sent', async () => {
@@ -185,7 +207,7 @@ describe.skipIf(postgres.skip)('speedwatch-collector serve on PostgreSQL', () =>
     const office = await connectAgent(second.wsUrl, token);
     clients.push(office);
     await office.hello();
-    await store.agents.revoke('office-1', Date.now());
+    expect((await cli('agents', 'revoke', 'office-1', '--config', configs[0] as string)).code).toBe(0);
     expect((await office.closed).code).toBe(4001);
   });
 
