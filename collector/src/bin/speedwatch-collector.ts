@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * speedwatch-collector: process-level wiring (argv, env, signals, exit codes) for `serve`,
- * `check-config`, agent identity (`agents add|list|revoke|rotate`), `areas`, `report` and `backup`.
+ * `check-config`, agent identity (`agents add|list|revoke|rotate`), `areas`, `report`, `migrate` and `backup`.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -14,6 +14,7 @@ import type { AgentRecord, NewAgent } from '../store/store-types.js';
 import { ConfigError, loadCollectorConfig } from '../config/collector-config.js';
 import { AREAS_USAGE, areasCommand } from '../cli/areas-command.js';
 import { REPORT_USAGE, reportCommand } from '../cli/report-command.js';
+import { MIGRATE_USAGE, migrateCommand } from '../cli/migrate-command.js';
 import { args, needDb } from '../cli/cli-args.js';
 import { needStore, openCommandStore, STORE_FLAGS } from '../cli/cli-store.js';
 import type { CollectorStore } from '../store/collector-store.js';
@@ -66,7 +67,8 @@ Commands:
                                        give an agent a new token (printed) and invalidate the old one
 ${AREAS_USAGE}
 ${REPORT_USAGE}
-  backup --db PATH --out FILE          online backup of the database to FILE
+${MIGRATE_USAGE}
+  backup --db PATH --out FILE          online backup of the database to FILE (SQLite; PostgreSQL: pg_dump)
 
 Environment: SPEEDWATCH_DB, SPEEDWATCH_HOST, SPEEDWATCH_PORT, SPEEDWATCH_READ_TOKEN, SPEEDWATCH_LOG_LEVEL,
 SPEEDWATCH_TLS_CERT_FILE, SPEEDWATCH_TLS_KEY_FILE override the config file; flags override both.
@@ -535,6 +537,8 @@ async function main(argv: string[]): Promise<number> {
       return areasCommand(rest);
     case 'report':
       return reportCommand(rest);
+    case 'migrate':
+      return migrateCommand(rest);
     case 'backup':
       return backup(rest);
     default:

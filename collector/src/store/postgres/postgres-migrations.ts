@@ -137,4 +137,13 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (agent_id, hour)
   );
   `,
+  // 2: how far `speedwatch-collector migrate` has copied each SQLite file's results (by rowid),
+  // so that a second run, once the old collector is stopped, copies only the rest.
+  `
+  CREATE TABLE sqlite_imports (
+    source text PRIMARY KEY,
+    last_rowid bigint NOT NULL,
+    updated_at bigint NOT NULL
+  );
+  `,
 ];

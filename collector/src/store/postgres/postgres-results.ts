@@ -71,7 +71,7 @@ export class PgResults implements ResultStore {
     for (const rows of groups) for (const row of rows) if (!first.has(row[0])) first.set(row[0], row);
     const candidates = [...first.values()];
     const total = groups.reduce((n, g) => n + g.length, 0);
-    const stored = candidates.length === 0 ? new Set<string>() : await this.#store(candidates, `store ${total} results of ${groups.length} batches`);
+    const stored = candidates.length === 0 ? new Set<string>() : await this.insertRows(candidates, `store ${total} results of ${groups.length} batches`);
     return groups.map((rows) => {
       const outcome: InsertOutcome = { inserted: [], duplicates: [] };
       for (const row of rows) (stored.has(row[0]) && first.get(row[0]) === row ? outcome.inserted : outcome.duplicates).push(row[0]);
@@ -79,8 +79,11 @@ export class PgResults implements ResultStore {
     });
   }
 
-  /** Stores the rows (ids unique among them) in one transaction; the ids it stored. */
-  async #store(rows: readonly ResultRow[], what: string): Promise<Set<string>> {
+  /**
+   * Stores rows whose ids are unique among them, in one transaction: the ids it stored (the
+   * others were stored already). For insertFrames, and for copying another store's rows.
+   */
+  async insertRows(rows: readonly ResultRow[], what = `store ${rows.length} results`): Promise<Set<string>> {
     const columns: unknown[][] = Array.from({ length: 11 }, () => new Array<unknown>(rows.length));
     rows.forEach((row, r) => {
       for (let c = 0; c < 11; c++) (columns[c] as unknown[])[r] = row[c];
