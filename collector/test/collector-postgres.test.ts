@@ -22,7 +22,7 @@ import type { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { connectAgent, makeResult } from './ingest-util.js';
 import { makeResult as makeStoredResult } from './store-util.js';
 import type { AgentClient } from './ingest-util.js';
-import { clusterForTests } from './postgres-cluster.js';
+import { clusterForTests } from './postgres-for-tests.js';
 
 const exec = promisify(execFile);
 const BIN = new URL('../dist/src/bin/speedwatch-collector.js', import.meta.url).pathname;

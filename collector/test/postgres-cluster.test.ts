@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { clusterForTests, TEST_ROLE } from './postgres-cluster.js';
+import { clusterForTests, TEST_ROLE } from './postgres-for-tests.js';
 
 const postgres = clusterForTests();
 

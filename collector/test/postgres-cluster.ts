@@ -3,7 +3,8 @@
  * with pg_ctl on a free port of 127.0.0.1 and a unix socket in that directory, a database and a
  * login role with a password made, and everything stopped and removed after the file's tests.
  * Where PostgreSQL is not installed the tests that need it are skipped with the reason printed;
- * under CI=true they fail instead (.ci/run installs Debian's postgresql).
+ * under CI=true they fail instead (.ci/run installs Debian's postgresql): postgres-for-tests.ts.
+ * Nothing here depends on the test runner, so the benchmark starts its clusters with it too.
  *
  * As root (CI), initdb and the server run as the `postgres` user through runuser: initdb
  * refuses to run as root.
@@ -15,7 +16,6 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { afterAll, beforeAll } from 'vitest';
 import { freePort } from './util.js';
 
 const run = promisify(execFile);
@@ -145,41 +145,4 @@ function postgresIds(): { uid: number; gid: number } | undefined {
   const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
   const [, , uid, gid] = line?.split(':') ?? [];
   return uid === undefined || gid === undefined ? undefined : { uid: Number(uid), gid: Number(gid) };
-}
-
-export interface ClusterForTests {
-  /** True when the PostgreSQL tests of the file are to be skipped (not installed, and not CI). */
-  skip: boolean;
-  /** The file's cluster, once beforeAll has started it. */
-  cluster(): PostgresCluster;
-}
-
-/**
- * One cluster for every PostgreSQL test of the calling file: started in beforeAll, stopped in
- * afterAll. Not installed: `skip` is true and the reason is printed once; under CI=true the
- * hook fails instead, so a CI without PostgreSQL cannot pass by skipping.
- */
-export function clusterForTests(options: ClusterOptions = {}): ClusterForTests {
-  const unavailable = postgresUnavailable();
-  const ci = process.env['CI'] === 'true';
-  const skip = unavailable !== undefined && !ci;
-  let cluster: PostgresCluster | undefined;
-  if (skip) {
-    process.stderr.write(`PostgreSQL tests skipped: ${unavailable}\n`);
-  } else {
-    beforeAll(async () => {
-      if (unavailable !== undefined) throw new Error(`CI=true and ${unavailable}: .ci/run installs postgresql`);
-      cluster = await startPostgresCluster(options);
-    }, 60_000);
-    afterAll(async () => {
-      await cluster?.stop();
-    }, 60_000);
-  }
-  return {
-    skip,
-    cluster() {
-      if (cluster === undefined) throw new Error('the PostgreSQL cluster has not started (beforeAll failed)');
-      return cluster;
-    },
-  };
 }

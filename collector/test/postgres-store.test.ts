@@ -8,7 +8,7 @@ import { describePostgres, parsePostgresUrl } from '../src/store/postgres/postgr
 import { POSTGRES_MIGRATIONS } from '../src/store/postgres/postgres-migrations.js';
 import { openPostgresStore } from '../src/store/postgres/postgres-store.js';
 import type { PostgresStore, PostgresStoreOptions } from '../src/store/postgres/postgres-store.js';
-import { clusterForTests } from './postgres-cluster.js';
+import { clusterForTests } from './postgres-for-tests.js';
 import { makeResult } from './store-util.js';
 
 const HOUR = 3_600_000;

@@ -16,7 +16,7 @@ import { resultFigures } from '../src/store/result-row.js';
 import { sqliteCollectorStore } from '../src/store/sqlite-collector-store.js';
 import { openStore } from '../src/store/sqlite-store.js';
 import type { AgentHealthRecord, InsertOutcome, NewAgent, VerdictRow } from '../src/store/store-types.js';
-import { clusterForTests } from './postgres-cluster.js';
+import { clusterForTests } from './postgres-for-tests.js';
 import { makeResult, tempDir } from './store-util.js';
 
 const HOUR = 3_600_000;

@@ -161,12 +161,14 @@ async function serve(argv: string[]): Promise<number> {
       const store = await openPostgresStore({ url, poolSize, ...(password === undefined ? {} : { password }), ...storeOptions });
       opened.push(store);
       logger.info({ event: 'store-opened', store: store.location }, 'results in PostgreSQL');
-      // Writes go from this thread over the pool (they never stop its event loop); maintenance and
-      // reports read on threads of their own, with small pools.
+      // As on SQLite, writes run on the writer thread (the rows of a group commit are made and sent
+      // there), maintenance and reports on threads of their own, each with a pool of its own.
       const threads = { kind: 'postgres' as const, options: { url, poolSize: 2, ...(password === undefined ? {} : { password }), ...storeOptions } };
+      const writer = await WorkerStoreWriter.start({ store: { ...threads, options: { ...threads.options, poolSize } }, alertsPath: config.db }, logger.child({ component: 'writer' }));
+      opened.push(writer);
       const maintenance = await WorkerMaintenance.open(threads, config.verdicts, logger.child({ component: 'maintenance' }));
       opened.push(maintenance);
-      collector = await startCollector(config, { store, logger, maintenance });
+      collector = await startCollector(config, { store, logger, writer, maintenance });
     } else {
       // The serving thread only reads: a write there would wait on the event loop, so it fails at once.
       const store = sqliteCollectorStore(openStore(config.db, { ...storeOptions, busyTimeoutMs: 0 }), storeOptions);

@@ -60,6 +60,9 @@ export interface EnrollmentIssue {
   expiresAt: number;
 }
 
+/** WriteOps whose calls may resolve later: what a thread runs over an asynchronous store (PostgreSQL). */
+export type AsyncWriteOps = { stage: WriteOps['stage'] } & { [K in WriteOp]: (...args: Parameters<WriteOps[K]>) => ReturnType<WriteOps[K]> | Promise<ReturnType<WriteOps[K]>> };
+
 /** The writes called and answered (staging is one-way). */
 export type WriteOp = Exclude<keyof WriteOps, 'stage'>;
 
@@ -134,6 +137,32 @@ export function inlineStoreWriter(ops: WriteOps): StoreWriter {
     alertsFailed: call('alertsFailed'),
     forgetWebhooks: call('forgetWebhooks'),
     close: async () => {},
+  };
+}
+
+/** The write operations on a CollectorStore (PostgreSQL on the writer thread), with the alerts' writes to `alerts`. */
+export function asyncWriteOps(store: CollectorStore, alerts: AlertWrites): AsyncWriteOps {
+  const staged = new Map<number, FrameBatch>();
+  return {
+    stage: (handle, batch) => {
+      staged.set(handle, batch);
+    },
+    commitStaged: async (handles) => {
+      const batches = handles.map((handle) => staged.get(handle));
+      for (const handle of handles) staged.delete(handle);
+      const missing = handles.filter((_, i) => batches[i] === undefined);
+      if (missing.length > 0) throw new StoreError('SW_STORE_WRITE', `staged batches ${missing.join(', ')} are not known to this writer (it restarted since they were staged); nothing stored`);
+      return store.results.insertFrames(batches as FrameBatch[]);
+    },
+    touch: (touches) => store.agents.touch(touches),
+    setPaused: (ids, at) => store.agents.setPaused(ids, at),
+    redeemEnrollment: (codeHash, tokenHash, now) => store.enrollment.redeem(codeHash, tokenHash, now),
+    issueEnrollment: ({ add, agentId, codeHash, now, expiresAt }) => store.enrollment.issue(agentId, codeHash, now, expiresAt, add),
+    saveHealth: (records) => store.health.save(records),
+    alertCommit: (changes, upserts, now) => alerts.alertCommit(changes, upserts, now),
+    alertsDelivered: (keys, now, attempts) => alerts.alertsDelivered(keys, now, attempts),
+    alertsFailed: (keys, failure) => alerts.alertsFailed(keys, failure),
+    forgetWebhooks: (keep) => alerts.forgetWebhooks(keep),
   };
 }
 
