@@ -11,7 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createLogger } from '@speedwatch/shared';
+import { COLLECTOR_DEFAULTS } from '../src/config/collector-config.js';
 import { hashToken, newToken } from '../src/ingest/tokens.js';
+import { startCollector } from '../src/server/collector-server.js';
 import { batchOfResults } from '../src/store/frame-batch.js';
 import { POSTGRES_MIGRATIONS } from '../src/store/postgres/postgres-migrations.js';
 import { openPostgresStore } from '../src/store/postgres/postgres-store.js';
@@ -294,5 +297,44 @@ describe.skipIf(postgres.skip)('speedwatch-collector migrate', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('--to: expected a URL without a password');
     expect(refused.stderr).not.toContain('hunter2');
+  });
+});
+
+describe.skipIf(postgres.skip)('a collector whose PostgreSQL stops answering', () => {
+  it('answers batches SW_STORE_UNAVAILABLE and API reads 503 while the database refuses connections, then takes the batch sent again, stored once', async () => {
+    const cluster = postgres.cluster();
+    const database = await cluster.createDatabase();
+    const dir = mkdtempSync(join(tmpdir(), 'sw-pg-down-'));
+    dirs.push(dir);
+    const local = join(dir, 'local.db');
+    openStore(local).close(); // the alerts' state
+    const store = await openPostgresStore({ url: cluster.url(database), password: cluster.password, poolSize: 2 });
+    const token = newToken();
+    await store.agents.add({ id: 'school-1', name: 'School', siteKind: 'school', technology: 'fixed' }, hashToken(token), Date.now());
+    const collector = await startCollector({ ...COLLECTOR_DEFAULTS, port: 0, db: local, heartbeatMs: 200 }, { store, logger: createLogger({ level: 'silent' }) });
+    const agent = await connectAgent(`${collector.url.replace(/^http/, 'ws')}v1/agents`, token);
+    try {
+      await agent.hello();
+      const results = [makeResult(), makeResult()];
+      agent.send({ type: 'results', results: results.slice(0, 1) });
+      await agent.next('ack', 5_000);
+      // What a server restart or a network cut does to the pool: its connections die, new ones are refused.
+      await cluster.admin(`ALTER DATABASE ${database} WITH ALLOW_CONNECTIONS false; SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${database}'`);
+      agent.send({ type: 'results', results });
+      expect(await agent.next('error', 10_000)).toMatchObject({ code: 'SW_STORE_UNAVAILABLE' });
+      const read = await fetch(`${collector.url}api/v1/results`);
+      expect(read.status).toBe(503);
+      expect(await read.json()).toMatchObject({ error: { code: 'SW_STORE_UNAVAILABLE', retryAfterSeconds: 5 } });
+      expect((await fetch(`${collector.url}readyz`)).status).toBe(503);
+      await cluster.admin(`ALTER DATABASE ${database} WITH ALLOW_CONNECTIONS true`);
+      agent.send({ type: 'results', results });
+      expect(((await agent.next('ack', 10_000))['ids'] as string[]).sort()).toEqual(results.map((r) => r.id).sort());
+      const { rows } = await cluster.admin<{ n: string }>('SELECT count(*) AS n FROM results', database);
+      expect(Number(rows[0]?.n)).toBe(2);
+    } finally {
+      agent.ws.terminate();
+      await collector.close();
+      await store.close();
+    }
   });
 });
