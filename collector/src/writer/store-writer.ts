@@ -168,37 +168,33 @@ export function asyncWriteOps(store: CollectorStore, alerts: AlertWrites): Async
 
 /**
  * Writes straight to a store whose calls do not stop the event loop (PostgreSQL: network I/O on
- * a pool), from the serving thread, with the alerts' writes to `alerts`. A batch is staged in
- * memory here until its commit: each commit is one transaction of the store, and resolves once
- * it has committed (the ack's promise).
+ * a pool), from the calling thread, with the alerts' writes to `alerts`: for tests and embedding
+ * (the collector process runs them on its writer thread, WorkerStoreWriter). Each commit is one
+ * transaction of the store and resolves once it has committed.
  */
 export function directStoreWriter(store: CollectorStore, alerts: AlertWrites): StoreWriter {
-  const staged = new Map<number, FrameBatch>();
+  const ops = asyncWriteOps(store, alerts);
+  const call =
+    <K extends WriteOp>(op: K) =>
+    async (...args: Parameters<WriteOps[K]>): Promise<ReturnType<WriteOps[K]>> =>
+      (ops[op] as unknown as (...a: Parameters<WriteOps[K]>) => ReturnType<WriteOps[K]> | Promise<ReturnType<WriteOps[K]>>)(...args);
   let nextHandle = 0;
   return {
     stage: (batch) => {
       const handle = nextHandle++;
-      staged.set(handle, batch);
+      ops.stage(handle, batch);
       return handle;
     },
-    commitStaged: async (handles) => {
-      const batches = handles.map((handle) => staged.get(handle));
-      for (const handle of handles) staged.delete(handle);
-      const missing = handles.filter((_, i) => batches[i] === undefined);
-      if (missing.length > 0) throw new StoreError('SW_STORE_WRITE', `staged batches ${missing.join(', ')} are not known to this writer; nothing stored`);
-      return store.results.insertFrames(batches as FrameBatch[]);
-    },
-    touch: (touches) => store.agents.touch(touches),
-    setPaused: (ids, at) => store.agents.setPaused(ids, at),
-    redeemEnrollment: (codeHash, tokenHash, now) => store.enrollment.redeem(codeHash, tokenHash, now),
-    issueEnrollment: ({ add, agentId, codeHash, now, expiresAt }) => store.enrollment.issue(agentId, codeHash, now, expiresAt, add),
-    saveHealth: (records) => store.health.save(records),
-    alertCommit: (changes, upserts, now) => alerts.alertCommit(changes, upserts, now),
-    alertsDelivered: (keys, now, attempts) => alerts.alertsDelivered(keys, now, attempts),
-    alertsFailed: (keys, failure) => alerts.alertsFailed(keys, failure),
-    forgetWebhooks: (keep) => alerts.forgetWebhooks(keep),
-    close: async () => {
-      staged.clear();
-    },
+    commitStaged: call('commitStaged'),
+    touch: call('touch'),
+    setPaused: call('setPaused'),
+    redeemEnrollment: call('redeemEnrollment'),
+    issueEnrollment: call('issueEnrollment'),
+    saveHealth: call('saveHealth'),
+    alertCommit: call('alertCommit'),
+    alertsDelivered: call('alertsDelivered'),
+    alertsFailed: call('alertsFailed'),
+    forgetWebhooks: call('forgetWebhooks'),
+    close: async () => {},
   };
 }
