@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import type { SMTPServerOptions } from 'smtp-server';
-import { batchOfResults, hashToken, loadCollectorConfig, newToken, openStore, parseVerdictConfig, startCollector } from '@speedwatch/collector';
+import { batchOfResults, hashToken, loadCollectorConfig, newToken, openStore, parseVerdictConfig, sqliteCollectorStore, startCollector } from '@speedwatch/collector';
 import type { AlertClock, RunningCollector, SqliteStore } from '@speedwatch/collector';
 import { createLogger, parseMeasurementResult } from '@speedwatch/shared';
 import type { MeasurementResult } from '@speedwatch/shared';
@@ -202,7 +202,7 @@ alerts:
   store = openStore(config.db);
   const alertClock: AlertClock = { now: () => clock.ms, sleep: () => Promise.resolve() };
   collector = await startCollector(config, {
-    store,
+    store: sqliteCollectorStore(store),
     logger: createLogger({ level: 'debug', write: (line) => lines.push(line) }),
     verdictConfig: parseVerdictConfig({ minTests: { agent: 3 } }, 'verdicts'),
     now: () => clock.ms,
@@ -213,7 +213,7 @@ alerts:
     store.agents.add({ id, ...rest }, hashToken(newToken()), clock.ms);
     store.writes.insertFrames([batchOfResults(id, clock.ms, downloads.map((mbps, i) => result(clock.ms - (i + 1) * MIN, site.technology, mbps)))]);
   }
-  collector.refreshAgents();
+  await collector.refreshAgents();
 });
 
 afterAll(async () => {

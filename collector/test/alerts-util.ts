@@ -15,6 +15,7 @@ import { COLLECTOR_DEFAULTS } from '../src/config/collector-config.js';
 import { hashToken, newToken } from '../src/ingest/tokens.js';
 import { startCollector } from '../src/server/collector-server.js';
 import type { RunningCollector } from '../src/server/collector-server.js';
+import { sqliteCollectorStore } from '../src/store/sqlite-collector-store.js';
 import { openStore } from '../src/store/sqlite-store.js';
 import type { SqliteStore } from '../src/store/sqlite-store.js';
 import type { NewAgent } from '../src/store/store-types.js';
@@ -93,7 +94,7 @@ export async function startAlerting(
     },
   };
   const collector = await startCollector(config, {
-    store,
+    store: sqliteCollectorStore(store),
     logger: options.logger ?? createLogger({ level: 'silent' }),
     verdictConfig: parseVerdictConfig({ minTests: { agent: 3 } }, 'verdicts'),
     now: clock.now,
@@ -108,7 +109,8 @@ export async function startAlerting(
     addAgent(id, site) {
       const token = newToken();
       store.agents.add({ id, name: `Site ${id}`, siteKind: 'school', technology: 'fixed', ...site }, hashToken(token), clock.now());
-      collector.refreshAgents();
+      // On SQLite the reload is done before this turn of the event loop ends: nothing to wait for.
+      void collector.refreshAgents();
       return token;
     },
     storeResults(agentId, downloads, technology = 'fixed') {

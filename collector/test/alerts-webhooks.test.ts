@@ -21,6 +21,7 @@ import { hashToken, newToken } from '../src/ingest/tokens.js';
 import { startCollector } from '../src/server/collector-server.js';
 import type { RunningCollector } from '../src/server/collector-server.js';
 import { openStore } from '../src/store/sqlite-store.js';
+import { sqliteCollectorStore } from '../src/store/sqlite-collector-store.js';
 import type { SqliteStore } from '../src/store/sqlite-store.js';
 import { parseVerdictConfig } from '../src/verdict/verdict-config.js';
 import { storeResults as storeBatch } from './store-util.js';
@@ -119,7 +120,7 @@ async function start(dbPath: string, clock: FakeClock, alerts: Partial<AlertsCon
     },
   };
   const collector = await startCollector(config, {
-    store,
+    store: sqliteCollectorStore(store),
     logger: createLogger({ level: 'silent' }),
     verdictConfig: parseVerdictConfig({ minTests: { agent: 3 } }, 'verdicts'),
     now: clock.now,
@@ -148,7 +149,7 @@ function tempDb(): string {
 function addAgent(running: Pick<Running, 'store' | 'collector'>, id: string, technology: 'fixed' | 'mobile', now: number): string {
   const token = newToken();
   running.store.agents.add({ id, name: `Trạm Y tế ${id}`, siteKind: 'clinic', technology, isp: 'Viettel', area: 'Lạng Sơn/Cao Lộc' }, hashToken(token), now);
-  running.collector.refreshAgents();
+  void running.collector.refreshAgents(); // SQLite: reloaded before this turn ends
   return token;
 }
 
@@ -344,7 +345,7 @@ describe("the collector's own alerts", () => {
     expect(receiver.posts[0]?.body).toMatchObject({ status: 'firing', commonLabels: { alertname: 'SpeedwatchAgentDisconnected', severity: 'info', site_kind: 'clinic' } });
     expect(receiver.posts[0]?.body.alerts.map((a) => a.labels['agent_id'])).toEqual(expect.arrayContaining(['a', 'b', 'c']));
     store.agents.revoke('b', clock.now()); // leaves every rule: its alert resolves
-    collector.refreshAgents();
+    await collector.refreshAgents();
     clock.ms += MIN;
     await evaluate(collector);
     expect(receiver.posts).toHaveLength(2);

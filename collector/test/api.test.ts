@@ -181,7 +181,7 @@ describe('/metrics', () => {
 
   it('drops every series of a revoked agent', async () => {
     t.store.agents.revoke('clinic-1', Date.now());
-    t.collector.refreshAgents();
+    await t.collector.refreshAgents();
     await t.collector.maintain();
     const { text } = await get('metrics');
     expect(text).not.toMatch(/agent_id="clinic-1"/);

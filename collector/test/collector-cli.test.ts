@@ -77,7 +77,7 @@ describe('speedwatch-collector agents', () => {
     [['agents', 'add', '--db', 'x.db', '--id', 'Bad Id!', '--name', 'n', '--site-kind', 'school', '--technology', 'fixed'], /--id must be/],
     [['agents', 'add', '--db', 'x.db', '--id', 'a', '--name', 'n', '--site-kind', 'hospital', '--technology', 'fixed'], /--site-kind: expected one of "office", "school", "clinic", "other"/],
     [['agents', 'add', '--db', 'x.db', '--id', 'a', '--name', 'n', '--site-kind', 'school', '--technology', 'fixed', '--lat', '95', '--lon', '1'], /--lat: expected a finite number >= -90 <= 90/],
-    [['agents', 'add', '--id', 'a'], /--db PATH is required/],
+    [['agents', 'add', '--id', 'a'], /--db PATH or --config FILE is required/],
     [['agents', 'list', '--db', 'x.db', '--colour'], /Unknown option '--colour'/],
     [['agents', 'fire', '--db', 'x.db'], /unknown agents command "fire"/],
     [['frobnicate'], /unknown command "frobnicate"/],

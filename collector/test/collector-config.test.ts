@@ -124,6 +124,30 @@ describe('collector configuration', () => {
     expect(paths({ env: { SPEEDWATCH_PORT: 'eighty' } })).toEqual(['port']);
   });
 
+  describe('store', () => {
+    const url = 'postgres://speedwatch@db.example.org:5432/speedwatch';
+
+    it('takes a PostgreSQL store with its password from a file or from SPEEDWATCH_PG_PASSWORD', () => {
+      const secret = file('pg-password', 'pg secret with spaces\n');
+      expect(loadCollectorConfig({ file: file('c.yaml', `store: { kind: postgres, url: "${url}", passwordFile: ${secret}, poolSize: 8 }\n`) }).store).toEqual({ kind: 'postgres', url, password: 'pg secret with spaces', poolSize: 8 });
+      expect(loadCollectorConfig({ file: file('c.yaml', `store: { kind: postgres, url: "${url}" }\n`), env: { SPEEDWATCH_PG_PASSWORD: 'from-env' } }).store).toEqual({ kind: 'postgres', url, password: 'from-env', poolSize: 4 });
+      expect(loadCollectorConfig({ file: file('c.yaml', `store: { kind: postgres, url: "${url}?host=/run/postgresql" }\n`) }).store).toEqual({ kind: 'postgres', url: `${url}?host=/run/postgresql`, poolSize: 4 });
+      expect(loadCollectorConfig({}).store).toEqual({ kind: 'sqlite' });
+    });
+
+    it.each<[string, string, NodeJS.ProcessEnv, string[]]>([
+      ['no URL', 'store: { kind: postgres }', {}, ['store.url']],
+      ['a URL with a password', 'store: { kind: postgres, url: "postgres://sw:hunter2-secret@db/sw" }', {}, ['store.url']],
+      ['a password file and the variable', `store: { kind: postgres, url: "${url}", passwordFile: /nonexistent/pw }`, { SPEEDWATCH_PG_PASSWORD: 'x' }, ['store.passwordFile', 'store.passwordFile']],
+      ['PostgreSQL keys with the SQLite store', `store: { url: "${url}", poolSize: 2 }`, {}, ['store.url', 'store.poolSize']],
+      ['an unknown kind', 'store: { kind: mysql }', {}, ['store.kind']],
+    ])('refuses %s, naming the key and never the password', (_case, yaml, env, expected) => {
+      const found = problems({ file: file('c.yaml', `${yaml}\n`), env });
+      expect(found.map((p) => p.path)).toEqual(expected);
+      expect(JSON.stringify(found)).not.toContain('hunter2');
+    });
+  });
+
   it.each([
     ['a missing file', undefined, /cannot read \(ENOENT\)/],
     ['a file that is not YAML', 'port: [1, 2\n', /not valid YAML or JSON/],

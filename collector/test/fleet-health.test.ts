@@ -20,6 +20,7 @@ import { hashToken, newToken } from '../src/ingest/tokens.js';
 import type { RunningCollector } from '../src/server/collector-server.js';
 import { startCollector } from '../src/server/collector-server.js';
 import { openStore } from '../src/store/sqlite-store.js';
+import { sqliteCollectorStore } from '../src/store/sqlite-collector-store.js';
 import type { SqliteStore } from '../src/store/sqlite-store.js';
 import type { AgentHealthRecord } from '../src/store/store-types.js';
 import { WorkerStoreWriter } from '../src/writer/worker-store-writer.js';
@@ -88,7 +89,7 @@ describe('fleet health in a live collector', () => {
   async function start(): Promise<RunningCollector> {
     store = openStore(dbPath);
     writer = await WorkerStoreWriter.open(dbPath, {}, logger);
-    collector = await startCollector(config(), { store, writer, logger });
+    collector = await startCollector(config(), { store: sqliteCollectorStore(store), writer, logger });
     return collector;
   }
 

@@ -82,7 +82,7 @@ beforeAll(async () => {
   t.store.agents.add({ id: 'never-1', name: 'Site never-1', siteKind: 'office', technology: 'fixed' }, hashToken(newToken()), Date.now() - 5 * HOUR);
   t.addAgent('rev-1');
   t.store.agents.revoke('rev-1', Date.now());
-  t.collector.refreshAgents();
+  await t.collector.refreshAgents();
   // Health reports are handled as they arrive: wait until every one is in.
   const deadline = Date.now() + 5000;
   while ((await fleet()).body.boxes.filter((b: Box) => b.health !== null).length < 5) {

@@ -277,7 +277,7 @@ beforeAll(async () => {
   storeResults(t.store, 'clinic-1', Array.from({ length: 30 }, (_, i) => at(i * 2 + 1, 30)), now);
   storeResults(t.store, 'old-1', [at(5, 50)], now);
   t.store.agents.revoke('old-1', now);
-  t.collector.refreshAgents();
+  await t.collector.refreshAgents();
   await t.collector.maintain();
   realCursor = t.store.results.page({ limit: 5 }).nextCursor as string;
   ({ windows, groupBy: groupBys } = t.collector.verdicts.params);

@@ -27,6 +27,7 @@ import { hashToken, newToken } from '../src/ingest/tokens.js';
 import type { RunningCollector } from '../src/server/collector-server.js';
 import { startCollector } from '../src/server/collector-server.js';
 import { openStore } from '../src/store/sqlite-store.js';
+import { sqliteCollectorStore } from '../src/store/sqlite-collector-store.js';
 import type { SqliteStore } from '../src/store/sqlite-store.js';
 import type { AgentClient } from './ingest-util.js';
 import { connectAgent, makeResult } from './ingest-util.js';
@@ -54,7 +55,7 @@ function addAgent(id: string): string {
   const token = newToken();
   store.agents.add({ id, name: `Site ${id}`, siteKind: 'school', technology: 'fixed', area: 'Lạng Sơn/Cao Lộc' }, hashToken(token), Date.now());
   secrets.set(`token of ${id}`, token);
-  collector.refreshAgents();
+  void collector.refreshAgents(); // SQLite: reloaded before this turn ends
   return token;
 }
 
@@ -147,7 +148,7 @@ beforeAll(async () => {
     },
   };
   collector = await startCollector(config, {
-    store,
+    store: sqliteCollectorStore(store),
     logger: createLogger({ level: 'debug', write: (line) => lines.push(line) }),
     // Retries without waiting.
     alertClock: { now: () => Date.now(), sleep: () => Promise.resolve() },

@@ -16,6 +16,7 @@ import { IngestServer } from '../src/ingest/ingest-server.js';
 import type { StoreWriter } from '../src/writer/store-writer.js';
 import { hashToken, newToken } from '../src/ingest/tokens.js';
 import { openStore } from '../src/store/sqlite-store.js';
+import { sqliteCollectorStore } from '../src/store/sqlite-collector-store.js';
 import type { SqliteStore } from '../src/store/sqlite-store.js';
 import { COLLECTOR_DEFAULTS } from '../src/config/collector-config.js';
 import { CollectorMetrics } from '../src/metrics/collector-metrics.js';
@@ -63,7 +64,7 @@ describe('ingest backpressure', () => {
     store.agents.add({ id: 'school-1', name: 'School 1', siteKind: 'school', technology: 'fixed' }, hashToken(token), Date.now());
     const writer = gatedWriter(store);
     const ingest = new IngestServer({
-      agents: new AgentDirectory(store.agents, createLogger({ level: 'silent' })),
+      agents: await AgentDirectory.load(sqliteCollectorStore(store).agents, createLogger({ level: 'silent' })),
       writer,
       logger: createLogger({ level: 'silent' }),
       now: Date.now,
@@ -117,7 +118,7 @@ describe('ingest backpressure', () => {
     });
     const writer = gatedWriter(store);
     const ingest = new IngestServer({
-      agents: new AgentDirectory(store.agents, createLogger({ level: 'silent' })),
+      agents: await AgentDirectory.load(sqliteCollectorStore(store).agents, createLogger({ level: 'silent' })),
       writer,
       logger: createLogger({ level: 'silent' }),
       now: Date.now,

@@ -43,7 +43,7 @@ describe('ingest', () => {
       expect(await statusOf(connectAgent(t.wsUrl, undefined))).toBe(401);
       expect(await statusOf(connectAgent(t.wsUrl, 'swa_thisIsNotARealTokenAtAll'))).toBe(401);
       t.store.agents.revoke('school-1', Date.now());
-      t.collector.refreshAgents();
+      await t.collector.refreshAgents();
       expect(await statusOf(connectAgent(t.wsUrl, token))).toBe(401);
       expect(await scrapeValue(t.collector.url, 'speedwatch_collector_rejected_total{reason="unauthorized"}')).toBe(3);
     });

@@ -182,7 +182,7 @@ describe('releases on a running collector', () => {
     await start({ '0.2.0': 10 }, '0.2.0');
     const { token } = await agent('a1');
     c?.store.agents.revoke('a1', Date.now());
-    c?.collector.refreshAgents();
+    await c?.collector.refreshAgents();
     expect((await get('/v1/releases/speedwatch-agent-0.2.0.tgz', token)).status).toBe(401);
   });
 

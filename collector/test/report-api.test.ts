@@ -129,7 +129,7 @@ describe('GET /api/v1/overview for a calendar month', () => {
 
 describe('ReportJobs', () => {
   const jobs = (options: { maxWaiting?: number; timeoutMs?: number }) =>
-    new ReportJobs({ path: t.dbPath, storeOptions: {}, verdicts: DEFAULT_VERDICT_CONFIG, timeZone: 'Asia/Ho_Chi_Minh', logger: createLogger({ level: 'silent' }), ...options });
+    new ReportJobs({ store: { kind: 'sqlite', path: t.dbPath, options: { mustExist: true } }, verdicts: DEFAULT_VERDICT_CONFIG, timeZone: 'Asia/Ho_Chi_Minh', logger: createLogger({ level: 'silent' }), ...options });
   const job = { kind: 'report' as const, range: parseReportRange({ from, to }, 'Asia/Ho_Chi_Minh'), format: 'json' as const, lang: 'vi' as const };
 
   it('runs one job at a time, lets a few wait and refuses more with SW_REPORT_BUSY', async () => {

@@ -15,6 +15,7 @@ import type { VerdictSample } from '../src/store/store-types.js';
 import { sampleColumns } from '../src/verdict/sample-columns.js';
 import type { SampleColumns } from '../src/verdict/sample-columns.js';
 import { SampleWindow } from '../src/verdict/sample-window.js';
+import { sqliteCollectorStore } from '../src/store/sqlite-collector-store.js';
 import { freshStore, makeResult, open, storeResults } from './store-util.js';
 import type { ResultSpec } from './store-util.js';
 
@@ -95,7 +96,7 @@ function downloads(window: SampleWindow): (number | null)[] {
 // ---- tests ---------------------------------------------------------------------------------
 
 describe('SampleWindow', () => {
-  it('loads at the first update every result with ts >= now - span, by ts, with agents, statuses and NaN for absent figures', () => {
+  it('loads at the first update every result with ts >= now - span, by ts, with agents, statuses and NaN for absent figures', async () => {
     const { store } = freshStore();
     addAgents(store, 'a', 'b');
     const now = T0 + 10 * DAY;
@@ -118,10 +119,10 @@ describe('SampleWindow', () => {
       ],
       now,
     );
-    const window = new SampleWindow(store.results, DAY);
+    const window = new SampleWindow(sqliteCollectorStore(store).results, DAY);
     expect(window.columns().length).toBe(0);
 
-    expect(window.update(now)).toEqual({ added: 5, evicted: 0, held: 5 });
+    expect(await window.update(now)).toEqual({ added: 5, evicted: 0, held: 5 });
     const columns = window.columns();
     expect(plain(columns)).toEqual({
       ts: [from, now - 3 * HOUR, now - 2 * HOUR, now - 2 * HOUR, now + HOUR],
@@ -138,16 +139,16 @@ describe('SampleWindow', () => {
     expect(plain(columns)).toEqual(freshRead(store.path, from));
   });
 
-  it('reads at later updates only the rows stored since, from any connection, merging late ones into place with ties in arrival order', () => {
+  it('reads at later updates only the rows stored since, from any connection, merging late ones into place with ties in arrival order', async () => {
     const { store, path } = freshStore();
     addAgents(store, 'a', 'b');
     const now = T0 + 10 * DAY;
-    const window = new SampleWindow(store.results, DAY);
+    const window = new SampleWindow(sqliteCollectorStore(store).results, DAY);
     // The download figure tags each sample.
     storeResults(store, 'a', [makeResult(now - 10 * HOUR, { downloadMbps: 1 }), makeResult(now - 6 * HOUR, { downloadMbps: 2 }), makeResult(now - 2 * HOUR, { downloadMbps: 3 })], now);
-    expect(window.update(now)).toMatchObject({ added: 3, evicted: 0, held: 3 });
+    expect(await window.update(now)).toMatchObject({ added: 3, evicted: 0, held: 3 });
     // Later updates name the agents whose rows they read (none here).
-    expect(window.update(now)).toEqual({ added: 0, evicted: 0, held: 3, agentsAdded: new Set() });
+    expect(await window.update(now)).toEqual({ added: 0, evicted: 0, held: 3, agentsAdded: new Set() });
 
     // The collector's writer thread stores through its own connection to the same file.
     const writer = open(path);
@@ -162,7 +163,7 @@ describe('SampleWindow', () => {
       ],
       now,
     );
-    expect(window.update(now)).toEqual({ added: 5, evicted: 0, held: 8, agentsAdded: new Set(['b']) });
+    expect(await window.update(now)).toEqual({ added: 5, evicted: 0, held: 8, agentsAdded: new Set(['b']) });
     expect(downloads(window)).toEqual([7, 1, 5, 2, 3, 6, 8, 4]);
     expect(plain(window.columns()).agent).toEqual(['b', 'a', 'b', 'a', 'a', 'b', 'b', 'b']);
 
@@ -176,26 +177,26 @@ describe('SampleWindow', () => {
       ],
       now,
     );
-    expect(window.update(now)).toMatchObject({ added: 3, evicted: 0, held: 11 });
+    expect(await window.update(now)).toMatchObject({ added: 3, evicted: 0, held: 11 });
     expect(downloads(window)).toEqual([7, 1, 5, 9, 12, 2, 3, 6, 8, 4, 11]);
 
     // In order, tying the newest sample held (no merge needed): appended after it.
     storeResults(writer, 'b', [makeResult(now, { downloadMbps: 13 }), makeResult(now + MINUTE, { downloadMbps: 14 })], now);
-    expect(window.update(now)).toMatchObject({ added: 2, evicted: 0, held: 13 });
+    expect(await window.update(now)).toMatchObject({ added: 2, evicted: 0, held: 13 });
     expect(downloads(window)).toEqual([7, 1, 5, 9, 12, 2, 3, 6, 8, 4, 11, 13, 14]);
 
     // A lone late row: older than the newest sample held, though in order within its own batch.
     storeResults(writer, 'b', [makeResult(now - 4 * HOUR, { downloadMbps: 15 })], now);
-    expect(window.update(now)).toMatchObject({ added: 1, evicted: 0, held: 14 });
+    expect(await window.update(now)).toMatchObject({ added: 1, evicted: 0, held: 14 });
     expect(downloads(window)).toEqual([7, 1, 5, 9, 12, 2, 15, 3, 6, 8, 4, 11, 13, 14]);
     expect(plain(window.columns())).toEqual(freshRead(store.path, now - DAY));
   });
 
-  it('evicts exactly the samples with ts < now - span as now advances', () => {
+  it('evicts exactly the samples with ts < now - span as now advances', async () => {
     const { store } = freshStore();
     addAgents(store, 'a');
     const now0 = T0 + DAY;
-    const window = new SampleWindow(store.results, HOUR);
+    const window = new SampleWindow(sqliteCollectorStore(store).results, HOUR);
     storeResults(store, 
       'a',
       [
@@ -206,90 +207,90 @@ describe('SampleWindow', () => {
       ],
       now0,
     );
-    expect(window.update(now0)).toMatchObject({ added: 4, evicted: 0, held: 4 });
-    expect(window.update(now0 + 1)).toMatchObject({ added: 0, evicted: 1, held: 3 });
+    expect(await window.update(now0)).toMatchObject({ added: 4, evicted: 0, held: 4 });
+    expect(await window.update(now0 + 1)).toMatchObject({ added: 0, evicted: 1, held: 3 });
     expect(downloads(window)).toEqual([2, 3, 4]);
     // The two at now0 - 30 min are exactly at the window's start: kept, then gone 1 ms later.
-    expect(window.update(now0 + 30 * MINUTE)).toMatchObject({ added: 0, evicted: 0, held: 3 });
+    expect(await window.update(now0 + 30 * MINUTE)).toMatchObject({ added: 0, evicted: 0, held: 3 });
     const now = now0 + 30 * MINUTE + 1;
-    expect(window.update(now)).toMatchObject({ added: 0, evicted: 2, held: 1 });
+    expect(await window.update(now)).toMatchObject({ added: 0, evicted: 2, held: 1 });
     expect(downloads(window)).toEqual([4]);
 
     // A row stored now but already older than the window is not read; one at its start is.
     storeResults(store, 'a', [makeResult(now - HOUR - 1, { downloadMbps: 5 }), makeResult(now - HOUR, { downloadMbps: 6 }), makeResult(now, { downloadMbps: 7 })], now);
-    expect(window.update(now)).toMatchObject({ added: 2, evicted: 0, held: 3 });
+    expect(await window.update(now)).toMatchObject({ added: 2, evicted: 0, held: 3 });
     expect(downloads(window)).toEqual([6, 4, 7]);
     expect(plain(window.columns())).toEqual(freshRead(store.path, now - HOUR));
 
     // Everything leaves; the window then fills again.
     const later = now0 + 3 * HOUR;
-    expect(window.update(later)).toMatchObject({ added: 0, evicted: 3, held: 0 });
+    expect(await window.update(later)).toMatchObject({ added: 0, evicted: 3, held: 0 });
     expect(window.columns().length).toBe(0);
     storeResults(store, 'a', [makeResult(later - MINUTE, { downloadMbps: 8 })], later);
-    expect(window.update(later)).toMatchObject({ added: 1, evicted: 0, held: 1 });
+    expect(await window.update(later)).toMatchObject({ added: 1, evicted: 0, held: 1 });
     expect(downloads(window)).toEqual([8]);
   });
 
-  it('reads a row stored after the retention delete removed old rows (rowids are not reused)', () => {
+  it('reads a row stored after the retention delete removed old rows (rowids are not reused)', async () => {
     const { store } = freshStore({ retentionDays: 1 });
     addAgents(store, 'a');
     const now = T0 + 10 * DAY;
-    const window = new SampleWindow(store.results, HOUR);
+    const window = new SampleWindow(sqliteCollectorStore(store).results, HOUR);
     // The newest row (largest rowid) is older than the retention.
     storeResults(store, 'a', [makeResult(now - 5 * DAY, { downloadMbps: 1 }), makeResult(now - MINUTE, { downloadMbps: 2 }), makeResult(now - 5 * DAY, { downloadMbps: 3 })], now);
-    expect(window.update(now)).toMatchObject({ added: 1, evicted: 0, held: 1 });
+    expect(await window.update(now)).toMatchObject({ added: 1, evicted: 0, held: 1 });
     expect(store.rollups.maintain(now).deletedResults).toBeGreaterThanOrEqual(1);
     storeResults(store, 'a', [makeResult(now, { downloadMbps: 4 })], now);
-    expect(window.update(now)).toMatchObject({ added: 1, evicted: 0, held: 2 });
+    expect(await window.update(now)).toMatchObject({ added: 1, evicted: 0, held: 2 });
     store.rollups.maintain(now);
     storeResults(store, 'a', [makeResult(now + 1, { downloadMbps: 5 })], now);
-    expect(window.update(now)).toMatchObject({ added: 1, evicted: 0, held: 3 });
+    expect(await window.update(now)).toMatchObject({ added: 1, evicted: 0, held: 3 });
     expect(downloads(window)).toEqual([2, 4, 5]);
   });
 
-  it('keeps every sample when it grows past its initial capacity', () => {
+  it('keeps every sample when it grows past its initial capacity', async () => {
     const { store } = freshStore();
     addAgents(store, 'a', 'b', 'c');
     const random = seededRandom(7);
     const now = T0 + 40 * DAY;
     const span = 30 * DAY;
-    const window = new SampleWindow(store.results, span);
+    const window = new SampleWindow(sqliteCollectorStore(store).results, span);
     for (let batch = 0; batch < 5; batch++) {
       // Random ts across the window: most of each batch is late against the one before.
       const results = Array.from({ length: 1_000 }, (_, i) => makeResult(now - Math.floor(random() * span), { downloadMbps: batch * 1_000 + i }));
       storeResults(store, ['a', 'b', 'c'][batch % 3] as string, results, now);
-      expect(window.update(now)).toMatchObject({ added: 1_000, evicted: 0, held: (batch + 1) * 1_000 });
+      expect(await window.update(now)).toMatchObject({ added: 1_000, evicted: 0, held: (batch + 1) * 1_000 });
     }
     const expected = freshRead(store.path, now - span);
     expect(expected.ts).toHaveLength(5_000);
     expect(plain(window.columns())).toEqual(expected);
     // All at once, at a first update.
-    const another = new SampleWindow(store.results, span);
-    expect(another.update(now)).toEqual({ added: 5_000, evicted: 0, held: 5_000 });
+    const another = new SampleWindow(sqliteCollectorStore(store).results, span);
+    expect(await another.update(now)).toEqual({ added: 5_000, evicted: 0, held: 5_000 });
     expect(plain(another.columns())).toEqual(expected);
   });
 
   // Regression: `#append` may compact the held samples to the front in the middle of an update
   // (buffer full, at most half in use after evictions); the new rows must still be found as the
   // last ones, counted, and merged into ts order.
-  it('keeps order and counts when an update fills the buffer after evictions (compaction mid-update)', () => {
+  it('keeps order and counts when an update fills the buffer after evictions (compaction mid-update)', async () => {
     const { store } = freshStore();
     addAgents(store, 'a');
     const random = seededRandom(11);
     const now0 = T0 + DAY;
-    const window = new SampleWindow(store.results, HOUR);
+    const window = new SampleWindow(sqliteCollectorStore(store).results, HOUR);
     storeResults(store, 'a', Array.from({ length: 1_000 }, (_, i) => makeResult(now0 - HOUR + i * SECOND, { downloadMbps: i })), now0);
-    expect(window.update(now0)).toMatchObject({ added: 1_000, evicted: 0, held: 1_000 });
+    expect(await window.update(now0)).toMatchObject({ added: 1_000, evicted: 0, held: 1_000 });
     // 600 samples leave: 400 held, at the end of a 1 024-sample buffer.
     const now = now0 + 600 * SECOND;
-    expect(window.update(now)).toMatchObject({ added: 0, evicted: 600, held: 400 });
+    expect(await window.update(now)).toMatchObject({ added: 0, evicted: 600, held: 400 });
     // 700 rows at random ts in the window: the buffer fills, is compacted, then grows.
     storeResults(store, 'a', Array.from({ length: 700 }, (_, i) => makeResult(now - Math.floor(random() * HOUR), { downloadMbps: 10_000 + i })), now);
-    expect(window.update(now)).toMatchObject({ added: 700, evicted: 0, held: 1_100 });
+    expect(await window.update(now)).toMatchObject({ added: 700, evicted: 0, held: 1_100 });
     expect(plain(window.columns())).toEqual(freshRead(store.path, now - HOUR));
   });
 
-  it.each([1, 2, 3])('equals a fresh read after every update of a random sequence of inserts, retention deletes and updates (seed %i)', (seed) => {
+  it.each([1, 2, 3])('equals a fresh read after every update of a random sequence of inserts, retention deletes and updates (seed %i)', async (seed) => {
     const random = seededRandom(seed);
     const int = (n: number) => Math.floor(random() * n);
     // Retention (2 days) longer than the span (1 day), as in production: a deleted row has left the window.
@@ -299,7 +300,7 @@ describe('SampleWindow', () => {
     addAgents(store, ...agents);
     const span = DAY;
     let now = T0 + 10 * DAY;
-    const window = new SampleWindow(store.results, span);
+    const window = new SampleWindow(sqliteCollectorStore(store).results, span);
     const usedTs: number[] = [];
     /** ts of the rows stored since the last update. */
     let stored: number[] = [];
@@ -339,7 +340,7 @@ describe('SampleWindow', () => {
       now = random() < 0.15 && onEdge > now ? onEdge : now + int(4 * HOUR);
 
       const from = now - span;
-      const update = window.update(now);
+      const update = await window.update(now);
       const fresh = freshRead(store.path, from);
       const held = plain(window.columns());
       const difference = firstDifference(held, fresh);

@@ -75,7 +75,7 @@ beforeAll(async () => {
   await gone.next('ack');
   gone.ws.close();
   t.store.agents.revoke('gone-1', Date.now());
-  t.collector.refreshAgents();
+  await t.collector.refreshAgents();
   await t.collector.maintain();
   // The health message is handled after the results: wait until the page shows it.
   const deadline = Date.now() + 5000;

@@ -13,6 +13,7 @@ import { hashToken, newToken } from '../src/ingest/tokens.js';
 import { startCollector } from '../src/server/collector-server.js';
 import type { RunningCollector } from '../src/server/collector-server.js';
 import { openStore } from '../src/store/sqlite-store.js';
+import { sqliteCollectorStore } from '../src/store/sqlite-collector-store.js';
 import { connectAgent, makeResult } from './ingest-util.js';
 import { tempDir } from './store-util.js';
 import { join } from 'node:path';
@@ -30,7 +31,7 @@ async function collectorWithBrokenStore(): Promise<{ collector: RunningCollector
   const lines: string[] = [];
   const collector = await startCollector(
     { ...COLLECTOR_DEFAULTS, port: 0, db, heartbeatMs: 100 },
-    { store, logger: createLogger({ level: 'debug', write: (line) => lines.push(line) }) },
+    { store: sqliteCollectorStore(store), logger: createLogger({ level: 'debug', write: (line) => lines.push(line) }) },
   );
   await collector.maintain();
   cleanups.push(async () => {

@@ -12,7 +12,10 @@
  *   4. the verdict refresh a minute after the last, on a month of a fleet testing every 15
  *      minutes, against computing the same verdicts from the window read again; then the
  *      collector on that database refreshing every 5 s while ingesting at full rate, and its
- *      event-loop delay.
+ *      event-loop delay;
+ *   5. ingest end to end on PostgreSQL (a throwaway cluster, fsync on, as in production) against
+ *      raw COPY of the same rows into the same table in transactions of the collector's commit
+ *      size, and the store's own idempotent group-commit statement alone, same sizes.
  * Event-loop delay is the collector's own monitorEventLoopDelay (prom-client's
  * nodejs_eventloop_lag_*, reset at each scrape) less its 10 ms resolution.
  * The collector always runs as its own process (`speedwatch-collector serve`). Wall clock comes
@@ -21,7 +24,8 @@
  *
  * Run on its own: node test/dist/bench/collector-bench.js prints the table, then one JSON line.
  * Environment (own runs only): BENCH_RUNS (3), BENCH_SERIES_ROWS (10 000 000), BENCH_INGEST_RESULTS
- * (200 000), BENCH_INGEST_BATCHES (50,500), BENCH_COLLECTOR_PARTS (ingest,metrics,series,verdicts), BENCH_VERDICT_AGENTS (1 000),
+ * (200 000), BENCH_INGEST_BATCHES (50,500), BENCH_COLLECTOR_PARTS (ingest,metrics,series,verdicts,postgres), BENCH_VERDICT_AGENTS (1 000),
+ * BENCH_PG_RESULTS (100 000),
  * BENCH_COLLECTOR_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the collector).
  */
 import { execFileSync } from 'node:child_process';
@@ -39,6 +43,10 @@ import { median, percentile, seededRandom, SITE_KINDS } from '@speedwatch/shared
 // at run time (as test/support/processes.ts reaches its built binaries).
 import type * as TokensModule from '../../collector/src/ingest/tokens.js';
 import type * as StoreModule from '../../collector/src/store/sqlite-store.js';
+import type * as SqliteCollectorStoreModule from '../../collector/src/store/sqlite-collector-store.js';
+import type * as PostgresStoreModule from '../../collector/src/store/postgres/postgres-store.js';
+import type * as PostgresCopyModule from '../../collector/src/store/postgres/postgres-copy.js';
+import type * as PostgresClusterModule from '../../collector/test/postgres-cluster.js';
 import type * as FrameBatchModule from '../../collector/src/store/frame-batch.js';
 import type * as SampleWindowModule from '../../collector/src/verdict/sample-window.js';
 import type * as VerdictConfigModule from '../../collector/src/verdict/verdict-config.js';
@@ -57,8 +65,8 @@ export interface BenchRow {
   goal: string;
 }
 
-export type CollectorBenchPart = 'ingest' | 'metrics' | 'series' | 'verdicts';
-export const COLLECTOR_BENCH_PARTS: readonly CollectorBenchPart[] = ['ingest', 'metrics', 'series', 'verdicts'];
+export type CollectorBenchPart = 'ingest' | 'metrics' | 'series' | 'verdicts' | 'postgres';
+export const COLLECTOR_BENCH_PARTS: readonly CollectorBenchPart[] = ['ingest', 'metrics', 'series', 'verdicts', 'postgres'];
 
 export interface CollectorBenchOptions {
   /** Repetitions of the ingest comparison (medians are reported). */
@@ -81,6 +89,8 @@ export interface CollectorBenchOptions {
   seriesQueries?: number;
   /** Agents testing every 15 minutes for 31 days in the verdict refresh database. Default 1 000 (2.98 M results). */
   verdictAgents?: number;
+  /** Results sent per PostgreSQL ingest run (batch 100, `ingestAgents` agents). Default 100 000. */
+  postgresResults?: number;
   /** Which parts to run. Default all. */
   parts?: readonly CollectorBenchPart[];
   /** Aborts between steps (the caller's Ctrl-C); cleanup still runs. */
@@ -109,6 +119,10 @@ interface Modules {
   store: typeof StoreModule;
   frameBatch: typeof FrameBatchModule;
   sampleWindow: typeof SampleWindowModule;
+  sqliteCollectorStore: typeof SqliteCollectorStoreModule;
+  postgresStore: typeof PostgresStoreModule;
+  postgresCopy: typeof PostgresCopyModule;
+  postgresCluster: typeof PostgresClusterModule;
   verdictConfig: typeof VerdictConfigModule;
   tokens: typeof TokensModule;
   verdictSnapshot: typeof VerdictSnapshotModule;
@@ -120,6 +134,11 @@ async function loadModules(): Promise<Modules> {
     store: (await load('collector/dist/src/store/sqlite-store.js')) as typeof StoreModule,
     frameBatch: (await load('collector/dist/src/store/frame-batch.js')) as typeof FrameBatchModule,
     sampleWindow: (await load('collector/dist/src/verdict/sample-window.js')) as typeof SampleWindowModule,
+    sqliteCollectorStore: (await load('collector/dist/src/store/sqlite-collector-store.js')) as typeof SqliteCollectorStoreModule,
+    postgresStore: (await load('collector/dist/src/store/postgres/postgres-store.js')) as typeof PostgresStoreModule,
+    postgresCopy: (await load('collector/dist/src/store/postgres/postgres-copy.js')) as typeof PostgresCopyModule,
+    // The throwaway cluster the collector's tests use (initdb and pg_ctl in a temp directory).
+    postgresCluster: (await load('collector/dist/test/postgres-cluster.js')) as typeof PostgresClusterModule,
     verdictConfig: (await load('collector/dist/src/verdict/verdict-config.js')) as typeof VerdictConfigModule,
     tokens: (await load('collector/dist/src/ingest/tokens.js')) as typeof TokensModule,
     verdictSnapshot: (await load('collector/dist/src/server/verdict-snapshot.js')) as typeof VerdictSnapshotModule,
@@ -914,6 +933,7 @@ export async function benchCollector(options: CollectorBenchOptions): Promise<{ 
   await part('metrics', () => benchMetrics(ctx, { scrapeAgents: options.scrapeAgents ?? [1_000, 10_000], scrapes: options.scrapes ?? 20 }));
   await part('series', () => benchSeries(ctx, { seriesRows: options.seriesRows, queries: options.seriesQueries ?? 200 }));
   await part('verdicts', () => benchVerdicts(ctx, { agents: options.verdictAgents ?? 1_000, runs: options.runs }));
+  await part('postgres', () => benchPostgres(ctx, { runs: options.runs, results: options.postgresResults ?? 100_000, agents: options.ingestAgents ?? 1_000, batch: 100, inFlight: options.inFlight ?? 1 }));
   summary['partSeconds'] = timings;
   return { rows, summary };
 }
@@ -939,18 +959,19 @@ async function benchVerdicts(ctx: Context, o: { agents: number; runs: number }):
     scope.defer(() => store.close());
     const config = ctx.mods.verdictConfig.DEFAULT_VERDICT_CONFIG;
     const longestMs = Math.max(...config.windows.map((w) => w.ms));
-    const window = new ctx.mods.sampleWindow.SampleWindow(store.results, longestMs);
+    const results = ctx.mods.sqliteCollectorStore.sqliteCollectorStore(store).results;
+    const window = new ctx.mods.sampleWindow.SampleWindow(results, longestMs);
     // What the maintenance thread does at each pass: the window topped up, every verdict, and
     // the snapshot of what changed that goes to the serving thread.
     const windowNames = config.windows.map((w) => w.name);
     const differ = new ctx.mods.verdictSnapshot.VerdictDiffer(windowNames);
-    const refresh = (t: number): void => {
-      window.update(t);
+    const refresh = async (t: number): Promise<void> => {
+      await window.update(t);
       differ.snapshot(ctx.mods.verdictSnapshot.computeVerdicts(store.agents.list(), window, t, config));
     };
-    const timed = (fn: () => void): number => {
+    const timed = async (fn: () => Promise<void>): Promise<number> => {
       const started = performance.now();
-      fn();
+      await fn();
       return performance.now() - started;
     };
     // A minute of the fleet between refreshes: agents / 15 new results.
@@ -965,7 +986,7 @@ async function benchVerdicts(ctx: Context, o: { agents: number; runs: number }):
       }
     };
     ctx.say('verdicts: first refresh (reads the window)');
-    const firstMs = timed(() => refresh(now));
+    const firstMs = await timed(() => refresh(now));
     const laterMs: number[] = [];
     const rereadMs: number[] = [];
     const agents = store.agents.list();
@@ -973,12 +994,12 @@ async function benchVerdicts(ctx: Context, o: { agents: number; runs: number }):
       ctx.signal?.throwIfAborted();
       const t = now + (run + 1) * 60_000;
       minute(t);
-      laterMs.push(timed(() => refresh(t)));
+      laterMs.push(await timed(() => refresh(t)));
       // The peer: the same verdicts from the window read again from the store.
       rereadMs.push(
-        timed(() => {
-          const fresh = new ctx.mods.sampleWindow.SampleWindow(store.results, longestMs);
-          fresh.update(t);
+        await timed(async () => {
+          const fresh = new ctx.mods.sampleWindow.SampleWindow(results, longestMs);
+          await fresh.update(t);
           new ctx.mods.verdictSnapshot.VerdictDiffer(windowNames).snapshot(ctx.mods.verdictSnapshot.computeVerdicts(agents, fresh, t, config));
         }),
       );
@@ -1030,6 +1051,135 @@ async function benchVerdicts(ctx: Context, o: { agents: number; runs: number }):
   });
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// 5. Ingest on PostgreSQL vs raw COPY into the same table
+
+interface PostgresRun {
+  ingestPerS: number;
+  /** Results per group commit in the collector, mean. */
+  commitRows: number;
+  /** The store's own statement (claim ids, store rows) in transactions of the commit size, no collector. */
+  statementPerS: number;
+  /** COPY into `results` in transactions of the commit size: the ceiling. */
+  copyPerS: number;
+  collectorCores: number;
+  ackP99Ms: number;
+  loopDelayP99Ms: number;
+}
+
+/** `total` rows as an agent of `agents` would send them now, each agent's in runs of `agentBatch`. */
+function benchRows(o: { agents: number; total: number; agentBatch: number }): ResultRow[] {
+  const text = new ResultText(resultTemplate('agent-default'));
+  const now = Date.now();
+  return Array.from({ length: o.total }, (_, i): ResultRow => {
+    const id = randomUUID();
+    const ts = liveStartMs(now, Math.random);
+    return [id, benchAgentId(Math.floor(i / o.agentBatch) % o.agents), ts, now, 'ok', 104.3, 43.8, 12.9, 1.7, 0, text.make({ id, startedMs: ts, downloadMbps: 104.3, uploadMbps: 43.8, latencyMs: 12.9 })];
+  });
+}
+
+async function benchPostgres(ctx: Context, o: { runs: number; results: number; agents: number; batch: number; inFlight: number }): Promise<{ rows: BenchRow[]; summary: object }> {
+  const measure = `PostgreSQL ingest results/s acked, batch ${o.batch} (${o.agents} agents) vs raw COPY into the same table, transactions of the collector's commit size`;
+  const unavailable = ctx.mods.postgresCluster.postgresUnavailable();
+  if (unavailable !== undefined) {
+    ctx.say(`postgres: not measured: ${unavailable}`);
+    return { rows: [{ measure, value: '-', peer: '-', ratio: '-', goal: `not measured: ${unavailable}` }], summary: { skipped: unavailable } };
+  }
+  const total = Math.ceil(o.results / o.batch) * o.batch;
+  const runs: PostgresRun[] = [];
+  for (let run = 0; run < o.runs; run++) {
+    ctx.signal?.throwIfAborted();
+    const figures = await scoped('postgres-bench', async (scope): Promise<PostgresRun> => {
+      const dir = scope.tempDir('sw-bench-pg-');
+      ctx.say(`postgres run ${run + 1}/${o.runs}: a cluster with fsync on`);
+      const cluster = await ctx.mods.postgresCluster.startPostgresCluster({ durable: true });
+      scope.defer(() => cluster.stop());
+      const database = await cluster.createDatabase();
+      const url = cluster.url(database);
+      const store = await ctx.mods.postgresStore.openPostgresStore({ url, password: cluster.password });
+      scope.defer(() => store.close());
+      const tokens: string[] = [];
+      for (let i = 0; i < o.agents; i++) {
+        const token = ctx.mods.tokens.newToken();
+        await store.agents.add({ id: benchAgentId(i), name: `Site ${i}`, siteKind: SITE_KINDS[i % SITE_KINDS.length] as SiteKind, technology: TECHS[i % TECHS.length] as Technology }, ctx.mods.tokens.hashToken(token), Date.now());
+        tokens.push(token);
+      }
+      const passwordFile = join(dir, 'pg-password');
+      writeFileSync(passwordFile, cluster.password, { mode: 0o600 });
+      ctx.say(`postgres run ${run + 1}/${o.runs}: collector, ${o.agents} agents × ${o.inFlight} batches of ${o.batch} in flight, ${fmt.int(total)} results`);
+      const collector = await startCollector(ctx, scope, join(dir, 'local.db'), { limits: THROUGHPUT_LIMITS, store: { kind: 'postgres', url, passwordFile } }, 60_000);
+      const load = await loadDuring(ctx, scope, collector, dir, { tokens, total, batch: o.batch, inFlight: o.inFlight });
+      const commits = promValue(load.scrape, 'speedwatch_collector_batch_commit_seconds_count');
+      await collector.child.stop();
+      const stored = await store.pool.query<{ n: string }>('SELECT (SELECT count(*) FROM results) + (SELECT count(*) FROM result_ids) AS n');
+      if (Number(stored.rows[0]?.n) !== 2 * total) throw new Error(`${stored.rows[0]?.n ?? '?'} results and ids stored, expected ${total} of each`);
+      const commitRows = Math.max(1, Math.round(total / commits));
+
+      // The same rows, in transactions of the collector's mean commit: the store's statement, then raw COPY.
+      const timedChunks = async (what: string, fn: (rows: ResultRow[]) => Promise<unknown>): Promise<number> => {
+        const rows = benchRows({ agents: o.agents, total, agentBatch: o.batch });
+        ctx.say(`postgres run ${run + 1}/${o.runs}: ${what}, ${fmt.int(total)} rows in transactions of ${fmt.int(commitRows)}`);
+        let timedMs = 0;
+        for (let at = 0; at < rows.length; at += commitRows) {
+          const chunk = rows.slice(at, at + commitRows);
+          const started = performance.now();
+          await fn(chunk);
+          timedMs += performance.now() - started;
+        }
+        return total / (timedMs / 1000);
+      };
+      const statementPerS = await timedChunks("the store's group-commit statement", (rows) => store.results.insertRows(rows));
+      const client = await store.pool.connect();
+      let copyPerS: number;
+      try {
+        copyPerS = await timedChunks('raw COPY into results', (rows) =>
+          ctx.mods.postgresCopy.copyRows(client, 'results', ['id', 'agent_id', 'ts', 'received_at', 'status', 'download_mbps', 'upload_mbps', 'latency_ms', 'jitter_ms', 'loss_ratio', 'doc'], rows),
+        );
+      } finally {
+        client.release();
+      }
+      return { ingestPerS: load.resultsPerS, commitRows, statementPerS, copyPerS, collectorCores: load.collectorCores, ackP99Ms: load.outcome.ackP99Ms, loopDelayP99Ms: load.loopDelay.p99Ms };
+    });
+    ctx.say(`  PostgreSQL ingest ${fmt.int(figures.ingestPerS)}/s (commits of ${fmt.int(figures.commitRows)}), the store's statement ${fmt.int(figures.statementPerS)}/s, raw COPY ${fmt.int(figures.copyPerS)}/s`);
+    runs.push(figures);
+  }
+  const m = (key: keyof PostgresRun): number => median(runs.map((r) => r[key]));
+  const summary = {
+    runs: o.runs,
+    results: total,
+    agents: o.agents,
+    batch: o.batch,
+    ingestResultsPerS: m('ingestPerS'),
+    copyResultsPerS: m('copyPerS'),
+    ratio: m('ingestPerS') / m('copyPerS'),
+    statementResultsPerS: m('statementPerS'),
+    commitRows: m('commitRows'),
+    collectorCores: m('collectorCores'),
+    ackP99Ms: m('ackP99Ms'),
+    loopDelayP99Ms: m('loopDelayP99Ms'),
+    perRun: runs.map((r) => ({ ingest: Math.round(r.ingestPerS), statement: Math.round(r.statementPerS), copy: Math.round(r.copyPerS), commitRows: r.commitRows })),
+  };
+  const rows: BenchRow[] = [
+    { measure, value: `${fmt.int(summary.ingestResultsPerS)}/s`, peer: `${fmt.int(summary.copyResultsPerS)}/s`, ratio: fmt.ratio(summary.ratio), goal: '' },
+    {
+      measure: "PostgreSQL: the store's idempotent group-commit statement alone (result_ids claimed, rows stored), same transactions, vs raw COPY",
+      value: `${fmt.int(summary.statementResultsPerS)}/s`,
+      peer: `${fmt.int(summary.copyResultsPerS)}/s`,
+      ratio: fmt.ratio(summary.statementResultsPerS / summary.copyResultsPerS),
+      goal: '',
+    },
+    {
+      measure: "PostgreSQL ingest: collector CPU cores · event-loop delay p99 ms · send-to-ack p99 ms",
+      value: `${summary.collectorCores.toFixed(2)} · ${fmt.ms(summary.loopDelayP99Ms)} · ${fmt.ms(summary.ackP99Ms)}`,
+      peer: '',
+      ratio: '',
+      goal: '',
+    },
+  ];
+  return { rows, summary };
+}
+
 /** The rows as an aligned text table with a header line. */
 export function formatBenchTable(rows: readonly BenchRow[]): string {
   const table = [['measure', 'value', 'peer', 'ratio', 'goal'], ...rows.map((r) => [r.measure, r.value, r.peer, r.ratio, r.goal])];
@@ -1072,6 +1222,7 @@ if (isMain) {
     seriesRows: envInteger('BENCH_SERIES_ROWS', 10_000_000),
     ingestResults: envInteger('BENCH_INGEST_RESULTS', 200_000),
     verdictAgents: envInteger('BENCH_VERDICT_AGENTS', 1_000),
+    postgresResults: envInteger('BENCH_PG_RESULTS', 100_000),
     ...(parts === undefined ? {} : { parts }),
     ...(batches === undefined || batches === '' ? {} : { batches: batches.split(',').map((b) => positiveInteger('BENCH_INGEST_BATCHES', b)) }),
     ...(nodeArgs === undefined || nodeArgs === '' ? {} : { collectorNodeArgs: nodeArgs.split(' ').filter((a) => a !== '') }),

@@ -108,6 +108,8 @@ async function main(planPath: string): Promise<void> {
               if (acked >= plan.total) return finish();
               return sendBatch(agent);
             }
+            // The controller's pushes (settings after every welcome, an announced release) are not refusals.
+            if (message.type === 'config' || message.type === 'upgrade') return;
             refusals++;
             firstRefusal ??= `${message.type ?? '?'} ${message.code ?? ''}: ${message.message ?? ''}`;
           });

@@ -25,7 +25,8 @@ export interface ActionDeps {
   requestTest: (agentId: string, delayMs: number) => boolean;
   writer: Pick<StoreWriter, 'setPaused'>;
   /** Re-reads the agents table after a change (the agents are then sent their new settings). */
-  refreshAgents: () => void;
+  /** Re-reads the agents table now, so that the change is in memory before the answer. */
+  refreshAgents: () => Promise<unknown>;
   now: () => number;
   /** Uniform in [0, 1): the order of an area's tests. */
   random: () => number;
@@ -93,7 +94,7 @@ export async function handleAction(path: (typeof ACTION_PATHS)[number], req: Inc
   if (path === '/api/v1/tests') return testNow(agents, spreadMs, res, deps);
   const ids = agents.map((a) => a.id);
   const changed = await deps.writer.setPaused(ids, path === '/api/v1/pause' ? deps.now() : undefined);
-  deps.refreshAgents();
+  await deps.refreshAgents();
   const changedSet = new Set(changed);
   sendJson(res, 200, { changed, unchanged: ids.filter((id) => !changedSet.has(id)) });
 }

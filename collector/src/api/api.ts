@@ -6,7 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import type { ErrorCodeCarriedBy } from '@speedwatch/shared';
 import { SERIES_METRICS } from '../store/store-types.js';
-import type { SqliteStore } from '../store/sqlite-store.js';
+import type { CollectorStore } from '../store/collector-store.js';
 import type { AgentHealthRecord, AgentRecord, SeriesMetric } from '../store/store-types.js';
 import type { LatestFigures } from '../server/latest-results.js';
 import type { AgentVerdict } from '../verdict/verdicts.js';
@@ -23,8 +23,8 @@ import type { SiteDeps } from './site-page.js';
 import { API_PRECISION, roundMbps, roundMs, roundOrNull, roundResult, roundSeriesPoint, roundShare } from './rounding.js';
 
 export interface ApiDeps {
-  /** Reads of results and series (the serving thread's connection). */
-  store: Pick<SqliteStore, 'results' | 'rollups'>;
+  /** Reads of results and series (the serving thread's connection or pool). */
+  store: Pick<CollectorStore, 'results' | 'rollups'>;
   /** Every agent, revoked ones included, ordered by id (from memory). */
   agents: () => AgentRecord[];
   agent: (id: string) => AgentRecord | undefined;
@@ -78,12 +78,12 @@ export function sendError(res: ServerResponse, status: number, code: ApiErrorCod
   sendJson(res, status, { error: { code, message, ...extra } });
 }
 
-/** Answers `path` if it is an API route (returns true), else returns false. */
-export function handleApi(path: string, search: URLSearchParams, res: ServerResponse, deps: ApiDeps): boolean {
+/** Answers `path` if it is an API route (resolves true), else resolves false. */
+export async function handleApi(path: string, search: URLSearchParams, res: ServerResponse, deps: ApiDeps): Promise<boolean> {
   const route = ROUTES[path];
   if (route === undefined) return false;
   try {
-    route(search, res, deps);
+    await route(search, res, deps);
   } catch (err) {
     if (err instanceof BadParameterError) sendError(res, 400, err.code, err.message, { parameter: err.parameter });
     else if ((err as { code?: unknown }).code === 'SW_STORE_CURSOR') sendError(res, 400, 'SW_BAD_PARAMETER', `cursor: ${(err as Error).message}`, { parameter: 'cursor' });
@@ -118,7 +118,7 @@ function range(params: Params, deps: ApiDeps, defaultMs: number): { from: number
   return { from, to };
 }
 
-const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps: ApiDeps) => void> = {
+const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps: ApiDeps) => void | Promise<void>> = {
   '/api/v1/agents'(search, res, deps) {
     const params = new Params(search, ['revoked']);
     const includeRevoked = params.oneOf('revoked', ['true', 'false']) === 'true';
@@ -142,14 +142,14 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
     sendJson(res, 200, { precision: API_PRECISION, agents });
   },
 
-  '/api/v1/results'(search, res, deps) {
+  async '/api/v1/results'(search, res, deps) {
     const params = new Params(search, ['agent', 'from', 'to', 'limit', 'cursor']);
     const agent = params.string('agent');
     if (agent !== undefined && deps.agent(agent) === undefined) throw new BadParameterError('agent', `no agent ${JSON.stringify(agent)}`);
     const from = params.time('from');
     const to = params.time('to');
     const cursor = params.string('cursor', 512);
-    const page = deps.store.results.page({
+    const page = await deps.store.results.page({
       limit: params.integer('limit', 1, 10_000) ?? 100,
       ...(agent === undefined ? {} : { agentId: agent }),
       ...(from === undefined ? {} : { from }),
@@ -163,7 +163,7 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
     });
   },
 
-  '/api/v1/results.csv'(search, res, deps) {
+  async '/api/v1/results.csv'(search, res, deps) {
     const params = new Params(search, ['agent', 'from', 'to']);
     const agent = params.string('agent');
     if (agent !== undefined && deps.agent(agent) === undefined) throw new BadParameterError('agent', `no agent ${JSON.stringify(agent)}`);
@@ -175,7 +175,7 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
     const sites = new Map<string, string>();
     let cursor: string | undefined;
     do {
-      const page = deps.store.results.page({
+      const page = await deps.store.results.page({
         limit: 5000,
         ...(agent === undefined ? {} : { agentId: agent }),
         ...(from === undefined ? {} : { from }),
@@ -202,7 +202,7 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
     res.end();
   },
 
-  '/api/v1/series'(search, res, deps) {
+  async '/api/v1/series'(search, res, deps) {
     const params = new Params(search, ['agent', 'metric', 'from', 'to', 'step']);
     const agent = requireAgent(params, deps);
     const metric = params.oneOf<SeriesMetric>('metric', SERIES_METRICS);
@@ -210,7 +210,7 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
     const { from, to } = range(params, deps, DAY);
     const step = params.duration('step', 60_000, 31 * DAY) ?? (to - from > 7 * DAY ? DAY : to - from > 2 * DAY ? HOUR : 15 * 60_000);
     if ((to - from) / step > 10_000) throw new BadParameterError('step', `gives ${Math.ceil((to - from) / step)} points; at most 10000`);
-    const points = deps.store.rollups.series(agent, metric, from, to, step);
+    const points = await deps.store.rollups.series(agent, metric, from, to, step);
     sendJson(res, 200, {
       precision: API_PRECISION,
       agent,
@@ -239,8 +239,8 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
     sendJson(res, 200, deps.overview(window));
   },
 
-  '/api/v1/site'(search, res, deps) {
-    sendJson(res, 200, sitePage(search, deps));
+  async '/api/v1/site'(search, res, deps) {
+    sendJson(res, 200, await sitePage(search, deps));
   },
 
   '/api/v1/alerts'(search, res, deps) {

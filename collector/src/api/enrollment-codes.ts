@@ -31,7 +31,8 @@ export interface EnrollmentCodeDeps {
   agents: () => readonly AgentRecord[];
   writer: Pick<StoreWriter, 'issueEnrollment'>;
   /** Re-reads the agents table after the new site is stored. */
-  refreshAgents: () => void;
+  /** Re-reads the agents table now, so that a new site is in memory before the answer. */
+  refreshAgents: () => Promise<unknown>;
   now: () => number;
   logger: Logger;
 }
@@ -123,7 +124,7 @@ export async function handleEnrollmentCode(req: IncomingMessage, res: ServerResp
     if (err instanceof StoreError && err.code === 'SW_AGENT_EXISTS') return sendError(res, 409, 'SW_AGENT_EXISTS', `agent ${request.id} already exists; send {"id"} alone for a new code of that site`);
     throw err;
   }
-  deps.refreshAgents();
+  await deps.refreshAgents();
   deps.logger.info({ event: 'enrollment-code-issued', agentId: request.id, added: agent !== undefined, via, expiresAt: new Date(expiresAt).toISOString() }, 'enrollment code issued through the API');
   const answer: EnrollmentCodeAnswer = {
     agentId: request.id,

@@ -4,7 +4,7 @@
  * series and the latest tests are two short indexed reads of the agent's rows (hourly roll-ups
  * past 3 days), so the page costs the database what /api/v1/series and /api/v1/results cost.
  */
-import type { SqliteStore } from '../store/sqlite-store.js';
+import type { CollectorStore } from '../store/collector-store.js';
 import { SERIES_METRICS } from '../store/store-types.js';
 import type { AgentHealthRecord, AgentRecord, SeriesPoint, StoredResult } from '../store/store-types.js';
 import type { CollectorTarget, VerdictWindow } from '../verdict/verdict-config.js';
@@ -30,7 +30,7 @@ export interface SiteDeps {
 
 /** The parts of the API's dependencies the page reads. */
 export interface SitePageInputs {
-  store: Pick<SqliteStore, 'results' | 'rollups'>;
+  store: Pick<CollectorStore, 'results' | 'rollups'>;
   agent: (id: string) => AgentRecord | undefined;
   connectedIds: () => ReadonlySet<string>;
   health: (id: string) => AgentHealthRecord | undefined;
@@ -68,7 +68,7 @@ const SERIES_DECIMALS: Record<SiteSeriesMetric, number> = {
 };
 
 /** Answers the query `search` (agent, window); throws BadParameterError naming a bad or unknown one. */
-export function sitePage(search: URLSearchParams, deps: SitePageInputs): SiteAnswer {
+export async function sitePage(search: URLSearchParams, deps: SitePageInputs): Promise<SiteAnswer> {
   const params = new Params(search, ['agent', 'window']);
   const agentId = params.string('agent');
   if (agentId === undefined) throw new BadParameterError('agent', 'required: the id of a site (GET /api/v1/agents lists them)');
@@ -79,7 +79,7 @@ export function sitePage(search: URLSearchParams, deps: SitePageInputs): SiteAns
   const window = deps.site.windows.find((w) => w.name === windowName);
   if (window === undefined) throw new BadParameterError('window', 'this collector judges no window');
 
-  const recent = deps.store.results.recent(agent.id, SITE_RECENT_TESTS);
+  const [recent, siteSeries] = await Promise.all([deps.store.results.recent(agent.id, SITE_RECENT_TESTS), series(deps.store.rollups, agent.id, window.ms, deps.now())]);
   return {
     computedAt: iso(deps.site.computedAt()),
     window: window.name,
@@ -106,7 +106,7 @@ export function sitePage(search: URLSearchParams, deps: SitePageInputs): SiteAns
     },
     targets: targetsOf(deps.site.targets, agent.technology),
     verdicts: (deps.site.verdicts(agent.id) ?? []).map(siteVerdict),
-    series: series(deps.store.rollups, agent.id, window.ms, deps.now()),
+    series: siteSeries,
     loadedLatency: latestLoaded(recent),
     recent: recent.map(siteTest),
     health: healthView(deps.health(agent.id)),
@@ -139,10 +139,11 @@ function siteVerdict(v: AgentVerdict): SiteVerdict {
   };
 }
 
-function series(rollups: SqliteStore['rollups'], agentId: string, windowMs: number, now: number): SiteSeries {
+async function series(rollups: CollectorStore['rollups'], agentId: string, windowMs: number, now: number): Promise<SiteSeries> {
   const stepMs = seriesStepMs(windowMs);
   const from = now - windowMs;
-  const raw = Object.fromEntries(SERIES_METRICS.map((metric) => [metric, rollups.series(agentId, metric, from, now, stepMs)])) as Record<SiteSeriesMetric, SeriesPoint[]>;
+  const each = await Promise.all(SERIES_METRICS.map((metric) => rollups.series(agentId, metric, from, now, stepMs)));
+  const raw = Object.fromEntries(SERIES_METRICS.map((metric, i) => [metric, each[i]])) as Record<SiteSeriesMetric, SeriesPoint[]>;
   const points = Object.fromEntries(
     SERIES_METRICS.map((metric) => {
       const decimals = SERIES_DECIMALS[metric];

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * speedwatch-collector: process-level wiring (argv, env, signals, exit codes) for `serve`,
- * `check-config`, agent identity (`agents add|list|revoke|rotate`), `areas`, `report` and `backup`.
+ * `check-config`, agent identity (`agents add|list|revoke|rotate`), `areas`, `report`, `migrate` and `backup`.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -10,12 +10,15 @@ import type { Site } from '@speedwatch/shared';
 import { createLogger, DURATION_EXPECTED, parseDurationMs, SpeedwatchError, siteSchema, UsageError, ValidationError } from '@speedwatch/shared';
 import { healthView } from '../api/health-view.js';
 import type { CollectorConfig, ConfigOverrides } from '../config/collector-config.js';
-import type { NewAgent } from '../store/store-types.js';
+import type { AgentRecord, NewAgent } from '../store/store-types.js';
 import { ConfigError, loadCollectorConfig } from '../config/collector-config.js';
 import { AREAS_USAGE, areasCommand } from '../cli/areas-command.js';
 import { REPORT_USAGE, reportCommand } from '../cli/report-command.js';
+import { MIGRATE_USAGE, migrateCommand } from '../cli/migrate-command.js';
 import { args, needDb } from '../cli/cli-args.js';
-import { CODE_LIFETIME_RANGE_MS, DEFAULT_CODE_LIFETIME_MS, issueCode } from '../enroll/issue-code.js';
+import { needStore, openCommandStore, STORE_FLAGS } from '../cli/cli-store.js';
+import type { CollectorStore } from '../store/collector-store.js';
+import { CODE_LIFETIME_RANGE_MS, DEFAULT_CODE_LIFETIME_MS, issueCode, newEnrollmentCode } from '../enroll/issue-code.js';
 import type { IssuedCode } from '../enroll/issue-code.js';
 import { hashToken, newToken } from '../ingest/tokens.js';
 import { AreaNames } from '../sites/area-match.js';
@@ -25,6 +28,9 @@ import { areaPath } from '../store/area-units.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
 import { WorkerMaintenance } from '../maintenance/worker-maintenance.js';
 import { startCollector } from '../server/collector-server.js';
+import { openPostgresStore } from '../store/postgres/postgres-store.js';
+import { describePostgres } from '../store/postgres/postgres-connection.js';
+import { sqliteCollectorStore } from '../store/sqlite-collector-store.js';
 import { openStore } from '../store/sqlite-store.js';
 import type { AgentHealthRecord } from '../store/store-types.js';
 import { WorkerStoreWriter } from '../writer/worker-store-writer.js';
@@ -39,7 +45,7 @@ Commands:
   check-config FILE [--db PATH] [--host H] [--port N] [--log-level L] [--tls-cert FILE --tls-key FILE]
         validate a config file, with the environment and flags applied as serve applies them, and
         list every problem (exit 1), or print a one-line summary (exit 0); opens no database
-  agents add --db PATH --id ID --name NAME --site-kind office|school|clinic|other
+  agents add (--db PATH | --config FILE) --id ID --name NAME --site-kind office|school|clinic|other
              --technology fixed|mobile [--isp ISP] [--area "province/district/commune"] [--lat N --lon N]
              [--area-code CODE] [--contract-mbps N] [--enroll [--expires 7d]]
         create an agent and print its token (the only line on stdout; only its hash is stored);
@@ -47,21 +53,27 @@ Commands:
   agents import FILE.csv --db PATH [--expires 7d]
         add every site of a CSV (header: id,name,site_kind,technology[,isp,area|area_code,lat,lon,contract_mbps]) in one
         transaction, and print a CSV of their enrollment codes (id,name,code,expires_at)
-  agents enroll ID --db PATH [--expires 7d]
+  agents enroll ID (--db PATH | --config FILE) [--expires 7d]
         a new one-time code for an agent (a new box, a lost token); its earlier codes end
-  agents edit ID --db PATH [--name N] [--site-kind K] [--technology T] [--isp I] [--area A | --area-code C] [--lat N --lon N] [--contract-mbps N]
+  agents edit ID (--db PATH | --config FILE) [--name N] [--site-kind K] [--technology T] [--isp I] [--area A | --area-code C] [--lat N --lon N] [--contract-mbps N]
         change a site's description; its id, token and history stay
-  agents list --db PATH [--json]       list agents: id, technology, site kind, area, ISP, name, state,
+  agents list (--db PATH | --config FILE) [--json]
+                                       list agents: id, technology, site kind, area, ISP, name, state,
                                        then from the latest health report: version, outbox backlog,
                                        free disk, CPU temperature, last test (- where unknown)
-  agents revoke ID --db PATH           revoke an agent's token (it is disconnected within a heartbeat)
-  agents rotate ID --db PATH           give an agent a new token (printed) and invalidate the old one
+  agents revoke ID (--db PATH | --config FILE)
+                                       revoke an agent's token (it is disconnected within a heartbeat)
+  agents rotate ID (--db PATH | --config FILE)
+                                       give an agent a new token (printed) and invalidate the old one
 ${AREAS_USAGE}
 ${REPORT_USAGE}
-  backup --db PATH --out FILE          online backup of the database to FILE
+${MIGRATE_USAGE}
+  backup --db PATH --out FILE          online backup of the database to FILE (SQLite; PostgreSQL: pg_dump)
 
 Environment: SPEEDWATCH_DB, SPEEDWATCH_HOST, SPEEDWATCH_PORT, SPEEDWATCH_READ_TOKEN, SPEEDWATCH_LOG_LEVEL,
-SPEEDWATCH_TLS_CERT_FILE, SPEEDWATCH_TLS_KEY_FILE override the config file; flags override both.`;
+SPEEDWATCH_TLS_CERT_FILE, SPEEDWATCH_TLS_KEY_FILE override the config file; flags override both.
+SPEEDWATCH_PG_PASSWORD: the PostgreSQL password, when the config's store is PostgreSQL and names no
+passwordFile. --config FILE on an agents command: the store that config names (SQLite or PostgreSQL).`;
 
 /** The flags that override the config file's keys, for serve and check-config alike. */
 const OVERRIDE_FLAGS = {
@@ -104,6 +116,13 @@ function releasesLine(config: Readonly<CollectorConfig>): string {
   return `; agent releases announced: ${tarballs.map((t) => `${t.version} (sha256 ${t.sha256.slice(0, 12)}…, ${t.bytes} bytes)`).join(', ')}`;
 }
 
+/** Where the data goes, for check-config: never the password, only whether one is given. */
+function storeLine(config: Readonly<CollectorConfig>): string {
+  if (config.store.kind === 'sqlite') return `database ${config.db}`;
+  const password = config.store.password === undefined ? 'no password given' : 'a password given';
+  return `store ${describePostgres(config.store.url)} (${password}; alerts' state in ${config.db})`;
+}
+
 async function checkConfig(argv: string[]): Promise<number> {
   const { values, positionals } = args(() => parseArgs({ args: argv, strict: true, allowPositionals: true, options: OVERRIDE_FLAGS }));
   const [file, extra] = positionals;
@@ -115,7 +134,7 @@ async function checkConfig(argv: string[]): Promise<number> {
   const { channels, routes } = config.alerts;
   const routing = channels.length + routes.length === 0 ? '' : `, alert routes ${routes.map((r) => `${r.name} → ${r.channel}`).join(', ') || 'none'} over ${channels.length} channel${channels.length === 1 ? '' : 's'} (secrets read)`;
   process.stdout.write(
-    `${file}: ok. Listening on ${scheme}://${config.host}:${config.port}; database ${config.db}; ` +
+    `${file}: ok. Listening on ${scheme}://${config.host}:${config.port}; ${storeLine(config)}; ` +
       `verdict windows ${config.verdicts.windows.map((w) => w.name).join(', ')}; ` +
       `${webhooks} alert webhook${webhooks === 1 ? '' : 's'}${routing}; API ${config.readToken === undefined ? 'open' : 'behind the read token'}; ` +
       `fleet settings: ${config.fleet.defaults.endpoints?.length ?? 0} default endpoint(s), ${config.fleet.overrides.length} override(s)` +
@@ -131,19 +150,37 @@ async function serve(argv: string[]): Promise<number> {
   const logger = createLogger({ level: config.logLevel });
   mkdirSync(dirname(config.db), { recursive: true });
   const storeOptions = { retentionDays: config.retentionDays };
-  // The serving thread only reads: a write there would wait on the event loop, so it fails at once.
-  const store = openStore(config.db, { ...storeOptions, busyTimeoutMs: 0 });
-  const opened: { close(): Promise<void> | void }[] = [store];
+  const opened: { close(): Promise<void> | void }[] = [];
   const release = async (): Promise<void> => {
     for (const part of opened.reverse()) await part.close();
   };
   let collector;
   try {
-    const writer = await WorkerStoreWriter.open(config.db, storeOptions, logger.child({ component: 'writer' }));
-    opened.push(writer);
-    const maintenance = await WorkerMaintenance.open(config.db, storeOptions, config.verdicts, logger.child({ component: 'maintenance' }));
-    opened.push(maintenance);
-    collector = await startCollector(config, { store, logger, writer, maintenance });
+    if (config.store.kind === 'postgres') {
+      // The SQLite file keeps what is not in PostgreSQL yet (the alerts' state): made and migrated here.
+      openStore(config.db).close();
+      const { url, password, poolSize } = config.store;
+      const store = await openPostgresStore({ url, poolSize, ...(password === undefined ? {} : { password }), ...storeOptions });
+      opened.push(store);
+      logger.info({ event: 'store-opened', store: store.location }, 'results in PostgreSQL');
+      // As on SQLite, writes run on the writer thread (the rows of a group commit are made and sent
+      // there), maintenance and reports on threads of their own, each with a pool of its own.
+      const threads = { kind: 'postgres' as const, options: { url, poolSize: 2, ...(password === undefined ? {} : { password }), ...storeOptions } };
+      const writer = await WorkerStoreWriter.start({ store: { ...threads, options: { ...threads.options, poolSize } }, alertsPath: config.db }, logger.child({ component: 'writer' }));
+      opened.push(writer);
+      const maintenance = await WorkerMaintenance.open(threads, config.verdicts, logger.child({ component: 'maintenance' }));
+      opened.push(maintenance);
+      collector = await startCollector(config, { store, logger, writer, maintenance });
+    } else {
+      // The serving thread only reads: a write there would wait on the event loop, so it fails at once.
+      const store = sqliteCollectorStore(openStore(config.db, { ...storeOptions, busyTimeoutMs: 0 }), storeOptions);
+      opened.push(store);
+      const writer = await WorkerStoreWriter.open(config.db, storeOptions, logger.child({ component: 'writer' }));
+      opened.push(writer);
+      const maintenance = await WorkerMaintenance.open(store.spec, config.verdicts, logger.child({ component: 'maintenance' }));
+      opened.push(maintenance);
+      collector = await startCollector(config, { store, logger, writer, maintenance });
+    }
   } catch (err) {
     await release();
     throw err;
@@ -213,9 +250,14 @@ function agentOf(id: string, site: Site): NewAgent {
   };
 }
 
+/** The areas of `agents` but `except`'s. */
+function areaNamesOf(agents: readonly AgentRecord[], except?: string): AreaNames {
+  return new AreaNames(agents.flatMap((a) => (a.area === undefined || a.id === except ? [] : [a.area])));
+}
+
 /** The areas of every agent but `except`. */
 function areaNames(store: SqliteStore, except?: string): AreaNames {
-  return new AreaNames(store.agents.list().flatMap((a) => (a.area === undefined || a.id === except ? [] : [a.area])));
+  return areaNamesOf(store.agents.list(), except);
 }
 
 /** The area to store for `typed`, warning on stderr about a near-duplicate of an existing one. */
@@ -228,15 +270,23 @@ function matchAreaIn(names: AreaNames, typed: string, prefix = ''): string {
   return match.area;
 }
 
-function matchArea(store: SqliteStore, typed: string, except?: string): string {
-  return matchAreaIn(areaNames(store, except), typed);
+async function matchArea(store: CollectorStore, typed: string, except?: string): Promise<string> {
+  return matchAreaIn(areaNamesOf(await store.agents.list(), except), typed);
 }
 
 /** The path of names of the unit `code`, as the registry has it today (`areas import`). */
-function areaOfCode(store: SqliteStore, code: string): string {
-  const path = areaPath(store.areaUnits.all(), code, Date.now());
+async function areaOfCode(store: CollectorStore, code: string): Promise<string> {
+  const path = areaPath(await store.areaUnits.all(), code, Date.now());
   if ('problem' in path) throw new UsageError(`--area-code: ${path.problem}`);
   return path.path;
+}
+
+/** A new enrollment code for `agentId` (its earlier unused codes end), adding the agent first when `add` is given, one transaction. */
+async function issueCodeOn(store: CollectorStore, agentId: string, now: number, lifetimeMs: number, add?: { agent: NewAgent; tokenHash: string }): Promise<IssuedCode> {
+  const { code, codeHash } = newEnrollmentCode();
+  const expiresAt = now + lifetimeMs;
+  await store.enrollment.issue(agentId, codeHash, now, expiresAt, add);
+  return { agentId, code, expiresAt };
 }
 
 function siteFromFlags(values: Record<string, string | boolean | undefined>): Site {
@@ -263,8 +313,8 @@ async function agents(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   switch (sub) {
     case 'add': {
-      const { values } = args(() => parseArgs({ args: rest, strict: true, options: { ...SITE_FLAGS, db: { type: 'string' }, id: { type: 'string' }, enroll: { type: 'boolean' }, expires: { type: 'string' } } }));
-      const db = needDb(values.db);
+      const { values } = args(() => parseArgs({ args: rest, strict: true, options: { ...SITE_FLAGS, ...STORE_FLAGS, id: { type: 'string' }, enroll: { type: 'boolean' }, expires: { type: 'string' } } }));
+      needStore(values);
       const id = values.id;
       if (id === undefined || !AGENT_ID.test(id)) throw new UsageError(`--id must be ${AGENT_ID_RULE}`);
       if (values.expires !== undefined && values.enroll !== true) throw new UsageError('--expires goes with --enroll');
@@ -274,16 +324,15 @@ async function agents(argv: string[]): Promise<number> {
       if ((site.lat === undefined) !== (site.lon === undefined)) throw new UsageError('--lat and --lon go together');
       // Without --enroll the token is printed; with it, nobody ever sees this one: the code sets the real one.
       const token = newToken();
-      mkdirSync(dirname(db), { recursive: true });
-      const store = openStore(db);
+      const store = await openCommandStore(values);
       try {
         const now = Date.now();
         const areaCode = values['area-code'];
-        const area = areaCode !== undefined ? areaOfCode(store, areaCode) : site.area === undefined ? undefined : matchArea(store, site.area);
-        const issued = store.transaction(() => {
-          store.agents.add({ ...agentOf(id, { ...site, ...(area === undefined ? {} : { area }) }), ...(areaCode === undefined ? {} : { areaCode }) }, hashToken(token), now);
-          return values.enroll === true ? issueCode(store, id, now, lifetimeMs) : undefined;
-        });
+        const area = areaCode !== undefined ? await areaOfCode(store, areaCode) : site.area === undefined ? undefined : await matchArea(store, site.area);
+        const agent = { ...agentOf(id, { ...site, ...(area === undefined ? {} : { area }) }), ...(areaCode === undefined ? {} : { areaCode }) };
+        let issued: IssuedCode | undefined;
+        if (values.enroll === true) issued = await issueCodeOn(store, id, now, lifetimeMs, { agent, tokenHash: hashToken(token) });
+        else await store.agents.add(agent, hashToken(token), now);
         if (issued === undefined) {
           process.stdout.write(`${token}\n`);
           process.stderr.write(`agent ${id} added; its token is shown once, above. Only its hash is stored.\n`);
@@ -293,7 +342,7 @@ async function agents(argv: string[]): Promise<number> {
             `On the box: speedwatch-agent enroll --collector wss://HOST:PORT/v1/agents --code ${issued.code} --config /etc/speedwatch/agent.yaml --data-dir /var/lib/speedwatch\n`);
         }
       } finally {
-        store.close();
+        await store.close();
       }
       return 0;
     }
@@ -347,29 +396,29 @@ async function agents(argv: string[]): Promise<number> {
       return 0;
     }
     case 'enroll': {
-      const { values, positionals } = args(() => parseArgs({ args: rest, strict: true, allowPositionals: true, options: { db: { type: 'string' }, expires: { type: 'string' } } }));
+      const { values, positionals } = args(() => parseArgs({ args: rest, strict: true, allowPositionals: true, options: { ...STORE_FLAGS, expires: { type: 'string' } } }));
       const [id, extra] = positionals;
       if (id === undefined || extra !== undefined) throw new UsageError("agents enroll needs exactly the agent's ID");
       const lifetimeMs = codeLifetime(values.expires);
-      const store = openStore(needDb(values.db));
+      const store = await openCommandStore(values);
       try {
-        const agent = store.agents.get(id);
+        const agent = await store.agents.get(id);
         if (agent === undefined || agent.revokedAt !== undefined) throw new UsageError(`no active agent ${JSON.stringify(id)}`);
-        const issued = store.transaction(() => issueCode(store, id, Date.now(), lifetimeMs));
+        const issued = await issueCodeOn(store, id, Date.now(), lifetimeMs);
         process.stdout.write(`${issued.code}\n`);
         process.stderr.write(`a one-time enrollment code for agent ${id}, valid until ${new Date(issued.expiresAt).toISOString()}; its earlier codes no longer work, and its current token stops working when this code is used\n`);
       } finally {
-        store.close();
+        await store.close();
       }
       return 0;
     }
     case 'edit': {
-      const { values, positionals } = args(() => parseArgs({ args: rest, strict: true, allowPositionals: true, options: { ...SITE_FLAGS, db: { type: 'string' } } }));
+      const { values, positionals } = args(() => parseArgs({ args: rest, strict: true, allowPositionals: true, options: { ...SITE_FLAGS, ...STORE_FLAGS } }));
       const [id, extra] = positionals;
       if (id === undefined || extra !== undefined) throw new UsageError("agents edit needs exactly the agent's ID");
-      const store = openStore(needDb(values.db));
+      const store = await openCommandStore(values);
       try {
-        const agent = store.agents.get(id);
+        const agent = await store.agents.get(id);
         if (agent === undefined) throw new UsageError(`no agent ${JSON.stringify(id)}`);
         const changed = Object.keys(SITE_FLAGS).filter((flag) => values[flag as keyof typeof SITE_FLAGS] !== undefined);
         if (changed.length === 0) throw new UsageError(`nothing to change; give one or more of ${Object.keys(SITE_FLAGS).map((f) => `--${f}`).join(', ')}`);
@@ -389,25 +438,25 @@ async function agents(argv: string[]): Promise<number> {
         // A new --area-code names the area; a new --area drops the code; otherwise both stay.
         const newCode = values['area-code'];
         const areaCode = newCode !== undefined ? newCode : changed.includes('area') ? undefined : agent.areaCode;
-        if (newCode !== undefined) merged['area'] = areaOfCode(store, newCode);
+        if (newCode !== undefined) merged['area'] = await areaOfCode(store, newCode);
         const site = siteFromFlags(merged);
         if ((site.lat === undefined) !== (site.lon === undefined)) throw new UsageError('--lat and --lon go together');
-        const area = site.area === undefined ? undefined : newCode !== undefined ? site.area : matchArea(store, site.area, id);
+        const area = site.area === undefined ? undefined : newCode !== undefined ? site.area : await matchArea(store, site.area, id);
         const { id: _id, ...description } = { ...agentOf(id, { ...site, ...(area === undefined ? {} : { area }) }), ...(areaCode === undefined ? {} : { areaCode }) };
-        store.agents.edit(id, description);
+        await store.agents.edit(id, description);
         process.stderr.write(`agent ${id} edited (${changed.map((f) => `--${f}`).join(', ')}); its results and roll-ups are judged by the new description from the next verdict refresh\n`);
       } finally {
-        store.close();
+        await store.close();
       }
       return 0;
     }
     case 'list': {
-      const { values } = args(() => parseArgs({ args: rest, strict: true, options: { db: { type: 'string' }, json: { type: 'boolean' } } }));
-      const store = openStore(needDb(values.db));
+      const { values } = args(() => parseArgs({ args: rest, strict: true, options: { ...STORE_FLAGS, json: { type: 'boolean' } } }));
+      const store = await openCommandStore(values);
       try {
-        const list = store.agents.list();
-        const codes = store.enrollment.latestByAgent();
-        const health = new Map(store.health.list().records.map((r) => [r.agentId, r]));
+        const list = await store.agents.list();
+        const codes = await store.enrollment.latestByAgent();
+        const health = new Map((await store.health.list()).records.map((r) => [r.agentId, r]));
         if (values.json === true) {
           process.stdout.write(`${JSON.stringify(list.map((a) => ({ ...a, health: healthView(health.get(a.id)), ...(codes.has(a.id) ? { enrollment: codes.get(a.id) } : {}) })))}\n`);
         } else {
@@ -422,29 +471,29 @@ async function agents(argv: string[]): Promise<number> {
           }
         }
       } finally {
-        store.close();
+        await store.close();
       }
       return 0;
     }
     case 'revoke':
     case 'rotate': {
-      const { values, positionals } = args(() => parseArgs({ args: rest, strict: true, allowPositionals: true, options: { db: { type: 'string' } } }));
+      const { values, positionals } = args(() => parseArgs({ args: rest, strict: true, allowPositionals: true, options: STORE_FLAGS }));
       const [id, extra] = positionals;
       if (id === undefined) throw new UsageError(`agents ${sub} needs the agent's ID`);
       if (extra !== undefined) throw new UsageError(`unexpected argument ${JSON.stringify(extra)}`);
-      const store = openStore(needDb(values.db));
+      const store = await openCommandStore(values);
       try {
         if (sub === 'revoke') {
-          if (!store.agents.revoke(id, Date.now())) throw new UsageError(`no active agent ${JSON.stringify(id)}`);
+          if (!(await store.agents.revoke(id, Date.now()))) throw new UsageError(`no active agent ${JSON.stringify(id)}`);
           process.stderr.write(`agent ${id} revoked\n`);
         } else {
           const token = newToken();
-          if (!store.agents.rotate(id, hashToken(token))) throw new UsageError(`no active agent ${JSON.stringify(id)}`);
+          if (!(await store.agents.rotate(id, hashToken(token)))) throw new UsageError(`no active agent ${JSON.stringify(id)}`);
           process.stdout.write(`${token}\n`);
           process.stderr.write(`agent ${id} has a new token, shown once above; the old one no longer works\n`);
         }
       } finally {
-        store.close();
+        await store.close();
       }
       return 0;
     }
@@ -496,6 +545,8 @@ async function main(argv: string[]): Promise<number> {
       return areasCommand(rest);
     case 'report':
       return reportCommand(rest);
+    case 'migrate':
+      return migrateCommand(rest);
     case 'backup':
       return backup(rest);
     default:

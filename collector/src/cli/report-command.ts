@@ -14,10 +14,12 @@ import type { ReportLang } from '../report/report-labels.js';
 import { parseReportRange } from '../report/report-range.js';
 import { reportXlsx } from '../report/report-xlsx.js';
 import { runReport } from '../report/run-report.js';
+import { sqliteCollectorStore } from '../store/sqlite-collector-store.js';
 import { openStore } from '../store/sqlite-store.js';
 import { args, needDb } from './cli-args.js';
+import { openCommandStore } from './cli-store.js';
 
-export const REPORT_USAGE = `  report --db PATH (--month YYYY-MM | --from DATE --to DATE) [--area "Lạng Sơn/Cao Lộc"]
+export const REPORT_USAGE = `  report (--db PATH | --config FILE) (--month YYYY-MM | --from DATE --to DATE) [--area "Lạng Sơn/Cao Lộc"]
          [--format csv|xlsx|json] [--lang vi|en] [--out FILE] [--config FILE]
         the compliance report a committee files: per technology, per site kind and per site, the
         tests, median and mean download and upload, share at target and verdict (docs/reports.md).
@@ -57,8 +59,10 @@ export async function reportCommand(argv: string[]): Promise<number> {
   const lang = pick<ReportLang>('lang', values.lang, REPORT_LANGS, 'vi');
   // The targets, minimums and time zone are the collector's: from its config when given.
   const config: Readonly<CollectorConfig> = values.config === undefined ? COLLECTOR_DEFAULTS : loadCollectorConfig({ file: values.config, env: process.env });
-  const db = needDb(values.db ?? (values.config === undefined ? undefined : config.db));
-  if (!existsSync(db)) throw new UsageError(`--db ${db}: no such database`);
+  // A config whose store is PostgreSQL: the report reads it there (unless --db names a SQLite file).
+  const onPostgres = values.db === undefined && values.config !== undefined && config.store.kind === 'postgres';
+  const db = onPostgres ? '' : needDb(values.db ?? (values.config === undefined ? undefined : config.db));
+  if (!onPostgres && !existsSync(db)) throw new UsageError(`--db ${db}: no such database`);
   let range;
   try {
     range = parseReportRange({ month: values.month, from: values.from, to: values.to }, config.timeZone);
@@ -68,12 +72,12 @@ export async function reportCommand(argv: string[]): Promise<number> {
   if (format === 'xlsx' && values.out === undefined && process.stdout.isTTY) throw new UsageError('--format xlsx writes a binary file: give --out FILE or redirect stdout');
 
   const started = performance.now();
-  const store = openStore(db, { retentionDays: config.retentionDays, mustExist: true });
+  const store = onPostgres ? await openCommandStore({ config: values.config }) : sqliteCollectorStore(openStore(db, { retentionDays: config.retentionDays, mustExist: true }));
   let report;
   try {
-    report = runReport(store, { range, area: values.area, config: config.verdicts, timeZone: config.timeZone, now: Date.now() });
+    report = await runReport(store, { range, area: values.area, config: config.verdicts, timeZone: config.timeZone, now: Date.now() });
   } finally {
-    store.close();
+    await store.close();
   }
   const labels = reportLabels(lang);
   const body = format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : format === 'csv' ? reportCsv(report, labels) : await reportXlsx(report, labels);

@@ -33,13 +33,35 @@ import type { RouteConfig } from '../alerts/alert-routes.js';
 import type { ChannelConfig } from '../alerts/channels/channel-config.js';
 import { isTimeZone } from '../report/report-range.js';
 import { channelNamesIn, channelsSchema, checkUniqueNames, resolveAlertRouting, routesSchema } from './alert-routing-config.js';
+import { parsePostgresUrl, POSTGRES_DEFAULTS } from '../store/postgres/postgres-connection.js';
 import { DEFAULT_VERDICT_CONFIG, verdictConfigSchema } from '../verdict/verdict-config.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
+
+/**
+ * Where results, agents and roll-ups are kept: the SQLite file `db` (the default), or a
+ * PostgreSQL database (docs/operations.md, "PostgreSQL").
+ */
+export type StoreConfig =
+  | { kind: 'sqlite' }
+  | {
+      kind: 'postgres';
+      /** postgres://ROLE@HOST[:PORT]/DATABASE[?sslmode=…][&host=/socket/dir], without a password. */
+      url: string;
+      /** From `store.passwordFile` or SPEEDWATCH_PG_PASSWORD; absent: the server's own rules (peer, ~/.pgpass). Never logged. */
+      password?: string;
+      /** Connections of the serving thread's pool. */
+      poolSize: number;
+    };
 
 export interface CollectorConfig {
   host: string;
   port: number;
+  /**
+   * The SQLite file. With a PostgreSQL store it holds only what does not live in PostgreSQL yet:
+   * the alerts' state.
+   */
   db: string;
+  store: StoreConfig;
   retentionDays: number;
   limits: WireLimits;
   /** Results dated further ahead of the collector's clock are rejected. */
@@ -149,6 +171,7 @@ export const COLLECTOR_DEFAULTS: Readonly<CollectorConfig> = Object.freeze({
   host: '127.0.0.1',
   port: 8600,
   db: './data/speedwatch.db',
+  store: Object.freeze({ kind: 'sqlite' as const }),
   retentionDays: 400,
   limits: Object.freeze({ maxFrameBytes: 1024 * 1024, maxBatch: 500, maxMessagesPerMinute: 120 }),
   maxFutureSkewMs: 10 * 60_000,
@@ -240,6 +263,14 @@ const fileSchema = refine(
         host: optional(string({ minLength: 1, maxLength: 255 })),
         port: optional(port),
         db: optional(string({ minLength: 1, maxLength: 4096 })),
+        store: optional(
+          object({
+            kind: optional(oneOf(['sqlite', 'postgres'] as const)),
+            url: optional(string({ minLength: 1, maxLength: 4096 })),
+            passwordFile: optional(string({ minLength: 1, maxLength: 4096 })),
+            poolSize: optional(number({ min: 1, max: 100, integer: true })),
+          }),
+        ),
         retentionDays: optional(number({ min: 1, max: 36_500, integer: true })),
         limits: optional(
           object({
@@ -394,6 +425,7 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
       return undefined;
     }
   };
+  const store = storeConfig(partial?.store, env, problems);
   const readToken = secret(partial?.readToken, 'readTokenFile', partial?.readTokenFile);
   const adminToken = secret(partial?.adminToken, 'adminTokenFile', partial?.adminTokenFile);
   if (adminToken !== undefined && adminToken === readToken) problems.push(problemAt('adminToken', 'must differ from readToken: whoever reads dashboards must not start tests'));
@@ -461,6 +493,7 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
     host: parsed.host ?? d.host,
     port: parsed.port ?? d.port,
     db: parsed.db ?? d.db,
+    store: Object.freeze(store),
     retentionDays: parsed.retentionDays ?? d.retentionDays,
     limits: Object.freeze({
       maxFrameBytes: parsed.limits?.maxFrameBytes ?? d.limits.maxFrameBytes,
@@ -480,6 +513,47 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
     fleet: fleetConfigOf(parsed.fleet),
     ...(releases === undefined ? {} : { releases: Object.freeze(releases) }),
   });
+}
+
+/** The PostgreSQL password: in the environment, for a deployment whose secrets come that way. */
+export const PG_PASSWORD_ENV = 'SPEEDWATCH_PG_PASSWORD';
+
+/** `store` as given, checked: a postgres store needs a usable URL and at most one source of password. */
+function storeConfig(
+  given: { kind?: 'sqlite' | 'postgres' | undefined; url?: string | undefined; passwordFile?: string | undefined; poolSize?: number | undefined } | undefined,
+  env: NodeJS.ProcessEnv,
+  problems: Problem[],
+): StoreConfig {
+  const kind = given?.kind ?? 'sqlite';
+  if (kind === 'sqlite') {
+    for (const key of ['url', 'passwordFile', 'poolSize'] as const) {
+      if (given?.[key] !== undefined) problems.push(problemAt(`store.${key}`, 'only with store.kind: postgres'));
+    }
+    return { kind };
+  }
+  let url = '';
+  if (given?.url === undefined) {
+    problems.push(problemAt('store.url', 'required with store.kind: postgres, e.g. postgres://speedwatch@db.example.org:5432/speedwatch'));
+  } else {
+    const parts = parsePostgresUrl(given.url);
+    // The URL is not echoed: a password in it is exactly the mistake this catches.
+    if ('problem' in parts) problems.push(problemAt('store.url', `expected ${parts.problem}`));
+    else url = given.url;
+  }
+  const fromEnv = env[PG_PASSWORD_ENV];
+  let password: string | undefined;
+  if (given?.passwordFile !== undefined) {
+    if (fromEnv !== undefined) problems.push(problemAt('store.passwordFile', `give the password in store.passwordFile or ${PG_PASSWORD_ENV}, not both`));
+    try {
+      password = readFileSync(given.passwordFile, 'utf8').replace(/\r?\n$/, '');
+      if (password === '') problems.push(problemAt('store.passwordFile', `${given.passwordFile} is empty`));
+    } catch (err) {
+      problems.push(problemAt('store.passwordFile', `cannot read ${given.passwordFile} (${(err as { code?: string }).code ?? String(err)})`));
+    }
+  } else if (fromEnv !== undefined && fromEnv !== '') {
+    password = fromEnv;
+  }
+  return { kind, url, ...(password === undefined ? {} : { password }), poolSize: given?.poolSize ?? POSTGRES_DEFAULTS.poolSize };
 }
 
 /** The file's keys, as a mutable copy; a file that cannot be used is a ConfigError of its own. */

@@ -23,7 +23,7 @@ const MAX_BODY_BYTES = 1024;
 export interface EnrollDeps {
   writer: Pick<StoreWriter, 'redeemEnrollment'>;
   /** The site as the collector describes it, after the agents table was re-read. */
-  agent: (id: string) => AgentRecord | undefined;
+  agent: (id: string) => Promise<AgentRecord | undefined>;
   /** The agent's settings as the collector would push them. */
   settings: (id: string) => AgentSettings | undefined;
   limiter: AuthFailureLimiter;
@@ -87,7 +87,7 @@ export async function handleEnroll(req: IncomingMessage, res: ServerResponse, de
     case 'expired':
       return failed(410, 'SW_ENROLL_CODE_EXPIRED', `this code expired at ${new Date(redemption.expiredAt).toISOString()}; issue a new one with \`speedwatch-collector agents enroll ID\``);
     case 'enrolled': {
-      const agent = deps.agent(redemption.agentId);
+      const agent = await deps.agent(redemption.agentId);
       if (agent === undefined) throw new Error(`agent ${redemption.agentId} was enrolled but is not in the agents table`);
       log.info({ event: 'enrolled', agentId: agent.id, remoteAddress: address }, 'agent enrolled: its code is used and its token issued');
       const settings = deps.settings(agent.id);

@@ -10,10 +10,10 @@ import type { Logger } from '@speedwatch/shared';
 import type { AgentWithToken } from '../store/agent-registry.js';
 import type { AgentRecord, AgentTouch } from '../store/store-types.js';
 
-/** What the directory reads from the database (AgentRegistry on the serving thread's connection). */
+/** What the directory reads from the database (the store's agents, on the serving thread's connection). */
 export interface AgentSource {
-  listWithTokens(): AgentWithToken[];
-  changeSeq(): number;
+  listWithTokens(): Promise<AgentWithToken[]>;
+  changeSeq(): Promise<number>;
 }
 
 interface Liveness {
@@ -34,30 +34,51 @@ export class AgentDirectory {
   /** The last reload failed: logged once until one succeeds. */
   #failing = false;
 
+  /** Refreshes asked while one runs wait for it, then share one more. */
+  #chain: Promise<unknown> = Promise.resolve();
+  #queued: Promise<boolean> | undefined;
+
   /**
-   * Loads every agent; throws the StoreError if the database cannot be read. `onReload` runs
-   * after each later reload (an agent added, revoked, rotated or edited).
+   * Loads every agent; rejects with the StoreError if the database cannot be read. `onReload`
+   * runs after each later reload (an agent added, revoked, rotated or edited).
    */
-  constructor(source: AgentSource, logger: Logger, onReload: () => void = () => {}) {
+  static async load(source: AgentSource, logger: Logger, onReload: () => void = () => {}): Promise<AgentDirectory> {
+    const directory = new AgentDirectory(source, logger, onReload);
+    await directory.#reload(await source.changeSeq());
+    return directory;
+  }
+
+  private constructor(source: AgentSource, logger: Logger, onReload: () => void) {
     this.#source = source;
     this.#log = logger;
     this.#onReload = onReload;
-    this.#reload(source.changeSeq());
   }
 
   /**
    * Reloads if an agent was added, revoked, rotated or edited since the last load. A read
    * that fails (a locked or broken database) keeps the table as it is and is logged once;
-   * returns whether the table changed.
+   * resolves with whether the table changed. A refresh asked while another runs starts after
+   * it, so it sees every change made before it was asked.
    */
-  refresh(): boolean {
+  refresh(): Promise<boolean> {
+    if (this.#queued !== undefined) return this.#queued;
+    const queued = this.#chain.then(() => {
+      this.#queued = undefined;
+      return this.#refreshNow();
+    });
+    this.#queued = queued;
+    this.#chain = queued;
+    return queued;
+  }
+
+  async #refreshNow(): Promise<boolean> {
     try {
-      const seq = this.#source.changeSeq();
+      const seq = await this.#source.changeSeq();
       if (seq === this.#seq) {
         this.#recovered();
         return false;
       }
-      this.#reload(seq);
+      await this.#reload(seq);
       this.#recovered();
       this.#onReload();
       return true;
@@ -78,10 +99,10 @@ export class AgentDirectory {
    * load (one single-row read), so an agent added a moment ago is let in at once rather than
    * at the next heartbeat. Failed attempts are rate-limited per address before they get here.
    */
-  authenticate(tokenHash: string): AgentRecord | undefined {
+  async authenticate(tokenHash: string): Promise<AgentRecord | undefined> {
     const known = this.#byToken.get(tokenHash);
     if (known !== undefined) return known;
-    return this.refresh() ? this.#byToken.get(tokenHash) : undefined;
+    return (await this.refresh()) ? this.#byToken.get(tokenHash) : undefined;
   }
 
   /** The agent with this id (revoked ones included), with its liveness as of now. */
@@ -130,10 +151,10 @@ export class AgentDirectory {
    * Loads every agent. `seq` is the counter read before the load: a change made meanwhile moves
    * it past `seq`, so the next refresh loads again rather than missing it.
    */
-  #reload(seq: number): void {
+  async #reload(seq: number): Promise<void> {
     const byId = new Map<string, AgentRecord>();
     const byToken = new Map<string, AgentRecord>();
-    for (const { agent, tokenHash } of this.#source.listWithTokens()) {
+    for (const { agent, tokenHash } of await this.#source.listWithTokens()) {
       byId.set(agent.id, agent);
       if (tokenHash !== undefined) byToken.set(tokenHash, agent);
     }

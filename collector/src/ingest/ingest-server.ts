@@ -242,8 +242,23 @@ export class IngestServer {
       return refuse(socket, 401, 'Authorization: Bearer <token> is required');
     }
     const tokenHash = hashToken(token);
-    const agent = this.#o.agents.authenticate(tokenHash);
+    // A known token is let in at once; an unknown one first has the agents table looked at again.
+    const known = this.#o.agents.byTokenHash(tokenHash);
+    if (known !== undefined) return this.#upgrade(req, socket, head, known, tokenHash);
+    this.#o.agents.authenticate(tokenHash).then(
+      (agent) => this.#upgrade(req, socket, head, agent, tokenHash),
+      (err: unknown) => {
+        this.#o.logger.error({ event: 'authenticate-failed', err, remoteAddress: address }, 'agent refused: its token could not be checked');
+        refuse(socket, 503, 'the collector could not check the token; try again later', 5);
+      },
+    );
+  }
+
+  /** Welcomes the upgrade of `agent`, or refuses it (401) when the token named none. */
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, agent: AgentRecord | undefined, tokenHash: string): void {
+    if (socket.destroyed) return;
     if (agent === undefined) {
+      const address = req.socket.remoteAddress ?? '';
       this.#authLimiter.failed(address);
       this.#o.events.rejected('unauthorized', 1);
       this.#o.logger.warn({ event: 'unauthorized', reason: 'unknown or revoked token', remoteAddress: address }, 'agent refused');
@@ -729,7 +744,7 @@ function printable(value: unknown): string {
   return typeof value === 'object' && value !== null ? 'an object' : String(value);
 }
 
-const REASONS = { 401: 'Unauthorized', 404: 'Not Found', 429: 'Too Many Requests' } as const;
+const REASONS = { 401: 'Unauthorized', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' } as const;
 
 function refuse(socket: Duplex, status: keyof typeof REASONS, message: string, retryAfterS?: number): void {
   const body = `${message}\n`;

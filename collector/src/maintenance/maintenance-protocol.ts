@@ -1,11 +1,11 @@
 /** Messages between the serving thread and the maintenance thread. */
-import type { StoreOptions } from '../store/sqlite-store.js';
+import type { StoreSpec } from '../store/store-spec.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 import type { MaintenanceError, MaintenanceReport } from './maintenance-work.js';
 
 export interface MaintenanceInit {
-  path: string;
-  options: StoreOptions;
+  /** The store the thread opens its own connection to. */
+  store: StoreSpec;
   verdicts: VerdictConfig;
 }
 

@@ -5,7 +5,7 @@
  * In-process uses (tests, embedding) can run them on the calling thread, yielding between steps.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { SqliteStore } from '../store/sqlite-store.js';
+import type { CollectorStore } from '../store/collector-store.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 import { MaintenanceWork } from './maintenance-work.js';
 import type { MaintenanceReport } from './maintenance-work.js';
@@ -17,8 +17,8 @@ export interface MaintenanceRunner {
   close(): Promise<void>;
 }
 
-/** Passes on the calling thread, over `store`'s connection. */
-export function inlineMaintenance(store: SqliteStore, config: VerdictConfig): MaintenanceRunner {
+/** Passes on the calling thread, over `store`'s connections. */
+export function inlineMaintenance(store: CollectorStore, config: VerdictConfig): MaintenanceRunner {
   const work = new MaintenanceWork(store, config);
   let running: Promise<unknown> = Promise.resolve();
   return {

@@ -1,13 +1,13 @@
 /**
- * The maintenance thread: its own connection to the collector's database, running the passes
+ * The maintenance thread: its own connection to the collector's database (SQLite or PostgreSQL), running the passes
  * the serving thread asks for, one at a time. Its transactions are short (see store/rollups.ts),
  * so the store writer thread's commits go on between them.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { openStore } from '../store/sqlite-store.js';
-import type { SqliteStore } from '../store/sqlite-store.js';
+import type { CollectorStore } from '../store/collector-store.js';
+import { openCollectorStore } from '../store/store-spec.js';
 import { MaintenanceWork, maintenanceError } from './maintenance-work.js';
 import type { FromMaintenance, MaintenanceInit, ToMaintenance } from './maintenance-protocol.js';
 
@@ -26,25 +26,25 @@ try {
 const init = workerData as MaintenanceInit;
 const post = (message: FromMaintenance): void => port.postMessage(message);
 
-let store: SqliteStore | undefined;
+let store: CollectorStore | undefined;
 let work: MaintenanceWork | undefined;
-try {
-  store = openStore(init.path, init.options);
-  work = new MaintenanceWork(store, init.verdicts);
-  post({ type: 'ready' });
-} catch (err) {
-  store?.close();
-  post({ type: 'open-failed', error: maintenanceError(err) });
-  port.close();
-}
-
-// Passes run one at a time, in the order asked; a close waits for the pass in progress.
-let queue: Promise<void> = Promise.resolve();
+// Passes run one at a time, in the order asked, after the store is open; a close waits for the pass in progress.
+let queue: Promise<void> = openCollectorStore(init.store).then(
+  (opened) => {
+    store = opened;
+    work = new MaintenanceWork(opened, init.verdicts);
+    post({ type: 'ready' });
+  },
+  (err: unknown) => {
+    post({ type: 'open-failed', error: maintenanceError(err) });
+    port.close();
+  },
+);
 port.on('message', (message: ToMaintenance) => {
   queue = queue.then(async () => {
     if (work === undefined) return;
     if (message.type === 'close') {
-      store?.close();
+      await store?.close();
       work = undefined;
       port.close();
       return;

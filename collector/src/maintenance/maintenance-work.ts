@@ -1,5 +1,5 @@
 /**
- * One maintenance pass, on whatever thread owns `store`'s connection (the collector's
+ * One maintenance pass, on whatever thread owns `store`'s connections (the collector's
  * maintenance thread, or the caller's in tests): roll-ups and retention in short steps, the
  * verdicts recomputed from the window of samples kept in memory, and the latest result of each
  * agent with new rows, for the serving thread's in-memory tables (every agent's at the first).
@@ -7,7 +7,7 @@
 import { getHeapStatistics } from 'node:v8';
 import type { HeapInfo } from 'node:v8';
 import type { LatestActivity } from '../store/result-queries.js';
-import type { SqliteStore } from '../store/sqlite-store.js';
+import type { CollectorStore } from '../store/collector-store.js';
 import { computeVerdicts, VerdictDiffer } from '../server/verdict-snapshot.js';
 import type { VerdictSnapshot } from '../server/verdict-snapshot.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
@@ -51,12 +51,12 @@ export function maintenanceError(err: unknown): MaintenanceError {
 }
 
 export class MaintenanceWork {
-  readonly #store: SqliteStore;
+  readonly #store: CollectorStore;
   readonly #config: VerdictConfig;
   readonly #window: SampleWindow;
   readonly #differ: VerdictDiffer;
 
-  constructor(store: SqliteStore, config: VerdictConfig) {
+  constructor(store: CollectorStore, config: VerdictConfig) {
     this.#store = store;
     this.#config = config;
     this.#window = new SampleWindow(store.results, Math.max(...config.windows.map((w) => w.ms)));
@@ -74,7 +74,7 @@ export class MaintenanceWork {
     let deletedResults = 0;
     let rollupError: MaintenanceError | undefined;
     try {
-      for (const step of this.#store.rollups.steps(now)) {
+      for await (const step of this.#store.rollups.steps(now)) {
         rolledUpHours += step.rolledUpHours;
         deletedResults += step.deletedResults;
         await pause();
@@ -83,14 +83,14 @@ export class MaintenanceWork {
       rollupError = maintenanceError(err);
     }
     const verdictsStarted = performance.now();
-    const agents = this.#store.agents.list();
-    const window = this.#window.update(now);
+    const agents = await this.#store.agents.list();
+    const window = await this.#window.update(now);
     await pause();
     // Results reach the store through this collector's ingest, which keeps the serving thread's
     // tables current, but also from elsewhere (a restart's backlog, another collector): the
     // latest result of every agent whose rows are new is read again here.
     const active = agents.filter((a) => a.revokedAt === undefined && (window.agentsAdded?.has(a.id) ?? true));
-    const latest = this.#store.results.latestActivity(active.map((a) => a.id));
+    const latest = await this.#store.results.latestActivity(active.map((a) => a.id));
     await pause();
     const verdicts = this.#differ.snapshot(computeVerdicts(agents, this.#window, now, this.#config));
     const report: MaintenanceReport = {

@@ -1,12 +1,13 @@
 /**
- * A MaintenanceRunner on a worker thread with its own SQLite connection. If the thread dies,
+ * A MaintenanceRunner on a worker thread with its own connection to the store. If the thread dies,
  * the pass in flight rejects and the next pass starts a new thread (which reloads its verdict
  * window from the database).
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '@speedwatch/shared';
 import { isErrorCode, SpeedwatchError } from '@speedwatch/shared';
-import type { StoreOptions } from '../store/sqlite-store.js';
+import { storeLocation } from '../store/store-spec.js';
+import type { StoreSpec } from '../store/store-spec.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 import { builtModuleUrl } from '../worker-url.js';
 import type { MaintenanceRunner } from './maintenance-runner.js';
@@ -37,8 +38,8 @@ export class WorkerMaintenance implements MaintenanceRunner {
   #closed = false;
 
   /** Starts the thread and resolves once it has opened the database. */
-  static async open(path: string, options: StoreOptions, verdicts: VerdictConfig, logger: Logger): Promise<WorkerMaintenance> {
-    const runner = new WorkerMaintenance({ path, options, verdicts }, logger);
+  static async open(store: StoreSpec, verdicts: VerdictConfig, logger: Logger): Promise<WorkerMaintenance> {
+    const runner = new WorkerMaintenance({ store, verdicts }, logger);
     await runner.#start();
     return runner;
   }
@@ -49,7 +50,7 @@ export class WorkerMaintenance implements MaintenanceRunner {
   }
 
   async run(now: number): Promise<MaintenanceReport> {
-    if (this.#closed) throw new SpeedwatchError('SW_STORE_READ', `the maintenance thread for ${this.#init.path} is closed`);
+    if (this.#closed) throw new SpeedwatchError('SW_STORE_READ', `the maintenance thread for ${storeLocation(this.#init.store)} is closed`);
     const worker = await this.#start();
     return new Promise<MaintenanceReport>((resolve, reject) => {
       const seq = this.#seq++;
@@ -96,7 +97,7 @@ export class WorkerMaintenance implements MaintenanceRunner {
         this.#worker = undefined;
         const lost = [...this.#pending.values()];
         this.#pending.clear();
-        const why = new SpeedwatchError('SW_STORE_READ', `the maintenance thread for ${this.#init.path} stopped (exit code ${code})`);
+        const why = new SpeedwatchError('SW_STORE_READ', `the maintenance thread for ${storeLocation(this.#init.store)} stopped (exit code ${code})`);
         for (const p of lost) p.reject(why);
         if (!ready) reject(why);
         else if (!this.#closed) this.#logger.warn({ event: 'maintenance-thread-exit', code }, 'maintenance thread stopped; the next pass starts a new one');

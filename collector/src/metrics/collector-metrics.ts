@@ -71,14 +71,14 @@ export class CollectorMetrics implements IngestEvents {
   );
   readonly #size = this.#gauge('speedwatch_collector_database_size_bytes', 'SQLite database size on disk (main file and WAL).', []);
   readonly #target = this.#gauge('speedwatch_target_bytes_per_second', 'The plan\'s target per technology and direction (download, upload), payload bytes/s.', ['technology', 'direction']);
-  readonly #sizeSource: () => number;
+  readonly #sizeSource: () => number | Promise<number>;
   /** Per-agent series (rendered by hand: see agent-series.ts). */
   readonly #series = new AgentSeries();
   /** Start of each agent's latest result shown, ms, so a replayed backlog cannot roll it back. */
   readonly #latestMs = new Map<string, number>();
   #connectionCount = 0;
 
-  constructor(options: { databaseSizeBytes: () => number }) {
+  constructor(options: { databaseSizeBytes: () => number | Promise<number> }) {
     this.#sizeSource = options.databaseSizeBytes;
     const prefix = 'speedwatch_collector_';
     collectDefaultMetrics({ register: this.registry, prefix });
@@ -142,7 +142,7 @@ export class CollectorMetrics implements IngestEvents {
    * then the per-agent series.
    */
   async render(): Promise<[Buffer, Buffer]> {
-    this.#size.set(this.#sizeSource());
+    this.#size.set(await this.#sizeSource());
     return [Buffer.from(await this.registry.metrics()), this.#series.render()];
   }
 

@@ -26,7 +26,7 @@ export interface ReleaseRouteDeps {
   /** The releases of the config in force (a reload replaces them). */
   releases: () => ReleasesConfig | undefined;
   /** The agent holding this token hash, if it is not revoked. */
-  authenticate: (tokenHash: string) => AgentRecord | undefined;
+  authenticate: (tokenHash: string) => Promise<AgentRecord | undefined>;
   limiter: AuthFailureLimiter;
   logger: Logger;
 }
@@ -45,7 +45,7 @@ export function releaseRoute(deps: ReleaseRouteDeps): (req: IncomingMessage, res
       return sendError(res, 429, 'SW_AUTH_RATE_LIMITED', `too many failed token attempts from this address; try again in ${waitS} s`, { retryAfterSeconds: waitS });
     }
     const token = bearerToken(req.headers.authorization);
-    const agent = token === undefined ? undefined : deps.authenticate(hashToken(token));
+    const agent = token === undefined ? undefined : await deps.authenticate(hashToken(token));
     if (agent === undefined) {
       deps.limiter.failed(address);
       log.warn({ event: 'release-unauthorized', remoteAddress: address, reason: token === undefined ? 'missing token' : 'unknown or revoked token' }, 'release download refused');

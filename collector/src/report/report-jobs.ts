@@ -7,7 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '@speedwatch/shared';
 import { SpeedwatchError, ValidationError } from '@speedwatch/shared';
-import type { StoreOptions } from '../store/sqlite-store.js';
+import type { StoreSpec } from '../store/store-spec.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 import { builtModuleUrl } from '../worker-url.js';
 import type { FromReportThread, ReportJob, ReportThreadInit } from './report-protocol.js';
@@ -15,8 +15,8 @@ import type { FromReportThread, ReportJob, ReportThreadInit } from './report-pro
 const THREAD_URL = builtModuleUrl(import.meta.url, './report-thread.js');
 
 export interface ReportJobsOptions {
-  path: string;
-  storeOptions: StoreOptions;
+  /** The store each report thread opens (SQLite: with mustExist). */
+  store: StoreSpec;
   verdicts: VerdictConfig;
   timeZone: string;
   logger: Logger;
@@ -80,11 +80,11 @@ export class ReportJobs {
 
   #runThread(job: ReportJob, now: number): Promise<JobOutput> {
     if (this.#closed) return Promise.reject(new ReportFailedError('the collector is stopping'));
-    const { path, storeOptions, verdicts, timeZone, logger } = this.#options;
+    const { store, verdicts, timeZone, logger } = this.#options;
     const timeoutMs = this.#options.timeoutMs ?? 120_000;
     const started = performance.now();
     return new Promise<JobOutput>((resolve, reject) => {
-      const init: ReportThreadInit = { path, options: storeOptions, verdicts, timeZone, now, job };
+      const init: ReportThreadInit = { store, verdicts, timeZone, now, job };
       const worker = new Worker(THREAD_URL, { workerData: init });
       this.#running.add(worker);
       let settled = false;

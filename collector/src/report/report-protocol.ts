@@ -1,5 +1,5 @@
 /** Messages between the serving thread and a report thread (one thread per job). */
-import type { StoreOptions } from '../store/sqlite-store.js';
+import type { StoreSpec } from '../store/store-spec.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 import type { GroupBy } from '../verdict/verdicts.js';
 import type { ReportLang } from './report-labels.js';
@@ -13,8 +13,8 @@ export type ReportJob =
   | { kind: 'overview'; range: ReportRange; windows: readonly string[] };
 
 export interface ReportThreadInit {
-  path: string;
-  options: StoreOptions;
+  /** The store the thread opens its own connection to (an existing one). */
+  store: StoreSpec;
   verdicts: VerdictConfig;
   timeZone: string;
   now: number;

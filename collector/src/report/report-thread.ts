@@ -6,7 +6,7 @@
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { roundVerdict } from '../api/rounding.js';
-import { openStore } from '../store/sqlite-store.js';
+import { openCollectorStore } from '../store/store-spec.js';
 import { reportCsv } from './report-csv.js';
 import { reportLabels } from './report-labels.js';
 import type { FromReportThread, ReportThreadInit } from './report-protocol.js';
@@ -25,24 +25,24 @@ const init = workerData as ReportThreadInit;
 const post = (message: FromReportThread): void => port.postMessage(message);
 
 async function run(): Promise<FromReportThread> {
-  const store = openStore(init.path, { ...init.options, mustExist: true });
+  const store = await openCollectorStore(init.store);
   try {
     const { job } = init;
     if (job.kind === 'compliance') {
-      const groups = runRangeCompliance(store, job.range, job.groupBy, init.verdicts);
+      const groups = await runRangeCompliance(store, job.range, job.groupBy, init.verdicts);
       // Rounded as the rolling windows' groups are (the API's precision).
       return { type: 'done', body: JSON.stringify(groups.map(roundVerdict)), rows: groups.length };
     }
     if (job.kind === 'overview') {
-      const overview = runRangeOverview(store, job.range, job.windows, init.verdicts, init.timeZone, init.now);
+      const overview = await runRangeOverview(store, job.range, job.windows, init.verdicts, init.timeZone, init.now);
       return { type: 'done', body: JSON.stringify(overview), rows: overview.sites.length };
     }
-    const report = runReport(store, { range: job.range, area: job.area, config: init.verdicts, timeZone: init.timeZone, now: init.now });
+    const report = await runReport(store, { range: job.range, area: job.area, config: init.verdicts, timeZone: init.timeZone, now: init.now });
     const labels = reportLabels(job.lang);
     const body = job.format === 'json' ? JSON.stringify(report) : job.format === 'csv' ? reportCsv(report, labels) : new Uint8Array(await reportXlsx(report, labels));
     return { type: 'done', body, rows: report.sites.length };
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -3,7 +3,7 @@
  * held as columns: about 40 bytes a test), the retention horizon. Run where a long read does
  * not stall anything that serves: the command line, or the collector's report thread.
  */
-import type { SqliteStore } from '../store/sqlite-store.js';
+import type { AgentStore, ResultStore } from '../store/collector-store.js';
 import { SampleWindow } from '../verdict/sample-window.js';
 import type { SampleColumns } from '../verdict/sample-columns.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
@@ -16,12 +16,16 @@ import { buildComplianceReport } from './compliance-report.js';
 import type { ComplianceReport } from './compliance-report.js';
 import type { ReportRange } from './report-range.js';
 
-type ReportStore = Pick<SqliteStore, 'agents' | 'results'>;
+/** What a report reads of the store. */
+export interface ReportStore {
+  agents: Pick<AgentStore, 'list'>;
+  results: Pick<ResultStore, 'scanVerdictRowsBetween' | 'deletedBefore'>;
+}
 
 /** The results of `range` as verdict columns. */
-export function rangeSamples(store: ReportStore, range: ReportRange): SampleColumns {
-  const window = new SampleWindow({ scanVerdictRows: (from, _after, visit) => (store.results.scanVerdictRowsBetween(from, range.to, visit), 0) }, range.to - range.from);
-  window.update(range.to);
+export async function rangeSamples(store: ReportStore, range: ReportRange): Promise<SampleColumns> {
+  const window = new SampleWindow({ scanVerdictRows: async (from, _after, visit) => (await store.results.scanVerdictRowsBetween(from, range.to, visit), '') }, range.to - range.from);
+  await window.update(range.to);
   return window.columns();
 }
 
@@ -33,23 +37,23 @@ export interface ReportRequest {
   now: number;
 }
 
-export function runReport(store: ReportStore, request: ReportRequest): ComplianceReport {
+export async function runReport(store: ReportStore, request: ReportRequest): Promise<ComplianceReport> {
   return buildComplianceReport({
-    agents: store.agents.list(),
-    samples: rangeSamples(store, request.range),
+    agents: await store.agents.list(),
+    samples: await rangeSamples(store, request.range),
     range: request.range,
     area: request.area,
     config: request.config,
     timeZone: request.timeZone,
     now: request.now,
-    deletedBefore: store.results.deletedBefore(),
+    deletedBefore: await store.results.deletedBefore(),
   });
 }
 
 /** The console's overview over a calendar month (`/api/v1/overview?month=…`), as the rolling windows' is built. */
-export function runRangeOverview(store: ReportStore, range: ReportRange, windows: readonly string[], config: VerdictConfig, timeZone: string, now: number): OverviewAnswer {
-  const agents = store.agents.list();
-  const samples = rangeSamples(store, range);
+export async function runRangeOverview(store: ReportStore, range: ReportRange, windows: readonly string[], config: VerdictConfig, timeZone: string, now: number): Promise<OverviewAnswer> {
+  const agents = await store.agents.list();
+  const samples = await rangeSamples(store, range);
   const ranges = [{ name: range.name, from: range.from, to: range.to }];
   const verdicts = new Map<string, AgentVerdict[]>();
   for (const verdict of agentVerdictsOver(agents, samples, ranges, config)) verdicts.set(verdict.agentId, [verdict]);
@@ -69,6 +73,6 @@ export function runRangeOverview(store: ReportStore, range: ReportRange, windows
 }
 
 /** `/api/v1/compliance` over a month or dates instead of a rolling window. */
-export function runRangeCompliance(store: ReportStore, range: ReportRange, groupBy: GroupBy, config: VerdictConfig): GroupVerdict[] {
-  return groupVerdictsOver(store.agents.list(), rangeSamples(store, range), [{ name: range.name, from: range.from, to: range.to }], config, groupBy);
+export async function runRangeCompliance(store: ReportStore, range: ReportRange, groupBy: GroupBy, config: VerdictConfig): Promise<GroupVerdict[]> {
+  return groupVerdictsOver(await store.agents.list(), await rangeSamples(store, range), [{ name: range.name, from: range.from, to: range.to }], config, groupBy);
 }

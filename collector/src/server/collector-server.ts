@@ -16,7 +16,7 @@ import { RELEASES_PATH } from '@speedwatch/shared';
 import { AlertService, checkVerdictWindow } from '../alerts/alert-service.js';
 import { SYSTEM_CLOCK } from '../alerts/alert-clock.js';
 import type { AlertClock } from '../alerts/alert-clock.js';
-import { openAlertStore } from '../alerts/alert-store.js';
+import { alertWritesOn, openAlertStore } from '../alerts/alert-store.js';
 import type { AlertStore } from '../alerts/alert-store.js';
 import { ACTION_PATHS, handleAction } from '../api/actions.js';
 import { handleApi, sendError, sendJson } from '../api/api.js';
@@ -46,10 +46,12 @@ import type { MaintenanceRunner } from '../maintenance/maintenance-runner.js';
 import type { MaintenanceReport } from '../maintenance/maintenance-work.js';
 import { errorFromThread } from '../maintenance/worker-maintenance.js';
 import { CollectorMetrics } from '../metrics/collector-metrics.js';
-import type { SqliteStore } from '../store/sqlite-store.js';
+import type { CollectorStore } from '../store/collector-store.js';
+import { sqliteOf } from '../store/sqlite-collector-store.js';
 import { StoreError } from '../store/store-error.js';
+import { existingStore } from '../store/store-spec.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
-import { inlineStoreWriter, writeOps } from '../writer/store-writer.js';
+import { directStoreWriter, inlineStoreWriter, writeOps } from '../writer/store-writer.js';
 import type { StoreWriter } from '../writer/store-writer.js';
 import { CollectorListenError } from './listen-error.js';
 import { LatestResults } from './latest-results.js';
@@ -57,12 +59,15 @@ import { VerdictService } from './verdict-service.js';
 
 export interface CollectorDeps {
   /**
-   * The serving thread's connection: reads only (API pages and series, the agents table, the
-   * alerts' tables). Opened and migrated by the caller, who closes it after `close()`.
+   * The serving thread's store, SQLite or PostgreSQL: reads only (API pages and series, the
+   * agents table). Opened and migrated by the caller, who closes it after `close()`.
    */
-  store: SqliteStore;
+  store: CollectorStore;
   logger: Logger;
-  /** Where writes go. Default: on this thread, over `store` (tests); the bin uses WorkerStoreWriter. */
+  /**
+   * Where writes go. Default: on this thread, over `store` (tests; for PostgreSQL what the bin
+   * uses too); the bin uses WorkerStoreWriter for SQLite.
+   */
   writer?: StoreWriter;
   /** Where maintenance passes run. Default: on this thread (tests); the bin uses WorkerMaintenance. */
   maintenance?: MaintenanceRunner;
@@ -70,7 +75,10 @@ export interface CollectorDeps {
   verdictConfig?: VerdictConfig;
   /** Wall clock, ms since the epoch. */
   now?: () => number;
-  /** The alerts' tables, for reads. Default: a connection to `config.db` of its own. */
+  /**
+   * The alerts' tables, for reads. Default: a connection to the SQLite file `config.db` of its
+   * own (with a PostgreSQL store too: the alerts' state is not in PostgreSQL yet).
+   */
   alertStore?: AlertStore;
   /** Clock for alert evaluation and webhook backoff. Default: `now` and real timers. */
   alertClock?: AlertClock;
@@ -90,8 +98,8 @@ export interface RunningCollector {
   verdicts: VerdictService;
   /** Runs a maintenance pass now (also runs on its interval) and serves its verdicts. */
   maintain(): Promise<void>;
-  /** Re-reads the agents table if it changed (also done every heartbeat). */
-  refreshAgents(): void;
+  /** Re-reads the agents table if it changed (also done every heartbeat); resolves once done. */
+  refreshAgents(): Promise<void>;
   /** Writes the agents' liveness and health reports recorded since the last flush (also done every heartbeat). */
   flushLiveness(): Promise<void>;
   /**
@@ -122,7 +130,8 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
   try {
     const alertStore = deps.alertStore ?? openAlertStore(config.db);
     if (deps.alertStore === undefined) owned.push(() => alertStore.close());
-    const writer = deps.writer ?? inlineStoreWriter(writeOps(store, alertStore));
+    const sqlite = sqliteOf(store);
+    const writer = deps.writer ?? (sqlite === undefined ? directStoreWriter(store, alertWritesOn(alertStore)) : inlineStoreWriter(writeOps(sqlite, alertStore)));
     if (deps.writer === undefined) owned.push(() => writer.close());
     const maintenance = deps.maintenance ?? inlineMaintenance(store, verdictConfig);
     if (deps.maintenance === undefined) owned.push(() => maintenance.close());
@@ -151,7 +160,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
   const metrics = new CollectorMetrics({ databaseSizeBytes: () => store.sizeBytes() });
   // Reloaded when the agents table changes (polled every heartbeat, and on an unknown token).
   // An edited site changes the agent's settings: those connected are sent their new ones.
-  const agents = new AgentDirectory(store.agents, logger.child({ component: 'agents' }), () => {
+  const agents = await AgentDirectory.load(store.agents, logger.child({ component: 'agents' }), () => {
     syncAgents();
     void pushSettings();
   });
@@ -172,10 +181,10 @@ async function serve(parts: Parts): Promise<RunningCollector> {
   };
   const latest = new LatestResults();
   // Reports and range compliance read months of results: on threads of their own.
-  const reports = new ReportJobs({ path: store.path, storeOptions: { retentionDays: config.retentionDays }, verdicts: verdicts.config, timeZone: config.timeZone, logger: logger.child({ component: 'reports' }) });
+  const reports = new ReportJobs({ store: existingStore(store.spec), verdicts: verdicts.config, timeZone: config.timeZone, logger: logger.child({ component: 'reports' }) });
   // Each agent's latest health report: from the database now, then from its `health` messages.
   const fleetHealth = new FleetHealth();
-  const loadedHealth = store.health.list();
+  const loadedHealth = await store.health.list();
   fleetHealth.load(loadedHealth.records);
   if (loadedHealth.unreadable.length > 0) {
     log.warn({ event: 'health-unreadable', agents: loadedHealth.unreadable.slice(0, 20), count: loadedHealth.unreadable.length }, 'stored health reports that are no longer valid were skipped; the agents report again within minutes');
@@ -212,7 +221,8 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     // Every heartbeat: follow the agents table (so a revocation ends its connection in this
     // same beat) and write down who was seen.
     beforeBeat: () => {
-      refreshAgents();
+      // Neither rejects: a failed reload or flush is logged and tried again at the next beat.
+      void refreshAgents();
       void flushLiveness();
     },
     events,
@@ -224,8 +234,8 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     return sent;
   };
 
-  const refreshAgents = (): void => {
-    agents.refresh();
+  const refreshAgents = async (): Promise<void> => {
+    await agents.refresh();
   };
   /** Agents added since the last sync get series; revoked ones lose theirs. */
   const syncAgents = (): void => {
@@ -393,8 +403,8 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       if (req.method !== 'POST') return sendError(res, 405, 'SW_METHOD', `${req.method ?? ''} is not allowed; enroll with POST ${ENROLL_PATH} and {"code": "…"}`);
       return handleEnroll(req, res, {
         writer,
-        agent: (id) => {
-          refreshAgents();
+        agent: async (id) => {
+          await refreshAgents();
           return agents.get(id);
         },
         settings: currentSettings,
@@ -432,7 +442,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     if (await consoleRoute.handle(path, req, res)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'SW_METHOD', `${req.method ?? ''} is not allowed; the API is read-only (GET)`);
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
-    if (path === '/readyz') return readiness(res);
+    if (path === '/readyz') return await readiness(res);
     if (path === '/metrics' || path.startsWith('/api/')) {
       if (!authorised(req)) return sendError(res, 401, 'SW_UNAUTHORIZED', 'this collector needs Authorization: Bearer <read token> for the API and metrics');
     }
@@ -448,7 +458,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       return;
     }
     if (isReportRequest(path, target.searchParams)) return handleReportApi(path, target.searchParams, res, { run: (job) => reports.run(job, now()), timeZone: config.timeZone, now, windows: verdicts.params.windows });
-    const handled = handleApi(path, target.searchParams, res, {
+    const handled = await handleApi(path, target.searchParams, res, {
       store,
       agents: () => agents.list(),
       agent: (id) => agents.get(id),
@@ -509,12 +519,12 @@ async function serve(parts: Parts): Promise<RunningCollector> {
   };
 
   /** 200 once verdicts are computed and the database answers; 503 naming what is not ready yet. */
-  const readiness = (res: ServerResponse): void => {
+  const readiness = async (res: ServerResponse): Promise<void> => {
     const waiting: string[] = [];
     if (!warm) waiting.push('verdicts: the first maintenance pass has not finished');
     try {
       // One row: the database answers a read on the serving thread's connection.
-      store.agents.changeSeq();
+      await store.agents.changeSeq();
     } catch (err) {
       waiting.push(`database: ${err instanceof Error ? err.message : String(err)}`);
     }

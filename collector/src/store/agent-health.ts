@@ -9,7 +9,8 @@ import type { Db } from './database.js';
 import { storeRead, storeWrite } from './store-error.js';
 import type { AgentHealthRecord } from './store-types.js';
 
-interface HealthRow {
+/** A row of `agent_health`. */
+export interface HealthRow {
   agent_id: string;
   received_at: number;
   skew_ms: number;
@@ -56,17 +57,21 @@ export class AgentHealthTable {
 
   /** Every stored report, ordered by agent id. */
   list(): LoadedHealth {
-    const rows = storeRead(this.#path, 'load the agents\' health', () => this.#s.list.all());
-    const out: LoadedHealth = { records: [], unreadable: [] };
-    for (const row of rows) {
-      try {
-        const { type: _type, ...report } = healthSchema.parse({ ...(JSON.parse(row.report) as object), type: 'health' });
-        out.records.push({ agentId: row.agent_id, receivedAt: row.received_at, skewMs: row.skew_ms, report });
-      } catch (err) {
-        if (!(err instanceof ValidationError) && !(err instanceof SyntaxError)) throw err;
-        out.unreadable.push(row.agent_id);
-      }
-    }
-    return out;
+    return loadHealth(storeRead(this.#path, 'load the agents\' health', () => this.#s.list.all()));
   }
+}
+
+/** Stored health rows, each validated again: the reports that pass, and the agents whose row does not. */
+export function loadHealth(rows: readonly HealthRow[]): LoadedHealth {
+  const out: LoadedHealth = { records: [], unreadable: [] };
+  for (const row of rows) {
+    try {
+      const { type: _type, ...report } = healthSchema.parse({ ...(JSON.parse(row.report) as object), type: 'health' });
+      out.records.push({ agentId: row.agent_id, receivedAt: row.received_at, skewMs: row.skew_ms, report });
+    } catch (err) {
+      if (!(err instanceof ValidationError) && !(err instanceof SyntaxError)) throw err;
+      out.unreadable.push(row.agent_id);
+    }
+  }
+  return out;
 }

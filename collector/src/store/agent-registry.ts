@@ -8,7 +8,8 @@ import type { Db } from './database.js';
 import { StoreError, storeRead, storeWrite } from './store-error.js';
 import type { AgentRecord, AgentTouch, NewAgent } from './store-types.js';
 
-interface AgentRow {
+/** A row of `agents` without its token hash. */
+export interface AgentRow {
   id: string;
   name: string;
   site_kind: string;
@@ -33,7 +34,7 @@ export interface AgentWithToken {
   tokenHash?: string;
 }
 
-const AGENT_COLUMNS = 'id, name, site_kind, technology, isp, area, area_code, lat, lon, contract_mbps, created_at, revoked_at, version, last_seen_at, paused_at';
+export const AGENT_COLUMNS = 'id, name, site_kind, technology, isp, area, area_code, lat, lon, contract_mbps, created_at, revoked_at, version, last_seen_at, paused_at';
 
 function prepare(db: Db) {
   return {
@@ -146,7 +147,8 @@ export class AgentRegistry {
   }
 }
 
-function toAgent(row: AgentRow): AgentRecord {
+/** A row as an AgentRecord (NULL columns absent). */
+export function toAgent(row: AgentRow): AgentRecord {
   const agent: AgentRecord = {
     id: row.id,
     name: row.name,

@@ -15,7 +15,8 @@ export interface AreaUnit {
   validTo?: number;
 }
 
-interface UnitRow {
+/** A row of `area_units`. */
+export interface UnitRow {
   code: string;
   name: string;
   parent_code: string | null;
@@ -23,7 +24,7 @@ interface UnitRow {
   valid_to: number | null;
 }
 
-function toUnit(row: UnitRow): AreaUnit {
+export function toUnit(row: UnitRow): AreaUnit {
   return {
     code: row.code,
     name: row.name,

@@ -23,12 +23,21 @@ export interface CodeState {
   usedAt?: number;
 }
 
-interface CodeRow {
+/** A code with its agent's revocation, as redeeming reads it. */
+export interface CodeRow {
   agent_id: string;
   created_at: number;
   expires_at: number;
   used_at: number | null;
   revoked_at: number | null;
+}
+
+/** Why the code `row` (undefined: no such code) cannot be used at `now`, or undefined when it can. */
+export function refusal(row: CodeRow | undefined, now: number): Exclude<Redemption, { outcome: 'enrolled' }> | undefined {
+  if (row === undefined || row.revoked_at !== null) return { outcome: 'unknown' };
+  if (row.used_at !== null) return { outcome: 'used', usedAt: row.used_at };
+  if (row.expires_at <= now) return { outcome: 'expired', expiredAt: row.expires_at };
+  return undefined;
 }
 
 function prepare(db: Db) {
@@ -65,9 +74,8 @@ export class EnrollmentCodes {
     // and exactly one of them is enrolled.
     this.#redeemTx = db.transaction((codeHash: string, tokenHash: string, now: number): Redemption => {
       const row = this.#s.find.get(codeHash);
-      if (row === undefined || row.revoked_at !== null) return { outcome: 'unknown' };
-      if (row.used_at !== null) return { outcome: 'used', usedAt: row.used_at };
-      if (row.expires_at <= now) return { outcome: 'expired', expiredAt: row.expires_at };
+      const refused = refusal(row, now);
+      if (refused !== undefined || row === undefined) return refused ?? { outcome: 'unknown' };
       this.#s.use.run(now, codeHash);
       this.#s.setToken.run(tokenHash, row.agent_id);
       return { outcome: 'enrolled', agentId: row.agent_id };

@@ -151,14 +151,19 @@ export function checkTime(name: string, ms: number): number {
 }
 
 function toStoredResult(row: DocumentRow): StoredResult {
+  // The document was stored from a validated result.
+  return storedResult(row, JSON.parse(row.doc) as MeasurementResult);
+}
+
+/** A stored row and its parsed document as a StoredResult (figures NULL in the row are absent). */
+export function storedResult(row: Omit<DocumentRow, 'doc'>, result: MeasurementResult): StoredResult {
   const stored: StoredResult = {
     id: row.id,
     agentId: row.agent_id,
     ts: row.ts,
     receivedAt: row.received_at,
     status: row.status as ResultStatus,
-    // The document was stored from a validated result.
-    result: JSON.parse(row.doc) as MeasurementResult,
+    result,
   };
   if (row.download_mbps !== null) stored.downloadMbps = row.download_mbps;
   if (row.upload_mbps !== null) stored.uploadMbps = row.upload_mbps;
@@ -171,11 +176,11 @@ function toStoredResult(row: DocumentRow): StoredResult {
 const CURSOR = /^(-?\d{1,16})\.([\s\S]+)$/;
 
 /** base64url of "<ts>.<id>" of the last row of a page. */
-function encodeCursor(ts: number, id: string): string {
+export function encodeCursor(ts: number, id: string): string {
   return Buffer.from(`${ts}.${id}`, 'utf8').toString('base64url');
 }
 
-function decodeCursor(cursor: string): { ts: number; id: string } {
+export function decodeCursor(cursor: string): { ts: number; id: string } {
   const text = /^[A-Za-z0-9_-]{1,400}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
   const match = CURSOR.exec(text);
   const ts = Number(match?.[1]);

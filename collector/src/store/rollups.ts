@@ -16,16 +16,16 @@ import { StoreError, storeRead, storeWrite } from './store-error.js';
 import { SERIES_METRICS } from './store-types.js';
 import type { SeriesMetric, SeriesPoint } from './store-types.js';
 
-const HOUR_MS = 3_600_000;
+export const HOUR_MS = 3_600_000;
 /** Dirty agent-hours recomputed per transaction. */
-const DIRTY_BATCH = 500;
+export const DIRTY_BATCH = 500;
 /** Raw results deleted per statement. */
-const DELETE_BATCH = 5_000;
+export const DELETE_BATCH = 5_000;
 /** Rows `PRAGMA optimize` may read per index when it runs ANALYZE (unbounded, it reads the whole table). */
 const ANALYSIS_LIMIT = 1_000;
 
 /** The roll-up columns of each metric, in SERIES_METRICS order. */
-const ROLLUP_COLUMNS = SERIES_METRICS.flatMap((m) => ['count', 'min', 'mean', 'median', 'max'].map((stat) => `${m}_${stat}`));
+export const ROLLUP_COLUMNS = SERIES_METRICS.flatMap((m) => ['count', 'min', 'mean', 'median', 'max'].map((stat) => `${m}_${stat}`));
 
 /** What a maintenance step (or a whole maintenance) did. */
 export interface MaintenanceOutcome {
@@ -41,7 +41,7 @@ interface RollupState {
 }
 
 /** One hour's statistics, from `rollups_hourly` or computed from raw results. */
-interface HourPart extends Aggregate {
+export interface HourPart extends Aggregate {
   hour: number;
 }
 
@@ -235,33 +235,41 @@ export class Rollups {
 
   /** Writes (or replaces) the roll-up of one agent-hour from its values per metric, in SERIES_METRICS order. */
   #writeRollup(agentId: string, hour: number, values: readonly number[][]): void {
-    const params: (string | number | null)[] = [agentId, hour];
-    for (const list of values) {
-      if (list.length === 0) {
-        params.push(0, null, null, null, null);
-      } else {
-        const a = aggregateValues(list);
-        params.push(a.count, a.min, a.mean, a.median, a.max);
-      }
-    }
-    this.#s.writeRollup.run(...params);
+    this.#s.writeRollup.run(agentId, hour, ...rollupFigures(values));
   }
 }
 
+/**
+ * The roll-up columns (ROLLUP_COLUMNS order) of one agent-hour from its values per metric, in
+ * SERIES_METRICS order: count, min, mean, median and max of each (0 and NULLs when it has none).
+ */
+export function rollupFigures(values: readonly number[][]): (number | null)[] {
+  const figures: (number | null)[] = [];
+  for (const list of values) {
+    if (list.length === 0) {
+      figures.push(0, null, null, null, null);
+    } else {
+      const a = aggregateValues(list);
+      figures.push(a.count, a.min, a.mean, a.median, a.max);
+    }
+  }
+  return figures;
+}
+
 /** Adds a row's metrics (SERIES_METRICS order) to the values per metric, leaving out NULLs. */
-function collect(values: number[][], metrics: readonly (number | null)[]): void {
+export function collect(values: number[][], metrics: readonly (number | null)[]): void {
   for (let m = 0; m < metrics.length; m++) {
     const value = metrics[m];
     if (value != null) values[m]?.push(value);
   }
 }
 
-function floorHour(ms: number): number {
+export function floorHour(ms: number): number {
   return Math.floor(ms / HOUR_MS) * HOUR_MS;
 }
 
 /** Exact statistics per bucket from (ts, value) rows ordered by ts. */
-function rawSeries(rows: readonly [number, number][], stepMs: number): SeriesPoint[] {
+export function rawSeries(rows: readonly [number, number][], stepMs: number): SeriesPoint[] {
   const points: SeriesPoint[] = [];
   let bucket = Number.NaN;
   let values: number[] = [];
@@ -279,12 +287,12 @@ function rawSeries(rows: readonly [number, number][], stepMs: number): SeriesPoi
 }
 
 /** Hourly statistics from (ts, value) rows ordered by ts. */
-function hourlyParts(rows: readonly [number, number][]): HourPart[] {
+export function hourlyParts(rows: readonly [number, number][]): HourPart[] {
   return rawSeries(rows, HOUR_MS).map(({ ts, ...aggregate }) => ({ hour: ts, ...aggregate }));
 }
 
 /** Combines hourly parts, ordered by hour, into buckets of `stepMs` (a multiple of an hour). */
-function bucketHours(hours: readonly HourPart[], stepMs: number): SeriesPoint[] {
+export function bucketHours(hours: readonly HourPart[], stepMs: number): SeriesPoint[] {
   const points: SeriesPoint[] = [];
   let bucket = Number.NaN;
   let parts: Aggregate[] = [];

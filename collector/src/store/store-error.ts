@@ -44,3 +44,23 @@ export function storeRead<T>(path: string, what: string, fn: () => T): T {
     throw new StoreError('SW_STORE_READ', `cannot ${what} from ${path}: ${reasonOf(cause)}`, { cause });
   }
 }
+
+/** As storeWrite, for a write that resolves later (PostgreSQL): any other failure becomes SW_STORE_WRITE. */
+export async function storeWriting<T>(where: string, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (cause) {
+    if (cause instanceof StoreError) throw cause;
+    throw new StoreError('SW_STORE_WRITE', `cannot ${what} in ${where}: ${reasonOf(cause)}`, { cause });
+  }
+}
+
+/** As storeRead, for a read that resolves later: SW_STORE_READ. */
+export async function storeReading<T>(where: string, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (cause) {
+    if (cause instanceof StoreError) throw cause;
+    throw new StoreError('SW_STORE_READ', `cannot ${what} from ${where}: ${reasonOf(cause)}`, { cause });
+  }
+}

@@ -1,13 +1,14 @@
 /**
  * The samples of the longest verdict window, kept in memory as columns (sample-columns.ts) and
  * brought up to date from the store incrementally: at start every result of the window, then at
- * each refresh only the rows stored since (by rowid, which only grows: see the store's
- * retention delete), while samples that have left the window are dropped. Re-reading 30 days
+ * each refresh only the rows stored since (SQLite: by rowid, which only grows, see the store's
+ * retention delete; PostgreSQL: by transaction snapshot), while samples that have left the
+ * window are dropped. Re-reading 30 days
  * at every refresh cost 18 s a minute at 1 000 sites testing every 15 minutes.
  */
 import { RESULT_STATUSES } from '@speedwatch/shared';
 import type { ResultStatus } from '@speedwatch/shared';
-import type { ResultQueries } from '../store/result-queries.js';
+import type { ResultStore, ScanPosition } from '../store/collector-store.js';
 import type { VerdictRow } from '../store/store-types.js';
 import type { SampleColumns } from './sample-columns.js';
 import { firstAtOrAfter } from './sample-columns.js';
@@ -48,7 +49,7 @@ export interface WindowUpdate {
 }
 
 export class SampleWindow {
-  readonly #store: Pick<ResultQueries, 'scanVerdictRows'>;
+  readonly #store: Pick<ResultStore, 'scanVerdictRows'>;
   readonly #spanMs: number;
   readonly #agentIds: string[] = [];
   readonly #indexOf = new Map<string, number>();
@@ -56,28 +57,37 @@ export class SampleWindow {
   /** Samples held are at [#start, #end), ascending by ts. */
   #start = 0;
   #end = 0;
-  #lastRowid: number | undefined;
+  #position: ScanPosition | undefined;
 
   /** `spanMs`: the longest window; samples older than `now - spanMs` are dropped. */
-  constructor(store: Pick<ResultQueries, 'scanVerdictRows'>, spanMs: number) {
+  constructor(store: Pick<ResultStore, 'scanVerdictRows'>, spanMs: number) {
     this.#store = store;
     this.#spanMs = spanMs;
   }
 
-  /** Reads what the store gained since the last update (everything the first time) and drops what left the window. */
-  update(now: number): WindowUpdate {
+  /**
+   * Reads what the store gained since the last update (everything the first time) and drops what
+   * left the window. Updates must not overlap (the maintenance pass runs one at a time).
+   */
+  async update(now: number): Promise<WindowUpdate> {
     const from = now - this.#spanMs;
     let added = 0;
     let sorted = true;
     let previous = this.#end > this.#start ? (this.#c.ts[this.#end - 1] as number) : Number.NEGATIVE_INFINITY;
-    const agentsAdded = this.#lastRowid === undefined ? undefined : new Set<string>();
-    this.#lastRowid = this.#store.scanVerdictRows(from, this.#lastRowid, (row) => {
-      this.#append(row);
-      agentsAdded?.add(row[1]);
-      added++;
-      if (row[2] < previous) sorted = false;
-      previous = row[2];
-    });
+    const agentsAdded = this.#position === undefined ? undefined : new Set<string>();
+    try {
+      this.#position = await this.#store.scanVerdictRows(from, this.#position, (row) => {
+        this.#append(row);
+        agentsAdded?.add(row[1]);
+        added++;
+        if (row[2] < previous) sorted = false;
+        previous = row[2];
+      });
+    } catch (err) {
+      // A scan that failed part way (a connection lost) is read again next time: forget its rows.
+      this.#end -= added;
+      throw err;
+    }
     // Late results (a backlog replayed) arrive after newer ones: merge them into place. The new
     // rows are the last `added` (an append that filled the buffer compacted it to the front).
     if (!sorted) this.#mergeTail(this.#end - added);

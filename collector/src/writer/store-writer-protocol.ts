@@ -1,11 +1,14 @@
 /** Messages between the serving thread and the store writer thread. */
 import type { FrameBatch } from '../store/frame-batch.js';
-import type { StoreErrorCode, StoreOptions } from '../store/sqlite-store.js';
+import type { StoreErrorCode } from '../store/sqlite-store.js';
+import type { StoreSpec } from '../store/store-spec.js';
 import type { WriteOp, WriteOps } from './store-writer.js';
 
 export interface WriterInit {
-  path: string;
-  options: StoreOptions;
+  /** The store the thread writes to, on connections of its own. */
+  store: StoreSpec;
+  /** The SQLite file holding the alerts' state (the store's own file, for SQLite). */
+  alertsPath: string;
 }
 
 /** A call of one write operation, answered by `done` or `failed` with the same seq. */

@@ -1,16 +1,20 @@
 /**
  * The store writer thread: its own connections to the collector's database (results and
- * agents; alerts), running the serving thread's writes one at a time, in the order sent. A
- * write waiting for another connection's lock waits here, never on the serving thread.
+ * agents; alerts), running the serving thread's writes. On SQLite one at a time, in the order
+ * sent: a write waiting for another connection's lock waits here, never on the serving thread.
+ * On PostgreSQL over a pool of its own: the rows of a group commit are made and sent from here,
+ * so that the serving thread only validates frames.
  */
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
-import { openAlertStore } from '../alerts/alert-store.js';
+import { alertWritesOn, openAlertStore } from '../alerts/alert-store.js';
 import type { AlertStore } from '../alerts/alert-store.js';
+import type { CollectorStore } from '../store/collector-store.js';
 import { openStore, StoreError } from '../store/sqlite-store.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
-import { writeOps } from './store-writer.js';
-import type { WriteOps } from './store-writer.js';
+import { openCollectorStore } from '../store/store-spec.js';
+import { asyncWriteOps, writeOps } from './store-writer.js';
+import type { AsyncWriteOps } from './store-writer.js';
 import type { FromWriter, ThreadHeap, ToWriter, WireStoreError, WriterInit } from './store-writer-protocol.js';
 
 const port = parentPort;
@@ -25,38 +29,70 @@ const heap = (): ThreadHeap => {
 const wire = (err: unknown): WireStoreError =>
   err instanceof StoreError ? { code: err.code, message: err.message } : { code: 'SW_STORE_WRITE', message: err instanceof Error ? err.message : String(err) };
 
-let store: SqliteStore | undefined;
+let sqlite: SqliteStore | undefined;
+let other: CollectorStore | undefined;
 let alerts: AlertStore | undefined;
-let ops: WriteOps | undefined;
-try {
-  store = openStore(init.path, init.options);
-  alerts = openAlertStore(init.path);
-  ops = writeOps(store, alerts);
-  post({ type: 'ready' });
-} catch (err) {
+let ops: AsyncWriteOps | undefined;
+const closeAll = async (): Promise<void> => {
   alerts?.close();
-  store?.close();
-  post({ type: 'open-failed', error: wire(err) });
-  port.close();
-}
+  sqlite?.close();
+  await other?.close();
+};
+// SQLite: the synchronous store, one write at a time, in the order sent. PostgreSQL: its pool,
+// each write answered when it commits (group commits may overlap, as on the serving thread).
+void (async (): Promise<void> => {
+  try {
+    if (init.store.kind === 'sqlite') {
+      sqlite = openStore(init.store.path, init.store.options);
+      alerts = openAlertStore(init.alertsPath);
+      ops = writeOps(sqlite, alerts);
+    } else {
+      other = await openCollectorStore(init.store);
+      alerts = openAlertStore(init.alertsPath);
+      ops = asyncWriteOps(other, alertWritesOn(alerts));
+    }
+    post({ type: 'ready' });
+  } catch (err) {
+    await closeAll().catch(() => undefined);
+    post({ type: 'open-failed', error: wire(err) });
+    port.close();
+  }
+})();
+
+/** Writes answered but not settled yet, awaited by a close. */
+const inFlight = new Set<Promise<void>>();
 
 port.on('message', (message: ToWriter) => {
   if (ops === undefined) return;
   if (message.type === 'close') {
-    alerts?.close();
-    store?.close();
     ops = undefined;
-    port.close();
+    void Promise.allSettled([...inFlight]).then(async () => {
+      await closeAll().catch(() => undefined);
+      port.close();
+    });
     return;
   }
   if (message.type === 'stage') {
     ops.stage(message.handle, message.batch);
     return;
   }
+  const { seq } = message;
+  const run = ops[message.op] as (...args: unknown[]) => unknown;
+  let answer: unknown;
   try {
-    const run = ops[message.op] as (...args: unknown[]) => unknown;
-    post({ type: 'done', seq: message.seq, value: run(...(message.args as unknown[])), heap: heap() });
+    answer = run(...(message.args as unknown[]));
   } catch (err) {
-    post({ type: 'failed', seq: message.seq, error: wire(err), heap: heap() });
+    post({ type: 'failed', seq, error: wire(err), heap: heap() });
+    return;
   }
+  if (!(answer instanceof Promise)) {
+    post({ type: 'done', seq, value: answer, heap: heap() });
+    return;
+  }
+  const settled: Promise<void> = answer.then(
+    (value: unknown) => post({ type: 'done', seq, value, heap: heap() }),
+    (err: unknown) => post({ type: 'failed', seq, error: wire(err), heap: heap() }),
+  );
+  inFlight.add(settled);
+  void settled.finally(() => inFlight.delete(settled));
 });

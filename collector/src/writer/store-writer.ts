@@ -4,13 +4,15 @@
  * thread of their own (worker-store-writer.ts) with its own SQLite connection, so that a commit
  * in progress, or a lock held by another process, never stops the event loop that serves the
  * agents, the API and /metrics. In-process uses (tests, embedding) can write on the calling
- * thread with `inlineStoreWriter`.
+ * thread with `inlineStoreWriter`. A store whose calls never stop the event loop (PostgreSQL's
+ * pool) takes the writes directly from the serving thread: `directStoreWriter`.
  */
-import type { AlertStore, NotificationKey } from '../alerts/alert-store.js';
+import type { AlertStore, AlertWrites, NotificationKey } from '../alerts/alert-store.js';
 import type { AlertChanges } from '../alerts/alert-evaluation.js';
 import type { NotificationUpsert } from '../alerts/notification-plan.js';
 import type { Redemption } from '../store/enrollment-codes.js';
 import type { FrameBatch } from '../store/frame-batch.js';
+import type { CollectorStore } from '../store/collector-store.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
 import { StoreError } from '../store/store-error.js';
 import type { AgentHealthRecord, AgentTouch, InsertOutcome, NewAgent } from '../store/store-types.js';
@@ -57,6 +59,9 @@ export interface EnrollmentIssue {
   now: number;
   expiresAt: number;
 }
+
+/** WriteOps whose calls may resolve later: what a thread runs over an asynchronous store (PostgreSQL). */
+export type AsyncWriteOps = { stage: WriteOps['stage'] } & { [K in WriteOp]: (...args: Parameters<WriteOps[K]>) => ReturnType<WriteOps[K]> | Promise<ReturnType<WriteOps[K]>> };
 
 /** The writes called and answered (staging is one-way). */
 export type WriteOp = Exclude<keyof WriteOps, 'stage'>;
@@ -114,6 +119,65 @@ export function inlineStoreWriter(ops: WriteOps): StoreWriter {
     <K extends WriteOp>(op: K) =>
     async (...args: Parameters<WriteOps[K]>): Promise<ReturnType<WriteOps[K]>> =>
       (ops[op] as (...a: Parameters<WriteOps[K]>) => ReturnType<WriteOps[K]>)(...args);
+  let nextHandle = 0;
+  return {
+    stage: (batch) => {
+      const handle = nextHandle++;
+      ops.stage(handle, batch);
+      return handle;
+    },
+    commitStaged: call('commitStaged'),
+    touch: call('touch'),
+    setPaused: call('setPaused'),
+    redeemEnrollment: call('redeemEnrollment'),
+    issueEnrollment: call('issueEnrollment'),
+    saveHealth: call('saveHealth'),
+    alertCommit: call('alertCommit'),
+    alertsDelivered: call('alertsDelivered'),
+    alertsFailed: call('alertsFailed'),
+    forgetRoutes: call('forgetRoutes'),
+    close: async () => {},
+  };
+}
+
+/** The write operations on a CollectorStore (PostgreSQL on the writer thread), with the alerts' writes to `alerts`. */
+export function asyncWriteOps(store: CollectorStore, alerts: AlertWrites): AsyncWriteOps {
+  const staged = new Map<number, FrameBatch>();
+  return {
+    stage: (handle, batch) => {
+      staged.set(handle, batch);
+    },
+    commitStaged: async (handles) => {
+      const batches = handles.map((handle) => staged.get(handle));
+      for (const handle of handles) staged.delete(handle);
+      const missing = handles.filter((_, i) => batches[i] === undefined);
+      if (missing.length > 0) throw new StoreError('SW_STORE_WRITE', `staged batches ${missing.join(', ')} are not known to this writer (it restarted since they were staged); nothing stored`);
+      return store.results.insertFrames(batches as FrameBatch[]);
+    },
+    touch: (touches) => store.agents.touch(touches),
+    setPaused: (ids, at) => store.agents.setPaused(ids, at),
+    redeemEnrollment: (codeHash, tokenHash, now) => store.enrollment.redeem(codeHash, tokenHash, now),
+    issueEnrollment: ({ add, agentId, codeHash, now, expiresAt }) => store.enrollment.issue(agentId, codeHash, now, expiresAt, add),
+    saveHealth: (records) => store.health.save(records),
+    alertCommit: (changes, upserts, now) => alerts.alertCommit(changes, upserts, now),
+    alertsDelivered: (keys, now, attempts) => alerts.alertsDelivered(keys, now, attempts),
+    alertsFailed: (keys, failure) => alerts.alertsFailed(keys, failure),
+    forgetRoutes: (keep) => alerts.forgetRoutes(keep),
+  };
+}
+
+/**
+ * Writes straight to a store whose calls do not stop the event loop (PostgreSQL: network I/O on
+ * a pool), from the calling thread, with the alerts' writes to `alerts`: for tests and embedding
+ * (the collector process runs them on its writer thread, WorkerStoreWriter). Each commit is one
+ * transaction of the store and resolves once it has committed.
+ */
+export function directStoreWriter(store: CollectorStore, alerts: AlertWrites): StoreWriter {
+  const ops = asyncWriteOps(store, alerts);
+  const call =
+    <K extends WriteOp>(op: K) =>
+    async (...args: Parameters<WriteOps[K]>): Promise<ReturnType<WriteOps[K]>> =>
+      (ops[op] as unknown as (...a: Parameters<WriteOps[K]>) => ReturnType<WriteOps[K]> | Promise<ReturnType<WriteOps[K]>>)(...args);
   let nextHandle = 0;
   return {
     stage: (batch) => {

@@ -12,9 +12,10 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '@speedwatch/shared';
 import { StoreError } from '../store/sqlite-store.js';
 import type { StoreOptions } from '../store/sqlite-store.js';
+import { storeLocation } from '../store/store-spec.js';
 import type { StoreWriter, WriteOp, WriteOps } from './store-writer.js';
 import type { FrameBatch } from '../store/frame-batch.js';
-import type { FromWriter, ThreadHeap, ToWriter, WireStoreError, WriterCall } from './store-writer-protocol.js';
+import type { FromWriter, ThreadHeap, ToWriter, WireStoreError, WriterCall, WriterInit } from './store-writer-protocol.js';
 import { builtModuleUrl } from '../worker-url.js';
 
 const THREAD_URL = builtModuleUrl(import.meta.url, './store-writer-thread.js');
@@ -29,8 +30,9 @@ function storeError(error: WireStoreError): StoreError {
 }
 
 export class WorkerStoreWriter implements StoreWriter {
+  readonly #init: WriterInit;
+  /** Where the store is, for messages. */
   readonly #path: string;
-  readonly #options: StoreOptions;
   readonly #logger: Logger;
   #worker: Promise<Worker> | undefined;
   /** The thread once it has opened the database, until it exits. */
@@ -40,16 +42,21 @@ export class WorkerStoreWriter implements StoreWriter {
   #closed = false;
   #heap: ThreadHeap | undefined;
 
-  /** Starts the thread and resolves once it has opened the database (rejects with its StoreError). */
-  static async open(path: string, options: StoreOptions, logger: Logger): Promise<WorkerStoreWriter> {
-    const writer = new WorkerStoreWriter(path, options, logger);
+  /** Starts the thread on the SQLite file `path` and resolves once it has opened it (rejects with its StoreError). */
+  static open(path: string, options: StoreOptions, logger: Logger): Promise<WorkerStoreWriter> {
+    return WorkerStoreWriter.start({ store: { kind: 'sqlite', path, options }, alertsPath: path }, logger);
+  }
+
+  /** Starts the thread on the store `init` names (SQLite or PostgreSQL) and resolves once it has opened it. */
+  static async start(init: WriterInit, logger: Logger): Promise<WorkerStoreWriter> {
+    const writer = new WorkerStoreWriter(init, logger);
     await writer.#start();
     return writer;
   }
 
-  private constructor(path: string, options: StoreOptions, logger: Logger) {
-    this.#path = path;
-    this.#options = options;
+  private constructor(init: WriterInit, logger: Logger) {
+    this.#init = init;
+    this.#path = storeLocation(init.store);
     this.#logger = logger;
   }
 
@@ -116,7 +123,7 @@ export class WorkerStoreWriter implements StoreWriter {
 
   #start(): Promise<Worker> {
     this.#worker ??= new Promise<Worker>((resolve, reject) => {
-      const worker = new Worker(THREAD_URL, { workerData: { path: this.#path, options: this.#options } });
+      const worker = new Worker(THREAD_URL, { workerData: this.#init });
       let ready = false;
       worker.on('message', (message: FromWriter) => {
         switch (message.type) {

@@ -295,26 +295,26 @@ export const ERROR_CODES = deepFreeze({
   },
   SW_STORE_OPEN: {
     component: 'collector-api',
-    meaning: 'The database file could not be opened (path, permissions, not a database).',
-    action: 'Check `--db` and its directory.',
+    meaning: 'The database could not be opened: a SQLite file (path, permissions, not a database), or PostgreSQL (`store.url` unreachable, the role or its password refused, the database missing).',
+    action: 'Check `--db` and its directory; for PostgreSQL, `store.url`, the password (`store.passwordFile` or `SPEEDWATCH_PG_PASSWORD`) and the server\'s `pg_hba.conf`.',
     carriers: ['StoreError'],
   },
   SW_STORE_VERSION: {
     component: 'collector-api',
-    meaning: 'The database was written by a newer speedwatch (its schema version is higher than this one knows).',
+    meaning: 'The database was written by a newer speedwatch (its schema version, SQLite\'s `user_version` or PostgreSQL\'s `schema_migrations`, is higher than this one knows).',
     action: 'Upgrade the collector, or restore a backup made by this version.',
     carriers: ['StoreError'],
   },
   SW_STORE_WRITE: {
     component: 'collector-api',
-    meaning: 'A write to the database failed (disk full, read-only, I/O error).',
-    action: 'Free disk space or fix permissions; nothing was acked.',
+    meaning: 'A write to the database failed (disk full, read-only, I/O error; PostgreSQL down or the connection lost).',
+    action: 'Free disk space or fix permissions, or bring PostgreSQL back; nothing was acked, and agents send it again.',
     carriers: ['StoreError'],
   },
   SW_STORE_READ: {
     component: 'collector-api',
-    meaning: 'A read from the database failed.',
-    action: 'Check the disk and the file; see the log.',
+    meaning: 'A read from the database failed (the file, or PostgreSQL down or the connection lost).',
+    action: 'Check the disk and the file, or the PostgreSQL server; see the log.',
     carriers: ['StoreError'],
   },
   SW_STORE_CURSOR: {

@@ -1,0 +1,156 @@
+/**
+ * The PostgreSQL schema as numbered migrations, recorded in `schema_migrations` and applied at
+ * start in one transaction under an advisory lock (several collectors may start at once).
+ * Append only: never edit a migration that has shipped. A database migrated by a newer
+ * speedwatch is refused (`SW_STORE_VERSION`).
+ *
+ * The schema mirrors SQLite's (migrations.ts) with what a large fleet needs:
+ * - `results` is partitioned by month on `ts` (its start, ms). Partitions are created ahead by
+ *   maintenance, and on demand by a write for a month that has none; retention drops whole
+ *   partitions (postgres-partitions.ts).
+ * - A primary key on a partitioned table must include the partition key, so `(id)` alone cannot
+ *   be one. Ids are global (the same id from another agent, or the same result re-sent to
+ *   another collector, is a duplicate), so they are claimed in `result_ids` (id primary key, and
+ *   the result's ts so that retention can drop the ids with their partition): a write inserts
+ *   into `result_ids … ON CONFLICT DO NOTHING` and stores in `results` only the ids it claimed,
+ *   in one statement. Putting the month into the id would have needed agents to change theirs.
+ * - `tx` is the writing transaction's id: what the verdict window reads "since" and what the
+ *   roll-ups check against their snapshot (SQLite uses the rowid for both). A BRIN index: it
+ *   grows with the table's physical order, and costs a few pages.
+ * - No foreign key from `results` to `agents`: ingest stores only authenticated agents' results,
+ *   and the check would lock the agent's row at every insert.
+ * - Identifiers and ids sort as bytes (`COLLATE "C"`), as SQLite's do, whatever the database's
+ *   locale: result pages and their cursors order by (ts, id).
+ */
+export const POSTGRES_MIGRATIONS: readonly string[] = [
+  // 1: agents, enrollment codes, health, area units; results, roll-ups, retention state.
+  `
+  CREATE TABLE agents (
+    id text COLLATE "C" PRIMARY KEY,
+    name text NOT NULL,
+    site_kind text NOT NULL,
+    technology text NOT NULL,
+    isp text,
+    area text,
+    area_code text,
+    lat double precision,
+    lon double precision,
+    token_hash text NOT NULL UNIQUE,
+    created_at bigint NOT NULL,
+    revoked_at bigint,
+    version text,
+    last_seen_at bigint,
+    paused_at bigint
+  );
+
+  -- Moves whenever an agent's identity changes (added, revoked, token rotated, site edited,
+  -- paused or resumed), so every collector's in-memory agent table knows from one cheap read
+  -- per heartbeat that it must reload. Liveness (version, last_seen_at) does not move it.
+  CREATE TABLE agent_changes (
+    id integer PRIMARY KEY CHECK (id = 1),
+    seq bigint NOT NULL
+  );
+  INSERT INTO agent_changes (id, seq) VALUES (1, 0);
+  CREATE FUNCTION speedwatch_agent_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN UPDATE agent_changes SET seq = seq + 1 WHERE id = 1; RETURN NULL; END
+  $$;
+  CREATE TRIGGER agents_added_or_removed AFTER INSERT OR DELETE ON agents
+    FOR EACH ROW EXECUTE FUNCTION speedwatch_agent_changed();
+  CREATE TRIGGER agents_changed AFTER UPDATE OF id, name, site_kind, technology, isp, area, area_code, lat, lon, token_hash, revoked_at, paused_at ON agents
+    FOR EACH ROW EXECUTE FUNCTION speedwatch_agent_changed();
+
+  CREATE TABLE enrollment_codes (
+    code_hash text PRIMARY KEY,
+    agent_id text COLLATE "C" NOT NULL REFERENCES agents (id),
+    created_at bigint NOT NULL,
+    expires_at bigint NOT NULL,
+    used_at bigint
+  );
+  CREATE INDEX enrollment_codes_agent ON enrollment_codes (agent_id);
+
+  CREATE TABLE agent_health (
+    agent_id text COLLATE "C" PRIMARY KEY REFERENCES agents (id),
+    received_at bigint NOT NULL,
+    skew_ms bigint NOT NULL,
+    report text NOT NULL
+  );
+
+  CREATE TABLE area_units (
+    code text COLLATE "C" PRIMARY KEY,
+    name text NOT NULL,
+    parent_code text,
+    valid_from bigint,
+    valid_to bigint
+  );
+
+  -- Every stored result's id, once: what makes writes idempotent across partitions and collectors.
+  CREATE TABLE result_ids (
+    id text COLLATE "C" PRIMARY KEY,
+    ts bigint NOT NULL
+  );
+  CREATE INDEX result_ids_ts ON result_ids USING brin (ts);
+
+  -- One row per measurement, as in SQLite; doc is the result as the agent sent it (json keeps
+  -- the text as it is, and serves ->> in queries).
+  CREATE TABLE results (
+    id text COLLATE "C" NOT NULL,
+    agent_id text COLLATE "C" NOT NULL,
+    ts bigint NOT NULL,
+    received_at bigint NOT NULL,
+    status text NOT NULL,
+    download_mbps double precision,
+    upload_mbps double precision,
+    latency_ms double precision,
+    jitter_ms double precision,
+    loss_ratio double precision,
+    doc json NOT NULL,
+    tx bigint NOT NULL DEFAULT (pg_current_xact_id()::text::bigint)
+  ) PARTITION BY RANGE (ts);
+  CREATE INDEX results_agent_ts ON results (agent_id, ts);
+  CREATE INDEX results_ts ON results (ts);
+  CREATE INDEX results_tx ON results USING brin (tx);
+
+  -- Per agent and hour: count, min, mean, median and max of each series metric (rollups.ts).
+  CREATE TABLE rollups_hourly (
+    agent_id text COLLATE "C" NOT NULL,
+    hour bigint NOT NULL,
+    download_mbps_count integer NOT NULL, download_mbps_min double precision, download_mbps_mean double precision, download_mbps_median double precision, download_mbps_max double precision,
+    upload_mbps_count integer NOT NULL, upload_mbps_min double precision, upload_mbps_mean double precision, upload_mbps_median double precision, upload_mbps_max double precision,
+    latency_ms_count integer NOT NULL, latency_ms_min double precision, latency_ms_mean double precision, latency_ms_median double precision, latency_ms_max double precision,
+    jitter_ms_count integer NOT NULL, jitter_ms_min double precision, jitter_ms_mean double precision, jitter_ms_median double precision, jitter_ms_max double precision,
+    loss_ratio_count integer NOT NULL, loss_ratio_min double precision, loss_ratio_mean double precision, loss_ratio_median double precision, loss_ratio_max double precision,
+    PRIMARY KEY (agent_id, hour)
+  );
+
+  -- rolled_up_to: every hour ending at or before it is rolled up (NULL: never); deleted_before:
+  -- the partitions of raw results before it have been dropped.
+  CREATE TABLE rollup_state (
+    id integer PRIMARY KEY CHECK (id = 1),
+    rolled_up_to bigint,
+    deleted_before bigint
+  );
+  INSERT INTO rollup_state (id) VALUES (1);
+
+  CREATE TABLE dirty_hours (
+    agent_id text COLLATE "C" NOT NULL,
+    hour bigint NOT NULL,
+    PRIMARY KEY (agent_id, hour)
+  );
+  `,
+  // 2: how far `speedwatch-collector migrate` has copied each SQLite file's results (by rowid),
+  // so that a second run, once the old collector is stopped, copies only the rest.
+  `
+  CREATE TABLE sqlite_imports (
+    source text PRIMARY KEY,
+    last_rowid bigint NOT NULL,
+    updated_at bigint NOT NULL
+  );
+  `,
+  // 3: a site's contracted download speed (Mbps), as SQLite's migration 8: representative
+  // samples leave out tests well above it (docs/verdicts.md); a change reloads every collector's agents.
+  `
+  ALTER TABLE agents ADD COLUMN contract_mbps double precision;
+  CREATE TRIGGER agents_contract_changed AFTER UPDATE OF contract_mbps ON agents
+    FOR EACH ROW EXECUTE FUNCTION speedwatch_agent_changed();
+  `,
+];
