@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { MeasurementResult } from '../src/index.js';
 import { parseMeasurementResult, ValidationError } from '../src/index.js';
@@ -96,6 +97,14 @@ describe('parseMeasurementResult', () => {
     const withUdp: MeasurementResult = { ...validResult(), status: 'partial', udp: udpSection(), errors: [{ phase: 'udp', code: 'SW_UDP_NO_REPLY', message: 'x' }] };
     expect(parseMeasurementResult(structuredClone(withUdp))).toEqual(withUdp);
     expect(parseMeasurementResult(validResult()).udp).toBeUndefined();
+  });
+
+  it('accepts the udp section docs/protocol.md shows', () => {
+    const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
+    const example = /^"udp":(\{[\s\S]*?\})\n```/m.exec(doc)?.[1];
+    expect(example).toBeDefined();
+    const udp = JSON.parse(example as string) as MeasurementResult['udp'];
+    expect(parseMeasurementResult({ ...validResult(), udp }).udp).toEqual(udp);
   });
 
   it('rejects null and arrays at the top with path "value"', () => {
