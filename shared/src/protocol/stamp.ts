@@ -16,7 +16,7 @@ export const STAMP_MIN_PACKET_BYTES = 44;
 
 /**
  * The largest request a reflector answers: a UDP payload that fits a 1500-byte IPv4 packet
- * (1500 − 20 IP − 8 UDP). Larger ones are dropped, so no answer is ever fragmented.
+ * (1500 − 20 IP − 8 UDP). Larger ones are dropped: a reflector answers no jumbo datagrams.
  */
 export const STAMP_MAX_PACKET_BYTES = 1472;
 
