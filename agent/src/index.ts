@@ -6,13 +6,15 @@ export { LatencyProber, LoadedLatencySampler, measureConnectMs, measureLatency }
 export type { LatencyOptions, ProbeOptions } from './measure/latency.js';
 export { measureDownload } from './measure/download.js';
 export { measureUpload } from './measure/upload.js';
+export { interarrivalJitter, measureUdp, sendUdpStream, udpFigures } from './measure/udp-probe.js';
+export type { UdpProbeDeps, UdpProbeOptions, UdpReply, UdpStream } from './measure/udp-probe.js';
 export type { PhaseOutcome, ThroughputOptions } from './measure/throughput-options.js';
 export { NoEndpointError, selectEndpoint } from './measure/select-endpoint.js';
 export type { Selection, SelectOptions } from './measure/select-endpoint.js';
 export { runSpeedTest } from './measure/run-speed-test.js';
 export type { SpeedTestDeps } from './measure/run-speed-test.js';
-export { DEFAULT_SPEED_TEST_OPTIONS, speedTestBoundMs, TEST_NAMES } from './measure/speed-test-options.js';
-export type { SpeedTestEvent, SpeedTestOptions, TestName } from './measure/speed-test-options.js';
+export { DEFAULT_SPEED_TEST_OPTIONS, speedTestBoundMs, TEST_NAMES, UDP_PROBE_DEFAULTS } from './measure/speed-test-options.js';
+export type { PhaseName, SpeedTestEvent, SpeedTestOptions, TestName } from './measure/speed-test-options.js';
 export { loadAgentConfig, AgentConfigError, AGENT_DEFAULTS } from './config/agent-config.js';
 export { onceArgs, testPlan } from './settings/test-plan.js';
 export type { TestPlan } from './settings/test-plan.js';

@@ -44,11 +44,23 @@ describe('agent configuration', () => {
     const config = loadAgentConfig(file);
     expect(config.collector.url).toBe('ws://127.0.0.1:8600/v1/agents');
     expect(config.dataDir).toBe(join(file, '..', 'state'));
-    expect(config.test).toEqual({ tests: ['latency', 'download', 'upload'], durationMs: 10_000, warmupMs: 2_000, streams: 4, latencyCount: 20 });
+    expect(config.test).toEqual({ tests: ['latency', 'download', 'upload'], durationMs: 10_000, warmupMs: 2_000, streams: 4, latencyCount: 20, udp: false });
     expect(onceArgs(testPlan(config, undefined, AGENT_DEFAULTS).plan)).toEqual([
       'once', '--json', '--endpoint', 'http://127.0.0.1:8601/', '--tests', 'latency,download,upload', '--duration', '10000ms',
       '--warmup', '2000ms', '--streams', '4', '--latency-count', '20', '--technology', 'fixed',
     ]);
+  });
+
+  it("runs the UDP probe with test.udp, or when the collector's settings say so, and not when they say otherwise", () => {
+    const withUdp = loadAgentConfig(write(`${MINIMAL}test: { udp: true }\n`));
+    expect(withUdp.test.udp).toBe(true);
+    expect(onceArgs(testPlan(withUdp, undefined, AGENT_DEFAULTS).plan)).toContain('--udp');
+    const site = { name: 'S', kind: 'school', technology: 'fixed' } as const;
+    const pushedOn = testPlan(loadAgentConfig(write(MINIMAL)), { version: 'v1', site, test: { udp: true } }, AGENT_DEFAULTS).plan;
+    expect(onceArgs(pushedOn)).toContain('--udp');
+    const pushedOff = testPlan(withUdp, { version: 'v2', site, test: { streams: 2 } }, AGENT_DEFAULTS).plan;
+    expect(pushedOff.test.udp).toBe(true); // a field the collector leaves open keeps the file's value
+    expect(onceArgs(testPlan(withUdp, { version: 'v3', site, test: { udp: false } }, AGENT_DEFAULTS).plan)).not.toContain('--udp');
   });
 
   it('takes autoUpgrade (default off) from a wss:// collector, or a ws:// one on this host', () => {
@@ -87,6 +99,7 @@ describe('agent configuration', () => {
     ['not YAML', 'collector: [\n', {}, ['']],
     ['autoUpgrade from a collector over plain ws://', MINIMAL.replace('ws://127.0.0.1:8600', 'ws://collector.example:8600') + 'autoUpgrade: true\n', {}, ['autoUpgrade']],
     ['an autoUpgrade that is not true or false', `${MINIMAL}autoUpgrade: yes please\n`, {}, ['autoUpgrade']],
+    ['a test.udp that is not true or false', `${MINIMAL}test: { udp: on }\n`, {}, ['test.udp']],
     [
       'mistakes in every section at once, files included',
       'collector:\n  url: ws://127.0.0.1:8600\n  tokenFile: nope\n  caFile: ca.pem\nsite: { name: S, kind: school, technology: fixed, lat: 95 }\n' +

@@ -30,6 +30,14 @@ describe('speedwatch-agent once', () => {
       expect(c.test.warmupMs).toBe(2_000);
       expect(c.technology).toBe('fixed');
       expect(c.json).toBe(false);
+      expect(c.test.udp).toBe(false);
+      expect(c.test).not.toHaveProperty('udpPort');
+    });
+
+    it('runs the UDP probe with --udp, on the port --udp-port names', () => {
+      expect(parseOnceArgs(['--endpoint', 'http://h/', '--udp']).test.udp).toBe(true);
+      const c = parseOnceArgs(['--endpoint', 'http://h/', '--udp', '--udp-port', '8862']);
+      expect([c.test.udp, c.test.udpPort]).toEqual([true, 8862]);
     });
 
     it('reads every flag', () => {
@@ -52,6 +60,8 @@ describe('speedwatch-agent once', () => {
       // 0.5 s left to measure: no rate could come of it.
       [['--endpoint', 'http://h/', '--duration', '4', '--warmup', '3.5'], /--warmup 3.5 must leave at least 1 s/],
       [['--endpoint', 'http://h/', '--bogus'], /Unknown option '--bogus'/],
+      [['--endpoint', 'http://h/', '--udp', '--udp-port', '0'], /--udp-port must be an integer from 1 to 65535, got "0"/],
+      [['--endpoint', 'http://h/', '--udp-port', '8862'], /--udp-port needs --udp/],
       [['--server-file', '/nonexistent/servers.json'], /--server-file \/nonexistent\/servers.json: cannot read \(ENOENT\)/],
     ])('refuses %j', (argv, message) => {
       expect(usageError(argv)).toMatch(message);

@@ -44,6 +44,10 @@ beforeAll(async () => {
       technology: 'mobile',
       latency: { count: 3, minMs: 4.00001, medianMs: 5.12345, meanMs: 5.12345, p90Ms: 6.0004, maxMs: 6.0004, jitterMs: 1.23456, lossRatio: 0.012345, samplesMs: [4.00001, 5.12345, 6.0004] },
       download: { mbps, bytes: 30_003_500, durationMs: 8000.1234, streams: 4, warmupMs: 2000, totalBytes: 40_000_000, sampleIntervalMs: 200, samplesMbps: [mbps, 29.99999999] },
+      udp: {
+        port: 8601, packetBytes: 172, intervalMs: 20, sent: 250, received: 243, lossRatio: 0.028, forwardLossRatio: 0.0160643, returnLossRatio: 0.0122449,
+        duplicates: 1, reordered: 2, rttMinMs: 40.00012, rttMedianMs: 41.23456, rttP95Ms: 44.98765, rttMaxMs: 51.00001, forwardJitterMs: 0.87654321, returnJitterMs: 0.6543219,
+      },
     });
   };
   storeResults(t.store, 'odd-1', [at(3, 50.0000004), at(2, UGLY), at(1, UGLY)], now);
@@ -103,6 +107,11 @@ describe('the data API on the wire', () => {
     const [first] = body.results;
     expect(first.latency).toMatchObject({ minMs: 4, medianMs: 5.123, p90Ms: 6, jitterMs: 1.235, lossRatio: 0.0123, samplesMs: [4, 5.123, 6], count: 3 });
     expect(first.download).toMatchObject({ bytes: 30_003_500, totalBytes: 40_000_000, streams: 4, durationMs: 8000.123, samplesMbps: [50, 30] });
+    expect(first.udp).toEqual({
+      port: 8601, packetBytes: 172, intervalMs: 20, sent: 250, received: 243, lossRatio: 0.028, forwardLossRatio: 0.0161, returnLossRatio: 0.0122,
+      duplicates: 1, reordered: 2, rttMinMs: 40, rttMedianMs: 41.235, rttP95Ms: 44.988, rttMaxMs: 51, forwardJitterMs: 0.877, returnJitterMs: 0.654,
+    });
+    expect(t.store.results.page({ agentId: 'odd-1', limit: 10 }).results[0]?.result.udp?.rttMedianMs).toBe(41.23456);
     expect(t.store.results.page({ agentId: 'odd-1', limit: 10 }).results[1]?.result.download?.mbps).toBe(UGLY);
   });
 

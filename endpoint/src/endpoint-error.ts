@@ -16,11 +16,11 @@ export class EndpointOptionsError extends OptionsError {
   }
 }
 
-/** The server could not bind its address (port in use, no permission, unknown host). */
+/** The server could not bind its address (port in use, no permission, unknown host), TCP or (the reflector) UDP. */
 export class EndpointListenError extends SpeedwatchError {
-  constructor(host: string, port: number, cause: unknown) {
+  constructor(host: string, port: number, cause: unknown, transport: 'TCP' | 'UDP' = 'TCP') {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super('SW_ENDPOINT_LISTEN', `cannot listen on ${host}:${port}: ${reason}`, { cause });
+    super('SW_ENDPOINT_LISTEN', `cannot listen on ${host}:${port}${transport === 'UDP' ? ' (UDP)' : ''}: ${reason}`, { cause });
     this.name = 'EndpointListenError';
   }
 }

@@ -5,4 +5,6 @@ export type { EndpointOptions, EndpointTlsOptions, ResolvedEndpointOptions } fro
 export { EndpointListenError, EndpointOptionsError, EndpointTlsError } from './endpoint-error.js';
 export type { EndpointStats, RejectionReason } from './stats.js';
 export { Pacer } from './pacer.js';
+export { MAX_UDP_SESSIONS, MAX_UDP_SOURCES, UDP_DROP_LOG_EVERY_MS, UDP_SESSION_IDLE_MS } from './udp/reflector.js';
+export type { ReflectorClock, UdpDropReason, UdpStats } from './udp/reflector.js';
 export type { PacerOptions } from './pacer.js';

@@ -39,6 +39,16 @@ export interface EndpointOptions {
   keepAliveTimeoutMs: number;
   /** Milliseconds a client has to send a whole request, headers and body (else 408 and close). Default 120 s. */
   requestTimeoutMs: number;
+  /**
+   * UDP port of the STAMP reflector (docs/endpoint.md, "UDP reflector"). Absent: the same number
+   * as the HTTP port (the one bound, with `port: 0`). 0: no reflector (unlike `port`, 0 does not
+   * pick a free port).
+   */
+  udpPort?: number;
+  /** Packets a second one source address may send to the reflector, on average. Default 1000. */
+  udpSourceRatePps: number;
+  /** Packets a second the reflector answers in all. Default 10 000. */
+  udpRatePps: number;
   /** Where logs go. Default: nowhere (the CLI passes a JSON-lines logger on stderr). */
   logger?: Logger;
 }
@@ -57,7 +67,9 @@ export const ENDPOINT_DEFAULTS = Object.freeze({
   idleTimeoutMs: 30_000,
   keepAliveTimeoutMs: 15_000,
   requestTimeoutMs: 120_000,
-} satisfies Omit<EndpointOptions, 'maxMbps' | 'tls' | 'logger'>);
+  udpSourceRatePps: 1000,
+  udpRatePps: 10_000,
+} satisfies Omit<EndpointOptions, 'maxMbps' | 'tls' | 'logger' | 'udpPort'>);
 
 /** The longest delay a Node timer can take. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -84,6 +96,9 @@ const optionsSchema = refine(
     idleTimeoutMs: timeoutMs,
     keepAliveTimeoutMs: timeoutMs,
     requestTimeoutMs: timeoutMs,
+    udpPort: optional(integer(0, 65_535)),
+    udpSourceRatePps: optional(integer(1, 1_000_000)),
+    udpRatePps: optional(integer(1, 1_000_000)),
     logger: optional(custom('a logger with debug, info, warn, error and child', isLogger)),
   }),
   ['headersTimeoutMs', 'requestTimeoutMs'],
@@ -109,6 +124,9 @@ export function resolveEndpointOptions(input: unknown): ResolvedEndpointOptions 
     idleTimeoutMs: value.idleTimeoutMs ?? d.idleTimeoutMs,
     keepAliveTimeoutMs: value.keepAliveTimeoutMs ?? d.keepAliveTimeoutMs,
     requestTimeoutMs: value.requestTimeoutMs ?? d.requestTimeoutMs,
+    udpSourceRatePps: value.udpSourceRatePps ?? d.udpSourceRatePps,
+    udpRatePps: value.udpRatePps ?? d.udpRatePps,
+    ...(value.udpPort === undefined ? {} : { udpPort: value.udpPort }),
     ...(value.maxMbps === undefined ? {} : { maxMbps: value.maxMbps }),
     ...(value.tls === undefined ? {} : { tls: Object.freeze({ ...value.tls }) }),
     logger: value.logger ?? createLogger({ level: 'silent' }),

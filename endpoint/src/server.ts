@@ -20,6 +20,8 @@ import type { RouteName } from './routes.js';
 import { StatsCounter } from './stats.js';
 import type { EndpointStats, RejectionReason } from './stats.js';
 import { drainBody } from './upload-sink.js';
+import { startReflector } from './udp/reflector.js';
+import type { ReflectorClock, RunningReflector } from './udp/reflector.js';
 
 /** Size of the random buffer every download is cut from. */
 const PAYLOAD_BUFFER_BYTES = MIB;
@@ -48,6 +50,8 @@ export interface EndpointDeps {
   randomBytes?: (size: number) => Buffer;
   /** Monotonic clock in milliseconds for the pacers; default `performance.now`. */
   now?: () => number;
+  /** Clocks of the UDP reflector; default `performance`'s. */
+  reflectorClock?: ReflectorClock;
 }
 
 export interface RunningEndpoint {
@@ -55,6 +59,8 @@ export interface RunningEndpoint {
   readonly url: string;
   /** The bound port (useful with `port: 0`). */
   readonly port: number;
+  /** The UDP reflector's port; undefined when it is off (`udpPort: 0`). */
+  readonly udpPort: number | undefined;
   /** Stops accepting, destroys every open socket (downloads in progress included) and resolves once closed. Idempotent. */
   close(): Promise<void>;
   /** Byte counts and refusals since start; a copy. */
@@ -212,8 +218,22 @@ export async function startEndpoint(options: Partial<EndpointOptions> = {}, deps
 
   const port = (server.address() as AddressInfo).port;
   const url = `${config.tls === undefined ? 'http' : 'https'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/`;
+  const wantedUdpPort = config.udpPort ?? port;
+  let reflector: RunningReflector | undefined;
+  if (wantedUdpPort !== 0) {
+    try {
+      reflector = await startReflector(
+        { host: config.host, port: wantedUdpPort, sourceRatePps: config.udpSourceRatePps, ratePps: config.udpRatePps, logger: log.child({ component: 'udp' }) },
+        deps.reflectorClock,
+      );
+    } catch (err) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw new EndpointListenError(config.host, wantedUdpPort, err, 'UDP');
+    }
+  }
   log.info(
-    { event: 'listening', url, maxMbps: config.maxMbps ?? null, maxConnections: config.maxConnections },
+    { event: 'listening', url, udpPort: reflector?.port ?? null, maxMbps: config.maxMbps ?? null, maxConnections: config.maxConnections },
     'endpoint listening',
   );
 
@@ -221,15 +241,19 @@ export async function startEndpoint(options: Partial<EndpointOptions> = {}, deps
   return {
     url,
     port,
+    udpPort: reflector?.port,
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-        server.closeAllConnections();
-      }).then(() => log.info({ event: 'closed' }, 'endpoint closed'));
+      closing ??= Promise.all([
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          for (const socket of sockets) socket.destroy();
+          server.closeAllConnections();
+        }),
+        reflector?.close(),
+      ]).then(() => log.info({ event: 'closed' }, 'endpoint closed'));
       return closing;
     },
-    stats: () => stats.snapshot(),
+    stats: () => stats.snapshot(reflector?.stats()),
   };
 }
 

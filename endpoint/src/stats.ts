@@ -1,4 +1,5 @@
 /** Counters the endpoint keeps for `RunningEndpoint.stats()` and its logs. */
+import type { UdpStats } from './udp/reflector.js';
 
 /** Why a request or connection was refused; the keys of `stats().rejected`. */
 export type RejectionReason =
@@ -20,6 +21,8 @@ export interface EndpointStats {
   receivedBytes: number;
   /** Refusals so far, by reason; reasons that never happened are absent. */
   rejected: Record<string, number>;
+  /** The UDP reflector's counts (all zero when it is off). */
+  udp: UdpStats;
 }
 
 export class StatsCounter {
@@ -32,7 +35,7 @@ export class StatsCounter {
   }
 
   /** A copy, safe to keep. */
-  snapshot(): EndpointStats {
-    return { sentBytes: this.sentBytes, receivedBytes: this.receivedBytes, rejected: Object.fromEntries(this.#rejected) };
+  snapshot(udp: UdpStats = { received: 0, reflected: 0, dropped: {}, sendErrors: 0 }): EndpointStats {
+    return { sentBytes: this.sentBytes, receivedBytes: this.receivedBytes, rejected: Object.fromEntries(this.#rejected), udp };
   }
 }

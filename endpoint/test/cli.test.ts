@@ -56,9 +56,10 @@ describe('speedwatch-endpoint (CLI)', () => {
   it('prints one listening line with the bound URL, serves, and exits 0 on SIGTERM', async () => {
     const { child, exited } = run(['--port', '0', '--max-mbps', '100', '--log-level', 'warn']);
     const line = await within(firstLine(child), 10_000, 'start-up');
-    const listening = JSON.parse(line) as { event: string; url: string };
+    const listening = JSON.parse(line) as { event: string; url: string; udpPort: number };
     expect(listening.event).toBe('listening');
     expect(listening.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(listening.udpPort).toBe(Number(new URL(listening.url).port)); // the reflector, on the HTTP port's number
     expect((await request(`${listening.url}backend/empty.php`)).status).toBe(200);
     child.kill('SIGTERM');
     const finished = await within(exited, 5_000, 'shutdown');
@@ -102,6 +103,8 @@ describe('speedwatch-endpoint (CLI)', () => {
     [['--log-level', 'loud'], '--log-level'],
     [['--tls-cert', 'cert.pem'], '--tls-key'],
     [['--tls-cert', '/no/such/cert.pem', '--tls-key', '/no/such/key.pem'], '--tls-cert'],
+    [['--udp-port', '70000'], '--udp-port'],
+    [['--udp-rate', '0'], '--udp-rate'],
     [['extra'], 'extra'],
   ])('refuses %j with a one-line error naming %s, the usage, and exit 1', async (args, flag) => {
     const finished = await within(run(args).exited, 10_000, 'a bad command');

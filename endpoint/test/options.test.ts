@@ -26,7 +26,10 @@ describe('resolveEndpointOptions', () => {
       idleTimeoutMs: 30_000,
       keepAliveTimeoutMs: 15_000,
       requestTimeoutMs: 120_000,
+      udpSourceRatePps: 1000,
+      udpRatePps: 10_000,
     });
+    expect(options).not.toHaveProperty('udpPort'); // the HTTP port's number, once bound
     expect(options).not.toHaveProperty('maxMbps');
     expect(options).not.toHaveProperty('tls');
     expect(Object.isFrozen(options)).toBe(true);
@@ -34,6 +37,10 @@ describe('resolveEndpointOptions', () => {
 
   it('keeps port 0 rather than taking the default', () => {
     expect(resolveEndpointOptions({ port: 0 }).port).toBe(0);
+  });
+
+  it('keeps udpPort 0 (no reflector) rather than taking the default', () => {
+    expect(resolveEndpointOptions({ udpPort: 0 }).udpPort).toBe(0);
   });
 
   it.each([
@@ -54,6 +61,11 @@ describe('resolveEndpointOptions', () => {
     ['logger', {}],
     ['tls', { cert: 'x' }],
     ['colour', 'blue'],
+    ['udpPort', 65_536],
+    ['udpPort', -1],
+    ['udpPort', 1.5],
+    ['udpSourceRatePps', 0],
+    ['udpRatePps', 2_000_000],
   ])('refuses %s = %j, naming the option', (key, value) => {
     const problems = problemsOf({ [key]: value });
     expect(problems).toHaveLength(1);

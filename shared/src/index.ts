@@ -11,6 +11,18 @@ export type { Check, DeepPartial, NumberRule, ObjectSchema, OptionalSchema, Pars
 export { BITS_PER_MBPS, MIB, bytesFromMbps, mbpsFromBytes, round } from './units/units.js';
 export { DURATION_EXPECTED, SIZE_EXPECTED, parseDurationMs, parseSizeBytes } from './units/parse.js';
 export { RECEIVED_BYTES_HEADER } from './protocol/endpoint-protocol.js';
+export {
+  STAMP_ERROR_ESTIMATE,
+  STAMP_MAX_PACKET_BYTES,
+  STAMP_MIN_PACKET_BYTES,
+  readNtpTimestamp,
+  readReflectorPacket,
+  reflectInPlace,
+  senderSsid,
+  writeNtpTimestamp,
+  writeSenderPacket,
+} from './protocol/stamp.js';
+export type { ReflectedPacket } from './protocol/stamp.js';
 export { jitter, mean, median, percentile, summarize } from './stats/stats.js';
 export { seededRandom } from './random/seeded-random.js';
 export type { Summary } from './stats/stats.js';
@@ -28,6 +40,7 @@ export type {
   SelectionReason,
   Technology,
   ThroughputResult,
+  UdpResult,
 } from './result/result.js';
 export { measurementResultSchema, parseMeasurementResult } from './result/result-schema.js';
 export { DEFAULT_TARGETS, checkResult } from './targets/targets.js';

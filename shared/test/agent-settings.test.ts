@@ -14,3 +14,10 @@ describe('pushed agent settings', () => {
     for (let d = 1000; d <= 20_000; d += 250) expect(d - defaultWarmupFor(d)).toBeGreaterThanOrEqual(MIN_THROUGHPUT_WINDOW_MS);
   });
 });
+
+describe('pushed agent settings: the UDP probe', () => {
+  it('take test.udp as true or false, and refuse anything else', () => {
+    expect(agentSettingsSchema.parse({ version: 'v1', site, test: { udp: true } }).test).toEqual({ udp: true });
+    expect(() => agentSettingsSchema.parse({ version: 'v1', site, test: { udp: 'on' } }, 'settings')).toThrow(/settings\.test\.udp/);
+  });
+});

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { MeasurementResult } from '../src/index.js';
 import { parseMeasurementResult, ValidationError } from '../src/index.js';
@@ -23,6 +24,27 @@ function validResult(): MeasurementResult {
       samplesMbps: [90, 91.5],
     },
     loadedLatency: { download: { count: 30, medianMs: 12, p90Ms: 20, lossRatio: 0 } },
+  };
+}
+
+function udpSection(): NonNullable<MeasurementResult['udp']> {
+  return {
+    port: 8601,
+    packetBytes: 172,
+    intervalMs: 20,
+    sent: 250,
+    received: 245,
+    lossRatio: 0.02,
+    forwardLossRatio: 0.012,
+    returnLossRatio: 0.008,
+    duplicates: 0,
+    reordered: 1,
+    rttMinMs: 40.1,
+    rttMedianMs: 41.2,
+    rttP95Ms: 44.9,
+    rttMaxMs: 51,
+    forwardJitterMs: 0.8,
+    returnJitterMs: 0.6,
   };
 }
 
@@ -57,6 +79,11 @@ describe('parseMeasurementResult', () => {
     ['a code that is not in the registry', (r) => (r['error'] = { phase: 'download', code: 'SW_MADE_UP', message: '' }), 'error.code', /an error code a result can carry.*got "SW_MADE_UP"/],
     ['a registry code no result carries', (r) => (r['errors'] = [{ phase: 'upload', code: 'SW_STORE_WRITE', message: '' }]), 'errors[0].code', /got "SW_STORE_WRITE"/],
     ['a non-object', (r) => Object.assign(r, { loadedLatency: [] }), 'loadedLatency', /an object, got an array/],
+    ['a UDP loss ratio above one', (r) => (r['udp'] = { ...udpSection(), forwardLossRatio: 1.2 }), 'udp.forwardLossRatio', /<= 1/],
+    ['a UDP section without its jitter', (r) => (r['udp'] = { ...udpSection(), returnJitterMs: undefined }), 'udp.returnJitterMs', /required/],
+    ['an unknown field in the UDP section', (r) => (r['udp'] = { ...udpSection(), mos: 4.2 }), 'udp.mos', /unknown field/],
+    ['a UDP port out of range', (r) => (r['udp'] = { ...udpSection(), port: 0 }), 'udp.port', />= 1/],
+    ['an error of an unknown phase', (r) => (r['error'] = { phase: 'video', code: 'SW_TIMEOUT', message: '' }), 'error.phase', /"udp"/],
   ])('rejects %s, naming %s', (_name, breakIt, path, expected) => {
     const result = validResult() as unknown as Record<string, any>;
     breakIt(result);
@@ -64,6 +91,20 @@ describe('parseMeasurementResult', () => {
     expect(error.code).toBe('SW_VALIDATION');
     expect(error.path).toBe(path);
     expect(error.message).toMatch(expected);
+  });
+
+  it('accepts a result with a UDP section and a UDP error, and one without (older agents)', () => {
+    const withUdp: MeasurementResult = { ...validResult(), status: 'partial', udp: udpSection(), errors: [{ phase: 'udp', code: 'SW_UDP_NO_REPLY', message: 'x' }] };
+    expect(parseMeasurementResult(structuredClone(withUdp))).toEqual(withUdp);
+    expect(parseMeasurementResult(validResult()).udp).toBeUndefined();
+  });
+
+  it('accepts the udp section docs/protocol.md shows', () => {
+    const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
+    const example = /^"udp":(\{[\s\S]*?\})\n```/m.exec(doc)?.[1];
+    expect(example).toBeDefined();
+    const udp = JSON.parse(example as string) as MeasurementResult['udp'];
+    expect(parseMeasurementResult({ ...validResult(), udp }).udp).toEqual(udp);
   });
 
   it('rejects null and arrays at the top with path "value"', () => {

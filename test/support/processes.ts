@@ -117,8 +117,8 @@ export function runToEnd(command: string, args: readonly string[], timeoutMs: nu
   });
 }
 
-/** Starts the endpoint CLI and returns its base URL from the listening line. */
-export async function startEndpointProcess(args: readonly string[], prefix: readonly string[] = []): Promise<Running & { url: string }> {
+/** Starts the endpoint CLI and returns its base URL from the listening line, and that line (it also names the UDP port). */
+export async function startEndpointProcess(args: readonly string[], prefix: readonly string[] = []): Promise<Running & { url: string; line: string }> {
   const argv = [...prefix, process.execPath, BIN.endpoint, ...args];
   const started = await startUntil(argv[0] as string, argv.slice(1), (line) => line.includes('"listening"'));
   const { url } = JSON.parse(started.line) as { url: string };

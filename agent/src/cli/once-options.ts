@@ -30,6 +30,9 @@ What:
   --streams N           concurrent connections for download and upload, 1-32 (default 4)
   --latency-count N     latency probes, 1-1000 (default 20)
   --technology T        fixed | mobile: which target the verdict uses (default fixed)
+  --udp                 also measure UDP quality (round trip, jitter, loss each way) against the
+                        endpoint's STAMP reflector: 250 packets of 172 bytes over 5 s (speedwatch-endpoint only)
+  --udp-port N          the reflector's UDP port (default: the endpoint URL's port)
 
 Output:
   --json                print exactly one JSON object (the result) on stdout, no progress
@@ -48,6 +51,8 @@ const FLAGS = {
   streams: { type: 'string' },
   'latency-count': { type: 'string' },
   technology: { type: 'string' },
+  udp: { type: 'boolean' },
+  'udp-port': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -83,6 +88,8 @@ export function parseOnceArgs(argv: readonly string[]): OnceCommand {
     );
   }
   const ca = values.ca === undefined ? undefined : readText('--ca', values.ca);
+  const udpPort = integerFlag('--udp-port', values['udp-port'], 1, 65_535);
+  if (udpPort !== undefined && values.udp !== true) throw new UsageError('--udp-port needs --udp');
   return {
     help: false,
     json: values.json === true,
@@ -96,6 +103,8 @@ export function parseOnceArgs(argv: readonly string[]): OnceCommand {
       warmupMs,
       streams: integerFlag('--streams', values.streams, 1, 32) ?? DEFAULT_SPEED_TEST_OPTIONS.streams,
       latencyCount: integerFlag('--latency-count', values['latency-count'], 1, 1000) ?? DEFAULT_SPEED_TEST_OPTIONS.latencyCount,
+      udp: values.udp === true,
+      ...(udpPort === undefined ? {} : { udpPort }),
       ...(values.server === undefined ? {} : { server: values.server }),
       ...(ca === undefined ? {} : { ca }),
     },

@@ -52,6 +52,14 @@ export function formatSummary(result: MeasurementResult, technology: Technology)
         `loss ${(l.lossRatio * 100).toFixed(1)}%${l.connectMs === undefined ? '' : `, TCP connect ${l.connectMs.toFixed(2)} ms`}`,
     );
   }
+  const u = result.udp;
+  if (u !== undefined) {
+    row(
+      'UDP',
+      `round trip median ${u.rttMedianMs.toFixed(2)} ms, p95 ${u.rttP95Ms.toFixed(2)} ms; jitter out ${u.forwardJitterMs.toFixed(2)} ms, back ${u.returnJitterMs.toFixed(2)} ms; ` +
+        `loss ${(u.lossRatio * 100).toFixed(1)}% (out ${(u.forwardLossRatio * 100).toFixed(1)}%, back ${(u.returnLossRatio * 100).toFixed(1)}%) of ${u.sent} packets`,
+    );
+  }
   for (const phase of ['download', 'upload'] as const) {
     const t = result[phase];
     if (t === undefined) continue;

@@ -58,7 +58,7 @@ export interface AgentConfig {
     /** The endpoints the URLs or the server list name, checked at load. */
     resolved: Endpoint[];
   };
-  test: { tests: TestName[]; durationMs: number; warmupMs: number; streams: number; latencyCount: number };
+  test: { tests: TestName[]; durationMs: number; warmupMs: number; streams: number; latencyCount: number; udp: boolean };
   /** Where the outbox and dead-letter file live. */
   dataDir: string;
   outbox: { maxBytes: number };
@@ -135,6 +135,7 @@ const fileSchema = object({
         warmup: optional(durationMs(0, 600_000)),
         streams: optional(number({ min: 1, max: 32, integer: true })),
         latencyCount: optional(number({ min: 1, max: 1000, integer: true })),
+        udp: optional(boolean()),
       }),
       ['duration', 'warmup'],
       (test, report) => {
@@ -269,6 +270,7 @@ export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = {}): Read
       warmupMs: warmupMsValue,
       streams: value.test?.streams ?? AGENT_DEFAULTS.streams,
       latencyCount: value.test?.latencyCount ?? AGENT_DEFAULTS.latencyCount,
+      udp: value.test?.udp ?? false,
     },
     dataDir: at(value.dataDir),
     outbox: { maxBytes: value.outbox?.maxBytes ?? AGENT_DEFAULTS.outboxMaxBytes },

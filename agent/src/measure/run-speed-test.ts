@@ -15,9 +15,10 @@ import { MeasureError, toMeasureError } from './measure-error.js';
 import { NoEndpointError, selectEndpoint } from './select-endpoint.js';
 import type { PhaseOutcome, ThroughputOptions } from './throughput-options.js';
 import { measureUpload } from './upload.js';
+import { measureUdp } from './udp-probe.js';
 
-import type { SpeedTestEvent, SpeedTestOptions } from './speed-test-options.js';
-import { speedTestBoundMs } from './speed-test-options.js';
+import type { PhaseName, SpeedTestEvent, SpeedTestOptions } from './speed-test-options.js';
+import { speedTestBoundMs, UDP_PROBE_DEFAULTS } from './speed-test-options.js';
 
 /**
  * How long a step may go on after the bound fires before it is abandoned. Every phase stops
@@ -118,6 +119,24 @@ export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDep
       }
     }
 
+    if (options.udp && !signal.aborted) {
+      emit({ type: 'phase-start', phase: 'udp', durationMs: UDP_PROBE_DEFAULTS.packets * UDP_PROBE_DEFAULTS.intervalMs });
+      try {
+        const url = new URL(endpoint.baseUrl);
+        result.udp = await bounded(measureUdp({
+          ...UDP_PROBE_DEFAULTS,
+          host: url.hostname,
+          port: options.udpPort ?? (url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80),
+          timeoutMs: options.latencyTimeoutMs,
+          signal,
+        }));
+        emit({ type: 'phase-end', phase: 'udp' });
+      } catch (err) {
+        const error = record('udp', err);
+        emit({ type: 'phase-end', phase: 'udp', error: { code: error.code, message: error.message } });
+      }
+    }
+
     const throughputOptions = (phase: 'download' | 'upload'): ThroughputOptions => ({
       streams: options.streams,
       durationMs: options.durationMs,
@@ -159,8 +178,9 @@ export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDep
   } finally {
     clearTimeout(timer);
     clearTimeout(backstopTimer);
-    const measured = options.tests.filter((t) => result[t] !== undefined).length;
-    result.status = measured === 0 ? 'failed' : measured === options.tests.length && errors.length === 0 ? 'ok' : 'partial';
+    const requested: PhaseName[] = options.udp ? [...options.tests, 'udp'] : [...options.tests];
+    const measured = requested.filter((t) => result[t] !== undefined).length;
+    result.status = measured === 0 ? 'failed' : measured === requested.length && errors.length === 0 ? 'ok' : 'partial';
     if (errors.length > 0) {
       result.error = errors[0] as ResultError;
       result.errors = errors;

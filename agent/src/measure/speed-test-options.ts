@@ -9,6 +9,20 @@ import type { MeasureErrorCode } from './measure-error.js';
 
 export type TestName = 'latency' | 'download' | 'upload';
 export const TEST_NAMES: readonly TestName[] = ['latency', 'download', 'upload'];
+/**
+ * The UDP probe's stream (udp-probe.ts): 50 packets a second for 5 s of 172-byte UDP payloads,
+ * the shape of a G.711 voice call (a 160-byte 20 ms audio frame behind a 12-byte RTP header,
+ * every 20 ms), the most common and the most loss-sensitive flow of a call. About 86 kB each
+ * way with UDP/IP headers.
+ */
+export const UDP_PROBE_DEFAULTS = Object.freeze({
+  packets: 250,
+  intervalMs: 20,
+  packetBytes: 172,
+});
+
+/** The phases a test may run: the tests, and the UDP probe (`udp`). */
+export type PhaseName = TestName | 'udp';
 
 export interface SpeedTestOptions {
   endpoints: readonly Endpoint[];
@@ -28,6 +42,14 @@ export interface SpeedTestOptions {
   connectTimeoutMs: number;
   /** A stream that moves no byte (or has no upload confirmed) for this long fails with SW_STALLED. Default 5 000 ms. */
   stallTimeoutMs: number;
+  /**
+   * Run the UDP probe (udp-probe.ts) after latency: a paced STAMP stream to the endpoint's
+   * reflector. Default false: LibreSpeed backends have no reflector, and a collector older than
+   * the `udp` result section refuses results that carry one.
+   */
+  udp: boolean;
+  /** The reflector's UDP port. Default: the endpoint URL's port (80/443 when it names none). */
+  udpPort?: number;
   /** Latency probes. Default 20. */
   latencyCount: number;
   latencyTimeoutMs: number;
@@ -44,10 +66,10 @@ export interface SpeedTestOptions {
 
 export type SpeedTestEvent =
   | { type: 'selected'; endpoint: string; reason: string }
-  | { type: 'phase-start'; phase: TestName; durationMs?: number }
+  | { type: 'phase-start'; phase: PhaseName; durationMs?: number }
   | { type: 'progress'; phase: 'download' | 'upload'; elapsedMs: number; durationMs: number; mbps: number }
   | { type: 'probe'; rttMs: number | undefined; index: number; count: number }
-  | { type: 'phase-end'; phase: TestName; error?: { code: MeasureErrorCode; message: string } };
+  | { type: 'phase-end'; phase: PhaseName; error?: { code: MeasureErrorCode; message: string } };
 
 export const DEFAULT_SPEED_TEST_OPTIONS = Object.freeze({
   tests: TEST_NAMES,
@@ -57,6 +79,7 @@ export const DEFAULT_SPEED_TEST_OPTIONS = Object.freeze({
   sampleIntervalMs: 200,
   connectTimeoutMs: 5_000,
   stallTimeoutMs: 5_000,
+  udp: false,
   latencyCount: 20,
   latencyTimeoutMs: 2_000,
   loadedLatencyIntervalMs: 250,
@@ -70,6 +93,7 @@ export function speedTestBoundMs(o: SpeedTestOptions): number {
   const latency = o.tests.includes('latency') ? (o.latencyCount + 1) * o.latencyTimeoutMs + 3 * o.connectTimeoutMs : 0;
   const throughput = o.durationMs + 2_000 + o.stallTimeoutMs + o.connectTimeoutMs;
   const phases = (o.tests.includes('download') ? throughput : 0) + (o.tests.includes('upload') ? throughput : 0);
-  return selection + latency + phases + o.latencyTimeoutMs + 5_000;
+  const udp = o.udp ? UDP_PROBE_DEFAULTS.packets * UDP_PROBE_DEFAULTS.intervalMs + o.latencyTimeoutMs + 1_000 : 0;
+  return selection + latency + udp + phases + o.latencyTimeoutMs + 5_000;
 }
 

@@ -14,7 +14,7 @@ export interface TestPlan {
   intervalMs: number;
   /** Where the endpoints came from: `once` is given the same. */
   endpoints: { urls?: string[]; serverFile?: string; server?: string; caFile?: string; resolved: Endpoint[] };
-  test: { tests: TestName[]; durationMs: number; warmupMs: number; streams: number; latencyCount: number };
+  test: { tests: TestName[]; durationMs: number; warmupMs: number; streams: number; latencyCount: number; udp: boolean };
   /** The site: the collector's description once it has sent one, else the config file's. */
   site?: Site;
   /** The version of the pushed settings in force, if any. */
@@ -61,6 +61,7 @@ export function testPlan(config: Readonly<AgentConfig>, pushed: AgentSettings | 
         warmupMs: durationMs - warmupMs >= MIN_THROUGHPUT_WINDOW_MS ? warmupMs : warmupFor(durationMs, defaults.warmupMs),
         streams: t?.streams ?? config.test.streams,
         latencyCount: t?.latencyCount ?? config.test.latencyCount,
+        udp: t?.udp ?? config.test.udp,
       },
       ...(site === undefined ? {} : { site }),
       ...(pushed === undefined ? {} : { settingsVersion: pushed.version }),
@@ -86,6 +87,7 @@ export function onceArgs(plan: TestPlan): string[] {
     '--warmup', `${plan.test.warmupMs}ms`,
     '--streams', String(plan.test.streams),
     '--latency-count', String(plan.test.latencyCount),
+    ...(plan.test.udp ? ['--udp'] : []),
     ...(technology === undefined ? [] : ['--technology', technology]),
   ];
 }

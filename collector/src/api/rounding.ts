@@ -119,6 +119,22 @@ export function roundResult(result: MeasurementResult): MeasurementResult {
     };
     if (l.connectMs !== undefined) out.latency.connectMs = roundMs(l.connectMs);
   }
+  if (result.udp !== undefined) {
+    const u = result.udp;
+    out.udp = {
+      ...u,
+      intervalMs: roundMs(u.intervalMs),
+      lossRatio: roundShare(u.lossRatio),
+      forwardLossRatio: roundShare(u.forwardLossRatio),
+      returnLossRatio: roundShare(u.returnLossRatio),
+      rttMinMs: roundMs(u.rttMinMs),
+      rttMedianMs: roundMs(u.rttMedianMs),
+      rttP95Ms: roundMs(u.rttP95Ms),
+      rttMaxMs: roundMs(u.rttMaxMs),
+      forwardJitterMs: roundMs(u.forwardJitterMs),
+      returnJitterMs: roundMs(u.returnJitterMs),
+    };
+  }
   const download = roundThroughput(result.download);
   const upload = roundThroughput(result.upload);
   if (download !== undefined) out.download = download;

@@ -11,6 +11,7 @@ import {
   agentVersionSchema,
   areaKey,
   array,
+  boolean,
   durationMs,
   endpointUrlSchema,
   MIN_THROUGHPUT_WINDOW_MS,
@@ -61,6 +62,7 @@ const testLevel = refine(
     warmup: optional(durationMs(SETTINGS_RANGES.warmupMs.min, SETTINGS_RANGES.warmupMs.max)),
     streams: optional(number({ ...SETTINGS_RANGES.streams, integer: true })),
     latencyCount: optional(number({ ...SETTINGS_RANGES.latencyCount, integer: true })),
+    udp: optional(boolean()),
   }),
   ['duration', 'warmup'],
   (test, report) => {
@@ -98,7 +100,7 @@ export const fleetConfigSchema = object({
 type FileLevel = {
   interval?: number;
   endpoints?: string[];
-  test?: { tests?: TestSettings['tests']; duration?: number; warmup?: number; streams?: number; latencyCount?: number };
+  test?: { tests?: TestSettings['tests']; duration?: number; warmup?: number; streams?: number; latencyCount?: number; udp?: boolean };
   agentVersion?: string;
 };
 
@@ -113,6 +115,7 @@ function levelOf(file: FileLevel): SettingsLevel {
           ...(t.warmup === undefined ? {} : { warmupMs: t.warmup }),
           ...(t.streams === undefined ? {} : { streams: t.streams }),
           ...(t.latencyCount === undefined ? {} : { latencyCount: t.latencyCount }),
+          ...(t.udp === undefined ? {} : { udp: t.udp }),
         };
   return {
     ...(file.interval === undefined ? {} : { intervalMs: file.interval }),
@@ -184,7 +187,7 @@ export function siteOf(agent: AgentRecord): Site {
 
 /** The same fields in one order whichever levels gave them, so that equal settings hash alike. */
 function inKeyOrder(test: TestSettings): TestSettings {
-  const keys = ['tests', 'durationMs', 'warmupMs', 'streams', 'latencyCount'] as const;
+  const keys = ['tests', 'durationMs', 'warmupMs', 'streams', 'latencyCount', 'udp'] as const;
   return Object.fromEntries(keys.filter((k) => test[k] !== undefined).map((k) => [k, test[k]]));
 }
 

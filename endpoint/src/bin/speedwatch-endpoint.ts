@@ -73,6 +73,9 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   'idle-timeout': { key: 'idleTimeoutMs', value: 'DURATION', description: 'socket inactivity during a request (default 30s)', text: duration },
   'keep-alive-timeout': { key: 'keepAliveTimeoutMs', value: 'DURATION', description: 'idle keep-alive connection lifetime (default 15s)', text: duration },
   'request-timeout': { key: 'requestTimeoutMs', value: 'DURATION', description: 'time to send a whole request, body included (default 2m)', text: duration },
+  'udp-port': { key: 'udpPort', value: 'N', description: 'UDP port of the STAMP reflector, 0 for none (default: the HTTP port\'s number)', text: wholeNumber },
+  'udp-source-rate': { key: 'udpSourceRatePps', value: 'PPS', description: `UDP packets a second one source address may send (default ${ENDPOINT_DEFAULTS.udpSourceRatePps})`, text: wholeNumber },
+  'udp-rate': { key: 'udpRatePps', value: 'PPS', description: `UDP packets a second the reflector answers in all (default ${ENDPOINT_DEFAULTS.udpRatePps})`, text: wholeNumber },
   'log-level': { value: 'LEVEL', description: `${Object.keys(LOG_LEVELS).join(', ')} (default info)`, text: oneOf(Object.keys(LOG_LEVELS) as LogLevel[]) },
 };
 
@@ -90,8 +93,9 @@ const flagSchema = refine(
 const USAGE = [
   `Usage: ${NAME} [options]`,
   '',
-  'Serves the LibreSpeed backend protocol (garbage, empty, getIP) for speed tests.',
-  'Prints {"event":"listening","url":"..."} on stdout once listening; logs JSON lines on stderr.',
+  'Serves the LibreSpeed backend protocol (garbage, empty, getIP) for speed tests, and',
+  'answers STAMP (RFC 8762) UDP test packets for the agent\'s UDP probe.',
+  'Prints {"event":"listening","url":"...","udpPort":N} on stdout once listening; logs JSON lines on stderr.',
   '',
   'Options:',
   ...Object.entries(FLAGS).map(([flag, spec]) => `  --${`${flag} ${spec.value}`.padEnd(28)} ${spec.description}`),
@@ -212,7 +216,7 @@ async function main(argv: string[]): Promise<void> {
   process.once('SIGTERM', stop);
   // Only now: whoever reads this line may signal at once, and the handlers must be in place
   // (before them, SIGINT/SIGTERM would kill the process with no clean close).
-  process.stdout.write(`${JSON.stringify({ event: 'listening', url: endpoint.url })}\n`);
+  process.stdout.write(`${JSON.stringify({ event: 'listening', url: endpoint.url, udpPort: endpoint.udpPort ?? null })}\n`);
 }
 
 function usageFailure(err: UsageError): void {

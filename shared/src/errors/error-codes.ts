@@ -121,6 +121,12 @@ export const ERROR_CODES = deepFreeze({
     action: 'Nothing, if you stopped it; otherwise the link is too slow for the bound.',
     carriers: ['MeasureError', 'result'],
   },
+  SW_UDP_NO_REPLY: {
+    component: 'measurement',
+    meaning: "The UDP probe (`--udp`) got no answer from the endpoint's reflector: not one packet of the stream came back, or the host answered that nothing listens on that UDP port.",
+    action: 'Check that the endpoint is a speedwatch-endpoint with its UDP reflector on (`--udp-port`, default the HTTP port\'s number), that the agent uses that port (`--udp-port`), and that no firewall drops UDP; LibreSpeed backends have no reflector.',
+    carriers: ['MeasureError', 'result'],
+  },
   // Input and configuration, in every package.
   SW_USAGE: {
     component: 'input',

@@ -18,6 +18,8 @@ export interface TestSettings {
   warmupMs?: number;
   streams?: number;
   latencyCount?: number;
+  /** Run the UDP probe with each test (the agent's `--udp`). Agents older than this field refuse settings that carry it. */
+  udp?: boolean;
 }
 
 export interface AgentSettings {
@@ -64,6 +66,7 @@ export const testSettingsSchema: Schema<TestSettings> = refine(
     warmupMs: optional(int(SETTINGS_RANGES.warmupMs)),
     streams: optional(int(SETTINGS_RANGES.streams)),
     latencyCount: optional(int(SETTINGS_RANGES.latencyCount)),
+    udp: optional(boolean()),
   }),
   ['warmupMs'],
   (test, report) => {

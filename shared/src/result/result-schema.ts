@@ -47,6 +47,26 @@ const throughput = object({
   confirmedBy: optional(oneOf(['header', 'response'])),
 });
 
+const port = number({ min: 1, max: 65_535, integer: true });
+const udp = object({
+  port,
+  packetBytes: number({ min: 1, max: 65_507, integer: true }),
+  intervalMs: number({ min: 0, max: MAX_MS }),
+  sent: count,
+  received: count,
+  lossRatio: ratio,
+  forwardLossRatio: ratio,
+  returnLossRatio: ratio,
+  duplicates: count,
+  reordered: count,
+  rttMinMs: ms,
+  rttMedianMs: ms,
+  rttP95Ms: ms,
+  rttMaxMs: ms,
+  forwardJitterMs: ms,
+  returnJitterMs: ms,
+});
+
 const loaded = object({ count, medianMs: ms, p90Ms: ms, lossRatio: ratio });
 
 /** Validates a MeasurementResult from the network or disk; unknown fields are errors. */
@@ -82,6 +102,7 @@ export const measurementResultSchema: Schema<MeasurementResult> = object({
       samplesMs: array(ms, { maxItems: MAX_SAMPLES }),
     }),
   ),
+  udp: optional(udp),
   download: optional(throughput),
   upload: optional(throughput),
   loadedLatency: optional(object({ download: optional(loaded), upload: optional(loaded) })),

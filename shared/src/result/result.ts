@@ -15,7 +15,7 @@ export const RESULT_STATUSES = ['ok', 'partial', 'failed'] as const;
 /** `ok`: every requested phase measured; `partial`: some did; `failed`: none did. */
 export type ResultStatus = (typeof RESULT_STATUSES)[number];
 
-export const PHASES = ['select', 'latency', 'download', 'upload'] as const;
+export const PHASES = ['select', 'latency', 'udp', 'download', 'upload'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export const SELECTION_REASONS = ['only', 'forced', 'lowest-latency'] as const;
@@ -83,6 +83,46 @@ export interface ThroughputResult {
   confirmedBy?: 'header' | 'response';
 }
 
+/**
+ * UDP quality (docs/measurement.md, "UDP quality"): a paced stream of STAMP packets to the
+ * endpoint's reflector and back. Present when the probe ran and at least one answer came back.
+ * Times in ms, losses as ratios 0..1.
+ */
+export interface UdpResult {
+  /** The reflector's UDP port. */
+  port: number;
+  /** UDP payload bytes of each packet, in both directions (an answer is as long as its request). */
+  packetBytes: number;
+  /** Time between two packets sent. */
+  intervalMs: number;
+  /** Packets sent. */
+  sent: number;
+  /** Distinct packets whose answer came back in time. */
+  received: number;
+  /** Packets with no answer, over `sent`. */
+  lossRatio: number;
+  /**
+   * Lost on the way to the reflector: of the packets sent up to the last one answered, the share
+   * the reflector never counted (its own sequence number says how many it got).
+   */
+  forwardLossRatio: number;
+  /** Lost on the way back: of the packets the reflector counted (up to the last one answered), the share whose answer never came. */
+  returnLossRatio: number;
+  /** Answers that came more than once (not counted in `received` again). */
+  duplicates: number;
+  /** Answers that came after the answer to a later packet. */
+  reordered: number;
+  /** Round trips, less the time the packet spent in the reflector: (T4 − T1) − (T3 − T2). */
+  rttMinMs: number;
+  rttMedianMs: number;
+  rttP95Ms: number;
+  rttMaxMs: number;
+  /** RFC 3550 interarrival jitter of the way out: the sender's send times against the reflector's receive times. */
+  forwardJitterMs: number;
+  /** RFC 3550 interarrival jitter of the way back: the reflector's send times against the sender's receive times. */
+  returnJitterMs: number;
+}
+
 export interface LoadedLatency {
   count: number;
   medianMs: number;
@@ -114,6 +154,8 @@ export interface MeasurementResult {
   /** The client address the endpoint saw. */
   clientIp?: string;
   latency?: LatencyResult;
+  /** UDP quality, when the test was asked for it (`--udp`) and the reflector answered. */
+  udp?: UdpResult;
   download?: ThroughputResult;
   upload?: ThroughputResult;
   loadedLatency?: { download?: LoadedLatency; upload?: LoadedLatency };

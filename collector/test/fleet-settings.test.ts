@@ -1,0 +1,33 @@
+import { agentSettingsSchema } from '@speedwatch/shared';
+import { describe, expect, it } from 'vitest';
+import { fleetConfigOf, fleetConfigSchema, settingsFor } from '../src/fleet/fleet-settings.js';
+import type { AgentRecord } from '../src/store/store-types.js';
+
+const agent = (id: string, area: string): AgentRecord => ({ id, name: id, siteKind: 'school', technology: 'fixed', area, createdAt: 0 });
+
+describe('fleet settings: the UDP probe', () => {
+  const config = fleetConfigOf(
+    fleetConfigSchema.parse({
+      defaults: { test: { udp: true } },
+      overrides: [{ match: { area: 'Hà Nội' }, test: { udp: false, streams: 2 } }],
+    }),
+  );
+
+  it('pushes test.udp from the defaults, and an override\'s value where it matches', () => {
+    const caoLoc = settingsFor(config, agent('caoloc-1', 'Lạng Sơn/Cao Lộc'));
+    const baDinh = settingsFor(config, agent('badinh-1', 'Hà Nội/Ba Đình'));
+    expect(caoLoc.test).toEqual({ udp: true });
+    expect(baDinh.test).toEqual({ streams: 2, udp: false });
+    // What the agent will check the pushed settings against.
+    expect(agentSettingsSchema.parse(structuredClone(caoLoc)).test?.udp).toBe(true);
+  });
+
+  it('changes the version when only test.udp changes', () => {
+    const off = fleetConfigOf(fleetConfigSchema.parse({ defaults: { test: { udp: false } } }));
+    expect(settingsFor(off, agent('caoloc-1', 'Lạng Sơn/Cao Lộc')).version).not.toBe(settingsFor(config, agent('caoloc-1', 'Lạng Sơn/Cao Lộc')).version);
+  });
+
+  it('refuses a test.udp that is not true or false', () => {
+    expect(() => fleetConfigSchema.parse({ defaults: { test: { udp: 'yes' } } }, 'fleet')).toThrow(/fleet\.defaults\.test\.udp/);
+  });
+});
