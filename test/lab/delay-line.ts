@@ -5,7 +5,10 @@
  * serialises at the link's rate and releases each packet after a fixed one-way delay. See
  * docs/measurement.md, "Lab with delay and loss", for the rates it holds honestly.
  *
- * Needs root (namespaces, /dev/net/tun), iproute2 and python3.
+ * The forwarder runs at real-time priority (SCHED_FIFO 10): on a machine shared with other work,
+ * a forwarder that is not scheduled for a while is a link that stops for that while.
+ *
+ * Needs root (namespaces, /dev/net/tun, the priority), iproute2 and python3.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -29,7 +32,11 @@ export interface DelayLinkSettings {
   delayMs: number;
   /** Probability that a packet is dropped, each direction, each packet (0.001 = 0.1%). Default 0. */
   lossRatio?: number;
-  /** Tail-drop limit of the queue in front of the link, in bytes. Default: one bandwidth-delay product, at least 64 KiB. */
+  /**
+   * Tail-drop limit of the queue in front of the link, in bytes. Default: 100 ms at the rate, at
+   * least 64 KiB (an access router's buffer; with one bandwidth-delay product, four BBR flows
+   * overrun it and lose 5–8% of their packets, see docs/measurement.md).
+   */
   queueBytes?: number;
   /** Tail-drop limit in packets as well (0: bytes only). Default 0. */
   queuePackets?: number;
@@ -49,6 +56,9 @@ export interface DirectionStats {
   maxQueueBytes: number;
   /** Most a packet was released after its due time, in ms: the forwarder's own lateness. */
   lateMsMax: number;
+  /** Bytes written to the far side so far, and when (ms on the forwarder's monotonic clock). */
+  releasedBytes: number;
+  atMs: number;
 }
 
 export interface DelayLink {
@@ -76,13 +86,16 @@ export function payloadCapacityMbps(rateMbit: number, overheadBytes = DEFAULT_OV
   return (rateMbit * TCP_PAYLOAD_BYTES) / (LINK_MTU + overheadBytes);
 }
 
+/** Default queue: this long at the link's rate. */
+export const DEFAULT_QUEUE_MS = 100;
+
 function resolved(settings: DelayLinkSettings): Required<DelayLinkSettings> {
-  const bdpBytes = (settings.rateMbit * 1e6 * 2 * settings.delayMs) / 8 / 1000;
+  const queueBytes = (settings.rateMbit * 1e6 * DEFAULT_QUEUE_MS) / 8 / 1000;
   return {
     rateMbit: settings.rateMbit,
     delayMs: settings.delayMs,
     lossRatio: settings.lossRatio ?? 0,
-    queueBytes: settings.queueBytes ?? Math.max(64 * 1024, Math.round(bdpBytes)),
+    queueBytes: settings.queueBytes ?? Math.max(64 * 1024, Math.round(queueBytes)),
     queuePackets: settings.queuePackets ?? 0,
     overheadBytes: settings.overheadBytes ?? DEFAULT_OVERHEAD_BYTES,
     seed: settings.seed ?? 1,
@@ -169,6 +182,7 @@ export async function startDelayLink(settings: DelayLinkSettings, index = 0): Pr
       '--queue-packets', String(current.queuePackets),
       '--overhead-bytes', String(current.overheadBytes),
       '--seed', String(current.seed),
+      '--realtime',
     ], { stdio: ['pipe', 'pipe', 'pipe'] });
     child = c;
     c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -15,7 +15,8 @@ Each direction is a router's bottleneck port: a packet read from one device is
      packet's size is its IP length plus --overhead-bytes (14 by default: an Ethernet header,
      what tbf counts on the clean lab's veth),
   4. held for --delay-ms after it has left the link, then written to the other device.
-Both directions have the same settings. Rate 0 means no rate limit.
+Both directions have the same settings. Rate 0 means no rate limit. With --realtime the loop runs
+at SCHED_FIFO priority, so that other processes on a busy machine do not stall the link.
 
 The devices are opened with IFF_TUN | IFF_NO_PI: one read is one IP packet, with no header of
 ours. A TUN device without IFF_VNET_HDR offers no segmentation offload, so the kernel hands over
@@ -61,7 +62,7 @@ class Direction:
         self.dst = dst
         self.pending = deque()  # (release time, packet), in release order
         self.busy_until = 0.0  # when the link finishes sending what it has accepted
-        self.stats = {'packets': 0, 'bytes': 0, 'maxPacketBytes': 0, 'lost': 0, 'tailDropped': 0, 'maxQueueBytes': 0, 'lateMsMax': 0.0}
+        self.stats = {'packets': 0, 'bytes': 0, 'releasedBytes': 0, 'maxPacketBytes': 0, 'lost': 0, 'tailDropped': 0, 'maxQueueBytes': 0, 'lateMsMax': 0.0}
 
     def reset(self):
         self.pending.clear()
@@ -159,6 +160,7 @@ class DelayLine:
                     late = (now - release) * 1000
                     if late > d.stats['lateMsMax']:
                         d.stats['lateMsMax'] = late
+                    d.stats['releasedBytes'] += len(packet)
                     try:
                         write(d.dst, packet)
                     except OSError:
@@ -166,7 +168,7 @@ class DelayLine:
 
     def command(self, command):
         if command == 'stats':
-            out = {d.name: d.stats for d in self.dirs.values()}
+            out = {d.name: dict(d.stats, atMs=time.monotonic() * 1000) for d in self.dirs.values()}
             print('stats ' + json.dumps(out), flush=True)
             return
         if command.startswith('set'):
@@ -198,7 +200,16 @@ def main():
     parser.add_argument('--queue-packets', type=int, default=0)
     parser.add_argument('--overhead-bytes', type=int, default=14)
     parser.add_argument('--seed', type=int, default=1)
+    parser.add_argument('--realtime', action='store_true', help='run at SCHED_FIFO priority 10 (root)')
     args = parser.parse_args()
+    if args.realtime:
+        # Other work on the machine must not stall the link: a forwarder that is not scheduled
+        # for 50 ms is a link that stops for 50 ms. The kernel's real-time throttling still
+        # leaves others 5% of each second, and this loop sleeps in select() between packets.
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+        except OSError as err:
+            print(f'delay_line: no real-time priority ({err}); running as a normal process', file=sys.stderr)
     settings = {
         'rate_mbit': args.rate_mbit,
         'delay_ms': args.delay_ms,
