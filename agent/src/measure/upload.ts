@@ -58,7 +58,11 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
   const abort = new AbortController();
   const errors: MeasureError[] = [];
   const recent = new RecentRate();
-  let stopping = false;
+  let timeIsUp = false;
+  // Once the time is up, streams go on sending until each has a confirmation past the end:
+  // the body straddling the end must be read while the others still load the link, or it is
+  // read faster than before the end and its interpolated bytes at the end come out too high.
+  const stopping = (): boolean => timeIsUp && states.every((s) => s.failed || s.lastConfirmedMs >= options.durationMs);
   let seq = 0;
   const states: StreamState[] = Array.from({ length: options.streams }, () => ({
     timeline: new Timeline(),
@@ -89,7 +93,7 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
     });
     // One request after another on this connection; `PIPELINE_DEPTH` of these run side by side.
     const lane = async (): Promise<void> => {
-      while (!stopping) {
+      while (!stopping()) {
         const size = state.size;
         const res = await client.request({
           path: withQuery(url, { r: `${index}-${seq++}` }),
@@ -169,8 +173,9 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
   if (options.signal?.aborted === true) onAbort();
   const timeUp = sleep(options.durationMs, abort.signal);
   await Promise.race([timeUp, allDone]);
-  // No new requests; those in flight may still be confirmed within the grace period.
-  stopping = true;
+  // New requests only until every stream is confirmed past the end; those in flight may still
+  // be confirmed within the grace period.
+  timeIsUp = true;
   const grace = sleep(CONFIRM_GRACE_MS, abort.signal);
   await Promise.race([grace, allDone]);
   abort.abort();
