@@ -2,14 +2,19 @@
  * `npm run bench:lab -- [--runs N] [--rates 42,102,300] [--loss 0,0.001] [--delay-ms 20]
  * [--duration S] [--warmup S] [--streams N] [--json]`: the delay lab of test/delay-lab.test.ts,
  * several runs per setting, each run one table row (iperf3, the payload capacity, the agent,
- * ping, curl), then the spread of the agent against capacity and iperf3 per setting. Needs
- * root, iproute2, python3, iperf3, ping and curl.
+ * ping, curl), then the spread of the agent against capacity and iperf3 per setting.
+ *
+ * `npm run bench:lab -- --ceiling --rates 300,600,800,1000`: what the delay line itself holds.
+ * iperf3 -R -P 4 runs 8 s through it at each rate while the forwarder's released bytes are read
+ * every second; each second's rate should be the link's IP rate, rate × 1500 / (1500 + 14).
+ *
+ * Needs root, iproute2, python3, iperf3, ping and curl.
  */
 import { parseArgs } from 'node:util';
 import { payloadCapacityMbps, startDelayLink } from '../lab/delay-line.js';
 import type { LabRow } from '../lab/references.js';
 import { formatLabTable, iperf3ServerArgv, measureSetting, NICE } from '../lab/references.js';
-import { startEndpointProcess, startUntil } from '../support/processes.js';
+import { runToEnd, startEndpointProcess, startUntil } from '../support/processes.js';
 
 const USAGE = `Usage: npm run bench:lab -- [options]
 
@@ -21,6 +26,7 @@ const USAGE = `Usage: npm run bench:lab -- [options]
   --warmup S       seconds left out at the start (default 2)
   --streams N      streams, agent and iperf3 -P (default 4)
   --json           print the rows as one JSON line after the tables
+  --ceiling        measure the delay line alone (iperf3 -R at each rate, no agent)
   -h, --help       this text
 `;
 
@@ -33,6 +39,7 @@ const OPTIONS = {
   warmup: { type: 'string', default: '2' },
   streams: { type: 'string', default: '4' },
   json: { type: 'boolean', default: false },
+  ceiling: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -70,6 +77,40 @@ if (timing.durationS - timing.warmupS < 1) fail('--warmup must leave at least a 
 const IPERF_PORT = 5299;
 const ENDPOINT_PORT = 8601;
 const link = await startDelayLink({ rateMbit: rates[0] as number, delayMs: delayMs as number });
+
+if (parsed.ceiling) {
+  try {
+    const iperf = iperf3ServerArgv(link, IPERF_PORT);
+    const iperfServer = await startUntil(iperf[0] as string, iperf.slice(1), (l) => l.includes('Server listening'));
+    const lines = ['rate (Mbit) | IP rate due | each second, 2–7 s (Mbit) | late max (ms)', '--- | --- | --- | ---'];
+    try {
+      for (const rateMbit of rates) {
+        await link.configure({ rateMbit, delayMs: delayMs as number });
+        const argv = link.inClient(...NICE, 'iperf3', '-c', link.serverIp, '-p', String(IPERF_PORT), '-P', '4', '-t', '8', '-R');
+        const client = runToEnd(argv[0] as string, argv.slice(1), 30_000);
+        const snaps: { atMs: number; bytes: number; lateMsMax: number }[] = [];
+        const t0 = Date.now();
+        for (let second = 2; second <= 7; second++) {
+          await new Promise((resolve) => setTimeout(resolve, t0 + second * 1000 - Date.now()));
+          const { toClient } = await link.stats();
+          snaps.push({ atMs: toClient.atMs, bytes: toClient.releasedBytes, lateMsMax: toClient.lateMsMax });
+        }
+        const done = await client;
+        if (done.code !== 0) throw new Error(`iperf3 at ${rateMbit} Mbit failed (${done.code}): ${done.stdout.slice(-300)} ${done.stderr}`);
+        // The server takes a moment to be ready for the next test.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const perSecond = snaps.slice(1).map((s, i) => ((s.bytes - (snaps[i] as { bytes: number }).bytes) * 8) / (s.atMs - (snaps[i] as { atMs: number }).atMs) / 1000);
+        lines.push(`${rateMbit} | ${((rateMbit * 1500) / 1514).toFixed(2)} | ${perSecond.map((m) => m.toFixed(2)).join(', ')} | ${(snaps.at(-1)?.lateMsMax ?? 0).toFixed(1)}`);
+      }
+    } finally {
+      await iperfServer.stop();
+    }
+    process.stdout.write(`delay line alone, iperf3 -R -P 4:\n\n${lines.join('\n')}\n`);
+  } finally {
+    await link.close();
+  }
+  process.exit(0);
+}
 const rows: LabRow[] = [];
 try {
   const iperf = iperf3ServerArgv(link, IPERF_PORT);

@@ -59,6 +59,8 @@ export interface DirectionStats {
   /** Bytes written to the far side so far, and when (ms on the forwarder's monotonic clock). */
   releasedBytes: number;
   atMs: number;
+  /** Bytes waiting for the link at `atMs`. */
+  queueBytes: number;
 }
 
 export interface DelayLink {

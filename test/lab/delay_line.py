@@ -26,7 +26,8 @@ Protocol on stdin/stdout (one line each):
   stdout "ready"                       after both devices exist
   stdin  "set rate=R delay=D loss=L queue_bytes=B queue_packets=P seed=S"   (any subset)
   stdout "ok"                          once the new settings hold (queues are emptied)
-  stdin  "stats"  -> stdout "stats {json}"   counters per direction
+  stdin  "stats"  -> stdout "stats {json}"   counters per direction, the bytes released and
+                                             waiting in the queue, and the time (atMs)
   stdin EOF or SIGTERM: exit, which removes both devices.
 """
 import argparse
@@ -168,7 +169,8 @@ class DelayLine:
 
     def command(self, command):
         if command == 'stats':
-            out = {d.name: dict(d.stats, atMs=time.monotonic() * 1000) for d in self.dirs.values()}
+            now = time.monotonic()
+            out = {d.name: dict(d.stats, atMs=now * 1000, queueBytes=int(max(0.0, d.busy_until - now) * self.rate_bytes_per_s)) for d in self.dirs.values()}
             print('stats ' + json.dumps(out), flush=True)
             return
         if command.startswith('set'):
