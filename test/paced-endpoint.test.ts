@@ -39,10 +39,10 @@ describe('agent against a paced endpoint (real processes)', () => {
     expect(result.upload?.mbps).toBeGreaterThanOrEqual(47.5);
     expect(result.upload?.mbps).toBeLessThanOrEqual(52.5);
     expect(result.upload?.confirmedBy).toBe('header');
-    // bytes, window and rate agree: 8 s minus 2 s of warm-up.
+    // bytes, window and rate agree: 8 s minus 2 s of warm-up, less a second for the soft edges.
     for (const phase of [result.download, result.upload]) {
-      expect(phase?.durationMs).toBeGreaterThan(5500);
-      expect(phase?.durationMs).toBeLessThanOrEqual(6100); // the phase's timer may fire a little late
+      expect(phase?.durationMs).toBeGreaterThan(4500);
+      expect(phase?.durationMs).toBeLessThanOrEqual(5100); // the phase's timer may fire a little late
       expect(((phase?.bytes ?? 0) * 8) / ((phase?.durationMs ?? 1) * 1000)).toBeCloseTo(phase?.mbps ?? 0, 1);
       expect(phase?.streams).toBe(4);
     }
@@ -53,6 +53,12 @@ describe('agent against a paced endpoint (real processes)', () => {
     expect(result.endpoint).toMatchObject({ url: endpoint.url, reason: 'only' });
     expect(result.clientIp).toBe('127.0.0.1');
   }, 60_000);
+
+  it('prints no warning on stderr with 16 streams (one abort listener per phase, not per request)', async () => {
+    const run = await runToEnd(process.execPath, [BIN.agent, 'once', '--json', '--endpoint', endpoint.url, '--tests', 'download,upload', '--streams', '16', '--duration', '3'], 60_000);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toBe('');
+  });
 
   it('leaves a skipped phase out and reads the verdict for mobile broadband', async () => {
     const { code, result } = await agentOnce(['--endpoint', endpoint.url, '--tests', 'download', '--duration', '3', '--technology', 'mobile']);

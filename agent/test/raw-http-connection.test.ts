@@ -129,4 +129,28 @@ describe('RawHttpConnection', () => {
     expect(await codeOf(pending)).toBe('SW_STALLED');
     expect(conn.bodyBytes).toBe(3);
   });
+  it('reports a pause in the middle of a body (TCP holding data back) with the time and count before it, and not the wait for an answer', async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-length': 2000 });
+      res.write(Buffer.alloc(1000, 1));
+      setTimeout(() => res.end(Buffer.alloc(1000, 2)), 60);
+    });
+    const holds: { sinceMs: number; bodyBytes: number; atMs: number }[] = [];
+    const conn = new RawHttpConnection({
+      url: new URL(await serve(server)),
+      readBuffer: Buffer.alloc(64 * 1024),
+      connectTimeoutMs: 2000,
+      userAgent: 'test',
+      holdGapMs: 20,
+      onHold: (sinceMs, bodyBytes) => holds.push({ sinceMs, bodyBytes, atMs: performance.now() }),
+    });
+    closers.push(async () => conn.destroy());
+    await conn.connect();
+    await new Promise((resolve) => setTimeout(resolve, 50)); // idle before the request: not a hold
+    await conn.get('/');
+    expect(conn.bodyBytes).toBe(2000);
+    expect(holds).toHaveLength(1);
+    expect(holds[0]?.bodyBytes).toBe(1000);
+    expect((holds[0]?.atMs ?? 0) - (holds[0]?.sinceMs ?? 0)).toBeGreaterThanOrEqual(40);
+  });
 });

@@ -1,15 +1,21 @@
 /**
  * Download: `streams` connections each fetch large garbage files back to back for the phase's
- * duration. Bytes are counted as they arrive (raw-http-connection.ts), sampled every
- * `sampleIntervalMs`; the reported rate is the bytes between the end of warm-up and the end
- * of the phase over that time.
+ * duration. Bytes are counted as they arrive (raw-http-connection.ts), per stream, sampled
+ * every `sampleIntervalMs`; the reported rate is read off the sum of the streams' timelines
+ * between the end of warm-up and the end of the phase (timeline.ts).
+ *
+ * After a loss TCP holds back what follows the hole and releases it in one burst when the
+ * retransmission arrives. A stream whose body pauses mid-way marks the start of the pause in
+ * its timeline (`Timeline.heldSince`), so the burst is spread over the time it was held back
+ * rather than counted when it was read: a burst released just after warm-up no longer counts
+ * bytes that arrived before it.
  */
 import { performance } from 'node:perf_hooks';
 import type { Endpoint } from './endpoints.js';
 import { withQuery } from './endpoints.js';
 import { MeasureError, toMeasureError } from './measure-error.js';
 import { RawHttpConnection } from './raw-http-connection.js';
-import { throughputFromCurve, Timeline } from './timeline.js';
+import { sumBytesAt, throughputFromCurve, Timeline } from './timeline.js';
 import type { PhaseOutcome, ThroughputOptions } from './throughput-options.js';
 import { RecentRate } from './throughput-options.js';
 
@@ -23,16 +29,21 @@ export async function measureDownload(endpoint: Endpoint, options: ThroughputOpt
   const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   const active: (RawHttpConnection | undefined)[] = new Array(options.streams).fill(undefined);
   const errors: MeasureError[] = [];
-  const timeline = new Timeline();
+  const timelines = Array.from({ length: options.streams }, () => new Timeline());
+  // Body bytes of each stream's closed connections.
+  const retired: number[] = new Array(options.streams).fill(0);
   const recent = new RecentRate();
-  let retiredBytes = 0;
   let stopped = false;
   let seq = 0;
 
+  const streamBytes = (index: number): number => (retired[index] as number) + (active[index]?.bodyBytes ?? 0);
   const totalBytes = (): number => {
-    let sum = retiredBytes;
-    for (const conn of active) if (conn !== undefined) sum += conn.bodyBytes;
+    let sum = 0;
+    for (let i = 0; i < options.streams; i++) sum += streamBytes(i);
     return sum;
+  };
+  const record = (t: number): void => {
+    for (let i = 0; i < options.streams; i++) (timelines[i] as Timeline).add(Math.max(t, (timelines[i] as Timeline).lastMs), streamBytes(i));
   };
 
   const runStream = async (index: number): Promise<void> => {
@@ -43,6 +54,7 @@ export async function measureDownload(endpoint: Endpoint, options: ThroughputOpt
         connectTimeoutMs: options.connectTimeoutMs,
         userAgent: options.userAgent,
         ...(options.ca === undefined ? {} : { ca: options.ca }),
+        onHold: (sinceMs, bodyBytes) => (timelines[index] as Timeline).heldSince(sinceMs - started, (retired[index] as number) + bodyBytes),
       });
       active[index] = conn;
       try {
@@ -56,8 +68,8 @@ export async function measureDownload(endpoint: Endpoint, options: ThroughputOpt
           return;
         }
       } finally {
-        // Move the count to `retiredBytes` in the same tick the connection leaves `active`.
-        retiredBytes += conn.bodyBytes;
+        // Move the count to `retired` in the same tick the connection leaves `active`.
+        retired[index] = (retired[index] as number) + conn.bodyBytes;
         active[index] = undefined;
         conn.destroy();
       }
@@ -71,7 +83,7 @@ export async function measureDownload(endpoint: Endpoint, options: ThroughputOpt
   const stop = (): void => {
     if (stopped) return;
     stopped = true;
-    timeline.add(Math.max(elapsed(), timeline.lastMs), totalBytes());
+    record(elapsed());
     for (const conn of active) conn?.destroy();
     finish();
   };
@@ -79,7 +91,7 @@ export async function measureDownload(endpoint: Endpoint, options: ThroughputOpt
   const ticker = setInterval(() => {
     const t = elapsed();
     const bytes = totalBytes();
-    timeline.add(t, bytes);
+    record(t);
     options.onProgress?.({ elapsedMs: t, mbps: recent.add(t, bytes) });
     const now = performance.now();
     for (const conn of active) {
@@ -105,7 +117,8 @@ export async function measureDownload(endpoint: Endpoint, options: ThroughputOpt
   options.signal?.removeEventListener('abort', onAbort);
   await Promise.all(streams);
 
-  const result = throughputFromCurve((t) => timeline.bytesAt(t), options, timeline.lastMs);
+  const endMs = Math.max(...timelines.map((t) => t.lastMs));
+  const result = throughputFromCurve((t) => sumBytesAt(timelines, t), options, endMs);
   const error = errors[0];
   return { ...(result === undefined ? {} : { result }), ...(error === undefined ? {} : { error }) };
 }

@@ -26,6 +26,16 @@ export interface RawHttpConnectionOptions {
   /** Extra CA certificates to trust for https (PEM). */
   ca?: string | Buffer;
   userAgent: string;
+  /**
+   * Called at the first read of a response body after a pause of more than `holdGapMs` in
+   * the middle of that body, with the `performance.now()` of the read before the pause and the
+   * body bytes counted by then. After a lost packet TCP holds back everything behind the hole
+   * until the retransmission arrives, then hands it over in one burst: the bytes of that burst
+   * arrived during the pause, not when they were read.
+   */
+  onHold?: (sinceMs: number, bodyBytes: number) => void;
+  /** Shortest pause that `onHold` reports, in ms (default 5). */
+  holdGapMs?: number;
 }
 
 export class RawHttpConnection {
@@ -39,6 +49,7 @@ export class RawHttpConnection {
   reusable = true;
 
   readonly #options: RawHttpConnectionOptions;
+  readonly #holdGapMs: number;
   #socket: net.Socket | undefined;
   #state: BodyState = 'idle';
   #head: Buffer[] = [];
@@ -51,6 +62,7 @@ export class RawHttpConnection {
 
   constructor(options: RawHttpConnectionOptions) {
     this.#options = options;
+    this.#holdGapMs = options.holdGapMs ?? 5;
   }
 
   /** Opens the TCP (and TLS) connection; rejects with a coded MeasureError. */
@@ -163,7 +175,9 @@ export class RawHttpConnection {
 
   // Hot path: called for every read, with `n` fresh bytes at the start of `buf`.
   #onRead(n: number, buf: Buffer): void {
-    this.lastReadAt = performance.now();
+    const now = performance.now();
+    if (now - this.lastReadAt > this.#holdGapMs && this.#inBody()) this.#options.onHold?.(this.lastReadAt, this.bodyBytes);
+    this.lastReadAt = now;
     let i = 0;
     while (i < n) {
       switch (this.#state) {
@@ -214,6 +228,11 @@ export class RawHttpConnection {
           return;
       }
     }
+  }
+
+  #inBody(): boolean {
+    const state = this.#state;
+    return state === 'length' || state === 'until-close' || state === 'chunk-data' || state === 'chunk-crlf' || state === 'chunk-size';
   }
 
   #readLine(buf: Buffer, start: number, n: number): number {

@@ -23,6 +23,21 @@ export class Timeline {
     this.#bytes.push(cumulativeBytes);
   }
 
+  /**
+   * Records that the bytes counted at `tMs` did not grow until now and that what comes next
+   * arrived from `tMs` on (TCP held it back): points after `tMs` go (they hold the same count)
+   * and (`tMs`, `cumulativeBytes`) takes their place, so the next point's bytes are spread
+   * from `tMs`. A time before the last point that is kept is moved up to it.
+   */
+  heldSince(tMs: number, cumulativeBytes: number): void {
+    const t = this.#t;
+    while (t.length > 1 && (t[t.length - 1] as number) > tMs && (this.#bytes[this.#bytes.length - 1] as number) === cumulativeBytes) {
+      t.pop();
+      this.#bytes.pop();
+    }
+    this.add(Math.max(tMs, this.lastMs), cumulativeBytes);
+  }
+
   get lastMs(): number {
     return this.#t[this.#t.length - 1] as number;
   }
@@ -71,7 +86,31 @@ export function sumBytesAt(timelines: readonly Timeline[], tMs: number): number 
   return sum;
 }
 
-/** The rate over [warm-up end, `endMs`], or undefined when that window is too short or empty. */
+/** Longest edge of the measured window (see `throughputFromCurve`). */
+export const EDGE_MS = 1000;
+
+/** Mean of `bytesAt` over [fromMs, toMs] (midpoint rule, 5 ms steps or finer: the curves are piecewise linear between points 200 ms or more apart). */
+function meanBytes(bytesAt: BytesAt, fromMs: number, toMs: number): number {
+  const steps = Math.max(1, Math.ceil((toMs - fromMs) / 5));
+  const step = (toMs - fromMs) / steps;
+  let sum = 0;
+  for (let i = 0; i < steps; i++) sum += bytesAt(fromMs + (i + 0.5) * step);
+  return sum / steps;
+}
+
+/**
+ * The rate over [warm-up end, `endMs`], or undefined when that window is too short or empty.
+ *
+ * The window's edges are soft: the rate is the mean of the rates over every window of length
+ * (window − edge) whose start lies in the first `edge` after warm-up, with `edge` =
+ * min(EDGE_MS, window / 4). A byte's weight rises linearly from 0 to 1 across the first edge
+ * and falls back across the last, so bytes counted a little late or early near an edge move
+ * the rate by a fraction of what a hard edge would: a burst of data that TCP held back after a
+ * loss just before warm-up ended (and released just after), bytes still held at the end, or
+ * an upload body straddling an edge whose bytes are interpolated across its request. On a
+ * steady link it is the same rate as a hard window. `bytes` is the weighted byte count and
+ * `durationMs` the weighted length (window − edge), so `mbps` = bytes / durationMs.
+ */
 export function throughputFromCurve(
   bytesAt: BytesAt,
   options: { warmupMs: number; sampleIntervalMs: number; streams: number },
@@ -81,12 +120,15 @@ export function throughputFromCurve(
   // Node's timers run on a loop time cached at whole milliseconds: a phase that ends on its
   // deadline may read up to a millisecond short of it on performance.now().
   if (windowMs < MIN_WINDOW_MS - WINDOW_SLACK_MS) return undefined;
-  const bytes = Math.round(bytesAt(endMs) - bytesAt(options.warmupMs));
+  const edgeMs = Math.min(EDGE_MS, windowMs / 4);
+  const weightedMs = windowMs - edgeMs;
+  const weightedBytes = meanBytes(bytesAt, endMs - edgeMs, endMs) - meanBytes(bytesAt, options.warmupMs, options.warmupMs + edgeMs);
+  const bytes = Math.round(weightedBytes);
   if (bytes <= 0) return undefined;
   return {
-    mbps: round(mbpsFromBytes(bytes, windowMs), 3),
+    mbps: round(mbpsFromBytes(weightedBytes, weightedMs), 3),
     bytes,
-    durationMs: round(windowMs, 1),
+    durationMs: round(weightedMs, 1),
     streams: options.streams,
     warmupMs: options.warmupMs,
     totalBytes: Math.round(bytesAt(endMs)),

@@ -2,10 +2,19 @@
  * Upload: `streams` connections each POST incompressible bodies back to back. A body counts
  * only once the endpoint has answered for it (the answer comes after the server has read the
  * whole body; our endpoint also says how many bytes it read in X-Speedwatch-Received-Bytes),
- * so bytes still sitting in socket buffers never inflate the rate. Each stream's confirmed
- * bytes form a timeline, interpolated across each request; the rate is read off their sum.
- * Body sizes adapt so one request lasts about `TARGET_REQUEST_MS`, keeping confirmations
- * frequent at 1 Mbit/s and request overhead small at 1 Gbit/s.
+ * so bytes still sitting in socket buffers never inflate the rate.
+ *
+ * Each connection keeps `PIPELINE_DEPTH` requests outstanding (HTTP/1.1 pipelining): the next
+ * body is written behind the one being read, so the connection never idles for the round trip
+ * that the endpoint's answer takes. With one request at a time a stream sent a ~250 ms body,
+ * then sat idle a round trip: at 40 ms that read 12% low. The server reads the bodies one
+ * after another without a gap, so each stream's confirmed bytes form a timeline interpolated
+ * between consecutive confirmations; the rate is read off their sum. An endpoint that does not
+ * pipeline (it closes the connection after an answer) still works: undici sends the waiting
+ * request again on a new connection, and only answered bodies count.
+ *
+ * Body sizes adapt so one body takes about `TARGET_REQUEST_MS` to be read, keeping
+ * confirmations frequent at 1 Mbit/s and request overhead small at 1 Gbit/s.
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -23,7 +32,9 @@ const MIN_BODY_BYTES = 64 * 1024;
 /** Below common backend limits (PHP's post_max_size is 8M by default). */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024 - 64 * 1024;
 const FIRST_BODY_BYTES = 256 * 1024;
-const TARGET_REQUEST_MS = 250;
+const TARGET_REQUEST_MS = 100;
+/** Requests outstanding per connection: the one being read, and the next one behind it. */
+const PIPELINE_DEPTH = 3;
 /** After the phase's time is up, requests in flight get this long to be confirmed. */
 const CONFIRM_GRACE_MS = 2000;
 
@@ -31,9 +42,11 @@ interface StreamState {
   timeline: Timeline;
   confirmed: number;
   failed: boolean;
-  /** Time of the last confirmation, ms since the phase started. */
+  /** Time of the last confirmation, ms since the phase started (0: none yet). */
   lastConfirmedMs: number;
   sawNoHeader: boolean;
+  /** Size of the next body, adapted after every confirmation. */
+  size: number;
 }
 
 export async function measureUpload(endpoint: Endpoint, options: ThroughputOptions): Promise<PhaseOutcome> {
@@ -45,7 +58,11 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
   const abort = new AbortController();
   const errors: MeasureError[] = [];
   const recent = new RecentRate();
-  let stopping = false;
+  let timeIsUp = false;
+  // Once the time is up, streams go on sending until each has a confirmation past the end:
+  // the body straddling the end must be read while the others still load the link, or it is
+  // read faster than before the end and its interpolated bytes at the end come out too high.
+  const stopping = (): boolean => timeIsUp && states.every((s) => s.failed || s.lastConfirmedMs >= options.durationMs);
   let seq = 0;
   const states: StreamState[] = Array.from({ length: options.streams }, () => ({
     timeline: new Timeline(),
@@ -53,11 +70,13 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
     failed: false,
     lastConfirmedMs: 0,
     sawNoHeader: false,
+    size: FIRST_BODY_BYTES,
   }));
 
+  const clients: Client[] = [];
   const runStream = async (state: StreamState, index: number): Promise<void> => {
     const client = new Client(url.origin, {
-      pipelining: 1,
+      pipelining: PIPELINE_DEPTH,
       keepAliveTimeout: 30_000,
       // Confirmation comes only after the whole body is read, so headers may take a while.
       headersTimeout: options.durationMs + CONFIRM_GRACE_MS + options.stallTimeoutMs,
@@ -65,17 +84,28 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
       connect: { timeout: options.connectTimeoutMs, ...(options.ca === undefined ? {} : { ca: options.ca }) },
     });
     client.on('connectionError', () => {});
-    let size = FIRST_BODY_BYTES;
-    try {
-      while (!stopping) {
-        const sentAt = elapsed();
-        state.timeline.add(sentAt, state.confirmed);
+    clients.push(client);
+    const sentAt = elapsed();
+    state.timeline.add(sentAt, 0);
+    let firstConfirmed!: () => void;
+    const first = new Promise<void>((resolve) => {
+      firstConfirmed = resolve;
+    });
+    // One request after another on this connection; `PIPELINE_DEPTH` of these run side by side.
+    const lane = async (): Promise<void> => {
+      while (!stopping()) {
+        const size = state.size;
         const res = await client.request({
           path: withQuery(url, { r: `${index}-${seq++}` }),
           method: 'POST',
           headers: { 'content-type': 'application/octet-stream', 'user-agent': options.userAgent },
           body: payload.subarray(0, size),
-          signal: abort.signal,
+          // Let undici pipeline this POST behind the one in flight, although that one's answer
+          // comes only after its body is read (`blocking` would hold the pipeline until then),
+          // and send it again on a new connection if the server closes this one: harmless,
+          // since only answers count.
+          idempotent: true,
+          blocking: false,
         });
         await res.body.dump({ limit: 64 * 1024 });
         if (res.statusCode !== 200) throw new MeasureError('SW_HTTP_STATUS', `${url.href}: HTTP ${res.statusCode}`);
@@ -84,12 +114,20 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
         const received = hasHeader ? Math.min(header, size) : size;
         if (!hasHeader) state.sawNoHeader = true;
         const now = elapsed();
+        // The server read this body since it read the one before (pipelined), or since the start.
+        const took = Math.max(now - Math.max(state.lastConfirmedMs, sentAt), 1);
         state.confirmed += received;
         state.lastConfirmedMs = now;
         state.timeline.add(now, state.confirmed);
-        const took = Math.max(now - sentAt, 1);
-        size = Math.round(Math.min(MAX_BODY_BYTES, Math.max(MIN_BODY_BYTES, size * Math.min(4, TARGET_REQUEST_MS / took))));
+        state.size = Math.round(Math.min(MAX_BODY_BYTES, Math.max(MIN_BODY_BYTES, size * Math.min(4, TARGET_REQUEST_MS / took))));
+        firstConfirmed();
       }
+    };
+    try {
+      // The first body goes alone, to learn the size; then the pipeline is kept full.
+      const firstLane = lane();
+      const otherLanes = Promise.race([first, firstLane]).then(() => Promise.all(Array.from({ length: PIPELINE_DEPTH - 1 }, lane)));
+      await Promise.all([firstLane, otherLanes]);
     } catch (err) {
       if (!abort.signal.aborted) {
         state.failed = true;
@@ -100,6 +138,15 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
     }
   };
 
+  // Stopping closes the connections, which ends the requests in flight: one abort listener for
+  // the phase rather than one per request (16 streams made Node warn of a listener leak).
+  abort.signal.addEventListener(
+    'abort',
+    () => {
+      for (const client of clients) client.destroy().catch(() => {});
+    },
+    { once: true },
+  );
   const streams = states.map((state, i) => runStream(state, i));
   const totalConfirmed = (): number => states.reduce((sum, s) => sum + s.confirmed, 0);
   let lastProgressAt = 0;
@@ -126,8 +173,9 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
   if (options.signal?.aborted === true) onAbort();
   const timeUp = sleep(options.durationMs, abort.signal);
   await Promise.race([timeUp, allDone]);
-  // No new requests; those in flight may still be confirmed within the grace period.
-  stopping = true;
+  // New requests only until every stream is confirmed past the end; those in flight may still
+  // be confirmed within the grace period.
+  timeIsUp = true;
   const grace = sleep(CONFIRM_GRACE_MS, abort.signal);
   await Promise.race([grace, allDone]);
   abort.abort();
