@@ -51,8 +51,11 @@ export interface IngestOptions {
   maxAgeMs: number;
   /** Ping period; a connection that missed the previous pong is dropped. */
   heartbeatMs: number;
-  /** Runs at each heartbeat before connections are checked (the collector refreshes its agent table there). */
-  beforeBeat?: () => void;
+  /**
+   * Runs at each heartbeat before tokens are checked (the collector refreshes its agent table
+   * there); the check waits for the promise it returns, which must not reject.
+   */
+  beforeBeat?: () => Promise<void> | void;
   /** Results read but not committed above which reading pauses; default MAX_PENDING_RESULTS. */
   maxPendingResults?: number;
   /** Failed token attempts allowed per client address; default AUTH_LIMIT_DEFAULTS. */
@@ -703,15 +706,12 @@ export class IngestServer {
   }
 
   #beat(): void {
-    this.#o.beforeBeat?.();
+    // The agents table is read asynchronously (PostgreSQL, or SQLite behind the store
+    // interface): the token check waits for this beat's reload, so a revocation ends its
+    // connection in this beat, not the next.
+    void Promise.resolve(this.#o.beforeBeat?.()).then(() => this.#closeRevoked());
     for (const session of this.#sessions.values()) {
-      // A revoked or rotated token ends the connection within one heartbeat.
-      const current = this.#o.agents.byTokenHash(session.tokenHash);
-      if (current?.id !== session.agent.id) {
-        session.log.warn({ event: 'token-revoked' }, 'token revoked or rotated; closing');
-        session.ws.close(CLOSE_CODES.TOKEN_REVOKED, 'token revoked');
-        continue;
-      }
+      if (!this.#isCurrent(session)) continue;
       // A session paused for backpressure reads no pongs; it is not dead.
       if (!session.alive && !this.#paused.has(session)) {
         session.log.warn({ event: 'heartbeat-missed' }, 'no pong since the last ping; dropping the connection');
@@ -720,6 +720,20 @@ export class IngestServer {
       }
       session.alive = false;
       session.ws.ping();
+    }
+  }
+
+  /** Whether the session's token still names its agent (not revoked, not rotated). */
+  #isCurrent(session: Session): boolean {
+    return this.#o.agents.byTokenHash(session.tokenHash)?.id === session.agent.id;
+  }
+
+  /** A revoked or rotated token ends the connection within one heartbeat. */
+  #closeRevoked(): void {
+    for (const session of this.#sessions.values()) {
+      if (this.#isCurrent(session)) continue;
+      session.log.warn({ event: 'token-revoked' }, 'token revoked or rotated; closing');
+      session.ws.close(CLOSE_CODES.TOKEN_REVOKED, 'token revoked');
     }
   }
 }

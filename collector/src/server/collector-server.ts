@@ -222,8 +222,8 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     // same beat) and write down who was seen.
     beforeBeat: () => {
       // Neither rejects: a failed reload or flush is logged and tried again at the next beat.
-      void refreshAgents();
       void flushLiveness();
+      return refreshAgents();
     },
     events,
   });
