@@ -113,12 +113,16 @@ export function writeOps(store: SqliteStore, alerts: AlertStore): WriteOps {
   };
 }
 
-/** Writes on the calling thread: the event loop waits for each commit. For tests and embedding. */
-export function inlineStoreWriter(ops: WriteOps): StoreWriter {
+/**
+ * Writes on the calling thread, each call awaited in turn. With SQLite's synchronous writes the
+ * event loop waits for each commit: for tests and embedding. Takes the synchronous or the
+ * asynchronous operations alike.
+ */
+export function inlineStoreWriter(ops: AsyncWriteOps): StoreWriter {
   const call =
     <K extends WriteOp>(op: K) =>
     async (...args: Parameters<WriteOps[K]>): Promise<ReturnType<WriteOps[K]>> =>
-      (ops[op] as (...a: Parameters<WriteOps[K]>) => ReturnType<WriteOps[K]>)(...args);
+      (ops[op] as unknown as (...a: Parameters<WriteOps[K]>) => ReturnType<WriteOps[K]> | Promise<ReturnType<WriteOps[K]>>)(...args);
   let nextHandle = 0;
   return {
     stage: (batch) => {
@@ -173,28 +177,5 @@ export function asyncWriteOps(store: CollectorStore, alerts: AlertWrites): Async
  * transaction of the store and resolves once it has committed.
  */
 export function directStoreWriter(store: CollectorStore, alerts: AlertWrites): StoreWriter {
-  const ops = asyncWriteOps(store, alerts);
-  const call =
-    <K extends WriteOp>(op: K) =>
-    async (...args: Parameters<WriteOps[K]>): Promise<ReturnType<WriteOps[K]>> =>
-      (ops[op] as unknown as (...a: Parameters<WriteOps[K]>) => ReturnType<WriteOps[K]> | Promise<ReturnType<WriteOps[K]>>)(...args);
-  let nextHandle = 0;
-  return {
-    stage: (batch) => {
-      const handle = nextHandle++;
-      ops.stage(handle, batch);
-      return handle;
-    },
-    commitStaged: call('commitStaged'),
-    touch: call('touch'),
-    setPaused: call('setPaused'),
-    redeemEnrollment: call('redeemEnrollment'),
-    issueEnrollment: call('issueEnrollment'),
-    saveHealth: call('saveHealth'),
-    alertCommit: call('alertCommit'),
-    alertsDelivered: call('alertsDelivered'),
-    alertsFailed: call('alertsFailed'),
-    forgetRoutes: call('forgetRoutes'),
-    close: async () => {},
-  };
+  return inlineStoreWriter(asyncWriteOps(store, alerts));
 }

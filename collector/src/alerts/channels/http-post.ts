@@ -64,7 +64,7 @@ export function excerpt(text: string, secrets: readonly string[]): string {
 }
 
 /** Up to `max` bytes of the body as text; the rest is not read. */
-async function readSome(res: Response, max: number): Promise<string> {
+export async function readSome(res: Response, max: number): Promise<string> {
   if (res.body === null) return '';
   const reader = res.body.getReader();
   const parts: Uint8Array[] = [];

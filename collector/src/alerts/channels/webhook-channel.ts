@@ -6,6 +6,7 @@
  * scrubbed from fetch's own errors (which quote it).
  */
 import type { Channel, Outgoing } from './channel.js';
+import { readSome } from './http-post.js';
 import { WebhookError } from '../webhook-error.js';
 import { webhookMessage } from '../webhook-payload.js';
 
@@ -89,23 +90,4 @@ export class WebhookChannel implements Channel {
     }
     return err;
   }
-}
-
-/** Up to `max` bytes of the body as text; the rest is not read. */
-async function readSome(res: Response, max: number): Promise<string> {
-  if (res.body === null) return '';
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let length = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-    length += value.length;
-    if (length >= max) {
-      await reader.cancel();
-      break;
-    }
-  }
-  return Buffer.concat(parts).toString('utf8', 0, Math.min(length, max));
 }
