@@ -1,13 +1,15 @@
 /**
  * The accuracy lab: two network namespaces joined by a veth pair shaped with tbf on both ends
- * (this kernel has no netem), the endpoint in one, the agent in the other. At each rate the
- * agent's download and upload must be within ±5% of iperf3's goodput measured on the same link
- * in the same run. Needs root, iproute2 and iperf3; skipped with a printed reason where they
+ * (this kernel has no netem; test/lab/tbf-link.ts), the endpoint in one, the agent in the
+ * other. At each rate the agent's download and upload must be within ±5% of iperf3's goodput
+ * measured on the same link in the same run. Needs root, iproute2 and iperf3; skipped with a printed reason where they
  * are missing, except under CI, where a missing piece fails the test.
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeasurementResult } from '@speedwatch/shared';
+import type { TbfLink } from './lab/tbf-link.js';
+import { startTbfLink } from './lab/tbf-link.js';
 import type { Running } from './support/processes.js';
 import { BIN, runToEnd, startEndpointProcess, startUntil } from './support/processes.js';
 
@@ -32,40 +34,16 @@ if (missing !== undefined) {
   console.warn(`accuracy lab SKIPPED: ${missing}`);
 }
 
-// Names unique to this run, short enough for interface names (15 characters).
-const tag = `${process.pid % 100000}`;
-const NS_SERVER = `swlab-s-${tag}`;
-const NS_CLIENT = `swlab-c-${tag}`;
-const VETH_SERVER = `swls${tag}`;
-const VETH_CLIENT = `swlc${tag}`;
-const subnet = `10.${200 + (process.pid % 50)}.${process.pid % 250}`;
-const SERVER_IP = `${subnet}.1`;
-const CLIENT_IP = `${subnet}.2`;
-
-function sh(...args: string[]): string {
-  return execFileSync(args[0] as string, args.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function inNs(ns: string, ...args: string[]): string[] {
-  return ['ip', 'netns', 'exec', ns, ...args];
-}
-
-function shape(rateMbit: number): void {
-  for (const [ns, dev] of [[NS_SERVER, VETH_SERVER], [NS_CLIENT, VETH_CLIENT]] as const) {
-    sh(...inNs(ns, 'tc', 'qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${rateMbit}mbit`, 'burst', '64kb', 'latency', '50ms'));
-  }
-}
-
-async function iperf3Mbps(reverse: boolean): Promise<number> {
-  const args = inNs(NS_CLIENT, 'iperf3', '-c', SERVER_IP, '-p', '5299', '-P', '4', '-t', '6', '-O', '1', '-J', ...(reverse ? ['-R'] : []));
+async function iperf3Mbps(link: TbfLink, reverse: boolean): Promise<number> {
+  const args = link.inClient('iperf3', '-c', link.serverIp, '-p', '5299', '-P', '4', '-t', '6', '-O', '1', '-J', ...(reverse ? ['-R'] : []));
   const run = await runToEnd(args[0] as string, args.slice(1), 30_000);
   if (run.code !== 0) throw new Error(`iperf3 failed (${run.code}): ${run.stdout.slice(0, 500)} ${run.stderr}`);
   const report = JSON.parse(run.stdout) as { end: { sum_received: { bits_per_second: number } } };
   return report.end.sum_received.bits_per_second / 1e6;
 }
 
-async function agentResult(): Promise<MeasurementResult> {
-  const args = inNs(NS_CLIENT, process.execPath, BIN.agent, 'once', '--endpoint', `http://${SERVER_IP}:8601/`, '--tests', 'download,upload', '--duration', '8', '--json');
+async function agentResult(link: TbfLink): Promise<MeasurementResult> {
+  const args = link.inClient(process.execPath, BIN.agent, 'once', '--endpoint', `http://${link.serverIp}:8601/`, '--tests', 'download,upload', '--duration', '8', '--json');
   const run = await runToEnd(args[0] as string, args.slice(1), 60_000);
   if (run.stdout === '') throw new Error(`agent printed nothing (exit ${run.code}): ${run.stderr}`);
   return JSON.parse(run.stdout) as MeasurementResult;
@@ -73,30 +51,18 @@ async function agentResult(): Promise<MeasurementResult> {
 
 describe.skipIf(missing !== undefined)('accuracy lab (network namespaces, tbf, iperf3)', () => {
   const children: Running[] = [];
+  let link: TbfLink | undefined;
 
   beforeAll(async () => {
-    sh('ip', 'netns', 'add', NS_SERVER);
-    sh('ip', 'netns', 'add', NS_CLIENT);
-    sh('ip', 'link', 'add', VETH_SERVER, 'netns', NS_SERVER, 'type', 'veth', 'peer', 'name', VETH_CLIENT, 'netns', NS_CLIENT);
-    for (const [ns, dev, ip] of [[NS_SERVER, VETH_SERVER, SERVER_IP], [NS_CLIENT, VETH_CLIENT, CLIENT_IP]] as const) {
-      sh(...inNs(ns, 'ip', 'link', 'set', 'lo', 'up'));
-      sh(...inNs(ns, 'ip', 'addr', 'add', `${ip}/24`, 'dev', dev));
-      sh(...inNs(ns, 'ip', 'link', 'set', dev, 'up'));
-    }
-    const iperfArgs = inNs(NS_SERVER, 'iperf3', '-s', '-p', '5299', '--forceflush');
+    link = startTbfLink();
+    const iperfArgs = link.inServer('iperf3', '-s', '-p', '5299', '--forceflush');
     children.push(await startUntil(iperfArgs[0] as string, iperfArgs.slice(1), (l) => l.includes('Server listening')));
-    children.push(await startEndpointProcess(['--host', SERVER_IP, '--port', '8601', '--log-level', 'warn'], inNs(NS_SERVER)));
+    children.push(await startEndpointProcess(['--host', link.serverIp, '--port', '8601', '--log-level', 'warn'], link.inServer()));
   }, 60_000);
 
   afterAll(async () => {
     await Promise.all(children.map((c) => c.stop()));
-    for (const ns of [NS_SERVER, NS_CLIENT]) {
-      try {
-        sh('ip', 'netns', 'del', ns); // takes its end of the veth pair with it
-      } catch {
-        // Not created: setup failed before it.
-      }
-    }
+    link?.close(); // the namespaces take the veth pair with them
   });
 
   const figures: Record<string, number | string>[] = [];
@@ -106,10 +72,11 @@ describe.skipIf(missing !== undefined)('accuracy lab (network namespaces, tbf, i
 
   for (const rate of RATES_MBIT) {
     it(`at ${rate} Mbit the agent's download and upload are within ±5% of iperf3's goodput`, async () => {
-      shape(rate);
-      const iperfDown = await iperf3Mbps(true);
-      const iperfUp = await iperf3Mbps(false);
-      const result = await agentResult();
+      const l = link as TbfLink;
+      l.shape(rate);
+      const iperfDown = await iperf3Mbps(l, true);
+      const iperfUp = await iperf3Mbps(l, false);
+      const result = await agentResult(l);
       expect(result.status, JSON.stringify(result.errors)).toBe('ok');
       const down = result.download?.mbps ?? 0;
       const up = result.upload?.mbps ?? 0;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeasurementResult } from '@speedwatch/shared';
-import { parseMeasurementResult } from '@speedwatch/shared';
+import { librespeedStyleMbps, MEASUREMENT_METHOD, parseMeasurementResult } from '@speedwatch/shared';
 import { listen, selfSignedCertificate } from './support/net.js';
 import type { Running } from './support/processes.js';
 import { BIN, runToEnd, startEndpointProcess } from './support/processes.js';
@@ -45,7 +45,9 @@ describe('agent against a paced endpoint (real processes)', () => {
       expect(phase?.durationMs).toBeLessThanOrEqual(5100); // the phase's timer may fire a little late
       expect(((phase?.bytes ?? 0) * 8) / ((phase?.durationMs ?? 1) * 1000)).toBeCloseTo(phase?.mbps ?? 0, 1);
       expect(phase?.streams).toBe(4);
+      expect(phase?.librespeedMbps).toBe(librespeedStyleMbps(phase?.mbps ?? 0));
     }
+    expect(result.method).toBe(MEASUREMENT_METHOD);
     expect(result.latency?.lossRatio).toBe(0);
     expect(result.latency?.count).toBe(20);
     expect(result.loadedLatency?.download?.count).toBeGreaterThan(5);

@@ -33,6 +33,7 @@ describe('throughputFromCurve', () => {
   it('leaves the warm-up out of the rate', () => {
     const r = throughputFromCurve(bytesAt, { warmupMs: 2000, sampleIntervalMs: 500, streams: 4 }, 10_000);
     expect(r?.mbps).toBe(100);
+    expect(r?.librespeedMbps).toBe(106); // as LibreSpeed's client shows it: × 1.06
     // Soft edges of a second: the weighted window is 8 s − 1 s long and holds 7 s of bytes.
     expect(r?.bytes).toBe(87_500_000);
     expect(r?.durationMs).toBe(7000);

@@ -48,6 +48,6 @@ export { SampleWindow } from './verdict/sample-window.js';
 export { hashToken, newToken } from './ingest/tokens.js';
 export { agentVerdicts, GROUP_BY, groupVerdicts } from './verdict/verdicts.js';
 export type { AgentVerdict, GroupBy, GroupVerdict, Verdict } from './verdict/verdicts.js';
-export { DEFAULT_VERDICT_CONFIG, parseVerdictConfig, verdictConfigSchema } from './verdict/verdict-config.js';
-export type { VerdictConfig } from './verdict/verdict-config.js';
+export { DEFAULT_VERDICT_CONFIG, VERDICT_BASES, parseVerdictConfig, throughputScale, verdictConfigSchema } from './verdict/verdict-config.js';
+export type { VerdictBasis, VerdictConfig } from './verdict/verdict-config.js';
 export type { SiteAnswer } from './api/site-wire.js';

@@ -43,7 +43,7 @@ beforeAll(async () => {
       finishedAt: new Date(Date.parse(startedAt) + 25_000).toISOString(),
       technology: 'mobile',
       latency: { count: 3, minMs: 4.00001, medianMs: 5.12345, meanMs: 5.12345, p90Ms: 6.0004, maxMs: 6.0004, jitterMs: 1.23456, lossRatio: 0.012345, samplesMs: [4.00001, 5.12345, 6.0004] },
-      download: { mbps, bytes: 30_003_500, durationMs: 8000.1234, streams: 4, warmupMs: 2000, totalBytes: 40_000_000, sampleIntervalMs: 200, samplesMbps: [mbps, 29.99999999] },
+      download: { mbps, librespeedMbps: mbps * 1.06, bytes: 30_003_500, durationMs: 8000.1234, streams: 4, warmupMs: 2000, totalBytes: 40_000_000, sampleIntervalMs: 200, samplesMbps: [mbps, 29.99999999] },
       udp: {
         port: 8601, packetBytes: 172, intervalMs: 20, sent: 250, received: 243, lossRatio: 0.028, forwardLossRatio: 0.0160643, returnLossRatio: 0.0122449,
         duplicates: 1, reordered: 2, rttMinMs: 40.00012, rttMedianMs: 41.23456, rttP95Ms: 44.98765, rttMaxMs: 51.00001, forwardJitterMs: 0.87654321, returnJitterMs: 0.6543219,
@@ -95,6 +95,7 @@ describe('the data API on the wire', () => {
   it('rounds group figures in /api/v1/compliance', async () => {
     const { text, body } = await get('api/v1/compliance?window=24h&groupBy=technology');
     expect(overPrecise(text)).toEqual([]);
+    expect(body.basis).toBe('payload');
     const mobile = body.groups.find((g: any) => g.group === 'mobile');
     expect(mobile.download).toEqual({ tests: 3, median: 30.004, mean: 36.669, shareAtTarget: 0.3333 });
     expect(mobile.checks[0].median).toBe(30.004);
@@ -104,6 +105,7 @@ describe('the data API on the wire', () => {
     const { text, body } = await get('api/v1/results?agent=odd-1');
     expect(overPrecise(text)).toEqual([]);
     expect(body.results.map((r: any) => r.download.mbps)).toEqual([50, 30.004, 30.004]);
+    expect(body.results.map((r: any) => r.download.librespeedMbps)).toEqual([53, 31.804, 31.804]);
     const [first] = body.results;
     expect(first.latency).toMatchObject({ minMs: 4, medianMs: 5.123, p90Ms: 6, jitterMs: 1.235, lossRatio: 0.0123, samplesMs: [4, 5.123, 6], count: 3 });
     expect(first.download).toMatchObject({ bytes: 30_003_500, totalBytes: 40_000_000, streams: 4, durationMs: 8000.123, samplesMbps: [50, 30] });

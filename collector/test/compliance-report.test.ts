@@ -169,6 +169,16 @@ describe('buildComplianceReport', () => {
     expect(reportLabels('en').note(trimmed.notes[0] as never)).toContain('deleted by the retention');
   });
 
+  it('states its basis and units, and on the LibreSpeed-style basis its figures are payload × 1.06', () => {
+    expect(report('P').method).toMatchObject({ basis: 'payload', units: 'Mbps = 10^6 bit/s of payload (HTTP body bytes), ms' });
+    const r = buildComplianceReport({ agents, samples, range, area: 'P', config: { ...config, basis: 'librespeed' }, timeZone: VN, now });
+    expect(r.method).toMatchObject({ basis: 'librespeed', units: 'Mbps = 10^6 bit/s of payload (HTTP body bytes) × 1.06, as LibreSpeed shows it, ms' });
+    // a2: 90 and 104 of payload, median 97; × 1.06: 102.82, which the report gives to 0.1.
+    expect(r.sites.find((site) => site.agentId === 'a2')?.download?.median).toBe(102.8);
+    expect(reportLabels('en').methodLines(r.method)[0]).toBe('Units: 1 Mbps = 10^6 bit/s; rates are payload (HTTP body bytes) × 1.06, as LibreSpeed shows them (its allowance for protocol headers).');
+    expect(reportLabels('vi').methodLines(report('P').method)[0]).toContain('không tính phần đầu giao thức');
+  });
+
   it('refuses an area no site lies in, naming it', () => {
     expect(() => report('Nowhere')).toThrow(expect.objectContaining({ code: 'SW_VALIDATION', path: 'area' }));
   });

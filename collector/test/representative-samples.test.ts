@@ -77,6 +77,18 @@ describe('representative samples', () => {
     expect(s1).toMatchObject({ tests: 8, failedTests: 1, download: { median: 92.5 } });
   });
 
+  it("filters against the contract on the verdict's basis", () => {
+    // Three hours of 100 and 105 Mbps of payload on a 100 Mbps contract (ceiling 110 Mbps).
+    const tests = [8, 9, 10].flatMap((hour) => [test('s1', at(hour, 5), 100), test('s1', at(hour, 10), 105)]);
+    // Payload: both stay, each hour's sample is 102.5.
+    const [payload] = agentVerdicts(agents, tests, NOW, config, '24h');
+    expect(payload).toMatchObject({ tests: 3, verdict: 'meets', download: { median: 102.5 } });
+    // LibreSpeed-style: 105 shows as 111.3, above 110, and is left out; 100 shows as 106.
+    const [librespeed] = agentVerdicts(agents, tests, NOW, { ...config, basis: 'librespeed' }, '24h');
+    expect(librespeed).toMatchObject({ tests: 3, verdict: 'meets' });
+    expect(librespeed?.download?.median).toBeCloseTo(106, 9);
+  });
+
   it('is configured with a bucket and a margin, with defaults, and refuses them without the mode', () => {
     expect(parseVerdictConfig({ samples: { mode: 'representative' } }, 'verdicts').samples).toEqual({ mode: 'representative', bucketMs: 3_600_000, contractMargin: 0.1 });
     expect(parseVerdictConfig({ samples: { mode: 'representative', bucket: '15m', contractMargin: 0.25 } }, 'verdicts').samples).toEqual({ mode: 'representative', bucketMs: 900_000, contractMargin: 0.25 });

@@ -7,6 +7,7 @@ const DAY = 86_400_000;
 describe('DEFAULT_VERDICT_CONFIG', () => {
   it('holds the plan targets over 24h, 7d and 30d with the documented minimums, frozen all the way down', () => {
     expect(DEFAULT_VERDICT_CONFIG).toEqual({
+      basis: 'payload',
       targets: [
         { technology: 'fixed', metric: 'download', minMbps: 102 },
         { technology: 'mobile', metric: 'download', minMbps: 42 },
@@ -60,6 +61,7 @@ describe('parseVerdictConfig', () => {
   it.each<[string, unknown, string]>([
     ['not an object', 'strict', 'verdicts'],
     ['an unknown key', { colour: 'blue' }, 'verdicts.colour'],
+    ['an unknown basis', { basis: 'line-rate' }, 'verdicts.basis'],
     ['a zero agent minimum', { minTests: { agent: 0 } }, 'verdicts.minTests.agent'],
     ['a fractional group minimum', { minTests: { group: 2.5 } }, 'verdicts.minTests.group'],
     ['a minimum as text', { minTests: { group: '30' } }, 'verdicts.minTests.group'],
@@ -115,6 +117,12 @@ describe('parseVerdictConfig', () => {
       'verdicts.minTests.colour',
       'verdicts.minTests.agent',
     ]);
+  });
+
+  it('takes the basis as given, payload by default', () => {
+    expect(parseVerdictConfig({ basis: 'librespeed' }, 'verdicts').basis).toBe('librespeed');
+    expect(parseVerdictConfig({ basis: 'payload' }, 'verdicts').basis).toBe('payload');
+    expect(parseVerdictConfig({}, 'verdicts').basis).toBe('payload');
   });
 
   it('names paths from the root when given an empty path', () => {

@@ -83,7 +83,8 @@ describe('VerdictDiffer and VerdictService', () => {
     const differ = new VerdictDiffer(WINDOWS);
     const service = new VerdictService(DEFAULT_VERDICT_CONFIG);
     const groups = [groupVerdict('all', 'all', '24h', 'meets'), groupVerdict('all', 'all', '7d', 'below'), groupVerdict('isp', 'VNPT', '24h', 'meets'), groupVerdict('isp', 'Viettel', '24h', 'below')];
-    expect(service.compliance(undefined, undefined)).toEqual({ computedAt: null, groupBy: 'all', window: null, groupsJson: '[]' });
+    expect(service.compliance(undefined, undefined)).toEqual({ computedAt: null, basis: 'payload', groupBy: 'all', window: null, groupsJson: '[]' });
+    expect(new VerdictService({ ...DEFAULT_VERDICT_CONFIG, basis: 'librespeed' }).compliance(undefined, undefined).basis).toBe('librespeed');
     service.apply(differ.snapshot(set(Date.UTC(2026, 10, 30), [], groups)), metricsWith());
     const all = service.compliance(undefined, 'all');
     expect(all.computedAt).toBe('2026-11-30T00:00:00.000Z');

@@ -3,7 +3,7 @@ import type { ResultStatus, Technology } from '@speedwatch/shared';
 import { describe, expect, it } from 'vitest';
 import type { AgentRecord, VerdictSample } from '../src/store/store-types.js';
 import { DEFAULT_VERDICT_CONFIG } from '../src/verdict/verdict-config.js';
-import type { CollectorTarget, MinTests, VerdictConfig } from '../src/verdict/verdict-config.js';
+import type { CollectorTarget, MinTests, VerdictBasis, VerdictConfig } from '../src/verdict/verdict-config.js';
 import { agentVerdicts, groupVerdicts } from '../src/verdict/verdicts.js';
 import type { GroupVerdict } from '../src/verdict/verdicts.js';
 
@@ -203,6 +203,55 @@ describe('agentVerdicts', () => {
       expect(row?.upload).toEqual({ tests: 3, median: 20, mean: 20 });
       expect(row?.checks.map((check) => check.target.metric)).toEqual(['download']);
       expect(row?.verdict).toBe('meets');
+    });
+  });
+
+  describe('the basis: payload, or the LibreSpeed-style figure (payload × 1.06)', () => {
+    // A line shaped to 102 Mbit/s carries 97.55 Mbps of payload, which LibreSpeed shows as 103.403.
+    const targets: CollectorTarget[] = [
+      { technology: 'fixed', metric: 'download', minMbps: 102 },
+      { technology: 'fixed', metric: 'upload', minMbps: 40 },
+      { technology: 'fixed', metric: 'latency', maxMs: 30 },
+      { technology: 'mobile', metric: 'download', minMbps: 42 },
+    ];
+    const input = [97, 97.55, 98].map((downloadMbps, i) => ({ ...sample('a', downloadMbps, { ageMs: HOUR + i }), uploadMbps: 38, latencyMs: 29 }));
+
+    it.each<[VerdictBasis, number, number, number, number, string[]]>([
+      // basis, download median, mean, share at 102, upload median, checks (download, upload, latency)
+      ['payload', 97.55, (97 + 97.55 + 98) / 3, 0, 38, ['below', 'below', 'meets']],
+      // 97 × 1.06 = 102.82, 97.55 × 1.06 = 103.403, 98 × 1.06 = 103.88; 38 × 1.06 = 40.28.
+      ['librespeed', 103.403, ((97 + 97.55 + 98) / 3) * 1.06, 1, 40.28, ['meets', 'meets', 'meets']],
+    ])('on %s: median %d, mean %d, share %d, upload %d; latency as measured', (basis, downMedian, downMean, share, upMedian, checks) => {
+      const [row] = agentVerdicts([agent('a')], input, NOW, { ...config({}, targets), basis }, '24h');
+      expect(row?.download?.median).toBeCloseTo(downMedian, 9);
+      expect(row?.download?.mean).toBeCloseTo(downMean, 9);
+      expect(row?.download?.shareAtTarget).toBe(share);
+      expect(row?.upload?.median).toBeCloseTo(upMedian, 9);
+      expect(row?.latency?.median).toBe(29);
+      expect(row?.checks.map((check) => check.verdict)).toEqual(checks);
+      expect(row?.checks[0]?.median).toBeCloseTo(downMedian, 9);
+    });
+
+    it.each<[number, 'meets' | 'below']>([
+      // 102 / 1.06 = 96.2264 Mbps of payload is the LibreSpeed-style target.
+      [96.2, 'below'], // 101.972
+      [96.3, 'meets'], // 102.078
+    ])('holds a payload median of %d against 102 as LibreSpeed shows it: %s', (middle, verdict) => {
+      const [row] = agentVerdicts([agent('a')], samples('a', [10, middle, 500]), NOW, { ...config(), basis: 'librespeed' }, '24h');
+      expect(row?.verdict).toBe(verdict);
+    });
+
+    it('is payload when the config does not say (configs built in code)', () => {
+      const { basis: _, ...withoutBasis } = config({}, targets);
+      const [row] = agentVerdicts([agent('a')], input, NOW, withoutBasis, '24h');
+      expect(row?.download?.median).toBe(97.55);
+    });
+
+    it('applies to group figures as well', () => {
+      const rows = groupVerdicts([agent('a'), agent('b')], [...input, ...samples('b', [90, 90, 90])], NOW, { ...config(), basis: 'librespeed' }, 'all', '24h');
+      // 90 90 90 97 97.55 98, × 1.06: median (90 + 97) / 2 × 1.06 = 99.11.
+      expect(rows[0]?.download?.median).toBeCloseTo(99.11, 9);
+      expect(rows[0]?.verdict).toBe('below');
     });
   });
 

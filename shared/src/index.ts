@@ -43,6 +43,8 @@ export type {
   UdpResult,
 } from './result/result.js';
 export { measurementResultSchema, parseMeasurementResult } from './result/result-schema.js';
+export { LIBRESPEED_OVERHEAD_FACTOR, MEASUREMENT_METHOD, MEASUREMENT_METHOD_PATTERN, librespeedStyleMbps } from './result/librespeed-figure.js';
+export type { MeasurementMethod } from './result/librespeed-figure.js';
 export { DEFAULT_TARGETS, checkResult } from './targets/targets.js';
 export type { ResultVerdict, Target, TargetCheck, TargetMetric } from './targets/targets.js';
 export { SITE_KINDS, areaKey, areaLevels, areaLooseKey, canonicalArea, siteSchema } from './protocol/site.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { MeasurementResult } from '../src/index.js';
-import { parseMeasurementResult, ValidationError } from '../src/index.js';
+import type { MeasurementMethod, MeasurementResult } from '../src/index.js';
+import { librespeedStyleMbps, MEASUREMENT_METHOD, parseMeasurementResult, ValidationError } from '../src/index.js';
 
 function validResult(): MeasurementResult {
   return {
@@ -71,7 +71,7 @@ describe('parseMeasurementResult', () => {
     ['a sample that is not a number', (r) => (r['download'].samplesMbps[0] = { mbps: 90 }), 'download.samplesMbps[0]', /a finite number/],
     ['a zero sample interval', (r) => (r['download'].sampleIntervalMs = 0), 'download.sampleIntervalMs', />= 1/],
     ['a string for a number', (r) => (r['latency'].medianMs = '1.5'), 'latency.medianMs', /a finite number/],
-    ['an unknown field', (r) => (r['speed'] = 1), 'speed', /^speed: unknown field \(known fields: schemaVersion, id, status/],
+    ['an unknown field', (r) => (r['speed'] = 1), 'speed', /^speed: unknown field \(known fields: schemaVersion, method, id, status/],
     ['an impossible date', (r) => (r['startedAt'] = '2025-13-45T99:00:00Z'), 'startedAt', /ISO 8601/],
     ['a loss ratio above one', (r) => (r['latency'].lossRatio = 1.5), 'latency.lossRatio', /<= 1/],
     ['a fractional stream count', (r) => (r['download'].streams = 2.5), 'download.streams', /an integer/],
@@ -84,6 +84,12 @@ describe('parseMeasurementResult', () => {
     ['an unknown field in the UDP section', (r) => (r['udp'] = { ...udpSection(), mos: 4.2 }), 'udp.mos', /unknown field/],
     ['a UDP port out of range', (r) => (r['udp'] = { ...udpSection(), port: 0 }), 'udp.port', />= 1/],
     ['an error of an unknown phase', (r) => (r['error'] = { phase: 'video', code: 'SW_TIMEOUT', message: '' }), 'error.phase', /"udp"/],
+    ['a method of another form', (r) => (r['method'] = 'speedwatch-two'), 'method', /a method name like "speedwatch-2".*got "speedwatch-two"/],
+    ['a method that is not a text', (r) => (r['method'] = 2), 'method', /a method name like "speedwatch-2"/],
+    ['a negative LibreSpeed-style figure', (r) => (r['download'].librespeedMbps = -1), 'download.librespeedMbps', />= 0/],
+    // 110.2 × 1.06 = 116.812
+    ['a speedwatch-2 download without its LibreSpeed-style figure', (r) => (r['method'] = 'speedwatch-2'), 'download.librespeedMbps', /speedwatch-2 \(mbps × 1.06\) \(required\)/],
+    ['a speedwatch-2 figure that is not mbps × 1.06', (r) => Object.assign(r, { method: 'speedwatch-2', download: { ...r['download'], librespeedMbps: 116.814 } }), 'download.librespeedMbps', /mbps × 1.06 = 116.812 to 0.001 .*got 116.814/],
   ])('rejects %s, naming %s', (_name, breakIt, path, expected) => {
     const result = validResult() as unknown as Record<string, any>;
     breakIt(result);
@@ -105,6 +111,35 @@ describe('parseMeasurementResult', () => {
     expect(example).toBeDefined();
     const udp = JSON.parse(example as string) as MeasurementResult['udp'];
     expect(parseMeasurementResult({ ...validResult(), udp }).udp).toEqual(udp);
+  });
+
+  describe('method and the LibreSpeed-style figure', () => {
+    const withFigures = (method: string): MeasurementResult => {
+      const result = validResult() as MeasurementResult & { download: NonNullable<MeasurementResult['download']> };
+      return { ...result, method: method as MeasurementMethod, download: { ...result.download, librespeedMbps: librespeedStyleMbps(result.download.mbps) } };
+    };
+
+    it('accepts a result of this method with both figures, and one without either (older agents)', () => {
+      const current = withFigures(MEASUREMENT_METHOD);
+      expect(current.download?.librespeedMbps).toBe(116.812);
+      expect(parseMeasurementResult(structuredClone(current))).toEqual(current);
+      expect(parseMeasurementResult(validResult()).method).toBeUndefined();
+    });
+
+    it('accepts a figure off by its rounding and that of mbps, not more', () => {
+      // mbps 110.2 stands for up to 110.2005, whose × 1.06 is 116.81253: 116.813 is what an agent rounding there reports.
+      const result = withFigures(MEASUREMENT_METHOD);
+      for (const [figure, ok] of [[116.813, true], [116.8115, true], [116.8135, false]] as const) {
+        const r = { ...result, download: { ...result.download, librespeedMbps: figure } } as MeasurementResult;
+        if (ok) expect(parseMeasurementResult(r).download?.librespeedMbps).toBe(figure);
+        else expect(errorOf(r).path).toBe('download.librespeedMbps');
+      }
+    });
+
+    it("accepts a later method's name and leaves its figures to it: a collector never refuses a newer agent for its method", () => {
+      const later = { ...withFigures('speedwatch-3'), download: { ...validResult().download!, librespeedMbps: 120 } } as MeasurementResult;
+      expect(parseMeasurementResult(structuredClone(later))).toEqual(later);
+    });
   });
 
   it('rejects null and arrays at the top with path "value"', () => {

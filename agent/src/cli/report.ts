@@ -67,6 +67,7 @@ export function formatSummary(result: MeasurementResult, technology: Technology)
     row(
       phase === 'download' ? 'Download' : 'Upload',
       `${mbps(t.mbps)} (${t.streams} streams, ${(t.bytes / 1e6).toFixed(1)} MB in ${(t.durationMs / 1000).toFixed(1)} s after ${(t.warmupMs / 1000).toFixed(1)} s warm-up)` +
+        (t.librespeedMbps === undefined ? '' : `; LibreSpeed-style ${mbps(t.librespeedMbps)}`) +
         (loaded === undefined ? '' : `; latency under load median ${loaded.medianMs.toFixed(2)} ms, p90 ${loaded.p90Ms.toFixed(2)} ms`),
     );
   }

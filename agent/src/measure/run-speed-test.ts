@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { MeasurementResult, Phase, ResultError, ThroughputResult } from '@speedwatch/shared';
-import { RESULT_SCHEMA_VERSION, SpeedwatchError } from '@speedwatch/shared';
+import { MEASUREMENT_METHOD, RESULT_SCHEMA_VERSION, SpeedwatchError } from '@speedwatch/shared';
 import { fetchClientIp } from './client-ip.js';
 import { measureDownload } from './download.js';
 import type { Endpoint } from './endpoints.js';
@@ -57,6 +57,7 @@ export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDep
   const bounded = <T>(step: Promise<T>): Promise<T> => Promise.race([step, backstop]);
   const result: MeasurementResult = {
     schemaVersion: RESULT_SCHEMA_VERSION,
+    method: MEASUREMENT_METHOD,
     id: (deps.newId ?? randomUUID)(),
     status: 'failed',
     startedAt,

@@ -4,7 +4,7 @@
  * interpolated between them, since the server read those bytes steadily in between.
  */
 import type { ThroughputResult } from '@speedwatch/shared';
-import { MIN_THROUGHPUT_WINDOW_MS, mbpsFromBytes, round } from '@speedwatch/shared';
+import { librespeedStyleMbps, MIN_THROUGHPUT_WINDOW_MS, mbpsFromBytes, round } from '@speedwatch/shared';
 
 /** The measured window must be at least this long to report a rate (options that leave less are refused). */
 export const MIN_WINDOW_MS = MIN_THROUGHPUT_WINDOW_MS;
@@ -110,6 +110,8 @@ function meanBytes(bytesAt: BytesAt, fromMs: number, toMs: number): number {
  * an upload body straddling an edge whose bytes are interpolated across its request. On a
  * steady link it is the same rate as a hard window. `bytes` is the weighted byte count and
  * `durationMs` the weighted length (window − edge), so `mbps` = bytes / durationMs.
+ * `librespeedMbps` is that rate as a LibreSpeed-style client shows it (× 1.06, from `mbps` as
+ * reported, so that anyone holding the result gets the same figure from it).
  */
 export function throughputFromCurve(
   bytesAt: BytesAt,
@@ -125,8 +127,10 @@ export function throughputFromCurve(
   const weightedBytes = meanBytes(bytesAt, endMs - edgeMs, endMs) - meanBytes(bytesAt, options.warmupMs, options.warmupMs + edgeMs);
   const bytes = Math.round(weightedBytes);
   if (bytes <= 0) return undefined;
+  const mbps = round(mbpsFromBytes(weightedBytes, weightedMs), 3);
   return {
-    mbps: round(mbpsFromBytes(weightedBytes, weightedMs), 3),
+    mbps,
+    librespeedMbps: librespeedStyleMbps(mbps),
     bytes,
     durationMs: round(weightedMs, 1),
     streams: options.streams,

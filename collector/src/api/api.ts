@@ -37,7 +37,7 @@ export interface ApiDeps {
   /** Verdicts per agent id, as last computed, figures rounded to API_PRECISION (absent until the first computation). */
   agentVerdicts: (agentId: string) => readonly AgentVerdict[] | undefined;
   /** Compliance by window and grouping, the groups as JSON text (its figures rounded to API_PRECISION already). */
-  compliance: (window: string | undefined, groupBy: string | undefined) => { computedAt: string | null; groupBy: string; window: string | null; groupsJson: string };
+  compliance: (window: string | undefined, groupBy: string | undefined) => { computedAt: string | null; basis: string; groupBy: string; window: string | null; groupsJson: string };
   complianceParams: { windows: readonly string[]; groupBy: readonly string[] };
   /** The console's overview for one window (a name from `complianceParams.windows`). */
   overview: (window: string) => OverviewAnswer;
@@ -228,7 +228,7 @@ const ROUTES: Record<string, (search: URLSearchParams, res: ServerResponse, deps
     const groupBy = params.oneOf('groupBy', deps.complianceParams.groupBy);
     const report = deps.compliance(window, groupBy);
     // The groups arrive as JSON text from the maintenance thread: spliced in, not parsed again.
-    const head = JSON.stringify({ computedAt: report.computedAt, groupBy: report.groupBy, window: report.window, precision: API_PRECISION });
+    const head = JSON.stringify({ computedAt: report.computedAt, basis: report.basis, groupBy: report.groupBy, window: report.window, precision: API_PRECISION });
     sendJsonText(res, 200, `${head.slice(0, -1)},"groups":${report.groupsJson}}`);
   },
 

@@ -84,7 +84,7 @@ export function roundSeriesPoint(metric: SeriesMetric, point: SeriesPoint): Seri
 
 function roundThroughput(phase: ThroughputResult | undefined): ThroughputResult | undefined {
   if (phase === undefined) return undefined;
-  return {
+  const out: ThroughputResult = {
     ...phase,
     mbps: roundMbps(phase.mbps),
     durationMs: roundMs(phase.durationMs),
@@ -92,6 +92,8 @@ function roundThroughput(phase: ThroughputResult | undefined): ThroughputResult 
     sampleIntervalMs: roundMs(phase.sampleIntervalMs),
     samplesMbps: phase.samplesMbps.map(roundMbps),
   };
+  if (phase.librespeedMbps !== undefined) out.librespeedMbps = roundMbps(phase.librespeedMbps);
+  return out;
 }
 
 /**

@@ -150,7 +150,8 @@ export function buildComplianceReport(inputs: ReportInputs): ComplianceReport {
     notes,
     precision: REPORT_PRECISION,
     method: {
-      units: 'Mbps = 10^6 bit/s of payload (HTTP body bytes), ms',
+      basis: config.basis ?? 'payload',
+      units: config.basis === 'librespeed' ? 'Mbps = 10^6 bit/s of payload (HTTP body bytes) × 1.06, as LibreSpeed shows it, ms' : 'Mbps = 10^6 bit/s of payload (HTTP body bytes), ms',
       statistic: 'median',
       samples:
         config.samples === undefined || config.samples.mode === 'tests'

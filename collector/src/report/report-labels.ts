@@ -91,8 +91,10 @@ const VI: ReportLabels = {
   technology: { fixed: 'Cố định', mobile: 'Di động' },
   siteKind: { school: 'Trường học', clinic: 'Cơ sở y tế', office: 'Cơ quan nhà nước', other: 'Khác' },
   verdict: { meets: 'Đạt', below: 'Không đạt', 'insufficient-data': 'Chưa đủ mẫu', 'no-data': 'Không có số liệu' },
-  methodLines: ({ minTestsSite: minSite, minTestsArea: minArea, samples }) => [
-    'Đơn vị: 1 Mbps = 10^6 bit/giây dữ liệu tải (phần thân HTTP), không tính phần đầu giao thức.',
+  methodLines: ({ basis, minTestsSite: minSite, minTestsArea: minArea, samples }) => [
+    basis === 'librespeed'
+      ? 'Đơn vị: 1 Mbps = 10^6 bit/giây; tốc độ là dữ liệu tải (phần thân HTTP) nhân 1,06, như LibreSpeed hiển thị (bù phần đầu giao thức).'
+      : 'Đơn vị: 1 Mbps = 10^6 bit/giây dữ liệu tải (phần thân HTTP), không tính phần đầu giao thức.',
     'Mỗi lần đo: tải xuống và tải lên qua HTTP tới máy chủ đo kiểu i-Speed (giao thức LibreSpeed), nhiều luồng song song, bỏ giai đoạn khởi động.',
     'Kết luận theo trung vị các lần đo trong khoảng thời gian: đạt khi trung vị không thấp hơn chỉ tiêu (cố định ≥ 102 Mbps, di động ≥ 42 Mbps theo kế hoạch).',
     'Số liệu địa bàn tính trên từng lần đo của mọi điểm đo trong địa bàn (như i-Speed công bố), không phải trung vị của các trung vị.',
@@ -149,8 +151,10 @@ const EN: ReportLabels = {
   technology: { fixed: 'Fixed', mobile: 'Mobile' },
   siteKind: { school: 'School', clinic: 'Clinic', office: 'State office', other: 'Other' },
   verdict: { meets: 'Meets', below: 'Below', 'insufficient-data': 'Too few tests', 'no-data': 'No data' },
-  methodLines: ({ minTestsSite: minSite, minTestsArea: minArea, samples }) => [
-    'Units: 1 Mbps = 10^6 bit/s of payload (HTTP body bytes), protocol headers not counted.',
+  methodLines: ({ basis, minTestsSite: minSite, minTestsArea: minArea, samples }) => [
+    basis === 'librespeed'
+      ? 'Units: 1 Mbps = 10^6 bit/s; rates are payload (HTTP body bytes) × 1.06, as LibreSpeed shows them (its allowance for protocol headers).'
+      : 'Units: 1 Mbps = 10^6 bit/s of payload (HTTP body bytes), protocol headers not counted.',
     'Each test: download and upload over HTTP to an i-Speed-style test server (LibreSpeed protocol), several parallel streams, warm-up left out.',
     "Verdicts use the median of the period's tests: a site meets when its median is at or above the target (fixed ≥ 102 Mbps, mobile ≥ 42 Mbps in the plan).",
     "An area's figures are taken over every individual test of its sites (as i-Speed publishes them), not over per-site medians.",

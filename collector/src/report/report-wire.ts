@@ -99,7 +99,9 @@ export type ReportNote = { code: 'retention'; deletedBefore: string } | { code: 
 
 /** What the figures mean, stated in the report itself. */
 export interface ReportMethod {
-  units: 'Mbps = 10^6 bit/s of payload (HTTP body bytes), ms';
+  /** The throughput figure the report's Mbps are (docs/verdicts.md, "Basis"): payload, or payload × 1.06 as LibreSpeed shows it. */
+  basis: 'payload' | 'librespeed';
+  units: 'Mbps = 10^6 bit/s of payload (HTTP body bytes), ms' | 'Mbps = 10^6 bit/s of payload (HTTP body bytes) × 1.06, as LibreSpeed shows it, ms';
   statistic: 'median';
   /** What the figures are taken over: every test, or representative samples (docs/verdicts.md). */
   samples: { mode: 'tests' } | { mode: 'representative'; bucketMinutes: number; contractMargin: number };

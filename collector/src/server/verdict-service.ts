@@ -6,7 +6,7 @@
  */
 import { roundVerdict } from '../api/rounding.js';
 import type { CollectorMetrics } from '../metrics/collector-metrics.js';
-import type { VerdictConfig } from '../verdict/verdict-config.js';
+import type { VerdictBasis, VerdictConfig } from '../verdict/verdict-config.js';
 import { GROUP_BY } from '../verdict/verdicts.js';
 import type { AgentVerdict, GroupBy, GroupVerdict } from '../verdict/verdicts.js';
 import type { VerdictSnapshot } from './verdict-snapshot.js';
@@ -15,6 +15,8 @@ import type { VerdictSnapshot } from './verdict-snapshot.js';
 export interface ComplianceText {
   /** When the verdicts were computed (ISO 8601); null before the first computation. */
   computedAt: string | null;
+  /** The throughput figure the verdicts judge (`verdicts.basis`). */
+  basis: VerdictBasis;
   groupBy: GroupBy;
   window: string | null;
   groupsJson: string;
@@ -93,6 +95,7 @@ export class VerdictService {
     const parts = windows.map((w) => this.#groups.get(`${by}\u0000${w}`) ?? '[]').filter((json) => json !== '[]');
     return {
       computedAt: this.#computedAt === undefined ? null : new Date(this.#computedAt).toISOString(),
+      basis: this.config.basis ?? 'payload',
       groupBy: by,
       window: window ?? null,
       groupsJson: `[${parts.map((json) => json.slice(1, -1)).join(',')}]`,

@@ -5,8 +5,8 @@
  *
  * - a `failed` test stays as it is: it counts in `failedTests` and never in a figure;
  * - a `partial` test is left out (one of its phases failed: not a measurement of the line);
- * - an `ok` test whose download is above the site's contracted speed by more than the margin is
- *   left out (no line of that contract gives it: a test from another network, a clock gone
+ * - an `ok` test whose download (on the verdict's basis: × `throughputScale`) is above the
+ *   site's contracted speed by more than the margin is left out (no line of that contract gives it: a test from another network, a clock gone
  *   wrong, a cache);
  * - the remaining tests of one site in one bucket (`floor(ts / bucketMs)`, so buckets are the
  *   same for every window) become one sample: the median of their downloads, of their uploads
@@ -26,11 +26,21 @@ export interface RepresentativeRule {
   contractMargin: number;
 }
 
-/** Columns of representative samples (failed tests kept as they are), sorted by ts. */
-export function representativeSamples(columns: SampleColumns, rule: RepresentativeRule, contractOf: (agentId: string) => number | undefined): SampleColumns {
+/**
+ * Columns of representative samples (failed tests kept as they are), sorted by ts, in the
+ * columns' own units. `throughputScale` turns a stored download into the verdict basis's
+ * figure for the contract filter only (1: payload).
+ */
+export function representativeSamples(
+  columns: SampleColumns,
+  rule: RepresentativeRule,
+  contractOf: (agentId: string) => number | undefined,
+  throughputScale = 1,
+): SampleColumns {
+  // The ceiling in stored units, so the loop compares stored values as they are.
   const ceilings = columns.agentIds.map((id) => {
     const contract = contractOf(id);
-    return contract === undefined ? Number.POSITIVE_INFINITY : contract * (1 + rule.contractMargin);
+    return contract === undefined ? Number.POSITIVE_INFINITY : (contract * (1 + rule.contractMargin)) / throughputScale;
   });
   // Per (agent, bucket), in order of the group's first test: its tests' indexes.
   const groups = new Map<string, number[]>();

@@ -7,6 +7,7 @@
 import {
   DEFAULT_TARGETS,
   DURATION_EXPECTED,
+  LIBRESPEED_OVERHEAD_FACTOR,
   TECHNOLOGIES,
   ValidationError,
   array,
@@ -69,7 +70,20 @@ export interface MinTests {
  */
 export type SampleRule = { mode: 'tests' } | { mode: 'representative'; bucketMs: number; contractMargin: number };
 
+/**
+ * Which throughput figure verdicts judge (docs/verdicts.md, "Basis"): `payload`, the payload
+ * goodput each result reports as `mbps`; or `librespeed`, that figure × 1.06, what a
+ * LibreSpeed-style client shows for the same transfer (each result's `librespeedMbps`).
+ */
+export const VERDICT_BASES = ['payload', 'librespeed'] as const;
+export type VerdictBasis = (typeof VERDICT_BASES)[number];
+
 export interface VerdictConfig {
+  /**
+   * The throughput figure judged against `minMbps`, reported in the figures and filtered against
+   * a contract. Absent: `payload` (the parser always sets it).
+   */
+  basis?: VerdictBasis;
   /** Exactly one download target per technology; at most one upload and one latency target per technology. */
   targets: readonly CollectorTarget[];
   /** In report order; names unique. */
@@ -92,6 +106,7 @@ const DAY_MS = 24 * HOUR_MS;
  * 300 samples a month, and an area containing a commune is held to no lower bar. Frozen.
  */
 export const DEFAULT_VERDICT_CONFIG: VerdictConfig = deepFreeze({
+  basis: 'payload',
   targets: DEFAULT_TARGETS.map((target) => ({ ...target })),
   windows: [
     { name: '24h', ms: DAY_MS },
@@ -151,6 +166,7 @@ const windowSchema: Schema<VerdictWindow> = select<VerdictWindow>(`${DURATION_EX
 );
 
 const inputSchema = object({
+  basis: optional(oneOf(VERDICT_BASES)),
   targets: optional(refine(array(targetSchema, { minItems: 1, maxItems: 100 }), checkTargetList)),
   windows: optional(refine(array(windowSchema, { minItems: 1, maxItems: 20 }), checkWindowNames)),
   minTests: optional(
@@ -198,7 +214,12 @@ export const verdictConfigSchema: Schema<VerdictConfig> = transform(inputSchema,
   if (area !== undefined) minTests.area = area;
   const targets = input.targets ?? DEFAULT_VERDICT_CONFIG.targets;
   const windows = input.windows ?? DEFAULT_VERDICT_CONFIG.windows;
-  const config: VerdictConfig = { targets: targets.map((target) => ({ ...target })), windows: windows.map((w) => ({ ...w })), minTests };
+  const config: VerdictConfig = {
+    basis: input.basis ?? 'payload',
+    targets: targets.map((target) => ({ ...target })),
+    windows: windows.map((w) => ({ ...w })),
+    minTests,
+  };
   if (input.samples?.mode === 'representative') {
     config.samples = {
       mode: 'representative',
@@ -208,6 +229,16 @@ export const verdictConfigSchema: Schema<VerdictConfig> = transform(inputSchema,
   }
   return deepFreeze(config);
 });
+
+/**
+ * What a stored payload figure (`download_mbps`, `upload_mbps`) is multiplied by to give the
+ * basis's figure: 1, or 1.06 for `librespeed`. Exact for every result: an agent's
+ * `librespeedMbps` is its `mbps` × 1.06 rounded (results of agents older than the field get the
+ * figure they would have carried).
+ */
+export function throughputScale(config: Pick<VerdictConfig, 'basis'>): number {
+  return config.basis === 'librespeed' ? LIBRESPEED_OVERHEAD_FACTOR : 1;
+}
 
 /**
  * Checks a verdict config and fills in defaults (see `verdictConfigSchema`), returning a

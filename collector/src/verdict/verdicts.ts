@@ -7,7 +7,7 @@
 import { TECHNOLOGIES, ValidationError, areaLevels } from '@speedwatch/shared';
 import type { Target, Technology } from '@speedwatch/shared';
 import type { AgentRecord, VerdictSample } from '../store/store-types.js';
-import { checkTargets } from './verdict-config.js';
+import { checkTargets, throughputScale } from './verdict-config.js';
 import type { AreaLevel, CollectorTarget, LatencyTarget, VerdictConfig, VerdictWindow } from './verdict-config.js';
 import { fillBuckets, summarise } from './window-buckets.js';
 import type { SampleColumns } from './sample-columns.js';
@@ -30,7 +30,7 @@ export const GROUP_BY = ['technology', 'siteKind', 'isp', 'area', 'all'] as cons
 /** The group of agents with no `isp` (with `groupBy: 'isp'`) or no `area` (with `groupBy: 'area'`). */
 export const NO_GROUP = '(none)';
 
-/** Figures for one metric over the tests of a window that carry it (Mbps, or ms for latency). */
+/** Figures for one metric over the tests of a window that carry it (Mbps on the config's basis, or ms for latency). */
 export interface Figures {
   /** Tests (`ok` or `partial`) that carry this metric. */
   tests: number;
@@ -145,7 +145,7 @@ export function agentVerdictsOver(
   const rowsOfAgent = rowsOfSampleAgents(samples, active, (index) => [index]);
   const out: AgentVerdict[] = [];
   for (const { name, from, to } of ranges) {
-    const buckets = fillBuckets({ samples, rowsOfAgent, rowCount: rows.length, from, to });
+    const buckets = fillBuckets({ samples, rowsOfAgent, rowCount: rows.length, from, to, throughputScale: throughputScale(config) });
     active.forEach((agent, index) => {
       out.push({ agentId: agent.id, ...judge(buckets, index, rows[index] as Row, name, targets) });
     });
@@ -214,7 +214,7 @@ export function groupVerdictsOver(
 
   const out: GroupVerdict[] = [];
   for (const { name, from, to } of ranges) {
-    const buckets = fillBuckets({ samples, rowsOfAgent, rowCount: rows.length, from, to });
+    const buckets = fillBuckets({ samples, rowsOfAgent, rowCount: rows.length, from, to, throughputScale: throughputScale(config) });
     rows.forEach((row, index) => {
       const verdict: GroupVerdict = {
         groupBy,
@@ -280,7 +280,7 @@ function samplesFor(columns: SampleColumns, config: VerdictConfig, agents: reado
   const rule = config.samples;
   if (rule === undefined || rule.mode === 'tests') return columns;
   const contracts = new Map(agents.map((agent) => [agent.id, agent.contractMbps]));
-  return representativeSamples(columns, rule, (id) => contracts.get(id));
+  return representativeSamples(columns, rule, (id) => contracts.get(id), throughputScale(config));
 }
 
 function columnsOf(source: readonly VerdictSample[] | SampleColumns): SampleColumns {

@@ -24,6 +24,8 @@ export interface BucketInput {
   from: number;
   /** Exclusive end, ms. */
   to: number;
+  /** Download and upload values are multiplied by this (`throughputScale`, the verdict basis). Default 1. */
+  throughputScale?: number;
 }
 
 export interface WindowBuckets {
@@ -41,6 +43,7 @@ export interface WindowBuckets {
 
 export function fillBuckets(input: BucketInput): WindowBuckets {
   const { samples, rowCount, from, to } = input;
+  const scale = input.throughputScale ?? 1;
   const { agent: agentOf, status, downloadMbps, uploadMbps, latencyMs } = samples;
   // The agents' rows flattened: agent a's rows are rowList[rowStart[a] .. rowStart[a + 1]).
   const rowStart = new Uint32Array(input.rowsOfAgent.length + 1);
@@ -101,8 +104,8 @@ export function fillBuckets(input: BucketInput): WindowBuckets {
     const r0 = rowStart[agent] as number;
     const r1 = rowStart[agent + 1] as number;
     if (r0 === r1 || status[i] === FAILED) continue;
-    const down = downloadMbps[i] as number;
-    const up = uploadMbps[i] as number;
+    const down = (downloadMbps[i] as number) * scale;
+    const up = (uploadMbps[i] as number) * scale;
     const latency = latencyMs[i] as number;
     for (let r = r0; r < r1; r++) {
       const row = rowList[r] as number;

@@ -1,6 +1,8 @@
 import { ValidationError } from '../errors/speedwatch-error.js';
 import type { Schema } from '../validate/schema.js';
-import { array, custom, number, object, oneOf, optional, string } from '../validate/schema.js';
+import { array, custom, number, object, oneOf, optional, refine, string } from '../validate/schema.js';
+import type { MeasurementMethod } from './librespeed-figure.js';
+import { LIBRESPEED_OVERHEAD_FACTOR, MEASUREMENT_METHOD_PATTERN } from './librespeed-figure.js';
 import type { MeasurementResult, ResultErrorCode } from './result.js';
 import { PHASES, RESULT_ERROR_CODES, RESULT_SCHEMA_VERSION, RESULT_STATUSES, SELECTION_REASONS, TECHNOLOGIES } from './result.js';
 
@@ -35,8 +37,13 @@ const timestamp: Schema<string> = {
 
 const error = object({ phase: oneOf(PHASES), code, message: string({ maxLength: 2000 }) });
 
+const method = custom('a method name like "speedwatch-2" (docs/measurement.md, "Method versions")', (value): value is MeasurementMethod =>
+  typeof value === 'string' && MEASUREMENT_METHOD_PATTERN.test(value),
+);
+
 const throughput = object({
   mbps,
+  librespeedMbps: optional(mbps),
   bytes,
   durationMs: ms,
   streams: number({ min: 1, max: 64, integer: true }),
@@ -69,9 +76,21 @@ const udp = object({
 
 const loaded = object({ count, medianMs: ms, p90Ms: ms, lossRatio: ratio });
 
-/** Validates a MeasurementResult from the network or disk; unknown fields are errors. */
-export const measurementResultSchema: Schema<MeasurementResult> = object({
+/**
+ * Rounding lets `librespeedMbps` differ from `mbps` × 1.06 by 0.0005 (its own rounding) plus
+ * 0.0005 × 1.06 (that of `mbps`); anything further is another figure.
+ */
+const LIBRESPEED_FIGURE_SLACK = 0.0011;
+
+/**
+ * Validates a MeasurementResult from the network or disk; unknown fields are errors. A result of
+ * method `speedwatch-2` must carry `librespeedMbps` in each throughput phase, equal to `mbps` ×
+ * 1.06 to 0.001: the collector's LibreSpeed-style verdicts derive it so from the stored payload
+ * figure, so a result that says otherwise is refused rather than judged on a figure it did not report.
+ */
+export const measurementResultSchema: Schema<MeasurementResult> = refine(object({
   schemaVersion: oneOf([RESULT_SCHEMA_VERSION]),
+  method: optional(method),
   id: string({ pattern: /^[A-Za-z0-9_-]{8,64}$/, patternName: 'an id of 8 to 64 letters, digits, - or _' }),
   status: oneOf(RESULT_STATUSES),
   startedAt: timestamp,
@@ -109,6 +128,17 @@ export const measurementResultSchema: Schema<MeasurementResult> = object({
   error: optional(error),
   errors: optional(array(error, { maxItems: 100 })),
   agent: optional(object({ version: shortText, platform: shortText, arch: shortText, node: shortText })),
+}), (result, report) => {
+  if (result.method !== 'speedwatch-2') return;
+  for (const phase of ['download', 'upload'] as const) {
+    const figures = result[phase];
+    if (figures === undefined) continue;
+    const expected = figures.mbps * LIBRESPEED_OVERHEAD_FACTOR;
+    if (figures.librespeedMbps === undefined) report(`${phase}.librespeedMbps`, `a number in a result of method speedwatch-2 (mbps × ${LIBRESPEED_OVERHEAD_FACTOR}) (required)`);
+    else if (Math.abs(figures.librespeedMbps - expected) > LIBRESPEED_FIGURE_SLACK) {
+      report(`${phase}.librespeedMbps`, `mbps × ${LIBRESPEED_OVERHEAD_FACTOR} = ${expected.toFixed(3)} to 0.001 in a result of method speedwatch-2, got ${figures.librespeedMbps}`);
+    }
+  }
 });
 
 export function parseMeasurementResult(value: unknown): MeasurementResult {

@@ -5,6 +5,7 @@
  */
 import { errorCodesCarriedBy } from '../errors/error-codes.js';
 import type { ErrorCodeCarriedBy } from '../errors/error-codes.js';
+import type { MeasurementMethod } from './librespeed-figure.js';
 
 export const RESULT_SCHEMA_VERSION = 1;
 
@@ -60,6 +61,12 @@ export interface LatencyResult {
 export interface ThroughputResult {
   /** Payload rate over the measured window (after warm-up). */
   mbps: number;
+  /**
+   * What a LibreSpeed-style client would display for the same transfer: `mbps` × 1.06
+   * (LibreSpeed's `overheadCompensationFactor`), to 0.001 (`librespeedStyleMbps`). Absent in
+   * results of agents older than `method`.
+   */
+  librespeedMbps?: number;
   /** Payload bytes in the measured window. */
   bytes: number;
   /** Length of the measured window. */
@@ -143,6 +150,11 @@ export interface ResultError {
 
 export interface MeasurementResult {
   schemaVersion: typeof RESULT_SCHEMA_VERSION;
+  /**
+   * How the figures were measured (docs/measurement.md, "Method versions"), e.g. `speedwatch-2`.
+   * Absent in results of agents older than this field.
+   */
+  method?: MeasurementMethod;
   /** Unique id made by the agent (a UUID), so re-sent results are recognised. */
   id: string;
   status: ResultStatus;
