@@ -63,7 +63,7 @@ describe('Lease', () => {
     b.start();
     await vi.advanceTimersByTimeAsync(10 * TTL);
     expect([a.held, b.held]).toEqual([true, false]);
-    expect(a.fence).toEqual({ name: 'leader', holder: 'a' });
+    expect(a.fence).toEqual({ name: 'leader', holder: 'a', epoch: 1 });
     expect(b.fence).toBeUndefined();
     expect(changes).toEqual(['a gained']);
   });

@@ -12,19 +12,23 @@
  * - A holder believes it holds the lease until nine tenths of `ttlMs` after it *sent* its last
  *   successful renewal (its own monotonic clock), before the expiry the database set when it
  *   ran the renewal (later than it was sent): it stops before anyone else may start, with a
- *   tenth of the time to live to spare for clocks that do not run at quite the same rate. What it writes under the
- *   lease is fenced as well: each of those transactions first checks, with the lease's row
- *   locked, that it still holds it (`SW_LEASE_LOST` otherwise), so a stalled holder that wakes
- *   up late cannot write over its successor.
+ *   tenth of the time to live to spare for clocks that do not run at quite the same rate.
+ * - What it writes under the lease is fenced as well: each of those transactions first checks
+ *   that it still holds the lease, and records its epoch as the newest to have written
+ *   (`lease_fences`), refusing to go on if a newer holder already has (`SW_LEASE_LOST`): a
+ *   holder that stalls and wakes up late cannot write after its successor. The lease's own
+ *   row is never locked by those writes, so a renewal never waits for a long one.
  * - A holder that closes releases the lease: the next attempt of another collector (within
  *   `ttlMs / 3`) takes it.
  */
 import type { Logger } from '@speedwatch/shared';
 
-/** Who must hold which lease for a write to go through: checked in the write's transaction. */
+/** Who must hold which lease, since which change of holder, for a write to go through: checked in the write's transaction. */
 export interface LeaseFence {
   name: string;
   holder: string;
+  /** The lease's epoch when this holder took it: a fencing token, newer holders have higher ones. */
+  epoch: number;
 }
 
 /** What the lease needs of the database (PostgreSQL's `leases` table). */
@@ -98,7 +102,7 @@ export class Lease {
 
   /** What writes under this lease must show; undefined while it is not held. */
   get fence(): LeaseFence | undefined {
-    return this.held ? { name: this.#o.name, holder: this.#o.holder } : undefined;
+    return this.held ? { name: this.#o.name, holder: this.#o.holder, epoch: this.#epoch } : undefined;
   }
 
   /** Tries now, then every `renewMs`, until `close`. */

@@ -14,6 +14,7 @@
  *   pass, as the same JSON text, and the latest result of each agent with rows stored since.
  * A single collector on SQLite always leads, and publishes nothing.
  */
+import { createHash } from 'node:crypto';
 import { getHeapStatistics } from 'node:v8';
 import type { HeapInfo } from 'node:v8';
 import type { LeaseFence } from '../cluster/lease.js';
@@ -22,7 +23,7 @@ import type { ClusterStore, CollectorStore, PublishedVerdicts, ScanPosition } fr
 import { computeVerdicts, VerdictDiffer } from '../server/verdict-snapshot.js';
 import type { VerdictSnapshot } from '../server/verdict-snapshot.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
-import type { AgentVerdict } from '../verdict/verdicts.js';
+import type { AgentVerdict, GroupBy } from '../verdict/verdicts.js';
 import { SampleWindow } from '../verdict/sample-window.js';
 import type { WindowUpdate } from '../verdict/sample-window.js';
 
@@ -80,13 +81,25 @@ interface Following {
   seq: number;
   /** Where the scan for agents with new rows stopped; undefined before the first pass. */
   position: ScanPosition | undefined;
+  /** Every grouping's verdicts as published, by `groupBy\0window`: each pass reads only those that changed, the serving thread takes all. */
+  groups: Map<string, VerdictSnapshot['groups'][number]>;
 }
+
+/** What a leading pass keeps between passes. */
+interface Leading {
+  window: SampleWindow;
+  differ: VerdictDiffer;
+  /** A digest of each grouping's JSON as last published, by `groupBy\0window` (empty: publish all). */
+  published: Map<string, string>;
+}
+
+const groupKey = (g: { groupBy: string; window: string }): string => `${g.groupBy}\u0000${g.window}`;
 
 export class MaintenanceWork {
   readonly #store: CollectorStore;
   readonly #config: VerdictConfig;
   /** The leading state: the window and what was last sent; undefined while following. */
-  #leading: { window: SampleWindow; differ: VerdictDiffer } | undefined;
+  #leading: Leading | undefined;
   #following: Following | undefined;
 
   constructor(store: CollectorStore, config: VerdictConfig) {
@@ -111,6 +124,7 @@ export class MaintenanceWork {
     const leading = (this.#leading ??= {
       window: new SampleWindow(this.#store.results, Math.max(...this.#config.windows.map((w) => w.ms))),
       differ: new VerdictDiffer(this.#config.windows.map((w) => w.name)),
+      published: new Map(),
     });
     const started = performance.now();
     let rolledUpHours = 0;
@@ -148,11 +162,17 @@ export class MaintenanceWork {
     }
     let publishError: MaintenanceError | undefined;
     if (shared !== undefined) {
+      // Only the groupings whose JSON changed (all of them when the differ starts afresh).
+      const digests = new Map(verdicts.groups.map((g) => [groupKey(g), createHash('sha1').update(g.json).digest('base64')]));
+      const full = verdicts.full || leading.published.size === 0;
+      const groups = full ? verdicts.groups : verdicts.groups.filter((g) => leading.published.get(groupKey(g)) !== digests.get(groupKey(g)));
       try {
-        await shared.cluster.verdicts.publish(shared.fence, verdicts);
+        await shared.cluster.verdicts.publish(shared.fence, { ...verdicts, full, groups });
+        leading.published = digests;
       } catch (err) {
         // What was not published must be published in full next time (the differ thinks it was sent).
         leading.differ = new VerdictDiffer(this.#config.windows.map((w) => w.name));
+        leading.published = new Map();
         publishError = maintenanceError(err);
       }
     }
@@ -176,7 +196,7 @@ export class MaintenanceWork {
   async #follow(cluster: ClusterStore, now: number, pause: () => Promise<void>): Promise<MaintenanceReport> {
     // The window's memory (41 bytes a test) goes with the lead.
     this.#leading = undefined;
-    const following = (this.#following ??= { seq: 0, position: undefined });
+    const following = (this.#following ??= { seq: 0, position: undefined, groups: new Map() });
     const started = performance.now();
     const published = await cluster.verdicts.read(following.seq);
     await pause();
@@ -204,15 +224,17 @@ export class MaintenanceWork {
       heap: heapOf(getHeapStatistics()),
     };
     if (published !== undefined) {
-      report.verdicts = snapshotOf(published);
+      if (published.full) following.groups.clear();
+      for (const g of published.groups) following.groups.set(groupKey(g), { groupBy: g.groupBy as GroupBy, window: g.window, json: g.json });
+      report.verdicts = snapshotOf(published, [...following.groups.values()]);
       following.seq = published.seq;
     }
     return report;
   }
 }
 
-/** The published verdicts as the serving thread takes them (VerdictService.apply). */
-function snapshotOf(published: PublishedVerdicts): VerdictSnapshot {
+/** The published verdicts as the serving thread takes them (VerdictService.apply), with every grouping's. */
+function snapshotOf(published: PublishedVerdicts, groups: VerdictSnapshot['groups']): VerdictSnapshot {
   const agents: VerdictSnapshot['agents'] = [];
   const removed: string[] = [];
   for (const { agentId, json } of published.agents) {
@@ -229,6 +251,6 @@ function snapshotOf(published: PublishedVerdicts): VerdictSnapshot {
     full: published.full,
     agents,
     removed,
-    groups: published.groups.map((g) => ({ groupBy: g.groupBy as VerdictSnapshot['groups'][number]['groupBy'], window: g.window, json: g.json })),
+    groups,
   };
 }

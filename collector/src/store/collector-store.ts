@@ -101,10 +101,11 @@ export interface ConnectionStore {
 /** Verdicts as one holder's pass leaves them: what changed, as the JSON served (VerdictSnapshot). */
 export interface VerdictsToPublish {
   computedAt: number;
-  /** Every agent with verdicts is in `agents` (the holder's first pass): the others have none. */
+  /** Every agent with verdicts is in `agents` and every grouping in `groups` (the holder's first pass): the others have none. */
   full: boolean;
   agents: readonly { agentId: string; json: string }[];
   removed: readonly string[];
+  /** Per grouping and window, its group verdicts' JSON: those that changed (all when `full`). */
   groups: readonly { groupBy: string; window: string; json: string }[];
 }
 
@@ -119,7 +120,7 @@ export interface PublishedVerdicts {
   full: boolean;
   /** Agents whose verdicts changed since the seq asked for; `json` null: none any more. */
   agents: { agentId: string; json: string | null }[];
-  /** Every grouping and window. */
+  /** The groupings and windows whose verdicts changed since the seq asked for (all when `full`). */
   groups: { groupBy: string; window: string; json: string }[];
 }
 

@@ -2,8 +2,10 @@
  * Leases on PostgreSQL (table `leases`, migration 4): one row per lease, its expiry on the
  * database's clock, so that collectors whose clocks disagree agree on who holds it. What a lease
  * is for and its bounds: cluster/lease.ts. `checkFence` is the other half: a transaction doing
- * work under a lease first locks the lease's row (FOR SHARE) and checks it still holds it, so a
- * change of holder waits for that transaction and later ones of the old holder fail.
+ * work under a lease first checks that it still holds it, then records its epoch in
+ * `lease_fences` unless a newer holder's is there already (a fencing token). That row stays
+ * locked until the transaction ends, so an old holder's last write and its successor's first
+ * are ordered, and nothing of the old holder's is written after the successor has written.
  */
 import type pg from 'pg';
 import type { LeaseClaim, LeaseFence, LeaseSource } from '../../cluster/lease.js';
@@ -54,11 +56,20 @@ export class PgLeases implements LeaseSource {
 }
 
 /**
- * In the transaction of `client`: locks the lease's row (FOR SHARE: a claim by another
- * collector waits for this transaction) and throws SW_LEASE_LOST unless `fence.holder` holds it
- * now. Call it first in every transaction that writes under a lease.
+ * In the transaction of `client`: throws SW_LEASE_LOST unless `fence.holder` holds the lease
+ * now, with the same epoch, and no newer holder has written under it; then records the epoch
+ * as the newest to write (that row locked until the transaction ends). Call it first in every
+ * transaction that writes under a lease.
  */
 export async function checkFence(client: pg.PoolClient, fence: LeaseFence): Promise<void> {
-  const { rowCount } = await client.query('SELECT 1 FROM leases WHERE name = $1 AND holder = $2 AND expires_at > clock_timestamp() FOR SHARE', [fence.name, fence.holder]);
-  if (rowCount !== 1) throw new StoreError('SW_LEASE_LOST', `this collector (${fence.holder}) no longer holds the lease ${fence.name}: another collector does its work now; nothing was written`);
+  const lost = (): StoreError =>
+    new StoreError('SW_LEASE_LOST', `this collector (${fence.holder}) no longer holds the lease ${fence.name} (epoch ${fence.epoch}): another collector does its work now; nothing was written`);
+  const held = await client.query('SELECT 1 FROM leases WHERE name = $1 AND holder = $2 AND epoch = $3 AND expires_at > clock_timestamp()', [fence.name, fence.holder, fence.epoch]);
+  if (held.rowCount !== 1) throw lost();
+  const newest = await client.query(
+    `INSERT INTO lease_fences AS f (name, epoch) VALUES ($1, $2)
+     ON CONFLICT (name) DO UPDATE SET epoch = excluded.epoch WHERE f.epoch <= excluded.epoch RETURNING 1`,
+    [fence.name, fence.epoch],
+  );
+  if (newest.rowCount !== 1) throw lost();
 }

@@ -155,14 +155,17 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `,  // 4: several collectors on one database (docs/operations.md, "Several collectors").
   // - leases: work done by one collector at a time for the fleet (maintenance, verdicts,
   //   alerts), held by renewing `expires_at` (the database's clock) before it passes; `epoch`
-  //   moves at each change of holder.
+  //   moves at each change of holder. lease_fences: the newest epoch that wrote under each
+  //   lease, so that a write of an older holder after a newer one's is refused (a fencing
+  //   token: the lease's own row is never locked by a write, so renewals never wait for one).
   // - collectors: those serving now, each renewing `expires_at` every heartbeat; a row whose
   //   time has passed is a collector that died (its connections no longer count).
   // - agent_connections: the collector holding each agent's connection. The connection
   //   registered last wins: a collector that finds another named here closes its own.
   // - verdict_state, verdict_agents, verdict_groups: the verdicts the lease holder computed, as
-  //   the JSON it serves, for the other collectors to serve the same. An agent's row moves to
-  //   the snapshot `seq` that changed it; `verdicts` NULL: the agent has none any more.
+  //   the JSON it serves, for the other collectors to serve the same. An agent's or a
+  //   grouping's row moves to the publication `seq` that changed it; an agent's `verdicts`
+  //   NULL: it has none any more.
   // - alerts, alert_notifications: as SQLite's (migrations 2 and 9), so that whichever
   //   collector holds the lease evaluates and delivers from the same state and outbox;
   //   alert_evaluations: when they were last evaluated, and by whom.
@@ -173,6 +176,10 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     epoch bigint NOT NULL,
     acquired_at timestamptz NOT NULL,
     expires_at timestamptz NOT NULL
+  );
+  CREATE TABLE lease_fences (
+    name text PRIMARY KEY,
+    epoch bigint NOT NULL
   );
 
   CREATE TABLE collectors (
@@ -207,6 +214,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE TABLE verdict_groups (
     group_by text NOT NULL,
     window_name text NOT NULL,
+    seq bigint NOT NULL,
     verdicts text NOT NULL,
     PRIMARY KEY (group_by, window_name)
   );

@@ -88,6 +88,12 @@ export class PostgresStore implements CollectorStore {
   readonly results: PgResults;
   readonly rollups: PgRollups;
   readonly cluster: ClusterStore & { readonly leases: PgLeases; readonly connections: PgConnections };
+  /**
+   * One connection for the lease's claims and renewals alone (opened at the first): a renewal
+   * queued behind the pool's long statements (a group commit, a storm's connections) could miss
+   * the lease's time to live.
+   */
+  readonly #leasePool: pg.Pool;
   #closed: Promise<void> | undefined;
 
   /** Use `openPostgresStore`. */
@@ -101,7 +107,8 @@ export class PostgresStore implements CollectorStore {
     this.areaUnits = new PgAreaUnits(db);
     this.results = new PgResults(db, this.partitions);
     this.rollups = new PgRollups(db, this.partitions, options.retentionDays * DAY_MS);
-    this.cluster = { leases: new PgLeases(db), connections: new PgConnections(db), verdicts: new PgVerdicts(db), alerts: new PgAlerts(db) };
+    this.#leasePool = openPool({ ...options, poolSize: 1 });
+    this.cluster = { leases: new PgLeases(new PgDb(this.#leasePool, db.location)), connections: new PgConnections(db), verdicts: new PgVerdicts(db), alerts: new PgAlerts(db) };
   }
 
   /** postgres://user@host:port/database. */
@@ -119,7 +126,7 @@ export class PostgresStore implements CollectorStore {
   }
 
   close(): Promise<void> {
-    this.#closed ??= this.#db.pool.end();
+    this.#closed ??= Promise.all([this.#db.pool.end(), this.#leasePool.end()]).then(() => undefined);
     return this.#closed;
   }
 }
