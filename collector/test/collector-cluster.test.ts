@@ -11,6 +11,10 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@speedwatch/shared';
+import type { AlertRecord } from '../src/alerts/alert-evaluation.js';
+import type { NotificationUpsert } from '../src/alerts/notification-plan.js';
+import { SharedAlertStore } from '../src/alerts/shared-alert-store.js';
+import type { LeaseFence } from '../src/cluster/lease.js';
 import { COLLECTOR_DEFAULTS } from '../src/config/collector-config.js';
 import type { CollectorConfig } from '../src/config/collector-config.js';
 import { hashToken, newToken } from '../src/ingest/tokens.js';
@@ -176,10 +180,64 @@ describe.skipIf(postgres.skip)('several collectors on one PostgreSQL', () => {
         return connectedLine('agent-a', 1).test(l) && connectedLine('agent-b', 1).test(f) && !series(l, 'agent-b') && !series(f, 'agent-a') && connectedLine('agent-idle', 0).test(l) && !series(f, 'agent-idle');
       }, 5000, 'each collector carrying its own agents');
       expect(/^speedwatch_collector_agent_connections 1$/m.test(await text(leader, 'metrics'))).toBe(true);
-      // The API, unlike /metrics, answers for the whole fleet from either collector.
+      // The API, unlike /metrics, answers for the whole fleet from either collector (once each has read the other's beat).
+      await leader.collector.cluster?.beat();
+      await follower.collector.cluster?.beat();
+      await leader.collector.cluster?.beat();
       const connected = async (m: Member): Promise<string[]> => ((await (await fetch(`${m.collector.url}api/v1/agents`)).json()) as { agents: { id: string; connected: boolean }[] }).agents.filter((a) => a.connected).map((a) => a.id);
       expect(await connected(leader)).toEqual(['agent-a', 'agent-b']);
       expect(await connected(follower)).toEqual(['agent-a', 'agent-b']);
+    });
+  });
+
+  describe("the alerts' state in PostgreSQL", () => {
+    it('is kept in memory by the holder exactly as the tables hold it after each write', async () => {
+      const claim = await admin.cluster.leases.claim('leader', 'test/holder/0', 60_000);
+      const fence: LeaseFence = { name: 'leader', holder: 'test/holder/0', epoch: claim.epoch };
+      const holder = new SharedAlertStore(admin.cluster.alerts, () => fence);
+      await holder.refresh();
+      const T = Date.UTC(2026, 10, 30, 8);
+      const alert = (fingerprint: string, state: 'pending' | 'firing'): AlertRecord => ({
+        fingerprint,
+        labels: { alertname: 'SpeedwatchAgentDisconnected', agent_id: fingerprint },
+        annotations: { summary: `${fingerprint} is not connected` },
+        state,
+        value: 0,
+        activeAt: T,
+        ...(state === 'firing' ? { firedAt: T + 60_000 } : {}),
+      });
+      const payload = (fingerprint: string): NotificationUpsert['alert'] => ({ labels: { alertname: 'SpeedwatchAgentDisconnected' }, annotations: {}, startsAt: new Date(T).toISOString(), endsAt: '0001-01-01T00:00:00Z', fingerprint });
+      const upsert = (route: string, fingerprint: string, seq: number, status: 'firing' | 'resolved' = 'firing'): NotificationUpsert => ({ route, fingerprint, alertname: 'SpeedwatchAgentDisconnected', status, startsAt: T, seq, alert: payload(fingerprint) });
+      /** Everything the alerts read, from `store`. */
+      const reads = (store: SharedAlertStore, now: number) => ({
+        alerts: store.loadAlerts(),
+        // In no particular order, as SQLite's.
+        states: store
+          .notificationStates()
+          .map(({ route, fingerprint, status, startsAt, seq, alert }) => ({ route, fingerprint, status, startsAt, seq, alert }))
+          .sort((x, y) => `${x.route} ${x.fingerprint}`.localeCompare(`${y.route} ${y.fingerprint}`)),
+        due: store.due(now),
+        backlog: [...store.backlog()].sort(([x], [y]) => x.localeCompare(y)),
+        deliveries: store.deliveries(),
+        evaluatedAt: store.evaluatedAt(),
+      });
+      const same = async (now: number): Promise<void> => {
+        const fresh = new SharedAlertStore(admin.cluster.alerts, () => undefined);
+        await fresh.refresh();
+        expect(reads(holder, now)).toEqual(reads(fresh, now));
+      };
+      await holder.alertCommit({ changed: [alert('a', 'pending'), alert('b', 'firing'), alert('c', 'firing')], removed: [] }, [upsert('r1', 'b', 1), upsert('r2', 'b', 1), upsert('r1', 'c', 1)], T);
+      await same(T);
+      await holder.alertsFailed([{ route: 'r1', fingerprint: 'b', seq: 1 }, { route: 'r1', fingerprint: 'c', seq: 1 }], { attempts: 2, nextAttemptAt: T + 5000, error: 'SW_WEBHOOK_STATUS: HTTP 500' });
+      await same(T + 1000);
+      await holder.alertsDelivered([{ route: 'r2', fingerprint: 'b', seq: 1 }, { route: 'r1', fingerprint: 'c', seq: 7 }], T + 2000, 1);
+      await same(T + 6000);
+      await holder.alertCommit({ changed: [alert('a', 'firing')], removed: [alert('c', 'firing')] }, [upsert('r1', 'c', 2, 'resolved')], T + 3000);
+      await holder.alertsDelivered([{ route: 'r1', fingerprint: 'c', seq: 2 }], T + 4000, 1);
+      await same(T + 6000);
+      expect(await holder.forgetRoutes(['r2'])).toBe(1);
+      await same(T + 6000);
+      expect(holder.deliveries().map((d) => [d.route, d.fingerprint, d.deliveredAt])).toEqual([['r2', 'b', T + 2000]]);
     });
   });
 
@@ -223,7 +281,8 @@ describe.skipIf(postgres.skip)('several collectors on one PostgreSQL', () => {
       expect(follower.collector.alerts.running).toBe(false);
 
       // The holder goes; the other takes the lease and delivers what was queued, once.
-      const oldFence = { name: 'leader', holder: leader.collector.cluster?.id as string };
+      const oldFence = leader.collector.cluster?.lease.fence;
+      expect(oldFence).toBeDefined();
       failing = false;
       await leader.collector.close();
       members.splice(members.indexOf(leader), 1);
@@ -236,7 +295,7 @@ describe.skipIf(postgres.skip)('several collectors on one PostgreSQL', () => {
       expect(received).toHaveLength(1);
 
       // The old holder's writes are refused now.
-      await expect(admin.cluster.alerts.commit(oldFence, { changed: [], removed: [] }, [], Date.now())).rejects.toMatchObject({ code: 'SW_LEASE_LOST' });
+      await expect(admin.cluster.alerts.commit(oldFence as LeaseFence, { changed: [], removed: [] }, [], Date.now())).rejects.toMatchObject({ code: 'SW_LEASE_LOST' });
     });
   });
 });

@@ -5,9 +5,10 @@
  * pending and firing alerts and the same per-route outbox. The alerts read synchronously
  * (AlertReads): this keeps a copy of the tables in memory, loaded by `refresh()` (when this
  * collector takes the lease, and at each maintenance pass on the others, for their
- * `/api/v1/alerts`) and after each write. Every write is fenced (checkFence): it goes through
+ * `/api/v1/alerts`). Every write is fenced (checkFence): it goes through
  * only while this collector holds the lease, else rejects with `SW_LEASE_LOST` and nothing is
- * written.
+ * written; once committed it is applied to the copy as the statements applied it to the tables
+ * (a reload of thousands of alerts after each write would cost more than the write).
  *
  * Delivery is at least once across a change of holder: a notification that the old holder sent
  * but could not mark delivered before it died is sent again by the next one, as after a
@@ -65,11 +66,16 @@ export interface AlertTables {
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** A notification's key: its route and alert. */
+const keyOf = (n: { route: string; fingerprint: string }): string => `${n.route}\u0000${n.fingerprint}`;
+
 export class SharedAlertStore implements AlertReads, AlertWrites {
   readonly #tables: AlertTables;
   readonly #fence: () => LeaseFence | undefined;
-  #alerts: StoredAlertRow[] = [];
-  #notifications: StoredNotificationRow[] = [];
+  /** By fingerprint. */
+  #alerts = new Map<string, StoredAlertRow>();
+  /** By `route\0fingerprint`. */
+  #notifications = new Map<string, StoredNotificationRow>();
   #evaluatedAt: number | undefined;
 
   /** `fence`: this collector's lease while it holds it (undefined otherwise: writes are refused). */
@@ -81,8 +87,8 @@ export class SharedAlertStore implements AlertReads, AlertWrites {
   /** Loads the tables into memory; rejects with the StoreError when they cannot be read. */
   async refresh(): Promise<void> {
     const loaded = await this.#tables.load();
-    this.#alerts = loaded.alerts;
-    this.#notifications = loaded.notifications;
+    this.#alerts = new Map(loaded.alerts.map((row) => [row.fingerprint, row]));
+    this.#notifications = new Map(loaded.notifications.map((row) => [keyOf(row), row]));
     this.#evaluatedAt = loaded.evaluatedAt;
   }
 
@@ -94,7 +100,7 @@ export class SharedAlertStore implements AlertReads, AlertWrites {
   // AlertReads: as AlertStore's on SQLite (alert-store.ts), from the copy in memory.
 
   loadAlerts(): AlertRecord[] {
-    return this.#alerts.map((row) => {
+    return [...this.#alerts.values()].sort((a, b) => byString(a.fingerprint, b.fingerprint)).map((row) => {
       const alert: AlertRecord = {
         fingerprint: row.fingerprint,
         labels: JSON.parse(row.labels) as Record<string, string>,
@@ -110,7 +116,7 @@ export class SharedAlertStore implements AlertReads, AlertWrites {
   }
 
   notificationStates(): NotificationState[] {
-    return this.#notifications.map((row) => ({
+    return [...this.#notifications.values()].map((row) => ({
       route: row.route,
       fingerprint: row.fingerprint,
       status: row.status,
@@ -123,7 +129,7 @@ export class SharedAlertStore implements AlertReads, AlertWrites {
   }
 
   due(now: number): DueNotification[] {
-    return this.#notifications
+    return [...this.#notifications.values()]
       .filter((row) => row.deliveredAt === null && row.nextAttemptAt <= now)
       .sort((a, b) => byString(a.route, b.route) || byString(a.alertname, b.alertname) || byString(a.fingerprint, b.fingerprint))
       .map((row) => ({
@@ -139,7 +145,7 @@ export class SharedAlertStore implements AlertReads, AlertWrites {
 
   backlog(): Map<string, RouteBacklog> {
     const out = new Map<string, RouteBacklog & { lastAt: number }>();
-    for (const row of this.#notifications) {
+    for (const row of this.#notifications.values()) {
       if (row.deliveredAt !== null) continue;
       const seen = out.get(row.route) ?? { undelivered: 0, lastAt: Number.NEGATIVE_INFINITY };
       seen.undelivered++;
@@ -153,7 +159,7 @@ export class SharedAlertStore implements AlertReads, AlertWrites {
   }
 
   deliveries(): NotificationDelivery[] {
-    return [...this.#notifications]
+    return [...this.#notifications.values()]
       .sort((a, b) => byString(a.fingerprint, b.fingerprint) || byString(a.route, b.route))
       .map((row) => ({
         route: row.route,
@@ -167,28 +173,69 @@ export class SharedAlertStore implements AlertReads, AlertWrites {
       }));
   }
 
-  // AlertWrites: each one fenced, then the copy reloaded from what was committed.
+  // AlertWrites: each one fenced, then applied to the copy as PgAlerts' statements applied it.
 
   async alertCommit(changes: AlertChanges, upserts: readonly NotificationUpsert[], now: number): Promise<void> {
     await this.#tables.commit(this.#fenceOrThrow(), changes, upserts, now);
-    await this.refresh();
+    for (const alert of changes.removed) this.#alerts.delete(alert.fingerprint);
+    for (const alert of changes.changed) {
+      this.#alerts.set(alert.fingerprint, {
+        fingerprint: alert.fingerprint,
+        // An update leaves the name as it was: the same labels name the same alert.
+        alertname: this.#alerts.get(alert.fingerprint)?.alertname ?? alert.labels['alertname'] ?? '',
+        labels: JSON.stringify(alert.labels),
+        annotations: JSON.stringify(alert.annotations),
+        state: alert.state,
+        value: Number.isFinite(alert.value) ? alert.value : null,
+        activeAt: alert.activeAt,
+        firedAt: alert.firedAt ?? null,
+        confirmRequestedAt: alert.confirmRequestedAt ?? null,
+      });
+    }
+    for (const u of upserts) {
+      this.#notifications.set(keyOf(u), {
+        route: u.route,
+        fingerprint: u.fingerprint,
+        alertname: u.alertname,
+        status: u.status,
+        startsAt: u.startsAt,
+        alert: JSON.stringify(u.alert),
+        seq: u.seq,
+        deliveredAt: null,
+        attempts: 0,
+        nextAttemptAt: now,
+        lastError: null,
+      });
+    }
+    this.#evaluatedAt = now;
   }
 
   async alertsDelivered(keys: readonly NotificationKey[], now: number, attempts: number): Promise<void> {
     if (keys.length === 0) return;
     await this.#tables.delivered(this.#fenceOrThrow(), keys, now, attempts);
-    await this.refresh();
+    for (const key of keys) {
+      const row = this.#notifications.get(keyOf(key));
+      if (row === undefined || row.seq !== key.seq) continue;
+      // A delivered resolution is final: its row goes.
+      if (row.status === 'resolved') this.#notifications.delete(keyOf(key));
+      else this.#notifications.set(keyOf(key), { ...row, deliveredAt: now, attempts: row.attempts + attempts, lastError: null });
+    }
   }
 
   async alertsFailed(keys: readonly NotificationKey[], failure: { attempts: number; nextAttemptAt: number; error: string }): Promise<void> {
     if (keys.length === 0) return;
     await this.#tables.failed(this.#fenceOrThrow(), keys, failure);
-    await this.refresh();
+    for (const key of keys) {
+      const row = this.#notifications.get(keyOf(key));
+      if (row === undefined || row.seq !== key.seq || row.deliveredAt !== null) continue;
+      this.#notifications.set(keyOf(key), { ...row, attempts: failure.attempts, nextAttemptAt: failure.nextAttemptAt, lastError: failure.error });
+    }
   }
 
   async forgetRoutes(keep: readonly string[]): Promise<number> {
     const dropped = await this.#tables.forgetRoutes(this.#fenceOrThrow(), keep);
-    await this.refresh();
+    const kept = new Set(keep);
+    for (const [key, row] of this.#notifications) if (!kept.has(row.route)) this.#notifications.delete(key);
     return dropped;
   }
 
