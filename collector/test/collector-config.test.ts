@@ -135,6 +135,13 @@ describe('collector configuration', () => {
       expect(loadCollectorConfig({}).store).toEqual({ kind: 'sqlite' });
     });
 
+    it('takes the lease time to live of several collectors (leaseTtl, 1 s to 10 min, default 15 s)', () => {
+      expect(loadCollectorConfig({}).leaseTtlMs).toBe(15_000);
+      expect(loadCollectorConfig({ file: file('c.yaml', 'leaseTtl: 30s\n') }).leaseTtlMs).toBe(30_000);
+      expect(problems({ file: file('c.yaml', 'leaseTtl: 500ms\n') }).map((p) => p.path)).toEqual(['leaseTtl']);
+      expect(problems({ file: file('c.yaml', 'leaseTtl: 1h\n') }).map((p) => p.path)).toEqual(['leaseTtl']);
+    });
+
     it.each<[string, string, NodeJS.ProcessEnv, string[]]>([
       ['no URL', 'store: { kind: postgres }', {}, ['store.url']],
       ['a URL with a password', 'store: { kind: postgres, url: "postgres://sw:hunter2-secret@db/sw" }', {}, ['store.url']],

@@ -15,6 +15,11 @@
  * (lost), nothing stored twice or for the wrong agent. Prints a table, then one JSON line; exits
  * 1 when the fleet was not held or a result was lost or duplicated.
  *
+ * With `--collectors N` (N ≥ 2), N collector processes share one PostgreSQL database (a
+ * throwaway cluster with fsync on, collector/test/postgres-cluster.ts), the agents processes
+ * spread over them (agents process p connects to collector p mod N): the gauges are summed,
+ * the settings push goes to each, and the ids are compared with PostgreSQL's rows.
+ *
  * The collector's RSS is sampled from /proc/PID/status every 200 ms. Progress goes to stderr.
  * Every child process and the temp directory are removed, also on failure.
  */
@@ -32,6 +37,9 @@ import { parseDurationMs, UsageError } from '@speedwatch/shared';
 // at run time (as collector-bench.ts does).
 import type * as TokensModule from '../../collector/src/ingest/tokens.js';
 import type * as StoreModule from '../../collector/src/store/sqlite-store.js';
+import type * as PostgresStoreModule from '../../collector/src/store/postgres/postgres-store.js';
+import type * as PostgresClusterModule from '../../collector/test/postgres-cluster.js';
+import type { PostgresCluster } from '../../collector/test/postgres-cluster.js';
 import type { BenchRow } from './collector-bench.js';
 import { formatBenchTable } from './collector-bench.js';
 import { NodeChild, scoped } from './bench-process.js';
@@ -55,7 +63,9 @@ and replay a backlog. Prints a table, then one JSON line; exits 1 if the fleet w
 
 Options:
   --agents N                simulated agents (default 10000)
-  --processes N             agents processes (default 1 up to 5000 agents, else 2)
+  --processes N             agents processes (default 1 up to 5000 agents, else 2; at least --collectors)
+  --collectors N            collector processes sharing one PostgreSQL database (default 1: one
+                            collector on SQLite); each agents process connects to one of them
   --heartbeat DURATION      the collector's heartbeat, and the agents' own ping (default 5s)
   --hold DURATION           phase 2, at least two heartbeats (default 60s)
   --interval DURATION       mean time between two results of one agent, ±50% (default 20s)
@@ -74,6 +84,7 @@ Durations take a unit (500ms, 5s, 2m) or are seconds.`;
 const OPTIONS = {
   agents: { type: 'string' },
   processes: { type: 'string' },
+  collectors: { type: 'string' },
   heartbeat: { type: 'string' },
   hold: { type: 'string' },
   interval: { type: 'string' },
@@ -91,6 +102,8 @@ const OPTIONS = {
 export interface FleetOptions {
   agents: number;
   processes: number;
+  /** Collector processes; 2 or more share one PostgreSQL database, 1 is a collector on SQLite. */
+  collectors: number;
   heartbeatMs: number;
   holdMs: number;
   intervalMs: number;
@@ -148,9 +161,11 @@ export function parseFleetArgs(argv: readonly string[]): FleetOptions | 'help' {
   const heartbeatMs = durationFlag('heartbeat', values.heartbeat, 5_000, 1000);
   const holdMs = durationFlag('hold', values.hold, 60_000, 1000);
   if (holdMs < 2 * heartbeatMs) throw new UsageError(`--hold must be at least two heartbeats (${2 * heartbeatMs} ms with --heartbeat ${heartbeatMs} ms), got ${holdMs} ms`);
+  const collectors = integerFlag('collectors', values.collectors, 1, 1, 8);
   return {
     agents,
-    processes: integerFlag('processes', values.processes, agents > 5000 ? 2 : 1, 1, 16),
+    collectors,
+    processes: Math.max(collectors, integerFlag('processes', values.processes, agents > 5000 ? 2 : 1, 1, 16)),
     heartbeatMs,
     holdMs,
     intervalMs: durationFlag('interval', values.interval, 20_000, 100),
@@ -283,6 +298,8 @@ type Phase = 'setup' | 'connect' | 'hold' | 'push' | 'offline' | 'storm' | 'stop
 export interface FleetReport {
   agents: number;
   processes: number;
+  /** Collector processes (on one PostgreSQL database when more than one). */
+  collectors: number;
   heartbeatMs: number;
   holdMs: number;
   intervalMs: number;
@@ -312,11 +329,13 @@ export interface FleetReport {
   /** The kernel's count of connections dropped because the collector's accept queue was full, and of SYN cookies sent, during the storm (whole namespace). */
   stormListenOverflows: number;
   stormSyncookiesSent: number;
-  /** Peak collector RSS with the fleet connected (connect and hold), MB. */
+  /** Peak collector RSS with the fleet connected (connect and hold), MB; with several collectors, the largest one's. */
   collectorPeakRssMb: number;
   collectorStormPeakRssMb: number;
-  /** VmHWM at the end: the process's peak over the whole run, MB. */
+  /** VmHWM at the end: the process's peak over the whole run, MB (the largest collector's). */
   collectorHwmMb: number;
+  /** All collectors' RSS together at its peak during the storm, MB (= collectorStormPeakRssMb with one). */
+  collectorsStormPeakRssMb: number;
   agentsPeakRssMb: number;
   /** From the collector's own metrics at the end of the hold: V8 heap used and total, memory outside the heap, MB. */
   collectorHeapMb: { used: number; total: number; external: number };
@@ -435,6 +454,39 @@ async function addAgents(db: string, count: number): Promise<string[]> {
   return tokens;
 }
 
+/**
+ * As addAgents, into a PostgreSQL database: rows of a few thousand agents per statement (one
+ * `agents add` each would take an hour at 50 000); returns the tokens in order.
+ */
+async function addAgentsPostgres(url: string, password: string, count: number): Promise<string[]> {
+  const load = (path: string): Promise<unknown> => import(pathToFileURL(join(ROOT, path)).href);
+  const stores = (await load('collector/dist/src/store/postgres/postgres-store.js')) as typeof PostgresStoreModule;
+  const tokensModule = (await load('collector/dist/src/ingest/tokens.js')) as typeof TokensModule;
+  const store = await stores.openPostgresStore({ url, password });
+  const tokens: string[] = [];
+  try {
+    const now = Date.now();
+    for (let from = 0; from < count; from += 5000) {
+      const rows = Array.from({ length: Math.min(5000, count - from) }, (_, k) => {
+        const i = from + k;
+        const token = tokensModule.newToken();
+        tokens.push(token);
+        const { name, kind, technology, isp, area } = fleetSite(i);
+        return [fleetAgentId(i), name, kind, technology, isp ?? null, area ?? null, tokensModule.hashToken(token)] as const;
+      });
+      const column = (n: number): unknown[] => rows.map((r) => r[n]);
+      await store.pool.query(
+        `INSERT INTO agents (id, name, site_kind, technology, isp, area, token_hash, created_at)
+         SELECT t.*, $8::int8 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS t`,
+        [column(0), column(1), column(2), column(3), column(4), column(5), column(6), now],
+      );
+    }
+  } finally {
+    await store.close();
+  }
+  return tokens;
+}
+
 /** Every result id made (with its agent) and acked, against the database's rows. */
 interface Comparison {
   generated: number;
@@ -448,7 +500,20 @@ interface Comparison {
   unacked: number;
 }
 
-function compareWithDatabase(db: string, files: readonly { generatedFile: string; ackedFile: string }[]): Comparison {
+/** The stored results as [id, agent id]: from the SQLite file, or from PostgreSQL. */
+type StoredRows = Iterable<[string, string]>;
+
+function sqliteRows(db: string): { rows: StoredRows; close: () => void } {
+  const check = new Database(db, { readonly: true, fileMustExist: true });
+  return { rows: check.prepare('SELECT id, agent_id FROM results').raw().iterate() as Iterable<[string, string]>, close: () => check.close() };
+}
+
+async function postgresRows(cluster: PostgresCluster, database: string): Promise<StoredRows> {
+  const { rows } = await cluster.admin<{ id: string; agent_id: string }>('SELECT id, agent_id FROM results', database);
+  return rows.map((r): [string, string] => [r.id, r.agent_id]);
+}
+
+function compareWithDatabase(source: { rows: StoredRows; close: () => void }, files: readonly { generatedFile: string; ackedFile: string }[]): Comparison {
   const owner = new Map<string, string>();
   const acked = new Set<string>();
   for (const f of files) {
@@ -459,13 +524,12 @@ function compareWithDatabase(db: string, files: readonly { generatedFile: string
     }
     for (const id of readFileSync(f.ackedFile, 'utf8').split('\n')) if (id !== '') acked.add(id);
   }
-  const check = new Database(db, { readonly: true, fileMustExist: true });
   const stored = new Set<string>();
   let rows = 0;
   let misattributed = 0;
   let unknown = 0;
   try {
-    for (const [id, agentId] of check.prepare('SELECT id, agent_id FROM results').raw().iterate() as Iterable<[string, string]>) {
+    for (const [id, agentId] of source.rows) {
       rows++;
       stored.add(id);
       const made = owner.get(id);
@@ -473,7 +537,7 @@ function compareWithDatabase(db: string, files: readonly { generatedFile: string
       else if (made !== agentId) misattributed++;
     }
   } finally {
-    check.close();
+    source.close();
   }
   let lost = 0;
   for (const id of acked) if (!stored.has(id)) lost++;
@@ -499,73 +563,112 @@ async function run(o: FleetOptions, say: (line: string) => void, scope: Scope, s
   if (o.keep) say(`keeping ${dir}`);
   else scope.defer(() => rmSync(dir, { recursive: true, force: true }));
   const db = join(dir, 'fleet.db');
+  const multi = o.collectors > 1;
+
+  // Several collectors share a PostgreSQL database: a throwaway cluster, fsync on.
+  let pg: { cluster: PostgresCluster; database: string; passwordFile: string } | undefined;
+  if (multi) {
+    const clusters = (await import(pathToFileURL(join(ROOT, 'collector/dist/test/postgres-cluster.js')).href)) as typeof PostgresClusterModule;
+    const unavailable = clusters.postgresUnavailable();
+    if (unavailable !== undefined) throw new Error(`--collectors ${o.collectors} needs PostgreSQL: ${unavailable}`);
+    const cluster = await clusters.startPostgresCluster({ durable: true });
+    scope.defer(() => cluster.stop());
+    const passwordFile = join(dir, 'pg-password');
+    writeFileSync(passwordFile, `${cluster.password}\n`, { mode: 0o600 });
+    pg = { cluster, database: await cluster.createDatabase(), passwordFile };
+    say(`PostgreSQL cluster on port ${cluster.port}, database ${pg.database}`);
+  }
 
   const seedStarted = performance.now();
-  const tokens = await addAgents(db, o.agents);
+  const tokens = pg === undefined ? await addAgents(db, o.agents) : await addAgentsPostgres(pg.cluster.url(pg.database), pg.cluster.password, o.agents);
   say(`added ${o.agents} agents with tokens in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
 
-  // The collector: real process, defaults except a short heartbeat; logs at warn (heartbeat misses are warnings).
-  const configPath = join(dir, 'collector-config.json');
-  writeFileSync(configPath, JSON.stringify({ logLevel: o.collectorLogLevel, heartbeat: o.heartbeatMs }));
-  const openFiles = o.agents + 4096;
+  // The collectors: real processes, defaults except a short heartbeat; logs at warn (heartbeat misses are warnings).
+  const configOf = (n: number, extra: Record<string, unknown> = {}): string => {
+    const file = join(dir, `collector-${n}-config.json`);
+    const store = pg === undefined ? {} : { db: join(dir, `local-${n}.db`), store: { kind: 'postgres', url: pg.cluster.url(pg.database), passwordFile: pg.passwordFile } };
+    writeFileSync(file, JSON.stringify({ logLevel: o.collectorLogLevel, heartbeat: o.heartbeatMs, ...store, ...extra }));
+    return file;
+  };
+  const perCollector = Math.ceil(o.agents / o.collectors);
+  const openFiles = perCollector + 4096;
   const profile = o.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir];
-  const collector = new NodeChild(scope, 'speedwatch-collector', [...profile, COLLECTOR_BIN, 'serve', '--config', configPath, '--db', db, '--port', '0'], {
-    openFiles,
-    stdin: false,
-    countStderr: ['"heartbeat-missed"'],
-    stderrFile: join(dir, 'collector.log'),
-  });
-  const listening = JSON.parse(await collector.line((l) => l.includes('"listening"'), 60_000)) as { url: string };
-  const collectorFiles = openFilesOf(collector.pid);
-  if (collectorFiles < o.agents + 256) throw new Error(`the collector's open-file limit is ${collectorFiles}, too low for ${o.agents} sockets; raise the hard limit (ulimit -Hn; raising it needs root) to at least ${o.agents + 256}`);
-  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+  const collectors: NodeChild[] = [];
+  const urls: string[] = [];
+  for (let n = 0; n < o.collectors; n++) {
+    const collector = new NodeChild(scope, `speedwatch-collector-${n + 1}`, [...profile, COLLECTOR_BIN, 'serve', '--config', configOf(n), ...(pg === undefined ? ['--db', db] : []), '--port', '0'], {
+      openFiles,
+      stdin: false,
+      countStderr: ['"heartbeat-missed"'],
+      stderrFile: join(dir, o.collectors === 1 ? 'collector.log' : `collector-${n + 1}.log`),
+    });
+    collectors.push(collector);
+  }
+  for (const collector of collectors) {
+    const listening = JSON.parse(await collector.line((l) => l.includes('"listening"'), 60_000)) as { url: string };
+    const collectorFiles = openFilesOf(collector.pid);
+    if (collectorFiles < perCollector + 256) throw new Error(`the collector's open-file limit is ${collectorFiles}, too low for ${perCollector} sockets; raise the hard limit (ulimit -Hn; raising it needs root) to at least ${perCollector + 256}`);
+    urls.push(listening.url);
+    say(`collector listening at ${listening.url} (pid ${collector.pid}, open-file limit ${collectorFiles})`);
+  }
+  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 2 * o.collectors });
   scope.defer(() => httpAgent.destroy());
-  const metricsUrl = `${listening.url}metrics`;
-  say(`collector listening at ${listening.url} (pid ${collector.pid}, open-file limit ${collectorFiles})`);
+  const collectorsCount = (pattern: string): number => collectors.reduce((n, c) => n + c.count(pattern), 0);
+  const collectorsCpuMs = (): number => collectors.reduce((ms, c) => ms + cpuMsOf(c.pid), 0);
+  const collectorsRss = (): number[] => collectors.map((c) => memoryOf(c.pid).rss);
 
-  // Memory, sampled for the collector and the agents processes, peak per phase.
+  // Memory, sampled for the collectors and the agents processes, peak per phase: the largest
+  // collector's, and all of them together.
   let phase: Phase = 'setup';
   const collectorPeak = new Map<Phase, number>();
+  const collectorsPeak = new Map<Phase, number>();
   let agentsPeak = 0;
   const agentsChildren: AgentsChild[] = [];
   const sample = (): void => {
-    const rss = memoryOf(collector.pid).rss;
-    if (rss > (collectorPeak.get(phase) ?? 0)) collectorPeak.set(phase, rss);
+    const rss = collectorsRss();
+    const largest = Math.max(...rss);
+    const together = rss.reduce((a, b) => a + b, 0);
+    if (largest > (collectorPeak.get(phase) ?? 0)) collectorPeak.set(phase, largest);
+    if (together > (collectorsPeak.get(phase) ?? 0)) collectorsPeak.set(phase, together);
     for (const a of agentsChildren) agentsPeak = Math.max(agentsPeak, memoryOf(a.child.pid).rss || 0);
   };
   const sampler = setInterval(sample, 200);
   scope.defer(() => clearInterval(sampler));
 
-  // Prometheus-like scrapes throughout; the gauge's range per phase.
+  // Prometheus-like scrapes of every collector throughout; the gauges' sum's range per phase.
   const gauge = new Map<Phase, { min: number; max: number }>();
-  const scrape = async (): Promise<string> => {
-    const text = await getText(httpAgent, metricsUrl);
-    const value = promValue(text, 'speedwatch_collector_agent_connections');
+  /** Every collector's scrape, in order. */
+  const scrapeAll = async (): Promise<string[]> => {
+    const texts = await Promise.all(urls.map((url) => getText(httpAgent, `${url}metrics`)));
+    const value = texts.reduce((n, text) => n + promValue(text, 'speedwatch_collector_agent_connections'), 0);
     const seen = gauge.get(phase) ?? { min: Number.POSITIVE_INFINITY, max: Number.NEGATIVE_INFINITY };
     gauge.set(phase, { min: Math.min(seen.min, value), max: Math.max(seen.max, value) });
-    return text;
+    return texts;
   };
+  const sum = (texts: readonly string[], name: string): number => texts.reduce((n, text) => n + promValue(text, name), 0);
   let scraping: Promise<unknown> = Promise.resolve();
   const scraper = setInterval(() => {
     scraping = scraping
-      .then(scrape)
-      .then((text) => {
-        const heap = mb(promValue(text, 'speedwatch_collector_nodejs_heap_size_used_bytes'));
-        say(`  ${phase}: gauge ${promValue(text, 'speedwatch_collector_agent_connections')}, collector RSS ${mb(memoryOf(collector.pid).rss)} MB, V8 heap used ${heap} MB; heap total by thread: ${threadHeaps(text)} MB`);
+      .then(scrapeAll)
+      .then((texts) => {
+        const heap = texts.map((text) => mb(promValue(text, 'speedwatch_collector_nodejs_heap_size_used_bytes'))).join(' + ');
+        say(
+          `  ${phase}: gauge ${texts.map((text) => promValue(text, 'speedwatch_collector_agent_connections')).join(' + ')}, collector RSS ${collectorsRss().map(mb).join(' + ')} MB, ` +
+            `V8 heap used ${heap} MB; heap total by thread: ${texts.map(threadHeaps).join(' | ')} MB`,
+        );
       })
       .catch((err: unknown) => say(`scrape failed: ${err instanceof Error ? err.message : String(err)}`));
   }, o.scrapeEveryMs);
   scope.defer(() => scraping);
   scope.defer(() => clearInterval(scraper));
-  const connections = async (): Promise<number> => promValue(await scrape(), 'speedwatch_collector_agent_connections');
+  const connections = async (): Promise<number> => sum(await scrapeAll(), 'speedwatch_collector_agent_connections');
 
-  // The agents processes.
-  const wsUrl = `${listening.url.replace(/^http/, 'ws')}v1/agents`;
+  // The agents processes, process p on collector p mod N.
   const per = Math.ceil(o.agents / o.processes);
   for (let p = 0; p * per < o.agents; p++) {
     const plan: FleetAgentsPlan = {
       label: `agents-${p + 1}`,
-      wsUrl,
+      wsUrl: `${(urls[p % urls.length] as string).replace(/^http/, 'ws')}v1/agents`,
       firstIndex: p * per,
       tokens: tokens.slice(p * per, (p + 1) * per),
       intervalMs: o.intervalMs,
@@ -589,26 +692,27 @@ async function run(o: FleetOptions, say: (line: string) => void, scope: Scope, s
 
   // 1. Connect.
   phase = 'connect';
-  say(`phase 1: connecting ${o.agents} agents from ${agentsChildren.length} process(es), ${o.connectConcurrency} handshakes at a time each`);
+  say(`phase 1: connecting ${o.agents} agents from ${agentsChildren.length} process(es) to ${o.collectors} collector(s), ${o.connectConcurrency} handshakes at a time each`);
   const connectStarted = performance.now();
   const connectedEvents = await all({ cmd: 'connect' }, 'connected', 10 * 60_000);
   const connectS = (performance.now() - connectStarted) / 1000;
   const afterConnect = await connections();
-  say(`  all welcomed in ${connectS.toFixed(1)} s; gauge ${afterConnect}; collector RSS ${mb(memoryOf(collector.pid).rss)} MB`);
+  say(`  all welcomed in ${connectS.toFixed(1)} s; gauge ${afterConnect}; collector RSS ${collectorsRss().map(mb).join(' + ')} MB`);
 
   // 2. Hold with pacing and random reconnects.
   phase = 'hold';
   say(`phase 2: holding for ${o.holdMs / 1000} s: a result every ~${o.intervalMs / 1000} s per agent, drop chance ${o.dropChance} per result, heartbeat ${o.heartbeatMs / 1000} s`);
   const agentsCpuMs = (): number => agentsChildren.reduce((ms, a) => ms + cpuMsOf(a.child.pid), 0);
-  let cpu = cpuMsOf(collector.pid);
+  let cpu = collectorsCpuMs();
   let agentsCpu = agentsCpuMs();
   let clock = performance.now();
   const held = await all({ cmd: 'hold', durationMs: o.holdMs }, 'held', o.holdMs + 10 * 60_000);
-  const holdCores = (cpuMsOf(collector.pid) - cpu) / (performance.now() - clock);
+  const holdCores = (collectorsCpuMs() - cpu) / (performance.now() - clock);
   const agentsHoldCores = (agentsCpuMs() - agentsCpu) / (performance.now() - clock);
-  const holdMetrics = await scrape();
-  const connected = promValue(holdMetrics, 'speedwatch_collector_agent_connections');
-  const heartbeatDrops = collector.count('"heartbeat-missed"');
+  const holdScrapes = await scrapeAll();
+  const holdMetrics = holdScrapes[0] as string;
+  const connected = sum(holdScrapes, 'speedwatch_collector_agent_connections');
+  const heartbeatDrops = collectorsCount('"heartbeat-missed"');
   const holdCounters = sumCounters(held.map((h) => h.counters));
   const pingsMin = Math.min(...held.map((h) => h.pingsMin));
   const pingsMedian = held.reduce((s, h) => s + h.pingsMedian, 0) / held.length;
@@ -624,20 +728,20 @@ async function run(o: FleetOptions, say: (line: string) => void, scope: Scope, s
   await waitFor(async () => (await connections()) === 0, 60_000, 'the connections gauge did not fall to 0');
   const stormBacklog = offline.reduce((n, e) => n + e.backlog, 0);
   phase = 'storm';
-  const heartbeatBefore = collector.count('"heartbeat-missed"');
+  const heartbeatBefore = collectorsCount('"heartbeat-missed"');
   say(`  all reconnect at once and replay ${stormBacklog} results`);
-  cpu = cpuMsOf(collector.pid);
+  cpu = collectorsCpuMs();
   agentsCpu = agentsCpuMs();
   const tcpBefore = tcpCounters();
   clock = performance.now();
   const drained = await all({ cmd: 'storm' }, 'drained', 10 * 60_000);
   const stormMs = performance.now() - clock;
-  const stormCores = (cpuMsOf(collector.pid) - cpu) / stormMs;
+  const stormCores = (collectorsCpuMs() - cpu) / stormMs;
   const agentsStormCores = (agentsCpuMs() - agentsCpu) / stormMs;
   const tcpAfter = tcpCounters();
-  const afterStorm = await scrape();
-  say(`  storm over: collector RSS ${mb(memoryOf(collector.pid).rss)} MB (peak ${mb(collectorPeak.get('storm') ?? Number.NaN)}); heap total by thread: ${threadHeaps(afterStorm)} MB`);
-  const stormHeartbeatDrops = collector.count('"heartbeat-missed"') - heartbeatBefore;
+  const afterStorm = await scrapeAll();
+  say(`  storm over: collector RSS ${collectorsRss().map(mb).join(' + ')} MB (peak ${mb(collectorPeak.get('storm') ?? Number.NaN)}); heap total by thread: ${afterStorm.map(threadHeaps).join(' | ')} MB`);
+  const stormHeartbeatDrops = collectorsCount('"heartbeat-missed"') - heartbeatBefore;
   const stormResults = drained.reduce((n, e) => n + e.results, 0);
   const connectedCounters = sumCounters(connectedEvents.map((e) => e.counters));
   const offlineCounters = sumCounters(offline.map((e) => e.counters));
@@ -652,17 +756,22 @@ async function run(o: FleetOptions, say: (line: string) => void, scope: Scope, s
   // /api/v1/agents at 10 000 agents grows the serving heap by itself).
   phase = 'push';
   say(`phase 4: new fleet settings, SIGHUP: every agent must receive and acknowledge them`);
-  writeFileSync(configPath, JSON.stringify({ logLevel: o.collectorLogLevel, heartbeat: o.heartbeatMs, fleet: { defaults: { interval: '20m', test: { streams: 2 } } } }));
+  collectors.forEach((_, n) => configOf(n, { fleet: { defaults: { interval: '20m', test: { streams: 2 } } } }));
   clock = performance.now();
-  process.kill(collector.pid, 'SIGHUP');
+  for (const collector of collectors) process.kill(collector.pid, 'SIGHUP');
   const pushed = await all({ cmd: 'push' }, 'pushed', 5 * 60_000);
   // Each agents process timed it from the command, sent just after the signal.
   const pushAgentsS = Math.max(...pushed.map((p) => p.elapsedMs)) / 1000;
   let behind = o.agents;
   await waitFor(
     async () => {
-      const { agents } = (await (await fetch(`${listening.url}api/v1/agents`)).json()) as { agents: { settings: { version: string | null; appliedVersion: string | null } }[] };
-      behind = agents.filter((a) => a.settings.version === null || a.settings.appliedVersion !== a.settings.version).length;
+      // What an agent applied is known to the collector it is connected to.
+      const applied = new Set<string>();
+      for (const url of urls) {
+        const { agents } = (await (await fetch(`${url}api/v1/agents`)).json()) as { agents: { id: string; settings: { version: string | null; appliedVersion: string | null } }[] };
+        for (const a of agents) if (a.settings.version !== null && a.settings.appliedVersion === a.settings.version) applied.add(a.id);
+      }
+      behind = o.agents - applied.size;
       return behind === 0;
     },
     5 * 60_000,
@@ -674,19 +783,19 @@ async function run(o: FleetOptions, say: (line: string) => void, scope: Scope, s
   // Stop: agents close normally and write their ids; the collector's last figures; the collector stops.
   phase = 'stop';
   await scraping;
-  const finalMetrics = await scrape();
+  const finalMetrics = await scrapeAll();
   const stopped = await all({ cmd: 'stop' }, 'stopped', 120_000);
   await Promise.all(agentsChildren.map((a) => a.child.exited));
   sample();
-  const collectorHwm = memoryOf(collector.pid).hwm;
+  const collectorHwm = Math.max(...collectors.map((c) => memoryOf(c.pid).hwm));
   clearInterval(scraper);
   clearInterval(sampler);
-  await collector.stop(30_000);
+  await Promise.all(collectors.map((c) => c.stop(30_000)));
 
-  const c = compareWithDatabase(db, stopped);
+  const c = compareWithDatabase(pg === undefined ? sqliteRows(db) : { rows: await postgresRows(pg.cluster, pg.database), close: () => {} }, stopped);
   const totals = sumCounters(stopped.map((s) => s.counters));
-  const ingestedCounter = promValue(finalMetrics, 'speedwatch_collector_ingested_results_total');
-  const rejectedCounter = promSum(finalMetrics, 'speedwatch_collector_rejected_total');
+  const ingestedCounter = sum(finalMetrics, 'speedwatch_collector_ingested_results_total');
+  const rejectedCounter = finalMetrics.reduce((n, text) => n + promSum(text, 'speedwatch_collector_rejected_total'), 0);
 
   const failures: string[] = [];
   if (c.lost > 0) failures.push(`${c.lost} acked results are not in the database (lost)`);
@@ -694,7 +803,7 @@ async function run(o: FleetOptions, say: (line: string) => void, scope: Scope, s
   if (c.misattributed > 0) failures.push(`${c.misattributed} results stored under an agent other than the one that made them`);
   if (c.unknown > 0) failures.push(`${c.unknown} stored results that no simulated agent made`);
   if (c.unacked > 0) failures.push(`${c.unacked} results never acked`);
-  if (ingestedCounter !== c.stored) failures.push(`the collector counted ${ingestedCounter} results ingested; ${c.stored} are stored`);
+  if (ingestedCounter !== c.stored) failures.push(`the collector${o.collectors > 1 ? 's' : ''} counted ${ingestedCounter} results ingested; ${c.stored} are stored`);
   if (totals.refusals > 0 || rejectedCounter > 0) failures.push(`${totals.refusals} reject/error messages (${rejectedCounter} counted by the collector); first: ${totals.firstRefusal ?? '-'}`);
   if (afterConnect !== o.agents) failures.push(`the connections gauge read ${afterConnect} after connecting, not ${o.agents}`);
   if (connected !== o.agents) failures.push(`the connections gauge read ${connected} after the hold, not ${o.agents}`);
@@ -705,6 +814,7 @@ async function run(o: FleetOptions, say: (line: string) => void, scope: Scope, s
   return {
     agents: o.agents,
     processes: agentsChildren.length,
+    collectors: o.collectors,
     heartbeatMs: o.heartbeatMs,
     holdMs: o.holdMs,
     intervalMs: o.intervalMs,
@@ -732,6 +842,7 @@ async function run(o: FleetOptions, say: (line: string) => void, scope: Scope, s
     collectorPeakRssMb: mb(Math.max(collectorPeak.get('connect') ?? 0, collectorPeak.get('hold') ?? 0)),
     collectorStormPeakRssMb: mb(collectorPeak.get('storm') ?? Number.NaN),
     collectorHwmMb: mb(collectorHwm),
+    collectorsStormPeakRssMb: mb(collectorsPeak.get('storm') ?? Number.NaN),
     agentsPeakRssMb: mb(agentsPeak),
     collectorHeapMb: {
       used: mb(promValue(holdMetrics, 'speedwatch_collector_nodejs_heap_size_used_bytes')),
@@ -776,11 +887,12 @@ export function fleetRows(r: FleetReport): BenchRow[] {
   const closes = (counts: Readonly<Record<string, number>>): string => Object.entries(counts).map(([k, n]) => `${k}: ${int(n)}`).join(', ') || '0';
   return [
     row('agents connected, connections gauge after the hold', `${int(r.connected)} of ${int(r.agents)}`, `= agents${mark(r.connected === r.agents)}`),
-    row(`time to connect all (${r.processes} agents process(es))`, `${r.connectS.toFixed(1)} s`),
+    row(`time to connect all (${r.processes} agents process(es), ${r.collectors} collector(s))`, `${r.connectS.toFixed(1)} s`),
     row(`agents dropped by the collector's heartbeat (${r.heartbeatMs / 1000} s) during the hold`, int(r.heartbeatDrops), `0${mark(r.heartbeatDrops === 0)}`),
     row('pings per agent that stayed connected through the hold, min / median', `${r.pingsPerAgent.min} / ${r.pingsPerAgent.median}`, `>= 2${mark(r.pingsPerAgent.min >= 2)}`),
     row('collector peak RSS with the fleet connected', `${r.collectorPeakRssMb} MB`, `< 1000 MB${mark(r.collectorPeakRssMb < 1000)}`),
     row('collector peak RSS during the storm / whole run (VmHWM)', `${r.collectorStormPeakRssMb} / ${r.collectorHwmMb} MB`),
+    ...(r.collectors > 1 ? [row(`${r.collectors} collectors together, peak RSS during the storm`, `${r.collectorsStormPeakRssMb} MB`)] : []),
     row('collector V8 heap used / total, external, at the end of the hold', `${r.collectorHeapMb.used} / ${r.collectorHeapMb.total} MB, ${r.collectorHeapMb.external} MB`),
     row('CPU cores, hold / storm: collector (agents processes)', `${r.collectorCpuCores.hold} / ${r.collectorCpuCores.storm} (${r.agentsCpuCores.hold} / ${r.agentsCpuCores.storm})`),
     row('random reconnects during the hold (agents that dropped)', `${int(r.randomDrops)} (${int(r.droppedAgents)})`),

@@ -120,7 +120,8 @@ export class AlertService {
   readonly #routes: readonly Route[];
   readonly #notifier: RouteNotifier;
   readonly #rates = new RejectionRate(REJECTING_RATE_WINDOW_MS);
-  readonly #abort = new AbortController();
+  /** Aborted by `stop` and `close`: POSTs and backoff sleeps of the rounds started before. */
+  #abort = new AbortController();
   /** Promises this service started and must see settle before `close` resolves. */
   readonly #inFlight = new Set<Promise<unknown>>();
   #alerts: AlertRecord[];
@@ -165,9 +166,14 @@ export class AlertService {
     this.#alerts = options.store.loadAlerts();
   }
 
+  /** True between `start` and `stop` or `close`. */
+  get running(): boolean {
+    return this.#timer !== undefined;
+  }
+
   /**
    * Drops what is queued for routes no longer configured, then evaluates now and every
-   * `evaluateInterval`, until `close`.
+   * `evaluateInterval`, until `stop` or `close`.
    */
   start(): void {
     if (this.#closed || this.#timer !== undefined) return;
@@ -188,6 +194,30 @@ export class AlertService {
   }
 
   /**
+   * Stops evaluating and delivering (another collector took over): the timer ends, POSTs and
+   * backoff sleeps in flight are cut short (what they carried stays queued), and it resolves
+   * once every evaluation and round has settled. `start` may be called again later; the
+   * channels stay open.
+   */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#abort.abort();
+    this.#abort = new AbortController();
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
+
+  /**
+   * Takes the alerts as the store has them now (another collector evaluated them meanwhile),
+   * and when they were evaluated if the store knows it. Only while not running.
+   */
+  reload(evaluatedAt?: number): void {
+    if (this.#timer !== undefined) return;
+    this.#alerts = this.#o.store.loadAlerts();
+    if (evaluatedAt !== undefined) this.#evaluatedAt = evaluatedAt;
+  }
+
+  /**
    * One evaluation (after any in progress), its changes stored, then a delivery round of
    * whatever is due. Resolves when the round is over.
    */
@@ -204,12 +234,13 @@ export class AlertService {
       this.#flushAgain = true;
       return this.#flushing;
     }
+    const { signal } = this.#abort;
     const round = (async () => {
       try {
         do {
           this.#flushAgain = false;
-          await this.#notifier.flush(this.#abort.signal);
-        } while (this.#flushAgain && !this.#closed);
+          await this.#notifier.flush(signal);
+        } while (this.#flushAgain && !this.#closed && !signal.aborted);
       } finally {
         this.#flushing = undefined;
       }
@@ -364,6 +395,7 @@ export class AlertService {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
+    this.#timer = undefined;
     this.#abort.abort();
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     for (const channel of this.#channels) channel.close();

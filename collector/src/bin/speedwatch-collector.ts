@@ -120,7 +120,7 @@ function releasesLine(config: Readonly<CollectorConfig>): string {
 function storeLine(config: Readonly<CollectorConfig>): string {
   if (config.store.kind === 'sqlite') return `database ${config.db}`;
   const password = config.store.password === undefined ? 'no password given' : 'a password given';
-  return `store ${describePostgres(config.store.url)} (${password}; alerts' state in ${config.db})`;
+  return `store ${describePostgres(config.store.url)} (${password}; lease ${config.leaseTtlMs / 1000} s when several collectors share it)`;
 }
 
 async function checkConfig(argv: string[]): Promise<number> {
@@ -148,7 +148,6 @@ async function serve(argv: string[]): Promise<number> {
   const config = loadConfig(values.config, overrides(values));
   if (config === undefined) return 1;
   const logger = createLogger({ level: config.logLevel });
-  mkdirSync(dirname(config.db), { recursive: true });
   const storeOptions = { retentionDays: config.retentionDays };
   const opened: { close(): Promise<void> | void }[] = [];
   const release = async (): Promise<void> => {
@@ -157,8 +156,6 @@ async function serve(argv: string[]): Promise<number> {
   let collector;
   try {
     if (config.store.kind === 'postgres') {
-      // The SQLite file keeps what is not in PostgreSQL yet (the alerts' state): made and migrated here.
-      openStore(config.db).close();
       const { url, password, poolSize } = config.store;
       const store = await openPostgresStore({ url, poolSize, ...(password === undefined ? {} : { password }), ...storeOptions });
       opened.push(store);
@@ -166,12 +163,14 @@ async function serve(argv: string[]): Promise<number> {
       // As on SQLite, writes run on the writer thread (the rows of a group commit are made and sent
       // there), maintenance and reports on threads of their own, each with a pool of its own.
       const threads = { kind: 'postgres' as const, options: { url, poolSize: 2, ...(password === undefined ? {} : { password }), ...storeOptions } };
-      const writer = await WorkerStoreWriter.start({ store: { ...threads, options: { ...threads.options, poolSize } }, alertsPath: config.db }, logger.child({ component: 'writer' }));
+      // The alerts' state is in PostgreSQL too, written by the lease holder's serving thread.
+      const writer = await WorkerStoreWriter.start({ store: { ...threads, options: { ...threads.options, poolSize } } }, logger.child({ component: 'writer' }));
       opened.push(writer);
       const maintenance = await WorkerMaintenance.open(threads, config.verdicts, logger.child({ component: 'maintenance' }));
       opened.push(maintenance);
       collector = await startCollector(config, { store, logger, writer, maintenance });
     } else {
+      mkdirSync(dirname(config.db), { recursive: true });
       // The serving thread only reads: a write there would wait on the event loop, so it fails at once.
       const store = sqliteCollectorStore(openStore(config.db, { ...storeOptions, busyTimeoutMs: 0 }), storeOptions);
       opened.push(store);

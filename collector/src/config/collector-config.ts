@@ -56,10 +56,7 @@ export type StoreConfig =
 export interface CollectorConfig {
   host: string;
   port: number;
-  /**
-   * The SQLite file. With a PostgreSQL store it holds only what does not live in PostgreSQL yet:
-   * the alerts' state.
-   */
+  /** The SQLite file. Not used with a PostgreSQL store (everything, the alerts' state included, is there). */
   db: string;
   store: StoreConfig;
   retentionDays: number;
@@ -69,6 +66,12 @@ export interface CollectorConfig {
   heartbeatMs: number;
   /** How often roll-ups, retention and verdicts are refreshed. */
   maintenanceIntervalMs: number;
+  /**
+   * With several collectors on one PostgreSQL database: the time to live of the lease whose
+   * holder runs maintenance, verdicts and alerts for all, ms; renewed every third of it, taken
+   * over within 4/3 of it when its holder dies (cluster/lease.ts). Unused on SQLite.
+   */
+  leaseTtlMs: number;
   /** When set, /api/v1/* and /metrics need `Authorization: Bearer <readToken>`. */
   readToken?: string;
   /**
@@ -177,6 +180,7 @@ export const COLLECTOR_DEFAULTS: Readonly<CollectorConfig> = Object.freeze({
   maxFutureSkewMs: 10 * 60_000,
   heartbeatMs: 30_000,
   maintenanceIntervalMs: 60_000,
+  leaseTtlMs: 15_000,
   logLevel: 'info',
   timeZone: 'Asia/Ho_Chi_Minh',
   verdicts: DEFAULT_VERDICT_CONFIG,
@@ -283,6 +287,7 @@ const fileSchema = refine(
         maxFutureSkew: optional(durationMs(0, 7 * 86_400_000)),
         heartbeat: optional(durationMs(1000, 3_600_000)),
         maintenanceInterval: optional(durationMs(1000, 86_400_000)),
+        leaseTtl: optional(durationMs(1000, 600_000)),
         readToken: optional(readTokenText),
         readTokenFile: optional(string({ minLength: 1, maxLength: 4096 })),
         adminToken: optional(readTokenText),
@@ -503,6 +508,7 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
     maxFutureSkewMs: parsed.maxFutureSkew ?? d.maxFutureSkewMs,
     heartbeatMs: parsed.heartbeat ?? d.heartbeatMs,
     maintenanceIntervalMs: parsed.maintenanceInterval ?? d.maintenanceIntervalMs,
+    leaseTtlMs: parsed.leaseTtl ?? d.leaseTtlMs,
     logLevel: parsed.logLevel ?? d.logLevel,
     timeZone: parsed.timeZone ?? d.timeZone,
     ...(readToken === undefined ? {} : { readToken }),

@@ -25,8 +25,9 @@ import { bearerToken, hashToken } from './tokens.js';
 
 /** What ingest tells the rest of the collector (metrics, logs); every hook is synchronous and cheap. */
 export interface IngestEvents {
-  connected(agent: AgentRecord): void;
-  disconnected(agent: AgentRecord): void;
+  /** `connId` numbers the connection on this collector (a new one replaces the agent's older one). */
+  connected(agent: AgentRecord, connId: number): void;
+  disconnected(agent: AgentRecord, connId: number): void;
   /** Results newly stored (not re-sent duplicates), after commit. */
   stored(agent: AgentRecord, results: readonly ResultFigures[]): void;
   rejected(reason: RejectReason, count: number): void;
@@ -211,6 +212,22 @@ export class IngestServer {
     return new Set(this.#sessions.keys());
   }
 
+  isConnected(agentId: string): boolean {
+    return this.#sessions.has(agentId);
+  }
+
+  /**
+   * Closes the agent's connection because it has a newer one to another collector (close
+   * code 4003, as when it connects twice to this one); false when it is not connected here.
+   */
+  closeReplaced(agentId: string): boolean {
+    const session = this.#sessions.get(agentId);
+    if (session === undefined) return false;
+    session.log.info({ event: 'replaced' }, 'a newer connection to another collector replaces this one');
+    session.ws.close(CLOSE_CODES.REPLACED, 'replaced by a newer connection to another collector');
+    return true;
+  }
+
   /** Results read and not yet committed, frames read and not yet parsed, and the connections not being read because of them. */
   get backpressure(): { pendingResults: number; queuedFrames: number; pausedConnections: number; waitingWelcomes: number } {
     return { pendingResults: this.#pendingResults, queuedFrames: this.#frames.length, pausedConnections: this.#paused.size, waitingWelcomes: this.#waitingWelcome.size };
@@ -321,7 +338,7 @@ export class IngestServer {
       log,
     };
     this.#sessions.set(agent.id, session);
-    this.#o.events.connected(agent);
+    this.#o.events.connected(agent, connId);
     log.info({ event: 'connected', remoteAddress: req.socket.remoteAddress }, 'agent connected');
     ws.on('pong', () => {
       session.alive = true;
@@ -339,7 +356,7 @@ export class IngestServer {
       if (this.#sessions.get(agent.id) === session) this.#sessions.delete(agent.id);
       this.#paused.delete(session);
       this.#waitingWelcome.delete(session);
-      this.#o.events.disconnected(agent);
+      this.#o.events.disconnected(agent, connId);
       log.info({ event: 'disconnected', code }, 'agent disconnected');
     });
   }

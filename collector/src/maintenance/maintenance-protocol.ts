@@ -1,4 +1,5 @@
 /** Messages between the serving thread and the maintenance thread. */
+import type { LeaseFence } from '../cluster/lease.js';
 import type { StoreSpec } from '../store/store-spec.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 import type { MaintenanceError, MaintenanceReport } from './maintenance-work.js';
@@ -9,7 +10,8 @@ export interface MaintenanceInit {
   verdicts: VerdictConfig;
 }
 
-export type ToMaintenance = { type: 'run'; seq: number; now: number } | { type: 'close' };
+/** `fence`: this collector holds the lease, the pass leads (maintenance-work.ts). */
+export type ToMaintenance = { type: 'run'; seq: number; now: number; fence?: LeaseFence } | { type: 'close' };
 
 export type FromMaintenance =
   | { type: 'ready' }

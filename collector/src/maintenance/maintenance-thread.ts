@@ -50,7 +50,7 @@ port.on('message', (message: ToMaintenance) => {
       return;
     }
     try {
-      post({ type: 'done', seq: message.seq, report: await work.run(message.now, () => nextTurn()) });
+      post({ type: 'done', seq: message.seq, report: await work.run(message.now, () => nextTurn(), message.fence) });
     } catch (err) {
       post({ type: 'failed', seq: message.seq, error: maintenanceError(err) });
     }

@@ -5,6 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '@speedwatch/shared';
+import type { LeaseFence } from '../cluster/lease.js';
 import { isErrorCode, SpeedwatchError } from '@speedwatch/shared';
 import { storeLocation } from '../store/store-spec.js';
 import type { StoreSpec } from '../store/store-spec.js';
@@ -49,13 +50,13 @@ export class WorkerMaintenance implements MaintenanceRunner {
     this.#logger = logger;
   }
 
-  async run(now: number): Promise<MaintenanceReport> {
+  async run(now: number, fence?: LeaseFence): Promise<MaintenanceReport> {
     if (this.#closed) throw new SpeedwatchError('SW_STORE_READ', `the maintenance thread for ${storeLocation(this.#init.store)} is closed`);
     const worker = await this.#start();
     return new Promise<MaintenanceReport>((resolve, reject) => {
       const seq = this.#seq++;
       this.#pending.set(seq, { resolve, reject });
-      worker.postMessage({ type: 'run', seq, now } satisfies ToMaintenance);
+      worker.postMessage({ type: 'run', seq, now, ...(fence === undefined ? {} : { fence }) } satisfies ToMaintenance);
     });
   }
 

@@ -74,8 +74,12 @@ export class CollectorMetrics implements IngestEvents {
   readonly #sizeSource: () => number | Promise<number>;
   /** Per-agent series (rendered by hand: see agent-series.ts). */
   readonly #series = new AgentSeries();
-  /** Start of each agent's latest result shown, ms, so a replayed backlog cannot roll it back. */
-  readonly #latestMs = new Map<string, number>();
+  /**
+   * Each agent's latest result, kept whether or not its series are shown (with other
+   * collectors an agent's series move here when it connects): a replayed backlog cannot roll
+   * it back, and series made later start with it.
+   */
+  readonly #latest = new Map<string, ResultFigures>();
   #connectionCount = 0;
 
   constructor(options: { databaseSizeBytes: () => number | Promise<number> }) {
@@ -90,8 +94,11 @@ export class CollectorMetrics implements IngestEvents {
   }
 
   #ensure(agent: AgentRecord): void {
+    const created = !this.#series.has(agent.id);
     this.#series.ensure(siteLabels(agent));
     if (agent.version !== undefined) this.#series.setVersion(agent.id, agent.version);
+    const latest = created ? this.#latest.get(agent.id) : undefined;
+    if (latest !== undefined) this.#showLatest(agent.id, latest);
   }
 
   /** Seeds an agent's series (at start, or when it is added): metadata and its latest stored result. */
@@ -103,24 +110,37 @@ export class CollectorMetrics implements IngestEvents {
 
   /** An agent's latest stored result, read after start; a newer one ingest has shown wins. */
   seedLatest(agentId: string, latest: ResultFigures): void {
-    if (this.#series.has(agentId)) this.#setLatest(agentId, latest);
+    this.#setLatest(agentId, latest);
   }
 
-  /** Removes every series of an agent (revoked). */
+  /** Removes every series of an agent and what is kept of it (revoked). */
   removeAgent(agentId: string): void {
     this.#series.remove(agentId);
-    this.#latestMs.delete(agentId);
+    this.#latest.delete(agentId);
+  }
+
+  /** Removes an agent's series from this collector's scrape (another collector carries them); its latest result is kept. */
+  dropSeries(agentId: string): void {
+    this.#series.remove(agentId);
+  }
+
+  hasAgent(agentId: string): boolean {
+    return this.#series.has(agentId);
   }
 
   knownAgentIds(): string[] {
     return this.#series.ids();
   }
 
-  /** Only a result newer than the one shown replaces it: a replayed backlog must not roll the gauges back. */
+  /** Only a result newer than the one kept replaces it: a replayed backlog must not roll the gauges back. */
   #setLatest(agentId: string, result: ResultFigures): void {
+    if (result.ts < (this.#latest.get(agentId)?.ts ?? Number.NEGATIVE_INFINITY)) return;
+    this.#latest.set(agentId, result);
+    if (this.#series.has(agentId)) this.#showLatest(agentId, result);
+  }
+
+  #showLatest(agentId: string, result: ResultFigures): void {
     const startedMs = result.ts;
-    if (startedMs < (this.#latestMs.get(agentId) ?? Number.NEGATIVE_INFINITY)) return;
-    this.#latestMs.set(agentId, startedMs);
     // Divided, not multiplied by 1/1000: the gauges show the same float the result's ms give.
     const set = (gauge: AgentGauge, value: number | null, per: 'mbps' | 'ms' | 'ratio'): void => {
       if (value === null) return;

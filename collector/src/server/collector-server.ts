@@ -5,11 +5,20 @@
  * in the collector process); roll-ups, retention and verdicts to the maintenance runner
  * (another thread); agents are known from an in-memory directory that follows the database.
  * The collector's own alerts start once the first maintenance has computed verdicts.
+ *
+ * Several collectors may share one PostgreSQL database (the store has a `cluster`): then one
+ * of them at a time holds the lease (cluster/lease.ts) and runs the roll-ups, retention, the
+ * verdicts (published for the others, who serve them as they are) and the alerts (their state
+ * in the database); each records its agents' connections every heartbeat, closes one that
+ * another collector has registered since (the newest wins), and its /metrics carries its own
+ * agents' series (the holder's also those of agents connected nowhere).
  */
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { hostname } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import type { AgentSettings, Logger, UpgradeMessage } from '@speedwatch/shared';
 import { RELEASES_PATH } from '@speedwatch/shared';
@@ -17,7 +26,10 @@ import { AlertService, checkVerdictWindow } from '../alerts/alert-service.js';
 import { SYSTEM_CLOCK } from '../alerts/alert-clock.js';
 import type { AlertClock } from '../alerts/alert-clock.js';
 import { alertWritesOn, openAlertStore } from '../alerts/alert-store.js';
-import type { AlertStore } from '../alerts/alert-store.js';
+import type { AlertReads, AlertStore, AlertWrites } from '../alerts/alert-store.js';
+import { SharedAlertStore } from '../alerts/shared-alert-store.js';
+import { FleetConnections } from '../cluster/fleet-connections.js';
+import { Lease } from '../cluster/lease.js';
 import { ACTION_PATHS, handleAction } from '../api/actions.js';
 import { handleApi, sendError, sendJson } from '../api/api.js';
 import { handleReportApi, isReportRequest } from '../api/report-routes.js';
@@ -46,10 +58,11 @@ import type { MaintenanceRunner } from '../maintenance/maintenance-runner.js';
 import type { MaintenanceReport } from '../maintenance/maintenance-work.js';
 import { errorFromThread } from '../maintenance/worker-maintenance.js';
 import { CollectorMetrics } from '../metrics/collector-metrics.js';
-import type { CollectorStore } from '../store/collector-store.js';
+import type { ClusterStore, CollectorStore } from '../store/collector-store.js';
 import { sqliteOf } from '../store/sqlite-collector-store.js';
 import { StoreError } from '../store/store-error.js';
 import { existingStore } from '../store/store-spec.js';
+import type { AgentRecord } from '../store/store-types.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 import { directStoreWriter, inlineStoreWriter, writeOps } from '../writer/store-writer.js';
 import type { StoreWriter } from '../writer/store-writer.js';
@@ -77,9 +90,15 @@ export interface CollectorDeps {
   now?: () => number;
   /**
    * The alerts' tables, for reads. Default: a connection to the SQLite file `config.db` of its
-   * own (with a PostgreSQL store too: the alerts' state is not in PostgreSQL yet).
+   * own; with a store shared by several collectors (PostgreSQL), the store's own tables
+   * (alerts/shared-alert-store.ts) and this is not used.
    */
   alertStore?: AlertStore;
+  /**
+   * This collector's id among those sharing the store: the lease's holder, the owner of its
+   * rows in `agent_connections`. Default `HOST/PID/RANDOM`, new at each start.
+   */
+  collectorId?: string;
   /** Clock for alert evaluation and webhook backoff. Default: `now` and real timers. */
   alertClock?: AlertClock;
   /** In [0, 1), for the webhook retries' jitter. Default Math.random. */
@@ -88,15 +107,31 @@ export interface CollectorDeps {
   consoleDir?: string;
 }
 
+/** What a collector sharing its store with others runs (PostgreSQL; absent on SQLite). */
+export interface CollectorCluster {
+  /** This collector's id (`HOST/PID/RANDOM`). */
+  id: string;
+  /** The lease for the fleet's maintenance, verdicts and alerts (cluster/lease.ts). */
+  lease: Lease;
+  connections: FleetConnections;
+  /** Records this collector's connections and reads the fleet's now, closing those registered since elsewhere (also done every heartbeat). */
+  beat(): Promise<void>;
+}
+
 export interface RunningCollector {
   url: string;
   port: number;
+  /** Present when the store is shared by several collectors (PostgreSQL). */
+  cluster?: CollectorCluster;
   metrics: CollectorMetrics;
   ingest: IngestServer;
   /** The collector's own alerts: `evaluate()` runs an evaluation and a delivery round now. */
   alerts: AlertService;
   verdicts: VerdictService;
-  /** Runs a maintenance pass now (also runs on its interval) and serves its verdicts. */
+  /**
+   * Runs a maintenance pass now (also runs on its interval) and serves its verdicts: computed
+   * here, or with several collectors and another holding the lease, as that one published them.
+   */
   maintain(): Promise<void>;
   /** Re-reads the agents table if it changed (also done every heartbeat); resolves once done. */
   refreshAgents(): Promise<void>;
@@ -128,14 +163,25 @@ export async function startCollector(config: Readonly<CollectorConfig>, deps: Co
     for (const release of owned.reverse()) await release();
   };
   try {
-    const alertStore = deps.alertStore ?? openAlertStore(config.db);
-    if (deps.alertStore === undefined) owned.push(() => alertStore.close());
-    const sqlite = sqliteOf(store);
-    const writer = deps.writer ?? (sqlite === undefined ? directStoreWriter(store, alertWritesOn(alertStore)) : inlineStoreWriter(writeOps(sqlite, alertStore)));
+    const shared = store.cluster === undefined ? undefined : clusterOf(store.cluster, config, deps);
+    let alerts: { reads: AlertReads; writes?: AlertWrites };
+    let writer: StoreWriter;
+    if (shared === undefined) {
+      const alertStore = deps.alertStore ?? openAlertStore(config.db);
+      if (deps.alertStore === undefined) owned.push(() => alertStore.close());
+      const sqlite = sqliteOf(store);
+      writer = deps.writer ?? (sqlite === undefined ? directStoreWriter(store, alertWritesOn(alertStore)) : inlineStoreWriter(writeOps(sqlite, alertStore)));
+      alerts = { reads: alertStore };
+    } else {
+      // The alerts' state as the lease holder last wrote it, for /api/v1/alerts from the start.
+      await shared.alerts.refresh();
+      writer = deps.writer ?? directStoreWriter(store, shared.alerts);
+      alerts = { reads: shared.alerts, writes: shared.alerts };
+    }
     if (deps.writer === undefined) owned.push(() => writer.close());
     const maintenance = deps.maintenance ?? inlineMaintenance(store, verdictConfig);
     if (deps.maintenance === undefined) owned.push(() => maintenance.close());
-    return await serve({ config, deps, log, now, verdicts, alertStore, writer, maintenance, owned });
+    return await serve({ config, deps, log, now, verdicts, alerts, writer, maintenance, owned, shared });
   } catch (err) {
     await abandon();
     throw err;
@@ -148,14 +194,47 @@ interface Parts {
   log: Logger;
   now: () => number;
   verdicts: VerdictService;
-  alertStore: AlertStore;
+  /** Where the alerts read their state, and write it when not through the store writer. */
+  alerts: { reads: AlertReads; writes?: AlertWrites };
   writer: StoreWriter;
   maintenance: MaintenanceRunner;
   owned: (() => Promise<void> | void)[];
+  shared: SharedParts | undefined;
 }
 
+/** A collector's parts for sharing its store with others. */
+interface SharedParts {
+  id: string;
+  lease: Lease;
+  alerts: SharedAlertStore;
+  connections: FleetConnections;
+  /** Set by `serve`: what to do when the lease is gained or lost. */
+  leaseChanged: (held: boolean) => void;
+}
+
+/** `HOST/PID/RANDOM`: unique per start, and a person reading `leases` or `agent_connections` knows the process. */
+export function newCollectorId(): string {
+  return `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
+}
+
+function clusterOf(cluster: ClusterStore, config: Readonly<CollectorConfig>, deps: CollectorDeps): SharedParts {
+  const id = deps.collectorId ?? newCollectorId();
+  const parts: SharedParts = {
+    id,
+    lease: new Lease({ name: LEADER_LEASE, holder: id, ttlMs: config.leaseTtlMs, source: cluster.leases, logger: deps.logger, onChange: (held) => parts.leaseChanged(held) }),
+    alerts: new SharedAlertStore(cluster.alerts, () => parts.lease.fence),
+    // Presence lasts three heartbeats: a collector that misses one or two is not taken for dead.
+    connections: new FleetConnections({ store: cluster.connections, self: { id, url: '', startedAt: Date.now() }, presenceMs: 3 * config.heartbeatMs, logger: deps.logger.child({ component: 'connections' }) }),
+    leaseChanged: () => {},
+  };
+  return parts;
+}
+
+/** The lease whose holder runs the fleet's maintenance, verdicts and alerts. */
+export const LEADER_LEASE = 'leader';
+
 async function serve(parts: Parts): Promise<RunningCollector> {
-  const { config, deps, log, now, verdicts, alertStore, writer, maintenance, owned } = parts;
+  const { config, deps, log, now, verdicts, writer, maintenance, owned, shared } = parts;
   const { store, logger } = deps;
   const metrics = new CollectorMetrics({ databaseSizeBytes: () => store.sizeBytes() });
   // Reloaded when the agents table changes (polled every heartbeat, and on an unknown token).
@@ -190,8 +269,19 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     log.warn({ event: 'health-unreadable', agents: loadedHealth.unreadable.slice(0, 20), count: loadedHealth.unreadable.length }, 'stored health reports that are no longer valid were skipped; the agents report again within minutes');
   }
   const events: IngestEvents = {
-    connected: (agent) => metrics.connected(agent),
-    disconnected: (agent) => metrics.disconnected(agent),
+    connected(agent, connId) {
+      const known = metrics.hasAgent(agent.id);
+      metrics.connected(agent);
+      if (shared === undefined) return;
+      shared.connections.connected(agent.id, connId);
+      if (!known) seedSeries(agent);
+    },
+    disconnected(agent, connId) {
+      metrics.disconnected(agent);
+      if (shared === undefined) return;
+      shared.connections.disconnected(agent.id, connId);
+      if (!carried(agent, (id) => ingest.isConnected(id))) metrics.dropSeries(agent.id);
+    },
     stored(agent, results) {
       metrics.stored(agent, results);
       for (const result of results) latest.record(agent.id, result);
@@ -219,10 +309,12 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       release: currentRelease,
     },
     // Every heartbeat: follow the agents table (so a revocation ends its connection in this
-    // same beat) and write down who was seen.
+    // same beat), write down who was seen, and with other collectors, who is connected where.
     beforeBeat: () => {
-      // Neither rejects: a failed reload or flush is logged and tried again at the next beat.
+      // None rejects: a failed reload or flush is logged and tried again at the next beat. The
+      // token check waits for the reload.
       void flushLiveness();
+      if (shared !== undefined) void fleetBeat();
       return refreshAgents();
     },
     events,
@@ -237,22 +329,51 @@ async function serve(parts: Parts): Promise<RunningCollector> {
   const refreshAgents = async (): Promise<void> => {
     await agents.refresh();
   };
-  /** Agents added since the last sync get series; revoked ones lose theirs. */
+  /**
+   * Whether this collector's /metrics carries the agent's series. Alone (SQLite): every agent
+   * not revoked. With other collectors: the agents connected here, and the lease holder also
+   * carries those connected nowhere (their `speedwatch_agent_connected 0`, last results and
+   * verdicts), so that each agent's series come from exactly one collector of the fleet.
+   */
+  const carried = (agent: AgentRecord, isLocal: (agentId: string) => boolean): boolean =>
+    agent.revokedAt === undefined && (shared === undefined || isLocal(agent.id) || (shared.lease.held && !shared.connections.isConnected(agent.id)));
+  /** Fills an agent's new series with what this collector knows of it (its latest result is kept by the metrics themselves). */
+  const seedSeries = (agent: AgentRecord): void => {
+    const health = fleetHealth.get(agent.id);
+    if (health !== undefined) metrics.seedHealth(agent.id, health);
+    // Alone, the first maintenance pass sets every agent's verdicts; with others, an agent may be carried later.
+    const list = shared === undefined ? undefined : verdicts.forAgent(agent.id);
+    if (list !== undefined) metrics.setAgentVerdicts(agent.id, list.map((v): [string, string] => [v.window, v.verdict]));
+  };
+  /** Agents this collector newly carries get series; those it no longer carries (revoked, or carried elsewhere) lose theirs. */
   const syncAgents = (): void => {
     const known = new Set(metrics.knownAgentIds());
-    const connected = ingest.connectedIds();
+    const local = ingest.connectedIds();
+    const isLocal = (id: string): boolean => local.has(id);
     for (const agent of agents.list()) {
-      if (agent.revokedAt !== undefined) {
-        if (known.has(agent.id)) metrics.removeAgent(agent.id);
-        latest.remove(agent.id);
+      if (!carried(agent, isLocal)) {
+        if (known.has(agent.id)) metrics.dropSeries(agent.id);
+        if (agent.revokedAt !== undefined) {
+          metrics.removeAgent(agent.id);
+          latest.remove(agent.id);
+        }
       } else if (!known.has(agent.id)) {
-        metrics.setAgent(agent, undefined, connected.has(agent.id));
-        const health = fleetHealth.get(agent.id);
-        if (health !== undefined) metrics.seedHealth(agent.id, health);
+        metrics.setAgent(agent, undefined, local.has(agent.id));
+        seedSeries(agent);
       }
     }
   };
   syncAgents();
+
+  /** One heartbeat of the fleet's connections: ours written, theirs read, our replaced ones closed. */
+  const fleetBeat = async (): Promise<void> => {
+    if (shared === undefined || closed) return;
+    const replaced = await shared.connections.beat();
+    for (const agentId of replaced) {
+      if (ingest.closeReplaced(agentId)) log.info({ event: 'replaced-elsewhere', agentId, holder: shared.connections.holderOf(agentId) ?? null }, 'the agent connected to another collector since: its older connection here is closed');
+    }
+    syncAgents();
+  };
 
   let flushing: Promise<void> | undefined;
   /** Liveness and health reports since the last flush, one write each (so at most one per agent per heartbeat). */
@@ -285,13 +406,15 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     return flushing;
   };
 
+  /** Agents connected to this collector, or with others, to any live collector of the fleet. */
+  const fleetConnectedIds = (): ReadonlySet<string> => shared?.connections.connectedIds() ?? ingest.connectedIds();
   const alerts = new AlertService({
     config: config.alerts,
-    store: alertStore,
-    writes: writer,
+    store: parts.alerts.reads,
+    writes: parts.alerts.writes ?? writer,
     sources: {
       agents: () => agents.list(),
-      connectedIds: () => ingest.connectedIds(),
+      connectedIds: fleetConnectedIds,
       activity: (ids) => latest.activity(ids),
       health: () => fleetHealth.all(),
       verdicts: (agentId) => verdicts.forAgent(agentId),
@@ -317,10 +440,22 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       latest.seed(seed);
       metrics.seedLatest(seed.agentId, seed.figures);
     }
-    verdicts.apply(report.verdicts, metrics);
-    metrics.maintained(report.rollupMs, report.verdictMs);
+    // Verdicts this collector computed but could not publish because it lost the lease are not
+    // served: the holder's, read at the next pass, are what every collector serves.
+    const lost = report.publishError?.code === 'SW_LEASE_LOST';
+    if (report.verdicts !== undefined && !lost) verdicts.apply(report.verdicts, metrics);
     metrics.threadHeap('maintenance', report.heap);
-    const figures = { rolledUpHours: report.rolledUpHours, deletedResults: report.deletedResults, samplesHeld: report.samplesHeld, rollupMs: Math.round(report.rollupMs), verdictMs: Math.round(report.verdictMs) };
+    const figures = { role: report.role, rolledUpHours: report.rolledUpHours, deletedResults: report.deletedResults, samplesHeld: report.samplesHeld, rollupMs: Math.round(report.rollupMs), verdictMs: Math.round(report.verdictMs) };
+    if (report.role === 'following') {
+      log.debug({ event: 'maintenance', ...figures, verdictsRead: report.verdicts?.agents.length ?? 0 }, 'verdicts read as the lease holder published them');
+      return;
+    }
+    metrics.maintained(report.rollupMs, report.verdictMs);
+    if (report.publishError !== undefined) {
+      const err = errorFromThread(report.publishError);
+      if (lost) log.warn({ event: 'verdicts-not-published', err }, 'this collector lost the lease during the pass: its verdicts were neither published nor served');
+      else log.error({ event: 'verdicts-publish-failed', err }, 'the verdicts could not be published for the other collectors; the next pass publishes all of them');
+    }
     if (report.rollupError !== undefined) {
       log.error({ event: 'maintenance-failed', err: errorFromThread(report.rollupError), ...figures }, 'roll-ups or retention stopped early; the next maintenance carries on');
     } else if (report.rolledUpHours > 0 || report.deletedResults > 0) {
@@ -330,16 +465,19 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     }
   };
   let maintaining: Promise<void> | undefined;
+  /** A pass asked for while one runs (the lease changed hands): it runs once that one ends. */
+  let maintainAgain = false;
   let warm = false;
   let closed = false;
   const maintain = (): Promise<void> => {
     // A pass still running when the next is due: the next is skipped, not queued.
     maintaining ??= maintenance
-      .run(now())
+      .run(now(), shared?.lease.fence)
       .then(
-        (report) => {
+        async (report) => {
           if (closed) return;
           applyReport(report);
+          if (shared !== undefined) return followAlerts();
           if (!warm) {
             warm = true;
             log.info({ event: 'warmed-up', verdictMs: Math.round(report.verdictMs), samplesHeld: report.samplesHeld }, 'verdicts computed; alerts start');
@@ -350,9 +488,52 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       )
       .finally(() => {
         maintaining = undefined;
+        if (maintainAgain && !closed) {
+          maintainAgain = false;
+          void maintain();
+        }
       });
     return maintaining;
   };
+  /** A pass now, or right after the one in progress. */
+  const maintainSoon = (): void => {
+    if (maintaining === undefined) void maintain();
+    else maintainAgain = true;
+  };
+
+  /**
+   * With other collectors, after each pass: once verdicts are served, the holder of the lease
+   * runs the alerts (from the state as the last holder left it); every other collector takes
+   * the state the holder wrote, for its /api/v1/alerts.
+   */
+  const followAlerts = async (): Promise<void> => {
+    if (shared === undefined || closed) return;
+    if (!warm && verdicts.computedAt !== undefined) {
+      warm = true;
+      log.info({ event: 'warmed-up' }, 'verdicts served');
+    }
+    if (alerts.running) return; // the holder's copy is its own writes
+    try {
+      await shared.alerts.refresh();
+    } catch (err) {
+      log.warn({ event: 'alerts-refresh-failed', err }, 'could not read the alerts\' state; will retry after the next maintenance pass');
+      return;
+    }
+    alerts.reload(shared.alerts.evaluatedAt());
+    if (shared.lease.held && warm && !closed) {
+      log.info({ event: 'alerts-started', epoch: shared.lease.epoch }, 'this collector holds the lease: it evaluates and delivers the alerts');
+      alerts.start();
+    }
+  };
+  if (shared !== undefined) {
+    shared.leaseChanged = (held) => {
+      // Gained: a leading pass now (the alerts start after it). Lost: the alerts stop at once.
+      if (!held) void alerts.stop();
+      if (closed) return;
+      syncAgents();
+      maintainSoon();
+    };
+  }
   const maintenanceTimer = setInterval(() => void maintain(), config.maintenanceIntervalMs);
   maintenanceTimer.unref();
   owned.push(() => clearInterval(maintenanceTimer));
@@ -430,6 +611,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       }
       return handleAction(path as (typeof ACTION_PATHS)[number], req, res, {
         agents: () => agents.list(),
+        // A test is asked of an agent over its connection: only those connected here can be.
         connectedIds: () => ingest.connectedIds(),
         requestTest: (id, delayMs) => ingest.requestTest(id, delayMs),
         writer,
@@ -464,7 +646,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       agent: (id) => agents.get(id),
       latest: (id) => latest.latest(id),
       health: (id) => fleetHealth.get(id),
-      connectedIds: () => ingest.connectedIds(),
+      connectedIds: fleetConnectedIds,
       agentVerdicts: (id) => verdicts.forApi(id),
       compliance: (window, groupBy) => verdicts.compliance(window, groupBy),
       complianceParams: verdicts.params,
@@ -494,7 +676,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
           now: now(),
           timeZone,
           agents: agents.list(),
-          connected: ingest.connectedIds(),
+          connected: fleetConnectedIds(),
           lastResultAt: (id) => latest.latest(id)?.ts,
           health: (id) => fleetHealth.get(id),
           intervalMs: (agent) => intervalFor(fleet, agent),
@@ -528,8 +710,10 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     } catch (err) {
       waiting.push(`database: ${err instanceof Error ? err.message : String(err)}`);
     }
-    if (waiting.length > 0) return sendJson(res, 503, { status: warm ? 'not ready' : 'warming up', waiting, agentsConnected: ingest.connectionCount });
-    sendJson(res, 200, { status: 'ready', agentsConnected: ingest.connectionCount, verdictsComputedAt: new Date(verdicts.computedAt ?? 0).toISOString() });
+    // With other collectors: whether this one holds the lease (runs maintenance and alerts for all).
+    const lease = shared === undefined ? {} : { leaseHeld: shared.lease.held };
+    if (waiting.length > 0) return sendJson(res, 503, { status: warm ? 'not ready' : 'warming up', waiting, agentsConnected: ingest.connectionCount, ...lease });
+    sendJson(res, 200, { status: 'ready', agentsConnected: ingest.connectionCount, verdictsComputedAt: new Date(verdicts.computedAt ?? 0).toISOString(), ...lease });
   };
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
@@ -570,7 +754,11 @@ async function serve(parts: Parts): Promise<RunningCollector> {
   }
   const port = (server.address() as AddressInfo).port;
   const url = `${config.tls === undefined ? 'http' : 'https'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/`;
-  log.info({ event: 'listening', url }, 'collector listening');
+  log.info({ event: 'listening', url, ...(shared === undefined ? {} : { collectorId: shared.id }) }, 'collector listening');
+  if (shared !== undefined) {
+    shared.connections.url = url;
+    shared.lease.start();
+  }
   server.on('error', (err) => log.error({ event: 'server-error', err }, 'HTTP server error'));
   // The first pass runs once the port is open: on a large database it takes minutes (on the
   // maintenance thread), and /healthz, agents and the API are served meanwhile.
@@ -580,11 +768,16 @@ async function serve(parts: Parts): Promise<RunningCollector> {
   return {
     url,
     port,
+    ...(shared === undefined ? {} : { cluster: { id: shared.id, lease: shared.lease, connections: shared.connections, beat: fleetBeat } }),
     metrics,
     ingest,
     alerts,
     verdicts,
-    maintain,
+    // A pass that starts now, or after the one in progress (which may have read the store before the call).
+    async maintain() {
+      if (maintaining !== undefined) await maintaining;
+      await maintain();
+    },
     refreshAgents,
     flushLiveness,
     reloadFleet(next, nextReleases) {
@@ -596,9 +789,12 @@ async function serve(parts: Parts): Promise<RunningCollector> {
       closing ??= (async () => {
         closed = true;
         clearInterval(maintenanceTimer);
+        // Released first: another collector takes the lease at its next attempt.
+        await shared?.lease.close();
         await reports.close();
         await alerts.close();
         await ingest.close();
+        await shared?.connections.leave();
         await flushLiveness();
         await maintaining;
         await new Promise<void>((resolve) => {

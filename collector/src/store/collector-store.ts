@@ -8,6 +8,8 @@
  * StoreError (`SW_STORE_WRITE`, `SW_STORE_READ`, `SW_STORE_ARGUMENT`, `SW_STORE_CURSOR`,
  * `SW_AGENT_EXISTS`). Times are ms since the epoch.
  */
+import type { AlertTables } from '../alerts/shared-alert-store.js';
+import type { LeaseFence, LeaseSource } from '../cluster/lease.js';
 import type { AreaUnit } from './area-units.js';
 import type { LoadedHealth } from './agent-health.js';
 import type { AgentWithToken } from './agent-registry.js';
@@ -38,10 +40,95 @@ export interface CollectorStore {
   readonly areaUnits: AreaUnitStore;
   readonly results: ResultStore;
   readonly rollups: RollupStore;
+  /**
+   * What several collectors on this store share (PostgreSQL); undefined for a store that one
+   * collector has to itself (SQLite).
+   */
+  readonly cluster: ClusterStore | undefined;
   /** Bytes the data takes: the SQLite file and its WAL, or the PostgreSQL database. */
   sizeBytes(): Promise<number>;
   /** Releases the connections; later calls reject. Closing twice is harmless. */
   close(): Promise<void>;
+}
+
+/**
+ * What several collectors on one database share to work as one fleet (PostgreSQL; SQLite has
+ * none: one collector to a file). docs/operations.md, "Several collectors".
+ */
+export interface ClusterStore {
+  /** Leases for the work done once for the fleet (cluster/lease.ts). */
+  readonly leases: LeaseSource;
+  /** Which collector holds each agent's connection (cluster/fleet-connections.ts). */
+  readonly connections: ConnectionStore;
+  /** The verdicts the lease holder computed, for the others to serve the same. */
+  readonly verdicts: VerdictPublication;
+  /** The alerts' state and outbox, written only by the lease holder (alerts/shared-alert-store.ts). */
+  readonly alerts: AlertTables;
+}
+
+/** A collector as the others see it. */
+export interface CollectorPresence {
+  /** Unique per process start: `HOST/PID/RANDOM`. */
+  id: string;
+  /** Where it serves, for people reading `collectors`. */
+  url: string;
+  /** When it started, ms since the epoch. */
+  startedAt: number;
+}
+
+/** An agent's connection as its collector numbers it. */
+export interface AgentConnection {
+  agentId: string;
+  conn: number;
+}
+
+export interface ConnectionStore {
+  /**
+   * One heartbeat of `self`, one transaction: its presence until `presenceMs` from now (the
+   * database's clock), its connections `opened` (they replace any other's row for the agent:
+   * the newest wins) and `closed` (removed only if still its own), and `reassert` written back
+   * where the agent has no row (after a failed beat).
+   */
+  beat(self: CollectorPresence, presenceMs: number, opened: readonly AgentConnection[], closed: readonly AgentConnection[], reassert?: readonly AgentConnection[]): Promise<void>;
+  /** Every connection of a collector whose presence has not expired: [agent id, collector id]. */
+  list(): Promise<[agentId: string, collector: string][]>;
+  /** Removes a collector and its connections (a clean stop). */
+  leave(collectorId: string): Promise<void>;
+  /** Removes collectors whose presence expired over `deadForMs` ago, and their connections; resolves with the connections removed. */
+  prune(deadForMs: number): Promise<number>;
+}
+
+/** Verdicts as one holder's pass leaves them: what changed, as the JSON served (VerdictSnapshot). */
+export interface VerdictsToPublish {
+  computedAt: number;
+  /** Every agent with verdicts is in `agents` and every grouping in `groups` (the holder's first pass): the others have none. */
+  full: boolean;
+  agents: readonly { agentId: string; json: string }[];
+  removed: readonly string[];
+  /** Per grouping and window, its group verdicts' JSON: those that changed (all when `full`). */
+  groups: readonly { groupBy: string; window: string; json: string }[];
+}
+
+/** What was published since a reader's last read. */
+export interface PublishedVerdicts {
+  /** The publication's number; pass it to the next read. */
+  seq: number;
+  computedAt: number;
+  /** The collector that computed them. */
+  holder: string;
+  /** True when `agents` is every agent with verdicts (a first read): replace, do not merge. */
+  full: boolean;
+  /** Agents whose verdicts changed since the seq asked for; `json` null: none any more. */
+  agents: { agentId: string; json: string | null }[];
+  /** The groupings and windows whose verdicts changed since the seq asked for (all when `full`). */
+  groups: { groupBy: string; window: string; json: string }[];
+}
+
+export interface VerdictPublication {
+  /** Publishes under the lease (SW_LEASE_LOST, nothing written, when `fence` no longer holds it); resolves with its seq. */
+  publish(fence: LeaseFence, verdicts: VerdictsToPublish): Promise<number>;
+  /** What was published after `afterSeq` (0: everything), or undefined when nothing was (or nothing ever). */
+  read(afterSeq: number): Promise<PublishedVerdicts | undefined>;
 }
 
 /** The agents' registry: identity (token hashes, revocation, pause) and liveness. */

@@ -24,6 +24,8 @@ export function sqliteCollectorStore(store: SqliteStore, options: StoreOptions =
     kind: 'sqlite',
     location: store.path,
     spec: { kind: 'sqlite', path: store.path, options },
+    // One collector to a file: nothing to share.
+    cluster: undefined,
     sqlite: store,
     agents: {
       add: (agent, tokenHash, at) => now(() => agents.add(agent, tokenHash, at)),

@@ -7,8 +7,12 @@ import type { WriteOp, WriteOps } from './store-writer.js';
 export interface WriterInit {
   /** The store the thread writes to, on connections of its own. */
   store: StoreSpec;
-  /** The SQLite file holding the alerts' state (the store's own file, for SQLite). */
-  alertsPath: string;
+  /**
+   * The SQLite file holding the alerts' state (the store's own file, for SQLite). None with a
+   * PostgreSQL store: the alerts' state is in the database, written by the lease holder's
+   * serving thread (alerts/shared-alert-store.ts), and this thread refuses alert writes.
+   */
+  alertsPath?: string;
 }
 
 /** A call of one write operation, answered by `done` or `failed` with the same seq. */

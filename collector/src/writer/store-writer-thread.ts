@@ -13,7 +13,7 @@ import type { CollectorStore } from '../store/collector-store.js';
 import { openStore, StoreError } from '../store/sqlite-store.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
 import { openCollectorStore } from '../store/store-spec.js';
-import { asyncWriteOps, writeOps } from './store-writer.js';
+import { alertWritesElsewhere, asyncWriteOps, writeOps } from './store-writer.js';
 import type { AsyncWriteOps } from './store-writer.js';
 import type { FromWriter, ThreadHeap, ToWriter, WireStoreError, WriterInit } from './store-writer-protocol.js';
 
@@ -44,12 +44,12 @@ void (async (): Promise<void> => {
   try {
     if (init.store.kind === 'sqlite') {
       sqlite = openStore(init.store.path, init.store.options);
-      alerts = openAlertStore(init.alertsPath);
+      alerts = openAlertStore(init.alertsPath ?? init.store.path);
       ops = writeOps(sqlite, alerts);
     } else {
       other = await openCollectorStore(init.store);
-      alerts = openAlertStore(init.alertsPath);
-      ops = asyncWriteOps(other, alertWritesOn(alerts));
+      if (init.alertsPath !== undefined) alerts = openAlertStore(init.alertsPath);
+      ops = asyncWriteOps(other, alerts === undefined ? alertWritesElsewhere(other.location) : alertWritesOn(alerts));
     }
     post({ type: 'ready' });
   } catch (err) {

@@ -144,6 +144,14 @@ export function inlineStoreWriter(ops: AsyncWriteOps): StoreWriter {
   };
 }
 
+/** Alert writes for a thread that does not do them (they are done where the store's alerts live): each rejects with SW_STORE_WRITE. */
+export function alertWritesElsewhere(location: string): AlertWrites {
+  const refuse = async (): Promise<never> => {
+    throw new StoreError('SW_STORE_WRITE', `the alerts' state of ${location} is written by the lease holder's serving thread, not by the store writer`);
+  };
+  return { alertCommit: refuse, alertsDelivered: refuse, alertsFailed: refuse, forgetRoutes: refuse };
+}
+
 /** The write operations on a CollectorStore (PostgreSQL on the writer thread), with the alerts' writes to `alerts`. */
 export function asyncWriteOps(store: CollectorStore, alerts: AlertWrites): AsyncWriteOps {
   const staged = new Map<number, FrameBatch>();

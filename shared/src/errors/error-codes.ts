@@ -341,6 +341,14 @@ export const ERROR_CODES = deepFreeze({
     action: 'Check `--out` and free space.',
     carriers: ['StoreError'],
   },
+  SW_LEASE_LOST: {
+    component: 'collector-api',
+    meaning:
+      "With several collectors on one PostgreSQL database: work done once for the fleet (verdicts published, the alerts' state and outbox written) by a collector that no longer holds the lease, because another took it (this one stalled, or lost the database, for longer than `leaseTtl`). Nothing was written; the holder does that work now.",
+    action:
+      "Nothing, if it is rare: the lease changed hands. If it recurs, find what stalls this collector or its connection to the database (its log, `speedwatch_collector_nodejs_eventloop_lag_p99_seconds`), or raise `leaseTtl`.",
+    carriers: ['StoreError'],
+  },
   SW_REPORT_BUSY: {
     component: 'collector-api',
     meaning: 'Too many reports or range compliance queries are waiting (one runs at a time, four wait); the API answers 429 with `Retry-After`.',

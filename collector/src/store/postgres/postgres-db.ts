@@ -38,6 +38,13 @@ export class PgDb {
   async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>, isolation: Isolation = 'READ COMMITTED'): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
+    // A connection that breaks between two statements (the server restarted, the backend was
+    // terminated) emits 'error' on the client it lent; without a listener that ends the process.
+    // The transaction's next statement fails with it, and the connection is not reused.
+    const onError = (): void => {
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
       const value = await fn(client);
@@ -51,6 +58,7 @@ export class PgDb {
       }
       throw err;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }

@@ -152,5 +152,103 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   ALTER TABLE agents ADD COLUMN contract_mbps double precision;
   CREATE TRIGGER agents_contract_changed AFTER UPDATE OF contract_mbps ON agents
     FOR EACH ROW EXECUTE FUNCTION speedwatch_agent_changed();
+  `,  // 4: several collectors on one database (docs/operations.md, "Several collectors").
+  // - leases: work done by one collector at a time for the fleet (maintenance, verdicts,
+  //   alerts), held by renewing `expires_at` (the database's clock) before it passes; `epoch`
+  //   moves at each change of holder. lease_fences: the newest epoch that wrote under each
+  //   lease, so that a write of an older holder after a newer one's is refused (a fencing
+  //   token: the lease's own row is never locked by a write, so renewals never wait for one).
+  // - collectors: those serving now, each renewing `expires_at` every heartbeat; a row whose
+  //   time has passed is a collector that died (its connections no longer count).
+  // - agent_connections: the collector holding each agent's connection. The connection
+  //   registered last wins: a collector that finds another named here closes its own.
+  // - verdict_state, verdict_agents, verdict_groups: the verdicts the lease holder computed, as
+  //   the JSON it serves, for the other collectors to serve the same. An agent's or a
+  //   grouping's row moves to the publication `seq` that changed it; an agent's `verdicts`
+  //   NULL: it has none any more.
+  // - alerts, alert_notifications: as SQLite's (migrations 2 and 9), so that whichever
+  //   collector holds the lease evaluates and delivers from the same state and outbox;
+  //   alert_evaluations: when they were last evaluated, and by whom.
+  `
+  CREATE TABLE leases (
+    name text PRIMARY KEY,
+    holder text NOT NULL,
+    epoch bigint NOT NULL,
+    acquired_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL
+  );
+  CREATE TABLE lease_fences (
+    name text PRIMARY KEY,
+    epoch bigint NOT NULL
+  );
+
+  CREATE TABLE collectors (
+    id text PRIMARY KEY,
+    url text NOT NULL,
+    started_at timestamptz NOT NULL,
+    seen_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL
+  );
+
+  CREATE TABLE agent_connections (
+    agent_id text COLLATE "C" PRIMARY KEY,
+    collector text NOT NULL,
+    conn bigint NOT NULL,
+    connected_at timestamptz NOT NULL
+  );
+  CREATE INDEX agent_connections_collector ON agent_connections (collector);
+
+  CREATE TABLE verdict_state (
+    id integer PRIMARY KEY CHECK (id = 1),
+    seq bigint NOT NULL,
+    computed_at bigint,
+    holder text
+  );
+  INSERT INTO verdict_state (id, seq) VALUES (1, 0);
+  CREATE TABLE verdict_agents (
+    agent_id text COLLATE "C" PRIMARY KEY,
+    seq bigint NOT NULL,
+    verdicts text
+  );
+  CREATE INDEX verdict_agents_seq ON verdict_agents (seq);
+  CREATE TABLE verdict_groups (
+    group_by text NOT NULL,
+    window_name text NOT NULL,
+    seq bigint NOT NULL,
+    verdicts text NOT NULL,
+    PRIMARY KEY (group_by, window_name)
+  );
+
+  CREATE TABLE alerts (
+    fingerprint text COLLATE "C" PRIMARY KEY,
+    alertname text NOT NULL,
+    labels text NOT NULL,
+    annotations text NOT NULL,
+    state text NOT NULL CHECK (state IN ('pending', 'firing')),
+    value double precision,
+    active_at bigint NOT NULL,
+    fired_at bigint,
+    confirm_requested_at bigint,
+    updated_at bigint NOT NULL
+  );
+  CREATE TABLE alert_notifications (
+    route text COLLATE "C" NOT NULL,
+    fingerprint text COLLATE "C" NOT NULL,
+    alertname text COLLATE "C" NOT NULL,
+    status text NOT NULL CHECK (status IN ('firing', 'resolved')),
+    starts_at bigint NOT NULL,
+    alert text NOT NULL,
+    seq bigint NOT NULL,
+    delivered_at bigint,
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at bigint NOT NULL,
+    last_error text,
+    PRIMARY KEY (route, fingerprint)
+  );
+  CREATE TABLE alert_evaluations (
+    id integer PRIMARY KEY CHECK (id = 1),
+    evaluated_at bigint NOT NULL,
+    holder text NOT NULL
+  );
   `,
 ];

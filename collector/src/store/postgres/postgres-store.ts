@@ -5,7 +5,7 @@
  * advisory lock so that collectors starting together migrate once.
  */
 import type pg from 'pg';
-import type { CollectorStore } from '../collector-store.js';
+import type { ClusterStore, CollectorStore } from '../collector-store.js';
 import type { StoreSpec } from '../store-spec.js';
 import { reasonOf, StoreError } from '../store-error.js';
 import type { PostgresConnection } from './postgres-connection.js';
@@ -16,6 +16,10 @@ import { Partitions } from './postgres-partitions.js';
 import { PgResults } from './postgres-results.js';
 import { PgAgents, PgAreaUnits, PgEnrollment, PgHealth } from './postgres-registry.js';
 import { PgRollups } from './postgres-rollups.js';
+import { PgAlerts } from './postgres-alerts.js';
+import { PgConnections } from './postgres-connections.js';
+import { PgLeases } from './postgres-leases.js';
+import { PgVerdicts } from './postgres-verdicts.js';
 
 export interface PostgresStoreOptions extends PostgresConnection {
   /** Days raw results are kept, at least (whole months are dropped). Default 400. */
@@ -83,6 +87,13 @@ export class PostgresStore implements CollectorStore {
   readonly areaUnits: PgAreaUnits;
   readonly results: PgResults;
   readonly rollups: PgRollups;
+  readonly cluster: ClusterStore & { readonly leases: PgLeases; readonly connections: PgConnections };
+  /**
+   * One connection for the lease's claims and renewals alone (opened at the first): a renewal
+   * queued behind the pool's long statements (a group commit, a storm's connections) could miss
+   * the lease's time to live.
+   */
+  readonly #leasePool: pg.Pool;
   #closed: Promise<void> | undefined;
 
   /** Use `openPostgresStore`. */
@@ -96,6 +107,8 @@ export class PostgresStore implements CollectorStore {
     this.areaUnits = new PgAreaUnits(db);
     this.results = new PgResults(db, this.partitions);
     this.rollups = new PgRollups(db, this.partitions, options.retentionDays * DAY_MS);
+    this.#leasePool = openPool({ ...options, poolSize: 1 });
+    this.cluster = { leases: new PgLeases(new PgDb(this.#leasePool, db.location)), connections: new PgConnections(db), verdicts: new PgVerdicts(db), alerts: new PgAlerts(db) };
   }
 
   /** postgres://user@host:port/database. */
@@ -113,7 +126,7 @@ export class PostgresStore implements CollectorStore {
   }
 
   close(): Promise<void> {
-    this.#closed ??= this.#db.pool.end();
+    this.#closed ??= Promise.all([this.#db.pool.end(), this.#leasePool.end()]).then(() => undefined);
     return this.#closed;
   }
 }
