@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import type { MeasurementResult, Phase, ResultError, ThroughputResult } from '@speedwatch/shared';
+import { performance } from 'node:perf_hooks';
+import type { DataUsage, MeasurementResult, Phase, ResultError, ThroughputResult } from '@speedwatch/shared';
 import { RESULT_SCHEMA_VERSION, SpeedwatchError } from '@speedwatch/shared';
 import { fetchClientIp } from './client-ip.js';
 import { measureDownload } from './download.js';
@@ -16,6 +17,12 @@ import { NoEndpointError, selectEndpoint } from './select-endpoint.js';
 import type { PhaseOutcome, ThroughputOptions } from './throughput-options.js';
 import { measureUpload } from './upload.js';
 import { measureUdp } from './udp-probe.js';
+import type { ByteCounts } from '../traffic/own-traffic.js';
+import { OwnTraffic, tcpHeaderBytes } from '../traffic/own-traffic.js';
+import type { InterfaceCounters } from '../traffic/interface-counters.js';
+import { readInterfaceCounters } from '../traffic/interface-counters.js';
+import { interfaceForHost } from '../traffic/route-interface.js';
+import { busyDuringTest, crossBytes } from '../traffic/cross-traffic.js';
 
 import type { PhaseName, SpeedTestEvent, SpeedTestOptions } from './speed-test-options.js';
 import { speedTestBoundMs, UDP_PROBE_DEFAULTS } from './speed-test-options.js';
@@ -29,6 +36,12 @@ export const BOUND_GRACE_MS = 2_000;
 export interface SpeedTestDeps {
   now?: () => Date;
   newId?: () => string;
+  /** Counts the test's own traffic (default: a new OwnTraffic, watching every client socket of the process). */
+  traffic?: OwnTraffic;
+  /** An interface's byte counters now (default: /proc/net/dev). */
+  readCounters?: (iface: string) => Promise<InterfaceCounters>;
+  /** The interface traffic to a host leaves by (default: the routing table). */
+  interfaceFor?: (hostname: string) => Promise<string | undefined>;
 }
 
 export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDeps = {}): Promise<MeasurementResult> {
@@ -72,10 +85,22 @@ export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDep
   };
   let current: Phase = 'select';
   const onEvent = options.onEvent ?? (() => {});
+  // The test's own traffic, by phase: a snapshot when a phase starts, the difference when it ends.
+  const own = (deps.traffic ?? new OwnTraffic()).start();
+  const phaseBytes: Partial<Record<Phase, number>> = {};
+  let phaseStart: ByteCounts | undefined;
   const emit = (event: SpeedTestEvent): void => {
-    if (event.type === 'phase-start') current = event.phase;
+    if (event.type === 'phase-start') {
+      current = event.phase;
+      phaseStart = own.snapshot();
+    } else if (event.type === 'phase-end' && phaseStart !== undefined) {
+      const end = own.snapshot();
+      phaseBytes[event.phase] = (phaseBytes[event.phase] ?? 0) + end.rxBytes - phaseStart.rxBytes + end.txBytes - phaseStart.txBytes;
+      phaseStart = undefined;
+    }
     onEvent(event);
   };
+  const busy = options.crossTraffic === undefined ? undefined : await startCrossTraffic(options, deps);
 
   try {
     let endpoint: Endpoint;
@@ -130,6 +155,7 @@ export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDep
           timeoutMs: options.latencyTimeoutMs,
           signal,
         }));
+        own.addDatagrams(result.udp.sent, result.udp.received + result.udp.duplicates, result.udp.packetBytes, url.hostname.includes(':') ? 'IPv6' : 'IPv4');
         emit({ type: 'phase-end', phase: 'udp' });
       } catch (err) {
         const error = record('udp', err);
@@ -178,6 +204,28 @@ export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDep
   } finally {
     clearTimeout(timer);
     clearTimeout(backstopTimer);
+    const total = own.snapshot();
+    own.stop();
+    result.usage = usageOf(total, phaseBytes);
+    if (busy !== undefined) {
+      const after = await busy.read().catch(() => undefined);
+      if (after !== undefined) {
+        const durationMs = Math.round(performance.now() - busy.startedMs);
+        const ownPayload = own.payload();
+        const cross = crossBytes(busy.before, after, ownPayload, tcpHeaderBytes(busy.family));
+        const crossTrafficBytes = cross.rxBytes + cross.txBytes;
+        const thresholdBytesPerSec = busy.thresholdBytesPerSec;
+        result.busyLine = {
+          interface: busy.iface,
+          crossTrafficBytes,
+          crossRxBytes: cross.rxBytes,
+          crossTxBytes: cross.txBytes,
+          durationMs,
+          thresholdBytesPerSec,
+          flagged: busyDuringTest(crossTrafficBytes, ownPayload.rxBytes + ownPayload.txBytes, durationMs, thresholdBytesPerSec),
+        };
+      }
+    }
     const requested: PhaseName[] = options.udp ? [...options.tests, 'udp'] : [...options.tests];
     const measured = requested.filter((t) => result[t] !== undefined).length;
     result.status = measured === 0 ? 'failed' : measured === requested.length && errors.length === 0 ? 'ok' : 'partial';
@@ -186,5 +234,47 @@ export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDep
       result.errors = errors;
     }
     result.finishedAt = now().toISOString();
+  }
+}
+
+/** The test's traffic as the result reports it: `select` is what fell outside the named phases. */
+function usageOf(total: ByteCounts, phases: Partial<Record<Phase, number>>): DataUsage {
+  const bytes = Math.round(total.rxBytes + total.txBytes);
+  const named = Object.values(phases).reduce((sum, b) => sum + b, 0);
+  const rounded: Partial<Record<Phase, number>> = {};
+  for (const [phase, b] of Object.entries(phases) as [Phase, number][]) rounded[phase] = Math.round(b);
+  return { bytes, rxBytes: Math.round(total.rxBytes), txBytes: Math.round(total.txBytes), phases: { select: Math.max(0, Math.round(bytes - named)), ...rounded } };
+}
+
+interface CrossTrafficStart {
+  iface: string;
+  /** The endpoint's address family: which headers a packet carries. */
+  family: 'IPv4' | 'IPv6';
+  before: InterfaceCounters;
+  startedMs: number;
+  thresholdBytesPerSec: number;
+  read: () => Promise<InterfaceCounters>;
+}
+
+/**
+ * The interface's counters at the test's start, on the interface given or the one the route to
+ * the first endpoint's download host leaves by. Undefined where they cannot be read (not Linux,
+ * no route): the result then has no `busyLine`.
+ */
+async function startCrossTraffic(options: SpeedTestOptions, deps: SpeedTestDeps): Promise<CrossTrafficStart | undefined> {
+  const wanted = options.crossTraffic;
+  const first = options.endpoints[0];
+  if (wanted === undefined || first === undefined) return undefined;
+  const readCounters = deps.readCounters ?? ((iface: string) => readInterfaceCounters(iface));
+  const interfaceFor = deps.interfaceFor ?? ((host: string) => interfaceForHost(host));
+  try {
+    const iface = wanted.interface ?? (await interfaceFor(first.downloadUrl.hostname));
+    // On loopback the endpoint's side of the test passes the same counters: nothing to tell apart.
+    if (iface === undefined || iface === 'lo') return undefined;
+    const before = await readCounters(iface);
+    const family = first.downloadUrl.hostname.includes(':') ? 'IPv6' : 'IPv4';
+    return { iface, family, before, startedMs: performance.now(), thresholdBytesPerSec: wanted.thresholdBytesPerSec, read: () => readCounters(iface) };
+  } catch {
+    return undefined;
   }
 }

@@ -59,6 +59,12 @@ export interface SpeedTestOptions {
   selectionProbes: number;
   selectionConcurrency: number;
   ca?: string | Buffer;
+  /**
+   * Count cross traffic during the test (the result's `busyLine`; Linux): on this interface, or
+   * the one the route to the first endpoint leaves by. A test whose cross traffic is above
+   * `thresholdBytesPerSec` (traffic/busy-line.ts) is flagged.
+   */
+  crossTraffic?: { interface?: string; thresholdBytesPerSec: number };
   agentVersion: string;
   signal?: AbortSignal;
   onEvent?: (event: SpeedTestEvent) => void;
