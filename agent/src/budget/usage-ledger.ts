@@ -1,0 +1,164 @@
+/**
+ * The data the box's tests used, kept in the data dir (`usage.jsonl`): one line a test with
+ * its bytes by phase, appended and fsynced after each test, so a restart keeps the month's count.
+ * What the budget planner estimates from and what `health` reports. Entries older than
+ * KEEP_MS are dropped when the file is rewritten (at most once a day); a line torn by a power
+ * cut is skipped (and counted), never fatal.
+ */
+import { open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DataUsage, MeasurementResult, Phase } from '@speedwatch/shared';
+import { PHASES, zonedMonth } from '@speedwatch/shared';
+import { replaceFileDurably, syncDirectory, writeFully } from '../outbox/durable-fs.js';
+
+export const USAGE_FILE = 'usage.jsonl';
+
+/** Two months and a bit: this month and the last, in any zone. */
+export const KEEP_MS = 64 * 86_400_000;
+
+/** One test's traffic. */
+export interface UsageEntry {
+  /** When the test started, ms since the epoch. */
+  atMs: number;
+  /** Bytes by phase (received plus sent), as the result's `usage.phases`. */
+  phases: Partial<Record<Phase, number>>;
+  /** Length of each throughput phase as run, ms: what bytes a ms are estimated over. */
+  durationMs?: number;
+}
+
+/** The bytes of one entry, all phases. */
+export function entryBytes(entry: UsageEntry): number {
+  return Object.values(entry.phases).reduce((sum, b) => sum + b, 0);
+}
+
+/**
+ * The entry for a test's result: its `usage`, or, from a test process that died without one,
+ * the throughput phases' payload (all that is known).
+ */
+export function entryOf(result: MeasurementResult, durationMs: number): UsageEntry {
+  const atMs = Date.parse(result.startedAt);
+  const usage: DataUsage | undefined = result.usage;
+  const phases: Partial<Record<Phase, number>> = usage !== undefined ? { ...usage.phases } : {};
+  if (usage === undefined) {
+    if (result.download !== undefined) phases.download = result.download.totalBytes;
+    if (result.upload !== undefined) phases.upload = result.upload.totalBytes;
+  }
+  return { atMs, phases, durationMs };
+}
+
+export interface LedgerLoad {
+  entries: UsageEntry[];
+  /** Lines that could not be read (a torn last line after a power cut). */
+  skipped: number;
+}
+
+/** Parses the file's lines, oldest first; bad lines are skipped and counted. */
+export function parseLedger(text: string): LedgerLoad {
+  const entries: UsageEntry[] = [];
+  let skipped = 0;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    const entry = parseEntry(line);
+    if (entry === undefined) skipped++;
+    else entries.push(entry);
+  }
+  return { entries, skipped };
+}
+
+function parseEntry(line: string): UsageEntry | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const { atMs, phases, durationMs } = raw as Record<string, unknown>;
+  if (typeof atMs !== 'number' || !Number.isFinite(atMs) || typeof phases !== 'object' || phases === null) return undefined;
+  const out: Partial<Record<Phase, number>> = {};
+  for (const [phase, bytes] of Object.entries(phases)) {
+    if (!(PHASES as readonly string[]).includes(phase) || typeof bytes !== 'number' || !(bytes >= 0) || !Number.isFinite(bytes)) return undefined;
+    out[phase as Phase] = bytes;
+  }
+  if (durationMs !== undefined && (typeof durationMs !== 'number' || !(durationMs > 0))) return undefined;
+  return { atMs, phases: out, ...(durationMs === undefined ? {} : { durationMs }) };
+}
+
+/**
+ * The ledger in memory and on disk. `record` appends one test; `usedIn` sums a zone's month.
+ * One writer (the daemon); calls are not concurrent (tests never overlap).
+ */
+export class UsageLedger {
+  readonly #dataDir: string;
+  readonly #path: string;
+  readonly #entries: UsageEntry[];
+  #rewrittenAtMs: number;
+  /** The file exists and its directory entry is durable. */
+  #exists: boolean;
+
+  private constructor(dataDir: string, entries: UsageEntry[], nowMs: number, exists: boolean) {
+    this.#dataDir = dataDir;
+    this.#path = join(dataDir, USAGE_FILE);
+    this.#entries = entries;
+    this.#rewrittenAtMs = nowMs;
+    this.#exists = exists;
+  }
+
+  /** Reads `DATA_DIR/usage.jsonl` (none yet: an empty ledger). Throws only when the file exists and cannot be read. */
+  static async open(dataDir: string, nowMs: number): Promise<{ ledger: UsageLedger; skipped: number }> {
+    let text = '';
+    let exists = true;
+    try {
+      text = await readFile(join(dataDir, USAGE_FILE), 'utf8');
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'ENOENT') throw err;
+      exists = false;
+    }
+    const { entries, skipped } = parseLedger(text);
+    const kept = entries.filter((e) => e.atMs >= nowMs - KEEP_MS);
+    const ledger = new UsageLedger(dataDir, kept, nowMs, exists);
+    // A torn line or old entries: write the file clean now, so appends start on a new line.
+    if (skipped > 0 || kept.length < entries.length || (text !== '' && !text.endsWith('\n'))) await ledger.#rewrite(nowMs);
+    return { ledger, skipped };
+  }
+
+  /** The entries kept, oldest first. */
+  get entries(): readonly UsageEntry[] {
+    return this.#entries;
+  }
+
+  /** Bytes used in the calendar month holding `nowMs` in `timeZone`. */
+  usedIn(nowMs: number, timeZone: string): { month: string; usedBytes: number } {
+    const { month, startMs, endMs } = zonedMonth(nowMs, timeZone);
+    let usedBytes = 0;
+    for (const e of this.#entries) if (e.atMs >= startMs && e.atMs < endMs) usedBytes += entryBytes(e);
+    return { month, usedBytes: Math.round(usedBytes) };
+  }
+
+  /** Appends one test durably; drops entries older than KEEP_MS, rewriting the file at most once a day. */
+  async record(entry: UsageEntry, nowMs: number): Promise<void> {
+    this.#entries.push(entry);
+    if (nowMs - this.#rewrittenAtMs > 86_400_000 && this.#entries.some((e) => e.atMs < nowMs - KEEP_MS)) {
+      this.#entries.splice(0, this.#entries.findIndex((e) => e.atMs >= nowMs - KEEP_MS));
+      await this.#rewrite(nowMs);
+      return;
+    }
+    const file = await open(this.#path, 'a', 0o644);
+    try {
+      await writeFully(file, Buffer.from(`${JSON.stringify(entry)}\n`, 'utf8'));
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    if (!this.#exists) {
+      await syncDirectory(this.#dataDir);
+      this.#exists = true;
+    }
+  }
+
+  async #rewrite(nowMs: number): Promise<void> {
+    this.#rewrittenAtMs = nowMs;
+    this.#exists = true;
+    await replaceFileDurably(this.#path, this.#entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+  }
+}
