@@ -9,7 +9,7 @@
  * upstream" (docs.thousandeyes.com, "Testing Thresholds"), and on cross traffic a scheduled test
  * "will enter a pause-and-retry loop, checking cross-traffic levels every 30 seconds"
  * (samknows.com, "Scheduled tests"). Threshold checks "apply to scheduled tests only"; instant
- * tests run at once (the daemon's test-now and first test check once and never wait).
+ * tests run at once: the daemon's first test after enrolling is checked once and never held back.
  */
 import type { Clock } from '../schedule/scheduler.js';
 import type { InterfaceCounters } from './interface-counters.js';
