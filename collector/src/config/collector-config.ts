@@ -510,7 +510,7 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
     ...(tls === undefined ? {} : { tls: Object.freeze(tls) }),
     verdicts: parsed.verdicts ?? d.verdicts,
     alerts,
-    fleet: fleetConfigOf(parsed.fleet),
+    fleet: fleetConfigOf(parsed.fleet, parsed.timeZone ?? d.timeZone),
     ...(releases === undefined ? {} : { releases: Object.freeze(releases) }),
   });
 }
