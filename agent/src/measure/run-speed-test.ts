@@ -239,11 +239,13 @@ export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDep
 
 /** The test's traffic as the result reports it: `select` is what fell outside the named phases. */
 function usageOf(total: ByteCounts, phases: Partial<Record<Phase, number>>): DataUsage {
-  const bytes = Math.round(total.rxBytes + total.txBytes);
-  const named = Object.values(phases).reduce((sum, b) => sum + b, 0);
+  const rxBytes = Math.round(total.rxBytes);
+  const txBytes = Math.round(total.txBytes);
   const rounded: Partial<Record<Phase, number>> = {};
   for (const [phase, b] of Object.entries(phases) as [Phase, number][]) rounded[phase] = Math.round(b);
-  return { bytes, rxBytes: Math.round(total.rxBytes), txBytes: Math.round(total.txBytes), phases: { select: Math.max(0, Math.round(bytes - named)), ...rounded } };
+  // What the named phases leave: the phases add up to `bytes`.
+  const named = Object.values(rounded).reduce((sum, b) => sum + b, 0);
+  return { bytes: rxBytes + txBytes, rxBytes, txBytes, phases: { select: Math.max(0, rxBytes + txBytes - named), ...rounded } };
 }
 
 interface CrossTrafficStart {
