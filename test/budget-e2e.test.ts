@@ -1,10 +1,11 @@
 /**
- * A metered link end to end, as real processes on loopback: an endpoint paced to 50 Mbit/s, a
+ * A metered link end to end, as real processes on loopback: an endpoint paced to 20 Mbit/s, a
  * collector whose fleet config gives the site a small monthly data budget, and an agent daemon
- * whose usage ledger says its line moved 0.8 Mbit/s until now (last month's tests). The first
- * test is shortened to fit its share of the budget; the line is now 60 times faster, so that
- * test uses more than the month's whole budget, and the next one is skipped (latency only). The
- * collector shows the month's usage against the budget.
+ * whose usage ledger holds last month's tests of its line. The first test is shortened to its
+ * share of the month's budget and uses about what was estimated; the collector then lowers the
+ * budget below what the month has used (a reload), and the next test is skipped (latency only).
+ * The collector shows the month's usage against the budget. And a test's data cap holds: with
+ * `--max-bytes` the download ends at the cap and the upload is left out.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -14,21 +15,18 @@ import { join } from 'node:path';
 import { zonedMonth } from '@speedwatch/shared';
 import type { MeasurementResult } from '@speedwatch/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, startEndpointProcess, startUntil, stopChild } from './support/processes.js';
+import { BIN, runToEnd, startEndpointProcess, startUntil, stopChild } from './support/processes.js';
 import type { Running } from './support/processes.js';
 
 const ZONE = 'Asia/Ho_Chi_Minh';
 const DAY_MS = 86_400_000;
 const ADMIN = 'budget-admin-token-0123456789';
 const AGENT = 'mobile-clinic';
-/** 20 kB of latency a test, and 100 bytes a ms each way at 0.8 Mbit/s. */
+/** 20 kB of latency a test, and 2500 bytes a ms each way at 20 Mbit/s. */
 const SMALL_BYTES = 20_000;
-const SLOW_BYTES_PER_MS = 100;
-/**
- * The share each test should get: room for both phases for 5 s at the slow rate (1.02 MB; the
- * month's budget is at least that, the smallest one a budget may be, and at most 31 times it).
- */
-const SHARE_BYTES = SMALL_BYTES + 2 * SLOW_BYTES_PER_MS * 5000;
+const LINE_BYTES_PER_MS = 2500;
+/** The share each test should get: room for both phases for 5 s (25 MB). */
+const SHARE_BYTES = SMALL_BYTES + 2 * LINE_BYTES_PER_MS * 5000;
 
 const dir = mkdtempSync(join(tmpdir(), 'sw-budget-'));
 let endpoint: Running & { url: string };
@@ -70,27 +68,25 @@ async function testNow(): Promise<MeasurementResult> {
 }
 
 beforeAll(async () => {
-  endpoint = await startEndpointProcess(['--host', '127.0.0.1', '--port', '0', '--max-mbps', '50', '--log-level', 'warn']);
+  endpoint = await startEndpointProcess(['--host', '127.0.0.1', '--port', '0', '--max-mbps', '20', '--log-level', 'warn']);
   const nowMs = Date.now();
   const { endMs } = zonedMonth(nowMs, ZONE);
   budgetBytes = Math.ceil((endMs - nowMs) / DAY_MS) * SHARE_BYTES;
   const db = join(dir, 'collector.db');
   const config = join(dir, 'collector.yaml');
-  writeFileSync(
-    config,
-    `db: ${db}\nport: 0\nheartbeat: 1s\nadminToken: ${ADMIN}\nlogLevel: warn\ntimeZone: ${ZONE}\nfleet:\n  defaults:\n    interval: 1d\n    endpoints: [${endpoint.url}]\n` +
-      `    test: { duration: 8s, warmup: 2s, streams: 2, latencyCount: 5 }\n  overrides:\n    - match: { technology: mobile }\n      budget: { monthly: ${budgetBytes} }\n`,
-  );
+  writeFileSync(config, collectorConfig(budgetBytes));
   const token = execFileSync(process.execPath, [BIN.collector, 'agents', 'add', '--db', db, '--id', AGENT, '--name', AGENT, '--site-kind', 'clinic', '--technology', 'mobile'], { encoding: 'utf8' }).trim();
   collector = await startUntil(process.execPath, [BIN.collector, 'serve', '--config', config], (line) => line.includes('"event":"listening"'));
   api = (JSON.parse(collector.line) as { url: string }).url;
+  writeFileSync(config, collectorConfig(budgetBytes)); // with its port, for the reload
   const agentDir = join(dir, 'agent');
   mkdirSync(join(agentDir, 'state'), { recursive: true });
   writeFileSync(join(agentDir, 'token'), token);
   // Three tests of last month (they count for the estimate, not for this month's use).
   const lastMonth = zonedMonth(nowMs, ZONE).startMs - 3 * DAY_MS;
-  const slow = (i: number): string => `${JSON.stringify({ atMs: lastMonth + i * DAY_MS, durationMs: 8000, phases: { select: 2000, latency: 18_000, download: 8000 * SLOW_BYTES_PER_MS, upload: 8000 * SLOW_BYTES_PER_MS } })}\n`;
-  writeFileSync(join(agentDir, 'state', 'usage.jsonl'), [0, 1, 2].map(slow).join(''));
+  const past = (i: number): string =>
+    `${JSON.stringify({ atMs: lastMonth + i * DAY_MS, phases: { select: 2000, latency: 18_000, download: 8000 * LINE_BYTES_PER_MS, upload: 8000 * LINE_BYTES_PER_MS }, phaseMs: { download: 8000, upload: 8000 } })}\n`;
+  writeFileSync(join(agentDir, 'state', 'usage.jsonl'), [0, 1, 2].map(past).join(''));
   writeFileSync(
     join(agentDir, 'agent.yaml'),
     `collector:\n  url: ws://127.0.0.1:${new URL(api).port}/v1/agents\n  tokenFile: token\nhealth:\n  interval: 1s\nbusyLine:\n  check: false\ndataDir: state\n`,
@@ -107,20 +103,35 @@ afterAll(async () => {
   await endpoint?.stop();
 });
 
+function collectorConfig(monthly: number): string {
+  return (
+    `db: ${join(dir, 'collector.db')}\nport: ${collector === undefined ? 0 : new URL(api).port}\nheartbeat: 1s\nadminToken: ${ADMIN}\nlogLevel: warn\ntimeZone: ${ZONE}\n` +
+    `fleet:\n  defaults:\n    interval: 1d\n    endpoints: [${endpoint.url}]\n    test: { duration: 8s, warmup: 2s, streams: 2, latencyCount: 5 }\n` +
+    `  overrides:\n    - match: { technology: mobile }\n      budget: { monthly: ${monthly} }\n`
+  );
+}
+
 describe('a metered link with a monthly data budget', () => {
   it('shortens a test to its share of the budget, skips throughput once the budget is spent, and reports the usage', async () => {
     const first = await testNow();
-    // Both phases fit their share for (share − 20 kB) / 200 bytes a ms = 5 s (to the 100 ms).
+    // Both phases fit the share for (share − 20 kB) / 5000 bytes a ms = 5 s (to the 100 ms).
     expect(first.budget).toMatchObject({ monthlyBytes: budgetBytes, usedBytes: 0, action: 'shortened', reason: 'over-allowance' });
+    // Its cap: twice its share, or on a month's last day what the month has left (its share).
+    expect(first.budget?.capBytes).toBe(Math.min(budgetBytes, 2 * SHARE_BYTES));
     expect(first.budget?.durationMs).toBeGreaterThanOrEqual(4900);
     expect(first.budget?.durationMs).toBeLessThanOrEqual(5000);
-    expect(first.download?.mbps).toBeGreaterThan(40);
-    expect(first.upload).toBeDefined();
-    // At 50 Mbit/s each way (about 60 MB) the test used more than the month's budget (31 MB at most).
-    expect(first.usage?.bytes).toBeGreaterThan(budgetBytes);
+    expect(first.download?.mbps).toBeGreaterThan(15);
+    expect(first.upload?.mbps).toBeGreaterThan(15);
+    // It used about what was estimated (connections and the upload's last confirmations add a little).
+    const used = first.usage?.bytes ?? 0;
+    expect(Math.abs(used / (first.budget?.estimatedBytes ?? 1) - 1)).toBeLessThan(0.25);
 
+    // The budget lowered below what the month has used: the next test measures latency alone.
+    writeFileSync(join(dir, 'collector.yaml'), collectorConfig(10_000_000));
+    collector?.child.kill('SIGHUP');
+    await until('the agent applied the lowered budget', 10_000, async () => (daemon?.log().split('"event":"settings-applied"').length ?? 0) > 2 ? true : undefined);
     const second = await testNow();
-    expect(second.budget).toMatchObject({ action: 'skipped', reason: 'budget-spent', usedBytes: first.usage?.bytes, allowanceBytes: 0, skipped: ['download', 'upload'] });
+    expect(second.budget).toMatchObject({ monthlyBytes: 10_000_000, action: 'skipped', reason: 'budget-spent', usedBytes: used, allowanceBytes: 0, skipped: ['download', 'upload'] });
     expect(second.download).toBeUndefined();
     expect(second.upload).toBeUndefined();
     expect(second.latency?.count).toBe(5);
@@ -130,10 +141,24 @@ describe('a metered link with a monthly data budget', () => {
     const usage = await until('a health report with both tests', 10_000, async () => {
       const { agents } = (await request('/api/v1/agents')) as { agents: { id: string; health: { dataUsage: { usedBytes: number; budgetBytes: number | null; month: string } | null } | null }[] };
       const dataUsage = agents.find((a) => a.id === AGENT)?.health?.dataUsage;
-      return dataUsage !== undefined && dataUsage !== null && dataUsage.usedBytes >= (first.usage?.bytes ?? 0) + (second.usage?.bytes ?? 0) ? dataUsage : undefined;
+      return dataUsage !== undefined && dataUsage !== null && dataUsage.usedBytes >= used + (second.usage?.bytes ?? 0) ? dataUsage : undefined;
     });
-    expect(usage).toEqual({ month: zonedMonth(Date.now(), ZONE).month, usedBytes: (first.usage?.bytes ?? 0) + (second.usage?.bytes ?? 0), budgetBytes });
+    expect(usage).toEqual({ month: zonedMonth(Date.now(), ZONE).month, usedBytes: used + (second.usage?.bytes ?? 0), budgetBytes: 10_000_000 });
     expect(daemon?.log()).toContain('"event":"budget-skipped"');
-    console.info(`budget e2e: ${JSON.stringify({ first: first.budget, firstUsage: first.usage, second: second.budget, secondUsage: second.usage?.bytes, health: usage })}`);
+    console.info(`budget e2e: ${JSON.stringify({ first: first.budget, firstUsage: first.usage, firstMbps: [first.download?.mbps, first.upload?.mbps], second: second.budget, secondUsage: second.usage?.bytes, health: usage })}`);
   }, 120_000);
+
+  it("ends the download at the test's data cap and leaves the upload out", async () => {
+    // 6 MB at 2.5 MB/s: the download ends after about 2.4 s, 1.4 s past its warm-up.
+    const run = await runToEnd(process.execPath, [BIN.agent, 'once', '--endpoint', endpoint.url, '--duration', '4', '--streams', '2', '--json', '--max-bytes', '6MB'], 30_000);
+    const result = JSON.parse(run.stdout) as MeasurementResult;
+    expect(result.status).toBe('partial');
+    expect(result.errors?.map((e) => [e.phase, e.code])).toEqual([['upload', 'SW_BUDGET_CAPPED']]);
+    expect(result.download?.mbps).toBeGreaterThan(15);
+    expect(result.upload).toBeUndefined();
+    // Checked every 200 ms: past the cap by at most a sample's worth (0.5 MB) and what was in flight.
+    expect(result.usage?.bytes).toBeGreaterThanOrEqual(6_000_000);
+    expect(result.usage?.bytes).toBeLessThan(7_000_000);
+    console.info(`budget e2e, capped: ${JSON.stringify({ usage: result.usage, download: { mbps: result.download?.mbps, durationMs: result.download?.durationMs } })}`);
+  }, 60_000);
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { seededRandom, zonedMidnight } from '@speedwatch/shared';
 import { describe, expect, it } from 'vitest';
 import type { PlannedTest } from '../src/budget/budget-planner.js';
-import { DEFAULT_SMALL_BYTES, MIN_PHASE_MS, estimates, planWithinBudget, testsLeftInMonth } from '../src/budget/budget-planner.js';
+import { DEFAULT_SMALL_BYTES, MIN_PHASE_MS, capFor, estimates, planWithinBudget, testsLeftInMonth } from '../src/budget/budget-planner.js';
 import type { UsageEntry } from '../src/budget/usage-ledger.js';
 import { KEEP_MS, USAGE_FILE, UsageLedger, entryBytes, parseLedger } from '../src/budget/usage-ledger.js';
 
@@ -20,8 +20,8 @@ function testOf(atMs: number, mbps: number, durationMs: number, phases: readonly
   const bytes = (mbps * 1e6 * durationMs) / 8000;
   return {
     atMs,
-    durationMs,
     phases: { select: 2000, latency: 18_000, ...(phases.includes('download') ? { download: bytes } : {}), ...(phases.includes('upload') ? { upload: bytes } : {}) },
+    phaseMs: { ...(phases.includes('download') ? { download: durationMs } : {}), ...(phases.includes('upload') ? { upload: durationMs } : {}) },
   };
 }
 
@@ -81,8 +81,20 @@ describe('planWithinBudget', () => {
     const history = [testOf(NOV_1 - 15 * MINUTE, 20, 10_000)];
     expect(testsLeftInMonth(NOV_1, ZONE, 15 * MINUTE)).toBe(2880);
     const plan = planWithinBudget({ budget, nowMs: NOV_1, intervalMs: 15 * MINUTE, entries: history, test: FULL });
-    expect(plan.decision).toMatchObject({ action: 'shortened', reason: 'over-allowance', allowanceBytes: 20_833_333, durationMs: 4100 });
+    // Capped at twice the share: a line that turned faster cannot spend more than that.
+    expect(plan.decision).toMatchObject({ action: 'shortened', reason: 'over-allowance', allowanceBytes: 20_833_333, durationMs: 4100, capBytes: 41_666_666 });
     expect(plan.test).toEqual({ ...FULL, durationMs: 4100, warmupMs: 1025 });
+  });
+
+  it("caps a test at twice its share or its estimate, never past what the month has left", () => {
+    expect(capFor(100 * MB, 10 * MB, 12 * MB)).toBe(24 * MB);
+    expect(capFor(15 * MB, 10 * MB, 8 * MB)).toBe(15 * MB);
+    expect(capFor(0, 0, 20_000)).toBe(0);
+    // The last test of the month may use what is left, and no more.
+    const lastHour = DEC_1 - 10 * MINUTE;
+    const history = [testOf(NOV_1, 20, 10_000)];
+    const plan = planWithinBudget({ budget: { monthlyBytes: 100 * MB, timeZone: ZONE }, nowMs: lastHour, intervalMs: 15 * MINUTE, entries: history, test: FULL });
+    expect(plan.decision).toMatchObject({ usedBytes: 50_020_000, allowanceBytes: 49_980_000, action: 'shortened', durationMs: 9900, capBytes: 49_980_000 });
   });
 
   it('leaves upload out, then download, when even the shortest phases do not fit', () => {

@@ -6,7 +6,10 @@
  * allowance, the throughput phases are shortened, then upload is left out, then download.
  * Latency always runs, and the UDP probe (about 110 kB) runs when asked: they are small and
  * they tell whether the line is up. A test that uses less than its share leaves more for later
- * ones; one that uses more leaves less, so an estimate that is off corrects itself.
+ * ones; one that uses more leaves less, so an estimate that is off corrects itself. And a test
+ * with throughput phases gets a data cap (`--max-bytes`): twice its share or its estimate, never
+ * more than the month has left, so a line that turned faster than its history cannot spend the
+ * month's budget in one test.
  */
 import type { BudgetDecision, BudgetSettings } from '@speedwatch/shared';
 import { defaultWarmupFor, median, zonedMonth } from '@speedwatch/shared';
@@ -45,7 +48,13 @@ export interface BudgetPlanInput {
 
 export interface BudgetPlan {
   test: PlannedTest;
+  /** `capBytes` is set when the test has throughput phases: the daemon passes it as `--max-bytes`. */
   decision: BudgetDecision;
+}
+
+/** The cap of a test with throughput phases: twice its share or its estimate, at most what the month has left. */
+export function capFor(leftBytes: number, allowanceBytes: number, estimatedBytes: number): number {
+  return Math.max(0, Math.min(leftBytes, 2 * Math.max(allowanceBytes, estimatedBytes)));
 }
 
 /** Bytes a ms of each throughput phase, and the bytes of the rest, from the last HISTORY_TESTS tests. */
@@ -68,7 +77,8 @@ export function estimates(entries: readonly UsageEntry[]): Estimates {
   for (const phase of ['download', 'upload'] as const) {
     const rates = recent.flatMap((e) => {
       const bytes = e.phases[phase];
-      return bytes === undefined || e.durationMs === undefined ? [] : [bytes / e.durationMs];
+      const ms = e.phaseMs?.[phase];
+      return bytes === undefined || ms === undefined ? [] : [bytes / ms];
     });
     if (rates.length > 0) out[phase] = median(rates);
   }
@@ -113,14 +123,24 @@ export function planWithinBudget(input: BudgetPlanInput): BudgetPlan {
   // No test of this line yet to estimate from: the throughput phases at their shortest, to learn its rate.
   if (throughput.some((p) => est[p] === undefined)) {
     const durationMs = Math.min(test.durationMs, MIN_PHASE_MS);
+    const estimatedBytes = costOf(throughput, durationMs);
     return {
       test: run(throughput, durationMs),
-      decision: { ...base, estimatedBytes: costOf(throughput, durationMs), action: durationMs < test.durationMs ? 'shortened' : 'full', reason: 'no-history', ...(durationMs < test.durationMs ? { durationMs } : {}) },
+      decision: {
+        ...base,
+        estimatedBytes,
+        action: durationMs < test.durationMs ? 'shortened' : 'full',
+        reason: 'no-history',
+        ...(durationMs < test.durationMs ? { durationMs } : {}),
+        capBytes: capFor(left, allowanceBytes, estimatedBytes),
+      },
     };
   }
 
   const full = costOf(throughput, test.durationMs);
-  if (full <= allowanceBytes) return { test: run(throughput, test.durationMs), decision: { ...base, estimatedBytes: full, action: 'full', reason: 'within-allowance' } };
+  if (full <= allowanceBytes) {
+    return { test: run(throughput, test.durationMs), decision: { ...base, estimatedBytes: full, action: 'full', reason: 'within-allowance', capBytes: capFor(left, allowanceBytes, full) } };
+  }
 
   // The longest phases that fit, both phases first, then download alone (the plan's headline figure).
   for (const phases of [throughput, throughput.filter((p) => p === 'download')]) {
@@ -130,15 +150,17 @@ export function planWithinBudget(input: BudgetPlanInput): BudgetPlan {
     const durationMs = Math.min(test.durationMs, fits);
     if (durationMs < Math.min(MIN_PHASE_MS, test.durationMs)) continue;
     const dropped = throughput.filter((p) => !phases.includes(p));
+    const estimatedBytes = costOf(phases, durationMs);
     return {
       test: run(phases, durationMs),
       decision: {
         ...base,
-        estimatedBytes: costOf(phases, durationMs),
+        estimatedBytes,
         action: 'shortened',
         reason: 'over-allowance',
         ...(dropped.length === 0 ? {} : { skipped: dropped }),
         ...(durationMs < test.durationMs ? { durationMs } : {}),
+        capBytes: capFor(left, allowanceBytes, estimatedBytes),
       },
     };
   }

@@ -22,8 +22,8 @@ export interface UsageEntry {
   atMs: number;
   /** Bytes by phase (received plus sent), as the result's `usage.phases`. */
   phases: Partial<Record<Phase, number>>;
-  /** Length of each throughput phase as run, ms: what bytes a ms are estimated over. */
-  durationMs?: number;
+  /** How long each throughput phase took, ms (the result's `usage.phaseMs`): what its bytes a ms are estimated over. */
+  phaseMs?: { download?: number; upload?: number };
 }
 
 /** The bytes of one entry, all phases. */
@@ -33,17 +33,20 @@ export function entryBytes(entry: UsageEntry): number {
 
 /**
  * The entry for a test's result: its `usage`, or, from a test process that died without one,
- * the throughput phases' payload (all that is known).
+ * the throughput phases' payload over the time their samples cover (all that is known).
  */
-export function entryOf(result: MeasurementResult, durationMs: number): UsageEntry {
+export function entryOf(result: MeasurementResult): UsageEntry {
   const atMs = Date.parse(result.startedAt);
   const usage: DataUsage | undefined = result.usage;
   const phases: Partial<Record<Phase, number>> = usage !== undefined ? { ...usage.phases } : {};
-  if (usage === undefined) {
-    if (result.download !== undefined) phases.download = result.download.totalBytes;
-    if (result.upload !== undefined) phases.upload = result.upload.totalBytes;
+  const phaseMs: { download?: number; upload?: number } = {};
+  for (const phase of ['download', 'upload'] as const) {
+    const t = result[phase];
+    const ms = usage?.phaseMs?.[phase] ?? (t === undefined ? undefined : t.samplesMbps.length * t.sampleIntervalMs);
+    if (ms !== undefined && ms > 0) phaseMs[phase] = ms;
+    if (usage === undefined && t !== undefined) phases[phase] = t.totalBytes;
   }
-  return { atMs, phases, durationMs };
+  return { atMs, phases, ...(Object.keys(phaseMs).length === 0 ? {} : { phaseMs }) };
 }
 
 export interface LedgerLoad {
@@ -73,15 +76,23 @@ function parseEntry(line: string): UsageEntry | undefined {
     return undefined;
   }
   if (typeof raw !== 'object' || raw === null) return undefined;
-  const { atMs, phases, durationMs } = raw as Record<string, unknown>;
+  const { atMs, phases, phaseMs } = raw as Record<string, unknown>;
   if (typeof atMs !== 'number' || !Number.isFinite(atMs) || typeof phases !== 'object' || phases === null) return undefined;
   const out: Partial<Record<Phase, number>> = {};
   for (const [phase, bytes] of Object.entries(phases)) {
     if (!(PHASES as readonly string[]).includes(phase) || typeof bytes !== 'number' || !(bytes >= 0) || !Number.isFinite(bytes)) return undefined;
     out[phase as Phase] = bytes;
   }
-  if (durationMs !== undefined && (typeof durationMs !== 'number' || !(durationMs > 0))) return undefined;
-  return { atMs, phases: out, ...(durationMs === undefined ? {} : { durationMs }) };
+  let times: { download?: number; upload?: number } | undefined;
+  if (phaseMs !== undefined) {
+    if (typeof phaseMs !== 'object' || phaseMs === null) return undefined;
+    times = {};
+    for (const [phase, ms] of Object.entries(phaseMs)) {
+      if ((phase !== 'download' && phase !== 'upload') || typeof ms !== 'number' || !(ms > 0) || !Number.isFinite(ms)) return undefined;
+      times[phase] = ms;
+    }
+  }
+  return { atMs, phases: out, ...(times === undefined ? {} : { phaseMs: times }) };
 }
 
 /**

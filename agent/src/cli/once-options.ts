@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Technology } from '@speedwatch/shared';
-import { MIN_THROUGHPUT_WINDOW_MS, parseDurationMs, TECHNOLOGIES, UsageError, ValidationError } from '@speedwatch/shared';
+import { MIN_THROUGHPUT_WINDOW_MS, parseDurationMs, parseSizeBytes, TECHNOLOGIES, UsageError, ValidationError } from '@speedwatch/shared';
 import type { Endpoint } from '../measure/endpoints.js';
 import { endpointFromBaseUrl, endpointsFromServerList } from '../measure/endpoints.js';
 import type { SpeedTestOptions, TestName } from '../measure/speed-test-options.js';
@@ -40,6 +40,8 @@ What:
                         the interface to count (default: the one the route to the endpoint leaves by)
   --cross-traffic-threshold N
                         bytes a second, both directions together, that make a busy line (default 25000)
+  --max-bytes SIZE      the test's data cap (e.g. 20MB): throughput phases end when its own traffic
+                        reaches it, and one not started by then is left out (SW_BUDGET_CAPPED)
 
 Output:
   --json                print exactly one JSON object (the result) on stdout, no progress
@@ -63,6 +65,7 @@ const FLAGS = {
   'cross-traffic': { type: 'boolean' },
   'cross-traffic-interface': { type: 'string' },
   'cross-traffic-threshold': { type: 'string' },
+  'max-bytes': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -104,6 +107,9 @@ export function parseOnceArgs(argv: readonly string[]): OnceCommand {
   const crossThreshold = integerFlag('--cross-traffic-threshold', values['cross-traffic-threshold'], 0, 1e12);
   if ((crossInterface !== undefined || crossThreshold !== undefined) && values['cross-traffic'] !== true) throw new UsageError('--cross-traffic-interface and --cross-traffic-threshold need --cross-traffic');
   if (crossInterface !== undefined && !/^[A-Za-z0-9_.:@-]{1,15}$/.test(crossInterface)) throw new UsageError(`--cross-traffic-interface must be an interface name like eth0, got ${JSON.stringify(crossInterface)}`);
+  const maxBytesText = values['max-bytes'];
+  const maxBytes = maxBytesText === undefined ? undefined : parseSizeBytes(maxBytesText);
+  if (maxBytesText !== undefined && (maxBytes === undefined || maxBytes < 1)) throw new UsageError(`--max-bytes must be a size in bytes (e.g. 20MB), got ${JSON.stringify(maxBytesText)}`);
   const crossTraffic =
     values['cross-traffic'] === true
       ? { thresholdBytesPerSec: crossThreshold ?? BUSY_LINE_DEFAULTS.thresholdBytesPerSec, ...(crossInterface === undefined ? {} : { interface: crossInterface }) }
@@ -124,6 +130,7 @@ export function parseOnceArgs(argv: readonly string[]): OnceCommand {
       udp: values.udp === true,
       ...(udpPort === undefined ? {} : { udpPort }),
       ...(crossTraffic === undefined ? {} : { crossTraffic }),
+      ...(maxBytes === undefined ? {} : { maxBytes }),
       ...(values.server === undefined ? {} : { server: values.server }),
       ...(ca === undefined ? {} : { ca }),
     },

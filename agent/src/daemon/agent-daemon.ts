@@ -338,15 +338,22 @@ export class AgentDaemon {
       throw err;
     }
     const threshold = this.#d.config.busyLine.thresholdBytesPerSec;
-    const args = [...onceArgs(plan), ...(line === undefined ? [] : ['--cross-traffic', '--cross-traffic-interface', line.iface, '--cross-traffic-threshold', String(threshold)])];
+    const args = [
+      ...onceArgs(plan),
+      ...(line === undefined ? [] : ['--cross-traffic', '--cross-traffic-interface', line.iface, '--cross-traffic-threshold', String(threshold)]),
+      ...(decision?.capBytes === undefined ? [] : ['--max-bytes', String(decision.capBytes)]),
+    ];
     const result = await measureInChild({ bin: this.#d.bin, args, signal, technology: plan.site?.technology ?? 'fixed' });
-    if (decision !== undefined) result.budget = decision;
+    if (decision !== undefined) {
+      const capped = result.errors?.some((e) => e.code === 'SW_BUDGET_CAPPED') === true || (decision.capBytes !== undefined && (result.usage?.bytes ?? 0) >= decision.capBytes);
+      result.budget = { ...decision, ...(decision.capBytes === undefined ? {} : { capped }) };
+    }
     if (line !== undefined && result.busyLine !== undefined) {
       // Busy before it (the checks ran out) or during it: either way it ran under cross traffic.
       result.busyLine = { ...result.busyLine, sampleMs: this.#d.config.busyLine.sampleMs, preTestBytesPerSec: line.check.samplesBytesPerSec, flagged: result.busyLine.flagged || !line.check.quiet };
     }
     if (ledger !== undefined) {
-      await ledger.record(entryOf(result, plan.test.durationMs), (this.#d.wallClock ?? Date.now)()).catch((err: unknown) => logger.warn({ event: 'usage-record-failed', err }, 'could not keep the test\'s data use in the ledger'));
+      await ledger.record(entryOf(result), (this.#d.wallClock ?? Date.now)()).catch((err: unknown) => logger.warn({ event: 'usage-record-failed', err }, 'could not keep the test\'s data use in the ledger'));
     }
     this.#history.record(result);
     try {

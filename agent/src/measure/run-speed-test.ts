@@ -88,17 +88,27 @@ export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDep
   // The test's own traffic, by phase: a snapshot when a phase starts, the difference when it ends.
   const own = (deps.traffic ?? new OwnTraffic()).start();
   const phaseBytes: Partial<Record<Phase, number>> = {};
-  let phaseStart: ByteCounts | undefined;
+  const phaseMs: Partial<Record<Phase, number>> = {};
+  let phaseStart: { bytes: ByteCounts; ms: number } | undefined;
   const emit = (event: SpeedTestEvent): void => {
     if (event.type === 'phase-start') {
       current = event.phase;
-      phaseStart = own.snapshot();
+      phaseStart = { bytes: own.snapshot(), ms: performance.now() };
     } else if (event.type === 'phase-end' && phaseStart !== undefined) {
       const end = own.snapshot();
-      phaseBytes[event.phase] = (phaseBytes[event.phase] ?? 0) + end.rxBytes - phaseStart.rxBytes + end.txBytes - phaseStart.txBytes;
+      const { bytes: start } = phaseStart;
+      phaseBytes[event.phase] = (phaseBytes[event.phase] ?? 0) + end.rxBytes - start.rxBytes + end.txBytes - start.txBytes;
+      phaseMs[event.phase] = (phaseMs[event.phase] ?? 0) + performance.now() - phaseStart.ms;
       phaseStart = undefined;
     }
     onEvent(event);
+  };
+  // The data cap: throughput phases end once the test's own traffic reaches it.
+  const cap = options.maxBytes;
+  const capReached = (): boolean => {
+    if (cap === undefined) return false;
+    const used = own.snapshot();
+    return used.rxBytes + used.txBytes >= cap;
   };
   const busy = options.crossTraffic === undefined ? undefined : await startCrossTraffic(options, deps);
 
@@ -174,16 +184,25 @@ export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDep
       signal,
       ...(options.ca === undefined ? {} : { ca: options.ca }),
       onProgress: ({ elapsedMs, mbps }) => emit({ type: 'progress', phase, elapsedMs, durationMs: options.durationMs, mbps }),
+      ...(cap === undefined ? {} : { timeUp: capReached }),
     });
+    const capped = (phase: 'download' | 'upload', before: boolean): MeasureError =>
+      new MeasureError('SW_BUDGET_CAPPED', `the test reached its data cap of ${cap ?? 0} bytes ${before ? 'before' : 'during'} its ${phase} phase${before ? '' : ', before a second of it was measured'}`);
     const runPhase = async (
       phase: 'download' | 'upload',
       measure: (e: Endpoint, o: ThroughputOptions) => Promise<PhaseOutcome>,
     ): Promise<ThroughputResult | undefined> => {
+      if (capReached()) {
+        record(phase, capped(phase, true));
+        return undefined;
+      }
       emit({ type: 'phase-start', phase, durationMs: options.durationMs });
       const loaded = new LoadedLatencySampler(endpoint.pingUrl, { ...probeOptions, intervalMs: options.loadedLatencyIntervalMs });
       const outcome = await bounded(measure(endpoint, throughputOptions(phase))).catch((err: unknown): PhaseOutcome => ({ error: toMeasureError(err, phase) }));
       const underLoad = await bounded(loaded.stop()).catch(() => undefined);
       if (underLoad !== undefined) result.loadedLatency = { ...result.loadedLatency, [phase]: underLoad };
+      // Cut short by the cap before it measured anything: say so, unless it failed on its own.
+      if (outcome.result === undefined && outcome.error === undefined && capReached()) outcome.error = capped(phase, false);
       const error = outcome.error === undefined ? undefined : record(phase, outcome.error);
       emit({ type: 'phase-end', phase, ...(error === undefined ? {} : { error: { code: error.code, message: error.message } }) });
       return outcome.result;
@@ -206,7 +225,7 @@ export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDep
     clearTimeout(backstopTimer);
     const total = own.snapshot();
     own.stop();
-    result.usage = usageOf(total, phaseBytes);
+    result.usage = usageOf(total, phaseBytes, phaseMs);
     if (busy !== undefined) {
       const after = await busy.read().catch(() => undefined);
       if (after !== undefined) {
@@ -238,14 +257,16 @@ export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDep
 }
 
 /** The test's traffic as the result reports it: `select` is what fell outside the named phases. */
-function usageOf(total: ByteCounts, phases: Partial<Record<Phase, number>>): DataUsage {
+function usageOf(total: ByteCounts, phases: Partial<Record<Phase, number>>, durations: Partial<Record<Phase, number>>): DataUsage {
   const rxBytes = Math.round(total.rxBytes);
   const txBytes = Math.round(total.txBytes);
   const rounded: Partial<Record<Phase, number>> = {};
   for (const [phase, b] of Object.entries(phases) as [Phase, number][]) rounded[phase] = Math.round(b);
   // What the named phases leave: the phases add up to `bytes`.
   const named = Object.values(rounded).reduce((sum, b) => sum + b, 0);
-  return { bytes: rxBytes + txBytes, rxBytes, txBytes, phases: { select: Math.max(0, rxBytes + txBytes - named), ...rounded } };
+  const phaseMs: Partial<Record<Phase, number>> = {};
+  for (const [phase, ms] of Object.entries(durations) as [Phase, number][]) phaseMs[phase] = Math.round(ms);
+  return { bytes: rxBytes + txBytes, rxBytes, txBytes, phases: { select: Math.max(0, rxBytes + txBytes - named), ...rounded }, phaseMs };
 }
 
 interface CrossTrafficStart {

@@ -65,6 +65,12 @@ export interface SpeedTestOptions {
    * `thresholdBytesPerSec` (traffic/busy-line.ts) is flagged.
    */
   crossTraffic?: { interface?: string; thresholdBytesPerSec: number };
+  /**
+   * The test's data cap, bytes of its own traffic (the result's `usage`): a throughput phase
+   * ends when the test reaches it, and one that has not started by then does not run
+   * (SW_BUDGET_CAPPED). Latency and the UDP probe are not held to it. None: no cap.
+   */
+  maxBytes?: number;
   agentVersion: string;
   signal?: AbortSignal;
   onEvent?: (event: SpeedTestEvent) => void;

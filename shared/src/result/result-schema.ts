@@ -74,6 +74,7 @@ const usage = object({
   rxBytes: bytes,
   txBytes: bytes,
   phases: object({ select: optional(bytes), latency: optional(bytes), udp: optional(bytes), download: optional(bytes), upload: optional(bytes) }),
+  phaseMs: optional(object({ select: optional(ms), latency: optional(ms), udp: optional(ms), download: optional(ms), upload: optional(ms) })),
 });
 
 // A rate in bytes a second: up to 1 Tbit/s, as MAX_MBPS.
@@ -100,6 +101,8 @@ const budget = object({
   reason: oneOf(BUDGET_REASONS),
   skipped: optional(array(oneOf(['download', 'upload'] as const), { minItems: 1, maxItems: 2 })),
   durationMs: optional(ms),
+  capBytes: optional(bytes),
+  capped: optional(boolean()),
 });
 
 /** Validates a MeasurementResult from the network or disk; unknown fields are errors. */

@@ -153,6 +153,8 @@ export interface DataUsage {
   txBytes: number;
   /** The same by phase (received plus sent); `select` holds what fell outside the named phases (choosing the endpoint, the client address). */
   phases: Partial<Record<Phase, number>>;
+  /** How long each named phase took, ms, start to end (a throughput phase's bytes a ms are estimated over it). */
+  phaseMs?: Partial<Record<Phase, number>>;
 }
 
 /**
@@ -207,6 +209,10 @@ export interface BudgetDecision {
   skipped?: ('download' | 'upload')[];
   /** The throughput phases' duration as run, when shortened, ms. */
   durationMs?: number;
+  /** The test's data cap (bytes): past it, throughput phases end early (SW_BUDGET_CAPPED when one measured less than a second). */
+  capBytes?: number;
+  /** The test reached its cap. */
+  capped?: boolean;
 }
 
 export interface MeasurementResult {
