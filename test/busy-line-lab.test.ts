@@ -181,7 +181,7 @@ describe.skipIf(missing !== undefined)('busy-line lab (network namespaces, tbf, 
     if (busy === undefined) return;
     const startedMs = Date.parse(result.startedAt);
     const iperfBytes = iperfBytesBetween(report, startedMs, startedMs + busy.durationMs);
-    console.info(`busy-line lab: ${JSON.stringify({ busy, iperfBytes: Math.round(iperfBytes), ratio: +(busy.crossTrafficBytes / iperfBytes).toFixed(4), download: result.download?.mbps, upload: result.upload?.mbps })}`);
+    console.info(`busy-line lab: ${JSON.stringify({ busy, iperfBytes: Math.round(iperfBytes), ratio: +(busy.crossTrafficBytes / iperfBytes).toFixed(4), usageBytes: result.usage?.bytes, download: result.download?.mbps, upload: result.upload?.mbps })}`);
     expect(busy.flagged).toBe(true);
     // Three checks, every one above the threshold: the test ran after the last.
     expect(busy.preTestBytesPerSec).toHaveLength(3);
@@ -197,7 +197,7 @@ describe.skipIf(missing !== undefined)('busy-line lab (network namespaces, tbf, 
     const busy = result.busyLine;
     expect(busy, JSON.stringify(result)).toBeDefined();
     if (busy === undefined) return;
-    console.info(`busy-line lab, quiet: ${JSON.stringify(busy)}`);
+    console.info(`busy-line lab, quiet: ${JSON.stringify({ busy, usageBytes: result.usage?.bytes, download: result.download?.mbps, upload: result.upload?.mbps })}`);
     expect(busy.flagged).toBe(false);
     expect(busy.preTestBytesPerSec).toHaveLength(1);
     // What remains is the test's own: bytes the endpoint had sent when the download's streams
