@@ -96,6 +96,7 @@ describe('OwnTraffic', () => {
       await fetchOnce();
       expect(own.sockets).toBe(1);
       expect(own.payload()).toEqual({ rxBytes: 50_000, txBytes: 5 });
+      expect(own.family()).toBe('IPv4');
       expect(own.snapshot().rxBytes).toBeGreaterThan(50_000);
       own.stop();
       await fetchOnce();

@@ -231,7 +231,7 @@ export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDep
       if (after !== undefined) {
         const durationMs = Math.round(performance.now() - busy.startedMs);
         const ownPayload = own.payload();
-        const cross = crossBytes(busy.before, after, ownPayload, tcpHeaderBytes(busy.family));
+        const cross = crossBytes(busy.before, after, ownPayload, tcpHeaderBytes(own.family()));
         const crossTrafficBytes = cross.rxBytes + cross.txBytes;
         const thresholdBytesPerSec = busy.thresholdBytesPerSec;
         result.busyLine = {
@@ -271,8 +271,6 @@ function usageOf(total: ByteCounts, phases: Partial<Record<Phase, number>>, dura
 
 interface CrossTrafficStart {
   iface: string;
-  /** The endpoint's address family: which headers a packet carries. */
-  family: 'IPv4' | 'IPv6';
   before: InterfaceCounters;
   startedMs: number;
   thresholdBytesPerSec: number;
@@ -295,8 +293,7 @@ async function startCrossTraffic(options: SpeedTestOptions, deps: SpeedTestDeps)
     // On loopback the endpoint's side of the test passes the same counters: nothing to tell apart.
     if (iface === undefined || iface === 'lo') return undefined;
     const before = await readCounters(iface);
-    const family = first.downloadUrl.hostname.includes(':') ? 'IPv6' : 'IPv4';
-    return { iface, family, before, startedMs: performance.now(), thresholdBytesPerSec: wanted.thresholdBytesPerSec, read: () => readCounters(iface) };
+    return { iface, before, startedMs: performance.now(), thresholdBytesPerSec: wanted.thresholdBytesPerSec, read: () => readCounters(iface) };
   } catch {
     return undefined;
   }

@@ -124,6 +124,19 @@ export class OwnTraffic {
     this.#datagramPayload = { rxBytes: this.#datagramPayload.rxBytes + received * asPayload, txBytes: this.#datagramPayload.txBytes + sent * asPayload };
   }
 
+  /** The address family that carried most of the bytes counted (IPv4 when none did). */
+  family(): 'IPv4' | 'IPv6' {
+    let v4 = 0;
+    let v6 = 0;
+    for (const w of this.#watched) {
+      w.family ??= familyOf(w.socket);
+      const bytes = w.socket.bytesRead + w.socket.bytesWritten;
+      if (w.family === 'IPv6') v6 += bytes;
+      else v4 += bytes;
+    }
+    return v6 > v4 ? 'IPv6' : 'IPv4';
+  }
+
   /** Sockets watched so far. */
   get sockets(): number {
     return this.#watched.length;
