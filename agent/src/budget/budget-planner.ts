@@ -15,13 +15,13 @@ import type { BudgetDecision, BudgetSettings } from '@speedwatch/shared';
 import { defaultWarmupFor, median, zonedMonth } from '@speedwatch/shared';
 import type { TestName } from '../measure/speed-test-options.js';
 import type { UsageEntry } from './usage-ledger.js';
-import { entryBytes } from './usage-ledger.js';
+import { RECENT_TESTS } from './usage-ledger.js';
 
 /** A throughput phase shorter than this measures little: the planner shortens no further, it leaves the phase out. */
 export const MIN_PHASE_MS = 3000;
 
-/** Tests the estimates are the median of. */
-export const HISTORY_TESTS = 10;
+/** Tests the estimates are the median of: the ledger's recent ones. */
+export const HISTORY_TESTS = RECENT_TESTS;
 
 /** What a test of latency alone (and choosing the endpoint) is taken to cost before the line has any history, bytes. */
 export const DEFAULT_SMALL_BYTES = 30_000;
@@ -41,8 +41,10 @@ export interface BudgetPlanInput {
   nowMs: number;
   /** The schedule's interval: how many tests the month has left. */
   intervalMs: number;
-  /** The line's tests, oldest first (the ledger's entries). */
-  entries: readonly UsageEntry[];
+  /** Bytes used so far in the budget's month (the ledger's `usedIn`). */
+  usedBytes: number;
+  /** The line's last tests, oldest first (the ledger's `recent`): what the test is estimated from. */
+  recent: readonly UsageEntry[];
   test: PlannedTest;
 }
 
@@ -94,13 +96,11 @@ export function testsLeftInMonth(nowMs: number, timeZone: string, intervalMs: nu
 /** The test to run now, and why (see the top of this file). */
 export function planWithinBudget(input: BudgetPlanInput): BudgetPlan {
   const { budget, nowMs, test } = input;
-  const { month, startMs, endMs } = zonedMonth(nowMs, budget.timeZone);
-  let usedBytes = 0;
-  for (const e of input.entries) if (e.atMs >= startMs && e.atMs < endMs) usedBytes += entryBytes(e);
-  usedBytes = Math.round(usedBytes);
+  const { month } = zonedMonth(nowMs, budget.timeZone);
+  const usedBytes = Math.round(input.usedBytes);
   const left = Math.max(0, budget.monthlyBytes - usedBytes);
   const allowanceBytes = Math.floor(left / testsLeftInMonth(nowMs, budget.timeZone, input.intervalMs));
-  const est = estimates(input.entries);
+  const est = estimates(input.recent);
   const fixed = est.smallBytes + (test.udp ? est.udpBytes : 0);
   const throughput = test.tests.filter((t): t is 'download' | 'upload' => t === 'download' || t === 'upload');
   const base = { monthlyBytes: budget.monthlyBytes, month, usedBytes, allowanceBytes };

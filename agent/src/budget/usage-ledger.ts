@@ -95,65 +95,102 @@ function parseEntry(line: string): UsageEntry | undefined {
   return { atMs, phases: out, ...(times === undefined ? {} : { phaseMs: times }) };
 }
 
+/** Tests the ledger keeps whole in memory: what the planner estimates from (budget-planner.ts's HISTORY_TESTS). */
+export const RECENT_TESTS = 10;
+
 /**
- * The ledger in memory and on disk. `record` appends one test; `usedIn` sums a zone's month.
- * One writer (the daemon); calls are not concurrent (tests never overlap).
+ * The ledger in memory and on disk. `record` appends one test; `usedIn` sums a zone's month. In
+ * memory only each test's time and total bytes (16 bytes a test: two months of 15-minute tests
+ * are under 100 kB) and the last RECENT_TESTS tests whole. One writer (the daemon); calls are not
+ * concurrent (tests never overlap).
  */
 export class UsageLedger {
   readonly #dataDir: string;
   readonly #path: string;
-  readonly #entries: UsageEntry[];
+  /** Each test's start and bytes, oldest first. */
+  readonly #times: number[] = [];
+  readonly #totals: number[] = [];
+  readonly #recent: UsageEntry[] = [];
   #rewrittenAtMs: number;
   /** The file exists and its directory entry is durable. */
   #exists: boolean;
 
-  private constructor(dataDir: string, entries: UsageEntry[], nowMs: number, exists: boolean) {
+  private constructor(dataDir: string, nowMs: number, exists: boolean) {
     this.#dataDir = dataDir;
     this.#path = join(dataDir, USAGE_FILE);
-    this.#entries = entries;
     this.#rewrittenAtMs = nowMs;
     this.#exists = exists;
   }
 
   /** Reads `DATA_DIR/usage.jsonl` (none yet: an empty ledger). Throws only when the file exists and cannot be read. */
   static async open(dataDir: string, nowMs: number): Promise<{ ledger: UsageLedger; skipped: number }> {
-    let text = '';
-    let exists = true;
-    try {
-      text = await readFile(join(dataDir, USAGE_FILE), 'utf8');
-    } catch (err) {
-      if ((err as { code?: unknown }).code !== 'ENOENT') throw err;
-      exists = false;
-    }
-    const { entries, skipped } = parseLedger(text);
+    const ledger = new UsageLedger(dataDir, nowMs, true);
+    const text = await ledger.#read();
+    if (text === undefined) ledger.#exists = false;
+    const { entries, skipped } = parseLedger(text ?? '');
     const kept = entries.filter((e) => e.atMs >= nowMs - KEEP_MS);
-    const ledger = new UsageLedger(dataDir, kept, nowMs, exists);
+    for (const e of kept) ledger.#add(e);
     // A torn line or old entries: write the file clean now, so appends start on a new line.
-    if (skipped > 0 || kept.length < entries.length || (text !== '' && !text.endsWith('\n'))) await ledger.#rewrite(nowMs);
+    if (skipped > 0 || kept.length < entries.length || (text !== undefined && text !== '' && !text.endsWith('\n'))) await ledger.#write(kept, nowMs);
     return { ledger, skipped };
   }
 
-  /** The entries kept, oldest first. */
-  get entries(): readonly UsageEntry[] {
-    return this.#entries;
+  /** The last RECENT_TESTS tests, oldest first. */
+  get recent(): readonly UsageEntry[] {
+    return this.#recent;
+  }
+
+  /** Tests kept (two months). */
+  get size(): number {
+    return this.#times.length;
   }
 
   /** Bytes used in the calendar month holding `nowMs` in `timeZone`. */
   usedIn(nowMs: number, timeZone: string): { month: string; usedBytes: number } {
     const { month, startMs, endMs } = zonedMonth(nowMs, timeZone);
     let usedBytes = 0;
-    for (const e of this.#entries) if (e.atMs >= startMs && e.atMs < endMs) usedBytes += entryBytes(e);
+    for (let i = 0; i < this.#times.length; i++) {
+      const at = this.#times[i] as number;
+      if (at >= startMs && at < endMs) usedBytes += this.#totals[i] as number;
+    }
     return { month, usedBytes: Math.round(usedBytes) };
   }
 
-  /** Appends one test durably; drops entries older than KEEP_MS, rewriting the file at most once a day. */
+  /** Appends one test durably; drops tests older than KEEP_MS, rewriting the file at most once a day. */
   async record(entry: UsageEntry, nowMs: number): Promise<void> {
-    this.#entries.push(entry);
-    if (nowMs - this.#rewrittenAtMs > 86_400_000 && this.#entries.some((e) => e.atMs < nowMs - KEEP_MS)) {
-      this.#entries.splice(0, this.#entries.findIndex((e) => e.atMs >= nowMs - KEEP_MS));
-      await this.#rewrite(nowMs);
+    this.#add(entry);
+    const cutoff = nowMs - KEEP_MS;
+    if (nowMs - this.#rewrittenAtMs > 86_400_000 && (this.#times[0] ?? nowMs) < cutoff) {
+      let drop = 0;
+      while (drop < this.#times.length && (this.#times[drop] as number) < cutoff) drop++;
+      this.#times.splice(0, drop);
+      this.#totals.splice(0, drop);
+      // Appended, then the file rewritten without the old lines: a crash between leaves them, never loses the new one.
+      await this.#append(entry);
+      const { entries } = parseLedger((await this.#read()) ?? '');
+      await this.#write(entries.filter((e) => e.atMs >= cutoff), nowMs);
       return;
     }
+    await this.#append(entry);
+  }
+
+  #add(entry: UsageEntry): void {
+    this.#times.push(entry.atMs);
+    this.#totals.push(entryBytes(entry));
+    this.#recent.push(entry);
+    if (this.#recent.length > RECENT_TESTS) this.#recent.shift();
+  }
+
+  async #read(): Promise<string | undefined> {
+    try {
+      return await readFile(this.#path, 'utf8');
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async #append(entry: UsageEntry): Promise<void> {
     const file = await open(this.#path, 'a', 0o644);
     try {
       await writeFully(file, Buffer.from(`${JSON.stringify(entry)}\n`, 'utf8'));
@@ -167,9 +204,9 @@ export class UsageLedger {
     }
   }
 
-  async #rewrite(nowMs: number): Promise<void> {
+  async #write(entries: readonly UsageEntry[], nowMs: number): Promise<void> {
     this.#rewrittenAtMs = nowMs;
     this.#exists = true;
-    await replaceFileDurably(this.#path, this.#entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    await replaceFileDurably(this.#path, entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
   }
 }

@@ -325,7 +325,9 @@ export class AgentDaemon {
     let decision: BudgetDecision | undefined;
     const ledger = this.#d.ledger;
     if (plan.budget !== undefined && ledger !== undefined) {
-      const planned = planWithinBudget({ budget: plan.budget, nowMs: (this.#d.wallClock ?? Date.now)(), intervalMs: plan.intervalMs, entries: ledger.entries, test: plan.test });
+      const nowMs = (this.#d.wallClock ?? Date.now)();
+      const { usedBytes } = ledger.usedIn(nowMs, plan.budget.timeZone);
+      const planned = planWithinBudget({ budget: plan.budget, nowMs, intervalMs: plan.intervalMs, usedBytes, recent: ledger.recent, test: plan.test });
       decision = planned.decision;
       plan = { ...plan, test: { ...plan.test, ...planned.test } };
       if (decision.action !== 'full') logger.info({ event: `budget-${decision.action}`, slot, ...decision }, `data budget: test ${decision.action} (${decision.reason})`);
