@@ -96,7 +96,8 @@ function seedHealth(dbPath: string): void {
     });
     const record = (agentId: string, version: string, extra: Record<string, unknown> = {}, skewMs = 0) => ({ agentId, receivedAt: now - MINUTE, skewMs, report: report(version, extra) });
     store.health.save([
-      record('lso-001', '0.2.0', { diskFreeBytes: 50_000_000 }),
+      // A metered box that has spent its month's data budget.
+      record('lso-001', '0.2.0', { diskFreeBytes: 50_000_000, dataUsage: { month: '2026-11', usedBytes: 10_500_000_000, budgetBytes: 10_000_000_000 } }),
       record('lso-002', '0.2.0', { failedTestsInARow: 5, lastTest: { status: 'failed', finishedAt: new Date(now - 2 * MINUTE).toISOString(), errorCode: 'SW_DNS' } }),
       record('lso-003', '0.3.0', {}, 5 * MINUTE),
       record('lso-004', '0.3.0'),
@@ -239,6 +240,12 @@ describe.skipIf(skip)("the console's fleet and alerts pages in Chromium", { time
       await page.waitForSelector(`body[data-state="ready"] .filters a[data-filter="${filter}"][aria-current="page"]`);
       const data = await expectFleet(page, filter, 'vi');
       expect(data.matched).toBe(data.boxes.length);
+      if (filter === 'unhealthy') {
+        // The metered box's health cell says what its tests used against its budget, in red once spent.
+        const line = await page.$eval('table.boxes tr[data-agent="lso-001"] [data-field="dataUsed"]', (el) => ({ text: el.textContent, cls: el.getAttribute('class') }));
+        expect(line.text).toMatch(/^đã dùng 10[.,]5 GB \/ 10 GB dữ liệu tháng này$/);
+        expect(line.cls).toBe('bad');
+      }
     }
     expect((await fleetApi('unhealthy')).boxes.map((b) => b.id).sort()).toEqual(['lso-001', 'lso-002', 'lso-003', 'lso-006']);
     await page.screenshot({ path: join(shots, 'fleet-read-vi-paused.png'), fullPage: true });

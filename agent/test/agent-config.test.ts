@@ -69,6 +69,22 @@ describe('agent configuration', () => {
     expect(loadAgentConfig(write(`${MINIMAL.replace('ws://127.0.0.1:8600', 'wss://collector.example:8600')}autoUpgrade: true\n`)).autoUpgrade).toBe(true);
   });
 
+  it("checks busy lines by default (25 000 bytes a second, 3 samples of 3 s, 30 s apart), as busyLine says", () => {
+    expect(loadAgentConfig(write(MINIMAL)).busyLine).toEqual({ check: true, thresholdBytesPerSec: 25_000, sampleMs: 3000, tries: 3, retryAfterMs: 30_000 });
+    const set = loadAgentConfig(write(`${MINIMAL}busyLine: { check: false, threshold: 50kB, sample: 5s, tries: 2, retryAfter: 1m }\n`));
+    expect(set.busyLine).toEqual({ check: false, thresholdBytesPerSec: 50_000, sampleMs: 5000, tries: 2, retryAfterMs: 60_000 });
+  });
+
+  it("takes a monthly budget from the file, replaced by the collector's", () => {
+    const config = loadAgentConfig(write(`${MINIMAL}budget: { monthly: 10GB, timeZone: Asia/Ho_Chi_Minh }\n`));
+    expect(config.budget).toEqual({ monthlyBytes: 10_000_000_000, timeZone: 'Asia/Ho_Chi_Minh' });
+    expect(testPlan(config, undefined, AGENT_DEFAULTS).plan.budget).toEqual(config.budget);
+    const site = { name: 'S', kind: 'school', technology: 'mobile' } as const;
+    const pushed = { monthlyBytes: 3_000_000_000, timeZone: 'Asia/Bangkok' };
+    expect(testPlan(config, { version: 'v1', site, budget: pushed }, AGENT_DEFAULTS).plan.budget).toEqual(pushed);
+    expect(loadAgentConfig(write(MINIMAL)).budget).toBeUndefined();
+  });
+
   it('lets SPEEDWATCH_AGENT_TOKEN override the token file', () => {
     expect(loadAgentConfig(write(MINIMAL), { SPEEDWATCH_AGENT_TOKEN: 'swa_fromtheenvironment' }).collector.token).toBe('swa_fromtheenvironment');
   });
@@ -100,6 +116,8 @@ describe('agent configuration', () => {
     ['autoUpgrade from a collector over plain ws://', MINIMAL.replace('ws://127.0.0.1:8600', 'ws://collector.example:8600') + 'autoUpgrade: true\n', {}, ['autoUpgrade']],
     ['an autoUpgrade that is not true or false', `${MINIMAL}autoUpgrade: yes please\n`, {}, ['autoUpgrade']],
     ['a test.udp that is not true or false', `${MINIMAL}test: { udp: on }\n`, {}, ['test.udp']],
+    ['busy-line settings out of range', `${MINIMAL}busyLine: { tries: 0, threshold: lots, sample: 0s }\n`, {}, ['busyLine.sample', 'busyLine.threshold', 'busyLine.tries']],
+    ['a budget below 1 MB in a zone that does not exist', `${MINIMAL}budget: { monthly: 10kB, timeZone: Mars/Olympus }\n`, {}, ['budget.monthly', 'budget.timeZone']],
     [
       'mistakes in every section at once, files included',
       'collector:\n  url: ws://127.0.0.1:8600\n  tokenFile: nope\n  caFile: ca.pem\nsite: { name: S, kind: school, technology: fixed, lat: 95 }\n' +

@@ -40,6 +40,14 @@ describe('speedwatch-agent once', () => {
       expect([c.test.udp, c.test.udpPort]).toEqual([true, 8862]);
     });
 
+    it('counts cross traffic with --cross-traffic (threshold 25000 bytes a second unless given), and caps data with --max-bytes', () => {
+      expect(parseOnceArgs(['--endpoint', 'http://h/', '--cross-traffic']).test.crossTraffic).toEqual({ thresholdBytesPerSec: 25_000 });
+      const c = parseOnceArgs(['--endpoint', 'http://h/', '--cross-traffic', '--cross-traffic-interface', 'wwan0', '--cross-traffic-threshold', '50000', '--max-bytes', '20MB']);
+      expect(c.test.crossTraffic).toEqual({ thresholdBytesPerSec: 50_000, interface: 'wwan0' });
+      expect(c.test.maxBytes).toBe(20_000_000);
+      expect(parseOnceArgs(['--endpoint', 'http://h/']).test).not.toHaveProperty('maxBytes');
+    });
+
     it('reads every flag', () => {
       const c = parseOnceArgs(['--endpoint', 'http://h/', '--tests', 'upload,latency', '--duration', '6s', '--warmup', '1', '--streams', '2', '--technology', 'mobile', '--json', '--latency-count', '5']);
       expect(c.test.tests).toEqual(['latency', 'upload']);
@@ -62,6 +70,10 @@ describe('speedwatch-agent once', () => {
       [['--endpoint', 'http://h/', '--bogus'], /Unknown option '--bogus'/],
       [['--endpoint', 'http://h/', '--udp', '--udp-port', '0'], /--udp-port must be an integer from 1 to 65535, got "0"/],
       [['--endpoint', 'http://h/', '--udp-port', '8862'], /--udp-port needs --udp/],
+      [['--endpoint', 'http://h/', '--cross-traffic-interface', 'eth0'], /--cross-traffic-interface and --cross-traffic-threshold need --cross-traffic/],
+      [['--endpoint', 'http://h/', '--cross-traffic', '--cross-traffic-interface', 'eth0; rm'], /--cross-traffic-interface must be an interface name like eth0/],
+      [['--endpoint', 'http://h/', '--cross-traffic', '--cross-traffic-threshold', 'lots'], /--cross-traffic-threshold must be an integer/],
+      [['--endpoint', 'http://h/', '--max-bytes', 'plenty'], /--max-bytes must be a size in bytes \(e.g. 20MB\), got "plenty"/],
       [['--server-file', '/nonexistent/servers.json'], /--server-file \/nonexistent\/servers.json: cannot read \(ENOENT\)/],
     ])('refuses %j', (argv, message) => {
       expect(usageError(argv)).toMatch(message);

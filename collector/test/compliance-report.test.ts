@@ -2,12 +2,12 @@
  * The committee's report: ranges read in the collector's time zone, and a small fleet whose
  * every figure is worked by hand below (the sorted values are written out beside each median).
  */
-import { DEFAULT_TARGETS } from '@speedwatch/shared';
+import { DEFAULT_TARGETS, zonedDate, zonedMidnight } from '@speedwatch/shared';
 import { describe, expect, it } from 'vitest';
 import { buildComplianceReport } from '../src/report/compliance-report.js';
 import { reportCsv } from '../src/report/report-csv.js';
 import { reportLabels } from '../src/report/report-labels.js';
-import { parseReportRange, previousMonth, zonedDate, zonedMidnight } from '../src/report/report-range.js';
+import { parseReportRange, previousMonth } from '../src/report/report-range.js';
 import type { AgentRecord, VerdictSample } from '../src/store/store-types.js';
 import { DEFAULT_VERDICT_CONFIG } from '../src/verdict/verdict-config.js';
 import type { VerdictConfig } from '../src/verdict/verdict-config.js';

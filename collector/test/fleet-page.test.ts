@@ -68,7 +68,7 @@ beforeAll(async () => {
   // Boxes test every 2 h (silent after 4 h), fast-1 every 5 min (silent after the 1 h floor).
   t = await startTestCollector({ readToken: READ, fleet: { defaults: { intervalMs: 2 * HOUR }, overrides: [{ match: { agent: 'fast-1' }, intervalMs: 5 * MINUTE }] } });
   await box('ok-1', { version: '0.3.0', resultAgoMs: 30 * MINUTE, report: health() });
-  await box('ok-2', { version: '0.3.0', resultAgoMs: 3 * HOUR, report: health() });
+  await box('ok-2', { version: '0.3.0', resultAgoMs: 3 * HOUR, report: health({ dataUsage: { month: '2026-11', usedBytes: 3_200_000_000, budgetBytes: 10_000_000_000 } }) });
   await box('disk-1', { resultAgoMs: 30 * MINUTE, report: health({ diskFreeBytes: 50_000_000 }) });
   await box('fail-1', { resultAgoMs: 30 * MINUTE, report: health({ failedTestsInARow: 5, lastTest: { status: 'failed', finishedAt: new Date().toISOString(), errorCode: 'SW_DNS' } }) });
   await box('skew-1', { resultAgoMs: 30 * MINUTE, report: health({ clock: new Date(Date.now() + 5 * MINUTE).toISOString() }) });
@@ -116,7 +116,9 @@ describe('GET /api/v1/fleet', () => {
     const byId = new Map((body.boxes as Box[]).map((b) => [b.id, b]));
     expect(byId.get('fast-1')).toMatchObject({ intervalMs: 5 * MINUTE, silentAfterMs: HOUR });
     expect(byId.get('gone-1')).toMatchObject({ intervalMs: 2 * HOUR, silentAfterMs: 4 * HOUR, connected: false });
-    expect(byId.get('disk-1')?.health).toMatchObject({ diskFreeBytes: 50_000_000, failedTestsInARow: 0 });
+    expect(byId.get('disk-1')?.health).toMatchObject({ diskFreeBytes: 50_000_000, failedTestsInARow: 0, dataUsage: null });
+    // A metered box says how much of its month's data budget its tests used.
+    expect(byId.get('ok-2')?.health).toMatchObject({ dataUsage: { month: '2026-11', usedBytes: 3_200_000_000, budgetBytes: 10_000_000_000 } });
     expect(byId.get('skew-1')?.health?.clockSkewSeconds).toBeGreaterThan(290);
     expect(body.rules).toEqual({ silentIntervals: 2, silentMinMs: HOUR, defaultIntervalMs: 15 * MINUTE, diskFreeBelowBytes: 100_000_000, failedTestsInARow: 3, okTestWithinMs: 6 * HOUR, clockSkewMs: MINUTE });
     expect(body.timeZone).toBe('Asia/Ho_Chi_Minh');

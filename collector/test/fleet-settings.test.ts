@@ -31,3 +31,32 @@ describe('fleet settings: the UDP probe', () => {
     expect(() => fleetConfigSchema.parse({ defaults: { test: { udp: 'yes' } } }, 'fleet')).toThrow(/fleet\.defaults\.test\.udp/);
   });
 });
+
+describe('fleet settings: a data budget', () => {
+  const config = fleetConfigOf(
+    fleetConfigSchema.parse({
+      defaults: { interval: '15m' },
+      overrides: [
+        { match: { technology: 'mobile' }, budget: { monthly: '10GB' } },
+        { match: { agent: 'mobile-2' }, budget: { monthly: 3_000_000_000 } },
+      ],
+    }),
+    'Asia/Bangkok',
+  );
+  const mobile = (id: string): AgentRecord => ({ ...agent(id, 'Lạng Sơn/Cao Lộc'), technology: 'mobile' });
+
+  it('pushes the budget where an override gives one, with the collector\'s time zone, the last override winning', () => {
+    expect(settingsFor(config, mobile('mobile-1')).budget).toEqual({ monthlyBytes: 10_000_000_000, timeZone: 'Asia/Bangkok' });
+    expect(settingsFor(config, mobile('mobile-2')).budget).toEqual({ monthlyBytes: 3_000_000_000, timeZone: 'Asia/Bangkok' });
+    expect(agentSettingsSchema.parse(structuredClone(settingsFor(config, mobile('mobile-1')))).budget?.monthlyBytes).toBe(10_000_000_000);
+  });
+
+  it('pushes no budget key where none is set, so agents older than it keep their settings', () => {
+    expect('budget' in settingsFor(config, agent('fixed-1', 'Hà Nội'))).toBe(false);
+  });
+
+  it('refuses a budget below 1 MB or not a size', () => {
+    expect(() => fleetConfigSchema.parse({ defaults: { budget: { monthly: '10kB' } } }, 'fleet')).toThrow(/fleet\.defaults\.budget\.monthly/);
+    expect(() => fleetConfigSchema.parse({ defaults: { budget: { monthly: 'lots' } } }, 'fleet')).toThrow(/fleet\.defaults\.budget\.monthly/);
+  });
+});

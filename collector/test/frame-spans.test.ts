@@ -99,8 +99,8 @@ describe('frameRows', () => {
     const frame = '{"type":"results","results":[{"id":"a", "x":1.50},{"id":"bad"},{"id":"c","y":[1e3]}]}';
     const rows = frameRows(frameBatch('site-1', 2000, frame, 3, [0, 2], [figures('a'), figures('c', 'partial')]));
     expect(rows).toEqual([
-      ['a', 'site-1', 1000, 2000, 'ok', 100, 40, 12, 1, 0, '{"id":"a", "x":1.50}'],
-      ['c', 'site-1', 1000, 2000, 'partial', 100, null, 12, 1, 0, '{"id":"c","y":[1e3]}'],
+      ['a', 'site-1', 1000, 2000, 'ok', 100, 40, 12, 1, 0, '{"id":"a", "x":1.50}', null],
+      ['c', 'site-1', 1000, 2000, 'partial', 100, null, 12, 1, 0, '{"id":"c","y":[1e3]}', null],
     ]);
   });
 

@@ -360,7 +360,7 @@ describe.each(BACKENDS)('the store on $name', (backend) => {
       await storeResults(store, 'a', [makeResult(T0 + 3_000, { downloadMbps: 50 }), makeResult(T0 + 1_000), makeResult(T0 - DAY)], T0);
       const first = await scan(store, T0);
       expect(ids(first.rows)).toEqual(['a@1000', 'a@3000']);
-      expect(first.rows[1]?.slice(1)).toEqual(['a', T0 + 3_000, 'ok', 50, null, null]);
+      expect(first.rows[1]?.slice(1)).toEqual(['a', T0 + 3_000, 'ok', 50, null, null, null]);
       expect(ids((await scan(store, T0, first.position)).rows)).toEqual([]);
       // From another connection: a new one, and a late one older than everything scanned so far.
       await storeResults(other, 'b', [makeResult(T0 + 5_000)], T0);
@@ -371,6 +371,20 @@ describe.each(BACKENDS)('the store on $name', (backend) => {
       const between: VerdictRow[] = [];
       await store.results.scanVerdictRowsBetween(T0 + 500, T0 + 5_000, (row) => between.push(row));
       expect(ids(between)).toEqual(['a@500', 'a@1000', 'a@3000']);
+    });
+    it('keeps whether a test ran on a busy line for the verdict scans: 1 flagged, 0 checked and quiet, null not checked', async () => {
+      const store = await backend.fresh();
+      await addAgent(store, 'a');
+      const busyLine = (flagged: boolean): MeasurementResult['busyLine'] => ({ interface: 'eth0', crossTrafficBytes: flagged ? 9_000_000 : 1000, crossRxBytes: 0, crossTxBytes: flagged ? 9_000_000 : 1000, durationMs: 24_000, thresholdBytesPerSec: 25_000, flagged });
+      const withLine = (at: number, flagged: boolean): MeasurementResult => parseMeasurementResult({ ...makeResult(at), busyLine: busyLine(flagged) });
+      await storeResults(store, 'a', [withLine(T0 + 1_000, true), withLine(T0 + 2_000, false), makeResult(T0 + 3_000)], T0);
+      const other = await backend.another(store);
+      expect((await scan(other, T0)).rows.map((r) => r[7])).toEqual([1, 0, null]);
+      const between: VerdictRow[] = [];
+      await other.results.scanVerdictRowsBetween(T0, T0 + 5_000, (row) => between.push(row));
+      expect(between.map((r) => r[7])).toEqual([1, 0, null]);
+      const page = await other.results.page({ limit: 10, agentId: 'a' });
+      expect(page.results[0]?.result.busyLine).toEqual(busyLine(true));
     });
   });
 

@@ -98,6 +98,13 @@ describe('parseVerdictConfig', () => {
     expect(error).toMatchObject({ code: 'SW_VALIDATION', path });
   });
 
+  it('leaves out tests on busy lines unless excludeCrossTraffic is false, and takes only a boolean', () => {
+    expect(parseVerdictConfig({}, 'verdicts').excludeCrossTraffic).toBeUndefined();
+    expect(parseVerdictConfig({ excludeCrossTraffic: false }, 'verdicts').excludeCrossTraffic).toBe(false);
+    expect(parseVerdictConfig({ excludeCrossTraffic: true }, 'verdicts').excludeCrossTraffic).toBe(true);
+    expect(() => parseVerdictConfig({ excludeCrossTraffic: 'no' }, 'verdicts')).toThrow(expect.objectContaining({ code: 'SW_VALIDATION', path: 'verdicts.excludeCrossTraffic' }));
+  });
+
   it('lists every problem at once through its schema', () => {
     const outcome = parseAll(
       verdictConfigSchema,

@@ -255,6 +255,24 @@ describe('agentVerdicts', () => {
     });
   });
 
+  describe('busy lines', () => {
+    // Three quiet tests at 120 Mbps and two that ran beside other traffic at 40: the median of
+    // all five is 120 too, so the two are put first to show which tests count.
+    const input = [...samples('a', [40, 40], { busy: true }), ...samples('a', [120, 120, 120], { ageMs: 2 * HOUR })];
+
+    it('leaves out the tests that ran on a busy line by default', () => {
+      const [row] = agentVerdicts([agent('a')], input, NOW, config(), '24h');
+      expect([row?.tests, row?.download?.median, row?.verdict]).toEqual([3, 120, 'meets']);
+      expect(groupVerdicts([agent('a')], input, NOW, config(), 'all', '24h')[0]?.tests).toBe(3);
+    });
+
+    it('keeps them with excludeCrossTraffic: false', () => {
+      const [row] = agentVerdicts([agent('a')], input, NOW, { ...config(), excludeCrossTraffic: false }, '24h');
+      expect([row?.tests, row?.download?.median]).toEqual([5, 120]);
+      expect(row?.download?.mean).toBe((40 + 40 + 120 * 3) / 5);
+    });
+  });
+
   it('leaves out revoked agents and samples of agents it was not given', () => {
     const agents = [agent('a'), agent('gone', { revokedAt: NOW - DAY })];
     const input = [...samples('a', [120, 120, 120]), ...samples('gone', [1, 1, 1]), ...samples('stranger', [1, 1, 1])];

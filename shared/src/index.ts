@@ -26,8 +26,13 @@ export type { ReflectedPacket } from './protocol/stamp.js';
 export { jitter, mean, median, percentile, summarize } from './stats/stats.js';
 export { seededRandom } from './random/seeded-random.js';
 export type { Summary } from './stats/stats.js';
-export { PHASES, RESULT_ERROR_CODES, RESULT_SCHEMA_VERSION, RESULT_STATUSES, SELECTION_REASONS, TECHNOLOGIES } from './result/result.js';
+export { BUDGET_ACTIONS, BUDGET_REASONS, PHASES, RESULT_ERROR_CODES, RESULT_SCHEMA_VERSION, RESULT_STATUSES, SELECTION_REASONS, TECHNOLOGIES } from './result/result.js';
 export type {
+  BudgetAction,
+  BudgetDecision,
+  BudgetReason,
+  BusyLine,
+  DataUsage,
   EndpointCandidate,
   EndpointChoice,
   LatencyResult,
@@ -82,6 +87,7 @@ export type {
   ReceivedErrorMessage,
   ReceivedRejectMessage,
   ErrorMessage,
+  HealthDataUsage,
   HealthLastTest,
   HealthMessage,
   HelloMessage,
@@ -102,8 +108,8 @@ export {
   makeEnrollmentCode,
   parseEnrollmentCode,
 } from './enroll/enrollment-code.js';
-export { MIN_THROUGHPUT_WINDOW_MS, SETTINGS_RANGES, SETTINGS_TEST_NAMES, agentSettingsSchema, defaultWarmupFor, endpointUrlSchema, testSettingsSchema } from './protocol/agent-settings.js';
-export type { AgentSettings, SettingsTestName, TestSettings } from './protocol/agent-settings.js';
+export { MIN_THROUGHPUT_WINDOW_MS, SETTINGS_RANGES, SETTINGS_TEST_NAMES, agentSettingsSchema, budgetSettingsSchema, defaultWarmupFor, endpointUrlSchema, testSettingsSchema, timeZoneSchema } from './protocol/agent-settings.js';
+export type { AgentSettings, BudgetSettings, SettingsTestName, TestSettings } from './protocol/agent-settings.js';
 export {
   AGENT_VERSION_PATTERN,
   MAX_RELEASE_BYTES,
@@ -115,3 +121,5 @@ export {
   sha256Schema,
   versionOfReleaseFile,
 } from './protocol/release.js';
+export { isTimeZone, zonedDate, zonedMidnight, zonedMonth, zoneOffsetMs } from './time/zoned-time.js';
+export type { ZonedMonth } from './time/zoned-time.js';

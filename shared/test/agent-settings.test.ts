@@ -15,6 +15,16 @@ describe('pushed agent settings', () => {
   });
 });
 
+describe('pushed agent settings: a data budget', () => {
+  it('take a monthly budget of 1 MB or more in a time zone the runtime knows', () => {
+    const budget = { monthlyBytes: 10_000_000_000, timeZone: 'Asia/Ho_Chi_Minh' };
+    expect(agentSettingsSchema.parse({ version: 'v1', site, budget }).budget).toEqual(budget);
+    expect(() => agentSettingsSchema.parse({ version: 'v1', site, budget: { ...budget, monthlyBytes: 999_999 } }, 'settings')).toThrow(/settings\.budget\.monthlyBytes/);
+    expect(() => agentSettingsSchema.parse({ version: 'v1', site, budget: { ...budget, timeZone: 'Mars/Olympus' } }, 'settings')).toThrow(/settings\.budget\.timeZone/);
+    expect(() => agentSettingsSchema.parse({ version: 'v1', site, budget: { monthlyBytes: 10_000_000_000 } }, 'settings')).toThrow(/settings\.budget\.timeZone/);
+  });
+});
+
 describe('pushed agent settings: the UDP probe', () => {
   it('take test.udp as true or false, and refuse anything else', () => {
     expect(agentSettingsSchema.parse({ version: 'v1', site, test: { udp: true } }).test).toEqual({ udp: true });

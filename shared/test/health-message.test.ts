@@ -42,6 +42,8 @@ describe('healthSchema', () => {
     ['an error code this version does not know (a newer agent)', changed((m) => (m['lastTest'].errorCode = 'SW_SOMETHING_NEW'))],
     ['a box below freezing', changed((m) => (m['cpuTemperatureCelsius'] = -20))],
     ['a full disk', changed((m) => (m['diskFreeBytes'] = 0))],
+    ['a month\'s data use against a budget', changed((m) => (m['dataUsage'] = { month: '2025-03', usedBytes: 812_000_000, budgetBytes: 10_000_000_000 }))],
+    ['a month\'s data use without a budget', changed((m) => (m['dataUsage'] = { month: '2025-03', usedBytes: 0 }))],
   ])('accepts %s as it is', (_name, message) => {
     expect(healthSchema.parse(message)).toEqual(message);
   });
@@ -65,6 +67,8 @@ describe('healthSchema', () => {
     ['an error code with a newline', changed((m) => (m['lastTest'].errorCode = 'SW_DNS\n')), 'health.lastTest.errorCode'],
     ['a negative failure count', changed((m) => (m['failedTestsInARow'] = -3)), 'health.failedTestsInARow'],
     ['an unknown field', changed((m) => (m['colour'] = 'blue')), 'health.colour'],
+    ['a data-use month that is not one', changed((m) => (m['dataUsage'] = { month: '2025-13', usedBytes: 1 })), 'health.dataUsage.month'],
+    ['a negative data use', changed((m) => (m['dataUsage'] = { month: '2025-03', usedBytes: -1 })), 'health.dataUsage.usedBytes'],
     ['an unknown field in lastTest', changed((m) => (m['lastTest'].detail = 'x')), 'health.lastTest.detail'],
     ['__proto__ as a field', JSON.parse('{"type":"health","clock":"2025-03-01T08:05:00.000Z","agent":{"version":"1"},"backlog":0,"dropped":0,"__proto__":{"x":1}}'), 'health.__proto__'],
     ['an array for agent', changed((m) => (m['agent'] = ['0.1.0'])), 'health.agent'],

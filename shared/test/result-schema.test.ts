@@ -105,6 +105,29 @@ describe('parseMeasurementResult', () => {
     expect(parseMeasurementResult(validResult()).udp).toBeUndefined();
   });
 
+  it('accepts the usage, busyLine and budget sections docs/protocol.md shows, and a SW_BUDGET_CAPPED error', () => {
+    const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
+    const example = /^("usage":[\s\S]*?)\n```/m.exec(doc)?.[1];
+    expect(example).toBeDefined();
+    const sections = JSON.parse(`{${example as string}}`) as Pick<MeasurementResult, 'usage' | 'busyLine' | 'budget'>;
+    const result = { ...validResult(), status: 'partial', ...sections, errors: [{ phase: 'upload', code: 'SW_BUDGET_CAPPED', message: 'x' }] };
+    expect(parseMeasurementResult(structuredClone(result))).toEqual(result);
+  });
+
+  it.each<[string, (r: Record<string, any>) => void, string]>([
+    ['a negative cross traffic', (r) => (r['busyLine'].crossTrafficBytes = -1), 'busyLine.crossTrafficBytes'],
+    ['a flag that is not true or false', (r) => (r['busyLine'].flagged = 'yes'), 'busyLine.flagged'],
+    ['a budget action no planner takes', (r) => (r['budget'].action = 'halved'), 'budget.action'],
+    ['a budget month that is not one', (r) => (r['budget'].month = '2026-00'), 'budget.month'],
+    ['usage of a phase there is not', (r) => (r['usage'].phases.video = 1), 'usage.phases.video'],
+  ])('refuses %s, naming the field', (_name, change, path) => {
+    const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
+    const sections = JSON.parse(`{${/^("usage":[\s\S]*?)\n```/m.exec(doc)?.[1] ?? ''}}`) as Record<string, any>;
+    const result = { ...validResult(), ...sections } as Record<string, any>;
+    change(result);
+    expect(() => parseMeasurementResult(result)).toThrow(expect.objectContaining({ path }));
+  });
+
   it('accepts the udp section docs/protocol.md shows', () => {
     const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
     const example = /^"udp":(\{[\s\S]*?\})\n```/m.exec(doc)?.[1];

@@ -111,9 +111,9 @@ const LOAD_SCRIPT = join(HERE, 'collector-load.js');
 
 /** The store's INSERT (sqlite-store.ts, `insertResult`), so the ceiling does the same work per row. */
 const INSERT_RESULT =
-  'INSERT INTO results (id, agent_id, ts, received_at, status, download_mbps, upload_mbps, latency_ms, jitter_ms, loss_ratio, doc) ' +
-  'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING';
-type ResultRow = [string, string, number, number, string, number, number, number, number, number, string];
+  'INSERT INTO results (id, agent_id, ts, received_at, status, download_mbps, upload_mbps, latency_ms, jitter_ms, loss_ratio, doc, busy) ' +
+  'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING';
+type ResultRow = [string, string, number, number, string, number, number, number, number, number, string, number | null];
 
 interface Modules {
   store: typeof StoreModule;
@@ -402,7 +402,7 @@ function rawInsert(ctx: Context, path: string, o: { agents: number; total: numbe
         const agentId = benchAgentId(Math.floor((done + i) / agentBatch) % agents);
         const id = randomUUID();
         const ts = liveStartMs(now, random);
-        rows.push([id, agentId, ts, now, 'ok', 104.3, 43.8, 12.9, 1.7, 0, text.make({ id, startedMs: ts, downloadMbps: 104.3, uploadMbps: 43.8, latencyMs: 12.9 })]);
+        rows.push([id, agentId, ts, now, 'ok', 104.3, 43.8, 12.9, 1.7, 0, text.make({ id, startedMs: ts, downloadMbps: 104.3, uploadMbps: 43.8, latencyMs: 12.9 }), null]);
       }
       const started = performance.now();
       insertBatch.immediate(rows);
@@ -718,7 +718,7 @@ function bulkLoad(ctx: Context, db: string, o: { rows: number; agents: number; s
         const up = Math.round(down * 0.4 * 100) / 100;
         const latency = Math.round((baseLatency[a] as number) * (0.8 + random() * 0.6) * 10) / 10;
         const doc = text.make({ id, startedMs: ts, downloadMbps: down, uploadMbps: up, latencyMs: latency });
-        batch.push([id, agentId, ts, ts + 28_000, 'ok', down, up, latency, 1.7, 0, doc]);
+        batch.push([id, agentId, ts, ts + 28_000, 'ok', down, up, latency, 1.7, 0, doc, null]);
       }
       load(batch);
       done = end;
@@ -1075,7 +1075,7 @@ function benchRows(o: { agents: number; total: number; agentBatch: number }): Re
   return Array.from({ length: o.total }, (_, i): ResultRow => {
     const id = randomUUID();
     const ts = liveStartMs(now, Math.random);
-    return [id, benchAgentId(Math.floor(i / o.agentBatch) % o.agents), ts, now, 'ok', 104.3, 43.8, 12.9, 1.7, 0, text.make({ id, startedMs: ts, downloadMbps: 104.3, uploadMbps: 43.8, latencyMs: 12.9 })];
+    return [id, benchAgentId(Math.floor(i / o.agentBatch) % o.agents), ts, now, 'ok', 104.3, 43.8, 12.9, 1.7, 0, text.make({ id, startedMs: ts, downloadMbps: 104.3, uploadMbps: 43.8, latencyMs: 12.9 }), null];
   });
 }
 
@@ -1134,7 +1134,7 @@ async function benchPostgres(ctx: Context, o: { runs: number; results: number; a
       let copyPerS: number;
       try {
         copyPerS = await timedChunks('raw COPY into results', (rows) =>
-          ctx.mods.postgresCopy.copyRows(client, 'results', ['id', 'agent_id', 'ts', 'received_at', 'status', 'download_mbps', 'upload_mbps', 'latency_ms', 'jitter_ms', 'loss_ratio', 'doc'], rows),
+          ctx.mods.postgresCopy.copyRows(client, 'results', ['id', 'agent_id', 'ts', 'received_at', 'status', 'download_mbps', 'upload_mbps', 'latency_ms', 'jitter_ms', 'loss_ratio', 'doc', 'busy'], rows),
         );
       } finally {
         client.release();

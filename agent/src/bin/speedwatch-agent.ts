@@ -148,6 +148,9 @@ async function run(argv: string[]): Promise<number> {
   const marker = join(config.dataDir, FIRST_TEST_MARKER);
   const firstTestNow = existsSync(marker);
   const outbox = await Outbox.open({ dir: config.dataDir, maxBytes: config.outbox.maxBytes, logger });
+  const { UsageLedger } = await import('../budget/usage-ledger.js');
+  const { ledger, skipped } = await UsageLedger.open(config.dataDir, Date.now());
+  if (skipped > 0) logger.warn({ event: 'usage-lines-skipped', skipped }, `usage ledger: ${skipped} unreadable line(s) skipped (a power cut mid-write); the month's count may be short by those tests`);
   let exitCode: number = EXIT.ok;
   let wake!: () => void;
   const stopped = new Promise<void>((resolve) => {
@@ -167,6 +170,7 @@ async function run(argv: string[]): Promise<number> {
       },
     },
     version: version(),
+    ledger,
     clock: systemClock,
     random: Math.random,
     ...(stored.settings === undefined ? {} : { settings: stored.settings }),

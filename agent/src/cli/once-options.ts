@@ -5,11 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Technology } from '@speedwatch/shared';
-import { MIN_THROUGHPUT_WINDOW_MS, parseDurationMs, TECHNOLOGIES, UsageError, ValidationError } from '@speedwatch/shared';
+import { MIN_THROUGHPUT_WINDOW_MS, parseDurationMs, parseSizeBytes, TECHNOLOGIES, UsageError, ValidationError } from '@speedwatch/shared';
 import type { Endpoint } from '../measure/endpoints.js';
 import { endpointFromBaseUrl, endpointsFromServerList } from '../measure/endpoints.js';
 import type { SpeedTestOptions, TestName } from '../measure/speed-test-options.js';
 import { DEFAULT_SPEED_TEST_OPTIONS, TEST_NAMES } from '../measure/speed-test-options.js';
+import { BUSY_LINE_DEFAULTS } from '../traffic/busy-line.js';
 
 export const ONCE_USAGE = `Usage: speedwatch-agent once (--endpoint URL | --server-file FILE) [options]
 
@@ -33,6 +34,14 @@ What:
   --udp                 also measure UDP quality (round trip, jitter, loss each way) against the
                         endpoint's STAMP reflector: 250 packets of 172 bytes over 5 s (speedwatch-endpoint only)
   --udp-port N          the reflector's UDP port (default: the endpoint URL's port)
+  --cross-traffic       count the traffic through the network interface that is not the test's
+                        own (Linux /proc/net/dev) and flag the test above the threshold
+  --cross-traffic-interface NAME
+                        the interface to count (default: the one the route to the endpoint leaves by)
+  --cross-traffic-threshold N
+                        bytes a second, both directions together, that make a busy line (default 25000)
+  --max-bytes SIZE      the test's data cap (e.g. 20MB): throughput phases end when its own traffic
+                        reaches it, and one not started by then is left out (SW_BUDGET_CAPPED)
 
 Output:
   --json                print exactly one JSON object (the result) on stdout, no progress
@@ -53,6 +62,10 @@ const FLAGS = {
   technology: { type: 'string' },
   udp: { type: 'boolean' },
   'udp-port': { type: 'string' },
+  'cross-traffic': { type: 'boolean' },
+  'cross-traffic-interface': { type: 'string' },
+  'cross-traffic-threshold': { type: 'string' },
+  'max-bytes': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -90,6 +103,17 @@ export function parseOnceArgs(argv: readonly string[]): OnceCommand {
   const ca = values.ca === undefined ? undefined : readText('--ca', values.ca);
   const udpPort = integerFlag('--udp-port', values['udp-port'], 1, 65_535);
   if (udpPort !== undefined && values.udp !== true) throw new UsageError('--udp-port needs --udp');
+  const crossInterface = values['cross-traffic-interface'];
+  const crossThreshold = integerFlag('--cross-traffic-threshold', values['cross-traffic-threshold'], 0, 1e12);
+  if ((crossInterface !== undefined || crossThreshold !== undefined) && values['cross-traffic'] !== true) throw new UsageError('--cross-traffic-interface and --cross-traffic-threshold need --cross-traffic');
+  if (crossInterface !== undefined && !/^[A-Za-z0-9_.:@-]{1,15}$/.test(crossInterface)) throw new UsageError(`--cross-traffic-interface must be an interface name like eth0, got ${JSON.stringify(crossInterface)}`);
+  const maxBytesText = values['max-bytes'];
+  const maxBytes = maxBytesText === undefined ? undefined : parseSizeBytes(maxBytesText);
+  if (maxBytesText !== undefined && (maxBytes === undefined || maxBytes < 1)) throw new UsageError(`--max-bytes must be a size in bytes (e.g. 20MB), got ${JSON.stringify(maxBytesText)}`);
+  const crossTraffic =
+    values['cross-traffic'] === true
+      ? { thresholdBytesPerSec: crossThreshold ?? BUSY_LINE_DEFAULTS.thresholdBytesPerSec, ...(crossInterface === undefined ? {} : { interface: crossInterface }) }
+      : undefined;
   return {
     help: false,
     json: values.json === true,
@@ -105,6 +129,8 @@ export function parseOnceArgs(argv: readonly string[]): OnceCommand {
       latencyCount: integerFlag('--latency-count', values['latency-count'], 1, 1000) ?? DEFAULT_SPEED_TEST_OPTIONS.latencyCount,
       udp: values.udp === true,
       ...(udpPort === undefined ? {} : { udpPort }),
+      ...(crossTraffic === undefined ? {} : { crossTraffic }),
+      ...(maxBytes === undefined ? {} : { maxBytes }),
       ...(values.server === undefined ? {} : { server: values.server }),
       ...(ca === undefined ? {} : { ca }),
     },

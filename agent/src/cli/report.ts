@@ -33,6 +33,10 @@ export function progressPrinter(write: (text: string) => void): (event: SpeedTes
   };
 }
 
+function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
 function mbps(value: number): string {
   return `${value.toFixed(2)} Mbps`;
 }
@@ -69,6 +73,20 @@ export function formatSummary(result: MeasurementResult, technology: Technology)
       `${mbps(t.mbps)} (${t.streams} streams, ${(t.bytes / 1e6).toFixed(1)} MB in ${(t.durationMs / 1000).toFixed(1)} s after ${(t.warmupMs / 1000).toFixed(1)} s warm-up)` +
         (t.librespeedMbps === undefined ? '' : `; LibreSpeed-style ${mbps(t.librespeedMbps)}`) +
         (loaded === undefined ? '' : `; latency under load median ${loaded.medianMs.toFixed(2)} ms, p90 ${loaded.p90Ms.toFixed(2)} ms`),
+    );
+  }
+  const usage = result.usage;
+  if (usage !== undefined) {
+    const parts = (['download', 'upload', 'udp'] as const).filter((p) => usage.phases[p] !== undefined).map((p) => `${p} ${megabytes(usage.phases[p] ?? 0)}`);
+    row('Data used', `${megabytes(usage.bytes)}${parts.length === 0 ? '' : ` (${parts.join(', ')})`}`);
+  }
+  const busy = result.busyLine;
+  if (busy !== undefined) {
+    const rate = busy.durationMs > 0 ? (busy.crossTrafficBytes * 1000) / busy.durationMs : 0;
+    row(
+      'Busy line',
+      `${busy.interface}: ${megabytes(busy.crossTrafficBytes)} of other traffic in ${(busy.durationMs / 1000).toFixed(1)} s (${(rate / 1000).toFixed(1)} kB/s; threshold ${(busy.thresholdBytesPerSec / 1000).toFixed(1)} kB/s)` +
+        (busy.flagged ? ': FLAGGED, the line was in use' : ''),
     );
   }
   for (const check of checkResult(result, technology, DEFAULT_TARGETS)) {

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { LogLevel, Problem, Site } from '@speedwatch/shared';
+import type { BudgetSettings, LogLevel, Problem, Site } from '@speedwatch/shared';
 import {
   array,
   boolean,
@@ -28,7 +28,11 @@ import {
   ValidationError,
   defaultWarmupFor,
   MIN_THROUGHPUT_WINDOW_MS,
+  SETTINGS_RANGES,
+  timeZoneSchema,
 } from '@speedwatch/shared';
+import type { BusyLineSettings } from '../traffic/busy-line.js';
+import { BUSY_LINE_DEFAULTS } from '../traffic/busy-line.js';
 import type { Endpoint } from '../measure/endpoints.js';
 import { endpointFromBaseUrl, endpointsFromServerList } from '../measure/endpoints.js';
 import type { TestName } from '../measure/speed-test-options.js';
@@ -68,6 +72,10 @@ export interface AgentConfig {
    * Default false: announcements are kept for `speedwatch-agent upgrade`.
    */
   autoUpgrade: boolean;
+  /** Busy lines (docs/agent.md, "Busy lines"): check the line before each scheduled test, count cross traffic during it. */
+  busyLine: BusyLineSettings;
+  /** The config file's monthly data budget (docs/agent.md, "Metered links"); the collector's replaces it. */
+  budget?: BudgetSettings;
 }
 
 /** The config file is not usable; `problems` lists every problem, each with its key path. */
@@ -151,6 +159,17 @@ const fileSchema = object({
   outbox: optional(object({ maxBytes: optional(sizeBytes(1024 * 1024, 256 * 1024 * 1024)) })),
   logLevel: optional(oneOf(Object.keys(LOG_LEVELS) as LogLevel[])),
   autoUpgrade: optional(boolean()),
+  busyLine: optional(
+    object({
+      check: optional(boolean()),
+      // Bytes a second, both directions together; units as for sizes (25000, 25kB).
+      threshold: optional(sizeBytes(0, 1e12)),
+      sample: optional(durationMs(500, 60_000)),
+      tries: optional(number({ min: 1, max: 10, integer: true })),
+      retryAfter: optional(durationMs(1000, 3_600_000)),
+    }),
+  ),
+  budget: optional(object({ monthly: sizeBytes(SETTINGS_RANGES.monthlyBytes.min, SETTINGS_RANGES.monthlyBytes.max), timeZone: optional(timeZoneSchema) })),
 });
 
 /** A host name or address of this machine's loopback interface. */
@@ -276,5 +295,14 @@ export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = {}): Read
     outbox: { maxBytes: value.outbox?.maxBytes ?? AGENT_DEFAULTS.outboxMaxBytes },
     logLevel: value.logLevel ?? 'info',
     autoUpgrade: value.autoUpgrade ?? false,
+    busyLine: {
+      check: value.busyLine?.check ?? BUSY_LINE_DEFAULTS.check,
+      thresholdBytesPerSec: value.busyLine?.threshold ?? BUSY_LINE_DEFAULTS.thresholdBytesPerSec,
+      sampleMs: value.busyLine?.sample ?? BUSY_LINE_DEFAULTS.sampleMs,
+      tries: value.busyLine?.tries ?? BUSY_LINE_DEFAULTS.tries,
+      retryAfterMs: value.busyLine?.retryAfter ?? BUSY_LINE_DEFAULTS.retryAfterMs,
+    },
+    // Without a zone the box's own: set it where the box's clock is kept in UTC.
+    ...(value.budget === undefined ? {} : { budget: { monthlyBytes: value.budget.monthly, timeZone: value.budget.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone } }),
   });
 }

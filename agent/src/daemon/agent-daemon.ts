@@ -5,12 +5,12 @@
  * from the next test. Process concerns (argv, signals, exit codes) stay in bin/.
  */
 import os from 'node:os';
-import type { AgentSettings, Logger, MeasurementResult, UpgradeMessage } from '@speedwatch/shared';
+import type { AgentSettings, BudgetDecision, HealthDataUsage, Logger, MeasurementResult, UpgradeMessage } from '@speedwatch/shared';
 import { SpeedwatchError } from '@speedwatch/shared';
 import type { AgentConfig } from '../config/agent-config.js';
 import { AGENT_DEFAULTS } from '../config/agent-config.js';
 import type { Outbox } from '../outbox/outbox.js';
-import type { Clock } from '../schedule/scheduler.js';
+import type { Clock, RunContext } from '../schedule/scheduler.js';
 import { Scheduler } from '../schedule/scheduler.js';
 import { saveSettings } from '../settings/settings-file.js';
 import type { TestPlan } from '../settings/test-plan.js';
@@ -24,6 +24,14 @@ import { readBoxHealth } from '../health/box-health.js';
 import { TestHistory } from '../health/test-history.js';
 import type { UpgraderOptions } from '../upgrade/upgrader.js';
 import { Upgrader } from '../upgrade/upgrader.js';
+import type { UsageLedger } from '../budget/usage-ledger.js';
+import { entryOf } from '../budget/usage-ledger.js';
+import { planWithinBudget } from '../budget/budget-planner.js';
+import type { LineCheck } from '../traffic/busy-line.js';
+import { checkLine } from '../traffic/busy-line.js';
+import type { InterfaceCounters } from '../traffic/interface-counters.js';
+import { readInterfaceCounters } from '../traffic/interface-counters.js';
+import { interfaceForHost } from '../traffic/route-interface.js';
 
 export interface AgentDaemonDeps {
   config: Readonly<AgentConfig>;
@@ -57,6 +65,13 @@ export interface AgentDaemonDeps {
    * None: announcements are ignored.
    */
   upgrade?: Pick<UpgraderOptions, 'restart' | 'fromVersionsDir'> & Partial<Pick<UpgraderOptions, 'trialMs' | 'retryMs' | 'download' | 'now'>>;
+  /** The tests' data use (docs/agent.md, "Metered links"): what a budget plans by and `health` reports. None: neither. */
+  ledger?: UsageLedger;
+  /** Wall-clock time, ms since the epoch: which calendar month a test falls in. Default Date.now. */
+  wallClock?: () => number;
+  /** An interface's counters (default /proc/net/dev) and the interface to a host (default the routing table): the busy-line check. */
+  readCounters?: (iface: string) => Promise<InterfaceCounters>;
+  interfaceFor?: (hostname: string) => Promise<string | undefined>;
 }
 
 export class AgentDaemon {
@@ -75,6 +90,8 @@ export class AgentDaemon {
   /** The test in progress, if any; while `#held`, no new test starts (an upgrade is being installed). */
   #testing: Promise<void> | undefined;
   #held = false;
+  /** Logged once: the busy-line check cannot read this box's counters or routes. */
+  #busyLineUnavailableLogged = false;
 
   constructor(deps: AgentDaemonDeps) {
     this.#d = deps;
@@ -121,7 +138,10 @@ export class AgentDaemon {
       ...(this.#upgrader === undefined
         ? {}
         : { onWelcome: () => this.#upgrader?.welcomed(), onUpgrade: (offer: UpgradeMessage) => this.#upgrader?.offered(offer) }),
-      health: async () => ({ agent: software, ...(await boxHealth()), ...this.#history.figures() }),
+      health: async () => {
+        const dataUsage = this.#dataUsage();
+        return { agent: software, ...(await boxHealth()), ...this.#history.figures(), ...(dataUsage === undefined ? {} : { dataUsage }) };
+      },
       healthIntervalMs: config.health.intervalMs,
     });
     const log = logger.child({ component: 'schedule' });
@@ -130,7 +150,7 @@ export class AgentDaemon {
       runBoundMs: this.#runBoundMs(),
       clock: deps.clock,
       random: deps.random,
-      run: ({ signal, slot }) => this.#track(this.#runTest(signal, slot)),
+      run: (ctx) => this.#track(this.#runTest(ctx)),
       onEvent: (event) => {
         const level = event.type === 'failed' || event.type === 'overran' || event.type === 'abandoned' ? 'warn' : 'info';
         log[level]({ ...event, event: `schedule-${event.type}` }, `schedule: ${event.type}`);
@@ -187,10 +207,64 @@ export class AgentDaemon {
     return plan;
   }
 
-  /** The test's own bound (a function of its options), plus time for the child to start and stop. */
+  /**
+   * The test's own bound (a function of its options), plus time for the child to start and stop,
+   * plus the longest the busy-line check may hold it back: every sample, and every wait between.
+   */
   #runBoundMs(): number {
     const plan = this.#plan;
-    return speedTestBoundMs({ ...DEFAULT_SPEED_TEST_OPTIONS, ...plan.test, endpoints: plan.endpoints.resolved, agentVersion: this.#d.version }) + 10_000;
+    const busy = this.#d.config.busyLine;
+    const checkMs = busy.check ? busy.tries * busy.sampleMs + busy.retryAfterMs * (2 ** (busy.tries - 1) - 1) : 0;
+    return speedTestBoundMs({ ...DEFAULT_SPEED_TEST_OPTIONS, ...plan.test, endpoints: plan.endpoints.resolved, agentVersion: this.#d.version }) + 10_000 + checkMs;
+  }
+
+  /** The month's data use for `health`, in the budget's zone (the box's own without a budget). */
+  #dataUsage(): HealthDataUsage | undefined {
+    const ledger = this.#d.ledger;
+    if (ledger === undefined) return undefined;
+    const budget = this.#plan.budget;
+    const timeZone = budget?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+    const { month, usedBytes } = ledger.usedIn((this.#d.wallClock ?? Date.now)(), timeZone);
+    return { month, usedBytes, ...(budget === undefined ? {} : { budgetBytes: budget.monthlyBytes }) };
+  }
+
+  /**
+   * The busy-line check before a test (traffic/busy-line.ts): the interface the route to the
+   * endpoint leaves by, sampled, and while busy sampled again after a wait, within the slot. The
+   * first test after enrolling is checked once and never held back (someone at the box waits for
+   * it); a collector's test-now is held back like a scheduled test, within the slot it runs in.
+   * Undefined when the check is off or cannot run here (logged once).
+   */
+  async #checkLine(ctx: RunContext, plan: TestPlan): Promise<{ iface: string; check: LineCheck } | undefined> {
+    const settings = this.#d.config.busyLine;
+    const first = plan.endpoints.resolved[0];
+    if (!settings.check || first === undefined) return undefined;
+    const read = this.#d.readCounters ?? ((iface: string) => readInterfaceCounters(iface));
+    let iface: string | undefined;
+    try {
+      iface = await (this.#d.interfaceFor ?? ((host: string) => interfaceForHost(host)))(first.downloadUrl.hostname);
+      // On loopback the endpoint's side of a test passes the same counters: nothing to tell apart.
+      if (iface === undefined || iface === 'lo') return undefined;
+      await read(iface);
+    } catch (err) {
+      if (!this.#busyLineUnavailableLogged) {
+        this.#busyLineUnavailableLogged = true;
+        this.#log.warn({ event: 'busy-line-unavailable', err }, 'busy lines: cannot read this box\'s routes or interface counters; tests run unchecked');
+      }
+      return undefined;
+    }
+    const name = iface;
+    const check = await checkLine({
+      iface: name,
+      settings: { ...settings, tries: ctx.instant && this.#firstTestPending ? 1 : settings.tries },
+      read,
+      clock: this.#d.clock,
+      signal: ctx.signal,
+      startBy: ctx.slotEndsAt - this.#scheduler.runBoundMs,
+      onPostponed: ({ bytesPerSec, check: n, waitMs }) =>
+        this.#log.info({ event: 'test-postponed', slot: ctx.slot, interface: name, bytesPerSec, thresholdBytesPerSec: settings.thresholdBytesPerSec, check: n, waitMs }, 'busy line: test postponed'),
+    });
+    return { iface: name, check };
   }
 
   /** Stores the collector's settings, then uses them from the next test (the client acknowledges once this resolves). */
@@ -229,9 +303,10 @@ export class AgentDaemon {
     if (this.#scheduler.runNow()) this.#log.info({ event: 'first-test' }, 'first test after enrollment: starting now');
   }
 
-  async #runTest(signal: AbortSignal, slot: number): Promise<void> {
+  async #runTest(ctx: RunContext): Promise<void> {
+    const { signal, slot } = ctx;
     const { logger } = this.#d;
-    const plan = this.#plan;
+    let plan = this.#plan;
     if (this.#held) {
       logger.info({ event: 'test-held', slot }, 'no test in this slot: an upgrade is being installed');
       return;
@@ -247,7 +322,42 @@ export class AgentDaemon {
       }
       return;
     }
-    const result = await measureInChild({ bin: this.#d.bin, args: onceArgs(plan), signal, technology: plan.site?.technology ?? 'fixed' });
+    let decision: BudgetDecision | undefined;
+    const ledger = this.#d.ledger;
+    if (plan.budget !== undefined && ledger !== undefined) {
+      const nowMs = (this.#d.wallClock ?? Date.now)();
+      const { usedBytes } = ledger.usedIn(nowMs, plan.budget.timeZone);
+      const planned = planWithinBudget({ budget: plan.budget, nowMs, intervalMs: plan.intervalMs, usedBytes, recent: ledger.recent, test: plan.test });
+      decision = planned.decision;
+      plan = { ...plan, test: { ...plan.test, ...planned.test } };
+      if (decision.action !== 'full') logger.info({ event: `budget-${decision.action}`, slot, ...decision }, `data budget: test ${decision.action} (${decision.reason})`);
+    }
+    let line: { iface: string; check: LineCheck } | undefined;
+    try {
+      line = await this.#checkLine(ctx, plan);
+    } catch (err) {
+      if (signal.aborted) return; // stopped while waiting for a quiet line
+      // The counters went away mid-check (an interface taken down): test unchecked rather than not at all.
+      logger.warn({ event: 'busy-line-check-failed', slot, err }, 'busy lines: the check failed; the test runs unchecked');
+    }
+    const threshold = this.#d.config.busyLine.thresholdBytesPerSec;
+    const args = [
+      ...onceArgs(plan),
+      ...(line === undefined ? [] : ['--cross-traffic', '--cross-traffic-interface', line.iface, '--cross-traffic-threshold', String(threshold)]),
+      ...(decision?.capBytes === undefined ? [] : ['--max-bytes', String(decision.capBytes)]),
+    ];
+    const result = await measureInChild({ bin: this.#d.bin, args, signal, technology: plan.site?.technology ?? 'fixed' });
+    if (decision !== undefined) {
+      const capped = result.errors?.some((e) => e.code === 'SW_BUDGET_CAPPED') === true || (decision.capBytes !== undefined && (result.usage?.bytes ?? 0) >= decision.capBytes);
+      result.budget = { ...decision, ...(decision.capBytes === undefined ? {} : { capped }) };
+    }
+    if (line !== undefined && result.busyLine !== undefined) {
+      // Busy before it (the checks ran out) or during it: either way it ran under cross traffic.
+      result.busyLine = { ...result.busyLine, sampleMs: this.#d.config.busyLine.sampleMs, preTestBytesPerSec: line.check.samplesBytesPerSec, flagged: result.busyLine.flagged || !line.check.quiet };
+    }
+    if (ledger !== undefined) {
+      await ledger.record(entryOf(result), (this.#d.wallClock ?? Date.now)()).catch((err: unknown) => logger.warn({ event: 'usage-record-failed', err }, 'could not keep the test\'s data use in the ledger'));
+    }
     this.#history.record(result);
     try {
       await this.#d.outbox.append(result);
@@ -268,6 +378,9 @@ export class AgentDaemon {
         latencyMs: result.latency?.medianMs ?? null,
         errorCode: result.error?.code ?? null,
         settingsVersion: plan.settingsVersion ?? null,
+        usedBytes: result.usage?.bytes ?? null,
+        crossTrafficBytes: result.busyLine?.crossTrafficBytes ?? null,
+        busy: result.busyLine?.flagged ?? null,
       },
       'test finished and stored in the outbox',
     );

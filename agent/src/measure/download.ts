@@ -93,6 +93,10 @@ export async function measureDownload(endpoint: Endpoint, options: ThroughputOpt
     const bytes = totalBytes();
     record(t);
     options.onProgress?.({ elapsedMs: t, mbps: recent.add(t, bytes) });
+    if (options.timeUp?.() === true) {
+      stop();
+      return;
+    }
     const now = performance.now();
     for (const conn of active) {
       if (conn?.connected === true && now - conn.lastReadAt > options.stallTimeoutMs) {

@@ -12,6 +12,7 @@ import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { socketAddress } from './endpoints.js';
 import { MeasureError, toMeasureError } from './measure-error.js';
+import { announceTlsSocket } from '../traffic/own-traffic.js';
 
 const MAX_HEAD_BYTES = 64 * 1024;
 const CRLF2 = Buffer.from('\r\n\r\n');
@@ -86,6 +87,8 @@ export class RawHttpConnection {
             } as tls.ConnectionOptions)
           : net.connect({ host, port, onread });
       this.#socket = socket;
+      // Node announces plain sockets to the traffic meter itself, not TLS ones.
+      if (url.protocol === 'https:') announceTlsSocket(socket);
       const ready = url.protocol === 'https:' ? 'secureConnect' : 'connect';
       const onError = (err: Error): void => {
         clearTimeout(timer);

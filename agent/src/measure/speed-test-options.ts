@@ -59,6 +59,18 @@ export interface SpeedTestOptions {
   selectionProbes: number;
   selectionConcurrency: number;
   ca?: string | Buffer;
+  /**
+   * Count cross traffic during the test (the result's `busyLine`; Linux): on this interface, or
+   * the one the route to the first endpoint leaves by. A test whose cross traffic is above
+   * `thresholdBytesPerSec` (traffic/busy-line.ts) is flagged.
+   */
+  crossTraffic?: { interface?: string; thresholdBytesPerSec: number };
+  /**
+   * The test's data cap, bytes of its own traffic (the result's `usage`): a throughput phase
+   * ends when the test reaches it, and one that has not started by then does not run
+   * (SW_BUDGET_CAPPED). Latency and the UDP probe are not held to it. None: no cap.
+   */
+  maxBytes?: number;
   agentVersion: string;
   signal?: AbortSignal;
   onEvent?: (event: SpeedTestEvent) => void;

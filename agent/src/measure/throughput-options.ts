@@ -8,6 +8,11 @@ export interface ThroughputOptions
   userAgent: string;
   /** Live progress: the rate over about the last second. */
   onProgress?: (progress: { elapsedMs: number; mbps: number }) => void;
+  /**
+   * Asked at every sample: true ends the phase as if its time were up (the test reached its
+   * data cap). The rate is then over the shorter window, or none under a second of it.
+   */
+  timeUp?: () => boolean;
 }
 
 /**

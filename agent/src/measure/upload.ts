@@ -59,6 +59,8 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
   const errors: MeasureError[] = [];
   const recent = new RecentRate();
   let timeIsUp = false;
+  // Ends the wait for the phase's time before it is up (the test reached its data cap).
+  const early = new AbortController();
   // Once the time is up, streams go on sending until each has a confirmation past the end:
   // the body straddling the end must be read while the others still load the link, or it is
   // read faster than before the end and its interpolated bytes at the end come out too high.
@@ -155,6 +157,7 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
     const t = elapsed();
     const total = totalConfirmed();
     options.onProgress?.({ elapsedMs: t, mbps: recent.add(t, total) });
+    if (!early.signal.aborted && options.timeUp?.() === true) early.abort();
     if (total !== lastTotal) {
       lastTotal = total;
       lastProgressAt = t;
@@ -171,7 +174,7 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted === true) onAbort();
-  const timeUp = sleep(options.durationMs, abort.signal);
+  const timeUp = sleep(options.durationMs, AbortSignal.any([abort.signal, early.signal]));
   await Promise.race([timeUp, allDone]);
   // New requests only until every stream is confirmed past the end; those in flight may still
   // be confirmed within the grace period.

@@ -109,11 +109,20 @@ export interface SchedulerOptions {
   random: () => number;
   /**
    * One run. `slot` counts intervals from `start()` (0 is the first); `plannedAt` is the
-   * planned start on the clock's timeline. The run should settle soon after `signal` aborts.
+   * planned start and `slotEndsAt` the end of its slot, on the clock's timeline; `instant` when
+   * `runNow()` started it rather than the schedule. The run should settle soon after `signal` aborts.
    */
-  run: (ctx: { signal: AbortSignal; slot: number; plannedAt: number }) => Promise<void>;
+  run: (ctx: RunContext) => Promise<void>;
   /** Called synchronously for each event; must not throw (an exception is rethrown outside the scheduler). */
   onEvent?: (e: SchedulerEvent) => void;
+}
+
+export interface RunContext {
+  signal: AbortSignal;
+  slot: number;
+  plannedAt: number;
+  slotEndsAt: number;
+  instant: boolean;
 }
 
 export const DEFAULT_ABORT_GRACE_MS = 5_000;
@@ -221,7 +230,7 @@ export class Scheduler {
     this.#planTimer = {
       handle: this.#o.clock.setTimeout(() => {
         this.#planTimer = undefined;
-        this.#begin(slot, plannedAt);
+        this.#begin(slot, plannedAt, true);
       }, 0),
     };
     return true;
@@ -281,7 +290,7 @@ export class Scheduler {
     };
   }
 
-  #begin(slot: number, plannedAt: number): void {
+  #begin(slot: number, plannedAt: number, instant = false): void {
     if (this.#state !== 'running') return;
     const { clock } = this.#o;
     let release = (): void => {};
@@ -304,7 +313,8 @@ export class Scheduler {
     this.#emit({ type: 'started', at: run.startedAt, slot, plannedAt });
     let settled: Promise<void>;
     try {
-      settled = Promise.resolve(this.#o.run({ signal: run.controller.signal, slot, plannedAt }));
+      const slotEndsAt = this.#t0 + (slot + 1) * this.#intervalMs;
+      settled = Promise.resolve(this.#o.run({ signal: run.controller.signal, slot, plannedAt, slotEndsAt, instant }));
     } catch (err) {
       settled = Promise.reject(err);
     }

@@ -3,7 +3,7 @@
  * defaults, field by field. The collector is the controller (docs/fleet.md); the config file
  * keeps a box testing before its first contact and names what the collector leaves open.
  */
-import type { AgentSettings, Site, Technology } from '@speedwatch/shared';
+import type { AgentSettings, BudgetSettings, Site, Technology } from '@speedwatch/shared';
 import { defaultWarmupFor, MIN_THROUGHPUT_WINDOW_MS, ValidationError } from '@speedwatch/shared';
 import type { AgentConfig } from '../config/agent-config.js';
 import type { Endpoint } from '../measure/endpoints.js';
@@ -21,6 +21,8 @@ export interface TestPlan {
   settingsVersion?: string;
   /** Paused from the collector: no test runs. */
   paused: boolean;
+  /** The monthly data budget: the collector's, else the config file's; none: tests as planned. */
+  budget?: BudgetSettings;
 }
 
 /** Default warm-up: a quarter of the test, at most 2 s, leaving 1 s to measure (as the config file's). */
@@ -50,6 +52,7 @@ export function testPlan(config: Readonly<AgentConfig>, pushed: AgentSettings | 
   const durationMs = t?.durationMs ?? config.test.durationMs;
   const warmupMs = t?.warmupMs ?? (t?.durationMs === undefined ? config.test.warmupMs : warmupFor(durationMs, defaults.warmupMs));
   const site = pushed?.site ?? config.site;
+  const budget = pushed?.budget ?? config.budget;
   return {
     plan: {
       intervalMs: pushed?.intervalMs ?? config.schedule.intervalMs,
@@ -66,6 +69,7 @@ export function testPlan(config: Readonly<AgentConfig>, pushed: AgentSettings | 
       ...(site === undefined ? {} : { site }),
       ...(pushed === undefined ? {} : { settingsVersion: pushed.version }),
       paused: pushed?.paused === true,
+      ...(budget === undefined ? {} : { budget }),
     },
     problems,
   };

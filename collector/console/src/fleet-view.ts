@@ -194,6 +194,13 @@ function healthCell(box: FleetBox, f: Formatter): HTMLElement {
     'td',
     { class: 'health', 'data-label': t.fleet.health },
     health.diskFreeBytes === null ? null : h('span', { 'data-field': 'diskFree', class: box.problems.includes('disk-low') ? 'bad' : '' }, t.fleet.diskFree(f.bytes(health.diskFreeBytes))),
+    health.dataUsage === null || health.dataUsage === undefined
+      ? null
+      : h(
+          'span',
+          { 'data-field': 'dataUsed', class: health.dataUsage.budgetBytes !== null && health.dataUsage.usedBytes >= health.dataUsage.budgetBytes ? 'bad' : '' },
+          t.fleet.dataUsed(f.bytes(health.dataUsage.usedBytes), health.dataUsage.budgetBytes === null ? null : f.bytes(health.dataUsage.budgetBytes)),
+        ),
     health.failedTestsInARow === null || health.failedTestsInARow === 0
       ? null
       : h('span', { 'data-field': 'failedInARow', class: box.problems.includes('tests-failing') ? 'bad' : '' }, t.fleet.failedInARow(f.count(health.failedTestsInARow))),

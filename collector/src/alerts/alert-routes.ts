@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { areaKey } from '@speedwatch/shared';
 import type { SiteKind, Technology } from '@speedwatch/shared';
-import { zoneOffsetMs } from '../report/report-range.js';
+import { zoneOffsetMs } from '@speedwatch/shared';
 import type { Labels } from './alert-fingerprint.js';
 
 export const ROUTE_LANGS = ['vi', 'en'] as const;

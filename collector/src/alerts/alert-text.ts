@@ -10,7 +10,7 @@ import type { MissedTarget } from './alert-rules.js';
 import type { RouteLang } from './alert-routes.js';
 import type { PersonMessage } from './channels/channel.js';
 import type { DigestPayload, DigestSite } from './digest.js';
-import { zoneOffsetMs } from '../report/report-range.js';
+import { zoneOffsetMs } from '@speedwatch/shared';
 import type { NotificationStatus, WebhookAlert } from './webhook-payload.js';
 
 export interface TextContext {

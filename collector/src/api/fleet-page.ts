@@ -125,6 +125,7 @@ function boxOf(j: Judged): FleetBox {
             failedTestsInARow: health.report.failedTestsInARow ?? null,
             lastOkTestAt: health.report.lastOkTestAt ?? null,
             clockSkewSeconds: health.skewMs / 1000,
+            dataUsage: health.report.dataUsage === undefined ? null : { month: health.report.dataUsage.month, usedBytes: health.report.dataUsage.usedBytes, budgetBytes: health.report.dataUsage.budgetBytes ?? null },
           },
     problems: j.problems,
   };

@@ -63,6 +63,8 @@ export interface FleetHealthView {
   failedTestsInARow: number | null;
   lastOkTestAt: string | null;
   clockSkewSeconds: number;
+  /** This month's data use of the box's tests, and its monthly budget when it has one (bytes). */
+  dataUsage: { month: string; usedBytes: number; budgetBytes: number | null } | null;
 }
 
 export interface FleetBox {

@@ -25,5 +25,6 @@ export function healthView(record: AgentHealthRecord | undefined): HealthView | 
     lastOkTestAt: r.lastOkTestAt ?? null,
     diskFreeBytes: r.diskFreeBytes ?? null,
     cpuTemperatureCelsius: roundOrNull(r.cpuTemperatureCelsius, (value) => roundTo(value, API_PRECISION.celsius)),
+    dataUsage: r.dataUsage === undefined ? null : { month: r.dataUsage.month, usedBytes: r.dataUsage.usedBytes, budgetBytes: r.dataUsage.budgetBytes ?? null },
   };
 }

@@ -138,6 +138,8 @@ export interface HealthView {
   lastOkTestAt: string | null;
   diskFreeBytes: number | null;
   cpuTemperatureCelsius: number | null;
+  /** This month's data use of the box's tests, and its monthly budget when it has one (bytes). */
+  dataUsage: { month: string; usedBytes: number; budgetBytes: number | null } | null;
 }
 
 export interface SiteAnswer {

@@ -31,7 +31,7 @@ import { loadReleases } from '../releases/release-dir.js';
 import type { ReleasesConfig } from '../releases/release-dir.js';
 import type { RouteConfig } from '../alerts/alert-routes.js';
 import type { ChannelConfig } from '../alerts/channels/channel-config.js';
-import { isTimeZone } from '../report/report-range.js';
+import { isTimeZone } from '@speedwatch/shared';
 import { channelNamesIn, channelsSchema, checkUniqueNames, resolveAlertRouting, routesSchema } from './alert-routing-config.js';
 import { parsePostgresUrl, POSTGRES_DEFAULTS } from '../store/postgres/postgres-connection.js';
 import { DEFAULT_VERDICT_CONFIG, verdictConfigSchema } from '../verdict/verdict-config.js';
@@ -516,7 +516,7 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
     ...(tls === undefined ? {} : { tls: Object.freeze(tls) }),
     verdicts: parsed.verdicts ?? d.verdicts,
     alerts,
-    fleet: fleetConfigOf(parsed.fleet),
+    fleet: fleetConfigOf(parsed.fleet, parsed.timeZone ?? d.timeZone),
     ...(releases === undefined ? {} : { releases: Object.freeze(releases) }),
   });
 }

@@ -21,6 +21,7 @@ import {
   optional,
   refine,
   SETTINGS_RANGES,
+  sizeBytes,
   SETTINGS_TEST_NAMES,
   SITE_KINDS,
   string,
@@ -38,6 +39,8 @@ export interface SettingsLevel {
    * not in the pushed settings, so it does not change their version.
    */
   agentVersion?: string;
+  /** A monthly data budget (metered links, docs/fleet.md): bytes a month, pushed with the collector's time zone. */
+  budget?: { monthlyBytes: number };
 }
 
 export interface SettingsMatch {
@@ -51,9 +54,14 @@ export interface SettingsMatch {
 export interface FleetConfig {
   defaults: SettingsLevel;
   overrides: (SettingsLevel & { match: SettingsMatch })[];
+  /** The zone whose calendar months a data budget runs by (the collector's `timeZone`); default Asia/Ho_Chi_Minh. */
+  timeZone?: string;
 }
 
 export const EMPTY_FLEET_CONFIG: FleetConfig = Object.freeze({ defaults: Object.freeze({}), overrides: Object.freeze([]) as unknown as FleetConfig['overrides'] });
+
+/** The zone a pushed budget runs by when the fleet config names none: the collector's default `timeZone`. */
+const DEFAULT_BUDGET_TIME_ZONE = 'Asia/Ho_Chi_Minh';
 
 const testLevel = refine(
   object({
@@ -77,6 +85,7 @@ const levelFields = {
   endpoints: optional(array(endpointUrlSchema, { minItems: 1, maxItems: 100 })),
   test: optional(testLevel),
   agentVersion: optional(agentVersionSchema),
+  budget: optional(object({ monthly: sizeBytes(SETTINGS_RANGES.monthlyBytes.min, SETTINGS_RANGES.monthlyBytes.max) })),
 };
 
 const matchSchema = refine(
@@ -102,6 +111,7 @@ type FileLevel = {
   endpoints?: string[];
   test?: { tests?: TestSettings['tests']; duration?: number; warmup?: number; streams?: number; latencyCount?: number; udp?: boolean };
   agentVersion?: string;
+  budget?: { monthly?: number };
 };
 
 function levelOf(file: FileLevel): SettingsLevel {
@@ -122,15 +132,18 @@ function levelOf(file: FileLevel): SettingsLevel {
     ...(file.endpoints === undefined ? {} : { endpoints: file.endpoints }),
     ...(test === undefined ? {} : { test }),
     ...(file.agentVersion === undefined ? {} : { agentVersion: file.agentVersion }),
+    ...(file.budget?.monthly === undefined ? {} : { budget: { monthlyBytes: file.budget.monthly } }),
   };
 }
 
-/** The file's `fleet` key, parsed by fleetConfigSchema, in base units. */
-export function fleetConfigOf(parsed: { defaults?: FileLevel; overrides?: (FileLevel & { match: SettingsMatch })[] } | undefined): FleetConfig {
+/** The file's `fleet` key, parsed by fleetConfigSchema, in base units; `timeZone` is the collector's. */
+export function fleetConfigOf(parsed: { defaults?: FileLevel; overrides?: (FileLevel & { match: SettingsMatch })[] } | undefined, timeZone?: string): FleetConfig {
+  // No fleet settings, no budget to run by any zone.
   if (parsed === undefined) return EMPTY_FLEET_CONFIG;
   return {
     defaults: levelOf(parsed.defaults ?? {}),
     overrides: (parsed.overrides ?? []).map((o) => ({ match: o.match, ...levelOf(o) })),
+    ...(timeZone === undefined ? {} : { timeZone }),
   };
 }
 
@@ -196,11 +209,13 @@ export function settingsFor(config: FleetConfig, agent: AgentRecord): AgentSetti
   let intervalMs = config.defaults.intervalMs;
   let endpoints = config.defaults.endpoints;
   let test: TestSettings = { ...config.defaults.test };
+  let budget = config.defaults.budget;
   for (const o of config.overrides) {
     if (!matchesAgent(o.match, agent)) continue;
     intervalMs = o.intervalMs ?? intervalMs;
     endpoints = o.endpoints ?? endpoints;
     test = { ...test, ...o.test };
+    budget = o.budget ?? budget;
   }
   // A warm-up from one level and a duration from another may cross: keep the pair usable.
   if (test.warmupMs !== undefined && test.durationMs !== undefined && test.durationMs - test.warmupMs < MIN_THROUGHPUT_WINDOW_MS) delete test.warmupMs;
@@ -210,6 +225,8 @@ export function settingsFor(config: FleetConfig, agent: AgentRecord): AgentSetti
     ...(endpoints === undefined ? {} : { endpoints: [...endpoints] }),
     ...(Object.keys(test).length === 0 ? {} : { test: inKeyOrder(test) }),
     ...(agent.pausedAt === undefined ? {} : { paused: true }),
+    // Only when one is set: an agent older than `budget` refuses settings that carry it.
+    ...(budget === undefined ? {} : { budget: { monthlyBytes: budget.monthlyBytes, timeZone: config.timeZone ?? DEFAULT_BUDGET_TIME_ZONE } }),
   };
   // The version names the content: the same settings always have the same version, so a
   // collector restart or a reload that changes nothing for an agent pushes it nothing new.

@@ -18,7 +18,7 @@ import type { AgentVerdict, Figures, GroupVerdict, Verdict } from '../verdict/ve
 
 export type { ComplianceReport } from './report-wire.js';
 import type { ReportRange } from './report-range.js';
-import { zonedDate } from './report-range.js';
+import { zonedDate } from '@speedwatch/shared';
 
 export interface ReportInputs {
   agents: readonly AgentRecord[];

@@ -5,7 +5,8 @@
  * 2026-12-01` is November. Dates are read in the collector's zone, not the machine's: a
  * committee in Lạng Sơn means its own midnight whatever zone the server runs in.
  */
-import { ValidationError } from '@speedwatch/shared';
+// The zone arithmetic is shared's (zoned-time.ts): the agent's data budget counts months the same way.
+import { ValidationError, zonedDate, zonedMidnight } from '@speedwatch/shared';
 
 /** The longest range a report covers: its samples are held in memory (about 40 bytes a test). */
 export const MAX_REPORT_DAYS = 366;
@@ -19,38 +20,6 @@ export interface ReportRange {
   to: number;
   /** The month's `YYYY-MM` when the range is one. */
   month?: string;
-}
-
-/** Whether `timeZone` is one this runtime knows (an IANA name such as Asia/Ho_Chi_Minh). */
-export function isTimeZone(timeZone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The zone's offset from UTC at `instant`, ms (+7 h for Asia/Ho_Chi_Minh). */
-export function zoneOffsetMs(timeZone: string, instant: number): number {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' }).formatToParts(instant);
-  const part = (type: string): number => Number(parts.find((p) => p.type === type)?.value);
-  const wall = Date.UTC(part('year'), part('month') - 1, part('day'), part('hour'), part('minute'), part('second'));
-  return wall - Math.floor(instant / 1000) * 1000;
-}
-
-/** The instant of midnight starting `year-month-day` in `timeZone` (month 1–12; day may overflow, as Date.UTC allows). */
-export function zonedMidnight(year: number, month: number, day: number, timeZone: string): number {
-  const wall = Date.UTC(year, month - 1, day);
-  let instant = wall - zoneOffsetMs(timeZone, wall);
-  // Once more at the instant found: the offset differs there when a DST change falls in between.
-  instant = wall - zoneOffsetMs(timeZone, instant);
-  return instant;
-}
-
-/** The `YYYY-MM-DD` of `instant` in `timeZone`. */
-export function zonedDate(instant: number, timeZone: string): string {
-  return new Date(instant + zoneOffsetMs(timeZone, instant)).toISOString().slice(0, 10);
 }
 
 const MONTH = /^(\d{4})-(\d{2})$/;

@@ -30,7 +30,7 @@ export interface FrameBatch {
 }
 
 /** The numeric columns packed per result; `status` is an index into RESULT_STATUSES. */
-const NUMERIC_COLUMNS = ['ts', 'status', 'downloadMbps', 'uploadMbps', 'latencyMs', 'jitterMs', 'lossRatio'] as const;
+const NUMERIC_COLUMNS = ['ts', 'status', 'downloadMbps', 'uploadMbps', 'latencyMs', 'jitterMs', 'lossRatio', 'busy'] as const;
 const WIDTH = NUMERIC_COLUMNS.length;
 
 /** The batch of a frame's accepted results, from their positions in the frame and their figures. */
@@ -45,6 +45,7 @@ export function frameBatch(agentId: string, receivedAt: number, frame: string, c
     columns[at + 4] = f.latencyMs ?? Number.NaN;
     columns[at + 5] = f.jitterMs ?? Number.NaN;
     columns[at + 6] = f.lossRatio ?? Number.NaN;
+    columns[at + 7] = f.busy ?? Number.NaN;
   });
   return { agentId, receivedAt, frame, count, accepted, ids: figures.map((f) => f.id), columns };
 }
@@ -82,6 +83,7 @@ export function frameRows(batch: FrameBatch): ResultRow[] {
       orNull(columns[at + 5] as number),
       orNull(columns[at + 6] as number),
       docs[k] as string,
+      orNull(columns[at + 7] as number),
     ];
   });
 }

@@ -194,4 +194,10 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE alert_notifications RENAME COLUMN webhook TO route;
   ALTER TABLE alerts ADD COLUMN confirm_requested_at INTEGER;
   `,
+  // 10: whether a result ran on a busy line (its busyLine.flagged, docs/measurement.md "Busy
+  // lines"): 1 flagged, 0 checked and quiet, NULL not checked (older agents, other systems).
+  // Verdicts may leave the flagged tests out (verdicts.excludeCrossTraffic).
+  `
+  ALTER TABLE results ADD COLUMN busy INTEGER;
+  `,
 ];

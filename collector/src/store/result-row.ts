@@ -14,6 +14,8 @@ export type ResultRow = [
   jitterMs: number | null,
   lossRatio: number | null,
   doc: string,
+  /** 1: ran under cross traffic (busyLine.flagged); 0: checked, quiet; null: not checked. */
+  busy: number | null,
 ];
 
 /**
@@ -37,6 +39,8 @@ export interface ResultFigures {
   /** Latency median under download and under upload load. */
   loadedDownloadMs: number | null;
   loadedUploadMs: number | null;
+  /** As the row's `busy` (absent: null); only what is stored needs it. */
+  busy?: number | null;
 }
 
 /** The figures of a validated result; `ts` is its `startedAt` in ms, when the caller has it already. */
@@ -53,5 +57,6 @@ export function resultFigures(result: MeasurementResult, ts = Date.parse(result.
     lossRatio: latency?.lossRatio ?? null,
     loadedDownloadMs: loadedLatency?.download?.medianMs ?? null,
     loadedUploadMs: loadedLatency?.upload?.medianMs ?? null,
+    ...(result.busyLine === undefined ? {} : { busy: result.busyLine.flagged ? 1 : 0 }),
   };
 }

@@ -74,7 +74,7 @@ export function prepareResultStatements(db: Db): ResultStatements {
     ]),
   ) as Record<SeriesMetric, MetricValuesStatement>;
   return {
-    insert: db.prepare<ResultRow>(`INSERT INTO results (${RESULT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+    insert: db.prepare<ResultRow>(`INSERT INTO results (${RESULT_COLUMNS}, busy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
 
     // low, to, afterTs, afterId, limit
     pageAll: db.prepare<[number, number, number, string, number], DocumentRow>(
@@ -105,18 +105,18 @@ export function prepareResultStatements(db: Db): ResultStatements {
 
     samplesFromTs: db
       .prepare<[number], VerdictRow>(
-        'SELECT rowid, agent_id, ts, status, download_mbps, upload_mbps, latency_ms FROM results INDEXED BY results_ts WHERE ts >= ? ORDER BY ts',
+        'SELECT rowid, agent_id, ts, status, download_mbps, upload_mbps, latency_ms, busy FROM results INDEXED BY results_ts WHERE ts >= ? ORDER BY ts',
       )
       .raw(true),
     samplesSinceRowid: db
       .prepare<[number, number], VerdictRow>(
         // NOT INDEXED: the rowid range, never the ts index (which would walk the whole window).
-        'SELECT rowid, agent_id, ts, status, download_mbps, upload_mbps, latency_ms FROM results NOT INDEXED WHERE rowid > ? AND ts >= ? ORDER BY rowid',
+        'SELECT rowid, agent_id, ts, status, download_mbps, upload_mbps, latency_ms, busy FROM results NOT INDEXED WHERE rowid > ? AND ts >= ? ORDER BY rowid',
       )
       .raw(true),
     samplesBetween: db
       .prepare<[number, number], VerdictRow>(
-        'SELECT rowid, agent_id, ts, status, download_mbps, upload_mbps, latency_ms FROM results INDEXED BY results_ts WHERE ts >= ? AND ts < ? ORDER BY ts',
+        'SELECT rowid, agent_id, ts, status, download_mbps, upload_mbps, latency_ms, busy FROM results INDEXED BY results_ts WHERE ts >= ? AND ts < ? ORDER BY ts',
       )
       .raw(true),
     maxRowid: db.prepare<[], { n: number | null }>('SELECT max(rowid) AS n FROM results'),

@@ -57,10 +57,16 @@ export interface VerdictSample {
   downloadMbps?: number;
   uploadMbps?: number;
   latencyMs?: number;
+  /** The test ran on a busy line (its result's `busyLine.flagged`). */
+  busy?: boolean;
 }
 
-/** A result's verdict fields as `scanVerdictRows` passes them: rowid, agent, ts, status, download, upload, latency. */
-export type VerdictRow = [rowid: number, agentId: string, ts: number, status: string, downloadMbps: number | null, uploadMbps: number | null, latencyMs: number | null];
+/**
+ * A result's verdict fields as `scanVerdictRows` passes them: rowid, agent, ts, status, download,
+ * upload, latency, and busy (1 when it ran under cross traffic, 0 when checked and quiet, null
+ * when not checked).
+ */
+export type VerdictRow = [rowid: number, agentId: string, ts: number, status: string, downloadMbps: number | null, uploadMbps: number | null, latencyMs: number | null, busy: number | null];
 
 export const SERIES_METRICS = ['download_mbps', 'upload_mbps', 'latency_ms', 'jitter_ms', 'loss_ratio'] as const;
 export type SeriesMetric = (typeof SERIES_METRICS)[number];

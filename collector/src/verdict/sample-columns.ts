@@ -23,6 +23,8 @@ export interface SampleColumns {
   readonly downloadMbps: Float64Array;
   readonly uploadMbps: Float64Array;
   readonly latencyMs: Float64Array;
+  /** 1 where the test ran on a busy line (docs/verdicts.md, "Busy lines"); absent: none did. */
+  readonly busy?: Uint8Array;
 }
 
 /** Columns of sample objects (in any order; sorted here, ties kept in input order). */
@@ -40,6 +42,7 @@ export function sampleColumns(samples: readonly VerdictSample[]): SampleColumns 
     downloadMbps: new Float64Array(n),
     uploadMbps: new Float64Array(n),
     latencyMs: new Float64Array(n),
+    busy: new Uint8Array(n),
   };
   order.forEach((from, i) => {
     const s = samples[from] as VerdictSample;
@@ -54,6 +57,7 @@ export function sampleColumns(samples: readonly VerdictSample[]): SampleColumns 
     out.downloadMbps[i] = s.downloadMbps ?? Number.NaN;
     out.uploadMbps[i] = s.uploadMbps ?? Number.NaN;
     out.latencyMs[i] = s.latencyMs ?? Number.NaN;
+    out.busy[i] = s.busy === true ? 1 : 0;
   });
   return out;
 }
@@ -68,4 +72,29 @@ export function firstAtOrAfter(columns: SampleColumns, value: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** The samples that did not run on a busy line, as new columns (the same columns when none did). */
+export function withoutBusy(columns: SampleColumns): SampleColumns {
+  const busy = columns.busy;
+  if (busy === undefined || !busy.includes(1)) return columns;
+  const keep: number[] = [];
+  for (let i = 0; i < columns.length; i++) if (busy[i] !== 1) keep.push(i);
+  const pick = <T extends Float64Array | Int32Array | Uint8Array>(from: T, to: T): T => {
+    keep.forEach((i, k) => {
+      to[k] = from[i] as number;
+    });
+    return to;
+  };
+  const n = keep.length;
+  return {
+    length: n,
+    agentIds: columns.agentIds,
+    agent: pick(columns.agent, new Int32Array(n)),
+    ts: pick(columns.ts, new Float64Array(n)),
+    status: pick(columns.status, new Uint8Array(n)),
+    downloadMbps: pick(columns.downloadMbps, new Float64Array(n)),
+    uploadMbps: pick(columns.uploadMbps, new Float64Array(n)),
+    latencyMs: pick(columns.latencyMs, new Float64Array(n)),
+  };
 }

@@ -22,6 +22,8 @@ interface Columns {
   downloadMbps: Float64Array;
   uploadMbps: Float64Array;
   latencyMs: Float64Array;
+  /** 1 when the test ran on a busy line. */
+  busy: Uint8Array;
 }
 
 function allocate(capacity: number): Columns {
@@ -32,10 +34,11 @@ function allocate(capacity: number): Columns {
     downloadMbps: new Float64Array(capacity),
     uploadMbps: new Float64Array(capacity),
     latencyMs: new Float64Array(capacity),
+    busy: new Uint8Array(capacity),
   };
 }
 
-const FIELDS = ['agent', 'ts', 'status', 'downloadMbps', 'uploadMbps', 'latencyMs'] as const;
+const FIELDS = ['agent', 'ts', 'status', 'downloadMbps', 'uploadMbps', 'latencyMs', 'busy'] as const;
 
 export interface WindowUpdate {
   /** Rows read from the store by this update. */
@@ -101,7 +104,7 @@ export class SampleWindow {
 
   /** Views of the samples held (valid until the next update). */
   columns(): SampleColumns {
-    const { agent, ts, status, downloadMbps, uploadMbps, latencyMs } = this.#c;
+    const { agent, ts, status, downloadMbps, uploadMbps, latencyMs, busy } = this.#c;
     const [s, e] = [this.#start, this.#end];
     return {
       length: e - s,
@@ -112,12 +115,13 @@ export class SampleWindow {
       downloadMbps: downloadMbps.subarray(s, e),
       uploadMbps: uploadMbps.subarray(s, e),
       latencyMs: latencyMs.subarray(s, e),
+      busy: busy.subarray(s, e),
     };
   }
 
   #append(row: VerdictRow): void {
     if (this.#end === this.#c.ts.length) this.#makeRoom();
-    const [, agentId, ts, status, down, up, latency] = row;
+    const [, agentId, ts, status, down, up, latency, busy] = row;
     let agent = this.#indexOf.get(agentId);
     if (agent === undefined) {
       agent = this.#agentIds.push(agentId) - 1;
@@ -131,6 +135,7 @@ export class SampleWindow {
     c.downloadMbps[i] = down ?? Number.NaN;
     c.uploadMbps[i] = up ?? Number.NaN;
     c.latencyMs[i] = latency ?? Number.NaN;
+    c.busy[i] = busy === 1 ? 1 : 0;
   }
 
   /** Full: compacts to the front, growing by half when more than half is in use. */
@@ -163,6 +168,7 @@ export class SampleWindow {
       out.downloadMbps[k] = c.downloadMbps[from] as number;
       out.uploadMbps[k] = c.uploadMbps[from] as number;
       out.latencyMs[k] = c.latencyMs[from] as number;
+      out.busy[k] = c.busy[from] as number;
     }
     this.#c = out;
     this.#start = 0;

@@ -11,6 +11,7 @@ import {
   TECHNOLOGIES,
   ValidationError,
   array,
+  boolean,
   deepFreeze,
   keyPath,
   number,
@@ -91,6 +92,11 @@ export interface VerdictConfig {
   minTests: MinTests;
   /** Absent: every test (`{ mode: 'tests' }`). */
   samples?: SampleRule;
+  /**
+   * Leave out the tests that ran on a busy line (their result's `busyLine.flagged`: cross traffic
+   * above the agent's threshold, docs/verdicts.md "Busy lines"). Absent: true.
+   */
+  excludeCrossTraffic?: boolean;
 }
 
 /** Representative samples' defaults: one sample per site and hour; 10 % above the contract is implausible. */
@@ -183,6 +189,7 @@ const inputSchema = object({
       ),
     }),
   ),
+  excludeCrossTraffic: optional(boolean()),
   samples: optional(
     refine(
       object({
@@ -220,6 +227,7 @@ export const verdictConfigSchema: Schema<VerdictConfig> = transform(inputSchema,
     windows: windows.map((w) => ({ ...w })),
     minTests,
   };
+  if (input.excludeCrossTraffic !== undefined) config.excludeCrossTraffic = input.excludeCrossTraffic;
   if (input.samples?.mode === 'representative') {
     config.samples = {
       mode: 'representative',

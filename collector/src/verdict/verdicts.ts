@@ -11,7 +11,7 @@ import { checkTargets, throughputScale } from './verdict-config.js';
 import type { AreaLevel, CollectorTarget, LatencyTarget, VerdictConfig, VerdictWindow } from './verdict-config.js';
 import { fillBuckets, summarise } from './window-buckets.js';
 import type { SampleColumns } from './sample-columns.js';
-import { sampleColumns } from './sample-columns.js';
+import { sampleColumns, withoutBusy } from './sample-columns.js';
 import { representativeSamples } from './representative-samples.js';
 import type { MetricField, WindowBuckets } from './window-buckets.js';
 
@@ -275,8 +275,12 @@ function targetsByTechnology(targets: readonly CollectorTarget[]): Map<Technolog
   return out;
 }
 
-/** The samples the config's rule judges: every test, or representative samples (representative-samples.ts). */
-function samplesFor(columns: SampleColumns, config: VerdictConfig, agents: readonly AgentRecord[]): SampleColumns {
+/**
+ * The samples the config's rule judges: every test, or representative samples
+ * (representative-samples.ts); without the tests that ran on a busy line unless the config keeps them.
+ */
+function samplesFor(all: SampleColumns, config: VerdictConfig, agents: readonly AgentRecord[]): SampleColumns {
+  const columns = config.excludeCrossTraffic === false ? all : withoutBusy(all);
   const rule = config.samples;
   if (rule === undefined || rule.mode === 'tests') return columns;
   const contracts = new Map(agents.map((agent) => [agent.id, agent.contractMbps]));

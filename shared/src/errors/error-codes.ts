@@ -127,6 +127,12 @@ export const ERROR_CODES = deepFreeze({
     action: 'Check that the endpoint is a speedwatch-endpoint with its UDP reflector on (`--udp-port`, default the HTTP port\'s number), that the agent uses that port (`--udp-port`), and that no firewall drops UDP; LibreSpeed backends have no reflector.',
     carriers: ['MeasureError', 'result'],
   },
+  SW_BUDGET_CAPPED: {
+    component: 'measurement',
+    meaning: "A throughput phase ended early or did not start: the test reached its data cap (`--max-bytes`, which the daemon sets from the site's monthly data budget) before that phase measured a full second.",
+    action: "Nothing, on a metered link: the budget is doing its job (the result's `budget` says what it allowed). For longer tests raise the budget (`budget.monthly`) or test less often; see docs/agent.md, \"Metered links\".",
+    carriers: ['MeasureError', 'result'],
+  },
   // Input and configuration, in every package.
   SW_USAGE: {
     component: 'input',

@@ -7,7 +7,8 @@
 import type { Site } from './site.js';
 import { siteSchema } from './site.js';
 import type { Schema } from '../validate/schema.js';
-import { array, boolean, number, object, oneOf, optional, refine, string } from '../validate/schema.js';
+import { array, boolean, custom, number, object, oneOf, optional, refine, string } from '../validate/schema.js';
+import { isTimeZone } from '../time/zoned-time.js';
 
 export const SETTINGS_TEST_NAMES = ['latency', 'download', 'upload'] as const;
 export type SettingsTestName = (typeof SETTINGS_TEST_NAMES)[number];
@@ -22,6 +23,18 @@ export interface TestSettings {
   udp?: boolean;
 }
 
+/**
+ * A monthly data budget for a metered link (docs/agent.md, "Metered links"): the agent plans its
+ * tests so that the month's traffic stays within it. Agents older than this field refuse
+ * settings that carry it.
+ */
+export interface BudgetSettings {
+  /** Bytes a calendar month, both directions together, as the result's `usage` counts them. */
+  monthlyBytes: number;
+  /** The zone whose calendar months the budget runs by (the collector's `timeZone`). */
+  timeZone: string;
+}
+
 export interface AgentSettings {
   /** Names this set of settings; the agent acknowledges it (`config-applied`). Equal settings have equal versions. */
   version: string;
@@ -34,6 +47,7 @@ export interface AgentSettings {
   test?: TestSettings;
   /** Paused from the collector: stay connected, run no test until settings without it come. */
   paused?: boolean;
+  budget?: BudgetSettings;
 }
 
 /**
@@ -54,9 +68,18 @@ export const SETTINGS_RANGES = {
   warmupMs: { min: 0, max: 600_000 },
   streams: { min: 1, max: 32 },
   latencyCount: { min: 1, max: 1000 },
+  /** 1 MB to 1 PB a month. */
+  monthlyBytes: { min: 1_000_000, max: 1e15 },
 } as const;
 
 const int = (range: { min: number; max: number }): Schema<number> => number({ ...range, integer: true });
+export const timeZoneSchema: Schema<string> = custom('an IANA time zone name such as Asia/Ho_Chi_Minh', (value): value is string => typeof value === 'string' && value.length <= 64 && isTimeZone(value));
+
+export const budgetSettingsSchema: Schema<BudgetSettings> = object({
+  monthlyBytes: int(SETTINGS_RANGES.monthlyBytes),
+  timeZone: timeZoneSchema,
+});
+
 export const endpointUrlSchema = string({ pattern: /^https?:\/\/[^\s/]+(\/\S*)?$/, maxLength: 2000, patternName: 'an http:// or https:// URL' });
 
 export const testSettingsSchema: Schema<TestSettings> = refine(
@@ -83,4 +106,5 @@ export const agentSettingsSchema: Schema<AgentSettings> = object({
   endpoints: optional(array(endpointUrlSchema, { minItems: 1, maxItems: 100 })),
   test: optional(testSettingsSchema),
   paused: optional(boolean()),
+  budget: optional(budgetSettingsSchema),
 });

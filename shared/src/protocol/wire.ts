@@ -73,6 +73,16 @@ export interface HealthMessage {
   diskFreeBytes?: number;
   /** The CPU's temperature, °C, where the box has a thermal zone for it. */
   cpuTemperatureCelsius?: number;
+  /** The data the box's tests used this month, and its monthly budget when it has one (docs/agent.md, "Metered links"). */
+  dataUsage?: HealthDataUsage;
+}
+
+/** A month's data use as `health` reports it. Bytes as the result's `usage` counts them. */
+export interface HealthDataUsage {
+  /** `YYYY-MM` in the budget's time zone (the box's own when it has no budget). */
+  month: string;
+  usedBytes: number;
+  budgetBytes?: number;
 }
 
 /** The latest test, as `health` reports it. */
@@ -293,6 +303,13 @@ export const healthSchema: Schema<HealthMessage> = object({
   lastOkTestAt: optional(instant),
   diskFreeBytes: optional(number({ ...HEALTH_RANGES.diskFreeBytes, integer: true })),
   cpuTemperatureCelsius: optional(number(HEALTH_RANGES.cpuTemperatureCelsius)),
+  dataUsage: optional(
+    object({
+      month: string({ pattern: /^\d{4}-(0[1-9]|1[0-2])$/, patternName: 'a month as YYYY-MM' }),
+      usedBytes: number({ ...HEALTH_RANGES.diskFreeBytes, integer: true }),
+      budgetBytes: optional(number({ ...HEALTH_RANGES.diskFreeBytes, integer: true })),
+    }),
+  ),
 });
 
 export const welcomeSchema: Schema<WelcomeMessage> = object({

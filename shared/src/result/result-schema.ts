@@ -1,10 +1,10 @@
 import { ValidationError } from '../errors/speedwatch-error.js';
 import type { Schema } from '../validate/schema.js';
-import { array, custom, number, object, oneOf, optional, refine, string } from '../validate/schema.js';
+import { array, boolean, custom, number, object, oneOf, optional, refine, string } from '../validate/schema.js';
 import type { MeasurementMethod } from './librespeed-figure.js';
 import { LIBRESPEED_OVERHEAD_FACTOR, MEASUREMENT_METHOD_PATTERN } from './librespeed-figure.js';
 import type { MeasurementResult, ResultErrorCode } from './result.js';
-import { PHASES, RESULT_ERROR_CODES, RESULT_SCHEMA_VERSION, RESULT_STATUSES, SELECTION_REASONS, TECHNOLOGIES } from './result.js';
+import { BUDGET_ACTIONS, BUDGET_REASONS, PHASES, RESULT_ERROR_CODES, RESULT_SCHEMA_VERSION, RESULT_STATUSES, SELECTION_REASONS, TECHNOLOGIES } from './result.js';
 
 // Generous bounds: they exist to refuse garbage, not to judge a measurement.
 const MAX_MBPS = 1_000_000; // 1 Tbit/s
@@ -76,6 +76,42 @@ const udp = object({
 
 const loaded = object({ count, medianMs: ms, p90Ms: ms, lossRatio: ratio });
 
+const usage = object({
+  bytes,
+  rxBytes: bytes,
+  txBytes: bytes,
+  phases: object({ select: optional(bytes), latency: optional(bytes), udp: optional(bytes), download: optional(bytes), upload: optional(bytes) }),
+  phaseMs: optional(object({ select: optional(ms), latency: optional(ms), udp: optional(ms), download: optional(ms), upload: optional(ms) })),
+});
+
+// A rate in bytes a second: up to 1 Tbit/s, as MAX_MBPS.
+const bytesPerSec = number({ min: 0, max: MAX_MBPS * 125_000 });
+const busyLine = object({
+  interface: string({ minLength: 1, maxLength: 64 }),
+  crossTrafficBytes: bytes,
+  crossRxBytes: bytes,
+  crossTxBytes: bytes,
+  durationMs: ms,
+  thresholdBytesPerSec: bytesPerSec,
+  sampleMs: optional(ms),
+  preTestBytesPerSec: optional(array(bytesPerSec, { maxItems: 100 })),
+  flagged: boolean(),
+});
+
+const budget = object({
+  monthlyBytes: bytes,
+  month: string({ pattern: /^\d{4}-(0[1-9]|1[0-2])$/, patternName: 'a month as YYYY-MM' }),
+  usedBytes: bytes,
+  allowanceBytes: bytes,
+  estimatedBytes: bytes,
+  action: oneOf(BUDGET_ACTIONS),
+  reason: oneOf(BUDGET_REASONS),
+  skipped: optional(array(oneOf(['download', 'upload'] as const), { minItems: 1, maxItems: 2 })),
+  durationMs: optional(ms),
+  capBytes: optional(bytes),
+  capped: optional(boolean()),
+});
+
 /**
  * Rounding lets `librespeedMbps` differ from `mbps` × 1.06 by 0.0005 (its own rounding) plus
  * 0.0005 × 1.06 (that of `mbps`); anything further is another figure.
@@ -128,6 +164,9 @@ export const measurementResultSchema: Schema<MeasurementResult> = refine(object(
   error: optional(error),
   errors: optional(array(error, { maxItems: 100 })),
   agent: optional(object({ version: shortText, platform: shortText, arch: shortText, node: shortText })),
+  usage: optional(usage),
+  busyLine: optional(busyLine),
+  budget: optional(budget),
 }), (result, report) => {
   if (result.method !== 'speedwatch-2') return;
   for (const phase of ['download', 'upload'] as const) {

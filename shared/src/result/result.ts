@@ -148,6 +148,80 @@ export interface ResultError {
   message: string;
 }
 
+/**
+ * The test's own traffic (docs/measurement.md, "Data used"): what it moved through the network
+ * interface, both directions, estimated from every socket's byte counts plus the TCP/IP and
+ * Ethernet headers each packet carries (and the ACKs the other way). Bytes.
+ */
+export interface DataUsage {
+  /** Received plus sent. */
+  bytes: number;
+  rxBytes: number;
+  txBytes: number;
+  /** The same by phase (received plus sent); `select` holds what fell outside the named phases (choosing the endpoint, the client address). */
+  phases: Partial<Record<Phase, number>>;
+  /** How long each named phase took, ms, start to end (a throughput phase's bytes a ms are estimated over it). */
+  phaseMs?: Partial<Record<Phase, number>>;
+}
+
+/**
+ * Cross traffic: bytes through the agent's network interface during the test that were not the
+ * test's own (docs/measurement.md, "Busy lines"): the interface's counters (/proc/net/dev)
+ * less `usage`. A line busy with other traffic reads low, and the test loads the others.
+ */
+export interface BusyLine {
+  /** The interface counted: the one the route to the endpoint leaves by. */
+  interface: string;
+  /** Received plus sent, over `durationMs`. */
+  crossTrafficBytes: number;
+  crossRxBytes: number;
+  crossTxBytes: number;
+  /** Time counted, from the test's start to its end, in ms. */
+  durationMs: number;
+  /** The rule: more than this many bytes a second (both directions together) is a busy line. */
+  thresholdBytesPerSec: number;
+  /** The daemon's checks before the test: each sample's length in ms, and each one's rate (bytes a second), in the order taken. */
+  sampleMs?: number;
+  preTestBytesPerSec?: number[];
+  /** The test ran under cross traffic (its last check before, or its own time, above the threshold): verdicts may leave it out. */
+  flagged: boolean;
+}
+
+export const BUDGET_ACTIONS = ['full', 'shortened', 'skipped'] as const;
+/** `full`: as planned; `shortened`: throughput phases shorter or one of them left out; `skipped`: no throughput phase. */
+export type BudgetAction = (typeof BUDGET_ACTIONS)[number];
+
+export const BUDGET_REASONS = ['within-allowance', 'over-allowance', 'budget-spent', 'no-history'] as const;
+/**
+ * Why: the test fits this test's share of what is left (`within-allowance`), it does not
+ * (`over-allowance`), nothing is left this month (`budget-spent`), or the agent has no test of
+ * this line yet to estimate from and runs the throughput phases at their shortest (`no-history`).
+ */
+export type BudgetReason = (typeof BUDGET_REASONS)[number];
+
+/** What a monthly data budget made of this test (docs/agent.md, "Metered links"). Bytes as `usage` counts them. */
+export interface BudgetDecision {
+  monthlyBytes: number;
+  /** The budget's month, `YYYY-MM` in its time zone. */
+  month: string;
+  /** Used this month before this test. */
+  usedBytes: number;
+  /** This test's share: what is left, over the tests left in the month. */
+  allowanceBytes: number;
+  /** This test's bytes as estimated from the last tests, as run. */
+  estimatedBytes: number;
+  action: BudgetAction;
+  reason: BudgetReason;
+  /** Throughput phases left out for the budget. */
+  skipped?: ('download' | 'upload')[];
+  /** The throughput phases' duration as run, when shortened, ms. */
+  durationMs?: number;
+  /** The test's data cap (bytes): past it, throughput phases end early (SW_BUDGET_CAPPED when one measured less than a second). */
+  capBytes?: number;
+  /** The test reached its cap. */
+  capped?: boolean;
+}
+
 export interface MeasurementResult {
   schemaVersion: typeof RESULT_SCHEMA_VERSION;
   /**
@@ -176,4 +250,10 @@ export interface MeasurementResult {
   /** Every error, in the order they happened. */
   errors?: ResultError[];
   agent?: { version: string; platform: string; arch: string; node: string };
+  /** The test's own traffic (absent from agents older than it, and when the test process failed). */
+  usage?: DataUsage;
+  /** Cross traffic during the test, where the agent counted it (Linux; the daemon's `busyLine.check`). */
+  busyLine?: BusyLine;
+  /** What the site's data budget made of this test, when it has one. */
+  budget?: BudgetDecision;
 }

@@ -251,4 +251,10 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     holder text NOT NULL
   );
   `,
+  // 5: whether a result ran on a busy line, as SQLite's migration 10 (1 flagged, 0 checked and
+  // quiet, NULL not checked): verdicts may leave those tests out (verdicts.excludeCrossTraffic).
+  // Added to the partitioned table, so to every month's partition.
+  `
+  ALTER TABLE results ADD COLUMN busy smallint;
+  `,
 ];

@@ -23,7 +23,7 @@ import type { Partitions } from './postgres-partitions.js';
 const HOUR_MS = 3_600_000;
 
 /** The columns of a row to store, in ResultRow order. */
-const ROW_COLUMNS = ['id', 'agent_id', 'ts', 'received_at', 'status', 'download_mbps', 'upload_mbps', 'latency_ms', 'jitter_ms', 'loss_ratio', 'doc'] as const;
+const ROW_COLUMNS = ['id', 'agent_id', 'ts', 'received_at', 'status', 'download_mbps', 'upload_mbps', 'latency_ms', 'jitter_ms', 'loss_ratio', 'doc', 'busy'] as const;
 
 /**
  * Where a group commit's rows are copied first: one per connection, emptied at each commit.
@@ -34,7 +34,7 @@ const INCOMING_SQL = `
   CREATE TEMP TABLE IF NOT EXISTS incoming_results (
     id text COLLATE "C", agent_id text COLLATE "C", ts bigint, received_at bigint, status text,
     download_mbps double precision, upload_mbps double precision, latency_ms double precision, jitter_ms double precision, loss_ratio double precision,
-    doc text
+    doc text, busy smallint
   ) ON COMMIT DELETE ROWS`;
 
 /**
@@ -48,8 +48,8 @@ const INSERT_SQL = `
   ), claimed AS (
     INSERT INTO result_ids (id, ts) SELECT id, ts FROM input ON CONFLICT (id) DO NOTHING RETURNING id
   ), stored AS (
-    INSERT INTO results (id, agent_id, ts, received_at, status, download_mbps, upload_mbps, latency_ms, jitter_ms, loss_ratio, doc)
-    SELECT i.id, i.agent_id, i.ts, i.received_at, i.status, i.download_mbps, i.upload_mbps, i.latency_ms, i.jitter_ms, i.loss_ratio, i.doc::json
+    INSERT INTO results (id, agent_id, ts, received_at, status, download_mbps, upload_mbps, latency_ms, jitter_ms, loss_ratio, doc, busy)
+    SELECT i.id, i.agent_id, i.ts, i.received_at, i.status, i.download_mbps, i.upload_mbps, i.latency_ms, i.jitter_ms, i.loss_ratio, i.doc::json, i.busy
     FROM input i JOIN claimed c ON c.id = i.id
     RETURNING id, agent_id, ts
   ), late AS (
@@ -61,7 +61,7 @@ const INSERT_SQL = `
   SELECT id FROM stored`;
 
 const DOCUMENT_COLUMNS = 'id, agent_id, ts, received_at, status, download_mbps, upload_mbps, latency_ms, jitter_ms, loss_ratio, doc';
-const VERDICT_COLUMNS = 'tx, agent_id, ts, status, download_mbps, upload_mbps, latency_ms';
+const VERDICT_COLUMNS = 'tx, agent_id, ts, status, download_mbps, upload_mbps, latency_ms, busy';
 
 /** A row of `results` as pg gives it: the document already parsed (json). */
 type PgDocumentRow = Omit<DocumentRow, 'doc'> & { doc: MeasurementResult };

@@ -94,7 +94,7 @@ export async function importSqlite(sqlite: Db, source: string, target: PostgresS
   const done = await storeReading(where, 'read how far the last run got', () => target.pool.query<{ last_rowid: number }>('SELECT last_rowid FROM sqlite_imports WHERE source = $1', [source]));
   const resumedAfterRowid = done.rows[0]?.last_rowid ?? 0;
   const page = sqlite.prepare<[number, number], [number, ...ResultRow]>(
-    'SELECT rowid, id, agent_id, ts, received_at, status, download_mbps, upload_mbps, latency_ms, jitter_ms, loss_ratio, doc FROM results WHERE rowid > ? ORDER BY rowid LIMIT ?',
+    'SELECT rowid, id, agent_id, ts, received_at, status, download_mbps, upload_mbps, latency_ms, jitter_ms, loss_ratio, doc, busy FROM results WHERE rowid > ? ORDER BY rowid LIMIT ?',
   ).raw();
   const counts: ImportProgress = { resultsRead: 0, resultsStored: 0 };
   for (let after = resumedAfterRowid; ; ) {
