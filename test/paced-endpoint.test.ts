@@ -39,10 +39,10 @@ describe('agent against a paced endpoint (real processes)', () => {
     expect(result.upload?.mbps).toBeGreaterThanOrEqual(47.5);
     expect(result.upload?.mbps).toBeLessThanOrEqual(52.5);
     expect(result.upload?.confirmedBy).toBe('header');
-    // bytes, window and rate agree: 8 s minus 2 s of warm-up, less a second for the soft edges.
+    // bytes, window and rate agree: 8 s minus the warm-up (1 to 4 s), less a second for the soft edges.
     for (const phase of [result.download, result.upload]) {
-      expect(phase?.durationMs).toBeGreaterThan(4500);
-      expect(phase?.durationMs).toBeLessThanOrEqual(5100); // the phase's timer may fire a little late
+      expect(phase?.durationMs).toBeGreaterThan(8000 - (phase?.warmupMs ?? 0) - 1000 - 100);
+      expect(phase?.durationMs).toBeLessThanOrEqual(8000 - (phase?.warmupMs ?? 0) - 1000 + 100); // the phase's timer may fire a little late
       expect(((phase?.bytes ?? 0) * 8) / ((phase?.durationMs ?? 1) * 1000)).toBeCloseTo(phase?.mbps ?? 0, 1);
       expect(phase?.streams).toBe(4);
       expect(phase?.librespeedMbps).toBe(librespeedStyleMbps(phase?.mbps ?? 0));
@@ -54,6 +54,28 @@ describe('agent against a paced endpoint (real processes)', () => {
     expect(result.loadedLatency?.upload?.count).toBeGreaterThan(5);
     expect(result.endpoint).toMatchObject({ url: endpoint.url, reason: 'only' });
     expect(result.clientIp).toBe('127.0.0.1');
+    // By default warm-up adapts (it ends once the rate settles, within half the phase) and the streams stay 4.
+    for (const phase of [result.download, result.upload]) {
+      expect(phase?.streams).toBe(4);
+      expect(phase?.ramp?.initialStreams).toBe(4);
+      expect(['settled', 'limit']).toContain(phase?.ramp?.warmup);
+      expect(phase?.warmupMs).toBeGreaterThanOrEqual(phase?.ramp?.warmup === 'limit' ? 4000 : 1000);
+      expect(phase?.warmupMs).toBeLessThanOrEqual(4000);
+    }
+  }, 60_000);
+
+  it('adds streams to probe a full line, sees no gain, and records the ramp: 2 streams → 4 (or 8 on a noisy second), still 50 Mbps ± 5%', async () => {
+    const { code, result } = await agentOnce(['--endpoint', endpoint.url, '--tests', 'download,upload', '--streams', '2', '--max-streams', '16', '--duration', '8']);
+    expect(code).toBe(0);
+    for (const phase of [result.download, result.upload]) {
+      expect(phase?.ramp?.initialStreams).toBe(2);
+      // The pacer holds 50 Mbit/s whatever the streams: the probe's doubling brings no gain.
+      expect([4, 8]).toContain(phase?.streams);
+      expect(phase?.mbps).toBeGreaterThanOrEqual(47.5);
+      expect(phase?.mbps).toBeLessThanOrEqual(52.5);
+    }
+    const fixed = await agentOnce(['--endpoint', endpoint.url, '--tests', 'download', '--streams', '3', '--warmup', '1.5', '--duration', '6']);
+    expect(fixed.result.download).toMatchObject({ streams: 3, warmupMs: 1500, ramp: { warmup: 'fixed', initialStreams: 3 } });
   }, 60_000);
 
   it('prints no warning on stderr with 16 streams (one abort listener per phase, not per request)', async () => {

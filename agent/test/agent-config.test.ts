@@ -44,11 +44,23 @@ describe('agent configuration', () => {
     const config = loadAgentConfig(file);
     expect(config.collector.url).toBe('ws://127.0.0.1:8600/v1/agents');
     expect(config.dataDir).toBe(join(file, '..', 'state'));
-    expect(config.test).toEqual({ tests: ['latency', 'download', 'upload'], durationMs: 10_000, warmupMs: 2_000, streams: 4, latencyCount: 20, udp: false });
+    expect(config.test).toEqual({ tests: ['latency', 'download', 'upload'], durationMs: 10_000, warmupMs: 'auto', streams: 4, maxStreams: 4, latencyCount: 20, udp: false });
     expect(onceArgs(testPlan(config, undefined, AGENT_DEFAULTS).plan)).toEqual([
       'once', '--json', '--endpoint', 'http://127.0.0.1:8601/', '--tests', 'latency,download,upload', '--duration', '10000ms',
-      '--warmup', '2000ms', '--streams', '4', '--latency-count', '20', '--technology', 'fixed',
+      '--warmup', 'auto', '--streams', '4', '--max-streams', '4', '--latency-count', '20', '--technology', 'fixed',
     ]);
+  });
+
+  it('keeps a fixed warm-up and stream count from the file, and an adaptive warm-up for any pushed duration', () => {
+    const fixed = loadAgentConfig(write(`${MINIMAL}test: { warmup: 1500ms, streams: 8, maxStreams: 8 }\n`));
+    expect(fixed.test).toMatchObject({ warmupMs: 1500, streams: 8, maxStreams: 8 });
+    expect(onceArgs(testPlan(fixed, undefined, AGENT_DEFAULTS).plan)).toEqual(expect.arrayContaining(['--warmup', '1500ms', '--streams', '8', '--max-streams', '8']));
+    const auto = loadAgentConfig(write(`${MINIMAL}test: { warmup: auto, maxStreams: 32 }\n`));
+    const site = { name: 'S', kind: 'school', technology: 'fixed' } as const;
+    const plan = testPlan(auto, { version: 'v1', site, test: { durationMs: 4000, streams: 2 } }, AGENT_DEFAULTS).plan;
+    expect(plan.test).toMatchObject({ durationMs: 4000, warmupMs: 'auto', streams: 2, maxStreams: 32 });
+    // A warm-up pushed by the collector is a fixed one.
+    expect(testPlan(auto, { version: 'v2', site, test: { warmupMs: 1000 } }, AGENT_DEFAULTS).plan.test.warmupMs).toBe(1000);
   });
 
   it("runs the UDP probe with test.udp, or when the collector's settings say so, and not when they say otherwise", () => {
@@ -110,6 +122,8 @@ describe('agent configuration', () => {
     ['a warm-up as long as the test', `${MINIMAL}test: { duration: 5s, warmup: 5s }\n`, {}, ['test.warmup']],
     ['a warm-up leaving under 1 s to measure', `${MINIMAL}test: { duration: 3s, warmup: 2500ms }\n`, {}, ['test.warmup']],
     ['a warm-up as long as the default test', `${MINIMAL}test: { warmup: 10s }\n`, {}, ['test.warmup']],
+    ['a warm-up that is neither a duration nor auto', `${MINIMAL}test: { warmup: later }\n`, {}, ['test.warmup']],
+    ['too many streams', `${MINIMAL}test: { maxStreams: 65 }\n`, {}, ['test.maxStreams']],
     ['an outbox bigger than a Pi can hold', `${MINIMAL}outbox: { maxBytes: 2GiB }\n`, {}, ['outbox.maxBytes']],
     ['a latitude without a longitude', MINIMAL.replace('technology: fixed }', 'technology: fixed, lat: 21.8 }'), {}, ['site.lon']],
     ['not YAML', 'collector: [\n', {}, ['']],

@@ -22,12 +22,13 @@ function usageError(argv: string[]): string {
 
 describe('speedwatch-agent once', () => {
   describe('flags', () => {
-    it('defaults to all three tests, 4 streams, 10 s phases and the fixed target', () => {
+    it('defaults to all three tests, 4 streams, 10 s phases, an adaptive warm-up and the fixed target', () => {
       const c = parseOnceArgs(['--endpoint', 'http://127.0.0.1:8601/']);
       expect(c.test.tests).toEqual(['latency', 'download', 'upload']);
       expect(c.test.streams).toBe(4);
+      expect(c.test.maxStreams).toBe(4);
       expect(c.test.durationMs).toBe(10_000);
-      expect(c.test.warmupMs).toBe(2_000);
+      expect(c.test.warmupMs).toBe('auto');
       expect(c.technology).toBe('fixed');
       expect(c.json).toBe(false);
       expect(c.test.udp).toBe(false);
@@ -52,6 +53,9 @@ describe('speedwatch-agent once', () => {
       const c = parseOnceArgs(['--endpoint', 'http://h/', '--tests', 'upload,latency', '--duration', '6s', '--warmup', '1', '--streams', '2', '--technology', 'mobile', '--json', '--latency-count', '5']);
       expect(c.test.tests).toEqual(['latency', 'upload']);
       expect([c.test.durationMs, c.test.warmupMs, c.test.streams, c.test.latencyCount]).toEqual([6000, 1000, 2, 5]);
+      expect(parseOnceArgs(['--endpoint', 'http://h/', '--warmup', 'auto', '--streams', '2', '--max-streams', '6']).test).toMatchObject({ warmupMs: 'auto', streams: 2, maxStreams: 6 });
+      // No more than --streams: a fixed count.
+      expect(parseOnceArgs(['--endpoint', 'http://h/', '--streams', '8', '--max-streams', '4']).test).toMatchObject({ streams: 8, maxStreams: 8 });
       expect(c.technology).toBe('mobile');
       expect(c.json).toBe(true);
     });
@@ -61,6 +65,8 @@ describe('speedwatch-agent once', () => {
       [['--endpoint', 'http://h/', '--server-file', 'x.json'], /exactly one of/],
       [['--endpoint', 'ftp://h/'], /^--endpoint: expected an http/],
       [['--endpoint', 'http://h/', '--streams', '0'], /--streams must be an integer from 1 to 32, got "0"/],
+      [['--endpoint', 'http://h/', '--max-streams', '65'], /--max-streams must be an integer from 1 to 64, got "65"/],
+      [['--endpoint', 'http://h/', '--warmup', 'soon'], /--warmup must be auto or a duration from 0 to 3600 seconds .*got "soon"/],
       [['--endpoint', 'http://h/', '--duration', 'long'], /--duration must be a duration/],
       [['--endpoint', 'http://h/', '--tests', 'download,jitter'], /unknown test "jitter"/],
       [['--endpoint', 'http://h/', '--technology', 'satellite'], /--technology must be one of fixed, mobile/],

@@ -44,11 +44,12 @@ export type {
   ResultStatus,
   SelectionReason,
   Technology,
+  ThroughputRamp,
   ThroughputResult,
   UdpResult,
 } from './result/result.js';
 export { measurementResultSchema, parseMeasurementResult } from './result/result-schema.js';
-export { LIBRESPEED_OVERHEAD_FACTOR, MEASUREMENT_METHOD, MEASUREMENT_METHOD_PATTERN, librespeedStyleMbps } from './result/librespeed-figure.js';
+export { LIBRESPEED_OVERHEAD_FACTOR, MEASUREMENT_METHOD, MEASUREMENT_METHOD_PATTERN, librespeedStyleMbps, methodVersion } from './result/librespeed-figure.js';
 export type { MeasurementMethod } from './result/librespeed-figure.js';
 export { DEFAULT_TARGETS, checkResult } from './targets/targets.js';
 export type { ResultVerdict, Target, TargetCheck, TargetMetric } from './targets/targets.js';

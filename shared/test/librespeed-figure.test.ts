@@ -19,7 +19,7 @@ describe('librespeedStyleMbps', () => {
 
 describe('MEASUREMENT_METHOD', () => {
   it('names this method, and the pattern accepts it and later versions only', () => {
-    expect(MEASUREMENT_METHOD).toBe('speedwatch-2');
+    expect(MEASUREMENT_METHOD).toBe('speedwatch-3');
     for (const name of [MEASUREMENT_METHOD, 'speedwatch-1', 'speedwatch-17']) expect(MEASUREMENT_METHOD_PATTERN.test(name)).toBe(true);
     for (const name of ['speedwatch-0', 'speedwatch-', 'speedwatch-2b', 'Speedwatch-2', 'librespeed', 'speedwatch-99999']) expect(MEASUREMENT_METHOD_PATTERN.test(name)).toBe(false);
   });

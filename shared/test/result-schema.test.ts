@@ -84,8 +84,8 @@ describe('parseMeasurementResult', () => {
     ['an unknown field in the UDP section', (r) => (r['udp'] = { ...udpSection(), mos: 4.2 }), 'udp.mos', /unknown field/],
     ['a UDP port out of range', (r) => (r['udp'] = { ...udpSection(), port: 0 }), 'udp.port', />= 1/],
     ['an error of an unknown phase', (r) => (r['error'] = { phase: 'video', code: 'SW_TIMEOUT', message: '' }), 'error.phase', /"udp"/],
-    ['a method of another form', (r) => (r['method'] = 'speedwatch-two'), 'method', /a method name like "speedwatch-2".*got "speedwatch-two"/],
-    ['a method that is not a text', (r) => (r['method'] = 2), 'method', /a method name like "speedwatch-2"/],
+    ['a method of another form', (r) => (r['method'] = 'speedwatch-two'), 'method', /a method name like "speedwatch-3".*got "speedwatch-two"/],
+    ['a method that is not a text', (r) => (r['method'] = 2), 'method', /a method name like "speedwatch-3"/],
     ['a negative LibreSpeed-style figure', (r) => (r['download'].librespeedMbps = -1), 'download.librespeedMbps', />= 0/],
     // 110.2 × 1.06 = 116.812
     ['a speedwatch-2 download without its LibreSpeed-style figure', (r) => (r['method'] = 'speedwatch-2'), 'download.librespeedMbps', /speedwatch-2 \(mbps × 1.06\) \(required\)/],
@@ -160,7 +160,7 @@ describe('parseMeasurementResult', () => {
     });
 
     it("accepts a later method's name and leaves its figures to it: a collector never refuses a newer agent for its method", () => {
-      const later = { ...withFigures('speedwatch-3'), download: { ...validResult().download!, librespeedMbps: 120 } } as MeasurementResult;
+      const later = { ...withFigures('speedwatch-4'), download: { ...validResult().download!, librespeedMbps: 120 } } as MeasurementResult;
       expect(parseMeasurementResult(structuredClone(later))).toEqual(later);
     });
   });

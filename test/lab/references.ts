@@ -16,6 +16,7 @@ import { BIN, runToEnd } from '../support/processes.js';
 export const NICE = ['nice', '-n', '-10'] as const;
 
 export interface PhaseTiming {
+  /** Streams, agent and iperf3 alike (the agent's ramp adds none). */
   streams: number;
   /** Seconds per throughput phase, warm-up included. */
   durationS: number;
@@ -78,7 +79,7 @@ export async function curlMedianMs(link: DelayLink, url: string, count = 20): Pr
 export async function agentOnce(link: DelayLink, endpointUrl: string, timing: PhaseTiming, tests = 'latency,download,upload'): Promise<{ result: MeasurementResult; stderr: string }> {
   const argv = link.inClient(
     ...NICE, process.execPath, BIN.agent, 'once', '--endpoint', endpointUrl, '--tests', tests,
-    '--streams', String(timing.streams), '--duration', String(timing.durationS), '--warmup', String(timing.warmupS), '--json',
+    '--streams', String(timing.streams), '--max-streams', String(timing.streams), '--duration', String(timing.durationS), '--warmup', String(timing.warmupS), '--json',
   );
   const done = await runToEnd(argv[0] as string, argv.slice(1), 60_000 + 4 * timing.durationS * 1000);
   if (done.stdout === '') throw new Error(`agent printed nothing (exit ${done.code}): ${done.stderr}`);

@@ -31,7 +31,7 @@ export const DEFAULT_UDP_BYTES = 107_000;
 export interface PlannedTest {
   tests: TestName[];
   durationMs: number;
-  warmupMs: number;
+  warmupMs: number | 'auto';
   udp: boolean;
 }
 
@@ -110,7 +110,7 @@ export function planWithinBudget(input: BudgetPlanInput): BudgetPlan {
     ...test,
     tests: test.tests.filter((t) => t === 'latency' || (phases as readonly string[]).includes(t)),
     durationMs,
-    warmupMs: durationMs === test.durationMs ? test.warmupMs : Math.min(test.warmupMs, defaultWarmupFor(durationMs)),
+    warmupMs: durationMs === test.durationMs || test.warmupMs === 'auto' ? test.warmupMs : Math.min(test.warmupMs, defaultWarmupFor(durationMs)),
   });
   const skipAll = (reason: BudgetDecision['reason']): BudgetPlan => ({
     test: run([], test.durationMs),

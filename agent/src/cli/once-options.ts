@@ -27,8 +27,11 @@ Where:
 What:
   --tests LIST          comma-separated: latency,download,upload (default: all three)
   --duration S          seconds per throughput phase, warm-up included (default 10)
-  --warmup S            seconds excluded from the rate at the start of each phase (default 2)
-  --streams N           concurrent connections for download and upload, 1-32 (default 4)
+  --warmup S|auto       seconds excluded from the rate at the start of each phase; auto (default):
+                        until the rate has settled, at least 1 s and at most half the phase
+  --streams N           concurrent connections for download and upload at the start, 1-32 (default 4)
+  --max-streams N       most connections: streams are added during warm-up while the rate grows,
+                        1-64 (default: --streams, a fixed count)
   --latency-count N     latency probes, 1-1000 (default 20)
   --technology T        fixed | mobile: which target the verdict uses (default fixed)
   --udp                 also measure UDP quality (round trip, jitter, loss each way) against the
@@ -58,6 +61,7 @@ const FLAGS = {
   duration: { type: 'string' },
   warmup: { type: 'string' },
   streams: { type: 'string' },
+  'max-streams': { type: 'string' },
   'latency-count': { type: 'string' },
   technology: { type: 'string' },
   udp: { type: 'boolean' },
@@ -91,15 +95,16 @@ export function parseOnceArgs(argv: readonly string[]): OnceCommand {
   const technology = oneOfFlag('--technology', values.technology, TECHNOLOGIES) ?? 'fixed';
   const tests = parseTests(values.tests);
   const durationMs = secondsFlag('--duration', values.duration, 1, 3600) ?? DEFAULT_SPEED_TEST_OPTIONS.durationMs;
-  // Without --warmup: the default 2 s, less when the test is too short to leave 1 s to measure.
-  const warmupMs = secondsFlag('--warmup', values.warmup, 0, 3600) ?? Math.max(0, Math.min(DEFAULT_SPEED_TEST_OPTIONS.warmupMs, durationMs - MIN_THROUGHPUT_WINDOW_MS));
-  if (durationMs - warmupMs < MIN_THROUGHPUT_WINDOW_MS) {
+  // Without --warmup, or with `auto`: until the rate settles (ramp.ts), which leaves at least 1 s to measure.
+  const warmupMs = values.warmup === undefined || values.warmup === 'auto' ? 'auto' : warmupFlag(values.warmup);
+  if (warmupMs !== 'auto' && durationMs - warmupMs < MIN_THROUGHPUT_WINDOW_MS) {
     throw new UsageError(
       values.warmup === undefined
         ? `--duration ${values.duration ?? ''} leaves less than ${MIN_THROUGHPUT_WINDOW_MS / 1000} s to measure; give at least 1 s`
         : `--warmup ${values.warmup} must leave at least ${MIN_THROUGHPUT_WINDOW_MS / 1000} s of --duration (${durationMs / 1000} s) to measure`,
     );
   }
+  const streams = integerFlag('--streams', values.streams, 1, 32) ?? DEFAULT_SPEED_TEST_OPTIONS.streams;
   const ca = values.ca === undefined ? undefined : readText('--ca', values.ca);
   const udpPort = integerFlag('--udp-port', values['udp-port'], 1, 65_535);
   if (udpPort !== undefined && values.udp !== true) throw new UsageError('--udp-port needs --udp');
@@ -125,7 +130,8 @@ export function parseOnceArgs(argv: readonly string[]): OnceCommand {
       technology,
       durationMs,
       warmupMs,
-      streams: integerFlag('--streams', values.streams, 1, 32) ?? DEFAULT_SPEED_TEST_OPTIONS.streams,
+      streams,
+      maxStreams: Math.max(streams, integerFlag('--max-streams', values['max-streams'], 1, 64) ?? streams),
       latencyCount: integerFlag('--latency-count', values['latency-count'], 1, 1000) ?? DEFAULT_SPEED_TEST_OPTIONS.latencyCount,
       udp: values.udp === true,
       ...(udpPort === undefined ? {} : { udpPort }),
@@ -193,6 +199,14 @@ function integerFlag(flag: string, value: string | undefined, min: number, max: 
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || n < min || n > max) throw new UsageError(`${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
   return n;
+}
+
+function warmupFlag(value: string): number {
+  try {
+    return secondsFlag('--warmup', value, 0, 3600) as number;
+  } catch {
+    throw new UsageError(`--warmup must be auto or a duration from 0 to 3600 seconds (e.g. 2 or 1500ms), got ${JSON.stringify(value)}`);
+  }
 }
 
 function secondsFlag(flag: string, value: string | undefined, min: number, max: number): number | undefined {

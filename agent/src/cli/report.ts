@@ -1,5 +1,5 @@
 /** Human output of `speedwatch-agent once`: live progress on a terminal, and the summary. */
-import type { MeasurementResult, Technology } from '@speedwatch/shared';
+import type { MeasurementResult, Technology, ThroughputRamp, ThroughputResult } from '@speedwatch/shared';
 import { checkResult, DEFAULT_TARGETS } from '@speedwatch/shared';
 import type { SpeedTestEvent } from '../measure/speed-test-options.js';
 
@@ -70,7 +70,7 @@ export function formatSummary(result: MeasurementResult, technology: Technology)
     const loaded = result.loadedLatency?.[phase];
     row(
       phase === 'download' ? 'Download' : 'Upload',
-      `${mbps(t.mbps)} (${t.streams} streams, ${(t.bytes / 1e6).toFixed(1)} MB in ${(t.durationMs / 1000).toFixed(1)} s after ${(t.warmupMs / 1000).toFixed(1)} s warm-up)` +
+      `${mbps(t.mbps)} (${streamsText(t)}, ${(t.bytes / 1e6).toFixed(1)} MB in ${(t.durationMs / 1000).toFixed(1)} s after ${(t.warmupMs / 1000).toFixed(1)} s warm-up${warmupHow(t.ramp)})` +
         (t.librespeedMbps === undefined ? '' : `; LibreSpeed-style ${mbps(t.librespeedMbps)}`) +
         (loaded === undefined ? '' : `; latency under load median ${loaded.medianMs.toFixed(2)} ms, p90 ${loaded.p90Ms.toFixed(2)} ms`),
     );
@@ -100,4 +100,16 @@ export function formatSummary(result: MeasurementResult, technology: Technology)
   for (const error of result.errors ?? []) row('Error', `${error.phase}: ${error.code}: ${error.message}`);
   row('Status', result.status);
   return `${lines.join('\n')}\n`;
+}
+
+/** `4 streams`, or `4→8 streams` when the ramp added some. */
+function streamsText(t: ThroughputResult): string {
+  const from = t.ramp?.initialStreams;
+  return from === undefined || from === t.streams ? `${t.streams} streams` : `${from}→${t.streams} streams`;
+}
+
+/** Why warm-up ended where it did, when it adapted. */
+function warmupHow(ramp: ThroughputRamp | undefined): string {
+  if (ramp === undefined || ramp.warmup === 'fixed') return '';
+  return ramp.warmup === 'settled' ? ', until the rate settled' : ', the longest allowed (the rate never settled)';
 }

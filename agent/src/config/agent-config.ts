@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { BudgetSettings, LogLevel, Problem, Site } from '@speedwatch/shared';
+import type { BudgetSettings, LogLevel, Problem, Schema, Site } from '@speedwatch/shared';
 import {
   array,
   boolean,
@@ -22,6 +22,7 @@ import {
   parseAll,
   problemAt,
   refine,
+  select,
   siteSchema,
   sizeBytes,
   string,
@@ -62,7 +63,7 @@ export interface AgentConfig {
     /** The endpoints the URLs or the server list name, checked at load. */
     resolved: Endpoint[];
   };
-  test: { tests: TestName[]; durationMs: number; warmupMs: number; streams: number; latencyCount: number; udp: boolean };
+  test: { tests: TestName[]; durationMs: number; warmupMs: number | 'auto'; streams: number; maxStreams: number; latencyCount: number; udp: boolean };
   /** Where the outbox and dead-letter file live. */
   dataDir: string;
   outbox: { maxBytes: number };
@@ -96,6 +97,7 @@ export const AGENT_DEFAULTS = Object.freeze({
   durationMs: 10_000,
   warmupMs: 2_000,
   streams: 4,
+  maxStreams: 4,
   latencyCount: 20,
   outboxMaxBytes: 64 * 1024 * 1024,
 });
@@ -140,15 +142,17 @@ const fileSchema = object({
       object({
         tests: optional(array(oneOf(TEST_NAMES), { minItems: 1, maxItems: 3 })),
         duration: optional(durationMs(1000, 600_000)),
-        warmup: optional(durationMs(0, 600_000)),
+        // `auto` (the default): until the rate settles (docs/measurement.md, "Warm-up and streams").
+        warmup: optional(select<number | 'auto'>('a duration or auto', (v: unknown): Schema<number | 'auto'> => (v === 'auto' ? oneOf(['auto'] as const) : durationMs(0, 600_000)))),
         streams: optional(number({ min: 1, max: 32, integer: true })),
+        maxStreams: optional(number({ min: 1, max: 64, integer: true })),
         latencyCount: optional(number({ min: 1, max: 1000, integer: true })),
         udp: optional(boolean()),
       }),
       ['duration', 'warmup'],
       (test, report) => {
         const durationMs = test.duration ?? AGENT_DEFAULTS.durationMs;
-        if (durationMs - (test.warmup ?? defaultWarmupMs(durationMs)) < MIN_THROUGHPUT_WINDOW_MS) {
+        if (typeof test.warmup === 'number' && durationMs - test.warmup < MIN_THROUGHPUT_WINDOW_MS) {
           report('warmup', `at least ${MIN_THROUGHPUT_WINDOW_MS} ms shorter than test.duration (${durationMs} ms)`, `must leave at least ${MIN_THROUGHPUT_WINDOW_MS / 1000} s of test.duration to measure`);
         }
       },
@@ -267,7 +271,8 @@ export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = {}): Read
   if (value === undefined || problems.length > 0) throw new AgentConfigError(file, problems);
   const { urls, serverFile, server, caFile } = value.endpoints ?? {};
   const durationMsValue = value.test?.duration ?? AGENT_DEFAULTS.durationMs;
-  const warmupMsValue = value.test?.warmup ?? defaultWarmupMs(durationMsValue);
+  const warmupMsValue = value.test?.warmup ?? 'auto';
+  const streamsValue = value.test?.streams ?? AGENT_DEFAULTS.streams;
 
   const url = new URL(value.collector.url);
   if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/agents';
@@ -287,7 +292,8 @@ export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = {}): Read
       tests: value.test?.tests ?? [...TEST_NAMES],
       durationMs: durationMsValue,
       warmupMs: warmupMsValue,
-      streams: value.test?.streams ?? AGENT_DEFAULTS.streams,
+      streams: streamsValue,
+      maxStreams: Math.max(streamsValue, value.test?.maxStreams ?? AGENT_DEFAULTS.maxStreams),
       latencyCount: value.test?.latencyCount ?? AGENT_DEFAULTS.latencyCount,
       udp: value.test?.udp ?? false,
     },

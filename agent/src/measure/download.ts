@@ -1,6 +1,6 @@
 /**
- * Download: `streams` connections each fetch large garbage files back to back for the phase's
- * duration. Bytes are counted as they arrive (raw-http-connection.ts), per stream, sampled
+ * Download: `streams` connections (more if the ramp adds them, ramp.ts) each fetch large
+ * garbage files back to back for the phase's duration. Bytes are counted as they arrive (raw-http-connection.ts), per stream, sampled
  * every `sampleIntervalMs`; the reported rate is read off the sum of the streams' timelines
  * between the end of warm-up and the end of the phase (timeline.ts).
  *
@@ -15,6 +15,7 @@ import type { Endpoint } from './endpoints.js';
 import { withQuery } from './endpoints.js';
 import { MeasureError, toMeasureError } from './measure-error.js';
 import { RawHttpConnection } from './raw-http-connection.js';
+import { Ramp } from './ramp.js';
 import { sumBytesAt, throughputFromCurve, Timeline } from './timeline.js';
 import type { PhaseOutcome, ThroughputOptions } from './throughput-options.js';
 import { RecentRate } from './throughput-options.js';
@@ -27,11 +28,13 @@ export async function measureDownload(endpoint: Endpoint, options: ThroughputOpt
   const started = performance.now();
   const elapsed = (): number => performance.now() - started;
   const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
-  const active: (RawHttpConnection | undefined)[] = new Array(options.streams).fill(undefined);
+  const ramp = new Ramp(options);
+  // One entry per stream; the ramp may add streams during warm-up.
+  const active: (RawHttpConnection | undefined)[] = [];
   const errors: MeasureError[] = [];
-  const timelines = Array.from({ length: options.streams }, () => new Timeline());
+  const timelines: Timeline[] = [];
   // Body bytes of each stream's closed connections.
-  const retired: number[] = new Array(options.streams).fill(0);
+  const retired: number[] = [];
   const recent = new RecentRate();
   let stopped = false;
   let seq = 0;
@@ -39,12 +42,13 @@ export async function measureDownload(endpoint: Endpoint, options: ThroughputOpt
   const streamBytes = (index: number): number => (retired[index] as number) + (active[index]?.bodyBytes ?? 0);
   const totalBytes = (): number => {
     let sum = 0;
-    for (let i = 0; i < options.streams; i++) sum += streamBytes(i);
+    for (let i = 0; i < timelines.length; i++) sum += streamBytes(i);
     return sum;
   };
   const record = (t: number): void => {
-    for (let i = 0; i < options.streams; i++) (timelines[i] as Timeline).add(Math.max(t, (timelines[i] as Timeline).lastMs), streamBytes(i));
+    for (let i = 0; i < timelines.length; i++) (timelines[i] as Timeline).add(Math.max(t, (timelines[i] as Timeline).lastMs), streamBytes(i));
   };
+  const bytesAt = (t: number): number => sumBytesAt(timelines, t);
 
   const runStream = async (index: number): Promise<void> => {
     while (!stopped) {
@@ -88,6 +92,23 @@ export async function measureDownload(endpoint: Endpoint, options: ThroughputOpt
     finish();
   };
 
+  const streams: Promise<void>[] = [];
+  let running = 0;
+  const addStreams = (count: number, atMs: number): void => {
+    for (let n = 0; n < count; n++) {
+      const index = timelines.length;
+      const timeline = new Timeline();
+      // A stream added later had moved nothing until now.
+      if (atMs > 0) timeline.add(atMs, 0);
+      timelines.push(timeline);
+      retired.push(0);
+      active.push(undefined);
+      running++;
+      // Every stream failing ends the phase early: nothing more will arrive.
+      streams.push(runStream(index).finally(() => --running === 0 && stop()));
+    }
+  };
+
   const ticker = setInterval(() => {
     const t = elapsed();
     const bytes = totalBytes();
@@ -97,6 +118,8 @@ export async function measureDownload(endpoint: Endpoint, options: ThroughputOpt
       stop();
       return;
     }
+    const more = ramp.step(t, bytesAt);
+    if (more > 0) addStreams(more, t);
     const now = performance.now();
     for (const conn of active) {
       if (conn?.connected === true && now - conn.lastReadAt > options.stallTimeoutMs) {
@@ -112,9 +135,7 @@ export async function measureDownload(endpoint: Endpoint, options: ThroughputOpt
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted === true) onAbort();
 
-  const streams = Array.from({ length: options.streams }, (_, i) => runStream(i));
-  // Every stream failing ends the phase early: nothing more will arrive.
-  void Promise.all(streams).then(stop);
+  addStreams(options.streams, 0);
   await finished;
   clearInterval(ticker);
   clearTimeout(deadline);
@@ -122,7 +143,8 @@ export async function measureDownload(endpoint: Endpoint, options: ThroughputOpt
   await Promise.all(streams);
 
   const endMs = Math.max(...timelines.map((t) => t.lastMs));
-  const result = throughputFromCurve((t) => sumBytesAt(timelines, t), options, endMs);
+  const used = ramp.record(endMs);
+  const result = throughputFromCurve(bytesAt, { ...used, sampleIntervalMs: options.sampleIntervalMs }, endMs);
   const error = errors[0];
-  return { ...(result === undefined ? {} : { result }), ...(error === undefined ? {} : { error }) };
+  return { ...(result === undefined ? {} : { result: { ...result, ramp: used.ramp } }), ...(error === undefined ? {} : { error }) };
 }

@@ -176,8 +176,9 @@ export async function runSpeedTest(options: SpeedTestOptions, deps: SpeedTestDep
 
     const throughputOptions = (phase: 'download' | 'upload'): ThroughputOptions => ({
       streams: options.streams,
+      ...(options.maxStreams === undefined ? {} : { maxStreams: options.maxStreams }),
       durationMs: options.durationMs,
-      warmupMs: Math.min(options.warmupMs, options.durationMs / 4),
+      warmupMs: options.warmupMs === 'auto' ? 'auto' : Math.min(options.warmupMs, options.durationMs / 4),
       sampleIntervalMs: options.sampleIntervalMs,
       connectTimeoutMs: options.connectTimeoutMs,
       stallTimeoutMs: options.stallTimeoutMs,

@@ -30,12 +30,21 @@ export interface SpeedTestOptions {
   server?: string;
   tests: readonly TestName[];
   technology?: Technology;
-  /** Concurrent connections for download and upload. Default 4. */
+  /** Concurrent connections for download and upload at the start of each phase. Default 4. */
   streams: number;
+  /**
+   * Most connections a phase may run: streams are added during warm-up while the rate grows
+   * (ramp.ts). Default, absent or equal to `streams`: a fixed count (docs/measurement.md, "Warm-up
+   * and streams", says why).
+   */
+  maxStreams?: number;
   /** Length of each throughput phase, warm-up included. Default 10 000 ms. */
   durationMs: number;
-  /** Start of each throughput phase left out of the rate. Default 2 000 ms (a quarter of shorter phases). */
-  warmupMs: number;
+  /**
+   * Start of each throughput phase left out of the rate: a fixed time, or `auto` (default): until
+   * the rate has settled, at least 1 s and at most half the phase (ramp.ts).
+   */
+  warmupMs: number | 'auto';
   /** Throughput sampling interval. Default 200 ms. */
   sampleIntervalMs: number;
   /** A TCP (and TLS) connection not made within this fails with SW_CONNECT_TIMEOUT. Default 5 000 ms. */
@@ -86,8 +95,9 @@ export type SpeedTestEvent =
 export const DEFAULT_SPEED_TEST_OPTIONS = Object.freeze({
   tests: TEST_NAMES,
   streams: 4,
+  maxStreams: 4,
   durationMs: 10_000,
-  warmupMs: 2_000,
+  warmupMs: 'auto',
   sampleIntervalMs: 200,
   connectTimeoutMs: 5_000,
   stallTimeoutMs: 5_000,

@@ -4,7 +4,7 @@ import type { SpeedTestOptions } from './speed-test-options.js';
 
 /** What a download or upload phase needs: the test's own settings, plus its progress callback. */
 export interface ThroughputOptions
-  extends Pick<SpeedTestOptions, 'streams' | 'durationMs' | 'warmupMs' | 'sampleIntervalMs' | 'connectTimeoutMs' | 'stallTimeoutMs' | 'ca' | 'signal'> {
+  extends Pick<SpeedTestOptions, 'streams' | 'maxStreams' | 'durationMs' | 'warmupMs' | 'sampleIntervalMs' | 'connectTimeoutMs' | 'stallTimeoutMs' | 'ca' | 'signal'> {
   userAgent: string;
   /** Live progress: the rate over about the last second. */
   onProgress?: (progress: { elapsedMs: number; mbps: number }) => void;

@@ -1,5 +1,5 @@
 /**
- * Upload: `streams` connections each POST incompressible bodies back to back. A body counts
+ * Upload: `streams` connections (more if the ramp adds them, ramp.ts) each POST incompressible bodies back to back. A body counts
  * only once the endpoint has answered for it (the answer comes after the server has read the
  * whole body; our endpoint also says how many bytes it read in X-Speedwatch-Received-Bytes),
  * so bytes still sitting in socket buffers never inflate the rate.
@@ -26,6 +26,7 @@ import { MeasureError, toMeasureError } from './measure-error.js';
 import { sumBytesAt, throughputFromCurve, Timeline } from './timeline.js';
 import type { PhaseOutcome, ThroughputOptions } from './throughput-options.js';
 import { RecentRate } from './throughput-options.js';
+import { Ramp } from './ramp.js';
 import { sleep } from './sleep.js';
 
 const MIN_BODY_BYTES = 64 * 1024;
@@ -47,6 +48,8 @@ interface StreamState {
   sawNoHeader: boolean;
   /** Size of the next body, adapted after every confirmation. */
   size: number;
+  /** When the stream started, ms since the phase started (the ramp adds streams during warm-up). */
+  startedMs: number;
 }
 
 export async function measureUpload(endpoint: Endpoint, options: ThroughputOptions): Promise<PhaseOutcome> {
@@ -66,14 +69,8 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
   // read faster than before the end and its interpolated bytes at the end come out too high.
   const stopping = (): boolean => timeIsUp && states.every((s) => s.failed || s.lastConfirmedMs >= options.durationMs);
   let seq = 0;
-  const states: StreamState[] = Array.from({ length: options.streams }, () => ({
-    timeline: new Timeline(),
-    confirmed: 0,
-    failed: false,
-    lastConfirmedMs: 0,
-    sawNoHeader: false,
-    size: FIRST_BODY_BYTES,
-  }));
+  const ramp = new Ramp(options);
+  const states: StreamState[] = [];
 
   const clients: Client[] = [];
   const runStream = async (state: StreamState, index: number): Promise<void> => {
@@ -87,7 +84,7 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
     });
     client.on('connectionError', () => {});
     clients.push(client);
-    const sentAt = elapsed();
+    const sentAt = state.startedMs;
     state.timeline.add(sentAt, 0);
     let firstConfirmed!: () => void;
     const first = new Promise<void>((resolve) => {
@@ -149,7 +146,20 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
     },
     { once: true },
   );
-  const streams = states.map((state, i) => runStream(state, i));
+  const streams: Promise<void>[] = [];
+  const addStreams = (count: number, atMs: number): void => {
+    for (let n = 0; n < count; n++) {
+      const state: StreamState = { timeline: new Timeline(), confirmed: 0, failed: false, lastConfirmedMs: 0, sawNoHeader: false, size: FIRST_BODY_BYTES, startedMs: atMs };
+      states.push(state);
+      streams.push(runStream(state, states.length - 1));
+    }
+  };
+  const timelines = (): Timeline[] => states.map((s) => s.timeline);
+  const bytesAt = (t: number): number => sumBytesAt(timelines(), t);
+  // The sum of the streams is known up to the oldest last confirmation (a stream without one
+  // yet: its start, when it had sent nothing).
+  const knownMs = (): number => Math.min(...states.filter((s) => !s.failed).map((s) => (s.lastConfirmedMs > 0 ? s.lastConfirmedMs : s.startedMs)));
+  addStreams(options.streams, elapsed());
   const totalConfirmed = (): number => states.reduce((sum, s) => sum + s.confirmed, 0);
   let lastProgressAt = 0;
   let lastTotal = 0;
@@ -158,6 +168,10 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
     const total = totalConfirmed();
     options.onProgress?.({ elapsedMs: t, mbps: recent.add(t, total) });
     if (!early.signal.aborted && options.timeUp?.() === true) early.abort();
+    if (!timeIsUp) {
+      const more = ramp.step(knownMs(), bytesAt);
+      if (more > 0) addStreams(more, t);
+    }
     if (total !== lastTotal) {
       lastTotal = total;
       lastProgressAt = t;
@@ -167,7 +181,14 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
     }
   }, options.sampleIntervalMs);
 
-  const allDone = Promise.all(streams);
+  // Streams added later are awaited too: `streams` grows until the time is up.
+  const allDone = (async (): Promise<void> => {
+    for (let done = 0; done < streams.length; ) {
+      const count = streams.length;
+      await Promise.all(streams.slice(done));
+      done = count;
+    }
+  })();
   const onAbort = (): void => {
     errors.push(new MeasureError('SW_ABORTED', 'upload stopped before its time was up'));
     abort.abort();
@@ -190,12 +211,12 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
   // confirmation came before that (its bytes after it are unknown, not zero).
   const healthy = states.filter((s) => !s.failed && s.lastConfirmedMs > 0);
   const endMs = Math.min(options.durationMs, elapsed(), ...healthy.map((s) => s.lastConfirmedMs));
-  const timelines = states.map((s) => s.timeline);
-  const result = throughputFromCurve((t) => sumBytesAt(timelines, t), options, endMs);
+  const used = ramp.record(endMs);
+  const result = throughputFromCurve(bytesAt, { ...used, sampleIntervalMs: options.sampleIntervalMs }, endMs);
   const sawNoHeader = states.some((s) => s.sawNoHeader);
   const error = errors[0];
   return {
-    ...(result === undefined ? {} : { result: { ...result, confirmedBy: sawNoHeader ? 'response' : 'header' } }),
+    ...(result === undefined ? {} : { result: { ...result, confirmedBy: sawNoHeader ? 'response' : 'header', ramp: used.ramp } }),
     ...(error === undefined ? {} : { error }),
   };
 }

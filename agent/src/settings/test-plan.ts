@@ -14,7 +14,7 @@ export interface TestPlan {
   intervalMs: number;
   /** Where the endpoints came from: `once` is given the same. */
   endpoints: { urls?: string[]; serverFile?: string; server?: string; caFile?: string; resolved: Endpoint[] };
-  test: { tests: TestName[]; durationMs: number; warmupMs: number; streams: number; latencyCount: number; udp: boolean };
+  test: { tests: TestName[]; durationMs: number; warmupMs: number | 'auto'; streams: number; maxStreams: number; latencyCount: number; udp: boolean };
   /** The site: the collector's description once it has sent one, else the config file's. */
   site?: Site;
   /** The version of the pushed settings in force, if any. */
@@ -48,9 +48,12 @@ export function testPlan(config: Readonly<AgentConfig>, pushed: AgentSettings | 
     }
   }
   const t = pushed?.test;
-  // A duration pushed without a warm-up gets the default warm-up for that duration, not the file's.
+  // A duration pushed without a warm-up gets the default warm-up for that duration, not the
+  // file's fixed one; an adaptive warm-up fits any duration.
   const durationMs = t?.durationMs ?? config.test.durationMs;
-  const warmupMs = t?.warmupMs ?? (t?.durationMs === undefined ? config.test.warmupMs : warmupFor(durationMs, defaults.warmupMs));
+  const fileWarmup = config.test.warmupMs;
+  const warmupMs = t?.warmupMs ?? (t?.durationMs === undefined || fileWarmup === 'auto' ? fileWarmup : warmupFor(durationMs, defaults.warmupMs));
+  const streams = t?.streams ?? config.test.streams;
   const site = pushed?.site ?? config.site;
   const budget = pushed?.budget ?? config.budget;
   return {
@@ -61,8 +64,9 @@ export function testPlan(config: Readonly<AgentConfig>, pushed: AgentSettings | 
         tests: t?.tests ?? config.test.tests,
         durationMs,
         // A warm-up from one level and a duration from another may leave too little to measure.
-        warmupMs: durationMs - warmupMs >= MIN_THROUGHPUT_WINDOW_MS ? warmupMs : warmupFor(durationMs, defaults.warmupMs),
-        streams: t?.streams ?? config.test.streams,
+        warmupMs: warmupMs === 'auto' || durationMs - warmupMs >= MIN_THROUGHPUT_WINDOW_MS ? warmupMs : warmupFor(durationMs, defaults.warmupMs),
+        streams,
+        maxStreams: Math.max(streams, config.test.maxStreams),
         latencyCount: t?.latencyCount ?? config.test.latencyCount,
         udp: t?.udp ?? config.test.udp,
       },
@@ -88,8 +92,9 @@ export function onceArgs(plan: TestPlan): string[] {
     ...(e.caFile === undefined ? [] : ['--ca', e.caFile]),
     '--tests', plan.test.tests.join(','),
     '--duration', `${plan.test.durationMs}ms`,
-    '--warmup', `${plan.test.warmupMs}ms`,
+    '--warmup', plan.test.warmupMs === 'auto' ? 'auto' : `${plan.test.warmupMs}ms`,
     '--streams', String(plan.test.streams),
+    '--max-streams', String(plan.test.maxStreams),
     '--latency-count', String(plan.test.latencyCount),
     ...(plan.test.udp ? ['--udp'] : []),
     ...(technology === undefined ? [] : ['--technology', technology]),

@@ -27,8 +27,14 @@ export type MeasurementMethod = `speedwatch-${number}`;
 export const MEASUREMENT_METHOD_PATTERN = /^speedwatch-[1-9][0-9]{0,3}$/;
 
 /**
- * The method this code measures by (docs/measurement.md, "Method versions"): `speedwatch-2`,
- * pipelined uploads, soft window edges, held-back bytes attributed to their pause, latency over
- * a bare socket, and `librespeedMbps` = `librespeedStyleMbps(mbps)` in each throughput phase.
+ * The method this code measures by (docs/measurement.md, "Method versions"): `speedwatch-3`,
+ * `speedwatch-2` (pipelined uploads, soft window edges, held-back bytes attributed to their
+ * pause, latency over a bare socket, `librespeedMbps` = `librespeedStyleMbps(mbps)` in each
+ * throughput phase) with warm-up and streams that adapt to the line, recorded in `ramp`.
  */
-export const MEASUREMENT_METHOD: MeasurementMethod = 'speedwatch-2';
+export const MEASUREMENT_METHOD: MeasurementMethod = 'speedwatch-3';
+
+/** The version number of a method name (`speedwatch-3` → 3). */
+export function methodVersion(method: MeasurementMethod): number {
+  return Number(method.slice('speedwatch-'.length));
+}

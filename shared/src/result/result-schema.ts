@@ -2,7 +2,7 @@ import { ValidationError } from '../errors/speedwatch-error.js';
 import type { Schema } from '../validate/schema.js';
 import { array, boolean, custom, number, object, oneOf, optional, refine, string } from '../validate/schema.js';
 import type { MeasurementMethod } from './librespeed-figure.js';
-import { LIBRESPEED_OVERHEAD_FACTOR, MEASUREMENT_METHOD_PATTERN } from './librespeed-figure.js';
+import { LIBRESPEED_OVERHEAD_FACTOR, MEASUREMENT_METHOD, MEASUREMENT_METHOD_PATTERN, methodVersion } from './librespeed-figure.js';
 import type { MeasurementResult, ResultErrorCode } from './result.js';
 import { BUDGET_ACTIONS, BUDGET_REASONS, PHASES, RESULT_ERROR_CODES, RESULT_SCHEMA_VERSION, RESULT_STATUSES, SELECTION_REASONS, TECHNOLOGIES } from './result.js';
 
@@ -37,7 +37,7 @@ const timestamp: Schema<string> = {
 
 const error = object({ phase: oneOf(PHASES), code, message: string({ maxLength: 2000 }) });
 
-const method = custom('a method name like "speedwatch-2" (docs/measurement.md, "Method versions")', (value): value is MeasurementMethod =>
+const method = custom('a method name like "speedwatch-3" (docs/measurement.md, "Method versions")', (value): value is MeasurementMethod =>
   typeof value === 'string' && MEASUREMENT_METHOD_PATTERN.test(value),
 );
 
@@ -52,6 +52,7 @@ const throughput = object({
   sampleIntervalMs: number({ min: 1, max: MAX_MS }),
   samplesMbps: array(mbps, { maxItems: MAX_SAMPLES }),
   confirmedBy: optional(oneOf(['header', 'response'])),
+  ramp: optional(object({ warmup: oneOf(['settled', 'limit', 'fixed'] as const), initialStreams: number({ min: 1, max: 64, integer: true }) })),
 });
 
 const port = number({ min: 1, max: 65_535, integer: true });
@@ -120,7 +121,7 @@ const LIBRESPEED_FIGURE_SLACK = 0.0011;
 
 /**
  * Validates a MeasurementResult from the network or disk; unknown fields are errors. A result of
- * method `speedwatch-2` must carry `librespeedMbps` in each throughput phase, equal to `mbps` ×
+ * method `speedwatch-2` or `speedwatch-3` must carry `librespeedMbps` in each throughput phase, equal to `mbps` ×
  * 1.06 to 0.001: the collector's LibreSpeed-style verdicts derive it so from the stored payload
  * figure, so a result that says otherwise is refused rather than judged on a figure it did not report.
  */
@@ -168,14 +169,15 @@ export const measurementResultSchema: Schema<MeasurementResult> = refine(object(
   busyLine: optional(busyLine),
   budget: optional(budget),
 }), (result, report) => {
-  if (result.method !== 'speedwatch-2') return;
+  // The rule of the methods this code knows; a later one's figures are left to it.
+  if (result.method === undefined || methodVersion(result.method) < 2 || methodVersion(result.method) > methodVersion(MEASUREMENT_METHOD)) return;
   for (const phase of ['download', 'upload'] as const) {
     const figures = result[phase];
     if (figures === undefined) continue;
     const expected = figures.mbps * LIBRESPEED_OVERHEAD_FACTOR;
-    if (figures.librespeedMbps === undefined) report(`${phase}.librespeedMbps`, `a number in a result of method speedwatch-2 (mbps × ${LIBRESPEED_OVERHEAD_FACTOR}) (required)`);
+    if (figures.librespeedMbps === undefined) report(`${phase}.librespeedMbps`, `a number in a result of method ${result.method} (mbps × ${LIBRESPEED_OVERHEAD_FACTOR}) (required)`);
     else if (Math.abs(figures.librespeedMbps - expected) > LIBRESPEED_FIGURE_SLACK) {
-      report(`${phase}.librespeedMbps`, `mbps × ${LIBRESPEED_OVERHEAD_FACTOR} = ${expected.toFixed(3)} to 0.001 in a result of method speedwatch-2, got ${figures.librespeedMbps}`);
+      report(`${phase}.librespeedMbps`, `mbps × ${LIBRESPEED_OVERHEAD_FACTOR} = ${expected.toFixed(3)} to 0.001 in a result of method ${result.method}, got ${figures.librespeedMbps}`);
     }
   }
 });

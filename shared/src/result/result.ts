@@ -88,6 +88,19 @@ export interface ThroughputResult {
   samplesMbps: number[];
   /** Upload only: how bytes were confirmed: the endpoint's received-bytes header, or completed requests. */
   confirmedBy?: 'header' | 'response';
+  /** How warm-up ended and how many streams began (method `speedwatch-3` on); `streams` and `warmupMs` are what was used. Absent from older agents' results. */
+  ramp?: ThroughputRamp;
+}
+
+/**
+ * How a throughput phase came to its warm-up and streams (docs/measurement.md, "Warm-up and
+ * streams"): an adaptive warm-up ended when the rate `settled`, or at its `limit` (half the
+ * phase) if it never did; a `fixed` one was set. Streams start at `initialStreams` and may be
+ * added during warm-up while the rate grows; `streams` is how many ran through the window.
+ */
+export interface ThroughputRamp {
+  warmup: 'settled' | 'limit' | 'fixed';
+  initialStreams: number;
 }
 
 /**
@@ -225,7 +238,7 @@ export interface BudgetDecision {
 export interface MeasurementResult {
   schemaVersion: typeof RESULT_SCHEMA_VERSION;
   /**
-   * How the figures were measured (docs/measurement.md, "Method versions"), e.g. `speedwatch-2`.
+   * How the figures were measured (docs/measurement.md, "Method versions"), e.g. `speedwatch-3`.
    * Absent in results of agents older than this field.
    */
   method?: MeasurementMethod;
