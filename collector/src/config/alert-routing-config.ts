@@ -13,10 +13,8 @@ import { DIGEST_ALERTNAME, ROUTE_LANGS, SEVERITIES } from '../alerts/alert-route
 import { CHANNEL_TYPES } from '../alerts/channels/channel.js';
 import type { ChannelConfig, SmtpSettings } from '../alerts/channels/channel-config.js';
 import { SMTP_SECURITY } from '../alerts/channels/channel-config.js';
-import { Secret } from './secret.js';
-
-/** Where a secret comes from: a file (its content, trimmed) or an environment variable. */
-type SecretRef = { file: string } | { env: string };
+import { readSecret } from './secret.js';
+import type { SecretRef } from './secret.js';
 
 const name = (what: string): Schema<string> => ({
   expected: `${what}: 1 to 64 letters, digits, '.', '_' or '-'`,
@@ -268,34 +266,13 @@ export function resolveAlertRouting(
   problems: Problem[],
 ): { channels: ChannelConfig[]; routes: RouteConfig[] } {
   const channels: ChannelConfig[] = [];
-  const readSecret = (ref: SecretRef | undefined, key: string): Secret | undefined => {
-    if (ref === undefined) return undefined;
-    if ('env' in ref) {
-      const value = env[ref.env]?.trim() ?? '';
-      if (value === '') {
-        problems.push(problemAt(`${key}.env`, `the environment variable ${ref.env} is not set or is empty`));
-        return undefined;
-      }
-      return new Secret(value, `env ${ref.env}`);
-    }
-    try {
-      const value = readFileSync(ref.file, 'utf8').trim();
-      if (value === '') {
-        problems.push(problemAt(`${key}.file`, `${ref.file} is empty`));
-        return undefined;
-      }
-      return new Secret(value, `file ${ref.file}`);
-    } catch (err) {
-      problems.push(problemAt(`${key}.file`, `cannot read ${ref.file} (${(err as { code?: string }).code ?? String(err)})`));
-      return undefined;
-    }
-  };
+  const secret = (ref: SecretRef | undefined, key: string) => (ref === undefined ? undefined : readSecret(ref, key, env, problems));
   (parsed?.channels ?? []).forEach((c, i) => {
     const key = `alerts.channels[${i}]`;
     switch (c.type) {
       case 'email': {
         const security = c.smtp.security ?? 'starttls';
-        const password = readSecret(c.smtp.password, `${key}.smtp.password`);
+        const password = secret(c.smtp.password, `${key}.smtp.password`);
         let ca: Buffer | undefined;
         if (c.smtp.caFile !== undefined) {
           try {
@@ -317,17 +294,17 @@ export function resolveAlertRouting(
         break;
       }
       case 'telegram': {
-        const token = readSecret(c.token, `${key}.token`);
+        const token = secret(c.token, `${key}.token`);
         if (token !== undefined) channels.push({ type: 'telegram', name: c.name, baseUrl: c.baseUrl ?? CHANNEL_BASE_URLS.telegram, token, chatId: c.chatId });
         break;
       }
       case 'zalo': {
-        const accessToken = readSecret(c.accessToken, `${key}.accessToken`);
+        const accessToken = secret(c.accessToken, `${key}.accessToken`);
         if (accessToken !== undefined) channels.push({ type: 'zalo', name: c.name, baseUrl: c.baseUrl ?? CHANNEL_BASE_URLS.zalo, accessToken, userId: c.userId });
         break;
       }
       case 'ntfy': {
-        const token = readSecret(c.token, `${key}.token`);
+        const token = secret(c.token, `${key}.token`);
         channels.push({ type: 'ntfy', name: c.name, baseUrl: c.baseUrl ?? CHANNEL_BASE_URLS.ntfy, topic: c.topic, ...(token === undefined ? {} : { token }) });
         break;
       }
