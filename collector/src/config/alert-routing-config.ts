@@ -13,6 +13,7 @@ import { DIGEST_ALERTNAME, ROUTE_LANGS, SEVERITIES } from '../alerts/alert-route
 import { CHANNEL_TYPES } from '../alerts/channels/channel.js';
 import type { ChannelConfig, SmtpSettings } from '../alerts/channels/channel-config.js';
 import { SMTP_SECURITY } from '../alerts/channels/channel-config.js';
+import { httpBaseUrl, httpUrl } from './http-url.js';
 import { readSecret } from './secret.js';
 import type { SecretRef } from './secret.js';
 
@@ -32,40 +33,6 @@ const localTime: Schema<LocalTime> = {
   parse(value, path = '') {
     const match = typeof value === 'string' ? /^([01]\d|2[0-3]):([0-5]\d)$/.exec(value) : null;
     if (match === null) throw new ValidationError(path, `a time of day as HH:MM (24 h), e.g. "22:00", got ${JSON.stringify(typeof value === 'string' ? value.slice(0, 20) : value)}`);
-    return value as string;
-  },
-};
-
-/** An http(s) base URL without query; a trailing `/` is dropped. Echoed by its origin only. */
-const baseUrl: Schema<string> = {
-  expected: 'an http:// or https:// base URL',
-  parse(value, path = '') {
-    let url: URL | undefined;
-    try {
-      url = typeof value === 'string' && value.length <= 2048 ? new URL(value) : undefined;
-    } catch {
-      url = undefined;
-    }
-    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '' || url.username !== '') {
-      throw new ValidationError(path, `an http:// or https:// base URL without query, fragment or credentials, got ${typeof value === 'string' ? `"${value.slice(0, 8)}…"` : typeof value}`);
-    }
-    return (value as string).replace(/\/+$/, '');
-  },
-};
-
-/** A webhook URL: any http(s) URL; never echoed whole (its path often holds a secret). */
-const webhookUrl: Schema<string> = {
-  expected: 'an http:// or https:// URL',
-  parse(value, path = '') {
-    let url: URL | undefined;
-    try {
-      url = typeof value === 'string' && value.length <= 2048 ? new URL(value) : undefined;
-    } catch {
-      url = undefined;
-    }
-    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      throw new ValidationError(path, `an http:// or https:// URL of at most 2048 characters, got ${typeof value === 'string' ? `"${value.slice(0, 8)}…"` : typeof value}`);
-    }
     return value as string;
   },
 };
@@ -141,7 +108,7 @@ const channelSchemas = {
   telegram: object({
     ...channelBase,
     type: oneOf(['telegram']),
-    baseUrl: optional(baseUrl),
+    baseUrl: optional(httpBaseUrl),
     token: secretRef,
     chatId: {
       expected: 'a chat id (-1001234567890) or a public channel (@name)',
@@ -157,7 +124,7 @@ const channelSchemas = {
   zalo: object({
     ...channelBase,
     type: oneOf(['zalo']),
-    baseUrl: optional(baseUrl),
+    baseUrl: optional(httpBaseUrl),
     accessToken: secretRef,
     userId: {
       expected: "the follower's Zalo user id (digits)",
@@ -171,11 +138,11 @@ const channelSchemas = {
   ntfy: object({
     ...channelBase,
     type: oneOf(['ntfy']),
-    baseUrl: optional(baseUrl),
+    baseUrl: optional(httpBaseUrl),
     topic: string({ minLength: 1, maxLength: 64, pattern: /^[-_A-Za-z0-9]+$/ }),
     token: optional(secretRef),
   }),
-  webhook: object({ ...channelBase, type: oneOf(['webhook']), url: webhookUrl }),
+  webhook: object({ ...channelBase, type: oneOf(['webhook']), url: httpUrl }),
 };
 
 export type FileChannel = ReturnType<(typeof channelSchemas)[keyof typeof channelSchemas]['parse']>;

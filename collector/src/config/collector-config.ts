@@ -35,6 +35,7 @@ import { isTimeZone } from '@speedwatch/shared';
 import { channelNamesIn, channelsSchema, checkUniqueNames, resolveAlertRouting, routesSchema } from './alert-routing-config.js';
 import { parsePostgresUrl, POSTGRES_DEFAULTS } from '../store/postgres/postgres-connection.js';
 import { DEFAULT_VERDICT_CONFIG, verdictConfigSchema } from '../verdict/verdict-config.js';
+import { httpUrl } from './http-url.js';
 import { readSecretFile } from './secret.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 
@@ -221,23 +222,6 @@ export class ConfigError extends OptionsError {
 const port = number({ min: 0, max: 65535, integer: true });
 const logLevel = oneOf(Object.keys(LOG_LEVELS) as LogLevel[]);
 
-/** An absolute http:// or https:// URL (a webhook, the external URL). */
-const httpUrl: Schema<string> = {
-  expected: 'an http:// or https:// URL',
-  parse(value, path = '') {
-    let url: URL | undefined;
-    try {
-      url = typeof value === 'string' && value.length <= 2048 ? new URL(value) : undefined;
-    } catch {
-      url = undefined;
-    }
-    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      // The value is not echoed: a webhook URL often carries a secret in its path.
-      throw new ValidationError(path, `an http:// or https:// URL of at most 2048 characters, got ${typeof value === 'string' ? `"${value.slice(0, 8)}…"` : typeof value}`);
-    }
-    return value as string;
-  },
-};
 /** An IANA time zone this runtime knows. */
 const timeZoneName: Schema<string> = {
   expected: 'an IANA time zone such as Asia/Ho_Chi_Minh',
