@@ -6,7 +6,7 @@
 import type { AlertRecord } from './alert-evaluation.js';
 import type { DueNotification, NotificationDelivery } from './alert-store.js';
 import type { NotificationPayload } from './digest.js';
-import type { NotificationState } from './notification-plan.js';
+import type { NotificationState, NotificationUpsert } from './notification-plan.js';
 import type { NotificationStatus } from './webhook-payload.js';
 
 /** An `alerts` row. */
@@ -38,6 +38,38 @@ export interface StoredNotificationRow {
   attempts: number;
   nextAttemptAt: number;
   lastError: string | null;
+}
+
+/** The row of a pending or firing alert (a NaN value is stored as null); `alertname` is its label's. */
+export function storedAlertRowOf(alert: AlertRecord): StoredAlertRow {
+  return {
+    fingerprint: alert.fingerprint,
+    alertname: alert.labels['alertname'] ?? '',
+    labels: JSON.stringify(alert.labels),
+    annotations: JSON.stringify(alert.annotations),
+    state: alert.state,
+    value: Number.isFinite(alert.value) ? alert.value : null,
+    activeAt: alert.activeAt,
+    firedAt: alert.firedAt ?? null,
+    confirmRequestedAt: alert.confirmRequestedAt ?? null,
+  };
+}
+
+/** The row of a newly queued state: undelivered, no attempt made, due at `now` (ms). */
+export function storedNotificationRowOf(u: NotificationUpsert, now: number): StoredNotificationRow {
+  return {
+    route: u.route,
+    fingerprint: u.fingerprint,
+    alertname: u.alertname,
+    status: u.status,
+    startsAt: u.startsAt,
+    alert: JSON.stringify(u.alert),
+    seq: u.seq,
+    deliveredAt: null,
+    attempts: 0,
+    nextAttemptAt: now,
+    lastError: null,
+  };
 }
 
 /** A pending or firing alert from its row (a null value is NaN: no value yet). */

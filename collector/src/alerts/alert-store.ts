@@ -14,7 +14,7 @@
 import Database from 'better-sqlite3';
 import { StoreError, reasonOf, storeRead, storeWrite } from '../store/store-error.js';
 import type { AlertChanges, AlertRecord } from './alert-evaluation.js';
-import { alertRecordOf, dueNotificationOf, notificationDeliveryOf, notificationStateOf } from './alert-rows.js';
+import { alertRecordOf, dueNotificationOf, notificationDeliveryOf, notificationStateOf, storedAlertRowOf, storedNotificationRowOf } from './alert-rows.js';
 import type { StoredAlertRow, StoredNotificationRow } from './alert-rows.js';
 import type { NotificationPayload } from './digest.js';
 import type { NotificationState, NotificationUpsert } from './notification-plan.js';
@@ -128,32 +128,8 @@ export class AlertStore {
     this.#s = prepareStatements(db);
     this.#commitTx = db.transaction((evaluation, upserts, now) => {
       for (const alert of evaluation.removed) this.#s.deleteAlert.run(alert.fingerprint);
-      for (const alert of evaluation.changed) {
-        this.#s.upsertAlert.run({
-          fingerprint: alert.fingerprint,
-          alertname: alert.labels['alertname'] ?? '',
-          labels: JSON.stringify(alert.labels),
-          annotations: JSON.stringify(alert.annotations),
-          state: alert.state,
-          value: Number.isFinite(alert.value) ? alert.value : null,
-          active_at: alert.activeAt,
-          fired_at: alert.firedAt ?? null,
-          confirm_requested_at: alert.confirmRequestedAt ?? null,
-          updated_at: now,
-        });
-      }
-      for (const u of upserts) {
-        this.#s.upsertNotification.run({
-          route: u.route,
-          fingerprint: u.fingerprint,
-          alertname: u.alertname,
-          status: u.status,
-          starts_at: u.startsAt,
-          alert: JSON.stringify(u.alert),
-          seq: u.seq,
-          next_attempt_at: now,
-        });
-      }
+      for (const alert of evaluation.changed) this.#s.upsertAlert.run({ ...storedAlertRowOf(alert), updatedAt: now });
+      for (const u of upserts) this.#s.upsertNotification.run(storedNotificationRowOf(u, now));
     });
     this.#deliveredTx = db.transaction((keys, now, attempts) => {
       for (const key of keys) {
@@ -245,9 +221,9 @@ const ALERT_COLUMNS = 'fingerprint, labels, annotations, state, value, active_at
 function prepareStatements(db: Db) {
   return {
     alerts: db.prepare<[], Omit<StoredAlertRow, 'alertname'>>(`SELECT ${ALERT_COLUMNS} FROM alerts ORDER BY fingerprint`),
-    upsertAlert: db.prepare<[Record<string, string | number | null>]>(
+    upsertAlert: db.prepare<[StoredAlertRow & { updatedAt: number }]>(
       `INSERT INTO alerts (fingerprint, alertname, labels, annotations, state, value, active_at, fired_at, confirm_requested_at, updated_at)
-       VALUES (@fingerprint, @alertname, @labels, @annotations, @state, @value, @active_at, @fired_at, @confirm_requested_at, @updated_at)
+       VALUES (@fingerprint, @alertname, @labels, @annotations, @state, @value, @activeAt, @firedAt, @confirmRequestedAt, @updatedAt)
        ON CONFLICT (fingerprint) DO UPDATE SET labels = excluded.labels, annotations = excluded.annotations, state = excluded.state,
          value = excluded.value, active_at = excluded.active_at, fired_at = excluded.fired_at,
          confirm_requested_at = excluded.confirm_requested_at, updated_at = excluded.updated_at`,
@@ -256,9 +232,9 @@ function prepareStatements(db: Db) {
     notifications: db.prepare<[], Pick<StoredNotificationRow, 'route' | 'fingerprint' | 'status' | 'startsAt' | 'seq' | 'alert'>>(
       'SELECT route, fingerprint, status, starts_at AS "startsAt", seq, alert FROM alert_notifications',
     ),
-    upsertNotification: db.prepare<[Record<string, string | number>]>(
+    upsertNotification: db.prepare<[StoredNotificationRow]>(
       `INSERT INTO alert_notifications (route, fingerprint, alertname, status, starts_at, alert, seq, delivered_at, attempts, next_attempt_at, last_error)
-       VALUES (@route, @fingerprint, @alertname, @status, @starts_at, @alert, @seq, NULL, 0, @next_attempt_at, NULL)
+       VALUES (@route, @fingerprint, @alertname, @status, @startsAt, @alert, @seq, @deliveredAt, @attempts, @nextAttemptAt, @lastError)
        ON CONFLICT (route, fingerprint) DO UPDATE SET alertname = excluded.alertname, status = excluded.status,
          starts_at = excluded.starts_at, alert = excluded.alert, seq = excluded.seq, delivered_at = NULL, attempts = 0,
          next_attempt_at = excluded.next_attempt_at, last_error = NULL`,

@@ -17,7 +17,7 @@
 import type { LeaseFence } from '../cluster/lease.js';
 import { StoreError } from '../store/store-error.js';
 import type { AlertChanges, AlertRecord } from './alert-evaluation.js';
-import { alertRecordOf, dueNotificationOf, notificationDeliveryOf, notificationStateOf } from './alert-rows.js';
+import { alertRecordOf, dueNotificationOf, notificationDeliveryOf, notificationStateOf, storedAlertRowOf, storedNotificationRowOf } from './alert-rows.js';
 import type { StoredAlertRow, StoredNotificationRow } from './alert-rows.js';
 import type { AlertReads, AlertWrites, DueNotification, NotificationDelivery, NotificationKey, RouteBacklog } from './alert-store.js';
 import type { NotificationState, NotificationUpsert } from './notification-plan.js';
@@ -110,34 +110,11 @@ export class SharedAlertStore implements AlertReads, AlertWrites {
     await this.#tables.commit(this.#fenceOrThrow(), changes, upserts, now);
     for (const alert of changes.removed) this.#alerts.delete(alert.fingerprint);
     for (const alert of changes.changed) {
-      this.#alerts.set(alert.fingerprint, {
-        fingerprint: alert.fingerprint,
-        // An update leaves the name as it was: the same labels name the same alert.
-        alertname: this.#alerts.get(alert.fingerprint)?.alertname ?? alert.labels['alertname'] ?? '',
-        labels: JSON.stringify(alert.labels),
-        annotations: JSON.stringify(alert.annotations),
-        state: alert.state,
-        value: Number.isFinite(alert.value) ? alert.value : null,
-        activeAt: alert.activeAt,
-        firedAt: alert.firedAt ?? null,
-        confirmRequestedAt: alert.confirmRequestedAt ?? null,
-      });
+      const row = storedAlertRowOf(alert);
+      // An update leaves the name as it was: the same labels name the same alert.
+      this.#alerts.set(alert.fingerprint, { ...row, alertname: this.#alerts.get(alert.fingerprint)?.alertname ?? row.alertname });
     }
-    for (const u of upserts) {
-      this.#notifications.set(keyOf(u), {
-        route: u.route,
-        fingerprint: u.fingerprint,
-        alertname: u.alertname,
-        status: u.status,
-        startsAt: u.startsAt,
-        alert: JSON.stringify(u.alert),
-        seq: u.seq,
-        deliveredAt: null,
-        attempts: 0,
-        nextAttemptAt: now,
-        lastError: null,
-      });
-    }
+    for (const u of upserts) this.#notifications.set(keyOf(u), storedNotificationRowOf(u, now));
     this.#evaluatedAt = now;
   }
 
