@@ -69,13 +69,21 @@ export function tempDb(): string {
   return join(mkdtempSync(join(tmpdir(), 'sw-alerts-')), 'speedwatch.db');
 }
 
-/** A collector on `dbPath` with the fake clock, `externalUrl` http://console.example/; 3 tests make a verdict; closed after the test. */
-export async function startAlerting(
-  dbPath: string,
-  clock: FakeClock,
-  alerts: Partial<AlertsConfig>,
-  options: { extra?: Partial<CollectorConfig>; logger?: Logger } = {},
-): Promise<Running> {
+export interface AlertingOptions {
+  /** Keys of the collector's config other than `alerts` (a read token, …). */
+  extra?: Partial<CollectorConfig>;
+  /** Default: silent. */
+  logger?: Logger;
+  /** The collector's random number, 0..1: the backoff's jitter. Default 0.5. */
+  random?: number;
+}
+
+/**
+ * A collector on `dbPath` whose clock and backoff sleeps are `clock`'s: `alerts` over the
+ * defaults, evaluated only when the test says (the timer never ticks); 3 tests make a verdict;
+ * closed after the test.
+ */
+export async function startAlertingCollector(dbPath: string, clock: FakeClock, alerts: Partial<AlertsConfig>, options: AlertingOptions = {}): Promise<Running> {
   const store = openStore(dbPath);
   const config: CollectorConfig = {
     ...COLLECTOR_DEFAULTS,
@@ -87,19 +95,17 @@ export async function startAlerting(
       ...COLLECTOR_DEFAULTS.alerts,
       // The timer never ticks in a test: evaluations are the test's calls.
       evaluateIntervalMs: 24 * HOUR,
-      externalUrl: 'http://console.example/',
-      forMs: forMs(),
-      delivery: { ...COLLECTOR_DEFAULTS.alerts.delivery, timeoutMs: 2_000 },
       ...alerts,
     },
   };
+  const random = options.random ?? 0.5;
   const collector = await startCollector(config, {
     store: sqliteCollectorStore(store),
     logger: options.logger ?? createLogger({ level: 'silent' }),
     verdictConfig: parseVerdictConfig({ minTests: { agent: 3 } }, 'verdicts'),
     now: clock.now,
     alertClock: clock,
-    random: () => 0.5,
+    random: () => random,
   });
   let closed = false;
   const running: Running = {
@@ -133,6 +139,19 @@ export async function startAlerting(
   };
   onTestFinished(() => running.close());
   return running;
+}
+
+/**
+ * startAlertingCollector with `externalUrl` http://console.example/, only SpeedwatchSiteBelowTarget
+ * firing, at once (forMs()), and a 2 s delivery timeout, unless `alerts` says otherwise.
+ */
+export async function startAlerting(dbPath: string, clock: FakeClock, alerts: Partial<AlertsConfig>, options: AlertingOptions = {}): Promise<Running> {
+  return startAlertingCollector(
+    dbPath,
+    clock,
+    { externalUrl: 'http://console.example/', forMs: forMs(), delivery: { ...COLLECTOR_DEFAULTS.alerts.delivery, timeoutMs: 2_000 }, ...alerts },
+    options,
+  );
 }
 
 /** GET an API path of the collector, as JSON. */

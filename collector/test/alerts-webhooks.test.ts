@@ -6,48 +6,24 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createLogger } from '@speedwatch/shared';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { AlertClock } from '../src/alerts/alert-clock.js';
 import type { AlertsReport } from '../src/alerts/alert-service.js';
 import type { WebhookMessage } from '../src/alerts/webhook-payload.js';
 import type { AlertsConfig, CollectorConfig } from '../src/config/collector-config.js';
 import { COLLECTOR_DEFAULTS } from '../src/config/collector-config.js';
 import { hashToken, newToken } from '../src/ingest/tokens.js';
-import { startCollector } from '../src/server/collector-server.js';
 import type { RunningCollector } from '../src/server/collector-server.js';
-import { openStore } from '../src/store/sqlite-store.js';
-import { sqliteCollectorStore } from '../src/store/sqlite-collector-store.js';
 import type { SqliteStore } from '../src/store/sqlite-store.js';
-import { parseVerdictConfig } from '../src/verdict/verdict-config.js';
 import { storeResults as storeBatch } from './store-util.js';
 import { connectAgent, makeResult } from './ingest-util.js';
 import { freePort } from './util.js';
-
-const MIN = 60_000;
-const HOUR = 60 * MIN;
-/** Long enough that only the rule under test fires within a test. */
-const NEVER = 7 * 24 * HOUR;
+import { FakeClock, forMs as alertsUtilForMs, HOUR, MIN, NEVER, startAlertingCollector, tempDb } from './alerts-util.js';
+import type { Running } from './alerts-util.js';
 
 /** SpeedwatchSiteBelowTarget after an hour (its default) and the other rules never, unless overridden. */
 function forMs(overrides: Partial<AlertsConfig['forMs']> = {}): AlertsConfig['forMs'] {
-  return { siteBelowTarget: HOUR, groupBelowTarget: NEVER, agentSilent: NEVER, agentDisconnected: NEVER, collectorRejecting: NEVER, agentDiskLow: NEVER, agentTestsFailing: NEVER, ...overrides };
-}
-
-class FakeClock implements AlertClock {
-  ms = Date.now();
-  /** Every backoff sleep asked for, ms. */
-  readonly sleeps: number[] = [];
-  now = (): number => this.ms;
-  sleep = (ms: number): Promise<void> => {
-    this.sleeps.push(ms);
-    this.ms += ms;
-    return Promise.resolve();
-  };
+  return alertsUtilForMs({ siteBelowTarget: HOUR, ...overrides });
 }
 
 interface Receiver {
@@ -96,54 +72,9 @@ async function startReceiver(options: { port?: number; reply?: (index: number) =
   return receiver;
 }
 
-interface Running {
-  collector: RunningCollector;
-  store: SqliteStore;
-  close(): Promise<void>;
-}
-
-/** A collector on `dbPath` with the fake clock; 3 tests make a verdict; closed after the test. */
+/** A collector on `dbPath` with the fake clock, forMs() and backoff jitter 0.123; 3 tests make a verdict; closed after the test. */
 async function start(dbPath: string, clock: FakeClock, alerts: Partial<AlertsConfig>, extra: Partial<CollectorConfig> = {}): Promise<Running> {
-  const store = openStore(dbPath);
-  const config: CollectorConfig = {
-    ...COLLECTOR_DEFAULTS,
-    port: 0,
-    db: dbPath,
-    heartbeatMs: 200,
-    ...extra,
-    alerts: {
-      ...COLLECTOR_DEFAULTS.alerts,
-      // The timer never ticks in a test: evaluations are the test's calls.
-      evaluateIntervalMs: 24 * HOUR,
-      forMs: forMs(),
-      ...alerts,
-    },
-  };
-  const collector = await startCollector(config, {
-    store: sqliteCollectorStore(store),
-    logger: createLogger({ level: 'silent' }),
-    verdictConfig: parseVerdictConfig({ minTests: { agent: 3 } }, 'verdicts'),
-    now: clock.now,
-    alertClock: clock,
-    random: () => 0.123,
-  });
-  let closed = false;
-  const running: Running = {
-    collector,
-    store,
-    async close() {
-      if (closed) return;
-      closed = true;
-      await collector.close();
-      store.close();
-    },
-  };
-  onTestFinished(() => running.close());
-  return running;
-}
-
-function tempDb(): string {
-  return join(mkdtempSync(join(tmpdir(), 'sw-alerts-')), 'speedwatch.db');
+  return startAlertingCollector(dbPath, clock, { forMs: forMs(), ...alerts }, { extra, random: 0.123 });
 }
 
 function addAgent(running: Pick<Running, 'store' | 'collector'>, id: string, technology: 'fixed' | 'mobile', now: number): string {

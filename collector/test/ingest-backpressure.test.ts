@@ -55,31 +55,45 @@ function gatedWriter(store: SqliteStore): Pick<StoreWriter, 'stage' | 'commitSta
   return writer;
 }
 
+/**
+ * An ingest server at `url` over a real store in a temp dir, with its commits held (gatedWriter)
+ * and at most 100 results pending, and `agents` agents added (school-0, school-1, …, their
+ * tokens in order). All of it is closed after the test, the held commits let go first.
+ */
+async function heldIngestServer(agents: number, heartbeatMs: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'sw-backpressure-'));
+  const store = openStore(join(dir, 'speedwatch.db'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => store.close());
+  const tokens = Array.from({ length: agents }, (_, i) => {
+    const token = newToken();
+    store.agents.add({ id: `school-${i}`, name: `School ${i}`, siteKind: 'school', technology: 'fixed' }, hashToken(token), Date.now());
+    return token;
+  });
+  const writer = gatedWriter(store);
+  const ingest = new IngestServer({
+    agents: await AgentDirectory.load(sqliteCollectorStore(store).agents, createLogger({ level: 'silent' })),
+    writer,
+    logger: createLogger({ level: 'silent' }),
+    now: Date.now,
+    limits: { ...COLLECTOR_DEFAULTS.limits, maxMessagesPerMinute: 1000 },
+    maxFutureMs: 600_000,
+    maxAgeMs: 30 * 86_400_000,
+    heartbeatMs,
+    events: new CollectorMetrics({ databaseSizeBytes: () => 0 }),
+    maxPendingResults: 100,
+  });
+  const server = http.createServer();
+  server.on('upgrade', (req, socket, head) => ingest.handleUpgrade(req, socket, head));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  // Cleanups run last-first: the held commits go before ingest.close() waits for them.
+  cleanups.push(() => new Promise<void>((r) => server.close(() => r())), () => ingest.close(), () => writer.release());
+  return { store, writer, ingest, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/agents`, tokens };
+}
+
 describe('ingest backpressure', () => {
   it('stops reading an agent past maxPendingResults and resumes when commits catch up, losing nothing', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sw-backpressure-'));
-    const store = openStore(join(dir, 'speedwatch.db'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => store.close());
-    const token = newToken();
-    store.agents.add({ id: 'school-1', name: 'School 1', siteKind: 'school', technology: 'fixed' }, hashToken(token), Date.now());
-    const writer = gatedWriter(store);
-    const ingest = new IngestServer({
-      agents: await AgentDirectory.load(sqliteCollectorStore(store).agents, createLogger({ level: 'silent' })),
-      writer,
-      logger: createLogger({ level: 'silent' }),
-      now: Date.now,
-      limits: { ...COLLECTOR_DEFAULTS.limits, maxMessagesPerMinute: 1000 },
-      maxFutureMs: 600_000,
-      maxAgeMs: 30 * 86_400_000,
-      heartbeatMs: 100,
-      events: new CollectorMetrics({ databaseSizeBytes: () => 0 }),
-      maxPendingResults: 100,
-    });
-    const server = http.createServer();
-    server.on('upgrade', (req, socket, head) => ingest.handleUpgrade(req, socket, head));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => server.close(() => r())), () => ingest.close());
-    const client = await connectAgent(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/agents`, token);
+    const { store, writer, ingest, url, tokens } = await heldIngestServer(1, 100);
+    const client = await connectAgent(url, tokens[0]);
     cleanups.push(() => client.ws.terminate());
     await client.hello();
 
@@ -108,36 +122,9 @@ describe('ingest backpressure', () => {
 
   /** An ingest server over a real store with commits held, and `n` agents connected (not said hello). */
   async function heldIngest(n: number) {
-    const dir = mkdtempSync(join(tmpdir(), 'sw-backpressure-'));
-    const store = openStore(join(dir, 'speedwatch.db'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => store.close());
-    const tokens = Array.from({ length: n }, (_, i) => {
-      const token = newToken();
-      store.agents.add({ id: `school-${i}`, name: `School ${i}`, siteKind: 'school', technology: 'fixed' }, hashToken(token), Date.now());
-      return token;
-    });
-    const writer = gatedWriter(store);
-    const ingest = new IngestServer({
-      agents: await AgentDirectory.load(sqliteCollectorStore(store).agents, createLogger({ level: 'silent' })),
-      writer,
-      logger: createLogger({ level: 'silent' }),
-      now: Date.now,
-      limits: { ...COLLECTOR_DEFAULTS.limits, maxMessagesPerMinute: 1000 },
-      maxFutureMs: 600_000,
-      maxAgeMs: 30 * 86_400_000,
-      heartbeatMs: 1000,
-      events: new CollectorMetrics({ databaseSizeBytes: () => 0 }),
-      maxPendingResults: 100,
-    });
-    const server = http.createServer();
-    server.on('upgrade', (req, socket, head) => ingest.handleUpgrade(req, socket, head));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => server.close(() => r())), () => ingest.close());
-    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/agents`;
+    const { ingest, writer, url, tokens } = await heldIngestServer(n, 1000);
     const clients = await Promise.all(tokens.map((t) => connectAgent(url, t)));
     for (const c of clients) cleanups.push(() => c.ws.terminate());
-    // Cleanups run last-first: the held commits go before ingest.close() waits for them.
-    cleanups.push(() => writer.release());
     const [first, second] = clients as [(typeof clients)[number], (typeof clients)[number]];
     // The first goes over the limit: 120 results pending, commits held.
     await first.hello();

@@ -50,25 +50,41 @@ async function getJson(path: string): Promise<unknown> {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** A check of one field of an answer. */
+type Check = (v: unknown) => boolean;
+/** What an answer's fields must be, by name; fields not named are not checked. */
+type Shape = Record<string, Check>;
+
+const isString: Check = (v) => typeof v === 'string';
+const isArray: Check = (v) => Array.isArray(v);
+const orNull = (check: Check): Check => (v) => v === null || check(v);
+/** An object whose fields pass `shape`'s checks. */
+const shaped = (shape: Shape): Check => (v) => isObject(v) && Object.entries(shape).every(([field, check]) => check(v[field]));
+
+/**
+ * `body` as the answer `path` gives, once it has `shape`; otherwise an Error saying it is not
+ * `what` (`an overview answer`). The rest of the shape is the collector's `*-wire.ts`, built
+ * from the same source.
+ */
+function answerOf<T>(path: string, what: string, body: unknown, shape: Shape): T {
+  if (!shaped(shape)(body)) throw new Error(`${path}: not ${what} (is the collector the same version as the console?)`);
+  return body as T;
+}
+
+/** The fields of an answer over a chosen window (the overview, a site's page). */
+const WINDOWED: Shape = { window: isString, windows: isArray, timeZone: isString };
+
 /** GET /api/v1/overview?window=…, checked. */
 export async function fetchOverview(window: string | undefined, month?: string): Promise<OverviewAnswer> {
   const path = month !== undefined ? `/api/v1/overview?month=${encodeURIComponent(month)}` : `/api/v1/overview${window === undefined ? '' : `?window=${encodeURIComponent(window)}`}`;
-  const body = await getJson(path);
-  if (
-    !isObject(body) ||
-    typeof body['window'] !== 'string' ||
-    !Array.isArray(body['windows']) ||
-    typeof body['timeZone'] !== 'string' ||
-    !Array.isArray(body['technologies']) ||
-    !Array.isArray(body['areas']) ||
-    !Array.isArray(body['slowest']) ||
-    !Array.isArray(body['sites']) ||
-    !(body['computedAt'] === null || typeof body['computedAt'] === 'string')
-  ) {
-    throw new Error(`${path}: not an overview answer (is the collector the same version as the console?)`);
-  }
-  // The rest of the shape is the collector's overview-wire.ts, built from the same source.
-  return body as unknown as OverviewAnswer;
+  return answerOf<OverviewAnswer>(path, 'an overview answer', await getJson(path), {
+    ...WINDOWED,
+    technologies: isArray,
+    areas: isArray,
+    slowest: isArray,
+    sites: isArray,
+    computedAt: orNull(isString),
+  });
 }
 
 /** GET /api/v1/report?… (JSON), checked; a 400 (a bad month, an unknown area) is an ApiError with the API's message. */
@@ -76,65 +92,54 @@ export async function fetchReport(query: URLSearchParams): Promise<ComplianceRep
   const search = new URLSearchParams(query);
   search.set('format', 'json');
   const path = `/api/v1/report?${search.toString()}`;
-  const body = await getJson(path);
-  if (!isObject(body) || !isObject(body['range']) || !Array.isArray(body['totals']) || !Array.isArray(body['byKind']) || !Array.isArray(body['sites']) || !Array.isArray(body['areas'])) {
-    throw new Error(`${path}: not a report (is the collector the same version as the console?)`);
-  }
-  return body as unknown as ComplianceReport;
+  return answerOf<ComplianceReport>(path, 'a report', await getJson(path), { range: isObject, totals: isArray, byKind: isArray, sites: isArray, areas: isArray });
 }
 
 /** GET /api/v1/site?agent=…&window=…, checked. */
 export async function fetchSite(agentId: string, window: string | undefined): Promise<SiteAnswer> {
   const query = new URLSearchParams({ agent: agentId, ...(window === undefined ? {} : { window }) });
   const path = `/api/v1/site?${query.toString()}`;
-  const body = await getJson(path);
-  if (
-    !isObject(body) ||
-    typeof body['window'] !== 'string' ||
-    !Array.isArray(body['windows']) ||
-    typeof body['timeZone'] !== 'string' ||
-    !isObject(body['site']) ||
-    !isObject(body['connection']) ||
-    !Array.isArray(body['targets']) ||
-    !Array.isArray(body['verdicts']) ||
-    !isObject(body['series']) ||
-    !isObject(body['series']['points']) ||
-    !Array.isArray(body['recent']) ||
-    !(body['health'] === null || isObject(body['health']))
-  ) {
-    throw new Error(`${path}: not a site answer (is the collector the same version as the console?)`);
-  }
-  // The rest of the shape is the collector's site-wire.ts, built from the same source.
-  return body as unknown as SiteAnswer;
+  return answerOf<SiteAnswer>(path, 'a site answer', await getJson(path), {
+    ...WINDOWED,
+    site: isObject,
+    connection: isObject,
+    targets: isArray,
+    verdicts: isArray,
+    series: shaped({ points: isObject }),
+    recent: isArray,
+    health: orNull(isObject),
+  });
 }
 
 /** GET /api/v1/session: the role the page acts with and its CSRF token. */
 export async function fetchSession(): Promise<SessionAnswer> {
-  const body = await getJson('/api/v1/session');
-  if (!isObject(body) || (body['role'] !== 'read' && body['role'] !== 'admin') || !(body['csrfToken'] === null || typeof body['csrfToken'] === 'string') || typeof body['actions'] !== 'boolean') {
-    throw new Error('/api/v1/session: not a session answer (is the collector the same version as the console?)');
-  }
-  return body as unknown as SessionAnswer;
+  return answerOf<SessionAnswer>('/api/v1/session', 'a session answer', await getJson('/api/v1/session'), {
+    role: (v) => v === 'read' || v === 'admin',
+    csrfToken: orNull(isString),
+    actions: (v) => typeof v === 'boolean',
+  });
 }
 
 /** GET /api/v1/fleet?problem=…, checked. */
 export async function fetchFleet(problem: string): Promise<FleetAnswer> {
   const path = `/api/v1/fleet?problem=${encodeURIComponent(problem)}`;
-  const body = await getJson(path);
-  if (!isObject(body) || typeof body['timeZone'] !== 'string' || !isObject(body['counts']) || !isObject(body['rules']) || !Array.isArray(body['versions']) || !Array.isArray(body['boxes']) || typeof body['matched'] !== 'number') {
-    throw new Error(`${path}: not a fleet answer (is the collector the same version as the console?)`);
-  }
-  return body as unknown as FleetAnswer;
+  return answerOf<FleetAnswer>(path, 'a fleet answer', await getJson(path), {
+    timeZone: isString,
+    counts: isObject,
+    rules: isObject,
+    versions: isArray,
+    boxes: isArray,
+    matched: (v) => typeof v === 'number',
+  });
 }
 
 /** GET /api/v1/alerts and /api/v1/alerts/deliveries, together, checked. */
 export async function fetchAlerts(): Promise<{ alerts: AlertsAnswer; deliveries: AlertDeliveriesAnswer }> {
   const [alerts, deliveries] = await Promise.all([getJson('/api/v1/alerts'), getJson('/api/v1/alerts/deliveries')]);
-  if (!isObject(alerts) || !Array.isArray(alerts['alerts']) || !Array.isArray(alerts['routes'])) throw new Error('/api/v1/alerts: not an alerts answer (is the collector the same version as the console?)');
-  if (!isObject(deliveries) || typeof deliveries['timeZone'] !== 'string' || !Array.isArray(deliveries['deliveries']) || !Array.isArray(deliveries['routes'])) {
-    throw new Error('/api/v1/alerts/deliveries: not a deliveries answer (is the collector the same version as the console?)');
-  }
-  return { alerts: alerts as unknown as AlertsAnswer, deliveries: deliveries as unknown as AlertDeliveriesAnswer };
+  return {
+    alerts: answerOf<AlertsAnswer>('/api/v1/alerts', 'an alerts answer', alerts, { alerts: isArray, routes: isArray }),
+    deliveries: answerOf<AlertDeliveriesAnswer>('/api/v1/alerts/deliveries', 'a deliveries answer', deliveries, { timeZone: isString, deliveries: isArray, routes: isArray }),
+  };
 }
 
 /** An action the collector refused: its HTTP status and the API's `SW_…` code and message. */

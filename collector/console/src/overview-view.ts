@@ -16,6 +16,7 @@ import { fetchOutlines } from './map-outlines.js';
 import type { Outlines } from './map-outlines.js';
 import type { ConsolePage } from './pages.js';
 import { siteMap } from './site-map.js';
+import { verdictCell } from './verdict-cell.js';
 
 /**
  * The overview as a console page: one request, `/api/v1/overview?window=…` (or `?month=2026-11`
@@ -77,16 +78,6 @@ function technologyCard(s: TechnologySummary, f: Formatter): HTMLElement {
       item('noData', t.silent, s.noData, 'v-no-data'),
     ),
     h('p', { class: 'rule' }, t.minRule(f.count(s.minTests))),
-  );
-}
-
-function verdictCell(verdict: string, tests: number, minTests: number, f: Formatter): HTMLElement {
-  const label = f.t.verdicts[verdict] ?? verdict;
-  return h(
-    'td',
-    { class: `verdict v-${verdict}`, 'data-field': 'verdict', 'data-verdict': verdict },
-    label,
-    verdict === 'insufficient-data' ? h('small', { class: 'bites', 'data-field': 'rule', title: f.t.needsTitle }, f.t.needs(f.count(tests), f.count(minTests))) : null,
   );
 }
 

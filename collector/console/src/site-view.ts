@@ -6,7 +6,7 @@
  * `/api/v1/site?agent=…&window=…`. Figure cells carry `data-field` (rows `data-window` or
  * `data-test`), which the browser test reads back against the API.
  */
-import type { HealthView, SiteAnswer, SiteFigures, SiteTarget, SiteTest, SiteVerdict } from '../../src/api/site-wire.js';
+import type { HealthView, SiteAnswer, SiteFigures, SiteTarget, SiteTest } from '../../src/api/site-wire.js';
 import { ApiError, fetchSite } from './api-client.js';
 import { h } from './dom.js';
 import type { Child } from './dom.js';
@@ -15,6 +15,7 @@ import type { Formatter, Lang } from './i18n.js';
 import { hrefOf } from './links.js';
 import type { ConsolePage, PageView } from './pages.js';
 import { latencyChart, throughputChart } from './site-charts.js';
+import { verdictCell } from './verdict-cell.js';
 
 export const sitePage: ConsolePage = {
   name: 'site',
@@ -113,16 +114,6 @@ function head(data: SiteAnswer, f: Formatter): HTMLElement {
   );
 }
 
-function verdictCell(v: SiteVerdict, f: Formatter): HTMLElement {
-  const tests = v.download?.tests ?? 0;
-  return h(
-    'td',
-    { class: `verdict v-${v.verdict}`, 'data-field': 'verdict', 'data-verdict': v.verdict },
-    f.t.verdicts[v.verdict] ?? v.verdict,
-    v.verdict === 'insufficient-data' ? h('small', { class: 'bites', 'data-field': 'rule', title: f.t.needsTitle }, f.t.needs(f.count(tests), f.count(v.minTests))) : null,
-  );
-}
-
 function verdictTable(data: SiteAnswer, f: Formatter): HTMLElement {
   const { t } = f;
   if (data.verdicts.length === 0) return h('p', { class: 'notice' }, data.connection.revokedAt === null ? t.notYet : t.revoked);
@@ -150,7 +141,7 @@ function verdictTable(data: SiteAnswer, f: Formatter): HTMLElement {
             h('td', { class: 'num', 'data-field': 'share' }, optional(v.download?.shareAtTarget, f.percent)),
             h('td', { class: 'num', 'data-field': 'upload' }, median(v.upload, f.mbps)),
             h('td', { class: 'num', 'data-field': 'latency' }, median(v.latency, f.ms)),
-            verdictCell(v, f),
+            verdictCell(v.verdict, v.download?.tests ?? 0, v.minTests, f),
           ),
         ),
       ),

@@ -14,6 +14,8 @@
 import Database from 'better-sqlite3';
 import { StoreError, reasonOf, storeRead, storeWrite } from '../store/store-error.js';
 import type { AlertChanges, AlertRecord } from './alert-evaluation.js';
+import { alertRecordOf, dueNotificationOf, notificationDeliveryOf, notificationStateOf, storedAlertRowOf, storedNotificationRowOf } from './alert-rows.js';
+import type { StoredAlertRow, StoredNotificationRow } from './alert-rows.js';
 import type { NotificationPayload } from './digest.js';
 import type { NotificationState, NotificationUpsert } from './notification-plan.js';
 import type { NotificationStatus } from './webhook-payload.js';
@@ -59,28 +61,6 @@ export interface RouteBacklog {
   undelivered: number;
   /** The latest delivery failure among them, e.g. `SW_WEBHOOK_STATUS: HTTP 500 …`. */
   lastError?: string;
-}
-
-interface AlertRow {
-  fingerprint: string;
-  labels: string;
-  annotations: string;
-  state: 'pending' | 'firing';
-  value: number | null;
-  active_at: number;
-  fired_at: number | null;
-  confirm_requested_at: number | null;
-}
-
-interface NotificationRow {
-  route: string;
-  fingerprint: string;
-  alertname: string;
-  status: NotificationStatus;
-  starts_at: number;
-  seq: number;
-  attempts: number;
-  alert: string;
 }
 
 type Db = Database.Database;
@@ -148,32 +128,8 @@ export class AlertStore {
     this.#s = prepareStatements(db);
     this.#commitTx = db.transaction((evaluation, upserts, now) => {
       for (const alert of evaluation.removed) this.#s.deleteAlert.run(alert.fingerprint);
-      for (const alert of evaluation.changed) {
-        this.#s.upsertAlert.run({
-          fingerprint: alert.fingerprint,
-          alertname: alert.labels['alertname'] ?? '',
-          labels: JSON.stringify(alert.labels),
-          annotations: JSON.stringify(alert.annotations),
-          state: alert.state,
-          value: Number.isFinite(alert.value) ? alert.value : null,
-          active_at: alert.activeAt,
-          fired_at: alert.firedAt ?? null,
-          confirm_requested_at: alert.confirmRequestedAt ?? null,
-          updated_at: now,
-        });
-      }
-      for (const u of upserts) {
-        this.#s.upsertNotification.run({
-          route: u.route,
-          fingerprint: u.fingerprint,
-          alertname: u.alertname,
-          status: u.status,
-          starts_at: u.startsAt,
-          alert: JSON.stringify(u.alert),
-          seq: u.seq,
-          next_attempt_at: now,
-        });
-      }
+      for (const alert of evaluation.changed) this.#s.upsertAlert.run({ ...storedAlertRowOf(alert), updatedAt: now });
+      for (const u of upserts) this.#s.upsertNotification.run(storedNotificationRowOf(u, now));
     });
     this.#deliveredTx = db.transaction((keys, now, attempts) => {
       for (const key of keys) {
@@ -189,34 +145,12 @@ export class AlertStore {
 
   /** Pending and firing alerts as last written. */
   loadAlerts(): AlertRecord[] {
-    return this.#read('read alerts', () => this.#s.alerts.all()).map((row) => {
-      const alert: AlertRecord = {
-        fingerprint: row.fingerprint,
-        labels: JSON.parse(row.labels) as Record<string, string>,
-        annotations: JSON.parse(row.annotations) as Record<string, string>,
-        state: row.state,
-        value: row.value ?? Number.NaN,
-        activeAt: row.active_at,
-      };
-      if (row.fired_at !== null) alert.firedAt = row.fired_at;
-      if (row.confirm_requested_at !== null) alert.confirmRequestedAt = row.confirm_requested_at;
-      return alert;
-    });
+    return this.#read('read alerts', () => this.#s.alerts.all()).map(alertRecordOf);
   }
 
   /** The last state queued for every (route, alert), delivered or not. */
   notificationStates(): NotificationState[] {
-    return this.#read('read alert notifications', () => this.#s.notifications.all()).map((row) => ({
-      route: row.route,
-      fingerprint: row.fingerprint,
-      status: row.status,
-      startsAt: row.starts_at,
-      seq: row.seq,
-      // Parsed only when needed (a resolution): most rows are firing alerts with nothing new to say.
-      get alert() {
-        return JSON.parse(row.alert) as NotificationPayload;
-      },
-    }));
+    return this.#read('read alert notifications', () => this.#s.notifications.all()).map(notificationStateOf);
   }
 
   /** Writes an evaluation's changes and the notifications it queues, in one transaction. */
@@ -227,15 +161,7 @@ export class AlertStore {
 
   /** Undelivered notifications whose next attempt is due at `now`, by route, alert name and fingerprint. */
   due(now: number): DueNotification[] {
-    return this.#read('read due alert notifications', () => this.#s.due.all(now)).map((row) => ({
-      route: row.route,
-      fingerprint: row.fingerprint,
-      alertname: row.alertname,
-      status: row.status,
-      seq: row.seq,
-      attempts: row.attempts,
-      alert: JSON.parse(row.alert) as NotificationPayload,
-    }));
+    return this.#read('read due alert notifications', () => this.#s.due.all(now)).map(dueNotificationOf);
   }
 
   /**
@@ -272,16 +198,7 @@ export class AlertStore {
 
   /** Every (route, alert) notification kept: undelivered ones, the delivered firing states and the latest digests. */
   deliveries(): NotificationDelivery[] {
-    return this.#read('read alert notification deliveries', () => this.#s.deliveries.all()).map((row) => ({
-      route: row.route,
-      fingerprint: row.fingerprint,
-      alertname: row.alertname,
-      status: row.status,
-      attempts: row.attempts,
-      nextAttemptAt: row.next_attempt_at,
-      ...(row.delivered_at === null ? {} : { deliveredAt: row.delivered_at }),
-      ...(row.last_error === null ? {} : { lastError: row.last_error }),
-    }));
+    return this.#read('read alert notification deliveries', () => this.#s.deliveries.all()).map(notificationDeliveryOf);
   }
 
   /** Closes this connection; closing twice is harmless. */
@@ -298,29 +215,32 @@ export class AlertStore {
   }
 }
 
+/** The columns of a row as alert-rows.ts names them (the same aliases as PostgreSQL's, postgres-alerts.ts). */
+const ALERT_COLUMNS = 'fingerprint, labels, annotations, state, value, active_at AS "activeAt", fired_at AS "firedAt", confirm_requested_at AS "confirmRequestedAt"';
+
 function prepareStatements(db: Db) {
   return {
-    alerts: db.prepare<[], AlertRow>('SELECT fingerprint, labels, annotations, state, value, active_at, fired_at, confirm_requested_at FROM alerts ORDER BY fingerprint'),
-    upsertAlert: db.prepare<[Record<string, string | number | null>]>(
+    alerts: db.prepare<[], Omit<StoredAlertRow, 'alertname'>>(`SELECT ${ALERT_COLUMNS} FROM alerts ORDER BY fingerprint`),
+    upsertAlert: db.prepare<[StoredAlertRow & { updatedAt: number }]>(
       `INSERT INTO alerts (fingerprint, alertname, labels, annotations, state, value, active_at, fired_at, confirm_requested_at, updated_at)
-       VALUES (@fingerprint, @alertname, @labels, @annotations, @state, @value, @active_at, @fired_at, @confirm_requested_at, @updated_at)
+       VALUES (@fingerprint, @alertname, @labels, @annotations, @state, @value, @activeAt, @firedAt, @confirmRequestedAt, @updatedAt)
        ON CONFLICT (fingerprint) DO UPDATE SET labels = excluded.labels, annotations = excluded.annotations, state = excluded.state,
          value = excluded.value, active_at = excluded.active_at, fired_at = excluded.fired_at,
          confirm_requested_at = excluded.confirm_requested_at, updated_at = excluded.updated_at`,
     ),
     deleteAlert: db.prepare<[string]>('DELETE FROM alerts WHERE fingerprint = ?'),
-    notifications: db.prepare<[], Omit<NotificationRow, 'alertname' | 'attempts'>>(
-      'SELECT route, fingerprint, status, starts_at, seq, alert FROM alert_notifications',
+    notifications: db.prepare<[], Pick<StoredNotificationRow, 'route' | 'fingerprint' | 'status' | 'startsAt' | 'seq' | 'alert'>>(
+      'SELECT route, fingerprint, status, starts_at AS "startsAt", seq, alert FROM alert_notifications',
     ),
-    upsertNotification: db.prepare<[Record<string, string | number>]>(
+    upsertNotification: db.prepare<[StoredNotificationRow]>(
       `INSERT INTO alert_notifications (route, fingerprint, alertname, status, starts_at, alert, seq, delivered_at, attempts, next_attempt_at, last_error)
-       VALUES (@route, @fingerprint, @alertname, @status, @starts_at, @alert, @seq, NULL, 0, @next_attempt_at, NULL)
+       VALUES (@route, @fingerprint, @alertname, @status, @startsAt, @alert, @seq, @deliveredAt, @attempts, @nextAttemptAt, @lastError)
        ON CONFLICT (route, fingerprint) DO UPDATE SET alertname = excluded.alertname, status = excluded.status,
          starts_at = excluded.starts_at, alert = excluded.alert, seq = excluded.seq, delivered_at = NULL, attempts = 0,
          next_attempt_at = excluded.next_attempt_at, last_error = NULL`,
     ),
-    due: db.prepare<[number], NotificationRow>(
-      `SELECT route, fingerprint, alertname, status, starts_at, seq, attempts, alert FROM alert_notifications
+    due: db.prepare<[number], Pick<StoredNotificationRow, 'route' | 'fingerprint' | 'alertname' | 'status' | 'seq' | 'attempts' | 'alert'>>(
+      `SELECT route, fingerprint, alertname, status, seq, attempts, alert FROM alert_notifications
        WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY route, alertname, fingerprint`,
     ),
     deleteResolved: db.prepare<[string, string, number]>(
@@ -329,8 +249,9 @@ function prepareStatements(db: Db) {
     markDelivered: db.prepare<[number, number, string, string, number]>(
       'UPDATE alert_notifications SET delivered_at = ?, attempts = attempts + ?, last_error = NULL WHERE route = ? AND fingerprint = ? AND seq = ?',
     ),
-    deliveries: db.prepare<[], { route: string; fingerprint: string; alertname: string; status: NotificationStatus; attempts: number; delivered_at: number | null; next_attempt_at: number; last_error: string | null }>(
-      `SELECT route, fingerprint, alertname, status, attempts, delivered_at, next_attempt_at, last_error FROM alert_notifications
+    deliveries: db.prepare<[], Pick<StoredNotificationRow, 'route' | 'fingerprint' | 'alertname' | 'status' | 'attempts' | 'deliveredAt' | 'nextAttemptAt' | 'lastError'>>(
+      `SELECT route, fingerprint, alertname, status, attempts, delivered_at AS "deliveredAt", next_attempt_at AS "nextAttemptAt", last_error AS "lastError"
+       FROM alert_notifications
        ORDER BY fingerprint, route`,
     ),
     markFailed: db.prepare<[number, number, string, string, string, number]>(

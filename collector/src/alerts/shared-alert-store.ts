@@ -17,41 +17,10 @@
 import type { LeaseFence } from '../cluster/lease.js';
 import { StoreError } from '../store/store-error.js';
 import type { AlertChanges, AlertRecord } from './alert-evaluation.js';
+import { alertRecordOf, dueNotificationOf, notificationDeliveryOf, notificationStateOf, storedAlertRowOf, storedNotificationRowOf } from './alert-rows.js';
+import type { StoredAlertRow, StoredNotificationRow } from './alert-rows.js';
 import type { AlertReads, AlertWrites, DueNotification, NotificationDelivery, NotificationKey, RouteBacklog } from './alert-store.js';
-import type { NotificationPayload } from './digest.js';
 import type { NotificationState, NotificationUpsert } from './notification-plan.js';
-import type { NotificationStatus } from './webhook-payload.js';
-
-/** An `alerts` row. */
-export interface StoredAlertRow {
-  fingerprint: string;
-  alertname: string;
-  /** JSON object. */
-  labels: string;
-  /** JSON object. */
-  annotations: string;
-  state: 'pending' | 'firing';
-  value: number | null;
-  activeAt: number;
-  firedAt: number | null;
-  confirmRequestedAt: number | null;
-}
-
-/** An `alert_notifications` row. */
-export interface StoredNotificationRow {
-  route: string;
-  fingerprint: string;
-  alertname: string;
-  status: NotificationStatus;
-  startsAt: number;
-  /** JSON of the NotificationPayload. */
-  alert: string;
-  seq: number;
-  deliveredAt: number | null;
-  attempts: number;
-  nextAttemptAt: number;
-  lastError: string | null;
-}
 
 /** The alerts' tables in a shared database; each write checks `fence` in its transaction. */
 export interface AlertTables {
@@ -100,47 +69,18 @@ export class SharedAlertStore implements AlertReads, AlertWrites {
   // AlertReads: as AlertStore's on SQLite (alert-store.ts), from the copy in memory.
 
   loadAlerts(): AlertRecord[] {
-    return [...this.#alerts.values()].sort((a, b) => byString(a.fingerprint, b.fingerprint)).map((row) => {
-      const alert: AlertRecord = {
-        fingerprint: row.fingerprint,
-        labels: JSON.parse(row.labels) as Record<string, string>,
-        annotations: JSON.parse(row.annotations) as Record<string, string>,
-        state: row.state,
-        value: row.value ?? Number.NaN,
-        activeAt: row.activeAt,
-      };
-      if (row.firedAt !== null) alert.firedAt = row.firedAt;
-      if (row.confirmRequestedAt !== null) alert.confirmRequestedAt = row.confirmRequestedAt;
-      return alert;
-    });
+    return [...this.#alerts.values()].sort((a, b) => byString(a.fingerprint, b.fingerprint)).map(alertRecordOf);
   }
 
   notificationStates(): NotificationState[] {
-    return [...this.#notifications.values()].map((row) => ({
-      route: row.route,
-      fingerprint: row.fingerprint,
-      status: row.status,
-      startsAt: row.startsAt,
-      seq: row.seq,
-      get alert() {
-        return JSON.parse(row.alert) as NotificationPayload;
-      },
-    }));
+    return [...this.#notifications.values()].map(notificationStateOf);
   }
 
   due(now: number): DueNotification[] {
     return [...this.#notifications.values()]
       .filter((row) => row.deliveredAt === null && row.nextAttemptAt <= now)
       .sort((a, b) => byString(a.route, b.route) || byString(a.alertname, b.alertname) || byString(a.fingerprint, b.fingerprint))
-      .map((row) => ({
-        route: row.route,
-        fingerprint: row.fingerprint,
-        alertname: row.alertname,
-        status: row.status,
-        seq: row.seq,
-        attempts: row.attempts,
-        alert: JSON.parse(row.alert) as NotificationPayload,
-      }));
+      .map(dueNotificationOf);
   }
 
   backlog(): Map<string, RouteBacklog> {
@@ -161,16 +101,7 @@ export class SharedAlertStore implements AlertReads, AlertWrites {
   deliveries(): NotificationDelivery[] {
     return [...this.#notifications.values()]
       .sort((a, b) => byString(a.fingerprint, b.fingerprint) || byString(a.route, b.route))
-      .map((row) => ({
-        route: row.route,
-        fingerprint: row.fingerprint,
-        alertname: row.alertname,
-        status: row.status,
-        attempts: row.attempts,
-        nextAttemptAt: row.nextAttemptAt,
-        ...(row.deliveredAt === null ? {} : { deliveredAt: row.deliveredAt }),
-        ...(row.lastError === null ? {} : { lastError: row.lastError }),
-      }));
+      .map(notificationDeliveryOf);
   }
 
   // AlertWrites: each one fenced, then applied to the copy as PgAlerts' statements applied it.
@@ -179,34 +110,11 @@ export class SharedAlertStore implements AlertReads, AlertWrites {
     await this.#tables.commit(this.#fenceOrThrow(), changes, upserts, now);
     for (const alert of changes.removed) this.#alerts.delete(alert.fingerprint);
     for (const alert of changes.changed) {
-      this.#alerts.set(alert.fingerprint, {
-        fingerprint: alert.fingerprint,
-        // An update leaves the name as it was: the same labels name the same alert.
-        alertname: this.#alerts.get(alert.fingerprint)?.alertname ?? alert.labels['alertname'] ?? '',
-        labels: JSON.stringify(alert.labels),
-        annotations: JSON.stringify(alert.annotations),
-        state: alert.state,
-        value: Number.isFinite(alert.value) ? alert.value : null,
-        activeAt: alert.activeAt,
-        firedAt: alert.firedAt ?? null,
-        confirmRequestedAt: alert.confirmRequestedAt ?? null,
-      });
+      const row = storedAlertRowOf(alert);
+      // An update leaves the name as it was: the same labels name the same alert.
+      this.#alerts.set(alert.fingerprint, { ...row, alertname: this.#alerts.get(alert.fingerprint)?.alertname ?? row.alertname });
     }
-    for (const u of upserts) {
-      this.#notifications.set(keyOf(u), {
-        route: u.route,
-        fingerprint: u.fingerprint,
-        alertname: u.alertname,
-        status: u.status,
-        startsAt: u.startsAt,
-        alert: JSON.stringify(u.alert),
-        seq: u.seq,
-        deliveredAt: null,
-        attempts: 0,
-        nextAttemptAt: now,
-        lastError: null,
-      });
-    }
+    for (const u of upserts) this.#notifications.set(keyOf(u), storedNotificationRowOf(u, now));
     this.#evaluatedAt = now;
   }
 

@@ -13,10 +13,9 @@ import { DIGEST_ALERTNAME, ROUTE_LANGS, SEVERITIES } from '../alerts/alert-route
 import { CHANNEL_TYPES } from '../alerts/channels/channel.js';
 import type { ChannelConfig, SmtpSettings } from '../alerts/channels/channel-config.js';
 import { SMTP_SECURITY } from '../alerts/channels/channel-config.js';
-import { Secret } from './secret.js';
-
-/** Where a secret comes from: a file (its content, trimmed) or an environment variable. */
-type SecretRef = { file: string } | { env: string };
+import { httpBaseUrl, httpUrl } from './http-url.js';
+import { readSecret } from './secret.js';
+import type { SecretRef } from './secret.js';
 
 const name = (what: string): Schema<string> => ({
   expected: `${what}: 1 to 64 letters, digits, '.', '_' or '-'`,
@@ -34,40 +33,6 @@ const localTime: Schema<LocalTime> = {
   parse(value, path = '') {
     const match = typeof value === 'string' ? /^([01]\d|2[0-3]):([0-5]\d)$/.exec(value) : null;
     if (match === null) throw new ValidationError(path, `a time of day as HH:MM (24 h), e.g. "22:00", got ${JSON.stringify(typeof value === 'string' ? value.slice(0, 20) : value)}`);
-    return value as string;
-  },
-};
-
-/** An http(s) base URL without query; a trailing `/` is dropped. Echoed by its origin only. */
-const baseUrl: Schema<string> = {
-  expected: 'an http:// or https:// base URL',
-  parse(value, path = '') {
-    let url: URL | undefined;
-    try {
-      url = typeof value === 'string' && value.length <= 2048 ? new URL(value) : undefined;
-    } catch {
-      url = undefined;
-    }
-    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '' || url.username !== '') {
-      throw new ValidationError(path, `an http:// or https:// base URL without query, fragment or credentials, got ${typeof value === 'string' ? `"${value.slice(0, 8)}…"` : typeof value}`);
-    }
-    return (value as string).replace(/\/+$/, '');
-  },
-};
-
-/** A webhook URL: any http(s) URL; never echoed whole (its path often holds a secret). */
-const webhookUrl: Schema<string> = {
-  expected: 'an http:// or https:// URL',
-  parse(value, path = '') {
-    let url: URL | undefined;
-    try {
-      url = typeof value === 'string' && value.length <= 2048 ? new URL(value) : undefined;
-    } catch {
-      url = undefined;
-    }
-    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      throw new ValidationError(path, `an http:// or https:// URL of at most 2048 characters, got ${typeof value === 'string' ? `"${value.slice(0, 8)}…"` : typeof value}`);
-    }
     return value as string;
   },
 };
@@ -143,7 +108,7 @@ const channelSchemas = {
   telegram: object({
     ...channelBase,
     type: oneOf(['telegram']),
-    baseUrl: optional(baseUrl),
+    baseUrl: optional(httpBaseUrl),
     token: secretRef,
     chatId: {
       expected: 'a chat id (-1001234567890) or a public channel (@name)',
@@ -159,7 +124,7 @@ const channelSchemas = {
   zalo: object({
     ...channelBase,
     type: oneOf(['zalo']),
-    baseUrl: optional(baseUrl),
+    baseUrl: optional(httpBaseUrl),
     accessToken: secretRef,
     userId: {
       expected: "the follower's Zalo user id (digits)",
@@ -173,11 +138,11 @@ const channelSchemas = {
   ntfy: object({
     ...channelBase,
     type: oneOf(['ntfy']),
-    baseUrl: optional(baseUrl),
+    baseUrl: optional(httpBaseUrl),
     topic: string({ minLength: 1, maxLength: 64, pattern: /^[-_A-Za-z0-9]+$/ }),
     token: optional(secretRef),
   }),
-  webhook: object({ ...channelBase, type: oneOf(['webhook']), url: webhookUrl }),
+  webhook: object({ ...channelBase, type: oneOf(['webhook']), url: httpUrl }),
 };
 
 export type FileChannel = ReturnType<(typeof channelSchemas)[keyof typeof channelSchemas]['parse']>;
@@ -268,34 +233,13 @@ export function resolveAlertRouting(
   problems: Problem[],
 ): { channels: ChannelConfig[]; routes: RouteConfig[] } {
   const channels: ChannelConfig[] = [];
-  const readSecret = (ref: SecretRef | undefined, key: string): Secret | undefined => {
-    if (ref === undefined) return undefined;
-    if ('env' in ref) {
-      const value = env[ref.env]?.trim() ?? '';
-      if (value === '') {
-        problems.push(problemAt(`${key}.env`, `the environment variable ${ref.env} is not set or is empty`));
-        return undefined;
-      }
-      return new Secret(value, `env ${ref.env}`);
-    }
-    try {
-      const value = readFileSync(ref.file, 'utf8').trim();
-      if (value === '') {
-        problems.push(problemAt(`${key}.file`, `${ref.file} is empty`));
-        return undefined;
-      }
-      return new Secret(value, `file ${ref.file}`);
-    } catch (err) {
-      problems.push(problemAt(`${key}.file`, `cannot read ${ref.file} (${(err as { code?: string }).code ?? String(err)})`));
-      return undefined;
-    }
-  };
+  const secret = (ref: SecretRef | undefined, key: string) => (ref === undefined ? undefined : readSecret(ref, key, env, problems));
   (parsed?.channels ?? []).forEach((c, i) => {
     const key = `alerts.channels[${i}]`;
     switch (c.type) {
       case 'email': {
         const security = c.smtp.security ?? 'starttls';
-        const password = readSecret(c.smtp.password, `${key}.smtp.password`);
+        const password = secret(c.smtp.password, `${key}.smtp.password`);
         let ca: Buffer | undefined;
         if (c.smtp.caFile !== undefined) {
           try {
@@ -317,17 +261,17 @@ export function resolveAlertRouting(
         break;
       }
       case 'telegram': {
-        const token = readSecret(c.token, `${key}.token`);
+        const token = secret(c.token, `${key}.token`);
         if (token !== undefined) channels.push({ type: 'telegram', name: c.name, baseUrl: c.baseUrl ?? CHANNEL_BASE_URLS.telegram, token, chatId: c.chatId });
         break;
       }
       case 'zalo': {
-        const accessToken = readSecret(c.accessToken, `${key}.accessToken`);
+        const accessToken = secret(c.accessToken, `${key}.accessToken`);
         if (accessToken !== undefined) channels.push({ type: 'zalo', name: c.name, baseUrl: c.baseUrl ?? CHANNEL_BASE_URLS.zalo, accessToken, userId: c.userId });
         break;
       }
       case 'ntfy': {
-        const token = readSecret(c.token, `${key}.token`);
+        const token = secret(c.token, `${key}.token`);
         channels.push({ type: 'ntfy', name: c.name, baseUrl: c.baseUrl ?? CHANNEL_BASE_URLS.ntfy, topic: c.topic, ...(token === undefined ? {} : { token }) });
         break;
       }

@@ -35,6 +35,8 @@ import { isTimeZone } from '@speedwatch/shared';
 import { channelNamesIn, channelsSchema, checkUniqueNames, resolveAlertRouting, routesSchema } from './alert-routing-config.js';
 import { parsePostgresUrl, POSTGRES_DEFAULTS } from '../store/postgres/postgres-connection.js';
 import { DEFAULT_VERDICT_CONFIG, verdictConfigSchema } from '../verdict/verdict-config.js';
+import { httpUrl } from './http-url.js';
+import { readSecretFile } from './secret.js';
 import type { VerdictConfig } from '../verdict/verdict-config.js';
 
 /**
@@ -220,23 +222,6 @@ export class ConfigError extends OptionsError {
 const port = number({ min: 0, max: 65535, integer: true });
 const logLevel = oneOf(Object.keys(LOG_LEVELS) as LogLevel[]);
 
-/** An absolute http:// or https:// URL (a webhook, the external URL). */
-const httpUrl: Schema<string> = {
-  expected: 'an http:// or https:// URL',
-  parse(value, path = '') {
-    let url: URL | undefined;
-    try {
-      url = typeof value === 'string' && value.length <= 2048 ? new URL(value) : undefined;
-    } catch {
-      url = undefined;
-    }
-    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      // The value is not echoed: a webhook URL often carries a secret in its path.
-      throw new ValidationError(path, `an http:// or https:// URL of at most 2048 characters, got ${typeof value === 'string' ? `"${value.slice(0, 8)}…"` : typeof value}`);
-    }
-    return value as string;
-  },
-};
 /** An IANA time zone this runtime knows. */
 const timeZoneName: Schema<string> = {
   expected: 'an IANA time zone such as Asia/Ho_Chi_Minh',
@@ -419,17 +404,8 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
   const { value: parsed, partial, problems: schemaProblems } = parseAll(fileSchema, raw);
   const problems: Problem[] = [...schemaProblems];
   const readError = (err: unknown): string => (err as { code?: string }).code ?? String(err);
-  const secret = (given: string | undefined, fileKey: string, file: string | undefined): string | undefined => {
-    if (file === undefined) return given;
-    try {
-      const text = readFileSync(file, 'utf8').trim();
-      if (text.length < 16) problems.push(problemAt(fileKey, `${file} holds fewer than 16 characters`));
-      return text;
-    } catch (err) {
-      problems.push(problemAt(fileKey, `cannot read ${file} (${readError(err)})`));
-      return undefined;
-    }
-  };
+  const secret = (given: string | undefined, fileKey: string, file: string | undefined): string | undefined =>
+    file === undefined ? given : readSecretFile(file, fileKey, problems, { minLength: 16 });
   const store = storeConfig(partial?.store, env, problems);
   const readToken = secret(partial?.readToken, 'readTokenFile', partial?.readTokenFile);
   const adminToken = secret(partial?.adminToken, 'adminTokenFile', partial?.adminTokenFile);
@@ -550,12 +526,8 @@ function storeConfig(
   let password: string | undefined;
   if (given?.passwordFile !== undefined) {
     if (fromEnv !== undefined) problems.push(problemAt('store.passwordFile', `give the password in store.passwordFile or ${PG_PASSWORD_ENV}, not both`));
-    try {
-      password = readFileSync(given.passwordFile, 'utf8').replace(/\r?\n$/, '');
-      if (password === '') problems.push(problemAt('store.passwordFile', `${given.passwordFile} is empty`));
-    } catch (err) {
-      problems.push(problemAt('store.passwordFile', `cannot read ${given.passwordFile} (${(err as { code?: string }).code ?? String(err)})`));
-    }
+    // Spaces at either end may be part of a password: only the file's final newline goes.
+    password = readSecretFile(given.passwordFile, 'store.passwordFile', problems, { keepSpaces: true });
   } else if (fromEnv !== undefined && fromEnv !== '') {
     password = fromEnv;
   }

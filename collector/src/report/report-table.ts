@@ -42,55 +42,50 @@ const mean = (m: MetricFigures | null): Cell => m?.mean ?? null;
 /** The table's heading row and its rows, in REPORT_COLUMNS order. */
 export function reportTable(report: ComplianceReport, labels: ReportLabels): { header: string[]; rows: Cell[][] } {
   const word = (dictionary: Record<string, string>, value: string): string => dictionary[value] ?? value;
+  /** The columns a group's row and a site's row fill alike. */
+  const figures = (r: ReportGroupRow | ReportSiteRow) =>
+    ({
+      technology: word(labels.technology, r.technology),
+      targetMbps: r.targetMbps,
+      tests: r.tests,
+      failedTests: r.failedTests,
+      minTests: r.minTests,
+      downloadMedian: median(r.download),
+      downloadMean: mean(r.download),
+      uploadMedian: median(r.upload),
+      uploadMean: mean(r.upload),
+      shareAtTarget: r.shareAtTarget,
+      verdict: word(labels.verdict, r.verdict),
+    }) satisfies Partial<Record<ReportColumn, Cell>>;
   const group = (section: string, r: ReportGroupRow): Record<ReportColumn, Cell> => ({
+    ...figures(r),
     section,
-    technology: word(labels.technology, r.technology),
     siteKind: r.siteKind === undefined ? null : word(labels.siteKind, r.siteKind),
     agentId: null,
     name: null,
     siteArea: report.area,
     isp: null,
-    targetMbps: r.targetMbps,
     sites: r.sites,
     sitesReporting: r.sitesReporting,
     meets: r.siteVerdicts.meets,
     below: r.siteVerdicts.below,
     insufficientData: r.siteVerdicts.insufficientData,
     noData: r.siteVerdicts.noData,
-    tests: r.tests,
-    failedTests: r.failedTests,
-    minTests: r.minTests,
-    downloadMedian: median(r.download),
-    downloadMean: mean(r.download),
-    uploadMedian: median(r.upload),
-    uploadMean: mean(r.upload),
-    shareAtTarget: r.shareAtTarget,
-    verdict: word(labels.verdict, r.verdict),
   });
   const site = (r: ReportSiteRow): Record<ReportColumn, Cell> => ({
+    ...figures(r),
     section: labels.sites,
-    technology: word(labels.technology, r.technology),
     siteKind: word(labels.siteKind, r.siteKind),
     agentId: r.agentId,
     name: r.name,
     siteArea: r.area,
     isp: r.isp,
-    targetMbps: r.targetMbps,
     sites: null,
     sitesReporting: null,
     meets: null,
     below: null,
     insufficientData: null,
     noData: null,
-    tests: r.tests,
-    failedTests: r.failedTests,
-    minTests: r.minTests,
-    downloadMedian: median(r.download),
-    downloadMean: mean(r.download),
-    uploadMedian: median(r.upload),
-    uploadMean: mean(r.upload),
-    shareAtTarget: r.shareAtTarget,
-    verdict: word(labels.verdict, r.verdict),
   });
   const records = [...report.totals.map((r) => group(labels.totals, r)), ...report.byKind.map((r) => group(labels.byKind, r)), ...report.sites.map(site)];
   return { header: REPORT_COLUMNS.map((c) => labels.columns[c]), rows: records.map((record) => REPORT_COLUMNS.map((c) => record[c])) };

@@ -8,7 +8,8 @@ import type { LeaseFence } from '../../cluster/lease.js';
 import type { AlertChanges } from '../../alerts/alert-evaluation.js';
 import type { NotificationKey } from '../../alerts/alert-store.js';
 import type { NotificationUpsert } from '../../alerts/notification-plan.js';
-import type { AlertTables, StoredAlertRow, StoredNotificationRow } from '../../alerts/shared-alert-store.js';
+import type { StoredAlertRow, StoredNotificationRow } from '../../alerts/alert-rows.js';
+import type { AlertTables } from '../../alerts/shared-alert-store.js';
 import type { PgDb } from './postgres-db.js';
 import { checkFence } from './postgres-leases.js';
 
