@@ -243,6 +243,7 @@ describe.skipIf(postgres.skip)('speedwatch-collector migrate', () => {
       results: (await store.results.page({ limit: 10_000 })).results,
       daily: await store.rollups.series('school-1', 'download_mbps', T0 - 40 * 24 * HOUR, T0 + 2 * 24 * HOUR, 24 * HOUR),
       deletedBefore: await store.results.deletedBefore(),
+      latest: await store.results.latestActivity(['school-1', 'clinic-1']),
     };
   }
 
@@ -265,22 +266,26 @@ describe.skipIf(postgres.skip)('speedwatch-collector migrate', () => {
       await sqlite.areaUnits.upsert([{ code: '06', name: 'Lạng Sơn' }, { code: '06100', name: 'Hợp Thành', parentCode: '06', validFrom: T0 - 365 * 24 * HOUR }]);
       await sqlite.health.save([{ agentId: 'school-1', receivedAt: T0, skewMs: -12, report: { clock: new Date(T0).toISOString(), agent: { version: '0.2.0', platform: 'linux', arch: 'arm64', node: '20.18.1' }, backlog: 3, dropped: 0 } }]);
       // A month back (another partition) and this week, rolled up; then a late one for a rolled-up hour.
-      const results = Array.from({ length: 40 }, (_, i) => makeStoredResult(T0 - (i % 2 === 0 ? 30 * 24 : 0) * HOUR + i * HOUR, { downloadMbps: 50 + i }));
+      // Two with UDP quality; the later one (i = 27, T0 + 27 h) is school-1's latest_udp.
+      const results = Array.from({ length: 40 }, (_, i) => makeStoredResult(T0 - (i % 2 === 0 ? 30 * 24 : 0) * HOUR + i * HOUR, { downloadMbps: 50 + i, ...(i === 17 || i === 27 ? { udpRttMs: 20 + i } : {}) }));
       await sqlite.results.insertFrames([batchOfResults('school-1', T0, results)]);
       await sqlite.rollups.maintain(T0 + 2 * 24 * HOUR);
       await sqlite.results.insertFrames([batchOfResults('school-1', T0, [makeStoredResult(T0 + 5 * HOUR + 1, { downloadMbps: 10 })])]);
 
       const first = await cli('migrate', '--from', db, '--to', cluster.url(database), '--password-file', passwordFile);
       expect(first.code, first.stderr).toBe(0);
-      expect(first.stdout).toMatch(/: 2 agents, 1 enrollment codes, 1 health reports, 2 area units, 41 results read, 41 of them new, \d+ hourly roll-ups/);
+      expect(first.stdout).toMatch(/: 2 agents, 1 enrollment codes, 1 health reports, 2 area units, 41 results read, 41 of them new, \d+ hourly roll-ups, the latest UDP figures of 1 agents/);
       expect(await contents(target)).toEqual(await contents(sqlite));
+      expect((await target.results.latestActivity(['school-1']))[0]?.udp?.id).toBe(results[27]?.id);
 
       // The collector went on storing meanwhile: the second run copies only that.
-      await sqlite.results.insertFrames([batchOfResults('school-1', T0, [makeStoredResult(T0 + 30 * HOUR, { downloadMbps: 99 })])]);
+      const newer = makeStoredResult(T0 + 30 * HOUR, { downloadMbps: 99, udpRttMs: 18 });
+      await sqlite.results.insertFrames([batchOfResults('school-1', T0, [newer])]);
       await sqlite.agents.revoke('clinic-1', T0 + HOUR);
       const second = await cli('migrate', '--from', db, '--to', cluster.url(database), '--password-file', passwordFile);
       expect(second.stdout).toMatch(/1 results read \(resumed after row 41, copied by an earlier run\), 1 of them new/);
       expect(await contents(target)).toEqual(await contents(sqlite));
+      expect((await target.results.latestActivity(['school-1']))[0]?.udp?.id).toBe(newer.id);
       // The late hour, marked in SQLite before the copy, is recomputed the same way on both sides
       // (the retention horizons part: SQLite moves its own at every pass, PostgreSQL at a dropped month).
       await sqlite.rollups.maintain(T0 + 3 * 24 * HOUR);

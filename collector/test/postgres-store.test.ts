@@ -7,6 +7,7 @@ import { batchOfResults } from '../src/store/frame-batch.js';
 import { describePostgres, parsePostgresUrl } from '../src/store/postgres/postgres-connection.js';
 import { POSTGRES_MIGRATIONS } from '../src/store/postgres/postgres-migrations.js';
 import { openPostgresStore } from '../src/store/postgres/postgres-store.js';
+import { udpFigures } from '../src/store/result-row.js';
 import type { PostgresStore, PostgresStoreOptions } from '../src/store/postgres/postgres-store.js';
 import { clusterForTests } from './postgres-for-tests.js';
 import { makeResult } from './store-util.js';
@@ -82,6 +83,29 @@ describe.skipIf(postgres.skip)('PostgresStore', () => {
       expect(parsePostgresUrl('postgresql://sw@db.example.org/speedwatch?sslmode=verify-full')).toEqual({ host: 'db.example.org', port: 5432, user: 'sw', database: 'speedwatch', ssl: 'verify-full' });
       expect(parsePostgresUrl('postgres://sw@localhost:6543/speedwatch?host=/run/postgresql')).toMatchObject({ host: '/run/postgresql', port: 6543 });
       expect(describePostgres('postgres://sw@localhost:6543/speedwatch?host=/run/postgresql')).toBe('postgres://sw@[/run/postgresql]:6543/speedwatch');
+    });
+  });
+
+  describe('migration 6', () => {
+    it('fills latest_udp from each agent\'s last 10 results only', async () => {
+      const { store, database } = await fresh();
+      for (const id of ['a', 'b', 'c']) await store.agents.add({ id, name: id, siteKind: 'school', technology: 'fixed' }, `h-${id}`, T0);
+      // a: UDP quality in its third newest result; b: only in its eleventh newest; c: never.
+      const third = makeResult(T0 + 1_000, { udpRttMs: 25 });
+      await store.results.insertFrames([
+        batchOfResults('a', T0 + 4_000, [makeResult(T0, { udpRttMs: 60 }), third, makeResult(T0 + 2_000), makeResult(T0 + 3_000)]),
+        batchOfResults('b', T0 + 20_000, [makeResult(T0, { udpRttMs: 70 }), ...Array.from({ length: 10 }, (_, i) => makeResult(T0 + (i + 1) * 1_000))]),
+        batchOfResults('c', T0 + 1_000, [makeResult(T0)]),
+      ]);
+      await store.close();
+      await postgres.cluster().admin('DROP TABLE latest_udp; DELETE FROM schema_migrations WHERE version = 6', database);
+      const migrated = await open(database);
+      const latest = await migrated.results.latestActivity(['a', 'b', 'c']);
+      expect(latest.map((l) => [l.agentId, l.udp])).toEqual([
+        ['a', { id: third.id, ts: T0 + 1_000, figures: udpFigures(third.udp as NonNullable<typeof third.udp>) }],
+        ['b', undefined],
+        ['c', undefined],
+      ]);
     });
   });
 

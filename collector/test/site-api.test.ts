@@ -10,6 +10,7 @@ import { seriesStepMs } from '../src/api/site-page.js';
 import type { SiteAnswer } from '../src/api/site-wire.js';
 import type { AgentClient, TestCollector } from './ingest-util.js';
 import { connectAgent, makeResult, startTestCollector } from './ingest-util.js';
+import { udpSection } from './store-util.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -33,7 +34,8 @@ const site = async (query: string): Promise<SiteAnswer> => {
  * school-1 (fixed, 102 Mbps target): 25 tests an hour apart, the newest 30 min ago, at
  * 110.04 Mbps (110.0 once rounded), latency 5.56 ms, jitter 1.26 ms, loss 0.012345, loaded
  * latency 38.04/45 ms; the 3rd newest failed on DNS, and 3 more ok tests 3 days ago at 90 Mbps.
- * idle-1 never tested; gone-1 tested once and was revoked.
+ * UDP quality in the 2nd newest (round trip 23.46 ms) and, other figures, in every ok test older
+ * than the 3rd; none in the newest. idle-1 never tested; gone-1 tested once and was revoked.
  */
 beforeAll(async () => {
   t = await startTestCollector();
@@ -54,7 +56,8 @@ beforeAll(async () => {
       const { latency: _latency, download: _download, upload: _upload, ...failed } = makeResult({ ...at(startedMs), endpoint });
       return parseMeasurementResult({ ...failed, status: 'failed', error: { phase: 'select', code: 'SW_DNS', message: 'getaddrinfo ENOTFOUND' } });
     }
-    return makeResult({ ...at(startedMs), endpoint, latency, loadedLatency }, 110.04);
+    const udp = i === 1 ? { ...udpSection(23.46), rttP95Ms: 31.04, forwardJitterMs: 1.26, returnJitterMs: 2.04, lossRatio: 0.012345, forwardLossRatio: 0.00812 } : udpSection(60);
+    return makeResult({ ...at(startedMs), endpoint, latency, loadedLatency, ...(i === 0 ? {} : { udp }) }, 110.04);
   });
   for (let i = 0; i < 3; i += 1) results.push(makeResult({ ...at(now - 3 * DAY - i * HOUR), endpoint, latency }, 90));
   school.send({ type: 'results', results });
@@ -161,6 +164,23 @@ describe('GET /api/v1/site', () => {
     });
     expect(recent[2]).toMatchObject({ status: 'failed', error: { code: 'SW_DNS', phase: 'select' }, downloadMbps: null, latencyMs: null, loadedLatency: null });
     expect(loadedLatency).toEqual({ startedAt: recent[0]?.startedAt, downloadMs: 38, uploadMs: 45 });
+  });
+
+  it('gives the UDP quality of the newest test that measured it, rounded as `precision` says, and null for a site with none', async () => {
+    const { udp, recent } = await site('agent=school-1');
+    // The newest test had no UDP probe: the one before it is shown. 23.46 → 23.5 ms, 2 / 247 → 0.0081.
+    expect(udp).toEqual({
+      startedAt: recent[1]?.startedAt,
+      rttMedianMs: 23.5,
+      rttP95Ms: 31,
+      forwardJitterMs: 1.3,
+      returnJitterMs: 2,
+      lossRatio: 0.0123,
+      forwardLossRatio: 0.0081,
+      returnLossRatio: 0.0081,
+    });
+    expect((await site('agent=idle-1')).udp).toBeNull();
+    expect((await site('agent=gone-1')).udp).toBeNull();
   });
 
   it("shows the box's health: version, uptime, disk, temperature, backlog, clock skew", async () => {

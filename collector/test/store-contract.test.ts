@@ -12,12 +12,12 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import type { CollectorStore } from '../src/store/collector-store.js';
 import { batchOfResults } from '../src/store/frame-batch.js';
 import { openPostgresStore } from '../src/store/postgres/postgres-store.js';
-import { resultFigures } from '../src/store/result-row.js';
+import { resultFigures, udpFigures } from '../src/store/result-row.js';
 import { sqliteCollectorStore } from '../src/store/sqlite-collector-store.js';
 import { openStore } from '../src/store/sqlite-store.js';
 import type { AgentHealthRecord, InsertOutcome, NewAgent, VerdictRow } from '../src/store/store-types.js';
 import { clusterForTests } from './postgres-for-tests.js';
-import { makeResult, tempDir } from './store-util.js';
+import { makeResult, tempDir, udpSection } from './store-util.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -350,6 +350,58 @@ describe.each(BACKENDS)('the store on $name', (backend) => {
         { agentId: 'b', figures: resultFigures(failed) },
       ]);
       expect(await store.results.latestActivity([])).toEqual([]);
+    });
+
+    describe('an agent\'s newest UDP quality', () => {
+      /** What latestActivity gives of a stored result with a udp section. */
+      const latestUdp = (result: MeasurementResult) => ({ id: result.id, ts: Date.parse(result.startedAt), figures: udpFigures(result.udp ?? udpSection(0)) });
+
+      it('is its newest result with a udp section, kept when later results have none, read from another connection', async () => {
+        const store = await backend.fresh();
+        for (const id of ['a', 'b']) await addAgent(store, id);
+        const older = makeResult(T0 + 1_000, { udpRttMs: 20 });
+        const newest = makeResult(T0 + 3_000, { udpRttMs: 30.5 });
+        const after = makeResult(T0 + 5_000, { downloadMbps: 90 });
+        await storeResults(store, 'a', [older, newest, after], T0 + 6_000);
+        const plain = makeResult(T0 + 5_000);
+        await storeResults(store, 'b', [plain], T0 + 6_000);
+        const other = await backend.another(store);
+        expect(await other.results.latestActivity(['a', 'b'])).toEqual([
+          { agentId: 'a', figures: resultFigures(after), download: { ts: T0 + 5_000, mbps: 90 }, udp: latestUdp(newest) },
+          { agentId: 'b', figures: resultFigures(plain) },
+        ]);
+      });
+
+      it('is replaced only by a newer one: not by a late older result, a re-sent one, or another agent\'s copy of an id', async () => {
+        const store = await backend.fresh();
+        for (const id of ['a', 'b']) await addAgent(store, id);
+        const kept = makeResult(T0 + 3_000, { udpRttMs: 30 });
+        await storeResults(store, 'a', [kept], T0 + 4_000);
+        const other = await backend.another(store);
+        await storeResults(other, 'a', [makeResult(T0 + 2_000, { udpRttMs: 99 })], T0 + 5_000);
+        expect(await storeResults(other, 'a', [kept], T0 + 5_000)).toEqual({ inserted: [], duplicates: [kept.id] });
+        const copied = parseMeasurementResult({ ...makeResult(T0 + 9_000, { udpRttMs: 77 }), id: kept.id });
+        expect(await storeResults(store, 'b', [copied], T0 + 9_500)).toEqual({ inserted: [], duplicates: [kept.id] });
+        const [a, b] = await store.results.latestActivity(['a', 'b']);
+        expect(a?.udp).toEqual(latestUdp(kept));
+        expect(b).toBeUndefined();
+        const newer = makeResult(T0 + 4_000, { udpRttMs: 12.25 });
+        await storeResults(other, 'a', [newer], T0 + 10_000);
+        expect((await store.results.latestActivity(['a']))[0]?.udp).toEqual(latestUdp(newer));
+      });
+
+      it('takes the newest of several batches of one group commit, whatever their order', async () => {
+        const store = await backend.fresh();
+        for (const id of ['a', 'b']) await addAgent(store, id);
+        const newest = makeResult(T0 + 7_000, { udpRttMs: 41 });
+        const older = makeResult(T0 + 6_000, { udpRttMs: 40 });
+        const forB = makeResult(T0 + 1_000, { udpRttMs: 8 });
+        const outcomes = await store.results.insertFrames([batchOfResults('a', T0 + 8_000, [newest]), batchOfResults('b', T0 + 8_000, [forB]), batchOfResults('a', T0 + 8_000, [older])]);
+        expect(outcomes.map((o) => o.inserted.length)).toEqual([1, 1, 1]);
+        const [a, b] = await store.results.latestActivity(['a', 'b']);
+        expect(a?.udp).toEqual(latestUdp(newest));
+        expect(b?.udp).toEqual(latestUdp(forB));
+      });
     });
 
     it('scans the window in ts order, then only what was stored since, late results included, none twice', async () => {

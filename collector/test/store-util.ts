@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseMeasurementResult } from '@speedwatch/shared';
-import type { MeasurementResult, ResultStatus } from '@speedwatch/shared';
+import type { MeasurementResult, ResultStatus, UdpResult } from '@speedwatch/shared';
 import { onTestFinished } from 'vitest';
 import { batchOfResults } from '../src/store/frame-batch.js';
 import { openStore } from '../src/store/sqlite-store.js';
@@ -55,6 +55,34 @@ export interface ResultSpec {
   latencyMs?: number;
   jitterMs?: number;
   lossRatio?: number;
+  /** A `udp` section with this round-trip median (udpSection). */
+  udpRttMs?: number;
+}
+
+/**
+ * A UDP probe's section (docs/measurement.md, "UDP quality") around a round-trip median: 250
+ * packets sent and 245 answered, so 5 lost (0.02), 3 on the way out (3 / 250 = 0.012) and 2 of
+ * the 247 the reflector counted on the way back (2 / 247); jitter 1.25 ms out, 2.5 ms back.
+ */
+export function udpSection(rttMedianMs: number): UdpResult {
+  return {
+    port: 8601,
+    packetBytes: 172,
+    intervalMs: 20,
+    sent: 250,
+    received: 245,
+    lossRatio: 0.02,
+    forwardLossRatio: 3 / 250,
+    returnLossRatio: 2 / 247,
+    duplicates: 0,
+    reordered: 1,
+    rttMinMs: rttMedianMs - 2,
+    rttMedianMs,
+    rttP95Ms: rttMedianMs + 6.5,
+    rttMaxMs: rttMedianMs + 15,
+    forwardJitterMs: 1.25,
+    returnJitterMs: 2.5,
+  };
 }
 
 /** A realistic MeasurementResult started at `startedAt` (ms), checked by the real validator. */
@@ -98,5 +126,6 @@ export function makeResult(startedAt: number, spec: ResultSpec = {}): Measuremen
   }
   if (spec.downloadMbps !== undefined) doc['download'] = throughput(spec.downloadMbps);
   if (spec.uploadMbps !== undefined) doc['upload'] = throughput(spec.uploadMbps);
+  if (spec.udpRttMs !== undefined) doc['udp'] = udpSection(spec.udpRttMs);
   return parseMeasurementResult(JSON.parse(JSON.stringify(doc)));
 }

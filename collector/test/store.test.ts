@@ -9,7 +9,7 @@ import type { NewAgent } from '../src/store/store-types.js';
 import { parseMeasurementResult } from '@speedwatch/shared';
 import type { MeasurementResult } from '@speedwatch/shared';
 import { batchOfResults } from '../src/store/frame-batch.js';
-import { resultFigures } from '../src/store/result-row.js';
+import { resultFigures, udpFigures } from '../src/store/result-row.js';
 import { freshStore, latestStored, makeResult, open, storeResults, tempDir } from './store-util.js';
 
 const HOUR = 3_600_000;
@@ -57,7 +57,7 @@ describe('SqliteStore', () => {
       const tables = db
         .prepare<[], { name: string; strict: number }>("SELECT name, strict FROM pragma_table_list WHERE schema = 'main' AND name NOT LIKE 'sqlite_%'")
         .all();
-      expect(tables.map((t) => t.name).sort()).toEqual(['agent_changes', 'agent_health', 'agents', 'alert_notifications', 'alerts', 'area_units', 'dirty_hours', 'enrollment_codes', 'results', 'rollup_state', 'rollups_hourly']);
+      expect(tables.map((t) => t.name).sort()).toEqual(['agent_changes', 'agent_health', 'agents', 'alert_notifications', 'alerts', 'area_units', 'dirty_hours', 'enrollment_codes', 'latest_udp', 'results', 'rollup_state', 'rollups_hourly']);
       expect(tables.every((t) => t.strict === 1)).toBe(true);
     });
 
@@ -104,6 +104,28 @@ describe('SqliteStore', () => {
         expect((error as StoreError).code).toBe('SW_STORE_OPEN');
         expect((error as StoreError).message).toContain(path);
       }
+    });
+
+    it('fills latest_udp when migrating to 11, from each agent\'s last 10 results only', () => {
+      const { store, path } = freshStore();
+      for (const id of ['a', 'b', 'c']) addAgent(store, id);
+      // a: UDP quality in its third newest result; b: only in its eleventh newest; c: never.
+      const third = makeResult(T0 + 1_000, { udpRttMs: 25 });
+      storeResults(store, 'a', [makeResult(T0, { udpRttMs: 60 }), third, makeResult(T0 + 2_000), makeResult(T0 + 3_000)], T0 + 4_000);
+      storeResults(store, 'b', [makeResult(T0, { udpRttMs: 70 }), ...Array.from({ length: 10 }, (_, i) => makeResult(T0 + (i + 1) * 1_000))], T0 + 20_000);
+      storeResults(store, 'c', [makeResult(T0)], T0 + 1_000);
+      store.close();
+      const db = new Database(path);
+      db.exec('DROP TABLE latest_udp');
+      db.pragma('user_version = 10');
+      db.close();
+      const migrated = open(path);
+      const latest = migrated.results.latestActivity(['a', 'b', 'c']);
+      expect(latest.map((l) => [l.agentId, l.udp])).toEqual([
+        ['a', { id: third.id, ts: T0 + 1_000, figures: udpFigures(third.udp as NonNullable<MeasurementResult['udp']>) }],
+        ['b', undefined],
+        ['c', undefined],
+      ]);
     });
 
     it.each([

@@ -2,9 +2,11 @@
  * /api/v1/site?agent=ID&window=NAME: the console's page of one site in one answer. The verdicts,
  * the connection and the health come from the serving thread's memory; the chosen window's five
  * series and the latest tests are two short indexed reads of the agent's rows (hourly roll-ups
- * past 3 days), so the page costs the database what /api/v1/series and /api/v1/results cost.
+ * past 3 days), so the page costs the database what /api/v1/series and /api/v1/results cost,
+ * plus the agent's latest activity (a few single-row reads) for its newest UDP quality.
  */
 import type { CollectorStore } from '../store/collector-store.js';
+import type { LatestUdp } from '../store/latest-udp.js';
 import { SERIES_METRICS } from '../store/store-types.js';
 import type { AgentHealthRecord, AgentRecord, SeriesPoint, StoredResult } from '../store/store-types.js';
 import type { CollectorTarget, VerdictWindow } from '../verdict/verdict-config.js';
@@ -12,7 +14,7 @@ import type { AgentVerdict, Figures } from '../verdict/verdicts.js';
 import { healthView } from './health-view.js';
 import { BadParameterError, Params } from './query-params.js';
 import { SITE_PRECISION, SITE_RECENT_TESTS } from './site-wire.js';
-import type { SiteAnswer, SiteFigures, SiteLoadedLatency, SiteSeries, SiteSeriesMetric, SiteSeriesPoint, SiteTarget, SiteTest, SiteVerdict } from './site-wire.js';
+import type { SiteAnswer, SiteFigures, SiteLoadedLatency, SiteSeries, SiteSeriesMetric, SiteSeriesPoint, SiteTarget, SiteTest, SiteUdp, SiteVerdict } from './site-wire.js';
 
 /** What the site page needs of the verdicts and the console's settings. */
 export interface SiteDeps {
@@ -79,7 +81,11 @@ export async function sitePage(search: URLSearchParams, deps: SitePageInputs): P
   const window = deps.site.windows.find((w) => w.name === windowName);
   if (window === undefined) throw new BadParameterError('window', 'this collector judges no window');
 
-  const [recent, siteSeries] = await Promise.all([deps.store.results.recent(agent.id, SITE_RECENT_TESTS), series(deps.store.rollups, agent.id, window.ms, deps.now())]);
+  const [recent, siteSeries, activity] = await Promise.all([
+    deps.store.results.recent(agent.id, SITE_RECENT_TESTS),
+    series(deps.store.rollups, agent.id, window.ms, deps.now()),
+    deps.store.results.latestActivity([agent.id]),
+  ]);
   return {
     computedAt: iso(deps.site.computedAt()),
     window: window.name,
@@ -108,6 +114,7 @@ export async function sitePage(search: URLSearchParams, deps: SitePageInputs): P
     verdicts: (deps.site.verdicts(agent.id) ?? []).map(siteVerdict),
     series: siteSeries,
     loadedLatency: latestLoaded(recent),
+    udp: siteUdp(activity[0]?.udp),
     recent: recent.map(siteTest),
     health: healthView(deps.health(agent.id)),
   };
@@ -193,6 +200,23 @@ function latestLoaded(recent: readonly StoredResult[]): SiteLoadedLatency | null
     if (loaded !== null) return { startedAt: r.result.startedAt, ...loaded };
   }
   return null;
+}
+
+function siteUdp(udp: LatestUdp | undefined): SiteUdp | null {
+  if (udp === undefined) return null;
+  const { figures: f } = udp;
+  const ms = SITE_PRECISION.ms;
+  const ratio = SITE_PRECISION.ratio;
+  return {
+    startedAt: new Date(udp.ts).toISOString(),
+    rttMedianMs: round(f.rttMedianMs, ms),
+    rttP95Ms: round(f.rttP95Ms, ms),
+    forwardJitterMs: round(f.forwardJitterMs, ms),
+    returnJitterMs: round(f.returnJitterMs, ms),
+    lossRatio: round(f.lossRatio, ratio),
+    forwardLossRatio: round(f.forwardLossRatio, ratio),
+    returnLossRatio: round(f.returnLossRatio, ratio),
+  };
 }
 
 function siteTest(r: StoredResult): SiteTest {

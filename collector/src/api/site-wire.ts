@@ -101,6 +101,25 @@ export interface SiteLoadedLatency {
   uploadMs: number | null;
 }
 
+/**
+ * UDP quality as the site's newest test that measured it (the agent's `--udp`; docs/measurement.md,
+ * "UDP quality"): round trip and jitter in ms, losses as ratios 0..1. Forward is the way to the
+ * endpoint's reflector (up), return the way back (down).
+ */
+export interface SiteUdp {
+  /** That test's start (ISO 8601); it may be older than the latest test. */
+  startedAt: string;
+  rttMedianMs: number;
+  rttP95Ms: number;
+  /** RFC 3550 interarrival jitter, each way. */
+  forwardJitterMs: number;
+  returnJitterMs: number;
+  /** Packets sent that got no answer in time, either way. */
+  lossRatio: number;
+  forwardLossRatio: number;
+  returnLossRatio: number;
+}
+
 /** One of the site's latest tests. */
 export interface SiteTest {
   id: string;
@@ -161,6 +180,8 @@ export interface SiteAnswer {
   series: SiteSeries;
   /** From the latest of `recent` that measured it; null if none did. */
   loadedLatency: SiteLoadedLatency | null;
+  /** From the site's newest test that measured it, whenever it ran; null if none kept did. */
+  udp: SiteUdp | null;
   /** The site's latest tests, newest first, whatever the window (a silent site's last ones too). */
   recent: SiteTest[];
   health: HealthView | null;

@@ -62,7 +62,7 @@ export async function migrateCommand(argv: string[]): Promise<number> {
       process.stdout.write(
         `migrated ${source} to ${target.location} in ${seconds} s: ${outcome.agents} agents, ${outcome.enrollmentCodes} enrollment codes, ` +
           `${outcome.healthReports} health reports, ${outcome.areaUnits} area units, ${outcome.resultsRead} results read${resumed}, ` +
-          `${outcome.resultsStored} of them new, ${outcome.rollups} hourly roll-ups\n`,
+          `${outcome.resultsStored} of them new, ${outcome.rollups} hourly roll-ups, the latest UDP figures of ${outcome.latestUdp} agents\n`,
       );
     } finally {
       await target.close();

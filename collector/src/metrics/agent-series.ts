@@ -37,6 +37,36 @@ export const HEALTH_FAMILIES = [
   ['speedwatch_agent_last_ok_test_timestamp_seconds', 'gauge', "When the agent's latest ok test finished (since its daemon started), Unix seconds, at its latest health report."],
 ] as const;
 
+/**
+ * The UDP quality families (docs/measurement.md, "UDP quality"), from the agent's newest result
+ * that carried a `udp` section: [name, HELP, the extra label of each series]. Labelled with the
+ * site as the gauges above; an agent that never sent one has none of these series. Up is the
+ * way to the endpoint's reflector, down the way back.
+ */
+export const UDP_FAMILIES = [
+  ['speedwatch_agent_udp_rtt_median_seconds', "Median round trip of the UDP probe's packets (less the time spent in the reflector), in the newest result with UDP quality.", ['']],
+  ['speedwatch_agent_udp_rtt_p95_seconds', "95th percentile of the round trips of the UDP probe's packets (less the time spent in the reflector), in the newest result with UDP quality.", ['']],
+  ['speedwatch_agent_udp_jitter_seconds', 'RFC 3550 interarrival jitter of the UDP probe per direction (up: to the reflector, down: back), in the newest result with UDP quality.', ['direction="up"', 'direction="down"']],
+  ['speedwatch_agent_udp_loss_ratio', "Share of the UDP probe's packets lost per direction (up: on the way to the reflector, down: on the way back), in the newest result with UDP quality.", ['direction="up"', 'direction="down"']],
+  ['speedwatch_agent_udp_round_trip_loss_ratio', "Share of the UDP probe's packets sent that got no answer in time, either way (with the losses after the last answer, which no direction can be told for), in the newest result with UDP quality.", ['']],
+  ['speedwatch_agent_udp_last_result_timestamp_seconds', 'Start time of the newest result with UDP quality, Unix seconds.', ['']],
+] as const;
+
+/** The values of the UDP families' series, in base units (seconds, ratios 0..1, Unix seconds). */
+export interface UdpValues {
+  rttMedian: number;
+  rttP95: number;
+  jitterUp: number;
+  jitterDown: number;
+  lossUp: number;
+  lossDown: number;
+  lossRoundTrip: number;
+  startedAt: number;
+}
+
+/** UdpValues' fields in the order of the UDP families' series. */
+const UDP_ORDER = ['rttMedian', 'rttP95', 'jitterUp', 'jitterDown', 'lossUp', 'lossDown', 'lossRoundTrip', 'startedAt'] as const satisfies readonly (keyof UdpValues)[];
+
 export type HealthFigure = 'reportedAt' | 'uptime' | 'systemUptime' | 'diskFree' | 'cpuTemperature' | 'backlog' | 'dropped' | 'failedInARow' | 'lastOkTest';
 const HEALTH_INDEX: Record<HealthFigure, number> = { reportedAt: 0, uptime: 1, systemUptime: 2, diskFree: 3, cpuTemperature: 4, backlog: 5, dropped: 6, failedInARow: 7, lastOkTest: 8 };
 
@@ -75,17 +105,20 @@ interface AgentState {
   /** HEALTH_FAMILIES' values, NaN where absent; undefined before the first report. */
   health?: Float64Array;
   lastTestStatus?: string;
+  /** UDP_ORDER's values; undefined before the agent's first result with UDP quality. */
+  udp?: Float64Array;
   /** The agent's lines of each family (FAMILY_HEADERS order), UTF-8, empty where it has none; undefined once a value changed. */
   lines?: Buffer[];
 }
 
-/** The families rendered per agent: the gauges, then clock skew, info, verdicts, the health figures and the last test's status. */
+/** The families rendered per agent: the gauges, then clock skew, info, verdicts, the health figures, the last test's status and UDP quality. */
 const SKEW = AGENT_GAUGES.length;
 const INFO = SKEW + 1;
 const VERDICT = INFO + 1;
 const HEALTH = VERDICT + 1;
 const LAST_TEST = HEALTH + HEALTH_FAMILIES.length;
-const FAMILY_COUNT = LAST_TEST + 1;
+const UDP = LAST_TEST + 1;
+const FAMILY_COUNT = UDP + UDP_FAMILIES.length;
 const FAMILY_HEADERS: readonly Buffer[] = [
   ...AGENT_GAUGES.map(([name, help]) => `# HELP ${name} ${help}\n# TYPE ${name} gauge\n`),
   "# HELP speedwatch_agent_clock_skew_seconds Agent clock minus collector clock at the agent's last hello.\n# TYPE speedwatch_agent_clock_skew_seconds gauge\n",
@@ -93,6 +126,7 @@ const FAMILY_HEADERS: readonly Buffer[] = [
   "# HELP speedwatch_agent_verdict 1 for the agent's current verdict per window (meets, below, insufficient-data, no-data).\n# TYPE speedwatch_agent_verdict gauge\n",
   ...HEALTH_FAMILIES.map(([name, type, help]) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`),
   "# HELP speedwatch_agent_last_test_status 1 for the status (ok, partial, failed) of the agent's latest test, at its latest health report.\n# TYPE speedwatch_agent_last_test_status gauge\n",
+  ...UDP_FAMILIES.map(([name, help]) => `# HELP ${name} ${help}\n# TYPE ${name} gauge\n`),
 ].map((header) => Buffer.from(header));
 
 /** Every line of one agent, by family, encoded (empty for a family where it has none). */
@@ -115,6 +149,15 @@ function agentLines(state: AgentState): Buffer[] {
     lines[HEALTH + index] = Number.isNaN(value) ? '' : `${name}{${state.idLabel}} ${format(value)}\n`;
   });
   lines[LAST_TEST] = state.lastTestStatus === undefined ? '' : `speedwatch_agent_last_test_status{${state.idLabel},status="${escapeLabel(state.lastTestStatus)}"} 1\n`;
+  let series = 0;
+  UDP_FAMILIES.forEach(([name, , labels], index) => {
+    let text = '';
+    for (const label of labels) {
+      const value = state.udp?.[series++];
+      if (value !== undefined) text += `${name}{${state.labels}${label === '' ? '' : `,${label}`}} ${format(value)}\n`;
+    }
+    lines[UDP + index] = text;
+  });
   return lines.map((text) => (text === '' ? EMPTY : Buffer.from(text)));
 }
 
@@ -201,6 +244,16 @@ export class AgentSeries {
     state.health = values;
     if (health.lastTestStatus === undefined) delete state.lastTestStatus;
     else state.lastTestStatus = health.lastTestStatus;
+    delete state.lines;
+  }
+
+  /** Replaces one agent's UDP quality figures (a newer result with them). */
+  setUdp(agentId: string, udp: UdpValues): void {
+    const state = this.#agents.get(agentId);
+    if (state === undefined) return;
+    const values = Float64Array.from(UDP_ORDER, (key) => udp[key]);
+    if (state.udp !== undefined && values.every((v, i) => Object.is(v, (state.udp as Float64Array)[i]))) return;
+    state.udp = values;
     delete state.lines;
   }
 

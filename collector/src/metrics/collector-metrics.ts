@@ -8,6 +8,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { BITS_PER_MBPS } from '@speedwatch/shared';
 import type { AgentHealthRecord, AgentRecord } from '../store/store-types.js';
+import type { LatestUdp } from '../store/latest-udp.js';
 import type { ResultFigures } from '../store/result-row.js';
 import type { IngestEvents } from '../ingest/ingest-server.js';
 import type { RejectReason } from '../ingest/ingest-errors.js';
@@ -80,6 +81,8 @@ export class CollectorMetrics implements IngestEvents {
    * it back, and series made later start with it.
    */
   readonly #latest = new Map<string, ResultFigures>();
+  /** Each agent's newest result with UDP quality, kept as #latest is (it may be older than the latest result). */
+  readonly #latestUdp = new Map<string, LatestUdp>();
   #connectionCount = 0;
 
   constructor(options: { databaseSizeBytes: () => number | Promise<number> }) {
@@ -97,8 +100,11 @@ export class CollectorMetrics implements IngestEvents {
     const created = !this.#series.has(agent.id);
     this.#series.ensure(siteLabels(agent));
     if (agent.version !== undefined) this.#series.setVersion(agent.id, agent.version);
-    const latest = created ? this.#latest.get(agent.id) : undefined;
+    if (!created) return;
+    const latest = this.#latest.get(agent.id);
     if (latest !== undefined) this.#showLatest(agent.id, latest);
+    const udp = this.#latestUdp.get(agent.id);
+    if (udp !== undefined) this.#showUdp(agent.id, udp);
   }
 
   /** Seeds an agent's series (at start, or when it is added): metadata and its latest stored result. */
@@ -113,10 +119,16 @@ export class CollectorMetrics implements IngestEvents {
     this.#setLatest(agentId, latest);
   }
 
+  /** An agent's newest stored result with UDP quality, read after start; a newer one ingest has shown wins. */
+  seedUdp(agentId: string, udp: LatestUdp): void {
+    this.#setUdp(agentId, udp);
+  }
+
   /** Removes every series of an agent and what is kept of it (revoked). */
   removeAgent(agentId: string): void {
     this.#series.remove(agentId);
     this.#latest.delete(agentId);
+    this.#latestUdp.delete(agentId);
   }
 
   /** Removes an agent's series from this collector's scrape (another collector carries them); its latest result is kept. */
@@ -154,6 +166,27 @@ export class CollectorMetrics implements IngestEvents {
     set('downloadLoaded', result.loadedDownloadMs, 'ms');
     set('uploadLoaded', result.loadedUploadMs, 'ms');
     set('lastResult', startedMs, 'ms');
+  }
+
+  /** As #setLatest, for the newest result with UDP quality. */
+  #setUdp(agentId: string, udp: LatestUdp): void {
+    if (udp.ts < (this.#latestUdp.get(agentId)?.ts ?? Number.NEGATIVE_INFINITY)) return;
+    this.#latestUdp.set(agentId, udp);
+    if (this.#series.has(agentId)) this.#showUdp(agentId, udp);
+  }
+
+  #showUdp(agentId: string, { ts, figures: f }: LatestUdp): void {
+    // Divided, as in #showLatest: the gauges show the same float the result's ms give.
+    this.#series.setUdp(agentId, {
+      rttMedian: f.rttMedianMs / 1000,
+      rttP95: f.rttP95Ms / 1000,
+      jitterUp: f.forwardJitterMs / 1000,
+      jitterDown: f.returnJitterMs / 1000,
+      lossUp: f.forwardLossRatio,
+      lossDown: f.returnLossRatio,
+      lossRoundTrip: f.lossRatio,
+      startedAt: ts / 1000,
+    });
   }
 
   /**
@@ -213,6 +246,7 @@ export class CollectorMetrics implements IngestEvents {
       if (result.downloadMbps !== null) this.#downloadHist.observe({ technology: agent.technology }, result.downloadMbps * BYTES_PER_SECOND_PER_MBPS);
       if (result.uploadMbps !== null) this.#uploadHist.observe({ technology: agent.technology }, result.uploadMbps * BYTES_PER_SECOND_PER_MBPS);
       this.#setLatest(agent.id, result);
+      if (result.udp !== undefined) this.#setUdp(agent.id, { id: result.id, ts: result.ts, figures: result.udp });
     }
     this.#ingested.inc(results.length);
   }

@@ -439,6 +439,7 @@ async function serve(parts: Parts): Promise<RunningCollector> {
     for (const seed of report.latest) {
       latest.seed(seed);
       metrics.seedLatest(seed.agentId, seed.figures);
+      if (seed.udp !== undefined) metrics.seedUdp(seed.agentId, seed.udp);
     }
     // Verdicts this collector computed but could not publish because it lost the lease are not
     // served: the holder's, read at the next pass, are what every collector serves.

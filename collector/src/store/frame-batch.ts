@@ -1,8 +1,9 @@
 /** What the ingest thread hands the writer: a frame's accepted results, and their columns. */
 import { RESULT_STATUSES } from '@speedwatch/shared';
 import type { MeasurementResult } from '@speedwatch/shared';
+import type { UdpCandidate } from './latest-udp.js';
 import type { ResultFigures, ResultRow } from './result-row.js';
-import { resultFigures } from './result-row.js';
+import { resultFigures, UDP_FIGURES, unpackUdpFigures } from './result-row.js';
 import { resultSpans } from './frame-spans.js';
 
 /**
@@ -27,11 +28,17 @@ export interface FrameBatch {
   ids: readonly string[];
   /** NUMERIC_COLUMNS values of each accepted result in turn; NaN stands for NULL. */
   columns: Float64Array;
+  /**
+   * The UDP quality figures of the accepted results that have them: for each, its position in
+   * `accepted`, then its UDP_FIGURES values (empty when none has one, as in most frames).
+   */
+  udp: Float64Array;
 }
 
 /** The numeric columns packed per result; `status` is an index into RESULT_STATUSES. */
 const NUMERIC_COLUMNS = ['ts', 'status', 'downloadMbps', 'uploadMbps', 'latencyMs', 'jitterMs', 'lossRatio', 'busy'] as const;
 const WIDTH = NUMERIC_COLUMNS.length;
+const UDP_WIDTH = 1 + UDP_FIGURES.length;
 
 /** The batch of a frame's accepted results, from their positions in the frame and their figures. */
 export function frameBatch(agentId: string, receivedAt: number, frame: string, count: number, accepted: readonly number[], figures: readonly ResultFigures[]): FrameBatch {
@@ -47,8 +54,29 @@ export function frameBatch(agentId: string, receivedAt: number, frame: string, c
     columns[at + 6] = f.lossRatio ?? Number.NaN;
     columns[at + 7] = f.busy ?? Number.NaN;
   });
-  return { agentId, receivedAt, frame, count, accepted, ids: figures.map((f) => f.id), columns };
+  let withUdp = 0;
+  for (const f of figures) if (f.udp !== undefined) withUdp++;
+  const udp = new Float64Array(withUdp * UDP_WIDTH);
+  let at = 0;
+  figures.forEach((f, k) => {
+    if (f.udp === undefined) return;
+    udp[at++] = k;
+    for (const name of UDP_FIGURES) udp[at++] = f.udp[name];
+  });
+  return { agentId, receivedAt, frame, count, accepted, ids: figures.map((f) => f.id), columns, udp };
 }
+
+/** The UDP quality figures of a frame batch's results that have them, in order. */
+export function frameUdp(batch: FrameBatch): UdpCandidate[] {
+  const { agentId, ids, columns, udp } = batch;
+  const out: UdpCandidate[] = [];
+  for (let at = 0; at < udp.length; at += UDP_WIDTH) {
+    const k = udp[at] as number;
+    out.push({ agentId, id: ids[k] as string, ts: columns[k * WIDTH] as number, figures: unpackUdpFigures(udp, at + 1) });
+  }
+  return out;
+}
+
 
 const orNull = (value: number): number | null => (Number.isNaN(value) ? null : value);
 

@@ -200,4 +200,37 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE results ADD COLUMN busy INTEGER;
   `,
+  // 11: each agent's newest result carrying a `udp` section (docs/measurement.md "UDP
+  // quality"), its figures in columns: the /metrics gauges and the site page read it. Kept by
+  // every write, since an agent's latest result may lack the section (the reflector did not
+  // answer) and finding the newest one in the documents would read every result of an agent
+  // that never had one. Not dropped by retention: it stays until a newer one replaces it.
+  // Filled here from each agent's last 10 results only: reading every stored document would
+  // hold the start of a large database for minutes, and an agent running the probe has it in
+  // nearly every test (OR IGNORE: a document without a figure is skipped, not a failed start).
+  `
+  CREATE TABLE latest_udp (
+    agent_id TEXT PRIMARY KEY REFERENCES agents (id),
+    result_id TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    rtt_median_ms REAL NOT NULL,
+    rtt_p95_ms REAL NOT NULL,
+    forward_jitter_ms REAL NOT NULL,
+    return_jitter_ms REAL NOT NULL,
+    loss_ratio REAL NOT NULL,
+    forward_loss_ratio REAL NOT NULL,
+    return_loss_ratio REAL NOT NULL
+  ) STRICT;
+  INSERT OR IGNORE INTO latest_udp (agent_id, result_id, ts, rtt_median_ms, rtt_p95_ms, forward_jitter_ms, return_jitter_ms, loss_ratio, forward_loss_ratio, return_loss_ratio)
+  SELECT agent_id, id, ts,
+    json_extract(doc, '$.udp.rttMedianMs'), json_extract(doc, '$.udp.rttP95Ms'),
+    json_extract(doc, '$.udp.forwardJitterMs'), json_extract(doc, '$.udp.returnJitterMs'),
+    json_extract(doc, '$.udp.lossRatio'), json_extract(doc, '$.udp.forwardLossRatio'), json_extract(doc, '$.udp.returnLossRatio')
+  FROM (
+    SELECT r.agent_id, r.id, r.ts, r.doc, row_number() OVER (PARTITION BY r.agent_id ORDER BY r.ts DESC, r.id DESC) AS n
+    FROM agents a JOIN results r ON r.rowid IN (SELECT rowid FROM results INDEXED BY results_agent_ts WHERE agent_id = a.id ORDER BY ts DESC LIMIT 10)
+    WHERE json_type(r.doc, '$.udp') = 'object'
+  )
+  WHERE n = 1;
+  `,
 ];

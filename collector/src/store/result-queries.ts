@@ -4,6 +4,8 @@
  */
 import type { MeasurementResult, ResultStatus } from '@speedwatch/shared';
 import type { Db } from './database.js';
+import { latestUdpOf } from './latest-udp.js';
+import type { LatestUdp } from './latest-udp.js';
 import type { ResultFigures } from './result-row.js';
 import type { DocumentRow, ResultStatements } from './results-sql.js';
 import { StoreError, storeRead } from './store-error.js';
@@ -17,6 +19,8 @@ export interface LatestActivity {
   figures: ResultFigures;
   /** The latest result that has a download: its start (ms) and rate. */
   download?: { ts: number; mbps: number };
+  /** The newest result that had a `udp` section (kept in latest_udp): its UDP quality figures. */
+  udp?: LatestUdp;
 }
 
 export class ResultQueries {
@@ -69,8 +73,9 @@ export class ResultQueries {
   }
 
   /**
-   * For each listed agent with a result: the figures of its latest result, and its latest
-   * download (which a later result without a download phase does not replace).
+   * For each listed agent with a result: the figures of its latest result, its latest
+   * download (which a later result without a download phase does not replace), and its newest
+   * UDP quality figures (likewise).
    */
   latestActivity(agentIds: readonly string[]): LatestActivity[] {
     const out: LatestActivity[] = [];
@@ -93,6 +98,8 @@ export class ResultQueries {
         const latest: LatestActivity = { agentId, figures };
         const download = this.#s.latestDownload.get(agentId);
         if (download !== undefined) latest.download = { ts: download.ts, mbps: download.download_mbps };
+        const udp = this.#s.latestUdp.get(agentId);
+        if (udp !== undefined) latest.udp = latestUdpOf(udp);
         out.push(latest);
       }
     });

@@ -1,11 +1,14 @@
 /**
  * Every statement over the `results` table, in one place: the writes, the pages, the verdict
- * scans, the roll-up sources and the retention delete. Other modules of the store use these and
+ * scans, the roll-up sources and the retention delete; and over `latest_udp`, which the writes
+ * keep beside it (latest-udp.ts). Other modules of the store use these and
  * write no SQL over `results` of their own, so the table's indexes and the queries that rely on
  * them are read together.
  */
 import type Database from 'better-sqlite3';
 import type { Db } from './database.js';
+import { LATEST_UDP_COLUMNS, LATEST_UDP_ON_CONFLICT, UDP_FIGURE_COLUMNS } from './latest-udp.js';
+import type { LatestUdpRow } from './latest-udp.js';
 import type { ResultRow } from './result-row.js';
 import { SERIES_METRICS } from './store-types.js';
 import type { SeriesMetric, VerdictRow } from './store-types.js';
@@ -48,6 +51,9 @@ export interface ResultStatements {
   recentAgent: Stmt<[agentId: string, limit: number], DocumentRow>;
   latestDownload: Stmt<[agentId: string], { ts: number; download_mbps: number }>;
   latestFigures: Stmt<[agentId: string], FiguresRow>;
+  /** Keeps a result's UDP figures as its agent's newest, unless a newer one is kept (latest-udp.ts). */
+  upsertUdp: Stmt<unknown[]>;
+  latestUdp: Stmt<[agentId: string], LatestUdpRow>;
   samplesFromTs: Stmt<[from: number], VerdictRow>;
   samplesSinceRowid: Stmt<[afterRowid: number, from: number], VerdictRow>;
   samplesBetween: Stmt<[from: number, to: number], VerdictRow>;
@@ -99,6 +105,10 @@ export function prepareResultStatements(db: Db): ResultStatements {
          json_extract(doc, '$.loadedLatency.upload.medianMs') AS loaded_upload_ms
        FROM results INDEXED BY results_agent_ts WHERE agent_id = ? ORDER BY ts DESC, id DESC LIMIT 1`,
     ),
+    upsertUdp: db.prepare<unknown[]>(
+      `INSERT INTO latest_udp (${LATEST_UDP_COLUMNS.join(', ')}) VALUES (${LATEST_UDP_COLUMNS.map(() => '?').join(', ')}) ${LATEST_UDP_ON_CONFLICT}`,
+    ),
+    latestUdp: db.prepare<[string], LatestUdpRow>(`SELECT result_id, ts, ${UDP_FIGURE_COLUMNS.join(', ')} FROM latest_udp WHERE agent_id = ?`),
     latestDownload: db.prepare<[string], { ts: number; download_mbps: number }>(
       'SELECT ts, download_mbps FROM results INDEXED BY results_agent_ts WHERE agent_id = ? AND download_mbps IS NOT NULL ORDER BY ts DESC LIMIT 1',
     ),

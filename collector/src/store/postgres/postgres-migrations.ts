@@ -257,4 +257,34 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE results ADD COLUMN busy smallint;
   `,
+  // 6: each agent's newest result carrying a udp section, its figures in columns, as SQLite's
+  // migration 11 (kept by every write, not dropped by retention), filled here from each agent's
+  // last 10 results (a document lacking a figure is skipped).
+  `
+  CREATE TABLE latest_udp (
+    agent_id text COLLATE "C" PRIMARY KEY REFERENCES agents (id),
+    result_id text COLLATE "C" NOT NULL,
+    ts bigint NOT NULL,
+    rtt_median_ms double precision NOT NULL,
+    rtt_p95_ms double precision NOT NULL,
+    forward_jitter_ms double precision NOT NULL,
+    return_jitter_ms double precision NOT NULL,
+    loss_ratio double precision NOT NULL,
+    forward_loss_ratio double precision NOT NULL,
+    return_loss_ratio double precision NOT NULL
+  );
+  INSERT INTO latest_udp (agent_id, result_id, ts, rtt_median_ms, rtt_p95_ms, forward_jitter_ms, return_jitter_ms, loss_ratio, forward_loss_ratio, return_loss_ratio)
+  SELECT a.id, u.id, u.ts, u.rtt_median_ms, u.rtt_p95_ms, u.forward_jitter_ms, u.return_jitter_ms, u.loss_ratio, u.forward_loss_ratio, u.return_loss_ratio
+  FROM agents a CROSS JOIN LATERAL (
+    SELECT l.id, l.ts,
+      (l.doc #>> '{udp,rttMedianMs}')::float8 AS rtt_median_ms, (l.doc #>> '{udp,rttP95Ms}')::float8 AS rtt_p95_ms,
+      (l.doc #>> '{udp,forwardJitterMs}')::float8 AS forward_jitter_ms, (l.doc #>> '{udp,returnJitterMs}')::float8 AS return_jitter_ms,
+      (l.doc #>> '{udp,lossRatio}')::float8 AS loss_ratio, (l.doc #>> '{udp,forwardLossRatio}')::float8 AS forward_loss_ratio,
+      (l.doc #>> '{udp,returnLossRatio}')::float8 AS return_loss_ratio
+    FROM (SELECT id, ts, doc FROM results WHERE agent_id = a.id ORDER BY ts DESC, id DESC LIMIT 10) l
+    WHERE json_typeof(l.doc -> 'udp') = 'object'
+    ORDER BY l.ts DESC, l.id DESC LIMIT 1
+  ) u
+  WHERE num_nonnulls(u.rtt_median_ms, u.rtt_p95_ms, u.forward_jitter_ms, u.return_jitter_ms, u.loss_ratio, u.forward_loss_ratio, u.return_loss_ratio) = 7;
+  `,
 ];

@@ -7,7 +7,9 @@
 import type { MeasurementResult, ResultStatus } from '@speedwatch/shared';
 import type { ResultStore, ScanPosition } from '../collector-store.js';
 import type { FrameBatch } from '../frame-batch.js';
-import { frameRows } from '../frame-batch.js';
+import { frameRows, frameUdp } from '../frame-batch.js';
+import { LATEST_UDP_COLUMNS, LATEST_UDP_ON_CONFLICT, latestUdpOf, latestUdpValues, newestUdpPerAgent, UDP_FIGURE_COLUMNS } from '../latest-udp.js';
+import type { LatestUdpRow, UdpCandidate } from '../latest-udp.js';
 import type { LatestActivity } from '../result-queries.js';
 import { checkTime, decodeCursor, encodeCursor, MAX_QUERY_LIMIT, storedResult } from '../result-queries.js';
 import type { ResultRow } from '../result-row.js';
@@ -60,6 +62,12 @@ const INSERT_SQL = `
   )
   SELECT id FROM stored`;
 
+/** Each agent's newest result with UDP figures, as the rows stored by a commit leave it (latest-udp.ts): arrays, one per column. */
+const UPSERT_UDP_SQL = `
+  INSERT INTO latest_udp (${LATEST_UDP_COLUMNS.join(', ')})
+  SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], ${UDP_FIGURE_COLUMNS.map((_, i) => `$${i + 4}::float8[]`).join(', ')})
+  ${LATEST_UDP_ON_CONFLICT}`;
+
 const DOCUMENT_COLUMNS = 'id, agent_id, ts, received_at, status, download_mbps, upload_mbps, latency_ms, jitter_ms, loss_ratio, doc';
 const VERDICT_COLUMNS = 'tx, agent_id, ts, status, download_mbps, upload_mbps, latency_ms, busy';
 
@@ -88,7 +96,8 @@ export class PgResults implements ResultStore {
     for (const rows of groups) for (const row of rows) if (!first.has(row[0])) first.set(row[0], row);
     const candidates = [...first.values()];
     const total = groups.reduce((n, g) => n + g.length, 0);
-    const stored = candidates.length === 0 ? new Set<string>() : await this.insertRows(candidates, `store ${total} results of ${groups.length} batches`);
+    const udp = batches.flatMap(frameUdp);
+    const stored = candidates.length === 0 ? new Set<string>() : await this.insertRows(candidates, `store ${total} results of ${groups.length} batches`, udp);
     return groups.map((rows) => {
       const outcome: InsertOutcome = { inserted: [], duplicates: [] };
       for (const row of rows) (stored.has(row[0]) && first.get(row[0]) === row ? outcome.inserted : outcome.duplicates).push(row[0]);
@@ -98,9 +107,11 @@ export class PgResults implements ResultStore {
 
   /**
    * Stores rows whose ids are unique among them, in one transaction: the ids it stored (the
-   * others were stored already). For insertFrames, and for copying another store's rows.
+   * others were stored already). For insertFrames, and for copying another store's rows. Of
+   * `udp`, the UDP figures of some of the rows, each agent's newest stored one becomes its
+   * latest_udp unless a newer one is kept.
    */
-  async insertRows(rows: readonly ResultRow[], what = `store ${rows.length} results`): Promise<Set<string>> {
+  async insertRows(rows: readonly ResultRow[], what = `store ${rows.length} results`, udp: readonly UdpCandidate[] = []): Promise<Set<string>> {
     const months = new Set(rows.map((row) => monthStart(row[2])));
     for (let attempt = 1; ; attempt++) {
       await this.#partitions.ensure(months);
@@ -114,7 +125,15 @@ export class PgResults implements ResultStore {
             }
             await copyRows(client, 'incoming_results', ROW_COLUMNS, rows);
             const { rows: ids } = await client.query<{ id: string }>(INSERT_SQL);
-            return new Set(ids.map((r) => r.id));
+            const stored = new Set(ids.map((r) => r.id));
+            // Only a row stored now, and as its agent's (an id another agent sent too is that agent's duplicate).
+            const agentOf = udp.length === 0 ? undefined : new Map(rows.map((row) => [row[0], row[1]]));
+            const newest = newestUdpPerAgent(udp.filter((c) => stored.has(c.id) && agentOf?.get(c.id) === c.agentId));
+            if (newest.length > 0) {
+              const values = newest.map(latestUdpValues);
+              await client.query(UPSERT_UDP_SQL, LATEST_UDP_COLUMNS.map((_, i) => values.map((v) => v[i])));
+            }
+            return stored;
           } catch (err) {
             // Rolled back: a table this transaction made is gone with it.
             this.#incoming.delete(client);
@@ -167,10 +186,12 @@ export class PgResults implements ResultStore {
       agent_id: string; id: string; ts: number; status: string;
       download_mbps: number | null; upload_mbps: number | null; latency_ms: number | null; jitter_ms: number | null; loss_ratio: number | null;
       loaded_download_ms: number | null; loaded_upload_ms: number | null; download_ts: number | null; download: number | null;
+      udp: LatestUdpRow | null;
     };
     const rows = await this.#db.read<Row>(
       'read the agents\' latest results',
-      `SELECT a.agent_id, f.*, d.ts AS download_ts, d.download_mbps AS download
+      `SELECT a.agent_id, f.*, d.ts AS download_ts, d.download_mbps AS download,
+         CASE WHEN u.agent_id IS NULL THEN NULL ELSE json_build_object('result_id', u.result_id, 'ts', u.ts, ${UDP_FIGURE_COLUMNS.map((c) => `'${c}', u.${c}`).join(', ')}) END AS udp
        FROM unnest($1::text[]) WITH ORDINALITY AS a (agent_id, n)
        CROSS JOIN LATERAL (
          SELECT id, ts, status, download_mbps, upload_mbps, latency_ms, jitter_ms, loss_ratio,
@@ -179,6 +200,7 @@ export class PgResults implements ResultStore {
          FROM results r WHERE r.agent_id = a.agent_id ORDER BY ts DESC, id DESC LIMIT 1) f
        LEFT JOIN LATERAL (
          SELECT ts, download_mbps FROM results r WHERE r.agent_id = a.agent_id AND download_mbps IS NOT NULL ORDER BY ts DESC LIMIT 1) d ON true
+       LEFT JOIN latest_udp u ON u.agent_id = a.agent_id
        ORDER BY a.n`,
       [agentIds],
     );
@@ -199,6 +221,7 @@ export class PgResults implements ResultStore {
         },
       };
       if (row.download_ts !== null && row.download !== null) latest.download = { ts: row.download_ts, mbps: row.download };
+      if (row.udp !== null) latest.udp = latestUdpOf(row.udp);
       return latest;
     });
   }

@@ -1,12 +1,13 @@
 /**
  * Copies a SQLite store into a PostgreSQL one (`speedwatch-collector migrate`): agents with their
  * token hashes, enrollment codes, health reports, area units, then the results in rowid order,
- * a batch per transaction, then the roll-ups and their state. Re-runnable: rows are upserted or
+ * a batch per transaction, then each agent's latest UDP figures, the roll-ups and their state. Re-runnable: rows are upserted or
  * skipped when present (results by id), and the last rowid copied is kept in `sqlite_imports`, so
  * a second run (after the old collector is stopped) copies only what was stored since the first.
  * The SQLite file is only read: a collector may keep running on it during the first run.
  */
 import type { Db } from '../database.js';
+import { LATEST_UDP_ON_CONFLICT, UDP_FIGURE_COLUMNS } from '../latest-udp.js';
 import type { ResultRow } from '../result-row.js';
 import { ROLLUP_COLUMNS } from '../rollups.js';
 import { storeReading, storeWriting } from '../store-error.js';
@@ -28,6 +29,8 @@ export interface ImportOutcome extends ImportProgress {
   enrollmentCodes: number;
   healthReports: number;
   areaUnits: number;
+  /** Agents' newest UDP quality figures (latest_udp rows). */
+  latestUdp: number;
   rollups: number;
   /** Results the first run had copied already (skipped by rowid). */
   resumedAfterRowid: number;
@@ -108,6 +111,15 @@ export async function importSqlite(sqlite: Db, source: string, target: PostgresS
     progress({ ...counts });
   }
 
+  // After the results: a newer one copied there may have set an agent's row already (newest wins).
+  const latestUdp = await upsert(
+    'copy the latest UDP figures',
+    'latest_udp',
+    await read('read the latest UDP figures', () => sqlite.prepare<[], Row>('SELECT * FROM latest_udp').all()),
+    [['agent_id', 'text'], ['result_id', 'text'], ['ts', 'int8'], ...UDP_FIGURE_COLUMNS.map((c): [string, string] => [c, 'float8'])],
+    LATEST_UDP_ON_CONFLICT,
+  );
+
   // Roll-ups last: the copied results above did not mark hours dirty (the horizon was not set yet).
   const rollupRows = await read('read the roll-ups', () => sqlite.prepare<[], Row>('SELECT * FROM rollups_hourly').all());
   const rollups = await upsert(
@@ -130,5 +142,5 @@ export async function importSqlite(sqlite: Db, source: string, target: PostgresS
     `UPDATE rollup_state SET rolled_up_to = coalesce(greatest(rolled_up_to, $1), $1, rolled_up_to), deleted_before = coalesce(greatest(deleted_before, $2), $2, deleted_before) WHERE id = 1`,
     [state?.rolled_up_to ?? null, state?.deleted_before ?? null],
   );
-  return { agents, enrollmentCodes, healthReports, areaUnits, rollups, resumedAfterRowid, ...counts };
+  return { agents, enrollmentCodes, healthReports, areaUnits, latestUdp, rollups, resumedAfterRowid, ...counts };
 }
