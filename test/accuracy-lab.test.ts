@@ -5,34 +5,18 @@
  * measured on the same link in the same run. Needs root, iproute2 and iperf3; skipped with a printed reason where they
  * are missing, except under CI, where a missing piece fails the test.
  */
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeasurementResult } from '@speedwatch/shared';
 import type { TbfLink } from './lab/tbf-link.js';
 import { startTbfLink } from './lab/tbf-link.js';
 import type { Running } from './support/processes.js';
 import { BIN, runToEnd, startEndpointProcess, startUntil } from './support/processes.js';
+import { labSkipReason } from './lab/prerequisites.js';
 
 const RATES_MBIT = [42, 102, 300];
 const TOLERANCE = 0.05;
 
-function missingPrerequisite(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not root: network namespaces need root';
-  for (const tool of ['ip', 'tc', 'iperf3']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `${tool} is not installed (apt-get install -y ${tool === 'iperf3' ? 'iperf3' : 'iproute2'})`;
-    }
-  }
-  return undefined;
-}
-
-const missing = missingPrerequisite();
-if (missing !== undefined) {
-  if (process.env['CI'] === 'true') throw new Error(`accuracy lab cannot run under CI: ${missing}`);
-  console.warn(`accuracy lab SKIPPED: ${missing}`);
-}
+const missing = labSkipReason('accuracy lab', { tools: ['ip', 'tc', 'iperf3'] });
 
 async function iperf3Mbps(link: TbfLink, reverse: boolean): Promise<number> {
   const args = link.inClient('iperf3', '-c', link.serverIp, '-p', '5299', '-P', '4', '-t', '6', '-O', '1', '-J', ...(reverse ? ['-R'] : []));

@@ -16,29 +16,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeasurementResult } from '@speedwatch/shared';
 import type { Running } from './support/processes.js';
 import { BIN, runToEnd, startEndpointProcess, startUntil, stopChild } from './support/processes.js';
+import { labSkipReason } from './lab/prerequisites.js';
 
 const RATE_MBIT = 100;
 const CROSS_MBIT = 20;
 /** crossTrafficBytes against the payload iperf3 sent in the same time (docs/measurement.md, "Busy lines"). */
 const TOLERANCE = 0.1;
 
-function missingPrerequisite(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not root: network namespaces need root';
-  for (const tool of ['ip', 'tc', 'iperf3']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `${tool} is not installed (apt-get install -y ${tool === 'iperf3' ? 'iperf3' : 'iproute2'})`;
-    }
-  }
-  return undefined;
-}
-
-const missing = missingPrerequisite();
-if (missing !== undefined) {
-  if (process.env['CI'] === 'true') throw new Error(`busy-line lab cannot run under CI: ${missing}`);
-  console.warn(`busy-line lab SKIPPED: ${missing}`);
-}
+const missing = labSkipReason('busy-line lab', { tools: ['ip', 'tc', 'iperf3'] });
 
 const tag = `${process.pid % 100000}`;
 const NS_SERVER = `swbl-s-${tag}`;

@@ -10,8 +10,6 @@
  * `npm run bench:lab`. Needs root, iproute2, python3, iperf3, ping and curl; skipped with a
  * printed reason where they are missing, except under CI, where that fails.
  */
-import { execFileSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DelayLink } from './lab/delay-line.js';
 import { payloadCapacityMbps, startDelayLink } from './lab/delay-line.js';
@@ -19,6 +17,7 @@ import type { LabRow } from './lab/references.js';
 import { agentOnce, curlMedianMs, formatLabTable, iperf3ServerArgv, measureSetting, NICE } from './lab/references.js';
 import type { Running } from './support/processes.js';
 import { startEndpointProcess, startUntil } from './support/processes.js';
+import { labSkipReason } from './lab/prerequisites.js';
 
 const SETTINGS: readonly { rateMbit: number; lossRatio: number }[] = [
   { rateMbit: 42, lossRatio: 0 },
@@ -43,28 +42,7 @@ const LATENCY_ATTEMPTS = 3;
 const IPERF_PORT = 5299;
 const ENDPOINT_PORT = '8601';
 
-function missingPrerequisite(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not root: network namespaces and TUN devices need root';
-  try {
-    accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
-  } catch {
-    return '/dev/net/tun is missing';
-  }
-  for (const [tool, pkg] of [['ip', 'iproute2'], ['python3', 'python3'], ['iperf3', 'iperf3'], ['ping', 'iputils-ping'], ['curl', 'curl']] as const) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `${tool} is not installed (apt-get install -y ${pkg})`;
-    }
-  }
-  return undefined;
-}
-
-const missing = missingPrerequisite();
-if (missing !== undefined) {
-  if (process.env['CI'] === 'true') throw new Error(`delay lab cannot run under CI: ${missing}`);
-  console.warn(`delay lab SKIPPED: ${missing}`);
-}
+const missing = labSkipReason('delay lab', { tools: ['ip', 'python3', 'iperf3', 'ping', 'curl'], tun: true });
 
 const within = (value: number, reference: number): boolean => Math.abs(value / reference - 1) <= TOLERANCE;
 

@@ -27,6 +27,7 @@ import type { TbfLink } from './lab/tbf-link.js';
 import { startTbfLink } from './lab/tbf-link.js';
 import type { Running } from './support/processes.js';
 import { BIN, runToEnd, startEndpointProcess } from './support/processes.js';
+import { labSkipReason } from './lab/prerequisites.js';
 
 const RATES_MBIT = [42, 102];
 const TOLERANCE = 0.03;
@@ -35,28 +36,12 @@ const TOLERANCE = 0.03;
  * Chromium writes them into its sockets, so what waits there unsent counts as uploaded. With
  * Linux's default (no limit) the client's sockets held 1.5–5 MB while it ran and its upload read
  * −1.1…+5.3% of the capacity × 1.06 in twelve runs; with 16 kB unsent at most (the value
- * recommended for HTTP/2 servers and browsers' hosts), −1.4…+0.6% in four. It is a property of
+ * recommended for HTTP/2 hosts), −1.4…+1.0% in eight. It is a property of
  * the client host, not of the link: docs/measurement.md, "Against LibreSpeed's own client".
  */
 const NOTSENT_LOWAT_BYTES = 16_384;
 
-function missingPrerequisite(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not root: network namespaces need root';
-  for (const tool of ['ip', 'tc']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `${tool} is not installed (apt-get install -y iproute2)`;
-    }
-  }
-  return librespeedClientMissing();
-}
-
-const missing = missingPrerequisite();
-if (missing !== undefined) {
-  if (process.env['CI'] === 'true') throw new Error(`LibreSpeed parity test cannot run under CI: ${missing}`);
-  console.warn(`LibreSpeed parity test SKIPPED: ${missing}`);
-}
+const missing = labSkipReason('LibreSpeed parity test', { tools: ['ip', 'tc'], also: librespeedClientMissing });
 
 async function agentOnce(link: TbfLink, endpointUrl: string): Promise<MeasurementResult> {
   const argv = link.inClient(process.execPath, BIN.agent, 'once', '--endpoint', endpointUrl, '--tests', 'download,upload', '--json');
