@@ -48,7 +48,7 @@ export async function measureDownload(endpoint: Endpoint, options: ThroughputOpt
   const record = (t: number): void => {
     for (let i = 0; i < timelines.length; i++) (timelines[i] as Timeline).add(Math.max(t, (timelines[i] as Timeline).lastMs), streamBytes(i));
   };
-  const bytesAt = (t: number): number => sumBytesAt(timelines, t);
+  const bytesAt = (t: number, fromStream = 0): number => sumBytesAt(fromStream === 0 ? timelines : timelines.slice(fromStream), t);
 
   const runStream = async (index: number): Promise<void> => {
     while (!stopped) {

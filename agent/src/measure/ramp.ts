@@ -9,8 +9,9 @@
  * - Streams are **added while that adds to the rate**: once the rate has settled the count
  *   doubles (up to `maxStreams`), to see whether the line has room the streams could not use
  *   (each TCP connection is held to its window, or to what its congestion control makes of
- *   loss). A second later the rate tells: grown by `GAIN` or more, and once it settles the count
- *   doubles again; not, and the line was full: warm-up ends when the rate has settled.
+ *   loss). Once the rate, and that of the added streams, has settled again (a second at the
+ *   least) it tells: grown almost as much as the count (`PROPORTIONAL`), the streams were the
+ *   limit and the count doubles again; less, and the line is full or nearly: warm-up ends.
  * - Warm-up ends at half the phase whatever the rate does (`limit`), so half of it is measured.
  *
  * The rate is read off the phase's cumulative byte curve up to the time it is known
@@ -18,7 +19,6 @@
  * upload). Nothing here reads a clock: the phase calls `step` and the ramp answers.
  */
 import type { ThroughputRamp } from '@speedwatch/shared';
-import type { BytesAt } from './timeline.js';
 import { MIN_WINDOW_MS } from './timeline.js';
 
 /** Length of each of the two windows whose rates are compared. */
@@ -31,6 +31,11 @@ export const CHANGE_MS = 1000;
 export const SETTLED_GROWTH = 0.05;
 /** Added streams helped when the rate grew by at least this. */
 export const GAIN = 0.1;
+/** More streams are tried only when the last ones raised the rate by this share of their own share of the count (doubling: 90%). */
+export const PROPORTIONAL = 0.9;
+
+/** Bytes of the streams `fromStream` on (in the order started; default all) by `tMs`. */
+export type StreamBytesAt = (tMs: number, fromStream?: number) => number;
 
 export interface RampOptions {
   /** Streams at the start. */
@@ -51,8 +56,8 @@ export class Ramp {
   #how: ThroughputRamp['warmup'] | undefined;
   /** Time of the last change of stream count (0: the start). */
   #changedMs = 0;
-  /** The settled rate before the streams added last, when they were added to probe for room. */
-  #probedFrom: number | undefined;
+  /** The last streams added, to probe for room: the settled rate before, and the first of them. */
+  #probe: { fromRate: number; firstStream: number } | undefined;
   /** False once streams added to a settled rate did not raise it: no more are added. */
   #adding: boolean;
 
@@ -79,10 +84,11 @@ export class Ramp {
   }
 
   /**
-   * Called as the phase goes, with the time up to which `bytesAt` (all streams together) is
-   * known. Returns how many streams to add now (0: none).
+   * Called as the phase goes, with the time up to which the byte curves are known:
+   * `bytesAt(t, from)` is the bytes of streams `from`, `from` + 1, … (in the order they were
+   * started) by `t`. Returns how many streams to add now (0: none).
    */
-  step(knownMs: number, bytesAt: BytesAt): number {
+  step(knownMs: number, bytesAt: StreamBytesAt): number {
     if (this.#warmupMs !== undefined) return 0;
     if (knownMs >= this.#limitMs) {
       this.#end(this.#limitMs, this.#options.warmupMs === 'auto' ? 'limit' : 'fixed');
@@ -91,21 +97,26 @@ export class Ramp {
     // The first look compares the half seconds after MIN_WARMUP_MS − HALF_MS: before it,
     // connections open and slow start ends, which is no sign of a line the streams cannot fill.
     if (knownMs < MIN_WARMUP_MS + HALF_MS || knownMs - this.#changedMs < CHANGE_MS) return 0;
-    const rate = (from: number, to: number): number => (bytesAt(to) - bytesAt(from)) / (to - from);
-    const last = rate(knownMs - HALF_MS, knownMs);
-    const before = rate(knownMs - 2 * HALF_MS, knownMs - HALF_MS);
-    if (this.#probedFrom !== undefined) {
-      const gained = last >= this.#probedFrom * (1 + GAIN);
-      this.#probedFrom = undefined;
-      if (!gained) this.#adding = false;
-    }
-    const room = this.#adding && this.#streams < this.#options.maxStreams;
-    const settled = last <= before * (1 + SETTLED_GROWTH);
+    const rate = (from: number, to: number, firstStream: number): number => (bytesAt(to, firstStream) - bytesAt(from, firstStream)) / (to - from);
+    const settledFrom = (firstStream: number): boolean =>
+      rate(knownMs - HALF_MS, knownMs, firstStream) <= rate(knownMs - 2 * HALF_MS, knownMs - HALF_MS, firstStream) * (1 + SETTLED_GROWTH);
     // Streams are added to a settled rate only: added during slow start on a long path, they
-    // overshoot the bottleneck's queue together and lose more than they bring.
-    if (!settled) return 0;
-    if (!room) return this.#settle(knownMs);
-    this.#probedFrom = last;
+    // overshoot the bottleneck's queue together and lose more than they bring. After a probe
+    // the streams it added must have settled too: on a long path they are still in slow start a
+    // second later, growing from little, while the total may look flat.
+    if (!settledFrom(0) || (this.#probe !== undefined && !settledFrom(this.#probe.firstStream))) return 0;
+    const last = rate(knownMs - HALF_MS, knownMs, 0);
+    if (this.#probe !== undefined) {
+      // Go on only if the rate grew almost as the streams did: then they were the limit. Less,
+      // and the line is full, or nearly: more streams would only crowd its queue (on the lab's
+      // long path a second doubling onto a full line cost 16% of its rate).
+      const { fromRate, firstStream } = this.#probe;
+      const expected = (this.#streams - firstStream) / firstStream;
+      if (last < fromRate * (1 + Math.max(GAIN, PROPORTIONAL * expected))) this.#adding = false;
+      this.#probe = undefined;
+    }
+    if (!this.#adding || this.#streams >= this.#options.maxStreams) return this.#settle(knownMs);
+    this.#probe = { fromRate: last, firstStream: this.#streams };
     const added = Math.min(this.#streams, this.#options.maxStreams - this.#streams);
     this.#streams += added;
     this.#changedMs = knownMs;

@@ -155,7 +155,7 @@ export async function measureUpload(endpoint: Endpoint, options: ThroughputOptio
     }
   };
   const timelines = (): Timeline[] => states.map((s) => s.timeline);
-  const bytesAt = (t: number): number => sumBytesAt(timelines(), t);
+  const bytesAt = (t: number, fromStream = 0): number => sumBytesAt(timelines().slice(fromStream), t);
   // The sum of the streams is known up to the oldest last confirmation (a stream without one
   // yet: its start, when it had sent nothing).
   const knownMs = (): number => Math.min(...states.filter((s) => !s.failed).map((s) => (s.lastConfirmedMs > 0 ? s.lastConfirmedMs : s.startedMs)));
