@@ -5,7 +5,9 @@
  * one gone silent opened by URL: every figure shown equals /api/v1/site's for the window, in
  * Vietnamese and English; both charts are drawn (their canvas holds the lines' colours) and
  * follow the page's width; no console error (a CSP violation is one) or failed request; a phone
- * shows it without sideways scrolling; an unknown id gets a message, not a blank page.
+ * shows it without sideways scrolling; an unknown id gets a message, not a blank page. Every
+ * other site measured UDP quality (all its tests but the last): its block shows the API's
+ * figures in both languages, and a site without any shows no block.
  * Screenshots go to a folder printed in the output, with each page's render time.
  */
 import { mkdtempSync } from 'node:fs';
@@ -48,6 +50,7 @@ function readSite() {
   const text = (el: Element | null | undefined, field: string): string | null => el?.querySelector(`[data-field="${field}"]`)?.textContent ?? null;
   const datetime = (el: Element | null | undefined, field: string): string | null => el?.querySelector(`[data-field="${field}"]`)?.getAttribute('datetime') ?? null;
   const health = root?.querySelector('.health');
+  const udp = root?.querySelector('section.udp');
   return {
     agent: root?.getAttribute('data-agent') ?? null,
     head: {
@@ -78,6 +81,21 @@ function readSite() {
     loadedDownload: text(root, 'loadedDownload'),
     loadedUpload: text(root, 'loadedUpload'),
     loadedAt: datetime(root, 'loadedAt'),
+    udp:
+      udp === null || udp === undefined
+        ? null
+        : {
+            title: udp.querySelector('h2')?.textContent ?? null,
+            rttMedian: text(udp, 'udpRttMedian'),
+            rttP95: text(udp, 'udpRttP95'),
+            jitterUp: text(udp, 'udpJitterUp'),
+            jitterDown: text(udp, 'udpJitterDown'),
+            lossUp: text(udp, 'udpLossUp'),
+            lossDown: text(udp, 'udpLossDown'),
+            loss: text(udp, 'udpLoss'),
+            at: udp.querySelector('[data-field="udpAt"] time')?.getAttribute('datetime') ?? null,
+            atText: text(udp, 'udpAt'),
+          },
     health:
       health === null || health === undefined
         ? null
@@ -150,8 +168,8 @@ function formats(locale: string) {
 }
 
 const LABELS = {
-  vi: { kinds: { school: 'Trường học', office: 'Cơ quan', clinic: 'Trạm y tế', other: 'Khác' }, technology: { fixed: 'Cố định', mobile: 'Di động' }, needs: (n: string, m: string) => `${n}/${m} lần đo` },
-  en: { kinds: { school: 'School', office: 'Office', clinic: 'Clinic', other: 'Other' }, technology: { fixed: 'Fixed', mobile: 'Mobile' }, needs: (n: string, m: string) => `${n}/${m} tests` },
+  vi: { kinds: { school: 'Trường học', office: 'Cơ quan', clinic: 'Trạm y tế', other: 'Khác' }, technology: { fixed: 'Cố định', mobile: 'Di động' }, needs: (n: string, m: string) => `${n}/${m} lần đo`, udp: 'Chất lượng UDP' },
+  en: { kinds: { school: 'School', office: 'Office', clinic: 'Clinic', other: 'Other' }, technology: { fixed: 'Fixed', mobile: 'Mobile' }, needs: (n: string, m: string) => `${n}/${m} tests`, udp: 'UDP quality' },
 } as const;
 
 /** The figures the page must show for `data`, in `lang`. */
@@ -190,6 +208,21 @@ function expected(data: SiteAnswer, lang: 'vi' | 'en'): Shown {
     loadedDownload: data.loadedLatency === null ? null : f.mbps(data.loadedLatency.downloadMs),
     loadedUpload: data.loadedLatency === null ? null : f.mbps(data.loadedLatency.uploadMs),
     loadedAt: data.loadedLatency?.startedAt ?? null,
+    udp:
+      data.udp === null
+        ? null
+        : {
+            title: labels.udp,
+            rttMedian: `${f.mbps(data.udp.rttMedianMs)} ms`,
+            rttP95: `${f.mbps(data.udp.rttP95Ms)} ms`,
+            jitterUp: `${f.mbps(data.udp.forwardJitterMs)} ms`,
+            jitterDown: `${f.mbps(data.udp.returnJitterMs)} ms`,
+            lossUp: f.loss(data.udp.forwardLossRatio),
+            lossDown: f.loss(data.udp.returnLossRatio),
+            loss: f.loss(data.udp.lossRatio),
+            at: data.udp.startedAt,
+            atText: f.time(data.udp.startedAt),
+          },
     health:
       h === null
         ? null
@@ -284,7 +317,7 @@ describe.skipIf(skip)("the console's site page in Chromium", { timeout: 90_000 }
   beforeAll(async () => {
     shots = mkdtempSync(join(tmpdir(), 'speedwatch-site-screenshots-'));
     console.log(`site page screenshots: ${shots}`);
-    collector = await startConsoleCollector({ readToken: READ_TOKEN });
+    collector = await startConsoleCollector({ readToken: READ_TOKEN, seed: { udp: true } });
     url = collector.url;
     desktop = await launchBrowser(collector.dir, { width: 1280, height: 900 });
     await logIn(await firstPage(desktop), url, READ_TOKEN);
@@ -377,6 +410,41 @@ describe.skipIf(skip)("the console's site page in Chromium", { timeout: 90_000 }
     const month = await expectPage(page, silent, '30d', 'vi');
     expect(month.series.points.download_mbps.length).toBeGreaterThan(0);
     await page.screenshot({ path: join(shots, 'site-silent-vi-30d.png'), fullPage: true });
+    expect(problems).toEqual([]);
+  });
+
+  it('shows the UDP quality of a site that measured it, in Vietnamese and English, and no such block for a site that did not', async () => {
+    const page = await firstPage(desktop);
+    const problems = watch(page);
+    const measured = collector.sites.find((s) => s.udp && s.behaviour === 'meets')?.agent.id ?? '';
+    const unmeasured = collector.sites.find((s) => !s.udp && s.behaviour === 'meets')?.agent.id ?? '';
+    await openByUrl(page, measured, `meeting site ${measured} with UDP quality, by URL`);
+    await chooseWindow(page, measured, '24h');
+    const vi = await expectPage(page, measured, '24h', 'vi');
+    const udp = vi.udp;
+    if (udp === null) throw new Error(`/api/v1/site gave no udp for ${measured}, seeded with UDP quality`);
+    // The latest test had no answer from the reflector: the figures are from an earlier ok one, its time shown.
+    const latest = vi.recent[0];
+    expect(Date.parse(udp.startedAt)).toBeLessThan(Date.parse(latest?.startedAt ?? ''));
+    expect(vi.recent.find((r) => r.startedAt === udp.startedAt)?.status).toBe('ok');
+    expect(udp.lossRatio).toBeGreaterThanOrEqual(Math.max(udp.forwardLossRatio, udp.returnLossRatio));
+    expect(await page.locator('section.udp').isVisible()).toBe(true);
+    await page.locator('section.udp').screenshot({ path: join(shots, 'site-udp-vi.png') });
+    await page.screenshot({ path: join(shots, 'site-udp-vi-24h.png'), fullPage: true });
+    await page.click('.switch button[data-value="en"]');
+    await page.waitForSelector('html[lang="en"] body[data-state="ready"]');
+    await siteReady(page, measured, '24h');
+    expect((await expectPage(page, measured, '24h', 'en')).udp).toEqual(udp);
+    await page.locator('section.udp').screenshot({ path: join(shots, 'site-udp-en.png') });
+    // A site whose tests never carried UDP quality: no block, in either language.
+    await openByUrl(page, unmeasured, `meeting site ${unmeasured} without UDP quality, by URL`);
+    expect((await expectPage(page, unmeasured, '24h', 'en')).udp).toBeNull();
+    expect(await page.locator('section.udp').count()).toBe(0);
+    await page.click('.switch button[data-value="vi"]');
+    await page.waitForSelector('html[lang="vi"] body[data-state="ready"]');
+    await siteReady(page, unmeasured, '24h');
+    await expectPage(page, unmeasured, '24h', 'vi');
+    expect(await page.locator('section.udp').count()).toBe(0);
     expect(problems).toEqual([]);
   });
 

@@ -4,13 +4,15 @@
  * as ingest commits them). Deterministic (a seeded generator): about two thirds meet their
  * target, a fifth are below, some test too rarely for a 24 h verdict, some went silent days ago
  * and a few never reported. Every 37th test of a site failed (no endpoint answered); every
- * site that tested has a health report from its box, sent with its last test.
+ * site that tested has a health report from its box, sent with its last test. With `udp`, every
+ * other site that tested measured UDP quality too, but for its last test (its reflector did not
+ * answer then), so the figures a page shows are older than its latest test.
  */
 import { randomUUID } from 'node:crypto';
 import { batchOfResults, hashToken, newToken, openStore } from '@speedwatch/collector';
 import type { NewAgent } from '@speedwatch/collector';
 import { parseMeasurementResult } from '@speedwatch/shared';
-import type { HealthMessage, MeasurementResult, Technology } from '@speedwatch/shared';
+import type { HealthMessage, MeasurementResult, Technology, UdpResult } from '@speedwatch/shared';
 
 /** Lạng Sơn's districts (and its city), each with some of its communes and wards. */
 export const LANG_SON: Readonly<Record<string, readonly string[]>> = {
@@ -54,6 +56,8 @@ export interface SeededSite {
   agent: NewAgent;
   behaviour: SiteBehaviour;
   results: number;
+  /** Its ok tests but the last carry a `udp` section (SeedOptions' `udp`). */
+  udp: boolean;
 }
 
 const KINDS = ['school', 'office', 'clinic', 'school', 'office'] as const;
@@ -70,7 +74,38 @@ function generator(seed: number): () => number {
   };
 }
 
-function result(startedAt: number, technology: Technology, downloadMbps: number, uploadMbps: number, latencyMs: number): MeasurementResult {
+/**
+ * The UDP quality of site number `i` whose idle latency is `latencyMs`: 500 packets of which
+ * `i % 4` were lost on the way out and `i % 3` of the rest on the way back, so the losses run from
+ * none to 1 % and their ratios have more than the 4 decimals the site page is rounded to
+ * (2 of 497 is 0.004024…).
+ */
+function udpQuality(i: number, latencyMs: number): UdpResult {
+  const sent = 500;
+  const forwardLost = i % 4;
+  const returnLost = i % 3;
+  const received = sent - forwardLost - returnLost;
+  return {
+    port: 862,
+    packetBytes: 160,
+    intervalMs: 20,
+    sent,
+    received,
+    lossRatio: (sent - received) / sent,
+    forwardLossRatio: forwardLost / sent,
+    returnLossRatio: returnLost / (sent - forwardLost),
+    duplicates: 0,
+    reordered: 0,
+    rttMinMs: latencyMs * 0.9,
+    rttMedianMs: latencyMs + 0.37,
+    rttP95Ms: latencyMs * 1.4 + 2.06,
+    rttMaxMs: latencyMs * 2 + 5,
+    forwardJitterMs: 0.6 + (i % 5) * 0.35,
+    returnJitterMs: 0.9 + (i % 7) * 0.41,
+  };
+}
+
+function result(startedAt: number, technology: Technology, downloadMbps: number, uploadMbps: number, latencyMs: number, udp?: UdpResult): MeasurementResult {
   const throughput = (mbps: number) => {
     const bytes = Math.round(mbps * 1_000_000);
     return { mbps, bytes, durationMs: 8_000, streams: 4, warmupMs: 2_000, totalBytes: Math.round(bytes * 1.25), sampleIntervalMs: 5_000, samplesMbps: [mbps, mbps] };
@@ -89,6 +124,7 @@ function result(startedAt: number, technology: Technology, downloadMbps: number,
     upload: throughput(uploadMbps),
     // Bufferbloat: the round trip while the link is loaded, a few times the idle one.
     loadedLatency: { download: { count: 20, medianMs: latencyMs * 3, p90Ms: latencyMs * 4, lossRatio: 0 }, upload: { count: 20, medianMs: latencyMs * 4, p90Ms: latencyMs * 6, lossRatio: 0 } },
+    ...(udp === undefined ? {} : { udp }),
   });
 }
 
@@ -126,13 +162,15 @@ export interface SeedOptions {
   days?: number;
   /** How many sites (every n-th, spread over the fleet) are registered without coordinates. */
   unplaced?: number;
+  /** Every other site (even numbers from 0) that tests measures UDP quality too (SeededSite's `udp`); default false. */
+  udp?: boolean;
 }
 
 /**
  * Writes `sites` sites and their results over the `days` before `now` into the database at
  * `dbPath` (created and migrated if new), and closes it. Normal sites test every 2 hours.
  */
-export function seedFleet(dbPath: string, now: number, { sites = 300, days = 30, unplaced = 0 }: SeedOptions = {}): SeededSite[] {
+export function seedFleet(dbPath: string, now: number, { sites = 300, days = 30, unplaced = 0, udp = false }: SeedOptions = {}): SeededSite[] {
   const random = generator(20_251_130);
   const store = openStore(dbPath);
   const seeded: SeededSite[] = [];
@@ -169,12 +207,15 @@ export function seedFleet(dbPath: string, now: number, { sites = 300, days = 30,
       const everyMs = behaviour === 'rare' ? 8 * HOUR : 2 * HOUR;
       const stopAt = behaviour === 'went-silent' ? now - (2 + Math.floor(random() * 10)) * DAY : now;
       const results: MeasurementResult[] = [];
+      const measuresUdp = udp && i % 2 === 0 && behaviour !== 'never';
       if (behaviour !== 'never') {
         for (let at = now - days * DAY + Math.floor(random() * everyMs); at < stopAt; at += everyMs) {
           const evening = new Date(at).getUTCHours() >= 12 && new Date(at).getUTCHours() < 16; // 19–23 h in Vietnam
           const download = Math.round(target * level * (evening ? 0.8 : 1) * (0.85 + random() * 0.3) * 100) / 100;
           const latency = 8 + random() * 20;
-          results.push(results.length % 37 === 36 ? failedResult(at, technology) : result(at, technology, download, Math.round(download * 0.4 * 100) / 100, latency));
+          const last = at + everyMs >= stopAt;
+          const quality = measuresUdp && !last ? udpQuality(i, latency) : undefined;
+          results.push(results.length % 37 === 36 ? failedResult(at, technology) : result(at, technology, download, Math.round(download * 0.4 * 100) / 100, latency, quality));
         }
       }
       for (let from = 0; from < results.length; from += 500) {
@@ -186,7 +227,7 @@ export function seedFleet(dbPath: string, now: number, { sites = 300, days = 30,
         const report = healthReport(i, at);
         store.health.save([{ agentId: id, receivedAt: at, skewMs: Date.parse(report.clock) - at, report }]);
       }
-      seeded.push({ agent, behaviour, results: results.length });
+      seeded.push({ agent, behaviour, results: results.length, udp: measuresUdp });
     }
   } finally {
     store.close();

@@ -57,6 +57,7 @@ type Shape = Record<string, Check>;
 
 const isString: Check = (v) => typeof v === 'string';
 const isArray: Check = (v) => Array.isArray(v);
+const isNumber: Check = (v) => typeof v === 'number' && Number.isFinite(v);
 const orNull = (check: Check): Check => (v) => v === null || check(v);
 /** An object whose fields pass `shape`'s checks. */
 const shaped = (shape: Shape): Check => (v) => isObject(v) && Object.entries(shape).every(([field, check]) => check(v[field]));
@@ -108,6 +109,18 @@ export async function fetchSite(agentId: string, window: string | undefined): Pr
     series: shaped({ points: isObject }),
     recent: isArray,
     health: orNull(isObject),
+    udp: orNull(
+      shaped({
+        startedAt: isString,
+        rttMedianMs: isNumber,
+        rttP95Ms: isNumber,
+        forwardJitterMs: isNumber,
+        returnJitterMs: isNumber,
+        lossRatio: isNumber,
+        forwardLossRatio: isNumber,
+        returnLossRatio: isNumber,
+      }),
+    ),
   });
 }
 
@@ -129,7 +142,7 @@ export async function fetchFleet(problem: string): Promise<FleetAnswer> {
     rules: isObject,
     versions: isArray,
     boxes: isArray,
-    matched: (v) => typeof v === 'number',
+    matched: isNumber,
   });
 }
 

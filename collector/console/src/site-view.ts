@@ -2,11 +2,12 @@
  * A site's page (`#/site/<agent id>`): where it is and what it is, its targets and connection,
  * its verdict per window (the minimum-sample rule shown where it bites), its download and upload
  * over the chosen window against the target line and its latency and jitter (site-charts.ts),
- * loss and latency under load, the box's health, and its latest tests. One request,
+ * loss and latency under load, its newest UDP quality (when it has one), the box's health, and
+ * its latest tests. One request,
  * `/api/v1/site?agent=…&window=…`. Figure cells carry `data-field` (rows `data-window` or
  * `data-test`), which the browser test reads back against the API.
  */
-import type { HealthView, SiteAnswer, SiteFigures, SiteTarget, SiteTest } from '../../src/api/site-wire.js';
+import type { HealthView, SiteAnswer, SiteFigures, SiteTarget, SiteTest, SiteUdp } from '../../src/api/site-wire.js';
 import { ApiError, fetchSite } from './api-client.js';
 import { h } from './dom.js';
 import type { Child } from './dom.js';
@@ -65,6 +66,7 @@ export function renderSite(data: SiteAnswer, f: Formatter): HTMLElement {
       latency.length + jitter.length === 0 ? h('p', { class: 'notice' }, t.noTestsInWindow) : latencyChart(data.series, data.targets, f),
       latencyFacts(data, f),
     ),
+    data.udp === null ? null : h('section', { class: 'udp' }, h('h2', {}, t.udp.title), udpCard(data.udp, f)),
     h('section', {}, h('h2', {}, t.health), healthCard(data.health, f)),
     h('section', {}, h('h2', {}, t.recentTests(f.count(data.recent.length))), recentTable(data.recent, f)),
   );
@@ -174,6 +176,29 @@ function latencyFacts(data: SiteAnswer, f: Formatter): HTMLElement {
             ')',
           ),
     ),
+  );
+}
+
+/** The newest UDP quality: round trip, jitter and loss each way, loss in all, and when it was measured. */
+function udpCard(udp: SiteUdp, f: Formatter): HTMLElement {
+  const { udp: t } = f.t;
+  const ms = (v: number): string => `${f.ms(v)} ms`;
+  return h(
+    'div',
+    { class: 'card' },
+    h(
+      'dl',
+      { class: 'facts' },
+      ...fact(t.rttMedian, 'udpRttMedian', ms(udp.rttMedianMs)),
+      ...fact(t.rttP95, 'udpRttP95', ms(udp.rttP95Ms)),
+      ...fact(t.jitterUp, 'udpJitterUp', ms(udp.forwardJitterMs)),
+      ...fact(t.jitterDown, 'udpJitterDown', ms(udp.returnJitterMs)),
+      ...fact(t.lossUp, 'udpLossUp', f.loss(udp.forwardLossRatio)),
+      ...fact(t.lossDown, 'udpLossDown', f.loss(udp.returnLossRatio)),
+      ...fact(t.loss, 'udpLoss', f.loss(udp.lossRatio)),
+      ...fact(t.measuredAt, 'udpAt', time(udp.startedAt, f)),
+    ),
+    h('p', { class: 'rule' }, t.note),
   );
 }
 
