@@ -36,7 +36,7 @@ const TOLERANCE = 0.03;
  * Chromium writes them into its sockets, so what waits there unsent counts as uploaded. With
  * Linux's default (no limit) the client's sockets held 1.5–5 MB while it ran and its upload read
  * −1.1…+5.3% of the capacity × 1.06 in twelve runs; with 16 kB unsent at most (the value
- * recommended for HTTP/2 hosts), −1.4…+1.0% in eight. It is a property of
+ * recommended for HTTP/2 hosts), −1.4…+1.0% in eight (four runs at each rate). It is a property of
  * the client host, not of the link: docs/measurement.md, "Against LibreSpeed's own client".
  */
 const NOTSENT_LOWAT_BYTES = 16_384;
