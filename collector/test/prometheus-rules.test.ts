@@ -41,6 +41,9 @@ describe('collector/deploy/prometheus', () => {
       'SpeedwatchAgentDisconnected',
       'SpeedwatchAgentDiskLow',
       'SpeedwatchAgentTestsFailing',
+      'SpeedwatchSiteUdpLossHigh',
+      'SpeedwatchSiteUdpJitterHigh',
+      'SpeedwatchSiteUdpRoundTripHigh',
       'SpeedwatchCollectorDown',
       'SpeedwatchCollectorRejecting',
     ]);
@@ -62,7 +65,7 @@ describe('collector/deploy/prometheus', () => {
   it('passes promtool check rules and promtool test rules', async (ctx) => {
     if (!(await havePromtool())) return ctx.skip();
     const check = await run('promtool', ['check', 'rules', 'speedwatch.rules.yml'], { cwd: DIR });
-    expect(check.stdout).toMatch(/SUCCESS: 12 rules found/);
+    expect(check.stdout).toMatch(/SUCCESS: 15 rules found/);
     const test = await run('promtool', ['test', 'rules', 'speedwatch.test.yml'], { cwd: DIR });
     expect(test.stdout).toMatch(/SUCCESS/);
   });
