@@ -2,7 +2,8 @@
  * A real Prometheus (Debian's package) on loopback, with the shipped rules, scraping a live
  * collector: results below target fed through the real WebSocket protocol make the
  * SpeedwatchSiteBelowTarget alert appear in Prometheus' own /api/v1/alerts (pending: its `for`
- * is an hour), and good results make it go away. Skipped with a printed reason where the
+ * is an hour), and good results make it go away; the fleet-health alerts from a health report,
+ * and the UDP quality alerts from a result with a `udp` section. Skipped with a printed reason where the
  * prometheus binary is missing, except under CI.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -86,6 +87,39 @@ describe.skipIf(why !== undefined)('alerts in a real Prometheus scraping a live 
         expect(alert.labels).toMatchObject({ agent_id: 'clinic-1', site_kind: 'clinic', technology: 'mobile', isp: 'Viettel', area: 'Lạng Sơn/Cao Lộc', severity: 'warning' });
       }
       expect(fleet.find((a) => a.labels['alertname'] === 'SpeedwatchAgentDiskLow')?.annotations['summary']).toBe('clinic-1 is short of disk: 50MB free');
+    } finally {
+      await agent.close();
+    }
+  }, 60_000);
+
+  it('shows the three UDP quality alerts for a result losing 2 % up, with 45 ms of jitter down and a 350 ms round trip, per direction and with its site labels', async () => {
+    const agent = await AgentConnection.open(collector!.url, collector!.tokens.get('clinic-1')!);
+    try {
+      // 250 packets sent, 5 lost up (5 / 250 = 0.02) and none of the 245 the reflector counted lost down.
+      const udp = {
+        port: 8601, packetBytes: 172, intervalMs: 20, sent: 250, received: 245, lossRatio: 0.02, forwardLossRatio: 0.02, returnLossRatio: 0,
+        duplicates: 0, reordered: 0, rttMinMs: 280, rttMedianMs: 310, rttP95Ms: 350, rttMaxMs: 400, forwardJitterMs: 4, returnJitterMs: 45,
+      };
+      expect(await agent.results([{ ...testResult({ downloadMbps: 60 }), udp }])).toHaveLength(1);
+      const names = ['SpeedwatchSiteUdpLossHigh', 'SpeedwatchSiteUdpJitterHigh', 'SpeedwatchSiteUdpRoundTripHigh'];
+      const found = await until(
+        'the three UDP alerts in Prometheus',
+        async () => {
+          const udpAlerts = (await alerts()).filter((a) => names.includes(a.labels['alertname'] ?? ''));
+          return udpAlerts.length === 3 ? udpAlerts : undefined;
+        },
+        30_000,
+      );
+      const site = { agent_id: 'clinic-1', site_kind: 'clinic', technology: 'mobile', isp: 'Viettel', area: 'Lạng Sơn/Cao Lộc', severity: 'warning' };
+      const byName = (name: string): PromAlert => found.find((a) => a.labels['alertname'] === name)!;
+      // Pending, not firing: each rule's `for` is 30 minutes.
+      for (const alert of found) expect(alert.state).toBe('pending');
+      expect(byName('SpeedwatchSiteUdpLossHigh').labels).toMatchObject({ ...site, direction: 'up' });
+      expect(byName('SpeedwatchSiteUdpLossHigh').annotations['summary']).toBe('clinic-1 loses 2% of its UDP packets going up');
+      expect(byName('SpeedwatchSiteUdpJitterHigh').labels).toMatchObject({ ...site, direction: 'down' });
+      expect(byName('SpeedwatchSiteUdpJitterHigh').annotations['summary']).toBe('clinic-1 has 45ms of UDP jitter going down');
+      expect(byName('SpeedwatchSiteUdpRoundTripHigh').labels).toMatchObject(site);
+      expect(byName('SpeedwatchSiteUdpRoundTripHigh').annotations['summary']).toBe('clinic-1 has a UDP round trip of 350ms (95th percentile)');
     } finally {
       await agent.close();
     }
