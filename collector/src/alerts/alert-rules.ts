@@ -1,7 +1,8 @@
 /**
  * The alert conditions, as the shipped Prometheus rules state them
  * (deploy/prometheus/speedwatch.rules.yml), for teams without Prometheus and Alertmanager:
- * which alerts' conditions hold now, with their labels, annotations and `for` durations.
+ * which alerts' conditions hold now, with their labels, annotations and `for` durations. The
+ * rules on UDP quality (SpeedwatchSiteUdp…) are Prometheus' only and not evaluated here.
  * Pure: the caller passes the agents, what the store and ingest know of them, and `now`;
  * pending and firing are decided by alert-evaluation.ts. The rules are in docs/alerts.md.
  */
