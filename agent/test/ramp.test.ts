@@ -110,6 +110,18 @@ describe('Ramp', () => {
     expect(ramp.record(15_000)).toEqual({ warmupMs: 3500, streams: 8, ramp: { warmup: 'settled', initialStreams: 4 } });
   });
 
+  it('judges a probe only once each added stream carries half what an older one does', () => {
+    // Streams added at 1 600 ms trickle at 20 bytes a ms for their first 2 s (an upload stream
+    // whose first body is spread over the second it took): steady, but not yet carrying. Then
+    // they carry 1 000 each like the others, on a line with room for 16: 8 000, a doubling, so
+    // 8 → 16 at 4 600 ms ((3600, 4100] and (4100, 4600] at 4 000 for the added ones, who carry
+    // from the tick at 3 800 ms).
+    const ramp = new Ramp({ streams: 4, maxStreams: 16, warmupMs: 'auto', durationMs: 15_000 });
+    const { added, atMs } = simulate(ramp, 15_000, 16_000, (age, t) => (t - age === 0 || age > 2000 ? 1000 : 20));
+    expect(added).toEqual([4, 8]);
+    expect(atMs).toEqual([1600, 4600]);
+  });
+
   it('adds no stream while the rate still grows', () => {
     // Every stream speeds up until 3 000 ms whatever the others do: no look before 3 600 ms
     // finds it settled ((3100, 3600] reads 3 000 against (2600, 3100]'s 2 920, two fifths of it

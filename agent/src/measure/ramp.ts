@@ -10,7 +10,7 @@
  *   doubles (up to `maxStreams`), to see whether the line has room the streams could not use
  *   (each TCP connection is held to its window, or to what its congestion control makes of
  *   loss). Once the rate, and that of the added streams, has settled again (a second at the
- *   least) it tells: grown almost as much as the count (`PROPORTIONAL`), the streams were the
+ *   least), each added stream carrying at least half what an older one does, it tells: grown almost as much as the count (`PROPORTIONAL`), the streams were the
  *   limit and the count doubles again; less, and the line is full or nearly: warm-up ends.
  * - Warm-up ends at half the phase whatever the rate does (`limit`), so half of it is measured.
  *
@@ -31,6 +31,8 @@ export const CHANGE_MS = 1000;
 export const SETTLED_GROWTH = 0.05;
 /** Added streams helped when the rate grew by at least this. */
 export const GAIN = 0.1;
+/** A probe's streams are judged only once each carries at least this share of what each older stream does. */
+export const SHARE_OF_OLDER = 0.5;
 /** More streams are tried only when the last ones raised the rate by this share of their own share of the count (doubling: 90%). */
 export const PROPORTIONAL = 0.9;
 
@@ -104,7 +106,7 @@ export class Ramp {
     // overshoot the bottleneck's queue together and lose more than they bring. After a probe
     // the streams it added must have settled too: on a long path they are still in slow start a
     // second later, growing from little, while the total may look flat.
-    if (!settledFrom(0) || (this.#probe !== undefined && !settledFrom(this.#probe.firstStream))) return 0;
+    if (!settledFrom(0) || (this.#probe !== undefined && !this.#probeSettled(knownMs, rate, settledFrom))) return 0;
     const last = rate(knownMs - HALF_MS, knownMs, 0);
     if (this.#probe !== undefined) {
       // Go on only if the rate grew almost as the streams did: then they were the limit. Less,
@@ -121,6 +123,20 @@ export class Ramp {
     this.#streams += added;
     this.#changedMs = knownMs;
     return added;
+  }
+
+  /**
+   * The streams the probe added have settled, and each carries at least `SHARE_OF_OLDER` of what
+   * each older one does: streams that have barely started look settled too (an upload stream's
+   * first body, confirmed a second after it was sent, is spread evenly over that second), while
+   * a full line shares itself out, and streams held by their windows each carry the same.
+   */
+  #probeSettled(knownMs: number, rate: (from: number, to: number, firstStream: number) => number, settledFrom: (firstStream: number) => boolean): boolean {
+    const first = (this.#probe as { firstStream: number }).firstStream;
+    if (!settledFrom(first)) return false;
+    const added = rate(knownMs - HALF_MS, knownMs, first) / (this.#streams - first);
+    const older = (rate(knownMs - HALF_MS, knownMs, 0) - rate(knownMs - HALF_MS, knownMs, first)) / first;
+    return added >= older * SHARE_OF_OLDER;
   }
 
   /** What the result records: how warm-up ended (`auto` still undecided at the end counts as the limit) and the streams at the start. */
