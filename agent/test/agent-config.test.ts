@@ -59,6 +59,9 @@ describe('agent configuration', () => {
     const site = { name: 'S', kind: 'school', technology: 'fixed' } as const;
     const plan = testPlan(auto, { version: 'v1', site, test: { durationMs: 4000, streams: 2 } }, AGENT_DEFAULTS).plan;
     expect(plan.test).toMatchObject({ durationMs: 4000, warmupMs: 'auto', streams: 2, maxStreams: 32 });
+    // The collector may turn the stream ramp on (or raise it) for the sites it names.
+    expect(testPlan(fixed, { version: 'v3', site, test: { maxStreams: 16 } }, AGENT_DEFAULTS).plan.test).toMatchObject({ streams: 8, maxStreams: 16 });
+    expect(onceArgs(testPlan(fixed, { version: 'v3', site, test: { maxStreams: 16 } }, AGENT_DEFAULTS).plan)).toEqual(expect.arrayContaining(['--max-streams', '16']));
     // A warm-up pushed by the collector is a fixed one.
     expect(testPlan(auto, { version: 'v2', site, test: { warmupMs: 1000 } }, AGENT_DEFAULTS).plan.test.warmupMs).toBe(1000);
   });

@@ -32,6 +32,18 @@ describe('fleet settings: the UDP probe', () => {
   });
 });
 
+describe('fleet settings: the stream ramp', () => {
+  it('pushes test.maxStreams to the sites it is given to, with a new version, and refuses one out of range', () => {
+    const config = fleetConfigOf(fleetConfigSchema.parse({ defaults: { test: { duration: '10s' } }, overrides: [{ match: { area: 'Lạng Sơn' }, test: { maxStreams: 16, duration: '15s' } }] }));
+    const far = settingsFor(config, agent('caoloc-1', 'Lạng Sơn/Cao Lộc'));
+    const near = settingsFor(config, agent('badinh-1', 'Hà Nội/Ba Đình'));
+    expect(far.test).toEqual({ durationMs: 15_000, maxStreams: 16 });
+    expect(near.test).toEqual({ durationMs: 10_000 });
+    expect(agentSettingsSchema.parse(structuredClone(far)).test?.maxStreams).toBe(16);
+    expect(() => fleetConfigSchema.parse({ defaults: { test: { maxStreams: 0 } } }, 'fleet')).toThrow(/fleet\.defaults\.test\.maxStreams/);
+  });
+});
+
 describe('fleet settings: a data budget', () => {
   const config = fleetConfigOf(
     fleetConfigSchema.parse({

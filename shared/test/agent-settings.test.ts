@@ -31,3 +31,11 @@ describe('pushed agent settings: the UDP probe', () => {
     expect(() => agentSettingsSchema.parse({ version: 'v1', site, test: { udp: 'on' } }, 'settings')).toThrow(/settings\.test\.udp/);
   });
 });
+
+describe('pushed agent settings: the stream ramp', () => {
+  it('take test.maxStreams from 1 to 64, and refuse anything else', () => {
+    expect(agentSettingsSchema.parse({ version: 'v1', site, test: { streams: 4, maxStreams: 16 } }).test).toEqual({ streams: 4, maxStreams: 16 });
+    expect(() => agentSettingsSchema.parse({ version: 'v1', site, test: { maxStreams: 65 } }, 'settings')).toThrow(/settings\.test\.maxStreams/);
+    expect(() => agentSettingsSchema.parse({ version: 'v1', site, test: { maxStreams: 2.5 } }, 'settings')).toThrow(/settings\.test\.maxStreams/);
+  });
+});

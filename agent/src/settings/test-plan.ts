@@ -66,7 +66,7 @@ export function testPlan(config: Readonly<AgentConfig>, pushed: AgentSettings | 
         // A warm-up from one level and a duration from another may leave too little to measure.
         warmupMs: warmupMs === 'auto' || durationMs - warmupMs >= MIN_THROUGHPUT_WINDOW_MS ? warmupMs : warmupFor(durationMs, defaults.warmupMs),
         streams,
-        maxStreams: Math.max(streams, config.test.maxStreams),
+        maxStreams: Math.max(streams, t?.maxStreams ?? config.test.maxStreams),
         latencyCount: t?.latencyCount ?? config.test.latencyCount,
         udp: t?.udp ?? config.test.udp,
       },

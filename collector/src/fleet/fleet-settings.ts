@@ -69,6 +69,7 @@ const testLevel = refine(
     duration: optional(durationMs(SETTINGS_RANGES.durationMs.min, SETTINGS_RANGES.durationMs.max)),
     warmup: optional(durationMs(SETTINGS_RANGES.warmupMs.min, SETTINGS_RANGES.warmupMs.max)),
     streams: optional(number({ ...SETTINGS_RANGES.streams, integer: true })),
+    maxStreams: optional(number({ ...SETTINGS_RANGES.maxStreams, integer: true })),
     latencyCount: optional(number({ ...SETTINGS_RANGES.latencyCount, integer: true })),
     udp: optional(boolean()),
   }),
@@ -109,7 +110,7 @@ export const fleetConfigSchema = object({
 type FileLevel = {
   interval?: number;
   endpoints?: string[];
-  test?: { tests?: TestSettings['tests']; duration?: number; warmup?: number; streams?: number; latencyCount?: number; udp?: boolean };
+  test?: { tests?: TestSettings['tests']; duration?: number; warmup?: number; streams?: number; maxStreams?: number; latencyCount?: number; udp?: boolean };
   agentVersion?: string;
   budget?: { monthly?: number };
 };
@@ -124,6 +125,7 @@ function levelOf(file: FileLevel): SettingsLevel {
           ...(t.duration === undefined ? {} : { durationMs: t.duration }),
           ...(t.warmup === undefined ? {} : { warmupMs: t.warmup }),
           ...(t.streams === undefined ? {} : { streams: t.streams }),
+          ...(t.maxStreams === undefined ? {} : { maxStreams: t.maxStreams }),
           ...(t.latencyCount === undefined ? {} : { latencyCount: t.latencyCount }),
           ...(t.udp === undefined ? {} : { udp: t.udp }),
         };
@@ -200,7 +202,7 @@ export function siteOf(agent: AgentRecord): Site {
 
 /** The same fields in one order whichever levels gave them, so that equal settings hash alike. */
 function inKeyOrder(test: TestSettings): TestSettings {
-  const keys = ['tests', 'durationMs', 'warmupMs', 'streams', 'latencyCount', 'udp'] as const;
+  const keys = ['tests', 'durationMs', 'warmupMs', 'streams', 'maxStreams', 'latencyCount', 'udp'] as const;
   return Object.fromEntries(keys.filter((k) => test[k] !== undefined).map((k) => [k, test[k]]));
 }
 

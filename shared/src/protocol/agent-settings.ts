@@ -18,6 +18,11 @@ export interface TestSettings {
   durationMs?: number;
   warmupMs?: number;
   streams?: number;
+  /**
+   * Most streams the agent's ramp may add to (the agent's `--max-streams`; docs/measurement.md,
+   * "Warm-up and streams"). Agents older than this field refuse settings that carry it.
+   */
+  maxStreams?: number;
   latencyCount?: number;
   /** Run the UDP probe with each test (the agent's `--udp`). Agents older than this field refuse settings that carry it. */
   udp?: boolean;
@@ -67,6 +72,7 @@ export const SETTINGS_RANGES = {
   durationMs: { min: 1000, max: 600_000 },
   warmupMs: { min: 0, max: 600_000 },
   streams: { min: 1, max: 32 },
+  maxStreams: { min: 1, max: 64 },
   latencyCount: { min: 1, max: 1000 },
   /** 1 MB to 1 PB a month. */
   monthlyBytes: { min: 1_000_000, max: 1e15 },
@@ -88,6 +94,7 @@ export const testSettingsSchema: Schema<TestSettings> = refine(
     durationMs: optional(int(SETTINGS_RANGES.durationMs)),
     warmupMs: optional(int(SETTINGS_RANGES.warmupMs)),
     streams: optional(int(SETTINGS_RANGES.streams)),
+    maxStreams: optional(int(SETTINGS_RANGES.maxStreams)),
     latencyCount: optional(int(SETTINGS_RANGES.latencyCount)),
     udp: optional(boolean()),
   }),
