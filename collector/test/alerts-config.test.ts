@@ -36,7 +36,7 @@ describe('alerts configuration', () => {
       scheduleIntervalMs: 900_000,
       verdictWindow: '24h',
       confirmBelowTarget: false,
-      forMs: { siteBelowTarget: 3_600_000, groupBelowTarget: 21_600_000, agentSilent: 300_000, agentDisconnected: 900_000, collectorRejecting: 600_000, agentDiskLow: 900_000, agentTestsFailing: 300_000 },
+      forMs: { siteBelowTarget: 3_600_000, groupBelowTarget: 21_600_000, agentSilent: 300_000, agentDisconnected: 900_000, collectorRejecting: 600_000, agentDiskLow: 900_000, agentTestsFailing: 300_000, siteUdpLossHigh: 1_800_000, siteUdpJitterHigh: 1_800_000, siteUdpRoundTripHigh: 1_800_000 },
       // 100 MB free, 3 failed tests in a row, an ok test within 6 h: as the Prometheus rules.
       fleetHealth: { diskFreeBelowBytes: 100_000_000, failedTestsInARow: 3, okTestWithinMs: 21_600_000 },
       delivery: { timeoutMs: 10_000, attempts: 4, backoffMs: 1000, maxBackoffMs: 300_000, concurrency: 4 },
@@ -55,7 +55,7 @@ describe('alerts configuration', () => {
           '  scheduleInterval: 1h',
           '  verdictWindow: 7d',
           '  externalUrl: https://speedwatch.example.org',
-          '  for: { siteBelowTarget: 2h, agentDisconnected: 0, agentDiskLow: 1h }',
+          '  for: { siteBelowTarget: 2h, agentDisconnected: 0, agentDiskLow: 1h, siteUdpJitterHigh: 1h }',
           '  fleetHealth: { diskFreeBelow: 1GiB, failedTestsInARow: 5 }',
           '  delivery: { timeout: 5s, attempts: 6, backoff: 500ms, concurrency: 2 }',
         ].join('\n'),
@@ -66,7 +66,7 @@ describe('alerts configuration', () => {
     expect(alerts.scheduleIntervalMs).toBe(3_600_000);
     expect(alerts.verdictWindow).toBe('7d');
     expect(alerts.externalUrl).toBe('https://speedwatch.example.org/'); // a trailing slash, so paths append
-    expect(alerts.forMs).toEqual({ ...COLLECTOR_DEFAULTS.alerts.forMs, siteBelowTarget: 7_200_000, agentDisconnected: 0, agentDiskLow: 3_600_000 });
+    expect(alerts.forMs).toEqual({ ...COLLECTOR_DEFAULTS.alerts.forMs, siteBelowTarget: 7_200_000, agentDisconnected: 0, agentDiskLow: 3_600_000, siteUdpJitterHigh: 3_600_000 });
     expect(alerts.fleetHealth).toEqual({ diskFreeBelowBytes: 1024 ** 3, failedTestsInARow: 5, okTestWithinMs: 21_600_000 });
     expect(alerts.delivery).toEqual({ timeoutMs: 5000, attempts: 6, backoffMs: 500, maxBackoffMs: 300_000, concurrency: 2 });
   });

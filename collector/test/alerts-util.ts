@@ -30,7 +30,7 @@ export const NEVER = 7 * 24 * HOUR;
 
 /** Only SpeedwatchSiteBelowTarget fires (at once, unless overridden). */
 export function forMs(overrides: Partial<AlertsConfig['forMs']> = {}): AlertsConfig['forMs'] {
-  return { siteBelowTarget: 0, groupBelowTarget: NEVER, agentSilent: NEVER, agentDisconnected: NEVER, collectorRejecting: NEVER, agentDiskLow: NEVER, agentTestsFailing: NEVER, ...overrides };
+  return { siteBelowTarget: 0, groupBelowTarget: NEVER, agentSilent: NEVER, agentDisconnected: NEVER, collectorRejecting: NEVER, agentDiskLow: NEVER, agentTestsFailing: NEVER, siteUdpLossHigh: NEVER, siteUdpJitterHigh: NEVER, siteUdpRoundTripHigh: NEVER, ...overrides };
 }
 
 export class FakeClock implements AlertClock {

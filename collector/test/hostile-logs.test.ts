@@ -143,7 +143,7 @@ beforeAll(async () => {
       channels,
       routes: channels.map((c) => ({ name: `to-${c.name}`, channel: c.name, match: {}, lang: 'vi' as const })),
       evaluateIntervalMs: DAY,
-      forMs: { siteBelowTarget: NEVER, groupBelowTarget: NEVER, agentSilent: NEVER, agentDisconnected: 0, collectorRejecting: NEVER, agentDiskLow: NEVER, agentTestsFailing: NEVER },
+      forMs: { siteBelowTarget: NEVER, groupBelowTarget: NEVER, agentSilent: NEVER, agentDisconnected: 0, collectorRejecting: NEVER, agentDiskLow: NEVER, agentTestsFailing: NEVER, siteUdpLossHigh: NEVER, siteUdpJitterHigh: NEVER, siteUdpRoundTripHigh: NEVER },
       delivery: { ...COLLECTOR_DEFAULTS.alerts.delivery, attempts: 2, backoffMs: 10, maxBackoffMs: 10, timeoutMs: 2_000 },
     },
   };

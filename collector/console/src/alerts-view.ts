@@ -126,6 +126,11 @@ function valueText(alert: AlertView, f: Formatter): string {
       return f.t.alerts.failedInARow(f.count(v));
     case 'SpeedwatchCollectorRejecting':
       return f.t.alerts.perSecond(f.decimal(v, 2));
+    case 'SpeedwatchSiteUdpLossHigh':
+      return `${f.decimal(v * 100, 1)} %`;
+    case 'SpeedwatchSiteUdpJitterHigh':
+    case 'SpeedwatchSiteUdpRoundTripHigh':
+      return `${f.decimal(v * 1000, 1)} ms`;
     default:
       return v === 0 ? '–' : f.decimal(v, 1);
   }

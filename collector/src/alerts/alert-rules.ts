@@ -1,14 +1,16 @@
 /**
  * The alert conditions, as the shipped Prometheus rules state them
  * (deploy/prometheus/speedwatch.rules.yml), for teams without Prometheus and Alertmanager:
- * which alerts' conditions hold now, with their labels, annotations and `for` durations. The
- * rules on UDP quality (SpeedwatchSiteUdp…) are Prometheus' only and not evaluated here.
+ * which alerts' conditions hold now, with their labels, annotations and `for` durations. Every
+ * rule there on the sites and agents is here, the UDP quality ones (SpeedwatchSiteUdp…)
+ * included; SpeedwatchCollectorDown is not (a collector cannot alert on its own absence).
  * Pure: the caller passes the agents, what the store and ingest know of them, and `now`;
  * pending and firing are decided by alert-evaluation.ts. The rules are in docs/alerts.md.
  */
 import { median } from '@speedwatch/shared';
 import type { Technology } from '@speedwatch/shared';
 import type { AlertForDurations, FleetHealthThresholds } from '../config/collector-config.js';
+import type { LatestUdp } from '../store/latest-udp.js';
 import type { AgentHealthRecord, AgentRecord } from '../store/store-types.js';
 import type { CollectorTarget } from '../verdict/verdict-config.js';
 import type { AgentVerdict, MetricCheck } from '../verdict/verdicts.js';
@@ -24,6 +26,9 @@ export const ALERT_NAMES = Object.freeze({
   collectorRejecting: 'SpeedwatchCollectorRejecting',
   agentDiskLow: 'SpeedwatchAgentDiskLow',
   agentTestsFailing: 'SpeedwatchAgentTestsFailing',
+  siteUdpLossHigh: 'SpeedwatchSiteUdpLossHigh',
+  siteUdpJitterHigh: 'SpeedwatchSiteUdpJitterHigh',
+  siteUdpRoundTripHigh: 'SpeedwatchSiteUdpRoundTripHigh',
 } as const satisfies Record<keyof AlertForDurations, string>);
 
 /** An agent is silent after this many schedule intervals without a result. */
@@ -32,6 +37,19 @@ export const SILENT_INTERVALS = 3;
 export const REJECTING_PER_SECOND = 0.1;
 /** The span the refusal rate is taken over, ms (Prometheus' `rate(…[5m])`). */
 export const REJECTING_RATE_WINDOW_MS = 5 * 60_000;
+/**
+ * The UDP quality rules judge only a figure whose result started less than this long ago, ms
+ * (`time() - speedwatch_agent_udp_last_result_timestamp_seconds < 6 * 3600`): the figures hold
+ * until the next result with UDP quality, and old ones (a probe turned off, an outbox backlog
+ * flushed after an outage) must not alert.
+ */
+export const UDP_FRESH_MS = 6 * 3_600_000;
+/** SpeedwatchSiteUdpLossHigh: over this share of the probe's packets lost in a direction (1 %). */
+export const UDP_LOSS_ABOVE_RATIO = 0.01;
+/** SpeedwatchSiteUdpJitterHigh: RFC 3550 jitter in a direction over this, seconds (30 ms). */
+export const UDP_JITTER_ABOVE_SECONDS = 0.03;
+/** SpeedwatchSiteUdpRoundTripHigh: the round trip's 95th percentile over this, seconds (300 ms). */
+export const UDP_RTT_P95_ABOVE_SECONDS = 0.3;
 
 export interface AlertRuleOptions {
   forMs: Readonly<AlertForDurations>;
@@ -51,6 +69,8 @@ export interface AgentActivity {
   lastResultAt?: number;
   /** Download of its latest result that has one, Mbps. */
   latestDownloadMbps?: number;
+  /** Its newest result with a `udp` section (latest_udp): the UDP quality rules' figures and their start. */
+  udp?: LatestUdp;
 }
 
 export interface AlertInputs {
@@ -106,6 +126,8 @@ export interface AlertFacts {
   lastResultAt?: number;
   /** The condition's figure (AlertCondition.value), when finite. */
   value?: number;
+  /** The start of the result whose UDP quality figures the condition is about, ms. */
+  udpAt?: number;
 }
 
 /** An alert whose condition holds now. */
@@ -114,7 +136,11 @@ export interface AlertCondition {
   labels: Labels;
   annotations: Readonly<Record<string, string>>;
   facts: AlertFacts;
-  /** The figure the condition is about: Mbps, ms, seconds silent, refusals a second, bytes free, failed tests in a row, or 0. */
+  /**
+   * The figure the condition is about, in the unit of the Prometheus rule's `$value`: Mbps, ms,
+   * seconds silent, refusals a second, bytes free, failed tests in a row, a UDP loss ratio (0..1),
+   * UDP jitter or round trip in seconds, or 0.
+   */
   value: number;
   /** How long the condition must hold before the alert fires, ms. */
   forMs: number;
@@ -261,6 +287,20 @@ export function alertConditions(input: AlertInputs, options: AlertRuleOptions, n
       }
     }
 
+    const udp = activity?.udp;
+    if (udp !== undefined && now - udp.ts < UDP_FRESH_MS) {
+      for (const rule of udpRules(udp)) {
+        const forText = duration(options.forMs[rule.key]);
+        add(
+          rule.key,
+          { ...labels, ...(rule.direction === undefined ? {} : { direction: rule.direction }), severity: 'warning' },
+          rule.annotations(agent, site, new Date(udp.ts).toISOString(), forText),
+          rule.value,
+          { ...siteFacts, udpAt: udp.ts },
+        );
+      }
+    }
+
     if (!input.connected.has(agent.id)) {
       add(
         'agentDisconnected',
@@ -307,6 +347,79 @@ export function alertConditions(input: AlertInputs, options: AlertRuleOptions, n
     }
   }
   return { active, heldFingerprints, heldAlertnames };
+}
+
+type UdpRuleKey = 'siteUdpLossHigh' | 'siteUdpJitterHigh' | 'siteUdpRoundTripHigh';
+
+interface UdpBreach {
+  key: UdpRuleKey;
+  /** `up` (to the endpoint's reflector) or `down` (back), as the gauges' label; absent for the round trip. */
+  direction?: 'up' | 'down';
+  /** A loss ratio (0..1) or seconds, as the gauge states it. */
+  value: number;
+  annotations(agent: AgentRecord, site: string, measuredAt: string, forText: string): Record<string, string>;
+}
+
+/**
+ * The UDP quality rules' breaches in one agent's newest figures, whatever their age: the gauges'
+ * values (milliseconds divided by 1000, as /metrics does, so that a figure exactly at a bar is
+ * judged as Prometheus judges it) over the bars, loss and jitter per direction.
+ */
+export function udpRules(udp: LatestUdp): UdpBreach[] {
+  const f = udp.figures;
+  const out: UdpBreach[] = [];
+  const directions = [
+    ['up', f.forwardLossRatio, f.forwardJitterMs / 1000],
+    ['down', f.returnLossRatio, f.returnJitterMs / 1000],
+  ] as const;
+  for (const [direction, loss] of directions) {
+    if (!(loss > UDP_LOSS_ABOVE_RATIO)) continue;
+    out.push({
+      key: 'siteUdpLossHigh',
+      direction,
+      value: loss,
+      annotations: (agent, site, at, forText) => ({
+        summary: `${agent.name} (${agent.id}) loses ${percent(loss)} of its UDP packets going ${direction}`,
+        description:
+          `Site ${site}: the UDP probe lost ${percent(loss)} of its packets going ${direction} (up: to the endpoint, down: back) in its newest result with UDP quality (${at}), ` +
+          `over ${percent(UDP_LOSS_ABOVE_RATIO)} for ${forText}; video calls and online lessons break up past ${percent(UDP_LOSS_ABOVE_RATIO)}.`,
+      }),
+    });
+  }
+  for (const [direction, , jitter] of directions) {
+    if (!(jitter > UDP_JITTER_ABOVE_SECONDS)) continue;
+    out.push({
+      key: 'siteUdpJitterHigh',
+      direction,
+      value: jitter,
+      annotations: (agent, site, at, forText) => ({
+        summary: `${agent.name} (${agent.id}) has ${ms(jitter)} of UDP jitter going ${direction}`,
+        description:
+          `Site ${site}: the UDP probe's jitter going ${direction} (up: to the endpoint, down: back) was ${ms(jitter)} in its newest result with UDP quality (${at}), ` +
+          `over ${ms(UDP_JITTER_ABOVE_SECONDS)} for ${forText}; calls stutter or lag.`,
+      }),
+    });
+  }
+  const p95 = f.rttP95Ms / 1000;
+  if (p95 > UDP_RTT_P95_ABOVE_SECONDS) {
+    out.push({
+      key: 'siteUdpRoundTripHigh',
+      value: p95,
+      annotations: (agent, site, at, forText) => ({
+        summary: `${agent.name} (${agent.id}) has a UDP round trip of ${ms(p95)} (95th percentile)`,
+        description:
+          `Site ${site}: the 95th percentile of the UDP probe's round trips was ${ms(p95)} in its newest result with UDP quality (${at}), ` +
+          `over ${ms(UDP_RTT_P95_ABOVE_SECONDS)} (ITU-T G.114: 150 ms each way) for ${forText}; people in calls talk over each other.`,
+      }),
+    });
+  }
+  return out;
+}
+
+/** Seconds as milliseconds for people: `45.5 ms`, `300 ms`. */
+function ms(seconds: number): string {
+  const value = seconds * 1000;
+  return `${Number.isInteger(Math.round(value * 10) / 10) ? Math.round(value) : value.toFixed(1)} ms`;
 }
 
 /** SpeedwatchAgentDiskLow's condition: the report gives the free space and it is under the bar. */

@@ -30,6 +30,9 @@ const WORDS = {
       SpeedwatchAgentDisconnected: 'Thiết bị mất kết nối',
       SpeedwatchAgentDiskLow: 'Thiết bị sắp hết bộ nhớ',
       SpeedwatchAgentTestsFailing: 'Thiết bị đo lỗi liên tiếp',
+      SpeedwatchSiteUdpLossHigh: 'Điểm đo mất gói tin UDP',
+      SpeedwatchSiteUdpJitterHigh: 'Điểm đo có jitter UDP cao',
+      SpeedwatchSiteUdpRoundTripHigh: 'Điểm đo có độ trễ khứ hồi UDP cao',
       SpeedwatchCollectorRejecting: 'Máy thu từ chối dữ liệu',
     } as Record<string, string>,
     resolved: 'Đã hết',
@@ -57,6 +60,11 @@ const WORDS = {
     disconnected: 'Thiết bị không kết nối tới máy thu; kết quả đo đang chờ trong thiết bị.',
     diskLow: (free: string) => `Thiết bị chỉ còn ${free} trống trong thư mục dữ liệu. Hãy giải phóng bộ nhớ hoặc thay thẻ nhớ lớn hơn.`,
     testsFailing: (n: number) => `Thiết bị đo lỗi ${n} lần liên tiếp (hoặc lâu rồi không có lần đo thành công).`,
+    directions: { up: 'chiều đi (tới máy chủ đo)', down: 'chiều về (từ máy chủ đo)' } as Record<string, string>,
+    udpLoss: (share: string, direction: string) => `Gói tin UDP bị mất ${share} ở ${direction}, quá 1 %: gọi video và học trực tuyến bị đứt quãng.`,
+    udpJitter: (ms: string, direction: string) => `Độ dao động trễ (jitter) UDP ở ${direction} là ${ms} ms, quá 30 ms: cuộc gọi bị giật hoặc trễ.`,
+    udpRoundTrip: (ms: string) => `Độ trễ khứ hồi UDP (phân vị 95) là ${ms} ms, quá 300 ms: người trong cuộc gọi nói chồng lên nhau.`,
+    udpMeasured: (time: string) => `Đo lúc: ${time}.`,
     group: (sites: number, technology: string, area: string, median: string, target: string) =>
       `Trung vị lần đo gần nhất của ${sites} điểm đo ${technology} ${area === '' ? 'không có địa bàn' : `tại ${area}`} là ${median} Mbps, dưới chỉ tiêu ${target} Mbps.`,
     rejecting: (reason: string, rate: string) => `Máy thu đang từ chối ${rate} tin nhắn hoặc kết quả mỗi giây (lý do: ${reason}).`,
@@ -72,6 +80,9 @@ const WORDS = {
       SpeedwatchAgentDisconnected: 'Box disconnected',
       SpeedwatchAgentDiskLow: 'Box short of disk',
       SpeedwatchAgentTestsFailing: 'Box failing its tests',
+      SpeedwatchSiteUdpLossHigh: 'Site losing UDP packets',
+      SpeedwatchSiteUdpJitterHigh: 'Site with high UDP jitter',
+      SpeedwatchSiteUdpRoundTripHigh: 'Site with a long UDP round trip',
       SpeedwatchCollectorRejecting: 'Collector rejecting input',
     } as Record<string, string>,
     resolved: 'Resolved',
@@ -99,6 +110,11 @@ const WORDS = {
     disconnected: 'The box is not connected to the collector; its results wait on the box.',
     diskLow: (free: string) => `The box has only ${free} free in its data directory. Free some space or give it a larger card.`,
     testsFailing: (n: number) => `The box failed ${n} tests in a row (or has had no ok test for long).`,
+    directions: { up: 'up (to the endpoint)', down: 'down (back from the endpoint)' } as Record<string, string>,
+    udpLoss: (share: string, direction: string) => `The UDP probe lost ${share} of its packets going ${direction}, over 1 %: video calls and online lessons break up.`,
+    udpJitter: (ms: string, direction: string) => `The UDP jitter going ${direction} is ${ms} ms, over 30 ms: calls stutter or lag.`,
+    udpRoundTrip: (ms: string) => `The UDP round trip (95th percentile) is ${ms} ms, over 300 ms: people in calls talk over each other.`,
+    udpMeasured: (time: string) => `Measured: ${time}.`,
     group: (sites: number, technology: string, area: string, median: string, target: string) =>
       `The median latest download of the ${sites} ${technology} sites ${area === '' ? 'with no area' : `in ${area}`} is ${median} Mbps, under the target of ${target} Mbps.`,
     rejecting: (reason: string, rate: string) => `The collector rejects ${rate} messages or results a second (reason: ${reason}).`,
@@ -153,6 +169,15 @@ function bytesText(value: number, lang: RouteLang): string {
   return `${scaled < 10 ? decimal(scaled, 1, lang) : Math.round(scaled)} ${units[unit] as string}`;
 }
 
+/** A UDP quality alert's figure for people: a loss ratio as a percentage, jitter or round trip (seconds) in ms. */
+function udpText(alertname: string, value: number, direction: string, lang: RouteLang): string {
+  const w = WORDS[lang];
+  const way = w.directions[direction] ?? direction;
+  if (alertname === 'SpeedwatchSiteUdpLossHigh') return w.udpLoss(`${decimal(value * 100, 1, lang)} %`, way);
+  const ms = decimal(value * 1000, 1, lang);
+  return alertname === 'SpeedwatchSiteUdpJitterHigh' ? w.udpJitter(ms, way) : w.udpRoundTrip(ms);
+}
+
 /** The console page for an alert: the site's page, or the alerts page for an alert about no site. */
 export function alertLink(labels: Readonly<Record<string, string>>, externalUrl: string): string {
   const agent = labels['agent_id'];
@@ -193,6 +218,12 @@ export function alertMessage(status: NotificationStatus, alert: WebhookAlert, ct
         break;
       case 'SpeedwatchAgentTestsFailing':
         lines.push(value === undefined || !Number.isFinite(value) ? alert.annotations['summary'] ?? title : w.testsFailing(value));
+        break;
+      case 'SpeedwatchSiteUdpLossHigh':
+      case 'SpeedwatchSiteUdpJitterHigh':
+      case 'SpeedwatchSiteUdpRoundTripHigh':
+        lines.push(value === undefined || !Number.isFinite(value) ? alert.annotations['summary'] ?? title : udpText(alertname, value, labels['direction'] ?? '', ctx.lang));
+        if (facts?.udpAt !== undefined) lines.push(w.udpMeasured(localTime(facts.udpAt, ctx)));
         break;
       case 'SpeedwatchGroupBelowTarget':
         lines.push(

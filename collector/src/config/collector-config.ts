@@ -112,6 +112,9 @@ export interface AlertForDurations {
   collectorRejecting: number;
   agentDiskLow: number;
   agentTestsFailing: number;
+  siteUdpLossHigh: number;
+  siteUdpJitterHigh: number;
+  siteUdpRoundTripHigh: number;
 }
 
 /** The fleet-health alerts' thresholds, judged on each agent's latest health report. */
@@ -204,6 +207,9 @@ export const COLLECTOR_DEFAULTS: Readonly<CollectorConfig> = Object.freeze({
       collectorRejecting: 10 * 60_000,
       agentDiskLow: 15 * 60_000,
       agentTestsFailing: 5 * 60_000,
+      siteUdpLossHigh: 30 * 60_000,
+      siteUdpJitterHigh: 30 * 60_000,
+      siteUdpRoundTripHigh: 30 * 60_000,
     }),
     fleetHealth: Object.freeze({ diskFreeBelowBytes: 100_000_000, failedTestsInARow: 3, okTestWithinMs: 6 * 3_600_000 }),
     delivery: Object.freeze({ timeoutMs: 10_000, attempts: 4, backoffMs: 1000, maxBackoffMs: 5 * 60_000, concurrency: 4 }),
@@ -311,6 +317,9 @@ const fileSchema = refine(
                 collectorRejecting: forDuration,
                 agentDiskLow: forDuration,
                 agentTestsFailing: forDuration,
+                siteUdpLossHigh: forDuration,
+                siteUdpJitterHigh: forDuration,
+                siteUdpRoundTripHigh: forDuration,
               }),
             ),
             fleetHealth: optional(
@@ -456,6 +465,9 @@ export function loadCollectorConfig(options: { file?: string; env?: NodeJS.Proce
       collectorRejecting: alertsFor?.collectorRejecting ?? da.forMs.collectorRejecting,
       agentDiskLow: alertsFor?.agentDiskLow ?? da.forMs.agentDiskLow,
       agentTestsFailing: alertsFor?.agentTestsFailing ?? da.forMs.agentTestsFailing,
+      siteUdpLossHigh: alertsFor?.siteUdpLossHigh ?? da.forMs.siteUdpLossHigh,
+      siteUdpJitterHigh: alertsFor?.siteUdpJitterHigh ?? da.forMs.siteUdpJitterHigh,
+      siteUdpRoundTripHigh: alertsFor?.siteUdpRoundTripHigh ?? da.forMs.siteUdpRoundTripHigh,
     }),
     fleetHealth: Object.freeze({
       diskFreeBelowBytes: fleetHealth?.diskFreeBelow ?? da.fleetHealth.diskFreeBelowBytes,
