@@ -10,8 +10,9 @@
  *   doubles (up to `maxStreams`), to see whether the line has room the streams could not use
  *   (each TCP connection is held to its window, or to what its congestion control makes of
  *   loss). Once the rate, and that of the added streams, has settled again (a second at the
- *   least), each added stream carrying at least half what an older one does, it tells: grown almost as much as the count (`PROPORTIONAL`), the streams were the
- *   limit and the count doubles again; less, and the line is full or nearly: warm-up ends.
+ *   least), each added stream carrying at least half what an older one does (`SHARE_OF_OLDER`),
+ *   it tells: grown almost as much as the count (`PROPORTIONAL`), the streams were the limit and
+ *   the count doubles again; less, and the line is full or nearly: warm-up ends.
  * - Warm-up ends at half the phase whatever the rate does (`limit`), so half of it is measured.
  *
  * The rate is read off the phase's cumulative byte curve up to the time it is known
