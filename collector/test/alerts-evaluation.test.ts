@@ -8,13 +8,14 @@ import { COLLECTOR_DEFAULTS } from '../src/config/collector-config.js';
 import { fingerprint } from '../src/alerts/alert-fingerprint.js';
 import { evaluateAlerts } from '../src/alerts/alert-evaluation.js';
 import type { AlertRecord } from '../src/alerts/alert-evaluation.js';
-import { ALERT_NAMES, alertConditions } from '../src/alerts/alert-rules.js';
+import { ALERT_NAMES, alertConditions, udpRules } from '../src/alerts/alert-rules.js';
 import type { AgentActivity, AlertInputs, ConditionSet } from '../src/alerts/alert-rules.js';
 import { planNotifications } from '../src/alerts/notification-plan.js';
 import type { NotificationState } from '../src/alerts/notification-plan.js';
 import { RejectionRate } from '../src/alerts/rejection-rate.js';
 import { backoffDelayMs } from '../src/alerts/retry-backoff.js';
 import { ZERO_TIME, webhookMessage } from '../src/alerts/webhook-payload.js';
+import type { LatestUdp } from '../src/store/latest-udp.js';
 import type { AgentHealthRecord, AgentRecord, HealthReport, VerdictSample } from '../src/store/store-types.js';
 import { DEFAULT_VERDICT_CONFIG } from '../src/verdict/verdict-config.js';
 import { agentVerdicts } from '../src/verdict/verdicts.js';
@@ -509,5 +510,31 @@ describe('RejectionRate', () => {
     rate.record(T0 + 8 * MIN, new Map([['rate_limited', 70], ['validation', 3]]));
     // The base moves to the reading 5 minutes back (T0 + 3 min): (70 − 40) / 300 s.
     expect(rate.perSecond(T0 + 8 * MIN)?.get('rate_limited')).toBeCloseTo(0.1, 10);
+  });
+});
+
+describe('udpRules', () => {
+  const under: LatestUdp['figures'] = { rttMedianMs: 40, rttP95Ms: 300, forwardJitterMs: 30, returnJitterMs: 30, lossRatio: 0.02, forwardLossRatio: 0.01, returnLossRatio: 0.01 };
+  const of = (figures: Partial<LatestUdp['figures']>): { key: string; direction?: string; value: number }[] =>
+    udpRules({ id: 'r1', ts: 0, figures: { ...under, ...figures } }).map(({ key, direction, value }) => ({ key, value, ...(direction === undefined ? {} : { direction }) }));
+
+  it('finds nothing at the bars: Prometheus fires above them (1% loss, 30 ms jitter, 300 ms p95)', () => {
+    expect(of({})).toEqual([]);
+  });
+
+  it('names each breach with its direction and the value in the gauge\'s unit', () => {
+    expect(of({ forwardLossRatio: 0.012 })).toEqual([{ key: 'siteUdpLossHigh', direction: 'up', value: 0.012 }]);
+    expect(of({ returnLossRatio: 0.05, returnJitterMs: 45 })).toEqual([
+      { key: 'siteUdpLossHigh', direction: 'down', value: 0.05 },
+      { key: 'siteUdpJitterHigh', direction: 'down', value: 0.045 },
+    ]);
+    expect(of({ forwardJitterMs: 30.5, rttP95Ms: 301 })).toEqual([
+      { key: 'siteUdpJitterHigh', direction: 'up', value: 0.0305 },
+      { key: 'siteUdpRoundTripHigh', value: 0.301 },
+    ]);
+  });
+
+  it('leaves the total loss alone: it holds end losses that no direction can be told (the rules are per direction)', () => {
+    expect(of({ lossRatio: 0.5 })).toEqual([]);
   });
 });
