@@ -55,13 +55,19 @@ describe('Lease', () => {
     return l;
   }
 
-  it('is held by the first to claim it, and renewed so that the other never gets it', async () => {
+  /** `a` claims first, `b` a tick later; then `forMs` passes. */
+  async function aThenB(forMs: number): Promise<{ a: Lease; b: Lease }> {
     const a = lease('a');
     const b = lease('b');
     a.start();
     await vi.advanceTimersByTimeAsync(0);
     b.start();
-    await vi.advanceTimersByTimeAsync(10 * TTL);
+    await vi.advanceTimersByTimeAsync(forMs);
+    return { a, b };
+  }
+
+  it('is held by the first to claim it, and renewed so that the other never gets it', async () => {
+    const { a, b } = await aThenB(10 * TTL);
     expect([a.held, b.held]).toEqual([true, false]);
     expect(a.fence).toEqual({ name: 'leader', holder: 'a', epoch: 1 });
     expect(b.fence).toBeUndefined();
@@ -69,12 +75,7 @@ describe('Lease', () => {
   });
 
   it('passes to the other within ttl + ttl/3 when the holder stops renewing, and the holder steps down before that', async () => {
-    const a = lease('a');
-    const b = lease('b');
-    a.start();
-    await vi.advanceTimersByTimeAsync(0);
-    b.start();
-    await vi.advanceTimersByTimeAsync(TTL);
+    const { a, b } = await aThenB(TTL);
     // a is cut off from the database: its renewals fail from now on.
     source.unreachable.add('a');
     const cut = Date.now();
@@ -92,12 +93,7 @@ describe('Lease', () => {
   });
 
   it('is taken at the other\'s next attempt once released', async () => {
-    const a = lease('a');
-    const b = lease('b');
-    a.start();
-    await vi.advanceTimersByTimeAsync(0);
-    b.start();
-    await vi.advanceTimersByTimeAsync(TTL);
+    const { a, b } = await aThenB(TTL);
     const released = Date.now();
     await a.close();
     await vi.advanceTimersByTimeAsync(b.renewMs);

@@ -13,6 +13,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { LabNamespaces } from './lab-namespaces.js';
 
 // The script sits beside this file's source; from test/dist/lab/ that is ../../lab/.
 const here = fileURLToPath(import.meta.url);
@@ -63,16 +64,7 @@ export interface DirectionStats {
   queueBytes: number;
 }
 
-export interface DelayLink {
-  /** Namespace and address of the server side (run endpoints and iperf3 servers here). */
-  readonly serverNs: string;
-  readonly serverIp: string;
-  /** Namespace and address of the client side (run the agent here). */
-  readonly clientNs: string;
-  readonly clientIp: string;
-  /** `ip netns exec` prefix for a command in the server or client namespace. */
-  inServer(...argv: string[]): string[];
-  inClient(...argv: string[]): string[];
+export interface DelayLink extends LabNamespaces {
   /** The settings in force. */
   readonly settings: Readonly<Required<DelayLinkSettings>>;
   /** Changes settings in place (addresses stay); queues are emptied and counters reset. */

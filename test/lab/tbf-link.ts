@@ -7,17 +7,9 @@
  * Needs root and iproute2 (`ip`, `tc`).
  */
 import { execFileSync } from 'node:child_process';
+import type { LabNamespaces } from './lab-namespaces.js';
 
-export interface TbfLink {
-  /** Namespace and address of the server side (run endpoints and iperf3 servers here). */
-  readonly serverNs: string;
-  readonly serverIp: string;
-  /** Namespace and address of the client side (run the agent and the browser here). */
-  readonly clientNs: string;
-  readonly clientIp: string;
-  /** `ip netns exec` prefix for a command in the server or client namespace. */
-  inServer(...argv: string[]): string[];
-  inClient(...argv: string[]): string[];
+export interface TbfLink extends LabNamespaces {
   /** Shapes both directions to `rateMbit` (10^6 bit/s on the wire, Ethernet header counted): tbf with a 64 kB burst and 50 ms of queue. */
   shape(rateMbit: number): void;
   /** Deletes both namespaces (the veth pair goes with them). Idempotent. */

@@ -27,7 +27,6 @@ import {
   sizeBytes,
   string,
   ValidationError,
-  defaultWarmupFor,
   MIN_THROUGHPUT_WINDOW_MS,
   SETTINGS_RANGES,
   timeZoneSchema,
@@ -179,11 +178,6 @@ const fileSchema = object({
 /** A host name or address of this machine's loopback interface. */
 function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
-}
-
-/** A quarter of the test, at most the default warm-up. */
-export function defaultWarmupMs(durationMs: number): number {
-  return defaultWarmupFor(durationMs, AGENT_DEFAULTS.warmupMs);
 }
 
 /** Reads and validates `file`. Relative paths in it are taken from the file's directory. Throws AgentConfigError listing every problem. */
